@@ -1,0 +1,42 @@
+# Relance: the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# The embedded defaults: development mode unless the environment or .env says otherwise.
+export DEBUG ?= 1
+export PORT
+
+.PHONY: run test lint bench install lock clean
+
+$(VENV)/.installed: requirements/dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Relance needs Python 3.11+)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+	$(PY) manage.py runall --port $(PORT)
+
+test: install
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy retargeting optin campaigns
+
+# Regenerate the locked requirements after changing pyproject.toml.
+lock:
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --universal --generate-hashes -q -o requirements/prod.txt
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal --generate-hashes -q -o requirements/dev.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

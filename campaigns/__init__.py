@@ -1,0 +1,1 @@
+"""Campaigns: flows, scheduling rules, sending, short links, attribution and the dashboard."""

@@ -1,0 +1,135 @@
+"""The demo data `make run` loads: a shop, its flow, consenting contacts and a marketer.
+
+Idempotent: running it again changes nothing. Its numbers are made up, so it runs only with
+the `outbox` SMS backend, where no message leaves the machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.onboarding import bootstrap_site
+from optin.consent import record_consent
+from optin.contacts import get_or_create_contact
+from optin.models import ConsentSource, ConsentStatus, VisitorLink
+from retargeting.sites.models import Membership, QuietHours, Site
+from retargeting.sites.services import add_member
+from retargeting.tracking.models import Cart, Visitor
+
+DEMO_SITE_NAME = "Maison Demo"
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "relance-demo"  # noqa: S105 - printed by `make run` on purpose
+DEMO_CONSENT_TEXT = (
+    "J'accepte de recevoir par SMS des rappels et offres de Maison Demo. "
+    "Désinscription à tout moment en répondant STOP."
+)
+DEMO_CONTACTS = [
+    # (phone, first name, visitor id, cart total, items)
+    (
+        "06 12 34 56 01",
+        "Marie",
+        "demo0000000000000000000000000001",
+        "59.90",
+        [{"sku": "CH-01", "name": "Chemise lin", "price": 29.95, "quantity": 2}],
+    ),
+    (
+        "06 12 34 56 02",
+        "Lucas",
+        "demo0000000000000000000000000002",
+        "89.00",
+        [{"sku": "VE-07", "name": "Veste", "price": 89.0, "quantity": 1}],
+    ),
+    ("06 12 34 56 03", "Chloé", "demo0000000000000000000000000003", "0", []),
+]
+DEMO_APPS = ("sites", "tracking", "optin", "campaigns")
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    site: Site
+    created: bool
+    secret_key: str | None
+    """Only when the site was created now: it is stored hashed."""
+
+
+class DemoNeedsOutbox(RuntimeError):
+    pass
+
+
+@transaction.atomic
+def load_demo() -> DemoResult:
+    """Create the demo data unless it exists."""
+    if settings.SMS_BACKEND != "outbox":
+        raise DemoNeedsOutbox(
+            "the demo's phone numbers are made up: load it only with SMS_BACKEND=outbox"
+        )
+    site = Site.objects.filter(name=DEMO_SITE_NAME).first()
+    secret_key = None
+    created = site is None
+    if site is None:
+        boot = bootstrap_site(
+            name=DEMO_SITE_NAME,
+            domains=["127.0.0.1", "localhost"],
+            country="FR",
+            delay_minutes=2,
+            # So a newcomer sees a reminder whatever the hour; new sites default to quiet hours.
+            quiet_hours=QuietHours.NONE,
+        )
+        site, secret_key = boot.site, boot.secret_key
+    _load_marketer(site)
+    _load_contacts(site)
+    return DemoResult(site=site, created=created, secret_key=secret_key)
+
+
+def _load_marketer(site: Site) -> None:
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=DEMO_USERNAME, defaults={"is_staff": True, "email": "demo@example.com"}
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=DEMO_APPS))
+    add_member(site=site, user=user, role=Membership.Role.OWNER)
+
+
+def _load_contacts(site: Site) -> None:
+    now = timezone.now()
+    for phone, first_name, vid, total, items in DEMO_CONTACTS:
+        contact, created = get_or_create_contact(site=site, raw_phone=phone, first_name=first_name)
+        if created:
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.GRANTED,
+                source=ConsentSource.ADMIN,
+                text=DEMO_CONSENT_TEXT,
+            )
+        visitor, _ = Visitor.objects.get_or_create(
+            site=site, vid=vid, defaults={"first_seen_at": now, "last_seen_at": now}
+        )
+        VisitorLink.objects.get_or_create(
+            visitor=visitor,
+            defaults={"contact": contact, "method": VisitorLink.Method.SERVER, "linked_at": now},
+        )
+        if items and not visitor.carts.exists():
+            left_at = now - timedelta(hours=1)
+            Cart.objects.create(
+                site=site,
+                visitor=visitor,
+                external_id=f"demo-{vid[-4:]}",
+                total=Decimal(total),
+                currency="EUR",
+                item_count=sum(item["quantity"] for item in items),
+                items=items,
+                url=f"{settings.PUBLIC_BASE_URL}/",
+                created_at=left_at,
+                last_change_at=left_at,
+            )

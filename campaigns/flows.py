@@ -1,0 +1,55 @@
+"""Flows: the default cart-abandonment flow every new site starts with."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from campaigns.models import Flow, Step, Trigger
+from retargeting.sites.models import Language, Site
+
+DEFAULT_FLOW_NAME = {Language.FR: "Relance de panier", Language.EN: "Cart reminder"}
+DEFAULT_FLOW_SLUG = "panier-abandonne"
+
+# GSM-7 only (no ç, ê, ’…) so the message stays in one or two cheap segments. The opt-out
+# mention is appended by create_default_flow.
+DEFAULT_TEMPLATE = {
+    Language.FR: (
+        "{{ shop }} : bonjour{% if first_name %} {{ first_name }}{% endif %}, votre panier "
+        "de {{ cart_total }} vous attend. Finalisez votre commande : {{ link }}\n"
+    ),
+    Language.EN: (
+        "{{ shop }}: hi{% if first_name %} {{ first_name }}{% endif %}, your {{ cart_total }} "
+        "cart is waiting for you. Complete your order: {{ link }}\n"
+    ),
+}
+
+
+def stop_mention(*, site: Site) -> str:
+    """The opt-out mention every marketing SMS of ``site`` carries."""
+    if site.language == Language.FR:
+        if site.stop_number:
+            return f"STOP au {site.stop_number}"
+        return "Répondez STOP pour ne plus recevoir de SMS"
+    if site.stop_number:
+        return f"Text STOP to {site.stop_number} to opt out"
+    return "Reply STOP to opt out"
+
+
+@transaction.atomic
+def create_default_flow(*, site: Site, delay_minutes: int = 30) -> Flow:
+    """A one-step cart-abandonment flow, sent ``delay_minutes`` after the cart's last change."""
+    language = Language(site.language)
+    flow = Flow.objects.create(
+        site=site,
+        name=DEFAULT_FLOW_NAME[language],
+        slug=DEFAULT_FLOW_SLUG,
+        trigger=Trigger.CART_ABANDONED,
+    )
+    Step.objects.create(
+        flow=flow,
+        position=1,
+        delay_minutes=delay_minutes,
+        # The mention is written out so the marketer sees it in the text they edit.
+        template=DEFAULT_TEMPLATE[language] + stop_mention(site=site),
+    )
+    return flow

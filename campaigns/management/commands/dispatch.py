@@ -1,0 +1,30 @@
+"""``manage.py dispatch``: one full dispatch pass in the foreground."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import DatabaseError
+
+from campaigns.dispatch import run_pass
+
+
+class Command(BaseCommand):
+    help = "Detect abandoned carts, plan their sends and send what is due, once."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="Print the counts as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            report = run_pass()
+        except DatabaseError as exc:
+            from django.core.management.base import CommandError
+
+            raise CommandError(f"dispatch pass failed: {exc}".splitlines()[0]) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict()))
+        else:
+            self.stdout.write(f"dispatch: {report}")

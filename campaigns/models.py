@@ -1,0 +1,236 @@
+"""Flows and their steps, the sends they plan, and what the sends led to."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+
+from optin.models import Contact
+from retargeting.sites.models import Site
+from retargeting.tracking.models import Cart, Visitor
+
+
+class Trigger(models.TextChoices):
+    """What starts a flow. Only cart abandonment is implemented; the others are planned."""
+
+    CART_ABANDONED = "cart_abandoned", "Cart abandoned"
+    CHECKOUT_STARTED = "checkout_started", "Checkout started"
+    BROWSE_ABANDONED = "browse_abandoned", "Browse abandoned"
+
+
+class Flow(models.Model):
+    """A sequence of reminders a site sends for one trigger."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="flows")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, help_text="Sent as utm_campaign.")
+    trigger = models.CharField(
+        max_length=32, choices=Trigger.choices, default=Trigger.CART_ABANDONED
+    )
+    is_active = models.BooleanField(default=True)
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(100)],
+        help_text="Share of eligible carts that get no SMS, to measure what the SMS caused.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "slug"], name="flow_site_slug_unique"),
+            models.CheckConstraint(
+                condition=Q(trigger__in=Trigger.values), name="flow_trigger_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=100), name="flow_holdout_percent_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Step(models.Model):
+    """One message of a flow. The first step waits after the cart's last change, the others
+    after the previous send."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(default=1)
+    delay_minutes = models.PositiveIntegerField(default=30)
+    template = models.TextField(help_text="The SMS text, with {{ variables }}.")
+    discount_code = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["flow", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "position"], name="step_flow_position_unique"),
+            models.CheckConstraint(condition=Q(position__gte=1), name="step_position_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} #{self.position} (+{self.delay_minutes} min)"
+
+
+class SendStatus(models.TextChoices):
+    """Where a send stands. It only moves forward (see campaigns.sending)."""
+
+    PLANNED = "planned", "Planned"
+    SENDING = "sending", "Sending"
+    ACCEPTED = "accepted", "Accepted by the provider"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown (reconciliation could not tell)"
+    CANCELLED = "cancelled", "Cancelled"
+    DROPPED = "dropped", "Dropped"
+    HELD_OUT = "held_out", "Held out"
+
+
+class Send(models.Model):
+    """One reminder for one cart and one step: planned, then sent or not, with why."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sends")
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="sends")
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="sends")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="sends")
+    status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.PLANNED)
+    reason = models.CharField(
+        max_length=32, blank=True, help_text="Why it was deferred, cancelled, dropped or held out."
+    )
+    reason_detail = models.CharField(max_length=255, blank=True)
+    planned_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    body = models.TextField(blank=True)
+    segments = models.PositiveSmallIntegerField(default=0)
+    encoding = models.CharField(max_length=8, blank=True)
+    provider_id = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=16, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # Whatever runs twice, a cart is never messaged twice for the same step.
+            models.UniqueConstraint(fields=["cart", "step"], name="send_cart_step_unique"),
+            models.CheckConstraint(
+                condition=Q(status__in=SendStatus.values), name="send_status_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sending") | Q(claimed_at__isnull=False),
+                name="send_sending_is_claimed",
+            ),
+        ]
+        indexes = [
+            # Every minute: what is due.
+            models.Index(fields=["due_at"], condition=Q(status="planned"), name="send_due_scan"),
+            # Reconciliation of sends left in `sending` by a crash.
+            models.Index(
+                fields=["claimed_at"], condition=Q(status="sending"), name="send_stuck_scan"
+            ),
+            # The frequency cap: a contact's recent sends.
+            models.Index(fields=["contact", "sent_at"], name="send_contact_recent"),
+            # Status callbacks find a send by the provider's id.
+            models.Index(
+                fields=["provider_id"], condition=~Q(provider_id=""), name="send_provider_id"
+            ),
+            models.Index(fields=["site", "planned_at"], name="send_site_planned"),
+        ]
+
+    def __str__(self) -> str:
+        return f"send {self.pk} ({self.status})"
+
+
+class SendEvent(models.Model):
+    """The append-only history of a send: each status it reached and each provider callback."""
+
+    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="history")
+    status = models.CharField(max_length=16, choices=SendStatus.choices)
+    reason = models.CharField(max_length=32, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=16, help_text="planner, worker, provider or reconciler")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=SendStatus.values), name="send_event_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ShortLink(models.Model):
+    """The link in one SMS: ``PUBLIC_BASE_URL/s/CODE``."""
+
+    send = models.OneToOneField(Send, on_delete=models.CASCADE, related_name="short_link")
+    code = models.CharField(max_length=16, unique=True)
+    target_url = models.URLField(max_length=2000)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Click(models.Model):
+    """A person's tap on a short link (link-preview fetchers are not recorded)."""
+
+    link = models.ForeignKey(ShortLink, on_delete=models.CASCADE, related_name="clicks")
+    at = models.DateTimeField()
+    ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
+    user_agent_class = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["link", "at"], name="click_link_at")]
+
+    def __str__(self) -> str:
+        return f"click on {self.link} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Conversion(models.Model):
+    """A purchase, and the send it is attributed to when a click led to it."""
+
+    class Attribution(models.TextChoices):
+        CLICKED = "clicked", "After a click"
+        AFTER_DELIVERY = "after_delivery", "After delivery, no click"
+        HOLDOUT = "holdout", "Held-out cart"
+        NONE = "none", "Not attributed"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversions")
+    order_id = models.CharField(max_length=128)
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    visitor = models.ForeignKey(Visitor, on_delete=models.SET_NULL, null=True, blank=True)
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True)
+    cart = models.ForeignKey(Cart, on_delete=models.SET_NULL, null=True, blank=True)
+    send = models.ForeignKey(
+        Send, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversions"
+    )
+    attribution = models.CharField(
+        max_length=16, choices=Attribution.choices, default=Attribution.NONE
+    )
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "order_id"], name="conversion_site_order_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(attribution__in=["clicked", "after_delivery", "holdout", "none"]),
+                name="conversion_attribution_known",
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="conversion_total_not_negative"),
+        ]
+        indexes = [models.Index(fields=["site", "occurred_at"], name="conversion_site_time")]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id}"

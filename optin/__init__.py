@@ -1,0 +1,1 @@
+"""Opt-in: contacts (phone numbers), consent proof, matching visitors to contacts, keywords."""

@@ -1,0 +1,34 @@
+"""Contacts: one per site and number."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from optin.models import Contact
+from optin.phones import parse_phone
+from retargeting.sites.models import Site
+
+
+def get_or_create_contact(
+    *, site: Site, raw_phone: str, first_name: str = ""
+) -> tuple[Contact, bool]:
+    """The site's contact for ``raw_phone``, created if new. Raises ``InvalidPhone``.
+
+    A first name given later fills in a missing one but never overwrites one.
+    """
+    phone = parse_phone(raw_phone, default_region=site.country)
+    first_name = first_name.strip()[:80]
+    try:
+        with transaction.atomic():
+            contact, created = Contact.objects.get_or_create(
+                site=site,
+                phone=phone.e164,
+                defaults={"first_name": first_name, "region": phone.region},
+            )
+    except IntegrityError:
+        # Another request created it between our read and our insert.
+        contact, created = Contact.objects.get(site=site, phone=phone.e164), False
+    if not created and first_name and not contact.first_name:
+        contact.first_name = first_name
+        contact.save(update_fields=["first_name", "updated_at"])
+    return contact, created

@@ -1,0 +1,148 @@
+"""Contacts, their append-only consent history, and which visitors they own."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.db import models
+from django.db.models import Q
+
+from optin.phones import mask
+from retargeting.sites.models import Site
+from retargeting.tracking.models import Visitor
+
+
+class ConsentStatus(models.TextChoices):
+    """The states a consent row records. A contact's current state is its latest row's."""
+
+    PENDING = "pending", "Pending confirmation"
+    GRANTED = "granted", "Granted"
+    CONFIRMED = "confirmed", "Confirmed"
+    REVOKED = "revoked", "Revoked"
+
+
+class ConsentSource(models.TextChoices):
+    SNIPPET = "snippet", "Checkout (snippet)"
+    SERVER_API = "server_api", "Shop server API"
+    HOSTED_FORM = "hosted_form", "Hosted opt-in page"
+    CSV_IMPORT = "csv_import", "CSV import"
+    KEYWORD = "keyword", "SMS keyword"
+    ADMIN = "admin", "Admin"
+    PROVIDER = "provider", "SMS provider"
+
+
+class Contact(models.Model):
+    """A phone number, in E.164, that a site may be allowed to message."""
+
+    NO_CONSENT = "none"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="contacts")
+    phone = models.CharField("phone (E.164)", max_length=16)
+    first_name = models.CharField(max_length=80, blank=True)
+    region = models.CharField(
+        max_length=2, help_text="The country the number belongs to (ISO 3166)."
+    )
+    # A copy of the latest consent row's status, written only by optin.consent in the same
+    # transaction as the row, so the dispatch pass can filter on it with an index.
+    consent_status = models.CharField(
+        max_length=16,
+        choices=[(NO_CONSENT, "No consent"), *ConsentStatus.choices],
+        default=NO_CONSENT,
+        editable=False,
+    )
+    unreachable_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the provider reports the number unreachable."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "phone"], name="contact_site_phone_unique"),
+            models.CheckConstraint(condition=Q(phone__startswith="+"), name="contact_phone_e164"),
+            models.CheckConstraint(
+                condition=Q(consent_status__in=["none", *ConsentStatus.values]),
+                name="contact_consent_status_known",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["site", "consent_status"], name="contact_site_consent"),
+        ]
+
+    def __str__(self) -> str:
+        return mask(self.phone)
+
+
+class ConsentQuerySet(models.QuerySet["Consent"]):
+    """Consent rows are never changed: only erasure (RGPD) removes them."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise TypeError("Consent rows are append-only.")
+
+    def delete(self) -> NoReturn:
+        raise TypeError("Consent rows are append-only; erase the contact instead.")
+
+    def erase(self) -> int:
+        """Remove the rows for an erasure request; the only way consent rows disappear."""
+        return self._raw_delete(self.db)
+
+
+class Consent(models.Model):
+    """One change of a contact's consent, with its proof. Append-only."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consents")
+    status = models.CharField(max_length=16, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=16, choices=ConsentSource.choices)
+    text = models.TextField("wording shown", blank=True)
+    ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    inbound_message_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ConsentStatus.values), name="consent_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=ConsentSource.values), name="consent_source_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} via {self.source} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("Consent rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("Consent rows are append-only; erase the contact instead.")
+
+
+class VisitorLink(models.Model):
+    """Which contact a visitor (a browser on one site) belongs to: at most one."""
+
+    class Method(models.TextChoices):
+        SERVER = "server", "Shop server (authenticated)"
+        SNIPPET = "snippet", "Snippet identify"
+        TOKEN = "token", "Short-link token"
+
+    visitor = models.OneToOneField(Visitor, on_delete=models.CASCADE, related_name="contact_link")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="visitor_links")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    linked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(method__in=["server", "snippet", "token"]), name="link_method_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visitor} → {self.contact}"

@@ -1,0 +1,31 @@
+"""The Celery app: ``celery -A retargeting.celery:app worker`` and ``... beat``.
+
+Tasks are thin: they load ids and call plain services. The database is the schedule, so
+beat only starts the dispatch pass every minute; nothing is enqueued with a far ETA.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retargeting.settings")
+
+app = Celery("relance")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "dispatch-pass": {
+        "task": "campaigns.tasks.dispatch_pass",
+        "schedule": 60.0,
+        # A pass that could not start within the minute is replaced by the next one.
+        "options": {"expires": 55},
+    },
+}
+if app.conf.broker_url == "filesystem://":
+    app.conf.beat_schedule["prune-embedded-broker"] = {
+        "task": "retargeting.tasks.prune_embedded_broker",
+        "schedule": 3600.0,
+    }

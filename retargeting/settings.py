@@ -1,0 +1,235 @@
+"""Settings for Relance, read from the environment (and an optional `.env` file).
+
+Every setting a shop operator may change is listed in `.env.example` and in
+docs/configuration.md. The embedded defaults (DEBUG on, no variable set) need no external
+server: SQLite in WAL mode, a file-system Celery broker, a file-based cache and the `outbox`
+SMS backend. With DEBUG off, the settings that production cannot guess are required and a
+missing one stops start-up with one line naming it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    # Variables already in the environment win over the file.
+    env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+PORT = env.int("PORT", default=8000)
+
+
+def _missing(name: str) -> bool:
+    return not env.str(name, default="").strip()
+
+
+_required = []
+if not DEBUG:
+    _required += ["SECRET_KEY", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"]
+SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
+if SMS_BACKEND == "twilio":
+    _required += ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+_missing_names = [name for name in _required if _missing(name)]
+if SMS_BACKEND == "twilio" and _missing("TWILIO_FROM") and _missing("TWILIO_MESSAGING_SERVICE_SID"):
+    _missing_names.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+if SMS_BACKEND not in ("outbox", "twilio"):
+    sys.stderr.write(f"relance: SMS_BACKEND must be 'outbox' or 'twilio', not {SMS_BACKEND!r}\n")
+    raise SystemExit(1)
+if _missing_names:
+    why = "required when DEBUG is off" if not DEBUG else "required by SMS_BACKEND=twilio"
+    sys.stderr.write(f"relance: missing required setting: {', '.join(_missing_names)} ({why})\n")
+    raise SystemExit(1)
+
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="django-insecure-relance-development-key-never-use-in-production"
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
+_public = urlsplit(PUBLIC_BASE_URL)
+if _public.scheme not in ("http", "https") or not _public.netloc:
+    sys.stderr.write(
+        f"relance: PUBLIC_BASE_URL must be an http(s) origin, not {PUBLIC_BASE_URL!r}\n"
+    )
+    raise SystemExit(1)
+CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
+
+# HTTPS follows the scheme the world sees: a developer's http:// base redirects nothing.
+_https = _public.scheme == "https"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _https
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=2_592_000 if _https else 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# The load balancer probes over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "retargeting",
+    "retargeting.sites",
+    "retargeting.tracking",
+    "optin",
+    "campaigns",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "retargeting.urls"
+WSGI_APPLICATION = "retargeting.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite in WAL mode by default (readers never wait for the writer; the web,
+# worker and beat processes share one file), PostgreSQL in production.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'relance.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=NORMAL;"
+            "PRAGMA busy_timeout=10000;"
+            "PRAGMA foreign_keys=ON;"
+        ),
+        # Take the write lock at BEGIN so two writers queue instead of failing mid-transaction.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # Tests that start real worker processes need a database file they can open too.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-relance.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache and Celery broker: Redis when REDIS_URL is set; otherwise the file system, which
+# every process on the machine shares (see docs/architecture-decisions.md).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "relance",
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # Longer than the longest task: an unacknowledged task is redelivered after this.
+        "visibility_timeout": 3600,
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": "relance",
+        }
+    }
+    _broker_dir = Path(env.str("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        # Kept on the same file system as the queue so a worker takes a message with an
+        # atomic rename; `runall` and the beat task prune it.
+        "store_processed": True,
+        "processed_folder": str(_broker_dir / "processed"),
+    }
+
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "dispatch"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Relance -------------------------------------------------------------------------------
+# SMS: `outbox` stores messages and shows them on the phone simulator; `twilio` sends them.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM = env.str("TWILIO_FROM", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+# Points the official SDK at a Twilio-compatible API or a local emulator.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+
+# Event requests per minute per site and client IP; 0 turns the limit off.
+COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)

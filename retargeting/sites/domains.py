@@ -1,0 +1,37 @@
+"""The hosts a site accepts events from.
+
+A site lists bare host names; the scheme and port of an Origin never matter and a
+subdomain of a listed host is allowed (``shop.example`` allows ``www.shop.example``).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalize_domain(value: str) -> str:
+    """Reduce ``https://Shop.Example:8443/path`` to ``shop.example``; refuse what is no host."""
+    raw = value.strip()
+    if not raw:
+        raise ValidationError("A domain is required.")
+    host = urlsplit(raw if "//" in raw else f"//{raw}").hostname or ""
+    host = host.rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValidationError(f"{value!r} is not a valid host name.") from exc
+    labels = host.split(".")
+    if not host or len(host) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise ValidationError(f"{value!r} is not a valid host name.")
+    return host
+
+
+def host_allowed(host: str, domains: list[str]) -> bool:
+    """Whether ``host`` is one of ``domains`` or a subdomain of one."""
+    host = host.lower().rstrip(".")
+    return any(host == domain or host.endswith("." + domain) for domain in domains)

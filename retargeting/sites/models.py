@@ -1,0 +1,166 @@
+"""Sites (tenants) and the marketers who belong to them."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from retargeting.sites.domains import normalize_domain
+
+
+def validate_country(value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"{value!r} is not an ISO 3166 country code known to phonenumbers.")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone.")
+
+
+def validate_domains(value: object) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("List at least one domain.")
+    for domain in value:
+        if not isinstance(domain, str) or normalize_domain(domain) != domain:
+            raise ValidationError(f"{domain!r} is not a bare lower-case host name.")
+
+
+class QuietHours(models.TextChoices):
+    """Presets of the hours a site may send marketing SMS, in the recipient's time zone."""
+
+    FR_STRICT = "fr_strict", "Monday–Saturday 08:00–20:00, no public holidays"
+    FR_AF2M = "fr_af2m", "af2m 2026 charter: 08:00–21:30, Sundays and holidays flagged"
+    US_TCPA = "us_tcpa", "US TCPA: 08:00–21:00 local, with stricter state windows"
+    CUSTOM = "custom", "Custom windows"
+    NONE = "none", "No quiet hours"
+
+
+class Language(models.TextChoices):
+    FR = "fr", "Français"
+    EN = "en", "English"
+
+
+class Site(models.Model):
+    """One shop. Every visitor, contact, flow and send belongs to exactly one site."""
+
+    name = models.CharField(max_length=120)
+    public_key = models.CharField(max_length=40, unique=True, editable=False)
+    secret_key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    secret_key_hint = models.CharField(
+        max_length=8, editable=False, help_text="The last characters of the secret key."
+    )
+    allowed_domains = models.JSONField(
+        default=list,
+        validators=[validate_domains],
+        help_text="Hosts allowed to send events; their subdomains are allowed too.",
+    )
+    country = models.CharField(max_length=2, validators=[validate_country])
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.FR)
+    sender = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The From of this site's SMS: a number or an alphanumeric ID. "
+        "Empty: the platform's TWILIO_FROM.",
+    )
+    stop_number = models.CharField(
+        max_length=16, blank=True, help_text='The number in the "STOP au NUMBER" mention.'
+    )
+    cart_url = models.URLField(
+        max_length=2000, blank=True, help_text="Where a short link goes when a cart has no URL."
+    )
+
+    # Sending policy.
+    quiet_hours = models.CharField(
+        max_length=16, choices=QuietHours.choices, default=QuietHours.FR_STRICT
+    )
+    cap_per_24h = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="Marketing SMS per contact per 24 hours.",
+    )
+    cap_per_7d = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Marketing SMS per contact per 7 days.",
+    )
+    stale_after_hours = models.PositiveSmallIntegerField(
+        default=48,
+        validators=[MinValueValidator(1), MaxValueValidator(720)],
+        help_text="A reminder that cannot go out this long after the cart's last change "
+        "is dropped.",
+    )
+    double_opt_in = models.BooleanField(
+        default=True,
+        help_text="Numbers typed in the shop's pages must confirm by SMS before any "
+        "marketing message. Turning it off lets anyone enrol someone else's number.",
+    )
+    attribution_window_days = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
+    link_ttl_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quiet_hours__in=QuietHours.values), name="site_quiet_hours_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=Language.values), name="site_language_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(cap_per_24h__gte=1) & Q(cap_per_7d__gte=F("cap_per_24h")),
+                name="site_caps_coherent",
+            ),
+            models.CheckConstraint(
+                condition=Q(stale_after_hours__gte=1, stale_after_hours__lte=720),
+                name="site_stale_after_hours_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_sender(self) -> str:
+        """The From this site's messages use."""
+        return self.sender or settings.TWILIO_FROM
+
+
+class Membership(models.Model):
+    """A user's access to a site. Marketers see only the sites they are a member of."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MARKETER = "marketer", "Marketer"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MARKETER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "site"], name="membership_user_site_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=["owner", "marketer"]), name="membership_role_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.site}"

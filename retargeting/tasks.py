@@ -1,0 +1,17 @@
+"""Platform housekeeping tasks."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from retargeting.embedded import prune_processed_messages
+
+
+@shared_task(name="retargeting.tasks.prune_embedded_broker")
+def prune_embedded_broker() -> int:
+    """Delete the embedded broker's processed message files older than an hour."""
+    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("processed_folder")
+    if not folder:
+        return 0
+    return prune_processed_messages(folder=str(folder), older_than_seconds=3600)

@@ -1,0 +1,1 @@
+"""Tracking: visitors, their carts and the events the snippet and the shop's server send."""

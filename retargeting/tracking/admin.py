@@ -1,0 +1,33 @@
+from django.contrib import admin
+
+from retargeting.tracking.models import Cart, Event, Visitor
+
+
+@admin.register(Visitor)
+class VisitorAdmin(admin.ModelAdmin):
+    list_display = ["vid", "site", "first_seen_at", "last_seen_at"]
+    list_filter = ["site"]
+    search_fields = ["vid"]
+
+
+@admin.register(Cart)
+class CartAdmin(admin.ModelAdmin):
+    list_display = [
+        "external_id",
+        "site",
+        "status",
+        "item_count",
+        "total",
+        "currency",
+        "last_change_at",
+    ]
+    list_filter = ["site", "status"]
+    search_fields = ["external_id", "visitor__vid"]
+    raw_id_fields = ["visitor"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["type", "site", "source", "received_at"]
+    list_filter = ["site", "type", "source"]
+    raw_id_fields = ["visitor"]

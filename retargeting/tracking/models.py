@@ -1,0 +1,128 @@
+"""Visitors, carts and events.
+
+The server's clock dates every row: a browser's clock is informative only.
+"""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from retargeting.sites.models import Site
+
+VISITOR_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+validate_visitor_id = RegexValidator(VISITOR_ID_PATTERN, "16–64 characters from [A-Za-z0-9_-].")
+
+
+class Visitor(models.Model):
+    """A browser on a shop, known by the random first-party id the snippet keeps."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    vid = models.CharField("visitor id", max_length=64, validators=[validate_visitor_id])
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "vid"], name="visitor_site_vid_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.vid
+
+
+class Cart(models.Model):
+    """The latest known state of a visitor's cart. A visitor has at most one open cart."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONVERTED = "converted", "Converted"
+        REPLACED = "replaced", "Replaced by a newer cart"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="carts")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="carts")
+    external_id = models.CharField("shop's cart id", max_length=128)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    currency = models.CharField(max_length=3, default="EUR")
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    item_count = models.PositiveIntegerField(default=0)
+    items = models.JSONField(default=list)
+    url = models.URLField("restore URL", max_length=2000, blank=True)
+    created_at = models.DateTimeField()
+    # When the contents last changed: what abandonment is measured from.
+    last_change_at = models.DateTimeField()
+    converted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visitor", "external_id"], name="cart_visitor_external_id_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["visitor"], condition=Q(status="open"), name="cart_one_open_per_visitor"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "converted", "replaced"]), name="cart_status_known"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="cart_total_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status="converted", converted_at__isnull=False)
+                | (~Q(status="converted") & Q(converted_at__isnull=True)),
+                name="cart_converted_has_time",
+            ),
+        ]
+        indexes = [
+            # The dispatch pass scans open carts with items by idle time, every minute.
+            models.Index(
+                fields=["last_change_at"],
+                condition=Q(status="open", item_count__gt=0),
+                name="cart_abandonment_scan",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.item_count} items, {self.total} {self.currency})"
+
+
+class Event(models.Model):
+    """One event as received: kept for the live installation check, debugging and audits."""
+
+    class Type(models.TextChoices):
+        PAGE_VIEW = "page_view", "Page view"
+        CART = "cart", "Cart"
+        IDENTIFY = "identify", "Identify"
+        PURCHASE = "purchase", "Purchase"
+
+    class Source(models.TextChoices):
+        SNIPPET = "snippet", "Snippet"
+        PIXEL = "pixel", "Pixel"
+        SERVER = "server", "Shop server API"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="events")
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="events", null=True, blank=True
+    )
+    type = models.CharField(max_length=16, choices=Type.choices)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SNIPPET)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(db_index=True)
+    ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=["page_view", "cart", "identify", "purchase"]),
+                name="event_type_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=["snippet", "pixel", "server"]), name="event_source_known"
+            ),
+        ]
+        indexes = [
+            # The installation check shows a site's latest events.
+            models.Index(fields=["site", "-received_at"], name="event_site_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,12 @@
+"""URLs of Relance. CONTRACT.md lists the public ones."""
+
+from django.contrib import admin
+from django.urls import path
+
+from retargeting import views
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
