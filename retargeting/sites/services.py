@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from importlib import resources
 
-import phonenumbers
 from django.contrib.auth.models import User
 from django.db import transaction
-from phonenumbers import timezone as number_time_zones
 
 from retargeting.sites import keys
 from retargeting.sites.domains import normalize_domain
@@ -24,14 +24,21 @@ class CreatedSite:
     """Shown once: only its digest is stored."""
 
 
+@functools.cache
+def _principal_zones() -> dict[str, str]:
+    # zone.tab lists each country's principal zone first.
+    zones: dict[str, str] = {}
+    text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            country, _coordinates, zone, *_ = line.split("\t")
+            zones.setdefault(country, zone)
+    return zones
+
+
 def default_time_zone(country: str) -> str:
-    """The main time zone of a country, as phonenumbers knows it for its mobile numbers."""
-    example = phonenumbers.example_number_for_type(
-        country, phonenumbers.PhoneNumberType.MOBILE
-    ) or phonenumbers.example_number(country)
-    zones = number_time_zones.time_zones_for_number(example) if example else ()
-    usable = [zone for zone in zones if zone != number_time_zones.UNKNOWN_TIMEZONE]
-    return usable[0] if usable else "UTC"
+    """The principal time zone of a country (IANA's zone.tab), UTC when it has none."""
+    return _principal_zones().get(country.upper(), "UTC")
 
 
 def create_site(

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus
+from tests.factories import CartFactory, ContactFactory, SiteFactory, VisitorLinkFactory
+
+
+@pytest.fixture
+def site():
+    return SiteFactory()
+
+
+@pytest.fixture
+def consenting_contact(site):
+    contact = ContactFactory(site=site)
+    record_consent(
+        contact=contact,
+        status=ConsentStatus.GRANTED,
+        source=ConsentSource.SERVER_API,
+        text="J'accepte de recevoir des SMS.",
+    )
+    return contact
+
+
+@pytest.fixture
+def abandoned_cart_of(site):
+    """Make an open cart with items, last changed at ``at``, for a visitor linked to ``contact``."""
+
+    def make(contact, *, at=None, **fields):
+        link = VisitorLinkFactory(visitor__site=site, contact=contact)
+        at = at or timezone.now()
+        return CartFactory(visitor=link.visitor, created_at=at, last_change_at=at, **fields)
+
+    return make

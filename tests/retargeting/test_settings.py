@@ -1,0 +1,171 @@
+"""Settings come from the environment; production refuses to start without what it needs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.support.processes import MANAGE, PYTHON, ROOT, base_env
+
+PROBE = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'debug': s.DEBUG, 'engine': s.DATABASES['default']['ENGINE'], "
+    "'cache': s.CACHES['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, "
+    "'ssl_redirect': s.SECURE_SSL_REDIRECT, 'secure_cookies': s.SESSION_COOKIE_SECURE, "
+    "'hosts': s.ALLOWED_HOSTS, 'base': s.PUBLIC_BASE_URL, 'sms': s.SMS_BACKEND, "
+    "'rate': s.COLLECTOR_RATE_LIMIT, 'twilio_api': s.TWILIO_API_BASE_URL}))"
+)
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-long-random-production-secret-key-for-tests-only-0123456789",
+    "ALLOWED_HOSTS": "relance.example",
+    "PUBLIC_BASE_URL": "https://relance.example",
+}
+
+
+def load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PYTHON, "-c", PROBE],
+        cwd=ROOT,
+        env={"DJANGO_SETTINGS_MODULE": "retargeting.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def loaded(env: dict[str, str]) -> dict:
+    result = load(env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_production_without_required_settings_stops_with_one_line_naming_them():
+    env = base_env(DEBUG="0")
+    result = load(env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "relance: missing required setting: SECRET_KEY, ALLOWED_HOSTS, PUBLIC_BASE_URL "
+        "(required when DEBUG is off)"
+    ]
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"])
+def test_each_required_setting_is_named_when_missing(missing):
+    env = base_env(**{**PRODUCTION, missing: ""})
+    result = load(env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"relance: missing required setting: {missing} (required when DEBUG is off)"
+    )
+
+
+def test_a_management_command_also_stops_on_a_missing_setting():
+    result = subprocess.run(
+        [PYTHON, MANAGE, "check"],
+        cwd=ROOT,
+        env=base_env(**{**PRODUCTION, "SECRET_KEY": ""}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "relance: missing required setting: SECRET_KEY (required when DEBUG is off)"
+    )
+
+
+def test_production_settings_load_and_follow_the_https_base():
+    values = loaded(base_env(**PRODUCTION))
+    assert values["debug"] is False
+    assert values["hosts"] == ["relance.example"]
+    assert values["ssl_redirect"] is True
+    assert values["secure_cookies"] is True
+
+
+def test_an_http_base_redirects_nothing():
+    values = loaded(base_env(**{**PRODUCTION, "PUBLIC_BASE_URL": "http://127.0.0.1:8000"}))
+    assert values["ssl_redirect"] is False
+    assert values["secure_cookies"] is False
+
+
+def test_embedded_defaults_need_no_server():
+    env = base_env()
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    values = loaded(env)
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["cache"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert values["broker"] == "filesystem://"
+    assert values["sms"] == "outbox"
+    assert values["base"] == "http://127.0.0.1:8000"
+    assert values["rate"] == 600
+    assert values["twilio_api"] == "https://api.twilio.com"
+
+
+def test_redis_url_makes_redis_the_broker_and_the_cache():
+    values = loaded(base_env(REDIS_URL="redis://127.0.0.1:6390/3"))
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["broker"] == "redis://127.0.0.1:6390/3"
+
+
+def test_database_url_selects_postgresql():
+    values = loaded(base_env(DATABASE_URL="postgres://relance:pw@127.0.0.1:5432/relance"))
+    assert values["engine"] == "django.db.backends.postgresql"
+
+
+def test_collector_rate_limit_zero_turns_it_off():
+    assert loaded(base_env(COLLECTOR_RATE_LIMIT="0"))["rate"] == 0
+
+
+def test_twilio_backend_requires_its_credentials():
+    result = load(base_env(SMS_BACKEND="twilio"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "relance: missing required setting: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, "
+        "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID (required by SMS_BACKEND=twilio)"
+    )
+
+
+def test_twilio_backend_accepts_a_messaging_service_instead_of_a_from():
+    values = loaded(
+        base_env(
+            SMS_BACKEND="twilio",
+            TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+            TWILIO_AUTH_TOKEN="token",
+            TWILIO_MESSAGING_SERVICE_SID="MG" + "0" * 32,
+            TWILIO_API_BASE_URL="http://127.0.0.1:9999",
+        )
+    )
+    assert values["sms"] == "twilio"
+    assert values["twilio_api"] == "http://127.0.0.1:9999"
+
+
+def test_an_unknown_sms_backend_is_refused():
+    result = load(base_env(SMS_BACKEND="carrier-pigeon"))
+    assert result.returncode == 1
+    assert "SMS_BACKEND must be 'outbox' or 'twilio'" in result.stderr
+
+
+def test_an_env_file_is_read_but_the_environment_wins(tmp_path):
+    env_file = tmp_path / "relance.env"
+    env_file.write_text("COLLECTOR_RATE_LIMIT=42\nPUBLIC_BASE_URL=https://from-file.example\n")
+    values = loaded(
+        base_env(ENV_FILE=str(env_file), PUBLIC_BASE_URL="https://from-environment.example")
+    )
+    assert values["rate"] == 42
+    assert values["base"] == "https://from-environment.example"
+
+
+@pytest.mark.django_db
+def test_sqlite_runs_in_wal_mode():
+    if connection.vendor != "sqlite":
+        assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
