@@ -7,6 +7,5 @@ from retargeting import views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
-    path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

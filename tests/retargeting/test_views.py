@@ -38,6 +38,12 @@ def test_health_check_answers_503_when_the_database_does_not(client, monkeypatch
     assert response.json()["database"] == "unreachable"
 
 
+@pytest.mark.django_db
+def test_health_check_answers_whatever_the_host_header(client):
+    assert client.get("/healthz", HTTP_HOST="10.0.0.7:8000").status_code == 200
+    assert client.get("/", HTTP_HOST="10.0.0.7:8000").status_code == 400
+
+
 def test_the_admin_asks_for_a_login(client):
     response = client.get("/admin/")
     assert response.status_code == 302

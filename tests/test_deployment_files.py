@@ -1,0 +1,125 @@
+"""docker-compose.yml, the Dockerfile and .env.example agree with the code.
+
+Docker cannot run on the development machines, so these files are checked by reading them:
+every command names a real entry point and every variable is documented.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+ENV_EXAMPLE = (ROOT / ".env.example").read_text()
+
+
+def command_words(service: str) -> list[str]:
+    command = SERVICES[service].get("command")
+    if command is None:
+        return []
+    if isinstance(command, str):
+        return shlex.split(command)
+    if command[:2] == ["sh", "-c"]:
+        return shlex.split(command[2])
+    return list(command)
+
+
+def resolve(target: str) -> object:
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute)
+
+
+def test_the_five_services_are_there():
+    assert set(SERVICES) == {"postgres", "redis", "web", "worker", "beat"}
+
+
+def test_postgres_has_a_health_check_and_a_volume():
+    postgres = SERVICES["postgres"]
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])
+    assert "postgres-data" in COMPOSE["volumes"]
+
+
+def test_redis_keeps_an_append_only_file():
+    words = command_words("redis")
+    assert words[words.index("--appendonly") + 1] == "yes"
+    assert any(v.endswith(":/data") for v in SERVICES["redis"]["volumes"])
+
+
+def test_web_migrates_then_serves_the_wsgi_application_with_gunicorn():
+    words = command_words("web")
+    assert words[:4] == ["python", "manage.py", "migrate", "--noinput"]
+    target = words[words.index("gunicorn") + 1]
+    assert target == "retargeting.wsgi:application"
+    assert callable(resolve(target))
+
+
+@pytest.mark.parametrize("service", ["worker", "beat"])
+def test_worker_and_beat_run_the_celery_app(service):
+    words = command_words(service)
+    assert words[0] == "celery"
+    target = words[words.index("-A") + 1]
+    assert target == "retargeting.celery:app"
+    app = resolve(target)
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovery
+    assert service in words
+    assert "campaigns.tasks.dispatch_pass" in app.tasks
+
+
+def test_the_worker_consumes_every_queue_tasks_are_routed_to():
+    words = command_words("worker")
+    queues = next(w.split("=", 1)[1] for w in words if w.startswith("--queues="))
+    assert "dispatch" in queues.split(",")
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "beat"])
+def test_app_services_are_built_from_the_dockerfile_and_read_env(service):
+    assert SERVICES[service]["build"] == "."
+    assert SERVICES[service]["env_file"] == ".env"
+    assert set(SERVICES[service]["depends_on"]) == {"postgres", "redis"}
+    assert SERVICES[service]["environment"]["REDIS_URL"].startswith("redis://redis:")
+    assert SERVICES[service]["environment"]["DATABASE_URL"].startswith("postgres://")
+
+
+def documented(name: str) -> bool:
+    return re.search(rf"^#?\s*{name}=", ENV_EXAMPLE, re.MULTILINE) is not None
+
+
+def test_every_variable_compose_uses_is_documented_in_env_example():
+    text = (ROOT / "docker-compose.yml").read_text()
+    names = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", text))
+    assert names >= {"POSTGRES_PASSWORD", "WEB_PORT"}
+    assert sorted(name for name in names if not documented(name)) == []
+
+
+def test_every_variable_the_settings_read_is_documented_in_env_example():
+    settings_source = (ROOT / "retargeting" / "settings.py").read_text()
+    names = set(re.findall(r'env\.\w+\(\s*"([A-Z_][A-Z0-9_]*)"', settings_source))
+    names |= set(re.findall(r'_missing\("([A-Z_]+)"\)', settings_source))
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SMS_BACKEND"} <= names
+    assert sorted(name for name in names if not documented(name)) == []
+
+
+def test_the_dockerfile_installs_the_lock_and_runs_the_wsgi_entry_point():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install --require-hashes -r requirements/prod.txt" in dockerfile
+    assert (ROOT / "requirements" / "prod.txt").is_file()
+    assert '"gunicorn", "retargeting.wsgi:application"' in dockerfile
+    assert "collectstatic" in dockerfile
+
+
+def test_the_production_lock_has_what_the_processes_run():
+    lock = (ROOT / "requirements" / "prod.txt").read_text().lower()
+    for package in ("django==5.2.", "celery==5.", "gunicorn==", "psycopg==", "redis==",
+                    "twilio==", "phonenumbers==", "django-environ==", "whitenoise=="):
+        assert package in lock
+    assert "--hash=sha256:" in lock
+    assert "pytest" not in lock
