@@ -1,5 +1,5 @@
 # Relance: the two commands are `make run` and `make test` (see README.md).
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
@@ -10,7 +10,7 @@ export PORT
 .PHONY: run test lint bench install lock clean
 
 $(VENV)/.installed: requirements/dev.txt
-	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Relance needs Python 3.11+)"; exit 1; }
+	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt

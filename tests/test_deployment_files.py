@@ -118,8 +118,17 @@ def test_the_dockerfile_installs_the_lock_and_runs_the_wsgi_entry_point():
 
 def test_the_production_lock_has_what_the_processes_run():
     lock = (ROOT / "requirements" / "prod.txt").read_text().lower()
-    for package in ("django==5.2.", "celery==5.", "gunicorn==", "psycopg==", "redis==",
-                    "twilio==", "phonenumbers==", "django-environ==", "whitenoise=="):
+    for package in (
+        "django==5.2.",
+        "celery==5.",
+        "gunicorn==",
+        "psycopg==",
+        "redis==",
+        "twilio==",
+        "phonenumbers==",
+        "django-environ==",
+        "whitenoise==",
+    ):
         assert package in lock
     assert "--hash=sha256:" in lock
     assert "pytest" not in lock

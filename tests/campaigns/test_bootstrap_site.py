@@ -58,9 +58,22 @@ def test_defaults_of_a_bootstrapped_site():
 
 def test_every_option_is_applied():
     printed = bootstrap(
-        "--name", "Boutique", "--domain", "https://boutique.example:8443",
-        "--domain", "m.boutique.example", "--country", "FR", "--sender", "BOUTIQUE",
-        "--delay-minutes", "45", "--quiet-hours", "none", "--double-opt-in", "off",
+        "--name",
+        "Boutique",
+        "--domain",
+        "https://boutique.example:8443",
+        "--domain",
+        "m.boutique.example",
+        "--country",
+        "FR",
+        "--sender",
+        "BOUTIQUE",
+        "--delay-minutes",
+        "45",
+        "--quiet-hours",
+        "none",
+        "--double-opt-in",
+        "off",
     )
     site = Site.objects.get(pk=printed["site_id"])
     assert site.allowed_domains == ["boutique.example", "m.boutique.example"]
@@ -81,18 +94,23 @@ def test_an_english_speaking_country_gets_an_english_template():
     [
         (["--country", "ZZ", "--domain", "shop.example"], "not an ISO 3166 country code"),
         (["--country", "FR", "--domain", "bad..host"], "not a valid host name"),
-        (["--country", "FR", "--domain", "shop.example", "--delay-minutes", "0"],
-         "at least 1"),
+        (["--country", "FR", "--domain", "shop.example", "--delay-minutes", "0"], "at least 1"),
         (["--country", "FR"], "--domain"),
-        (["--country", "FR", "--domain", "x.example", "--quiet-hours", "sometimes"],
-         "invalid choice"),
+        (
+            ["--country", "FR", "--domain", "x.example", "--quiet-hours", "sometimes"],
+            "invalid choice",
+        ),
     ],
 )
 @pytest.mark.django_db(transaction=True)
 def test_a_failure_exits_non_zero_with_one_line_and_creates_nothing(args, message):
     result = subprocess.run(
         [PYTHON, MANAGE, "bootstrap_site", "--name", "Shop", *args],
-        cwd=ROOT, env=env_for_test_database(), capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env_for_test_database(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert result.stdout == ""

@@ -7,7 +7,6 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.utils import timezone
 
 from campaigns.dispatch import run_pass
 from campaigns.models import Send, SendStatus
@@ -26,8 +25,9 @@ def step(site):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_cart_idle_for_the_delay_gets_one_planned_send(step, consenting_contact,
-                                                        abandoned_cart_of):
+def test_a_cart_idle_for_the_delay_gets_one_planned_send(
+    step, consenting_contact, abandoned_cart_of
+):
     cart = abandoned_cart_of(consenting_contact, at=NOW - timedelta(minutes=30))
     report = run_pass()
     assert report.planned == 1
@@ -39,8 +39,9 @@ def test_a_cart_idle_for_the_delay_gets_one_planned_send(step, consenting_contac
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_cart_idle_one_second_less_than_the_delay_waits(step, consenting_contact,
-                                                         abandoned_cart_of):
+def test_a_cart_idle_one_second_less_than_the_delay_waits(
+    step, consenting_contact, abandoned_cart_of
+):
     abandoned_cart_of(consenting_contact, at=NOW - timedelta(minutes=30) + timedelta(seconds=1))
     assert run_pass().planned == 0
     assert not Send.objects.exists()
@@ -63,11 +64,21 @@ def test_the_database_keeps_one_send_per_cart_and_step_when_passes_overlap(
 
     cart = abandoned_cart_of(consenting_contact, at=NOW - timedelta(hours=1))
     # Another pass planned the same cart after this pass read its candidates.
-    Send.objects.create(site=cart.site, cart=cart, step=step, contact=consenting_contact,
-                        planned_at=NOW - timedelta(seconds=1), due_at=NOW)
+    Send.objects.create(
+        site=cart.site,
+        cart=cart,
+        step=step,
+        contact=consenting_contact,
+        planned_at=NOW - timedelta(seconds=1),
+        due_at=NOW,
+    )
     report = dispatch.PassReport()
-    dispatch._plan_batch(step=step, rows=[(cart.pk, consenting_contact.pk, cart.last_change_at)],
-                         now=NOW, report=report)
+    dispatch._plan_batch(
+        step=step,
+        rows=[(cart.pk, consenting_contact.pk, cart.last_change_at)],
+        now=NOW,
+        report=report,
+    )
     assert (report.planned, report.already_planned) == (0, 1)
     assert Send.objects.count() == 1
 
@@ -76,22 +87,39 @@ def test_the_database_keeps_one_send_per_cart_and_step_when_passes_overlap(
 @pytest.mark.parametrize(
     "make_ineligible",
     [
-        pytest.param(lambda cart, contact: record_consent(
-            contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD),
-            id="consent revoked"),
-        pytest.param(lambda cart, contact: record_consent(
-            contact=contact, status=ConsentStatus.PENDING, source=ConsentSource.SNIPPET),
-            id="consent pending"),
-        pytest.param(lambda cart, contact: Cart.objects.filter(pk=cart.pk).update(
-            item_count=0, items=[]), id="cart emptied"),
-        pytest.param(lambda cart, contact: Cart.objects.filter(pk=cart.pk).update(
-            status="converted", converted_at=NOW), id="cart bought"),
-        pytest.param(lambda cart, contact: type(contact).objects.filter(pk=contact.pk).update(
-            unreachable_at=NOW), id="number unreachable"),
+        pytest.param(
+            lambda cart, contact: record_consent(
+                contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD
+            ),
+            id="consent revoked",
+        ),
+        pytest.param(
+            lambda cart, contact: record_consent(
+                contact=contact, status=ConsentStatus.PENDING, source=ConsentSource.SNIPPET
+            ),
+            id="consent pending",
+        ),
+        pytest.param(
+            lambda cart, contact: Cart.objects.filter(pk=cart.pk).update(item_count=0, items=[]),
+            id="cart emptied",
+        ),
+        pytest.param(
+            lambda cart, contact: Cart.objects.filter(pk=cart.pk).update(
+                status="converted", converted_at=NOW
+            ),
+            id="cart bought",
+        ),
+        pytest.param(
+            lambda cart, contact: (
+                type(contact).objects.filter(pk=contact.pk).update(unreachable_at=NOW)
+            ),
+            id="number unreachable",
+        ),
     ],
 )
-def test_ineligible_carts_are_not_planned(step, consenting_contact, abandoned_cart_of,
-                                          make_ineligible):
+def test_ineligible_carts_are_not_planned(
+    step, consenting_contact, abandoned_cart_of, make_ineligible
+):
     cart = abandoned_cart_of(consenting_contact, at=NOW - timedelta(hours=1))
     make_ineligible(cart, consenting_contact)
     assert run_pass().planned == 0
@@ -121,8 +149,7 @@ def test_an_inactive_flow_plans_nothing(step, consenting_contact, abandoned_cart
 
 
 @time_machine.travel(NOW, tick=False)
-def test_the_command_reports_counts_per_outcome(step, site, consenting_contact,
-                                                abandoned_cart_of):
+def test_the_command_reports_counts_per_outcome(step, site, consenting_contact, abandoned_cart_of):
     abandoned_cart_of(consenting_contact, at=NOW - timedelta(hours=1))
     other = ContactFactory(site=site)
     record_consent(contact=other, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)

@@ -15,15 +15,25 @@ def test_each_change_is_a_row_and_the_state_is_the_latest(site):
     contact, _ = get_or_create_contact(site=site, raw_phone="06 12 34 56 78")
     assert current_status(contact=contact) == "none"
     record_consent(
-        contact=contact, status=ConsentStatus.PENDING, source=ConsentSource.SNIPPET,
-        text="J'accepte", ip="203.0.113.0", user_agent="Mozilla/5.0",
+        contact=contact,
+        status=ConsentStatus.PENDING,
+        source=ConsentSource.SNIPPET,
+        text="J'accepte",
+        ip="203.0.113.0",
+        user_agent="Mozilla/5.0",
     )
-    record_consent(contact=contact, status=ConsentStatus.CONFIRMED, source=ConsentSource.KEYWORD,
-                   inbound_message_id="SM123")
+    record_consent(
+        contact=contact,
+        status=ConsentStatus.CONFIRMED,
+        source=ConsentSource.KEYWORD,
+        inbound_message_id="SM123",
+    )
     record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
     contact.refresh_from_db()
     assert list(contact.consents.values_list("status", flat=True)) == [
-        "pending", "confirmed", "revoked",
+        "pending",
+        "confirmed",
+        "revoked",
     ]
     assert current_status(contact=contact) == contact.consent_status == "revoked"
     first = contact.consents.first()
@@ -32,8 +42,13 @@ def test_each_change_is_a_row_and_the_state_is_the_latest(site):
 
 @pytest.mark.parametrize(
     ("status", "live"),
-    [("granted", True), ("confirmed", True), ("pending", False), ("revoked", False),
-     ("none", False)],
+    [
+        ("granted", True),
+        ("confirmed", True),
+        ("pending", False),
+        ("revoked", False),
+        ("none", False),
+    ],
 )
 def test_only_granted_or_confirmed_consent_is_live(status, live):
     assert is_live(status=status) is live
@@ -59,7 +74,9 @@ def test_erasure_is_the_only_way_rows_go(consenting_contact):
 
 
 def test_a_number_is_one_contact_per_site(site):
-    first, created = get_or_create_contact(site=site, raw_phone="06 12 34 56 78", first_name="Marie")
+    first, created = get_or_create_contact(
+        site=site, raw_phone="06 12 34 56 78", first_name="Marie"
+    )
     again, created_again = get_or_create_contact(site=site, raw_phone="+33612345678")
     assert created and not created_again
     assert first == again and again.first_name == "Marie"
