@@ -3,16 +3,16 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-# The embedded defaults: development mode unless the environment or .env says otherwise.
+# The embedded defaults: development mode unless the environment says otherwise
+# (`DEBUG=0 make run` runs with production settings, which then need .env).
 export DEBUG ?= 1
 export PORT
 
-.PHONY: run test lint bench install lock clean
+.PHONY: run test lint install lock clean
 
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $@
 
