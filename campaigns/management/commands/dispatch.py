@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from campaigns.dispatch import run_pass
@@ -21,8 +21,6 @@ class Command(BaseCommand):
         try:
             report = run_pass()
         except DatabaseError as exc:
-            from django.core.management.base import CommandError
-
             raise CommandError(f"dispatch pass failed: {exc}".splitlines()[0]) from exc
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict()))
