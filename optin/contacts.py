@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from optin.models import Contact
-from optin.phones import parse_phone
+from retargeting.phones import parse_phone
 from retargeting.sites.models import Site
 
 

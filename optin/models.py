@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 from django.db import models
 from django.db.models import Q
 
-from optin.phones import mask
+from retargeting.phones import mask
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Visitor
 
