@@ -20,17 +20,13 @@ from campaigns.onboarding import bootstrap_site
 from optin.consent import record_consent
 from optin.contacts import get_or_create_contact
 from optin.models import ConsentSource, ConsentStatus, VisitorLink
+from retargeting.demoshop import CONSENT_TEXT, DEMO_SITE_NAME
 from retargeting.sites.models import Membership, QuietHours, Site
 from retargeting.sites.services import add_member
 from retargeting.tracking.models import Cart, Visitor
 
-DEMO_SITE_NAME = "Maison Demo"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "relance-demo"  # noqa: S105 - printed by `make run` on purpose
-DEMO_CONSENT_TEXT = (
-    "J'accepte de recevoir par SMS des rappels et offres de Maison Demo. "
-    "Désinscription à tout moment en répondant STOP."
-)
 DEMO_CONTACTS = [
     # (phone, first name, visitor id, cart total, items)
     (
@@ -110,7 +106,7 @@ def _load_contacts(site: Site) -> None:
                 contact=contact,
                 status=ConsentStatus.GRANTED,
                 source=ConsentSource.ADMIN,
-                text=DEMO_CONSENT_TEXT,
+                text=CONSENT_TEXT,
             )
         visitor, _ = Visitor.objects.get_or_create(
             site=site, vid=vid, defaults={"first_seen_at": now, "last_seen_at": now}

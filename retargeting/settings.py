@@ -236,3 +236,8 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio
 
 # Event requests per minute per site and client IP; 0 turns the limit off.
 COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)
+# Event requests per minute from one visitor id (a browser flushes a few times a minute).
+COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=120)
+# How many reverse proxies in front of Relance append to X-Forwarded-For (0: none, trust
+# REMOTE_ADDR). Behind one TLS proxy: 1.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)

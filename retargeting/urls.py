@@ -3,9 +3,20 @@
 from django.contrib import admin
 from django.urls import path
 
-from retargeting import views
+from retargeting import demoshop, views
+from retargeting.tracking import openapi
+from retargeting.tracking import views as tracking
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("t.js", tracking.snippet, name="snippet"),
+    path("t/e", tracking.collect, name="collect"),
+    path("t/p.gif", tracking.pixel, name="pixel"),
+    path("api/v1/identify", tracking.api_identify, name="api-identify"),
+    path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
+    path("api/schema", openapi.schema_view, name="api-schema"),
     path("admin/", admin.site.urls),
+    path("demo/shop/", demoshop.shop, name="demo-shop"),
+    path("demo/shop/panier/", demoshop.cart, name="demo-cart"),
+    path("demo/shop/merci/", demoshop.thanks, name="demo-thanks"),
 ]

@@ -35,3 +35,16 @@ def abandoned_cart_of(site):
         return CartFactory(visitor=link.visitor, created_at=at, last_change_at=at, **fields)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Rate-limit counters and the site lookup start empty in every test."""
+    from django.core.cache import cache
+
+    from retargeting.sites import lookup
+
+    cache.clear()
+    lookup.clear()
+    yield
+    lookup.clear()

@@ -1,0 +1,48 @@
+"""A small demo shop (``/demo/shop/``) that uses the snippet exactly as a real shop would.
+
+It exists in the embedded mode only (``SMS_BACKEND=outbox``), where the demo's made-up
+numbers never reach a real phone.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from retargeting.sites.models import Site
+
+DEMO_SITE_NAME = "Maison Demo"
+CONSENT_TEXT = (
+    "J'accepte de recevoir par SMS un rappel de mon panier et des offres de Maison Demo. "
+    "Désinscription à tout moment en répondant STOP."
+)
+PRODUCTS = [
+    {"sku": "CH-01", "name": "Chemise en lin", "price": "29.95", "emoji": "👔"},
+    {"sku": "VE-07", "name": "Veste légère", "price": "89.00", "emoji": "🧥"},
+    {"sku": "SA-03", "name": "Sac en toile", "price": "24.50", "emoji": "👜"},
+    {"sku": "FO-11", "name": "Foulard", "price": "19.90", "emoji": "🧣"},
+]
+
+
+def _page(request: HttpRequest, template: str) -> HttpResponse:
+    if settings.SMS_BACKEND != "outbox":
+        raise Http404("The demo shop exists only with the outbox SMS backend.")
+    site = Site.objects.filter(name=DEMO_SITE_NAME).first()
+    return render(
+        request,
+        template,
+        {"site": site, "products": PRODUCTS, "consent_text": CONSENT_TEXT},
+    )
+
+
+def shop(request: HttpRequest) -> HttpResponse:
+    return _page(request, "demoshop/shop.html")
+
+
+def cart(request: HttpRequest) -> HttpResponse:
+    return _page(request, "demoshop/cart.html")
+
+
+def thanks(request: HttpRequest) -> HttpResponse:
+    return _page(request, "demoshop/thanks.html")

@@ -1,0 +1,25 @@
+"""A fixed-window rate limit shared by every process through the cache (Redis in production)."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+
+
+def allow(*, key: str, limit: int, window_seconds: int = 60) -> bool:
+    """Count one hit on ``key``; False once ``limit`` hits fell in the current window.
+
+    A ``limit`` of 0 turns the limit off. On Redis the count is atomic; on the file-based
+    cache of the embedded mode it is approximate, which is enough for one machine.
+    """
+    if limit <= 0:
+        return True
+    bucket = f"rl:{key}:{int(time.time() // window_seconds)}"
+    if cache.add(bucket, 1, timeout=window_seconds + 5):
+        return True
+    try:
+        return cache.incr(bucket) <= limit
+    except ValueError:  # expired between add and incr
+        cache.add(bucket, 1, timeout=window_seconds + 5)
+        return True

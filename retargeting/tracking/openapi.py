@@ -1,0 +1,244 @@
+"""The OpenAPI 3 description of the collector and the shop's server API (``/api/schema``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+_AMOUNT = {"type": "number", "minimum": 0, "maximum": 9999999999.99}
+_CURRENCY = {"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "EUR"}
+_VID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}
+_CONSENT = {
+    "type": "object",
+    "required": ["granted", "text"],
+    "properties": {
+        "granted": {"type": "boolean"},
+        "text": {"type": "string", "maxLength": 2000, "description": "The exact wording shown."},
+        "source": {"type": "string", "maxLength": 64, "example": "checkout"},
+    },
+}
+_ITEM = {
+    "type": "object",
+    "required": ["sku", "name", "price", "quantity"],
+    "properties": {
+        "sku": {"type": "string", "minLength": 1, "maxLength": 128},
+        "name": {"type": "string", "minLength": 1, "maxLength": 256},
+        "price": _AMOUNT,
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
+        "url": {"type": "string", "format": "uri", "maxLength": 2000},
+        "image": {"type": "string", "format": "uri", "maxLength": 2000},
+    },
+}
+_EVENTS = {
+    "page_view": {
+        "type": "object",
+        "required": ["type", "url"],
+        "properties": {
+            "type": {"type": "string", "enum": ["page_view"]},
+            "url": {"type": "string", "format": "uri", "maxLength": 2000},
+            "title": {"type": "string", "maxLength": 500},
+        },
+    },
+    "cart": {
+        "type": "object",
+        "required": ["type", "cart"],
+        "properties": {
+            "type": {"type": "string", "enum": ["cart"]},
+            "cart": {
+                "type": "object",
+                "required": ["id", "currency", "total", "items"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "currency": _CURRENCY,
+                    "total": _AMOUNT,
+                    "url": {"type": "string", "format": "uri", "maxLength": 2000},
+                    "items": {"type": "array", "maxItems": 200, "items": _ITEM},
+                },
+            },
+        },
+    },
+    "identify": {
+        "type": "object",
+        "required": ["type"],
+        "description": "Either `token` (from a short link) or `phone` with `consent`.",
+        "properties": {
+            "type": {"type": "string", "enum": ["identify"]},
+            "phone": {"type": "string", "maxLength": 64, "example": "06 12 34 56 78"},
+            "first_name": {"type": "string", "maxLength": 80},
+            "consent": _CONSENT,
+            "token": {"type": "string", "maxLength": 1024},
+        },
+    },
+    "purchase": {
+        "type": "object",
+        "required": ["type", "order_id", "total", "currency"],
+        "properties": {
+            "type": {"type": "string", "enum": ["purchase"]},
+            "order_id": {"type": "string", "minLength": 1, "maxLength": 128},
+            "total": _AMOUNT,
+            "currency": _CURRENCY,
+        },
+    },
+}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Malformed: the error names the field",
+        401: "Missing or wrong secret key",
+        403: "Unknown site key or origin not allowed",
+        413: "Body over 64 KiB",
+        429: "Over the rate limit",
+    }
+    return {
+        str(code): {
+            "description": text[code],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for code in codes
+    }
+
+
+def description() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Relance collector and shop server API", "version": "1"},
+        "servers": [{"url": settings.PUBLIC_BASE_URL}],
+        "components": {
+            "schemas": {"Error": _ERROR, **{f"Event_{k}": v for k, v in _EVENTS.items()}},
+            "securitySchemes": {"secretKey": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/t/e": {
+                "post": {
+                    "summary": "A batch of events from the snippet (sent as text/plain or JSON)",
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["site", "vid", "events"],
+                            "properties": {
+                                "site": {"type": "string", "maxLength": 64},
+                                "vid": _VID,
+                                "events": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": 100,
+                                    "items": {
+                                        "oneOf": [
+                                            {"$ref": f"#/components/schemas/Event_{k}"}
+                                            for k in _EVENTS
+                                        ]
+                                    },
+                                },
+                            },
+                        }
+                    ),
+                    "parameters": [
+                        {
+                            "name": "Origin",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {"204": {"description": "Stored"}, **_errors(400, 403, 413, 429)},
+                }
+            },
+            "/t/p.gif": {
+                "get": {
+                    "summary": "A page view from a pixel; always answers the GIF",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                        for n in ("site", "vid", "type", "url", "title")
+                    ],
+                    "responses": {
+                        "200": {"description": "A 1x1 GIF", "content": {"image/gif": {}}}
+                    },
+                }
+            },
+            "/api/v1/identify": {
+                "post": {
+                    "summary": "The shop's server identifies a customer who consented",
+                    "security": [{"secretKey": []}],
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["phone", "consent"],
+                            "properties": {
+                                "phone": {"type": "string", "maxLength": 64},
+                                "first_name": {"type": "string", "maxLength": 80},
+                                "vid": _VID,
+                                "consent": _CONSENT,
+                            },
+                        }
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "Recorded",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "ok": {"type": "boolean"},
+                                            "phone": {"type": "string"},
+                                            "vid": {"type": "string", "nullable": True},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 413),
+                    },
+                }
+            },
+            "/api/v1/purchases": {
+                "post": {
+                    "summary": "An order, from the shop's server (with a vid, a phone or both)",
+                    "security": [{"secretKey": []}],
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["order_id", "total", "currency"],
+                            "properties": {
+                                "order_id": {"type": "string", "maxLength": 128},
+                                "total": _AMOUNT,
+                                "currency": _CURRENCY,
+                                "vid": _VID,
+                                "phone": {"type": "string", "maxLength": 64},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "Recorded",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "ok": {"type": "boolean"},
+                                            "order_id": {"type": "string"},
+                                            "cart_converted": {"type": "boolean"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 413),
+                    },
+                }
+            },
+        },
+    }
+
+
+def schema_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(description())

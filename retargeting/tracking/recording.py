@@ -1,0 +1,189 @@
+"""Recording what the collector and the server API accepted: visitors, carts and events.
+
+One batch is one transaction: the visitor, the latest state of its cart and every event are
+written together or not at all. ``identify`` and ``purchase`` are then handed to the higher
+layers through signals, after the commit (see ``signals.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.tracking.signals import identify_received, purchase_received
+
+logger = logging.getLogger(__name__)
+
+# A visitor's last-seen time is refreshed at most this often: one write less per request.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a batch came from."""
+
+    source: str = Event.Source.SNIPPET
+    ip: str | None = None
+    """Already truncated."""
+    user_agent: str = ""
+    authenticated: bool = False
+    """True for the shop's server API (secret key)."""
+
+
+@dataclass
+class Recorded:
+    visitor: Visitor | None
+    events: list[Event] = field(default_factory=list)
+    converted_cart_id: int | None = None
+
+
+def record_batch(
+    *, site_id: int, vid: str | None, events: list[dict[str, Any]], origin: Origin
+) -> Recorded:
+    """Record validated ``events`` of one visitor (``vid``) of a site, dated by the server."""
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = _touch_visitor(site_id=site_id, vid=vid, now=now) if vid else None
+        recorded = Recorded(visitor=visitor)
+        open_cart: Cart | None | bool = False  # False: not looked up yet
+        for event in events:
+            if event["type"] == "cart" and visitor is not None:
+                if open_cart is False:
+                    open_cart = _open_cart(visitor)
+                open_cart = _apply_cart(
+                    visitor=visitor, open_cart=open_cart, data=event["cart"], now=now
+                )
+            elif event["type"] == "purchase" and visitor is not None:
+                if open_cart is False:
+                    open_cart = _open_cart(visitor)
+                if open_cart is not None:
+                    open_cart.status = Cart.Status.CONVERTED
+                    open_cart.converted_at = now
+                    open_cart.save(update_fields=["status", "converted_at"])
+                    recorded.converted_cart_id = open_cart.pk
+                    open_cart = None
+        recorded.events = Event.objects.bulk_create(
+            Event(
+                site_id=site_id,
+                visitor=visitor,
+                type=event["type"],
+                source=origin.source,
+                payload=event,
+                received_at=now,
+                ip=origin.ip,
+            )
+            for event in events
+        )
+        transaction.on_commit(lambda: _announce(site_id=site_id, recorded=recorded, origin=origin))
+    return recorded
+
+
+def _touch_visitor(*, site_id: int, vid: str, now: datetime) -> Visitor:
+    visitor = Visitor.objects.filter(site_id=site_id, vid=vid).first()
+    if visitor is None:
+        try:
+            with transaction.atomic():
+                return Visitor.objects.create(
+                    site_id=site_id, vid=vid, first_seen_at=now, last_seen_at=now
+                )
+        except IntegrityError:  # created by a concurrent request
+            visitor = Visitor.objects.get(site_id=site_id, vid=vid)
+    if now - visitor.last_seen_at >= LAST_SEEN_PRECISION:
+        visitor.last_seen_at = now
+        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=now)
+    return visitor
+
+
+def _open_cart(visitor: Visitor) -> Cart | None:
+    return Cart.objects.select_for_update().filter(visitor=visitor, status=Cart.Status.OPEN).first()
+
+
+def _contents(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "currency": data["currency"],
+        "total": Decimal(data["total"]),
+        "items": data["items"],
+        "item_count": sum(item["quantity"] for item in data["items"]),
+        "url": data["url"] or "",
+    }
+
+
+def _apply_cart(
+    *, visitor: Visitor, open_cart: Cart | None, data: dict[str, Any], now: datetime
+) -> Cart | None:
+    """Make ``data`` the visitor's live cart; return the open cart afterwards."""
+    contents = _contents(data)
+    if open_cart is not None and open_cart.external_id == data["id"]:
+        changed = any(getattr(open_cart, name) != value for name, value in contents.items())
+        if changed:
+            # A changed cart is a new abandonment: its delay starts again from now.
+            for name, value in contents.items():
+                setattr(open_cart, name, value)
+            open_cart.last_change_at = now
+            open_cart.save(update_fields=[*contents, "last_change_at"])
+        return open_cart
+    previous = Cart.objects.filter(visitor=visitor, external_id=data["id"]).first()
+    if previous is not None and previous.status == Cart.Status.CONVERTED:
+        # The shop reused a bought cart's id: that cart is done; the event is kept.
+        return open_cart
+    if open_cart is not None:
+        open_cart.status = Cart.Status.REPLACED
+        open_cart.save(update_fields=["status"])
+    if previous is not None:
+        for name, value in contents.items():
+            setattr(previous, name, value)
+        previous.status = Cart.Status.OPEN
+        previous.last_change_at = now
+        previous.save(update_fields=[*contents, "status", "last_change_at"])
+        return previous
+    return Cart.objects.create(
+        site_id=visitor.site_id,
+        visitor=visitor,
+        external_id=data["id"],
+        created_at=now,
+        last_change_at=now,
+        **contents,
+    )
+
+
+def _announce(*, site_id: int, recorded: Recorded, origin: Origin) -> None:
+    visitor_id = recorded.visitor.pk if recorded.visitor else None
+    for event in recorded.events:
+        if event.type == Event.Type.IDENTIFY:
+            responses = identify_received.send_robust(
+                sender=Event,
+                site_id=site_id,
+                visitor_id=visitor_id,
+                event_id=event.pk,
+                event=event.payload,
+                authenticated=origin.authenticated,
+                ip=origin.ip,
+                user_agent=origin.user_agent,
+            )
+        elif event.type == Event.Type.PURCHASE:
+            responses = purchase_received.send_robust(
+                sender=Event,
+                site_id=site_id,
+                visitor_id=visitor_id,
+                event_id=event.pk,
+                event=event.payload,
+                cart_id=recorded.converted_cart_id,
+                phone=event.payload.get("phone"),
+            )
+        else:
+            continue
+        for receiver, response in responses:
+            if isinstance(response, Exception):
+                logger.error(
+                    "event %s: %s failed; the event is stored and can be replayed",
+                    event.pk,
+                    getattr(receiver, "__qualname__", receiver),
+                    exc_info=response,
+                )

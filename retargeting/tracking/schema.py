@@ -1,0 +1,230 @@
+"""The shape of what the snippet, the pixel and the shop's server send.
+
+Validation returns clean, normalised values or raises ``PayloadError`` naming the field and
+what was expected (``events[1].cart.items[0].price: expected a number ≥ 0``). Unknown fields
+are ignored so a newer snippet never breaks an older server; only known fields are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from retargeting.tracking.models import VISITOR_ID_PATTERN
+
+MAX_EVENTS = 100
+MAX_ITEMS = 200
+EVENT_TYPES = ("page_view", "cart", "identify", "purchase")
+_VID = re.compile(VISITOR_ID_PATTERN)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class PayloadError(ValueError):
+    """A payload that does not have the documented shape."""
+
+    def __init__(self, path: str, expected: str) -> None:
+        super().__init__(f"{path}: expected {expected}" if path else f"expected {expected}")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class Batch:
+    site: str
+    vid: str
+    events: list[dict[str, Any]]
+
+
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(path, "an object")
+    return value
+
+
+def string_field(
+    obj: dict[str, Any],
+    key: str,
+    path: str,
+    *,
+    max_length: int,
+    required: bool = True,
+    allow_number: bool = False,
+) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise PayloadError(_at(path, key), "a string (required)")
+        return None
+    if allow_number and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise PayloadError(_at(path, key), "a string")
+    value = value.strip()
+    if required and not value:
+        raise PayloadError(_at(path, key), "a non-empty string")
+    if len(value) > max_length:
+        raise PayloadError(_at(path, key), f"at most {max_length} characters")
+    return value
+
+
+def _url(obj: dict[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
+    value = string_field(obj, key, path, max_length=2000, required=required)
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise PayloadError(_at(path, key), "an http(s) URL")
+    return value or None
+
+
+def _amount(obj: dict[str, Any], key: str, path: str) -> Decimal:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise PayloadError(_at(path, key), "a number ≥ 0")
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        raise PayloadError(_at(path, key), "a number ≥ 0") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PayloadError(_at(path, key), "a number ≥ 0")
+    if not amount.is_finite() or amount < 0 or amount > _MAX_AMOUNT:
+        raise PayloadError(_at(path, key), "a number ≥ 0")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _currency(obj: dict[str, Any], path: str) -> str:
+    value = obj.get("currency")
+    if not isinstance(value, str) or not _CURRENCY.match(value.strip().upper()):
+        raise PayloadError(_at(path, "currency"), "a 3-letter ISO 4217 code such as EUR")
+    return value.strip().upper()
+
+
+def _quantity(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise PayloadError(path, "a whole number from 1 to 10000")
+    if not 1 <= value <= 10_000:
+        raise PayloadError(path, "a whole number from 1 to 10000")
+    return int(value)
+
+
+def validate_vid(value: Any, path: str = "vid") -> str:
+    if not isinstance(value, str) or not _VID.match(value):
+        raise PayloadError(path, "16 to 64 characters from A-Z, a-z, 0-9, _ and -")
+    return value
+
+
+def page_view(event: dict[str, Any], path: str) -> dict[str, Any]:
+    clean: dict[str, Any] = {"type": "page_view", "url": _url(event, "url", path, required=True)}
+    title = string_field(event, "title", path, max_length=500, required=False)
+    if title:
+        clean["title"] = title
+    return clean
+
+
+def cart(event: dict[str, Any], path: str) -> dict[str, Any]:
+    body = _object(event.get("cart"), f"{path}.cart")
+    cpath = f"{path}.cart"
+    items_value = body.get("items")
+    if not isinstance(items_value, list):
+        raise PayloadError(f"{cpath}.items", "a list (empty when the cart was emptied)")
+    if len(items_value) > MAX_ITEMS:
+        raise PayloadError(f"{cpath}.items", f"at most {MAX_ITEMS} items")
+    items = []
+    for index, raw in enumerate(items_value):
+        ipath = f"{cpath}.items[{index}]"
+        item = _object(raw, ipath)
+        clean_item: dict[str, Any] = {
+            "sku": string_field(item, "sku", ipath, max_length=128, allow_number=True),
+            "name": string_field(item, "name", ipath, max_length=256),
+            "price": str(_amount(item, "price", ipath)),
+            "quantity": _quantity(item.get("quantity", 1), f"{ipath}.quantity"),
+        }
+        for key in ("url", "image"):
+            link = _url(item, key, ipath)
+            if link:
+                clean_item[key] = link
+        items.append(clean_item)
+    return {
+        "type": "cart",
+        "cart": {
+            "id": string_field(body, "id", cpath, max_length=128, allow_number=True),
+            "currency": _currency(body, cpath),
+            "total": str(_amount(body, "total", cpath)),
+            "url": _url(body, "url", cpath),
+            "items": items,
+        },
+    }
+
+
+def consent(value: Any, path: str) -> dict[str, Any]:
+    body = _object(value, path)
+    granted = body.get("granted")
+    if not isinstance(granted, bool):
+        raise PayloadError(f"{path}.granted", "true or false")
+    text = string_field(body, "text", path, max_length=2000, required=granted) or ""
+    source = string_field(body, "source", path, max_length=64, required=False) or ""
+    return {"granted": granted, "text": text, "source": source}
+
+
+def identify(event: dict[str, Any], path: str) -> dict[str, Any]:
+    token = string_field(event, "token", path, max_length=1024, required=False)
+    if token:
+        return {"type": "identify", "token": token}
+    phone = string_field(event, "phone", path, max_length=64, required=False)
+    if not phone:
+        raise PayloadError(f"{path}.phone", "a phone number (or a token)")
+    clean: dict[str, Any] = {"type": "identify", "phone": phone}
+    first_name = string_field(event, "first_name", path, max_length=80, required=False)
+    if first_name:
+        clean["first_name"] = first_name
+    if event.get("consent") is not None:
+        clean["consent"] = consent(event["consent"], f"{path}.consent")
+    return clean
+
+
+def purchase(event: dict[str, Any], path: str) -> dict[str, Any]:
+    return {
+        "type": "purchase",
+        "order_id": string_field(event, "order_id", path, max_length=128, allow_number=True),
+        "total": str(_amount(event, "total", path)),
+        "currency": _currency(event, path),
+    }
+
+
+_BY_TYPE = {"page_view": page_view, "cart": cart, "identify": identify, "purchase": purchase}
+
+
+def validate_event(raw: Any, path: str) -> dict[str, Any]:
+    event = _object(raw, path)
+    kind = event.get("type")
+    if kind not in _BY_TYPE:
+        raise PayloadError(f"{path}.type", "one of " + ", ".join(EVENT_TYPES))
+    return _BY_TYPE[kind](event, path)
+
+
+def site_key(payload: Any) -> str:
+    """The public site key of a batch, checked before anything else is read."""
+    body = _object(payload, "")
+    key = body.get("site")
+    if not isinstance(key, str) or not 1 <= len(key) <= 64:
+        raise PayloadError("site", "the site's public key")
+    return key
+
+
+def validate_batch(payload: dict[str, Any]) -> Batch:
+    """A whole ``POST /t/e`` body."""
+    vid = validate_vid(payload.get("vid"))
+    events = payload.get("events")
+    if not isinstance(events, list) or not events:
+        raise PayloadError("events", "a non-empty list")
+    if len(events) > MAX_EVENTS:
+        raise PayloadError("events", f"at most {MAX_EVENTS} events per request")
+    return Batch(
+        site=site_key(payload),
+        vid=vid,
+        events=[validate_event(event, f"events[{i}]") for i, event in enumerate(events)],
+    )

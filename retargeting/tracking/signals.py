@@ -1,0 +1,17 @@
+"""How tracking tells the higher layers that a person identified themselves or bought.
+
+Both are sent once the events are committed, with ``send_robust``: a failing receiver is
+logged and never undoes what was recorded, and the stored ``Event`` row keeps the payload.
+
+``identify_received`` kwargs: ``site_id``, ``visitor_id`` (or None), ``event_id``, ``event``
+(the validated payload; a phone is already in E.164), ``authenticated`` (True from the shop's
+server API), ``ip`` (truncated), ``user_agent``.
+
+``purchase_received`` kwargs: ``site_id``, ``visitor_id`` (or None), ``event_id``, ``event``,
+``cart_id`` (the cart the purchase converted, or None), ``phone`` (E.164, server API only).
+"""
+
+from django.dispatch import Signal
+
+identify_received = Signal()
+purchase_received = Signal()

@@ -1,0 +1,148 @@
+/*! Relance snippet: page views and carts for SMS cart reminders. docs/install-snippet.md */
+(function (w, d) {
+  "use strict";
+  var queued = w.relance;
+  if (queued && queued.loaded) return; // the tag is on the page twice
+  var tag = d.currentScript || d.querySelector("script[data-site]");
+  if (!tag) return;
+  var site = tag.getAttribute("data-site");
+  var base = tag.src.replace(/\/t\.js(\?.*)?$/, "");
+  var needConsent = tag.getAttribute("data-consent") === "required";
+  var COOKIE = "_relance_vid", LIFE = 395 * 864e5; // 13 months, as the CNIL allows
+  var TOKEN = "_rl";
+  var buffer = [], waiting = [], vid = null, timer = 0, allowed = !needConsent;
+
+  function safe(fn) {
+    return function () {
+      try { return fn.apply(this, arguments); } catch (e) { /* never break the shop's page */ }
+    };
+  }
+
+  function readCookie() {
+    var m = d.cookie.match(/(?:^|;\s*)_relance_vid=([A-Za-z0-9_-]{16,64})/);
+    return m && m[1];
+  }
+
+  function visitorId() {
+    var stored = null, id = readCookie(), born = Date.now();
+    try { stored = JSON.parse(localStorage.getItem(COOKIE) || "null"); } catch (e) { /* blocked */ }
+    if (stored && stored.v) {
+      born = stored.t || born;
+      id = id || stored.v;
+    }
+    if (!id) {
+      var bytes = new Uint8Array(16);
+      (w.crypto || w.msCrypto).getRandomValues(bytes);
+      id = Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+      born = Date.now();
+    }
+    var left = born + LIFE - Date.now();
+    if (left <= 0) return visitorIdAfterExpiry();
+    if (!readCookie()) {
+      // Set once with what is left of its 13 months: a visit never extends it.
+      d.cookie = COOKIE + "=" + id + "; Max-Age=" + Math.floor(left / 1000) + "; Path=/; SameSite=Lax" +
+        (location.protocol === "https:" ? "; Secure" : "");
+    }
+    try { localStorage.setItem(COOKIE, JSON.stringify({ v: id, t: born })); } catch (e) { /* blocked */ }
+    return id;
+  }
+
+  function visitorIdAfterExpiry() {
+    try { localStorage.removeItem(COOKIE); } catch (e) { /* blocked */ }
+    d.cookie = COOKIE + "=; Max-Age=0; Path=/";
+    return visitorId();
+  }
+
+  function post(body, attempt) {
+    if (!w.fetch) return pixel(body);
+    fetch(base + "/t/e", {
+      method: "POST", body: body, keepalive: true, credentials: "omit", mode: "cors",
+      headers: { "Content-Type": "text/plain" }
+    }).then(function (r) {
+      if (r.status >= 500) retry(body, attempt);
+    }, function () { retry(body, attempt); });
+  }
+
+  function retry(body, attempt) {
+    if (attempt >= 3) return; // bounded: the next page view sends what comes next
+    var wait = 1000 * Math.pow(2, attempt) * (0.5 + Math.random());
+    setTimeout(function () { post(body, attempt + 1); }, wait);
+  }
+
+  function pixel(body) {
+    JSON.parse(body).events.forEach(function (e) {
+      if (e.type !== "page_view") return;
+      new Image().src = base + "/t/p.gif?site=" + encodeURIComponent(site) + "&vid=" + vid +
+        "&type=page_view&url=" + encodeURIComponent(e.url) + "&title=" + encodeURIComponent(e.title || "");
+    });
+  }
+
+  var flush = safe(function () {
+    clearTimeout(timer);
+    timer = 0;
+    while (allowed && buffer.length) {
+      var body = JSON.stringify({ site: site, vid: vid, events: buffer.splice(0, 50) });
+      var sent = false;
+      if (navigator.sendBeacon) {
+        try { sent = navigator.sendBeacon(base + "/t/e", body); } catch (e) { sent = false; }
+      }
+      if (!sent) post(body, 0); // fetch(keepalive) outlives the page too; the pixel is last
+
+    }
+  });
+
+  function add(event, now) {
+    event.ts = Date.now();
+    buffer.push(event);
+    if (now || buffer.length >= 20) flush();
+    else if (!timer) timer = setTimeout(flush, 3000);
+  }
+
+  function merge(target, source) {
+    for (var k in source) if (Object.prototype.hasOwnProperty.call(source, k)) target[k] = source[k];
+    return target;
+  }
+
+  function pageView(extra) {
+    add(merge({ type: "page_view", url: location.href, title: d.title }, extra || {}));
+  }
+
+  var handle = safe(function (call) {
+    var name = call && call[0], arg = (call && call[1]) || {};
+    if (name === "consent") {
+      if (arg.tracking === true && !allowed) start();
+      else if (arg.tracking === false) waiting = [];
+      return;
+    }
+    if (!allowed) { waiting.push(call); return; }
+    if (name === "page_view") pageView(arg);
+    else if (name === "cart") add({ type: "cart", cart: arg });
+    else if (name === "identify") add(merge({ type: "identify" }, arg), true);
+    else if (name === "purchase") add(merge({ type: "purchase" }, arg), true);
+  });
+
+  var start = safe(function () {
+    allowed = true;
+    vid = visitorId();
+    pageView();
+    var params = new URLSearchParams(location.search), token = params.get(TOKEN);
+    if (token) {
+      add({ type: "identify", token: token }, true);
+      params.delete(TOKEN);
+      var query = params.toString();
+      history.replaceState(history.state, "", location.pathname + (query ? "?" + query : "") + location.hash);
+    }
+    var earlier = waiting;
+    waiting = [];
+    earlier.forEach(handle);
+  });
+
+  safe(function () {
+    w.relance = { loaded: true, push: function (call) { handle(call); } };
+    if (allowed) start();
+    // Calls made before the script loaded, in their order (a queued consent included).
+    Array.prototype.slice.call(queued || []).forEach(handle);
+    d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") flush(); });
+    w.addEventListener("pagehide", function () { flush(); });
+  })();
+})(window, document);

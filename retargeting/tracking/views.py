@@ -1,0 +1,303 @@
+"""The collector (``POST /t/e``), the pixel, the snippet and the shop's server API.
+
+Every answer is the contract's: 204 stored; 400 malformed with ``{"error": ...}``; 403 unknown
+site or origin; 413 too large; 429 over the rate limit; never a 500 on any input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
+
+from retargeting.phones import InvalidPhone, parse_phone
+from retargeting.privacy import client_ip, truncate_ip
+from retargeting.ratelimit import allow
+from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_key
+from retargeting.sites.services import site_for_secret_key
+from retargeting.tracking import schema
+from retargeting.tracking.models import Event
+from retargeting.tracking.recording import Origin, record_batch
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+SNIPPET_PATH = Path(__file__).resolve().parent / "static" / "relance" / "t.js"
+# The smallest transparent GIF.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _request_host(request: HttpRequest) -> str | None:
+    """The host of the page that sent the request: Origin, else Referer."""
+    for header in ("HTTP_ORIGIN", "HTTP_REFERER"):
+        value = request.META.get(header, "")
+        if value and value != "null":
+            return urlsplit(value).hostname
+    return None
+
+
+def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        patch_vary_headers(response, ["Origin"])
+    return response
+
+
+def _rate_limited(site: SiteInfo, ip: str | None, vid: str | None) -> bool:
+    if not allow(key=f"c:{site.id}:{ip}", limit=settings.COLLECTOR_RATE_LIMIT):
+        return True
+    return bool(vid) and not allow(
+        key=f"v:{site.id}:{vid}", limit=settings.COLLECTOR_VISITOR_RATE_LIMIT
+    )
+
+
+def _normalise_phones(events: list[dict[str, Any]], country: str) -> None:
+    """Read every identify's phone with the site's country; refuse the batch if one is bad."""
+    for index, event in enumerate(events):
+        if event["type"] == "identify" and "phone" in event:
+            try:
+                event["phone"] = parse_phone(event["phone"], default_region=country).e164
+            except InvalidPhone as exc:
+                raise schema.PayloadError(
+                    f"events[{index}].phone", f"a mobile number ({exc})"
+                ) from exc
+
+
+@csrf_exempt
+def collect(request: HttpRequest) -> HttpResponse:
+    """``POST /t/e``: a batch of events from the snippet."""
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    if request.method != "POST":
+        return _error("use POST", 405)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_BODY:
+        return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
+    body = request.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
+    try:
+        payload = json.loads(body)
+        key = schema.site_key(payload)
+    except schema.PayloadError as exc:
+        return _cors(_error(str(exc), 400), request)
+    except (ValueError, RecursionError):
+        return _cors(_error("the body is not valid JSON", 400), request)
+    site = site_by_public_key(key)
+    if site is None:
+        return _cors(_error("unknown site key", 403), request)
+    host = _request_host(request)
+    if host is None or not site.allows(host):
+        return _error("this origin is not allowed for this site", 403)
+    ip = client_ip(request)
+    vid = payload.get("vid") if isinstance(payload.get("vid"), str) else None
+    if _rate_limited(site, ip, vid):
+        return _cors(_error("too many requests; retry in a minute", 429), request)
+    try:
+        batch = schema.validate_batch(payload)
+        _normalise_phones(batch.events, site.country)
+    except schema.PayloadError as exc:
+        return _cors(_error(str(exc), 400), request)
+    record_batch(
+        site_id=site.id,
+        vid=batch.vid,
+        events=batch.events,
+        origin=Origin(
+            source=Event.Source.SNIPPET,
+            ip=truncate_ip(ip),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        ),
+    )
+    return _cors(HttpResponse(status=204), request)
+
+
+def _preflight(request: HttpRequest) -> HttpResponse:
+    host = _request_host(request)
+    if host is None or not any_site_allows(host):
+        return HttpResponse(status=403)
+    response = _cors(HttpResponse(status=204), request)
+    response["Access-Control-Allow-Methods"] = "POST"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    response["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def pixel(request: HttpRequest) -> HttpResponse:
+    """``GET /t/p.gif``: a page view without JavaScript. Always the GIF; records if valid."""
+    try:
+        _record_pixel(request)
+    except Exception:
+        # The pixel must never break a page; what failed is in the log.
+        logger.exception("pixel event not recorded")
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _record_pixel(request: HttpRequest) -> None:
+    params = request.GET
+    if params.get("type", "page_view") != "page_view":
+        return
+    site = site_by_public_key(params.get("site", "")[:64])
+    if site is None:
+        return
+    try:
+        vid = schema.validate_vid(params.get("vid"))
+        event = schema.page_view({"url": params.get("url"), "title": params.get("title")}, "")
+    except schema.PayloadError:
+        return
+    ip = client_ip(request)
+    if _rate_limited(site, ip, vid):
+        return
+    record_batch(
+        site_id=site.id,
+        vid=vid,
+        events=[event],
+        origin=Origin(
+            source=Event.Source.PIXEL,
+            ip=truncate_ip(ip),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        ),
+    )
+
+
+@cache
+def _snippet() -> bytes:
+    return SNIPPET_PATH.read_bytes()
+
+
+def snippet(request: HttpRequest) -> HttpResponse:
+    """``GET /t.js``: the snippet, cacheable for five minutes so updates spread quickly."""
+    response = HttpResponse(_snippet(), content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+# --- The shop's server API ----------------------------------------------------------------
+
+
+def _authenticated_site(request: HttpRequest):  # type: ignore[no-untyped-def]
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    return site_for_secret_key(key.strip())
+
+
+def _api(request: HttpRequest) -> tuple[Any, dict[str, Any] | None, JsonResponse | None]:
+    if request.method != "POST":
+        return None, None, _error("use POST", 405)
+    site = _authenticated_site(request)
+    if site is None:
+        response = _error("a valid secret key is required: Authorization: Bearer sk_...", 401)
+        response["WWW-Authenticate"] = 'Bearer realm="relance"'
+        return None, None, response
+    if len(request.body) > MAX_BODY:
+        return None, None, _error(f"the body is over {MAX_BODY // 1024} KiB", 413)
+    try:
+        body = json.loads(request.body)
+    except (ValueError, RecursionError):
+        return None, None, _error("the body is not valid JSON", 400)
+    if not isinstance(body, dict):
+        return None, None, _error("expected a JSON object", 400)
+    return site, body, None
+
+
+def _optional_vid(body: dict[str, Any]) -> str | None:
+    return schema.validate_vid(body["vid"]) if body.get("vid") is not None else None
+
+
+def _phone(body: dict[str, Any], country: str, *, required: bool) -> str | None:
+    raw = body.get("phone")
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, str):
+        raise schema.PayloadError("phone", "a phone number string")
+    try:
+        return parse_phone(raw, default_region=country).e164
+    except InvalidPhone as exc:
+        raise schema.PayloadError("phone", f"a mobile number ({exc})") from exc
+
+
+def _server_origin(request: HttpRequest) -> Origin:
+    return Origin(
+        source=Event.Source.SERVER,
+        ip=truncate_ip(client_ip(request)),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        authenticated=True,
+    )
+
+
+@csrf_exempt
+def api_identify(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/identify``: the shop's server says who a visitor is, with consent."""
+    site, body, failure = _api(request)
+    if failure:
+        return failure
+    assert body is not None
+    try:
+        phone = _phone(body, site.country, required=True)
+        vid = _optional_vid(body)
+        if body.get("consent") is None:
+            raise schema.PayloadError("consent", "an object {granted, text, source}")
+        event = {
+            "type": "identify",
+            "phone": phone,
+            "consent": schema.consent(body["consent"], "consent"),
+        }
+        first_name = schema.string_field(body, "first_name", "", max_length=80, required=False)
+        if first_name:
+            event["first_name"] = first_name
+    except schema.PayloadError as exc:
+        return _error(str(exc), 400)
+    record_batch(site_id=site.pk, vid=vid, events=[event], origin=_server_origin(request))
+    return JsonResponse({"ok": True, "phone": phone, "vid": vid})
+
+
+@csrf_exempt
+def api_purchases(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/purchases``: an order, from the shop's server."""
+    site, body, failure = _api(request)
+    if failure:
+        return failure
+    assert body is not None
+    try:
+        vid = _optional_vid(body)
+        phone = _phone(body, site.country, required=False)
+        if vid is None and phone is None:
+            raise schema.PayloadError("vid", "a visitor id or a phone (at least one)")
+        event = schema.purchase(body, "")
+        if phone:
+            event["phone"] = phone
+    except schema.PayloadError as exc:
+        return _error(str(exc), 400)
+    recorded = record_batch(
+        site_id=site.pk, vid=vid, events=[event], origin=_server_origin(request)
+    )
+    return JsonResponse(
+        {
+            "ok": True,
+            "order_id": event["order_id"],
+            "cart_converted": recorded.converted_cart_id is not None,
+        }
+    )
