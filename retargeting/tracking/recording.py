@@ -52,23 +52,19 @@ def record_batch(
     with transaction.atomic():
         visitor = _touch_visitor(site_id=site_id, vid=vid, now=now) if vid else None
         recorded = Recorded(visitor=visitor)
-        open_cart: Cart | None | bool = False  # False: not looked up yet
+        touches_cart = any(event["type"] in ("cart", "purchase") for event in events)
+        open_cart = _open_cart(visitor) if visitor is not None and touches_cart else None
         for event in events:
             if event["type"] == "cart" and visitor is not None:
-                if open_cart is False:
-                    open_cart = _open_cart(visitor)
                 open_cart = _apply_cart(
                     visitor=visitor, open_cart=open_cart, data=event["cart"], now=now
                 )
-            elif event["type"] == "purchase" and visitor is not None:
-                if open_cart is False:
-                    open_cart = _open_cart(visitor)
-                if open_cart is not None:
-                    open_cart.status = Cart.Status.CONVERTED
-                    open_cart.converted_at = now
-                    open_cart.save(update_fields=["status", "converted_at"])
-                    recorded.converted_cart_id = open_cart.pk
-                    open_cart = None
+            elif event["type"] == "purchase" and open_cart is not None:
+                open_cart.status = Cart.Status.CONVERTED
+                open_cart.converted_at = now
+                open_cart.save(update_fields=["status", "converted_at"])
+                recorded.converted_cart_id = open_cart.pk
+                open_cart = None
         recorded.events = Event.objects.bulk_create(
             Event(
                 site_id=site_id,

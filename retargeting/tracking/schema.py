@@ -111,8 +111,12 @@ def _quantity(value: Any, path: str) -> int:
     return int(value)
 
 
+def is_vid(value: Any) -> bool:
+    return isinstance(value, str) and _VID.match(value) is not None
+
+
 def validate_vid(value: Any, path: str = "vid") -> str:
-    if not isinstance(value, str) or not _VID.match(value):
+    if not is_vid(value):
         raise PayloadError(path, "16 to 64 characters from A-Z, a-z, 0-9, _ and -")
     return value
 

@@ -22,6 +22,7 @@ from retargeting.phones import InvalidPhone, parse_phone
 from retargeting.privacy import client_ip, truncate_ip
 from retargeting.ratelimit import allow
 from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_key
+from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.tracking import schema
 from retargeting.tracking.models import Event
@@ -109,7 +110,8 @@ def collect(request: HttpRequest) -> HttpResponse:
     if host is None or not site.allows(host):
         return _error("this origin is not allowed for this site", 403)
     ip = client_ip(request)
-    vid = payload.get("vid") if isinstance(payload.get("vid"), str) else None
+    # Only a well-formed id keys the per-visitor limit; a malformed one is refused below.
+    vid = payload.get("vid") if schema.is_vid(payload.get("vid")) else None
     if _rate_limited(site, ip, vid):
         return _cors(_error("too many requests; retry in a minute", 429), request)
     try:
@@ -196,7 +198,7 @@ def snippet(request: HttpRequest) -> HttpResponse:
 # --- The shop's server API ----------------------------------------------------------------
 
 
-def _authenticated_site(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _authenticated_site(request: HttpRequest) -> Site | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -204,23 +206,31 @@ def _authenticated_site(request: HttpRequest):  # type: ignore[no-untyped-def]
     return site_for_secret_key(key.strip())
 
 
-def _api(request: HttpRequest) -> tuple[Any, dict[str, Any] | None, JsonResponse | None]:
+class _Refused(Exception):
+    """A server API request refused before its body is read."""
+
+    def __init__(self, response: JsonResponse) -> None:
+        self.response = response
+
+
+def _api_request(request: HttpRequest) -> tuple[Site, dict[str, Any]]:
+    """The authenticated site and the JSON object of a server API call."""
     if request.method != "POST":
-        return None, None, _error("use POST", 405)
+        raise _Refused(_error("use POST", 405))
     site = _authenticated_site(request)
     if site is None:
         response = _error("a valid secret key is required: Authorization: Bearer sk_...", 401)
         response["WWW-Authenticate"] = 'Bearer realm="relance"'
-        return None, None, response
+        raise _Refused(response)
     if len(request.body) > MAX_BODY:
-        return None, None, _error(f"the body is over {MAX_BODY // 1024} KiB", 413)
+        raise _Refused(_error(f"the body is over {MAX_BODY // 1024} KiB", 413))
     try:
         body = json.loads(request.body)
     except (ValueError, RecursionError):
-        return None, None, _error("the body is not valid JSON", 400)
+        raise _Refused(_error("the body is not valid JSON", 400)) from None
     if not isinstance(body, dict):
-        return None, None, _error("expected a JSON object", 400)
-    return site, body, None
+        raise _Refused(_error("expected a JSON object", 400))
+    return site, body
 
 
 def _optional_vid(body: dict[str, Any]) -> str | None:
@@ -251,16 +261,13 @@ def _server_origin(request: HttpRequest) -> Origin:
 @csrf_exempt
 def api_identify(request: HttpRequest) -> JsonResponse:
     """``POST /api/v1/identify``: the shop's server says who a visitor is, with consent."""
-    site, body, failure = _api(request)
-    if failure:
-        return failure
-    assert body is not None
     try:
+        site, body = _api_request(request)
         phone = _phone(body, site.country, required=True)
         vid = _optional_vid(body)
         if body.get("consent") is None:
             raise schema.PayloadError("consent", "an object {granted, text, source}")
-        event = {
+        event: dict[str, Any] = {
             "type": "identify",
             "phone": phone,
             "consent": schema.consent(body["consent"], "consent"),
@@ -268,6 +275,8 @@ def api_identify(request: HttpRequest) -> JsonResponse:
         first_name = schema.string_field(body, "first_name", "", max_length=80, required=False)
         if first_name:
             event["first_name"] = first_name
+    except _Refused as refused:
+        return refused.response
     except schema.PayloadError as exc:
         return _error(str(exc), 400)
     record_batch(site_id=site.pk, vid=vid, events=[event], origin=_server_origin(request))
@@ -277,11 +286,8 @@ def api_identify(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 def api_purchases(request: HttpRequest) -> JsonResponse:
     """``POST /api/v1/purchases``: an order, from the shop's server."""
-    site, body, failure = _api(request)
-    if failure:
-        return failure
-    assert body is not None
     try:
+        site, body = _api_request(request)
         vid = _optional_vid(body)
         phone = _phone(body, site.country, required=False)
         if vid is None and phone is None:
@@ -289,6 +295,8 @@ def api_purchases(request: HttpRequest) -> JsonResponse:
         event = schema.purchase(body, "")
         if phone:
             event["phone"] = phone
+    except _Refused as refused:
+        return refused.response
     except schema.PayloadError as exc:
         return _error(str(exc), 400)
     recorded = record_batch(
