@@ -9,6 +9,7 @@ from retargeting.tracking import views as tracking
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("t.js", tracking.snippet, name="snippet"),
     path("t/e", tracking.collect, name="collect"),
     path("t/p.gif", tracking.pixel, name="pixel"),

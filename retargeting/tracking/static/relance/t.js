@@ -98,6 +98,10 @@
     else if (!timer) timer = setTimeout(flush, 3000);
   }
 
+  function warn(name) {
+    if (w.console) console.warn("relance: ignored " + name + " call; see docs/install-snippet.md");
+  }
+
   function merge(target, source) {
     for (var k in source) if (Object.prototype.hasOwnProperty.call(source, k)) target[k] = source[k];
     return target;
@@ -115,10 +119,13 @@
       return;
     }
     if (!allowed) { waiting.push(call); return; }
+    // The server refuses a batch whole, so a call that cannot be valid is dropped here.
+    if (typeof arg !== "object") return warn(name);
     if (name === "page_view") pageView(arg);
-    else if (name === "cart") add({ type: "cart", cart: arg });
-    else if (name === "identify") add(merge({ type: "identify" }, arg), true);
-    else if (name === "purchase") add(merge({ type: "purchase" }, arg), true);
+    else if (name === "cart") arg.id != null && arg.items ? add({ type: "cart", cart: arg }) : warn(name);
+    else if (name === "identify") arg.phone || arg.token ? add(merge({ type: "identify" }, arg), true) : warn(name);
+    else if (name === "purchase") arg.order_id != null ? add(merge({ type: "purchase" }, arg), true) : warn(name);
+    else warn(name);
   });
 
   var start = safe(function () {

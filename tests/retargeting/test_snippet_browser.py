@@ -1,0 +1,204 @@
+"""The snippet in a real browser: the demo shop, queued calls, flushes, consent mode."""
+
+from __future__ import annotations
+
+import json
+import time
+from io import StringIO
+from urllib.parse import urlsplit
+
+import pytest
+from django.core.management import call_command
+
+from retargeting.demoshop import CONSENT_TEXT, DEMO_SITE_NAME
+from retargeting.sites.models import Site
+from retargeting.tracking.models import Cart, Event
+
+pytest_plugins = ["tests.support.browser"]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo(live_server):
+    call_command("demo", stdout=StringIO())
+    return Site.objects.get(name=DEMO_SITE_NAME)
+
+
+def wait_until(condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    return condition()
+
+
+def events(site, **filters):
+    return list(Event.objects.filter(site=site, **filters).order_by("id"))
+
+
+def serve(page, live_server, path, html):
+    """Answer ``path`` on the live server's origin with ``html``: a shop page of our own."""
+    page.route(
+        f"{live_server.url}{path}",
+        lambda route: route.fulfill(status=200, content_type="text/html", body=html),
+    )
+
+
+def test_the_demo_shop_records_page_views_and_cart_changes(page, live_server, demo):
+    page.goto(f"{live_server.url}/demo/shop/")
+    assert wait_until(lambda: events(demo, type="page_view"))
+    page.click("button[data-sku='CH-01']")
+    page.click("button[data-sku='VE-07']")
+    page.click("button[data-sku='CH-01']")
+    cart = wait_until(lambda: Cart.objects.filter(site=demo, item_count=3).first())
+    assert cart, list(Cart.objects.values("item_count"))
+    assert {item["sku"]: item["quantity"] for item in cart.items} == {"CH-01": 2, "VE-07": 1}
+    assert str(cart.total) == "148.90"
+    assert cart.url.startswith(live_server.url + "/demo/shop/panier/?restore=")
+    assert page.console_errors == []
+
+
+def test_checkout_sends_the_consent_wording_and_the_purchase_converts_the_cart(
+    page, live_server, demo
+):
+    page.goto(f"{live_server.url}/demo/shop/")
+    page.click("button[data-sku='SA-03']")
+    page.click("#cart-link")
+    page.fill("input[name=first_name]", "Marie")
+    page.fill("input[name=phone]", "06 12 34 56 78")
+    page.check("#consent")
+    page.click("#checkout button[type=submit]")
+    identify = wait_until(lambda: events(demo, type="identify"))
+    assert identify[0].payload["phone"] == "+33612345678"
+    assert identify[0].payload["consent"] == {
+        "granted": True,
+        "text": CONSENT_TEXT,
+        "source": "checkout",
+    }
+    page.click("#pay")
+    page.wait_for_url("**/demo/shop/merci/")
+    assert wait_until(lambda: events(demo, type="purchase"))
+    assert wait_until(lambda: Cart.objects.filter(site=demo, status="converted").exists())
+    assert page.console_errors == []
+
+
+def test_an_unticked_consent_box_sends_no_number(page, live_server, demo):
+    page.goto(f"{live_server.url}/demo/shop/panier/")
+    page.fill("input[name=phone]", "06 12 34 56 78")
+    page.click("#checkout button[type=submit]")
+    page.goto(f"{live_server.url}/demo/shop/")
+    assert wait_until(lambda: len(events(demo, type="page_view")) >= 2)
+    assert events(demo, type="identify") == []
+
+
+def test_calls_pushed_before_the_script_loads_are_replayed_in_order(page, live_server, demo):
+    cart = {
+        "id": "early",
+        "currency": "EUR",
+        "total": 10,
+        "items": [{"sku": "X", "name": "Early", "price": 10, "quantity": 1}],
+    }
+    serve(
+        page,
+        live_server,
+        "/early",
+        f"""<!doctype html><title>Early</title>
+<script>window.relance = window.relance || [];
+relance.push(["cart", {json.dumps(cart)}]);
+relance.push(["purchase", {{"order_id": "E1", "total": 10, "currency": "EUR"}}]);</script>
+<script async src="/t.js" data-site="{demo.public_key}"></script>""",
+    )
+    page.goto(f"{live_server.url}/early")
+    assert wait_until(lambda: events(demo, type="purchase"))
+    assert [e.type for e in events(demo)] == ["page_view", "cart", "purchase"]
+    assert Cart.objects.get(site=demo, external_id="early").status == "converted"
+    assert page.console_errors == []
+
+
+def test_events_still_in_the_buffer_are_sent_when_the_visitor_leaves(page, live_server, demo):
+    serve(
+        page,
+        live_server,
+        "/leave",
+        f"""<!doctype html><title>Leave</title>
+<script async src="/t.js" data-site="{demo.public_key}"></script>
+<script>window.relance = window.relance || [];
+function addToCart() {{ relance.push(["cart", {{"id": "bye", "currency": "EUR", "total": 5,
+  "items": [{{"sku": "B", "name": "Bye", "price": 5, "quantity": 1}}]}}]); }}</script>""",
+    )
+    page.goto(f"{live_server.url}/leave")
+    assert wait_until(lambda: events(demo, type="page_view"))
+    page.evaluate("addToCart()")
+    # Leave at once, long before the 3-second flush timer.
+    page.goto(f"{live_server.url}/")
+    assert wait_until(lambda: Cart.objects.filter(site=demo, external_id="bye").exists())
+
+
+def test_with_consent_required_nothing_is_stored_or_sent_before_consent(page, live_server, demo):
+    serve(
+        page,
+        live_server,
+        "/consent",
+        f"""<!doctype html><title>Consent</title>
+<script>window.relance = window.relance || [];
+relance.push(["cart", {{"id": "c1", "currency": "EUR", "total": 5,
+  "items": [{{"sku": "C", "name": "C", "price": 5, "quantity": 1}}]}}]);</script>
+<script async src="/t.js" data-site="{demo.public_key}" data-consent="required"></script>""",
+    )
+    requests = []
+    page.on("request", lambda r: ("/t/e" in r.url or "/t/p.gif" in r.url) and requests.append(r))
+    page.goto(f"{live_server.url}/consent")
+    page.wait_for_function("window.relance && window.relance.loaded === true")
+    time.sleep(4)  # longer than the flush interval
+    assert events(demo) == [] and requests == []
+    assert not [c for c in page.context.cookies() if c["name"] == "_relance_vid"]
+    assert page.evaluate("localStorage.getItem('_relance_vid')") is None
+    page.evaluate("relance.push(['consent', {tracking: true}])")
+    assert wait_until(lambda: Cart.objects.filter(site=demo, external_id="c1").exists())
+    assert [e.type for e in events(demo)] == ["page_view", "cart"]
+    assert [c for c in page.context.cookies() if c["name"] == "_relance_vid"]
+    assert requests  # and the request that carried them was seen, so the check above can fail
+
+
+def test_the_visitor_id_is_a_first_party_cookie_for_at_most_13_months(page, live_server, demo):
+    page.goto(f"{live_server.url}/demo/shop/")
+    assert wait_until(lambda: events(demo, type="page_view"))
+    cookie = next(c for c in page.context.cookies() if c["name"] == "_relance_vid")
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["domain"] == urlsplit(live_server.url).hostname
+    assert 394 * 86400 < cookie["expires"] - time.time() <= 395 * 86400
+    assert len(cookie["value"]) == 32
+    assert events(demo)[0].visitor.vid == cookie["value"]
+    stored = json.loads(page.evaluate("localStorage.getItem('_relance_vid')"))
+    assert stored["v"] == cookie["value"]
+    # The same visitor on the next page.
+    page.goto(f"{live_server.url}/demo/shop/panier/")
+    assert wait_until(lambda: len(events(demo, type="page_view")) == 2)
+    assert {e.visitor_id for e in events(demo)} == {events(demo)[0].visitor_id}
+
+
+def test_a_short_link_token_is_sent_and_removed_from_the_address_bar(page, live_server, demo):
+    page.goto(f"{live_server.url}/demo/shop/?utm_source=sms&_rl=signed.token-value")
+    identify = wait_until(lambda: events(demo, type="identify"))
+    assert identify[0].payload == {"type": "identify", "token": "signed.token-value"}
+    assert page.url == f"{live_server.url}/demo/shop/?utm_source=sms"
+
+
+def test_the_snippet_never_throws_into_the_page(page, live_server, demo):
+    serve(
+        page,
+        live_server,
+        "/odd",
+        f"""<!doctype html><title>Odd</title>
+<script>window.relance = window.relance || []; relance.push(null); relance.push(["cart"]);
+relance.push(["unknown", 1]); relance.push(["identify", "not an object"]);</script>
+<script async src="/t.js" data-site="{demo.public_key}"></script>
+<script async src="/t.js" data-site="{demo.public_key}"></script>""",
+    )
+    page.goto(f"{live_server.url}/odd")
+    assert wait_until(lambda: events(demo, type="page_view"))
+    time.sleep(1)
+    assert page.console_errors == []
+    assert page.evaluate("Object.keys(window).filter(k => /relance/i.test(k))") == ["relance"]
