@@ -101,6 +101,7 @@ class Command(BaseCommand):
             "",
             "Relance is running (web, worker, beat). Ctrl-C stops everything.",
             f"  Start here:  {base}/",
+            f"  Demo shop:   {base}/demo/shop/",
             f"  Admin:       {base}/admin/",
             "  Demo login:  demo / relance-demo",
             "",
