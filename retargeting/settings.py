@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "retargeting",
     "retargeting.sites",
     "retargeting.tracking",
+    "retargeting.gateways",
     "optin",
     "campaigns",
 ]
@@ -233,6 +234,15 @@ TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 # Points the official SDK at a Twilio-compatible API or a local emulator.
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+# Seconds to wait for the provider's API before the attempt counts as a transient failure.
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
+# Messages (segments) per second per sender, shared by every worker; per-sender overrides as
+# JSON, e.g. {"+33757000000": 30, "MAISON": 5}.
+SMS_DEFAULT_MPS = env.float("SMS_DEFAULT_MPS", default=10.0)
+SMS_SENDER_MPS = env.json("SMS_SENDER_MPS", default={})
+# Provider error codes mapped to actions, added to or overriding retargeting/gateways/errors.py,
+# as JSON, e.g. {"30008": "retry"}.
+SMS_ERROR_ACTIONS = env.json("SMS_ERROR_ACTIONS", default={})
 
 # Event requests per minute per site and client IP; 0 turns the limit off.
 COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import path
 
 from retargeting import demoshop, views
+from retargeting.gateways import views as gateways
 from retargeting.tracking import openapi
 from retargeting.tracking import views as tracking
 
@@ -16,6 +17,10 @@ urlpatterns = [
     path("api/v1/identify", tracking.api_identify, name="api-identify"),
     path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
     path("api/schema", openapi.schema_view, name="api-schema"),
+    path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
+    path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
+    path("dev/phone/", gateways.phone_index, name="phone-index"),
+    path("dev/phone/<str:number>/", gateways.phone, name="phone"),
     path("admin/", admin.site.urls),
     path("demo/shop/", demoshop.shop, name="demo-shop"),
     path("demo/shop/panier/", demoshop.cart, name="demo-cart"),

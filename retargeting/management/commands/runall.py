@@ -102,6 +102,7 @@ class Command(BaseCommand):
             "Relance is running (web, worker, beat). Ctrl-C stops everything.",
             f"  Start here:  {base}/",
             f"  Demo shop:   {base}/demo/shop/",
+            f"  Phones:      {base}/dev/phone/",
             f"  Admin:       {base}/admin/",
             "  Demo login:  demo / relance-demo",
             "",

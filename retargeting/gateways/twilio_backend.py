@@ -1,0 +1,199 @@
+"""The ``twilio`` backend: Twilio's REST API through the official SDK.
+
+``TWILIO_API_BASE_URL`` points the SDK at another Twilio-compatible API (or the tests'
+emulator) through an HTTP client that rewrites the host of every request. (Setting
+``client.api.base_url`` instead breaks as soon as TWILIO_REGION or TWILIO_EDGE is set, because
+the SDK rewrites the host name from them.)
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+from django.http import HttpRequest
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.rest import Client
+
+from retargeting.gateways.base import (
+    Action,
+    Delivery,
+    Gateway,
+    InboundSms,
+    InvalidWebhook,
+    Outcome,
+    OutgoingSms,
+    ProviderMessage,
+    SendResult,
+    StatusReport,
+)
+from retargeting.gateways.errors import action_for, outcome_of
+
+TWILIO_API = "https://api.twilio.com"
+MAX_VALIDITY = 36_000  # seconds; Twilio refuses more (error 21624)
+
+# Twilio's message statuses, in the provider-neutral order they move in.
+DELIVERY = {
+    "accepted": Delivery.ACCEPTED,
+    "scheduled": Delivery.ACCEPTED,
+    "queued": Delivery.ACCEPTED,
+    "sending": Delivery.ACCEPTED,
+    "sent": Delivery.SENT,
+    "delivered": Delivery.DELIVERED,
+    "read": Delivery.DELIVERED,
+    "undelivered": Delivery.UNDELIVERED,
+    "failed": Delivery.FAILED,
+    "canceled": Delivery.FAILED,
+}
+
+
+class RewritingHttpClient(TwilioHttpClient):
+    """Sends every SDK request to ``base_url``'s scheme and host, keeping path and query."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        base = urlsplit(base_url)
+        self._scheme, self._netloc = base.scheme, base.netloc
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(url)
+        url = urlunsplit((self._scheme, self._netloc, parts.path, parts.query, parts.fragment))
+        return super().request(method, url, *args, **kwargs)
+
+
+@functools.lru_cache(maxsize=4)
+def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
+    if base_url.rstrip("/") == TWILIO_API:
+        http_client = TwilioHttpClient(timeout=timeout)
+    else:
+        http_client = RewritingHttpClient(base_url, timeout=timeout)
+    return Client(sid, token, http_client=http_client)
+
+
+def _error_result(code: str, status: int | None, reason: str) -> SendResult:
+    if code:
+        action = action_for(code)
+        if action is Action.FAIL and status is not None and (status == 429 or status >= 500):
+            action = Action.RETRY
+    elif status is not None and (status == 429 or status >= 500):
+        action = Action.RETRY
+    else:
+        action = Action.FAIL
+    return SendResult(
+        outcome_of(action),
+        error_code=code or (f"http_{status}" if status else "error"),
+        reason=reason[:255],
+        action=action,
+    )
+
+
+class TwilioGateway(Gateway):
+    name = "twilio"
+
+    @property
+    def client(self) -> Client:
+        return _client(
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            settings.TWILIO_API_BASE_URL,
+            settings.SMS_TIMEOUT_SECONDS,
+        )
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        arguments: dict[str, Any] = {"to": sms.to, "body": sms.body}
+        if sms.sender:
+            arguments["from_"] = sms.sender
+        elif settings.TWILIO_MESSAGING_SERVICE_SID:
+            arguments["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
+        else:
+            arguments["from_"] = settings.TWILIO_FROM
+        if sms.status_callback:
+            arguments["status_callback"] = sms.status_callback
+        if sms.validity_seconds:
+            arguments["validity_period"] = max(1, min(MAX_VALIDITY, int(sms.validity_seconds)))
+        try:
+            message = self.client.messages.create(**arguments)
+        except TwilioRestException as exc:
+            return _error_result(str(exc.code or ""), exc.status, str(exc.msg))
+        except TwilioException as exc:
+            # Includes TwilioServiceException, which is not a TwilioRestException.
+            return _error_result(
+                str(getattr(exc, "code", "") or ""), getattr(exc, "status", None), str(exc)
+            )
+        except requests.Timeout:
+            return SendResult(
+                Outcome.TRANSIENT,
+                error_code="timeout",
+                reason="the provider did not answer in time",
+                action=Action.RETRY,
+            )
+        except requests.RequestException as exc:
+            return SendResult(
+                Outcome.TRANSIENT,
+                error_code="connection",
+                reason=str(exc)[:255],
+                action=Action.RETRY,
+            )
+        return SendResult(Outcome.ACCEPTED, provider_id=message.sid or "")
+
+    def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
+        messages = self.client.messages.list(to=to, date_sent_after=since, limit=100)
+        return [
+            ProviderMessage(
+                provider_id=m.sid or "",
+                to=m.to or "",
+                body=m.body or "",
+                delivery=DELIVERY.get(str(m.status), Delivery.ACCEPTED),
+                created_at=m.date_created,
+            )
+            for m in messages
+        ]
+
+    def _verified_params(self, request: HttpRequest) -> dict[str, str]:
+        """The posted fields, once the signature over ``PUBLIC_BASE_URL`` + path checks out."""
+        token = settings.TWILIO_AUTH_TOKEN
+        signature = request.META.get("HTTP_X_TWILIO_SIGNATURE", "")
+        if not token or not signature:
+            raise InvalidWebhook("missing signature")
+        url = settings.PUBLIC_BASE_URL + request.get_full_path()
+        # Every posted field counts: Twilio adds fields without notice.
+        params = {
+            key: values if len(values) > 1 else values[0] for key, values in request.POST.lists()
+        }
+        algorithm = get_signature_algorithm(
+            request.META.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS", "")
+        )
+        if not RequestValidator(token).validate(url, params, signature, algorithm):
+            raise InvalidWebhook("wrong signature")
+        return {key: request.POST.get(key, "") for key in request.POST}
+
+    def parse_inbound(self, request: HttpRequest) -> InboundSms:
+        params = self._verified_params(request)
+        if not params.get("MessageSid") or not params.get("From"):
+            raise InvalidWebhook("not an inbound message")
+        return InboundSms(
+            provider_id=params["MessageSid"],
+            sender=params["From"],
+            recipient=params.get("To", ""),
+            body=params.get("Body", ""),
+            opt_out_type=params.get("OptOutType", ""),
+        )
+
+    def parse_status(self, request: HttpRequest) -> StatusReport:
+        params = self._verified_params(request)
+        status = params.get("MessageStatus") or params.get("SmsStatus") or ""
+        if not params.get("MessageSid") or status not in DELIVERY:
+            raise InvalidWebhook("not a status callback")
+        return StatusReport(
+            provider_id=params["MessageSid"],
+            delivery=DELIVERY[status],
+            error_code=params.get("ErrorCode", ""),
+            provider_status=status,
+            raw=params,
+        )

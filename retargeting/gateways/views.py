@@ -1,0 +1,123 @@
+"""Twilio's webhooks, and the phone simulator of the embedded mode (``/dev/phone/``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from twilio.twiml.messaging_response import MessagingResponse
+
+from retargeting import segments
+from retargeting.gateways import hooks
+from retargeting.gateways.base import InboundSms, InvalidWebhook
+from retargeting.gateways.inbound import receive_inbound
+from retargeting.gateways.models import InboundMessage, OutboxMessage
+from retargeting.gateways.twilio_backend import TwilioGateway
+from retargeting.phones import InvalidPhone, parse_phone
+
+
+def _twiml(reply: str | None) -> HttpResponse:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return HttpResponse(str(response), content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound(request: HttpRequest) -> HttpResponse:
+    """A customer's reply. The signature is always checked, whatever DEBUG says."""
+    try:
+        sms = TwilioGateway().parse_inbound(request)
+    except InvalidWebhook:
+        return HttpResponse("invalid signature", status=403, content_type="text/plain")
+    return _twiml(receive_inbound(provider="twilio", sms=sms))
+
+
+@csrf_exempt
+@require_POST
+def twilio_status(request: HttpRequest) -> HttpResponse:
+    """A delivery status. Signed like the inbound webhook; answered 204."""
+    try:
+        report = TwilioGateway().parse_status(request)
+    except InvalidWebhook:
+        return HttpResponse("invalid signature", status=403, content_type="text/plain")
+    hooks.handle_status(report)
+    return HttpResponse(status=204)
+
+
+# --- The phone simulator ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bubble:
+    outgoing: bool
+    body: str
+    at: datetime
+    sender: str
+    encoding: str = ""
+    segments: int = 0
+    ucs2_characters: tuple[str, ...] = ()
+
+
+def _simulator_only() -> None:
+    if settings.SMS_BACKEND != "outbox":
+        raise Http404("The phone simulator exists only with the outbox SMS backend.")
+
+
+def phone_index(request: HttpRequest) -> HttpResponse:
+    _simulator_only()
+    numbers = set(OutboxMessage.objects.values_list("to", flat=True))
+    numbers |= set(
+        InboundMessage.objects.filter(provider="outbox").values_list("sender", flat=True)
+    )
+    return render(request, "gateways/phone_index.html", {"numbers": sorted(numbers)})
+
+
+@require_http_methods(["GET", "POST"])
+def phone(request: HttpRequest, number: str) -> HttpResponse:
+    """One phone's conversation; replying goes through the same inbound handling as Twilio's."""
+    _simulator_only()
+    try:
+        number = parse_phone(number, default_region="FR").e164
+    except InvalidPhone as exc:
+        raise Http404(str(exc)) from exc
+    outgoing = list(OutboxMessage.objects.filter(to=number))
+    if request.method == "POST":
+        body = request.POST.get("body", "").strip()[:1600]
+        if body:
+            recipient = outgoing[-1].sender if outgoing else settings.TWILIO_FROM
+            sms = InboundSms(
+                provider_id="IB" + uuid.uuid4().hex, sender=number, recipient=recipient, body=body
+            )
+            reply = receive_inbound(provider="outbox", sms=sms)
+            if reply:
+                # What the TwiML answer would have sent back.
+                OutboxMessage.objects.create(
+                    provider_id="OB" + uuid.uuid4().hex,
+                    sender=recipient,
+                    to=number,
+                    body=reply,
+                    created_at=timezone.now(),
+                )
+        return redirect("phone", number=number)
+    bubbles = [
+        Bubble(True, m.body, m.created_at, m.sender, *_encoding(m.body)) for m in outgoing
+    ] + [
+        Bubble(False, m.body, m.received_at, m.sender)
+        for m in InboundMessage.objects.filter(provider="outbox", sender=number)
+    ]
+    bubbles.sort(key=lambda bubble: bubble.at)
+    return render(request, "gateways/phone.html", {"number": number, "bubbles": bubbles})
+
+
+def _encoding(body: str) -> tuple[str, int, tuple[str, ...]]:
+    result = segments.count(body)
+    return result.encoding, result.segments, result.ucs2_characters

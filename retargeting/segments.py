@@ -1,0 +1,64 @@
+"""How an SMS text is encoded and into how many segments it is split (3GPP TS 23.038).
+
+GSM-7 carries 160 septets in one SMS and 153 per segment once split; characters of the
+extension table (``€ [ ] { } ~ ^ | \\`` and form feed) take two septets and are never split
+across segments. Any other character forces UCS-2: 70 UTF-16 units, 67 per segment, a
+character outside the BMP (an emoji) taking two units that are never split either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+GSM7 = "GSM-7"
+UCS2 = "UCS-2"
+
+
+@dataclass(frozen=True)
+class SegmentCount:
+    encoding: str
+    segments: int
+    units: int
+    """Septets (GSM-7) or UTF-16 code units (UCS-2)."""
+    per_segment: int
+    """What one segment holds at this length: 160 or 153, 70 or 67."""
+    ucs2_characters: tuple[str, ...]
+    """The characters that forced UCS-2, each once, in order of appearance."""
+
+
+def _gsm7_cost(char: str) -> int | None:
+    if char in GSM7_BASIC:
+        return 1
+    if char in GSM7_EXTENSION:
+        return 2
+    return None
+
+
+def _pack(costs: list[int], single: int, multi: int) -> tuple[int, int]:
+    """Segments needed for characters of the given costs; a character never straddles two."""
+    total = sum(costs)
+    if total <= single:
+        return (1 if total else 0), single
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments, multi
+
+
+def count(text: str) -> SegmentCount:
+    """The encoding and segment count of ``text`` as a phone network would send it."""
+    forcing = tuple(dict.fromkeys(char for char in text if _gsm7_cost(char) is None))
+    if not forcing:
+        costs = [_gsm7_cost(char) or 0 for char in text]
+        segments, per_segment = _pack(costs, 160, 153)
+        return SegmentCount(GSM7, segments, sum(costs), per_segment, ())
+    costs = [2 if ord(char) > 0xFFFF else 1 for char in text]
+    segments, per_segment = _pack(costs, 70, 67)
+    return SegmentCount(UCS2, segments, sum(costs), per_segment, forcing)
