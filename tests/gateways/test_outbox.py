@@ -1,0 +1,71 @@
+"""The outbox backend and the phone simulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from retargeting.gateways import get_gateway
+from retargeting.gateways.base import Delivery, Outcome, OutgoingSms
+from retargeting.gateways.models import InboundMessage, OutboxMessage
+
+pytestmark = pytest.mark.django_db
+CUSTOMER = "+33612345678"
+
+
+def test_the_outbox_stores_the_message_and_reports_it_delivered_after_commit(
+    handlers, django_capture_on_commit_callbacks
+):
+    reports = []
+    handlers.register_status_handler(reports.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = get_gateway().send(OutgoingSms(to=CUSTOMER, body="Bonjour", sender="MAISON"))
+        assert reports == []  # not before the commit
+    assert result.outcome is Outcome.ACCEPTED
+    stored = OutboxMessage.objects.get()
+    assert (stored.provider_id, stored.to, stored.sender, stored.body) == (
+        result.provider_id,
+        CUSTOMER,
+        "MAISON",
+        "Bonjour",
+    )
+    assert [(r.provider_id, r.delivery) for r in reports] == [
+        (result.provider_id, Delivery.DELIVERED)
+    ]
+
+
+def test_the_simulator_lists_phones_and_shows_encoding_and_segments(client):
+    get_gateway().send(
+        OutgoingSms(to=CUSTOMER, body="Votre panier vous attend : https://r.example/s/Ab3dE5fG")
+    )
+    get_gateway().send(OutgoingSms(to=CUSTOMER, body="Ça vous plaît ? " * 6))
+    index = client.get("/dev/phone/")
+    assert CUSTOMER in index.content.decode()
+    page = client.get(f"/dev/phone/{CUSTOMER}/").content.decode()
+    assert 'href="https://r.example/s/Ab3dE5fG"' in page
+    assert "GSM-7, 1 segment" in page
+    assert "UCS-2, 2 segments" in page and "because of ç" not in page  # Ç is GSM-7
+    assert "because of î" in page
+
+
+def test_a_reply_goes_through_the_inbound_handling_and_its_answer_is_shown(client, handlers):
+    seen = []
+    handlers.register_inbound_handler(lambda sms: seen.append(sms) or "Vous êtes désinscrit.")
+    get_gateway().send(OutgoingSms(to=CUSTOMER, body="Votre panier", sender="MAISON"))
+    response = client.post(f"/dev/phone/{CUSTOMER}/", {"body": "STOP"})
+    assert response.status_code == 302
+    (sms,) = seen
+    assert (sms.sender, sms.recipient, sms.body) == (CUSTOMER, "MAISON", "STOP")
+    assert InboundMessage.objects.get().provider == "outbox"
+    assert OutboxMessage.objects.last().body == "Vous êtes désinscrit."
+    page = client.get(f"/dev/phone/{CUSTOMER}/").content.decode()
+    assert page.index("STOP") < page.index("Vous êtes désinscrit.")
+
+
+def test_the_simulator_exists_only_with_the_outbox(client, settings):
+    settings.SMS_BACKEND = "twilio"
+    assert client.get("/dev/phone/").status_code == 404
+    assert client.get(f"/dev/phone/{CUSTOMER}/").status_code == 404
+
+
+def test_a_number_that_is_not_one_is_a_404(client):
+    assert client.get("/dev/phone/not-a-number/").status_code == 404
