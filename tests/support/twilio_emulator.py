@@ -122,7 +122,7 @@ class TwilioEmulator:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
@@ -215,7 +215,7 @@ class TwilioEmulator:
                     return "instance", path[len(prefix) + 1 : -5]
                 return "unknown", None
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 with emulator.lock:
@@ -262,7 +262,7 @@ class TwilioEmulator:
                     emulator.messages[message.sid] = message
                 self._send(201, message.as_json(emulator.account_sid))
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 with emulator.lock:
                     emulator.requests.append({"method": "GET", "path": self.path})
                 if not self._authorised():
