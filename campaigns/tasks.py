@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import dispatch
+from campaigns import dispatch, sending
 
 
 @shared_task(name="campaigns.tasks.dispatch_pass", ignore_result=True)
 def dispatch_pass() -> dict[str, int]:
     """The every-minute dispatch pass (beat)."""
     return dispatch.run_pass().as_dict()
+
+
+@shared_task(name="campaigns.tasks.deliver_send", queue="sms", acks_late=True, ignore_result=True)
+def deliver_send(send_id: int) -> str:
+    """Send one due reminder (own queue: a slow provider never holds up detection)."""
+    return sending.deliver(send_id=send_id)
+
+
+@shared_task(name="campaigns.tasks.reconcile_sends", ignore_result=True)
+def reconcile_sends() -> dict[str, int]:
+    """Settle sends a crash left in ``sending`` (every 5 minutes: within 15 minutes)."""
+    return sending.reconcile_stuck()

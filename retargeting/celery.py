@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
         # A pass that could not start within the minute is replaced by the next one.
         "options": {"expires": 55},
     },
+    "reconcile-sends": {
+        "task": "campaigns.tasks.reconcile_sends",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }
 if app.conf.broker_url == "filesystem://":
     app.conf.beat_schedule["prune-embedded-broker"] = {

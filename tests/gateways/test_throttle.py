@@ -67,19 +67,29 @@ def test_the_limit_holds_across_two_worker_processes():
         import redis
 
         redis.Redis.from_url(env["REDIS_URL"]).delete(f"relance:mps:{sender}")
-    workers = [subprocess.Popen([PYTHON, "-c", script], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [PYTHON, "-c", script],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [worker.communicate(timeout=120) for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), outputs
     stamps = sorted(t for out, _ in outputs for t in json.loads(out))
     assert len(stamps) == 2 * each
     # A bucket of `rate` tokens refilled at `rate` per second: whatever the two processes do,
     # 60 messages cannot go out in less than (60 - rate) / rate seconds, nor more than
-    # 2 x rate in any one second.
+    # 2 x rate in any one second (plus two for the jitter of reading the clock after a grant).
     span = stamps[-1] - stamps[0]
     busiest = max(sum(1 for t in stamps if start <= t < start + 1) for start in stamps)
-    print(f"two processes: {len(stamps)} messages in {span:.2f} s "
-          f"({len(stamps) / span:.1f}/s for a limit of {rate}/s); busiest second: {busiest}")
+    print(
+        f"two processes: {len(stamps)} messages in {span:.2f} s "
+        f"({len(stamps) / span:.1f}/s for a limit of {rate}/s); busiest second: {busiest}"
+    )
     assert span >= (2 * each - rate) / rate * 0.95
-    assert busiest <= 2 * rate
+    assert busiest <= 2 * rate + 2

@@ -1,0 +1,37 @@
+"""Delivery statuses from the provider, applied to sends (registered with the gateways)."""
+
+from __future__ import annotations
+
+from campaigns.models import Send, SendStatus
+from campaigns.send_states import advance
+from campaigns.sending import apply_provider_action
+from retargeting.gateways.base import Delivery, StatusReport
+from retargeting.gateways.errors import action_for
+
+STATUS = {
+    Delivery.ACCEPTED: SendStatus.ACCEPTED,
+    Delivery.SENT: SendStatus.SENT,
+    Delivery.DELIVERED: SendStatus.DELIVERED,
+    Delivery.UNDELIVERED: SendStatus.UNDELIVERED,
+    Delivery.FAILED: SendStatus.FAILED,
+}
+
+
+def apply_status_report(report: StatusReport) -> None:
+    """Move the send forward (never back) and keep the callback in its history."""
+    send = Send.objects.filter(provider_id=report.provider_id).first()
+    if send is None:
+        return  # not a campaign message (an opt-in confirmation, a reply)
+    advance(
+        send,
+        status=STATUS[report.delivery],
+        source="provider",
+        error_code=report.error_code,
+        detail=report.provider_status,
+    )
+    if report.error_code:
+        apply_provider_action(
+            contact_id=send.contact_id,
+            action=action_for(report.error_code),
+            error_code=report.error_code,
+        )

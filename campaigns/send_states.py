@@ -1,0 +1,88 @@
+"""A send's state: the one function that changes it, always with a history row.
+
+States move forward only: planned → sending → accepted → sent → delivered | undelivered |
+failed, or end early as cancelled, dropped or held out. A late "sent" after "delivered"
+changes nothing (its callback is still kept in the history). Two moves are not forward and
+are allowed on purpose, each recorded: a transient provider error puts a send back to
+planned for a later retry, and reconciliation marks a send it cannot find ``unknown``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Send, SendEvent, SendStatus
+
+RANK = {
+    SendStatus.PLANNED: 0,
+    SendStatus.SENDING: 1,
+    SendStatus.UNKNOWN: 1,
+    SendStatus.ACCEPTED: 2,
+    SendStatus.SENT: 3,
+    SendStatus.DELIVERED: 4,
+    SendStatus.UNDELIVERED: 4,
+    SendStatus.FAILED: 4,
+    SendStatus.CANCELLED: 4,
+    SendStatus.DROPPED: 4,
+    SendStatus.HELD_OUT: 4,
+}
+FINAL = frozenset(status for status, rank in RANK.items() if rank == 4)
+ALLOWED_BACKWARD = {
+    (SendStatus.SENDING, SendStatus.PLANNED),  # retry after a transient provider error
+    (SendStatus.SENDING, SendStatus.UNKNOWN),  # reconciliation could not tell
+}
+
+
+def can_move(current: str, target: str) -> bool:
+    if current in FINAL:
+        return False
+    if (current, target) in ALLOWED_BACKWARD:
+        return True
+    return RANK[SendStatus(target)] > RANK[SendStatus(current)]
+
+
+def advance(
+    send: Send,
+    *,
+    status: SendStatus,
+    source: str,
+    reason: str = "",
+    detail: str = "",
+    error_code: str = "",
+    at: datetime | None = None,
+    **fields: object,
+) -> bool:
+    """Move ``send`` to ``status`` if that is forward; record the event either way.
+
+    ``fields`` are saved with the move (``provider_id``, ``sent_at``, ``due_at``…).
+    Returns whether the state changed.
+    """
+    at = at or timezone.now()
+    with transaction.atomic():
+        current = Send.objects.select_for_update().values_list("status", flat=True).get(pk=send.pk)
+        moved = can_move(current, status)
+        SendEvent.objects.create(
+            send=send,
+            status=status,
+            reason=reason,
+            error_code=error_code,
+            source=source,
+            at=at,
+            detail=(detail if moved else f"ignored after {current}: {detail}".strip(": "))[:255],
+        )
+        if moved:
+            changes = {"status": status, **fields}
+            if reason or status in FINAL:
+                changes["reason"] = reason
+                changes["reason_detail"] = detail[:255]
+            if error_code:
+                changes["error_code"] = error_code
+            Send.objects.filter(pk=send.pk).update(updated_at=at, **changes)
+            for name, value in changes.items():
+                setattr(send, name, value)
+        else:
+            send.status = current
+    return moved

@@ -1,0 +1,248 @@
+"""Sending one planned reminder safely, and reconciling sends a crash left behind.
+
+A send is claimed with a conditional update (planned → sending) before the provider is
+called, so whatever runs twice, one worker only sends it. Its text is saved before the call,
+so that a message the provider took without our knowing (a timeout, a killed worker) can be
+found again in the provider's list instead of being sent twice: a duplicate SMS is worse than
+a missing one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.messages import render_body
+from campaigns.models import Send, SendEvent, SendStatus
+from campaigns.send_states import advance
+from optin.consent import is_live, record_consent
+from optin.models import ConsentSource, ConsentStatus, Contact
+from retargeting import segments
+from retargeting.gateways import get_gateway, throttle
+from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
+from retargeting.phones import mask
+from retargeting.tracking.models import Cart
+
+logger = logging.getLogger(__name__)
+
+# Waits before each retry after a transient provider error (jittered by ±20 %).
+RETRY_DELAYS = (15, 60, 300, 900, 1800)
+# Errors after which the provider may or may not have taken the message.
+AMBIGUOUS = frozenset({"timeout", "connection"})
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def status_callback_url() -> str:
+    if settings.SMS_BACKEND != "twilio":
+        return ""
+    return settings.PUBLIC_BASE_URL + reverse("twilio-status")
+
+
+def exit_reason(send: Send) -> str:
+    """Why a planned send must not go out any more, or ``""``."""
+    cart, contact = send.cart, send.contact
+    if cart.status == Cart.Status.CONVERTED:
+        return "converted"
+    if cart.status == Cart.Status.REPLACED:
+        return "cart_replaced"
+    if cart.item_count == 0:
+        return "cart_emptied"
+    if not is_live(status=contact.consent_status):
+        return "opted_out"
+    if contact.unreachable_at is not None:
+        return "unreachable"
+    return ""
+
+
+def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
+    """Send one due reminder; return what happened (``accepted``, ``retry``, a reason…)."""
+    now = timezone.now()
+    claimed = Send.objects.filter(pk=send_id, status=SendStatus.PLANNED, due_at__lte=now).update(
+        status=SendStatus.SENDING, claimed_at=now, updated_at=now
+    )
+    if not claimed:
+        return "not_claimed"
+    send = Send.objects.select_related("site", "contact", "cart", "step").get(pk=send_id)
+    SendEvent.objects.create(send=send, status=SendStatus.SENDING, source="worker", at=now)
+    # The cart or the consent may have changed since planning: check again now.
+    reason = exit_reason(send)
+    if reason:
+        advance(send, status=SendStatus.CANCELLED, source="worker", reason=reason)
+        return reason
+    if send.cart.last_change_at > send.planned_at:
+        # A changed cart is a new abandonment: the same send waits the delay again.
+        advance(
+            send,
+            status=SendStatus.PLANNED,
+            source="worker",
+            reason="cart_changed",
+            due_at=send.cart.last_change_at + timedelta(minutes=send.step.delay_minutes),
+            planned_at=now,
+            claimed_at=None,
+        )
+        return "cart_changed"
+    expires_at = send.cart.last_change_at + timedelta(hours=send.site.stale_after_hours)
+    if now >= expires_at:
+        advance(send, status=SendStatus.DROPPED, source="worker", reason="stale")
+        return "stale"
+    if not send.body:
+        body = render_body(send)
+        counted = segments.count(body)
+        Send.objects.filter(pk=send.pk).update(
+            body=body, segments=counted.segments, encoding=counted.encoding
+        )
+        send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
+    sender = send.site.sender or settings.TWILIO_FROM or "default"
+    if not throttle.acquire(sender, send.segments or 1, max_wait=20):
+        advance(
+            send,
+            status=SendStatus.PLANNED,
+            source="worker",
+            reason="throttled",
+            due_at=now + timedelta(seconds=5),
+            claimed_at=None,
+        )
+        return "throttled"
+    gateway = gateway or get_gateway()
+    result = gateway.send(
+        OutgoingSms(
+            to=send.contact.phone,
+            body=send.body,
+            sender=send.site.sender,
+            status_callback=status_callback_url(),
+            validity_seconds=max(1, int((expires_at - now).total_seconds())),
+        )
+    )
+    return _record(send, result, gateway=gateway, expires_at=expires_at)
+
+
+def _record(send: Send, result: SendResult, *, gateway: Gateway, expires_at: datetime) -> str:
+    now = timezone.now()
+    if result.outcome is Outcome.ACCEPTED:
+        advance(
+            send,
+            status=SendStatus.ACCEPTED,
+            source="worker",
+            provider_id=result.provider_id,
+            sent_at=now,
+        )
+        logger.info("send %s to %s accepted", send.pk, mask(send.contact.phone))
+        return "accepted"
+    if result.outcome is Outcome.TRANSIENT:
+        if result.error_code in AMBIGUOUS:
+            # The provider may have taken it: never send again blindly.
+            if _found_at_provider(send, gateway, source="worker"):
+                return "accepted"
+            SendEvent.objects.create(
+                send=send,
+                status=SendStatus.SENDING,
+                source="worker",
+                error_code=result.error_code,
+                at=now,
+                detail="left for reconciliation: " + result.reason[:200],
+            )
+            return "ambiguous"
+        attempts = SendEvent.objects.filter(
+            send=send, status=SendStatus.SENDING, source="worker", error_code=""
+        ).count()
+        if attempts <= len(RETRY_DELAYS):
+            delay = RETRY_DELAYS[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311
+            retry_at = now + timedelta(seconds=delay)
+            if retry_at < expires_at:
+                advance(
+                    send,
+                    status=SendStatus.PLANNED,
+                    source="worker",
+                    reason="provider_retry",
+                    detail=f"{result.error_code}: {result.reason}"[:255],
+                    error_code=result.error_code,
+                    due_at=retry_at,
+                    claimed_at=None,
+                )
+                return "retry"
+        advance(
+            send,
+            status=SendStatus.DROPPED,
+            source="worker",
+            reason="provider_unavailable",
+            detail=result.reason,
+            error_code=result.error_code,
+        )
+        return "provider_unavailable"
+    advance(
+        send,
+        status=SendStatus.FAILED,
+        source="worker",
+        reason=str(result.action),
+        detail=result.reason,
+        error_code=result.error_code,
+    )
+    apply_provider_action(
+        contact_id=send.contact_id, action=result.action, error_code=result.error_code
+    )
+    return "failed"
+
+
+def apply_provider_action(*, contact_id: int, action: Action, error_code: str) -> None:
+    """What a provider error means for the contact."""
+    if action is Action.REVOKE_CONSENT:
+        contact = Contact.objects.get(pk=contact_id)
+        if is_live(status=contact.consent_status):
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.REVOKED,
+                source=ConsentSource.PROVIDER,
+                text=f"The provider reported the number unsubscribed ({error_code}).",
+            )
+    elif action is Action.UNREACHABLE:
+        Contact.objects.filter(pk=contact_id, unreachable_at__isnull=True).update(
+            unreachable_at=timezone.now()
+        )
+
+
+def _found_at_provider(send: Send, gateway: Gateway, *, source: str) -> bool:
+    since = (send.claimed_at or timezone.now()) - timedelta(minutes=1)
+    for message in gateway.recent_messages(to=send.contact.phone, since=since):
+        if message.body == send.body:
+            advance(
+                send,
+                status=SendStatus.ACCEPTED,
+                source=source,
+                provider_id=message.provider_id,
+                sent_at=message.created_at or timezone.now(),
+                detail="found in the provider's messages",
+            )
+            return True
+    return False
+
+
+def reconcile_stuck(
+    *, gateway: Gateway | None = None, stuck_after: timedelta = STUCK_AFTER
+) -> dict[str, int]:
+    """Settle sends left in ``sending`` (a killed worker, a timeout): sent, or ``unknown``."""
+    gateway = gateway or get_gateway()
+    counts = {"found": 0, "unknown": 0}
+    cutoff = timezone.now() - stuck_after
+    stuck = Send.objects.filter(status=SendStatus.SENDING, claimed_at__lte=cutoff).select_related(
+        "contact"
+    )
+    for send in stuck:
+        with transaction.atomic():
+            if send.body and _found_at_provider(send, gateway, source="reconciler"):
+                counts["found"] += 1
+                continue
+            advance(
+                send,
+                status=SendStatus.UNKNOWN,
+                source="reconciler",
+                reason="not_found_at_provider",
+                detail="claimed but not found in the provider's messages; not resent",
+            )
+            counts["unknown"] += 1
+    return counts
