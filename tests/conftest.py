@@ -6,6 +6,7 @@ from django.utils import timezone
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from tests.factories import CartFactory, ContactFactory, SiteFactory, VisitorLinkFactory
+from tests.support.twilio_fixtures import handlers, twilio  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from optin.models import ConsentSource, ConsentStatus
 from retargeting import segments
 from retargeting.gateways.models import OutboxMessage
 from tests.factories import SendFactory, StepFactory
-from tests.gateways.conftest import SENDER, handlers, twilio  # noqa: F401 - fixtures
+from tests.support.twilio_fixtures import SENDER
 
 pytestmark = pytest.mark.django_db
 

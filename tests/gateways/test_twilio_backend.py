@@ -9,9 +9,9 @@ import pytest
 
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Action, Delivery, Outcome, OutgoingSms
-from tests.gateways.conftest import SENDER
 from tests.support.processes import free_port
 from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN
+from tests.support.twilio_fixtures import SENDER
 
 TO = "+33612345678"
 CALLBACK = "https://relance.example/webhooks/twilio/status"

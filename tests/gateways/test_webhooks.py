@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from retargeting.gateways.base import Delivery
 from retargeting.gateways.models import InboundMessage
-from tests.gateways.conftest import SENDER
+from tests.support.twilio_fixtures import SENDER
 
 pytestmark = pytest.mark.django_db
 CUSTOMER = "+33612345678"

@@ -1,3 +1,5 @@
+"""Fixtures: the Twilio emulator wired into the settings, and swappable gateway handlers."""
+
 from __future__ import annotations
 
 import pytest
