@@ -82,14 +82,16 @@ def test_the_limit_holds_across_two_worker_processes():
     assert all(worker.returncode == 0 for worker in workers), outputs
     stamps = sorted(t for out, _ in outputs for t in json.loads(out))
     assert len(stamps) == 2 * each
-    # A bucket of `rate` tokens refilled at `rate` per second: whatever the two processes do,
-    # 60 messages cannot go out in less than (60 - rate) / rate seconds, nor more than
-    # 2 x rate in any one second (plus two for the jitter of reading the clock after a grant).
+    # With Redis, a bucket of `rate` tokens refilled at `rate` per second: 60 messages cannot
+    # go out in less than (60 - rate) / rate seconds. In the embedded mode, one-second windows
+    # of `rate`: a burst may straddle a boundary, so the bound is (60 / rate - 1) seconds.
+    # Either way no second sees more than 2 x rate (plus two for reading the clock late).
+    minimum = (2 * each - rate) / rate if env.get("REDIS_URL") else 2 * each / rate - 1
     span = stamps[-1] - stamps[0]
     busiest = max(sum(1 for t in stamps if start <= t < start + 1) for start in stamps)
     print(
         f"two processes: {len(stamps)} messages in {span:.2f} s "
         f"({len(stamps) / span:.1f}/s for a limit of {rate}/s); busiest second: {busiest}"
     )
-    assert span >= (2 * each - rate) / rate * 0.95
+    assert span >= minimum * 0.95
     assert busiest <= 2 * rate + 2
