@@ -1,18 +1,21 @@
 """Messages per second per sender, shared by every worker process.
 
-With Redis, a token bucket in one Lua script (atomic across processes and machines); in the
-embedded mode, one-second windows in the file-based cache (one machine, approximate).
-A long message costs one token per segment, as providers count it.
+A token bucket holding one second of messages, refilled continuously. With Redis it lives in
+one Lua script (atomic across processes and machines); in the embedded mode, in a small file
+under an exclusive lock (atomic across the processes of one machine). A long message costs one
+token per segment, as providers count it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-
-from retargeting.ratelimit import allow
 
 _BUCKET = """
 local rate = tonumber(ARGV[1])
@@ -57,11 +60,35 @@ def try_acquire(sender: str, cost: int = 1) -> float:
         return 0.0
     cost = max(1, min(cost, int(rate) or 1))
     if settings.REDIS_URL:
-        wait = float(_redis().eval(_BUCKET, 1, f"relance:mps:{sender}", rate, cost, time.time()))
-        return wait
-    if allow(key=f"mps:{sender}", limit=int(rate), window_seconds=1, cost=cost):
-        return 0.0
-    return 1.0 - (time.time() % 1.0)
+        return float(_redis().eval(_BUCKET, 1, f"relance:mps:{sender}", rate, cost, time.time()))
+    return _file_bucket(sender, rate, cost)
+
+
+def _file_bucket(sender: str, rate: float, cost: int) -> float:
+    """The same bucket as the Lua script, in a file locked for each take."""
+    folder = Path(settings.VAR_DIR) / "throttle"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / hashlib.sha256(sender.encode()).hexdigest()[:32]
+    with path.open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        try:
+            state = json.loads(handle.read() or "{}")
+        except ValueError:
+            state = {}
+        now = time.time()
+        tokens = min(
+            rate, float(state.get("tokens", rate)) + (now - float(state.get("at", now))) * rate
+        )
+        wait = 0.0
+        if tokens >= cost:
+            tokens -= cost
+        else:
+            wait = (cost - tokens) / rate
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"tokens": tokens, "at": now}))
+    return wait
 
 
 def acquire(sender: str, cost: int = 1, *, max_wait: float = 30.0) -> bool:
