@@ -13,7 +13,7 @@ def dispatch_pass() -> dict[str, int]:
     return dispatch.run_pass().as_dict()
 
 
-@shared_task(name="campaigns.tasks.deliver_send", queue="sms", acks_late=True, ignore_result=True)
+@shared_task(name="campaigns.tasks.deliver_send", acks_late=True, ignore_result=True)
 def deliver_send(send_id: int) -> str:
     """Send one due reminder (own queue: a slow provider never holds up detection)."""
     return sending.deliver(send_id=send_id)

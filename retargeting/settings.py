@@ -185,6 +185,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "dispatch"
+# Sending has its own queue: a slow provider never holds up detection.
+CELERY_TASK_ROUTES = {"campaigns.tasks.deliver_send": {"queue": "sms"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUTH_PASSWORD_VALIDATORS = [

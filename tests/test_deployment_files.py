@@ -132,3 +132,13 @@ def test_the_production_lock_has_what_the_processes_run():
         assert package in lock
     assert "--hash=sha256:" in lock
     assert "pytest" not in lock
+
+
+def test_sending_is_routed_to_the_sms_queue_the_worker_consumes():
+    from retargeting.celery import app
+
+    route = app.amqp.router.route({}, "campaigns.tasks.deliver_send")
+    assert route["queue"].name == "sms"
+    words = command_words("worker")
+    queues = next(w.split("=", 1)[1] for w in words if w.startswith("--queues="))
+    assert "sms" in queues.split(",")
