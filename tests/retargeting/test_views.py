@@ -11,6 +11,7 @@ def test_the_landing_page_tells_a_newcomer_what_to_try(client):
     assert "Relance" in body
     assert 'href="/admin/"' in body
     assert "bootstrap_site" in body
+    assert 'href="/dev/phone/"' in body and 'href="/demo/shop/"' in body
 
 
 def test_the_landing_page_only_answers_get(client):
