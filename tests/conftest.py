@@ -39,6 +39,12 @@ def abandoned_cart_of(site):
 
 
 @pytest.fixture(autouse=True)
+def _no_sms_throttle(settings):
+    """Sending tests do not wait on the per-sender rate limit; its own tests turn it on."""
+    settings.SMS_DEFAULT_MPS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     """Rate-limit counters and the site lookup start empty in every test."""
     from django.core.cache import cache

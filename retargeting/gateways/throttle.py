@@ -24,7 +24,8 @@ local now = tonumber(ARGV[3])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or rate
 local at = tonumber(state[2]) or now
-tokens = math.min(rate, tokens + (now - at) * rate)
+-- A clock that stepped back refills nothing rather than draining the bucket.
+tokens = math.min(rate, tokens + math.max(0, now - at) * rate)
 local wait = 0
 if tokens >= cost then
   tokens = tokens - cost
@@ -77,9 +78,9 @@ def _file_bucket(sender: str, rate: float, cost: int) -> float:
         except ValueError:
             state = {}
         now = time.time()
-        tokens = min(
-            rate, float(state.get("tokens", rate)) + (now - float(state.get("at", now))) * rate
-        )
+        # A clock that stepped back refills nothing rather than draining the bucket.
+        elapsed = max(0.0, now - float(state.get("at", now)))
+        tokens = min(rate, float(state.get("tokens", rate)) + elapsed * rate)
         wait = 0.0
         if tokens >= cost:
             tokens -= cost
