@@ -7,8 +7,8 @@ import time
 from django.core.cache import cache
 
 
-def allow(*, key: str, limit: int, window_seconds: int = 60, cost: int = 1) -> bool:
-    """Count ``cost`` hits on ``key``; False once more than ``limit`` fell in this window.
+def allow(*, key: str, limit: int, window_seconds: int = 60) -> bool:
+    """Count one hit on ``key``; False once more than ``limit`` fell in this window.
 
     A ``limit`` of 0 turns the limit off. On Redis the count is atomic; on the file-based
     cache of the embedded mode it is approximate, which is enough for one machine.
@@ -16,10 +16,10 @@ def allow(*, key: str, limit: int, window_seconds: int = 60, cost: int = 1) -> b
     if limit <= 0:
         return True
     bucket = f"rl:{key}:{int(time.time() // window_seconds)}"
-    if cache.add(bucket, cost, timeout=window_seconds + 5):
-        return cost <= limit
+    if cache.add(bucket, 1, timeout=window_seconds + 5):
+        return True
     try:
-        return cache.incr(bucket, cost) <= limit
+        return cache.incr(bucket) <= limit
     except ValueError:  # expired between add and incr
-        cache.add(bucket, cost, timeout=window_seconds + 5)
-        return cost <= limit
+        cache.add(bucket, 1, timeout=window_seconds + 5)
+        return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -18,7 +17,7 @@ from campaigns.tasks import deliver_send
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from tests.factories import ContactFactory, SendFactory, StepFactory, VisitorLinkFactory
-from tests.support.processes import PYTHON, ROOT, env_for_test_database
+from tests.support.processes import PYTHON, ROOT, env_for_test_database, wait_for
 from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -52,15 +51,6 @@ def start_worker(queue, twilio, log):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-
-
-def wait_for(condition, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture

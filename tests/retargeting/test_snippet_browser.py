@@ -13,6 +13,7 @@ from django.core.management import call_command
 from retargeting.demoshop import CONSENT_TEXT, DEMO_SITE_NAME
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Event
+from tests.support.processes import wait_for
 
 pytest_plugins = ["tests.support.browser"]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -25,13 +26,7 @@ def demo(live_server):
 
 
 def wait_until(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    return condition()
+    return wait_for(condition, timeout=timeout, interval=0.2)
 
 
 def events(site, **filters):

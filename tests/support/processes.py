@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -47,3 +49,14 @@ def env_for_test_database(**overrides: str) -> dict[str, str]:
 
 PYTHON = sys.executable
 MANAGE = str(ROOT / "manage.py")
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.1) -> object:
+    """Poll ``condition`` until it is truthy or ``timeout`` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    return condition()
