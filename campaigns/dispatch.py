@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
+from optin.confirmation import send_pending_confirmations
 from optin.consent import LIVE_STATUSES
 from optin.models import VisitorLink
 from retargeting.tracking.models import Cart
@@ -30,6 +31,7 @@ class PassReport:
 
     planned: int = 0
     already_planned: int = 0
+    confirmations: int = 0
     due: int = 0
     sent: int = 0
 
@@ -46,6 +48,8 @@ def run_pass(*, now: datetime | None = None) -> PassReport:
     report = PassReport()
     for step in _first_steps_of_active_flows():
         _plan_step(step=step, now=now, report=report)
+    # Double opt-in confirmations whose task was lost or whose provider was down.
+    report.confirmations = send_pending_confirmations()
     report.due = Send.objects.filter(status=SendStatus.PLANNED, due_at__lte=now).count()
     logger.info("dispatch pass at %s: %s", now.isoformat(), report)
     return report

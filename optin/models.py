@@ -53,6 +53,12 @@ class Contact(models.Model):
     unreachable_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the provider reports the number unreachable."
     )
+    last_messaged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this site last sent the number an SMS."
+    )
+    confirmation_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the double opt-in confirmation SMS went out."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,8 +5,14 @@ from django.utils import timezone
 
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
+from retargeting.celery import app as celery_app
 from tests.factories import CartFactory, ContactFactory, SiteFactory, VisitorLinkFactory
 from tests.support.twilio_fixtures import handlers, twilio  # noqa: F401 - shared fixtures
+
+# Tasks enqueued by the code under test run in the test, on its database; the tests of real
+# workers send their tasks by name (send_task), which always goes through the broker.
+celery_app.conf.task_always_eager = True
+celery_app.conf.task_eager_propagates = True
 
 
 @pytest.fixture

@@ -156,7 +156,15 @@ def test_the_command_reports_counts_per_outcome(step, site, consenting_contact, 
     abandoned_cart_of(other, at=NOW - timedelta(hours=2))
     out = StringIO()
     call_command("dispatch", "--json", stdout=out)
-    assert json.loads(out.getvalue()) == {"planned": 2, "already_planned": 0, "due": 2, "sent": 0}
+    assert json.loads(out.getvalue()) == {
+        "planned": 2,
+        "already_planned": 0,
+        "confirmations": 0,
+        "due": 2,
+        "sent": 0,
+    }
     out = StringIO()
     call_command("dispatch", stdout=out)
-    assert out.getvalue().strip() == "dispatch: planned=0 already_planned=0 due=2 sent=0"
+    assert out.getvalue().strip() == (
+        "dispatch: planned=0 already_planned=0 confirmations=0 due=2 sent=0"
+    )

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from campaigns import sending
 from campaigns.models import Send, SendStatus
-from campaigns.tasks import deliver_send
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
+from retargeting.celery import app as celery_app
 from tests.factories import ContactFactory, SendFactory, StepFactory, VisitorLinkFactory
 from tests.support.processes import PYTHON, ROOT, env_for_test_database, wait_for
 from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN
@@ -88,7 +88,7 @@ def test_a_worker_killed_mid_batch_then_restarted_sends_no_number_twice(
     worker = start_worker(queue, twilio, log)
     try:
         for send in due_sends:
-            deliver_send.apply_async(args=[send.pk], queue=queue)
+            celery_app.send_task("campaigns.tasks.deliver_send", args=[send.pk], queue=queue)
         assert wait_for(lambda: len(twilio.messages) >= 10, timeout=60), (
             tmp_path / "worker.log"
         ).read_text()[-3000:]
@@ -100,7 +100,7 @@ def test_a_worker_killed_mid_batch_then_restarted_sends_no_number_twice(
         # A restarted worker, and every task enqueued again (as a redelivery would).
         worker = start_worker(queue, twilio, log)
         for send in due_sends:
-            deliver_send.apply_async(args=[send.pk], queue=queue)
+            celery_app.send_task("campaigns.tasks.deliver_send", args=[send.pk], queue=queue)
         settled = {SendStatus.ACCEPTED, SendStatus.SENDING, SendStatus.DELIVERED}
         assert wait_for(
             lambda: (

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from campaigns.models import Send
-from campaigns.tasks import dispatch_pass
+from retargeting.celery import app as celery_app
 from tests.factories import StepFactory
 from tests.support.processes import (
     MANAGE,
@@ -66,7 +66,7 @@ def test_a_worker_runs_the_dispatch_pass_another_process_enqueued(
             stderr=subprocess.STDOUT,
         )
     try:
-        dispatch_pass.apply_async(queue=queue)
+        celery_app.send_task("campaigns.tasks.dispatch_pass", queue=queue)
         planned = wait_for(lambda: Send.objects.exists(), timeout=60)
         assert planned, log.read_text()[-3000:]
         assert Send.objects.get().cart.visitor.contact_link.contact == consenting_contact

@@ -1,0 +1,72 @@
+"""Double opt-in: the SMS that asks a number typed in a shop's page to confirm with OUI."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import Q
+from django.utils import timezone
+
+from optin.models import ConsentStatus, Contact
+from retargeting.gateways import get_gateway
+from retargeting.gateways.base import Outcome, OutgoingSms
+from retargeting.phones import mask
+from retargeting.ratelimit import allow
+from retargeting.sites.models import Language
+
+logger = logging.getLogger(__name__)
+
+# However often a number is typed in, it gets at most this many confirmation SMS a day.
+MAX_PER_NUMBER_PER_DAY = 3
+
+
+def confirmation_text(contact: Contact) -> str:
+    site = contact.site
+    if site.language == Language.FR:
+        return (
+            f"{site.name} : pour recevoir un rappel de votre panier par SMS, répondez OUI. "
+            "Sans réponse, aucun SMS ne vous sera envoyé."
+        )
+    return (
+        f"{site.name}: to get a reminder of your cart by text, reply YES. "
+        "Without an answer, you will get no message."
+    )
+
+
+def send_confirmation(*, contact_id: int) -> bool:
+    """Send the confirmation SMS of a pending contact once; True if the provider took it."""
+    contact = Contact.objects.select_related("site").get(pk=contact_id)
+    if contact.consent_status != ConsentStatus.PENDING or contact.confirmation_sent_at:
+        return False
+    if not allow(key=f"doi:{contact.phone}", limit=MAX_PER_NUMBER_PER_DAY, window_seconds=86400):
+        logger.warning("confirmation to %s not sent: daily limit", mask(contact.phone))
+        return False
+    now = timezone.now()
+    # Claimed first, so two workers never both send it.
+    if not Contact.objects.filter(pk=contact.pk, confirmation_sent_at__isnull=True).update(
+        confirmation_sent_at=now
+    ):
+        return False
+    result = get_gateway().send(
+        OutgoingSms(
+            to=contact.phone,
+            body=confirmation_text(contact),
+            sender=contact.site.sender,
+            validity_seconds=3600,
+        )
+    )
+    if result.outcome is Outcome.ACCEPTED:
+        Contact.objects.filter(pk=contact.pk).update(last_messaged_at=now)
+        return True
+    if result.outcome is Outcome.TRANSIENT and result.error_code not in ("timeout", "connection"):
+        # Certainly not sent: the next pass tries again.
+        Contact.objects.filter(pk=contact.pk).update(confirmation_sent_at=None)
+    return False
+
+
+def send_pending_confirmations() -> int:
+    """Confirmations not sent yet (a lost task, a provider that was down); for the pass."""
+    pending = Contact.objects.filter(
+        Q(consent_status=ConsentStatus.PENDING), Q(confirmation_sent_at__isnull=True)
+    ).values_list("pk", flat=True)
+    return sum(send_confirmation(contact_id=pk) for pk in list(pending[:500]))

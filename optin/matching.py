@@ -1,0 +1,129 @@
+"""Matching visitors (browsers) to contacts (phone numbers), as identify events arrive.
+
+- The shop's server (secret key) is authoritative: it links, and re-links a visitor it says
+  belongs to someone else; the most recent authenticated identification wins.
+- A signed short-link token links the browser that opened the link, unless the shop's server
+  already linked that browser.
+- The snippet links only a visitor nobody claimed yet: an unauthenticated identify never
+  steals a visitor linked to another contact.
+
+One contact may own many visitors (phone, laptop); a visitor belongs to at most one contact,
+which the database keeps (one link per visitor); a race is settled by that constraint.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+from django.utils import timezone
+
+from optin.consent import is_live, record_consent
+from optin.contacts import get_or_create_contact
+from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
+from optin.tasks import send_confirmation_sms
+from optin.tokens import contact_for_token
+from retargeting.sites.models import Site
+from retargeting.tracking.models import Visitor
+from retargeting.tracking.signals import identify_received
+
+logger = logging.getLogger(__name__)
+Method = VisitorLink.Method
+# Which methods may replace a link made by which.
+_MAY_REPLACE = {
+    Method.SERVER: {Method.SERVER, Method.TOKEN, Method.SNIPPET},
+    Method.TOKEN: {Method.TOKEN, Method.SNIPPET},
+    Method.SNIPPET: set(),
+}
+
+
+def link_visitor(*, visitor: Visitor, contact: Contact, method: str) -> bool:
+    """Link ``visitor`` to ``contact`` if the rules allow it; return whether it is linked."""
+    now = timezone.now()
+    existing = VisitorLink.objects.filter(visitor=visitor).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                VisitorLink.objects.create(
+                    visitor=visitor, contact=contact, method=method, linked_at=now
+                )
+            return True
+        except IntegrityError:  # linked by a concurrent request: apply the rules to it
+            existing = VisitorLink.objects.get(visitor=visitor)
+    if existing.contact_id == contact.pk:
+        if method == Method.SERVER and existing.method != Method.SERVER:
+            existing.method = Method.SERVER
+            existing.save(update_fields=["method"])
+        return True
+    if existing.method in _MAY_REPLACE[Method(method)]:
+        existing.contact, existing.method, existing.linked_at = contact, method, now
+        existing.save(update_fields=["contact", "method", "linked_at"])
+        return True
+    return False
+
+
+def identify(
+    *,
+    site: Site,
+    visitor: Visitor | None,
+    event: dict[str, Any],
+    authenticated: bool,
+    ip: str | None = None,
+    user_agent: str = "",
+) -> Contact | None:
+    """Apply one identify event: the contact, its consent, and the visitor's link."""
+    if "token" in event:
+        contact = contact_for_token(event["token"], site=site)
+        if contact is not None and visitor is not None:
+            link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
+        return contact
+    with transaction.atomic():
+        contact, _ = get_or_create_contact(
+            site=site, raw_phone=event["phone"], first_name=event.get("first_name", "")
+        )
+        consent = event.get("consent") or {}
+        if consent.get("granted") and not is_live(status=contact.consent_status):
+            immediate = authenticated or not site.double_opt_in
+            source = ConsentSource.SERVER_API if authenticated else ConsentSource.SNIPPET
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING,
+                source=source,
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
+            )
+            if not immediate:
+                transaction.on_commit(lambda: send_confirmation_sms.delay(contact.pk))
+        if visitor is not None:
+            link_visitor(
+                visitor=visitor,
+                contact=contact,
+                method=Method.SERVER if authenticated else Method.SNIPPET,
+            )
+    return contact
+
+
+@receiver(identify_received, dispatch_uid="optin.matching.on_identify")
+def on_identify(
+    *,
+    site_id: int,
+    visitor_id: int | None,
+    event: dict[str, Any],
+    authenticated: bool,
+    ip: str | None = None,
+    user_agent: str = "",
+    **kwargs: Any,
+) -> None:
+    site = Site.objects.get(pk=site_id)
+    visitor = Visitor.objects.filter(pk=visitor_id).first() if visitor_id else None
+    identify(
+        site=site,
+        visitor=visitor,
+        event=event,
+        authenticated=authenticated,
+        ip=ip,
+        user_agent=user_agent,
+    )

@@ -1,0 +1,110 @@
+"""Customers' replies: STOP, START, OUI/YES and HELP, for every site sending from the number.
+
+Registered with the gateways as the inbound handler: the real webhook and the phone
+simulator both come here. The message itself is already stored by the gateway; an ordinary
+message is left for the marketer, with no answer.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from optin.consent import record_consent
+from optin.keywords import Keyword, classify
+from optin.models import Consent, ConsentSource, ConsentStatus, Contact
+from retargeting.gateways.base import InboundSms
+from retargeting.sites.models import Language, Site
+
+TEXT = {
+    Language.FR: {
+        Keyword.STOP: "{shops} : vous ne recevrez plus de SMS. Répondez START pour vous réabonner.",
+        Keyword.START: "{shops} : vous recevrez de nouveau nos SMS. Répondez STOP pour vous "
+        "désabonner.",
+        Keyword.YES: "{shops} : merci, votre inscription aux SMS est confirmée. Répondez STOP "
+        "pour vous désabonner.",
+        Keyword.HELP: "{shops} : rappels de panier par SMS. Répondez STOP pour ne plus en "
+        "recevoir.",
+    },
+    Language.EN: {
+        Keyword.STOP: "{shops}: you will get no more texts. Reply START to subscribe again.",
+        Keyword.START: "{shops}: you will get our texts again. Reply STOP to opt out.",
+        Keyword.YES: "{shops}: thank you, your subscription is confirmed. Reply STOP to opt out.",
+        Keyword.HELP: "{shops}: cart reminders by text. Reply STOP to opt out.",
+    },
+}
+
+
+def sites_sending_from(recipient: str) -> list[Site]:
+    """The sites whose messages come from ``recipient`` (their sender, or the platform's)."""
+    platform_default = not recipient or recipient in (settings.TWILIO_FROM,)
+    own = list(Site.objects.filter(sender=recipient)) if recipient else []
+    if platform_default or not own:
+        # Sites without a sender of their own send from TWILIO_FROM or the Messaging Service.
+        own += list(Site.objects.filter(sender=""))
+    return own
+
+
+def _answer(keyword: Keyword, contacts: list[Contact]) -> str | None:
+    if not contacts:
+        return None
+    names = ", ".join(sorted({contact.site.name for contact in contacts}))
+    language = Language(contacts[0].site.language)
+    return TEXT[language][keyword].format(shops=names)
+
+
+def handle_reply(sms: InboundSms) -> str | None:
+    """Act on a customer's reply; return the one answer to send, if any."""
+    keyword = classify(sms.body, provider_type=sms.opt_out_type)
+    if keyword is None:
+        return None
+    contacts = list(
+        Contact.objects.filter(site__in=sites_sending_from(sms.recipient), phone=sms.sender)
+        .select_related("site")
+        .order_by(F("last_messaged_at").desc(nulls_last=True), "pk")
+    )
+    if keyword is Keyword.HELP:
+        return _answer(Keyword.HELP, contacts[:1])  # the site that last messaged the number
+    changed: list[tuple[Contact, ConsentStatus]] = []
+    with transaction.atomic():
+        for contact in contacts:
+            status = _next_status(keyword, contact)
+            if status is not None:
+                record_consent(
+                    contact=contact,
+                    status=status,
+                    source=ConsentSource.KEYWORD,
+                    text=sms.body[:500],
+                    inbound_message_id=sms.provider_id,
+                )
+                changed.append((contact, status))
+    if not changed:
+        return None  # nothing changed (a second STOP, START without consent): no answer
+    statuses = {status for _, status in changed}
+    answer = (
+        Keyword.STOP
+        if ConsentStatus.REVOKED in statuses
+        else Keyword.YES
+        if ConsentStatus.CONFIRMED in statuses
+        else Keyword.START
+    )
+    return _answer(answer, [contact for contact, _ in changed])
+
+
+def _next_status(keyword: Keyword, contact: Contact) -> ConsentStatus | None:
+    current = contact.consent_status
+    if keyword is Keyword.STOP:
+        return ConsentStatus.REVOKED if current != ConsentStatus.REVOKED else None
+    if keyword is Keyword.YES and current == ConsentStatus.PENDING:
+        return ConsentStatus.CONFIRMED
+    # START, UNSTOP, OUI, YES: subscribe again only a number that consented before.
+    if current == ConsentStatus.REVOKED and _consented_before(contact):
+        return ConsentStatus.GRANTED
+    return None
+
+
+def _consented_before(contact: Contact) -> bool:
+    return Consent.objects.filter(
+        contact=contact, status__in=[ConsentStatus.GRANTED, ConsentStatus.CONFIRMED]
+    ).exists()

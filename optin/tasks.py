@@ -1,0 +1,12 @@
+"""Celery tasks of the opt-in layer: thin wrappers around services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from optin import confirmation
+
+
+@shared_task(name="optin.tasks.send_confirmation_sms", ignore_result=True)
+def send_confirmation_sms(contact_id: int) -> bool:
+    return confirmation.send_confirmation(contact_id=contact_id)
