@@ -58,7 +58,7 @@ def render_body(send: Send) -> str:
     site, cart, contact = send.site, send.cart, send.contact
     items = cart.items or []
     context = {
-        "first_name": contact.first_name,
+        "first_name": contact.first_name if contact else "",
         "shop": site.name,
         "cart_total": format_money(cart.total, cart.currency, site.language),
         "item_name": items[0]["name"] if items else "",

@@ -95,7 +95,10 @@ class Send(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sends")
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="sends")
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="sends")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="sends")
+    # Null once the contact was erased: the send stays, for the figures, without personal data.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
+    )
     status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.PLANNED)
     reason = models.CharField(
         max_length=32, blank=True, help_text="Why it was deferred, cancelled, dropped or held out."

@@ -26,7 +26,6 @@ from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting import segments
 from retargeting.gateways import get_gateway, throttle
 from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
-from retargeting.phones import mask
 from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
@@ -47,6 +46,8 @@ def status_callback_url() -> str:
 def exit_reason(send: Send) -> str:
     """Why a planned send must not go out any more, or ``""``."""
     cart, contact = send.cart, send.contact
+    if contact is None:
+        return "erased"
     if cart.status == Cart.Status.CONVERTED:
         return "converted"
     if cart.status == Cart.Status.REPLACED:
@@ -75,6 +76,7 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
     if reason:
         advance(send, status=SendStatus.CANCELLED, source="worker", reason=reason)
         return reason
+    assert send.contact is not None  # exit_reason cancels a send whose contact was erased
     if send.cart.last_change_at > send.planned_at:
         # A changed cart is a new abandonment: the same send waits the delay again.
         advance(
@@ -132,7 +134,7 @@ def _record(send: Send, result: SendResult, *, gateway: Gateway, expires_at: dat
             provider_id=result.provider_id,
             sent_at=now,
         )
-        logger.info("send %s to %s accepted", send.pk, mask(send.contact.phone))
+        logger.info("send %s accepted", send.pk)
         return "accepted"
     if result.outcome is Outcome.TRANSIENT:
         if result.error_code in AMBIGUOUS:
@@ -189,8 +191,10 @@ def _record(send: Send, result: SendResult, *, gateway: Gateway, expires_at: dat
     return "failed"
 
 
-def apply_provider_action(*, contact_id: int, action: Action, error_code: str) -> None:
-    """What a provider error means for the contact."""
+def apply_provider_action(*, contact_id: int | None, action: Action, error_code: str) -> None:
+    """What a provider error means for the contact (none left once it was erased)."""
+    if contact_id is None:
+        return
     if action is Action.REVOKE_CONSENT:
         contact = Contact.objects.get(pk=contact_id)
         if is_live(status=contact.consent_status):
@@ -207,6 +211,8 @@ def apply_provider_action(*, contact_id: int, action: Action, error_code: str) -
 
 
 def _found_at_provider(send: Send, gateway: Gateway, *, source: str) -> bool:
+    if send.contact is None:
+        return False
     since = (send.claimed_at or timezone.now()) - timedelta(minutes=1)
     for message in gateway.recent_messages(to=send.contact.phone, since=since):
         if message.body == send.body:

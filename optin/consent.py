@@ -10,6 +10,10 @@ from optin.models import Consent, ConsentStatus, Contact
 LIVE_STATUSES = frozenset({ConsentStatus.GRANTED, ConsentStatus.CONFIRMED})
 
 
+class ConsentBlocked(Exception):
+    """The number was erased after it said STOP: it can never consent again."""
+
+
 def current_status(*, contact: Contact) -> str:
     """The contact's consent state as its history says: its latest row, or ``"none"``."""
     latest = (
@@ -33,7 +37,14 @@ def record_consent(
     user_agent: str = "",
     inbound_message_id: str = "",
 ) -> Consent:
-    """Append a consent change for ``contact`` and make it the contact's current state."""
+    """Append a consent change for ``contact`` and make it the contact's current state.
+
+    Raises ``ConsentBlocked`` for consent to a number erased after a STOP.
+    """
+    from optin.erasure import is_blocked
+
+    if status != ConsentStatus.REVOKED and is_blocked(site_id=contact.site_id, e164=contact.phone):
+        raise ConsentBlocked(f"{contact} said STOP before it was erased")
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         row = Consent.objects.create(

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from optin.consent import is_live, record_consent
+from optin.consent import ConsentBlocked, is_live, record_consent
 from optin.contacts import get_or_create_contact
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from optin.tasks import send_confirmation_sms
@@ -87,14 +87,18 @@ def identify(
         if consent.get("granted") and not is_live(status=contact.consent_status):
             immediate = authenticated or not site.double_opt_in
             source = ConsentSource.SERVER_API if authenticated else ConsentSource.SNIPPET
-            record_consent(
-                contact=contact,
-                status=ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING,
-                source=source,
-                text=consent.get("text", ""),
-                ip=ip,
-                user_agent=user_agent,
-            )
+            try:
+                record_consent(
+                    contact=contact,
+                    status=ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING,
+                    source=source,
+                    text=consent.get("text", ""),
+                    ip=ip,
+                    user_agent=user_agent,
+                )
+            except ConsentBlocked:
+                logger.info("consent refused: the number said STOP before it was erased")
+                immediate = True  # and no confirmation SMS
             if not immediate:
                 transaction.on_commit(lambda: send_confirmation_sms.delay(contact.pk))
         if visitor is not None:

@@ -152,3 +152,21 @@ class VisitorLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.visitor} → {self.contact}"
+
+
+class DoNotContact(models.Model):
+    """A number erased after it said STOP: only a keyed hash remains, so it is never messaged
+    again, whatever later asks for it (an import, a checkout, the shop's server)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="do_not_contact")
+    phone_hash = models.CharField(max_length=64)
+    reason = models.CharField(max_length=16)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "phone_hash"], name="dnc_site_hash_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"do not contact ({self.reason})"

@@ -248,6 +248,9 @@ SMS_ERROR_ACTIONS = env.json("SMS_ERROR_ACTIONS", default={})
 
 # Event requests per minute per site and client IP; 0 turns the limit off.
 COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)
+# The key of the hashes that keep erased numbers that said STOP from being messaged again.
+# Set it once and keep it: a new key forgets those numbers. Defaults to SECRET_KEY.
+ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="") or SECRET_KEY
 # Event requests per minute from one visitor id (a browser flushes a few times a minute).
 COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=120)
 # How many reverse proxies in front of Relance append to X-Forwarded-For (0: none, trust
