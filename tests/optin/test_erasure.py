@@ -117,10 +117,11 @@ def test_a_number_that_said_stop_stays_blocked_after_erasure_whatever_asks(clien
     )
     assert response.status_code == 200
     assert Contact.objects.get().consent_status == "none"
-    assert traces(NATIONAL) == [
+    # Only what the new request itself brought: the contact row and its event.
+    assert set(traces(NATIONAL)) == {
         "optin.Contact.phone has '612345678'",
         "tracking.Event.payload has '612345678'",
-    ]
+    }
 
 
 def test_without_a_stop_an_erased_number_can_consent_again(client, shop):
