@@ -164,3 +164,44 @@ def test_the_command_fails_with_one_line(shop, args, message):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_the_admin_action_asks_then_erases(admin_client, client, shop):
+    contact = a_full_history(client, shop)
+    url = "/admin/optin/contact/"
+    asked = admin_client.post(url, {"action": "erase_selected", "_selected_action": [contact.pk]})
+    assert asked.status_code == 200 and b"cannot be undone" in asked.content
+    assert Contact.objects.exists()
+    done = admin_client.post(
+        url, {"action": "erase_selected", "_selected_action": [contact.pk], "confirmed": "yes"}
+    )
+    assert done.status_code == 302
+    assert not Contact.objects.exists()
+    assert admin_client.get(f"/admin/optin/contact/{contact.pk}/delete/").status_code in (403, 302)
+
+
+def test_turning_double_opt_in_off_warns_in_the_admin(admin_client, shop):
+    site = shop.site
+    response = admin_client.post(
+        f"/admin/sites/site/{site.pk}/change/",
+        {
+            "name": site.name,
+            "allowed_domains": json.dumps(site.allowed_domains),
+            "country": "FR",
+            "time_zone": "Europe/Paris",
+            "language": "fr",
+            "sender": "",
+            "stop_number": "",
+            "cart_url": "",
+            "quiet_hours": "fr_strict",
+            "cap_per_24h": 1,
+            "cap_per_7d": 3,
+            "stale_after_hours": 48,
+            "attribution_window_days": 5,
+            "link_ttl_days": 30,
+            "memberships-TOTAL_FORMS": 0,
+            "memberships-INITIAL_FORMS": 0,
+        },
+        follow=True,
+    )
+    assert b"double opt-in is off" in response.content
