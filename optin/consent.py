@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,6 +38,7 @@ def record_consent(
     ip: str | None = None,
     user_agent: str = "",
     inbound_message_id: str = "",
+    at: datetime | None = None,
 ) -> Consent:
     """Append a consent change for ``contact`` and make it the contact's current state.
 
@@ -55,7 +58,7 @@ def record_consent(
             ip=ip,
             user_agent=user_agent[:512],
             inbound_message_id=inbound_message_id,
-            created_at=timezone.now(),
+            created_at=at or timezone.now(),
         )
         Contact.objects.filter(pk=locked.pk).update(consent_status=status)
     contact.consent_status = status

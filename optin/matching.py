@@ -72,8 +72,13 @@ def identify(
     authenticated: bool,
     ip: str | None = None,
     user_agent: str = "",
+    source: str | None = None,
 ) -> Contact | None:
-    """Apply one identify event: the contact, its consent, and the visitor's link."""
+    """Apply one identify event: the contact, its consent, and the visitor's link.
+
+    ``source`` names where the consent was given when it is not the snippet or the server API
+    (the hosted page).
+    """
     if "token" in event:
         contact = contact_for_token(event["token"], site=site)
         if contact is not None and visitor is not None:
@@ -86,7 +91,9 @@ def identify(
         consent = event.get("consent") or {}
         if consent.get("granted") and not is_live(status=contact.consent_status):
             immediate = authenticated or not site.double_opt_in
-            source = ConsentSource.SERVER_API if authenticated else ConsentSource.SNIPPET
+            source = source or (
+                ConsentSource.SERVER_API if authenticated else ConsentSource.SNIPPET
+            )
             try:
                 record_consent(
                     contact=contact,

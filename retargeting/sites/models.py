@@ -73,6 +73,11 @@ class Site(models.Model):
     stop_number = models.CharField(
         max_length=16, blank=True, help_text='The number in the "STOP au NUMBER" mention.'
     )
+    optin_text = models.TextField(
+        blank=True,
+        help_text="The consent wording next to the box on the hosted opt-in page. "
+        "Empty: a default naming the shop.",
+    )
     cart_url = models.URLField(
         max_length=2000, blank=True, help_text="Where a short link goes when a cart has no URL."
     )
