@@ -1,11 +1,16 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
 from optin.erasure import erase_contact
+from optin.imports import ImportFileError, import_contacts
 from optin.models import Consent, Contact, VisitorLink
+from retargeting.sites.models import Site
 
 
 class ConsentInline(admin.TabularInline):
@@ -26,6 +31,14 @@ class ConsentInline(admin.TabularInline):
         return False
 
 
+class ImportForm(forms.Form):
+    site = forms.ModelChoiceField(queryset=Site.objects.all())
+    file = forms.FileField(
+        help_text="CSV: phone, first_name, consent_date, consent_source, "
+        "consent_text (comma or semicolon separated, UTF-8)."
+    )
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     list_display = ["__str__", "site", "first_name", "consent_status", "created_at"]
@@ -34,6 +47,44 @@ class ContactAdmin(admin.ModelAdmin):
     readonly_fields = ["consent_status", "created_at", "updated_at"]
     inlines = [ConsentInline]
     actions = ["erase_selected"]
+    change_list_template = "admin/optin/contact/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "import/", self.admin_site.admin_view(self.import_view), name="optin_contact_import"
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a CSV file of contacts with their consent proof; see each row's outcome."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None)
+        results, error = None, ""
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > 5 * 1024 * 1024:
+                error = "the file is over 5 MB: split it"
+            else:
+                try:
+                    results = import_contacts(site=form.cleaned_data["site"], content=upload.read())
+                except ImportFileError as exc:
+                    error = str(exc)
+        return TemplateResponse(
+            request,
+            "admin/optin/contact/import.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Import contacts",
+                "form": form,
+                "results": results,
+                "error": error,
+                "opts": self.model._meta,
+                "imported": sum(r.imported for r in results or []),
+            },
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # A contact goes only through erasure, which keeps what the law requires.

@@ -1,0 +1,104 @@
+"""CSV import of contacts: only with consent proof, row by row."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from optin.consent import record_consent
+from optin.imports import ImportFileError, import_contacts
+from optin.models import ConsentSource, ConsentStatus, Contact
+from tests.factories import ContactFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+HEADER = "phone;first_name;consent_date;consent_source;consent_text\n"
+
+
+@pytest.fixture
+def shop():
+    return SiteFactory(name="Boutique")
+
+
+def run(shop, body, header=HEADER):
+    return import_contacts(site=shop, content=(header + body).encode("utf-8-sig"))
+
+
+def test_rows_with_their_proof_are_imported_with_the_original_date(shop):
+    results = run(shop, "06 12 34 56 78;Élise;31/03/2025;caisse magasin;J'accepte les SMS\n")
+    assert [(r.line, r.imported, r.message) for r in results] == [(2, True, "imported")]
+    contact = Contact.objects.get()
+    assert (contact.phone, contact.first_name, contact.consent_status) == (
+        "+33612345678",
+        "Élise",
+        "granted",
+    )
+    consent = contact.consents.get()
+    assert (consent.source, consent.created_at.date().isoformat()) == ("csv_import", "2025-03-31")
+    assert consent.text == "J'accepte les SMS\n(source: caisse magasin)"
+
+
+def test_each_refused_row_says_why_and_the_others_are_imported(shop):
+    revoked = ContactFactory(site=shop, phone="+33612345670")
+    record_consent(contact=revoked, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
+    results = run(
+        shop,
+        "\n".join(
+            [
+                "06 12 34 56 71;A;2025-01-02;web;Oui aux SMS",
+                "06 12 34 56 72;B;;web;Oui aux SMS",
+                "06 12 34 56 73;C;2025-01-02;;Oui aux SMS",
+                "06 12 34 56 74;D;2025-01-02;web;",
+                "01 23 45 67 89;E;2025-01-02;web;Oui aux SMS",
+                "06 12 34 56 75;F;hier;web;Oui aux SMS",
+                "06 12 34 56 76;G;2099-01-01;web;Oui aux SMS",
+                "06 12 34 56 70;H;2025-01-02;web;Oui aux SMS",
+                "06 12 34 56 71;A;2025-01-02;web;Oui aux SMS",
+            ]
+        )
+        + "\n",
+    )
+    outcome = {r.line: (r.imported, r.message) for r in results}
+    assert outcome[2] == (True, "imported")
+    assert "no consent_date" in outcome[3][1]
+    assert "no consent_source" in outcome[4][1]
+    assert "no consent_text" in outcome[5][1]
+    assert "not a mobile number" in outcome[6][1]
+    assert "is not a date" in outcome[7][1]
+    assert "in the future" in outcome[8][1]
+    assert "said STOP" in outcome[9][1]
+    assert "already a consenting contact" in outcome[10][1]
+    assert Contact.objects.filter(consent_status="granted").count() == 1
+    assert Contact.objects.get(phone="+33612345670").consent_status == "revoked"
+
+
+def test_commas_work_as_well_as_semicolons(shop):
+    results = run(shop, "+33612345678,,2025-01-02,web,ok\n", header=HEADER.replace(";", ","))
+    assert results[0].imported
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"phone;first_name\n0612345678;A\n", "missing column(s): consent_date"),
+        ("é".encode("latin-1") * 10, "not UTF-8"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_whole(shop, content, message):
+    with pytest.raises(ImportFileError, match=re.escape(message)):
+        import_contacts(site=shop, content=content)
+    assert not Contact.objects.exists()
+
+
+def test_the_admin_page_imports_and_reports_row_by_row(admin_client, shop):
+    assert "Import contacts (CSV)" in admin_client.get("/admin/optin/contact/").content.decode()
+    upload = SimpleUploadedFile(
+        "contacts.csv",
+        (HEADER + "0612345678;A;2025-01-02;web;ok\n0612;B;2025-01-02;web;ok\n").encode(),
+    )
+    response = admin_client.post("/admin/optin/contact/import/", {"site": shop.pk, "file": upload})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "1 imported" in body and "not a valid number" in body
+    assert Contact.objects.count() == 1
