@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retargeting.settings")
 
@@ -22,6 +23,14 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         # A pass that could not start within the minute is replaced by the next one.
         "options": {"expires": 55},
+    },
+    "purge-old-events": {
+        "task": "retargeting.tasks.purge_old_events",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    "erase-inactive-prospects": {
+        "task": "optin.tasks.erase_inactive_prospects",
+        "schedule": crontab(hour=3, minute=40),
     },
     "reconcile-sends": {
         "task": "campaigns.tasks.reconcile_sends",

@@ -251,6 +251,10 @@ COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)
 # The key of the hashes that keep erased numbers that said STOP from being messaged again.
 # Set it once and keep it: a new key forgets those numbers. Defaults to SECRET_KEY.
 ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="") or SECRET_KEY
+# Retention (RGPD): raw events are purged after EVENT_RETENTION_DAYS (13 months by
+# default) and prospects with no activity for PROSPECT_RETENTION_DAYS (3 years) are erased.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=395)
+PROSPECT_RETENTION_DAYS = env.int("PROSPECT_RETENTION_DAYS", default=1095)
 # Event requests per minute from one visitor id (a browser flushes a few times a minute).
 COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=120)
 # How many reverse proxies in front of Relance append to X-Forwarded-For (0: none, trust

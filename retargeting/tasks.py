@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from retargeting.embedded import prune_processed_messages
+from retargeting.tracking.retention import purge_old_events as purge
 
 
 @shared_task(name="retargeting.tasks.prune_embedded_broker")
@@ -15,3 +16,9 @@ def prune_embedded_broker() -> int:
     if not folder:
         return 0
     return prune_processed_messages(folder=str(folder), older_than_seconds=3600)
+
+
+@shared_task(name="retargeting.tasks.purge_old_events")
+def purge_old_events() -> int:
+    """Nightly: raw events past their retention period."""
+    return purge()
