@@ -69,3 +69,15 @@ def test_the_simulator_exists_only_with_the_outbox(client, settings):
 
 def test_a_number_that_is_not_one_is_a_404(client):
     assert client.get("/dev/phone/not-a-number/").status_code == 404
+
+
+def test_inbound_messages_are_listed_read_only_in_the_admin(admin_client):
+    from retargeting.gateways.base import InboundSms
+    from retargeting.gateways.inbound import receive_inbound
+
+    receive_inbound(
+        provider="outbox", sms=InboundSms("SM1", CUSTOMER, "", "La veste existe en M ?")
+    )
+    page = admin_client.get("/admin/gateways/inboundmessage/")
+    assert page.status_code == 200 and "La veste existe en M ?" in page.content.decode()
+    assert admin_client.get("/admin/gateways/inboundmessage/add/").status_code == 403
