@@ -45,7 +45,7 @@ DEMO_CONTACTS = [
     ),
     ("06 12 34 56 03", "Chloé", "demo0000000000000000000000000003", "0", []),
 ]
-DEMO_APPS = ("sites", "tracking", "optin", "campaigns")
+DEMO_APPS = ("sites", "tracking", "gateways", "optin", "campaigns")
 
 
 @dataclass(frozen=True)
