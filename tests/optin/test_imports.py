@@ -102,3 +102,15 @@ def test_the_admin_page_imports_and_reports_row_by_row(admin_client, shop):
     assert response.status_code == 200
     assert "1 imported" in body and "not a valid number" in body
     assert Contact.objects.count() == 1
+
+
+def test_a_number_erased_after_a_stop_cannot_be_imported_again(shop):
+    from optin.erasure import erase_contact
+
+    contact = ContactFactory(site=shop, phone="+33612345678")
+    record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
+    record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
+    erase_contact(site=shop, raw_phone="+33612345678")
+    (result,) = run(shop, "06 12 34 56 78;A;2025-01-02;web;Oui aux SMS\n")
+    assert not result.imported and "said STOP before it was erased" in result.message
+    assert not Contact.objects.filter(consent_status="granted").exists()
