@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from campaigns.messages import render_body
 from campaigns.models import Send, SendEvent, SendStatus
+from campaigns.quiet_hours import send_time
 from campaigns.send_states import advance
 from optin.consent import is_live, record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact
@@ -93,6 +94,28 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
     if now >= expires_at:
         advance(send, status=SendStatus.DROPPED, source="worker", reason="stale")
         return "stale"
+    # Checked again at send time, whatever was planned: never at night, never on a holiday.
+    allowed_at = send_time(now, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}")
+    if allowed_at > now:
+        if allowed_at >= expires_at:
+            advance(
+                send,
+                status=SendStatus.DROPPED,
+                source="worker",
+                reason="stale",
+                detail="quiet hours last past the staleness limit",
+            )
+            return "stale"
+        advance(
+            send,
+            status=SendStatus.PLANNED,
+            source="worker",
+            reason="quiet_hours",
+            detail=f"until {allowed_at.isoformat()}",
+            due_at=allowed_at,
+            claimed_at=None,
+        )
+        return "quiet_hours"
     if not send.body:
         body = render_body(send)
         counted = segments.count(body)

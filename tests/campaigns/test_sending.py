@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def planned(site, consenting_contact, abandoned_cart_of):
     """A send due now for a cart left 30 minutes ago."""
+    site.quiet_hours = "none"  # these tests are not about the hour they run at
+    site.save()
     step = StepFactory(
         flow__site=site,
         delay_minutes=30,
@@ -273,3 +276,49 @@ def test_the_same_send_through_the_outbox_is_seen_on_the_phone(
     assert message.body == planned.body and message.to == planned.contact.phone
     page = client.get(f"/dev/phone/{planned.contact.phone}/").content.decode()
     assert planned.short_link.code in page
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def test_a_send_claimed_at_night_waits_for_the_morning(
+    twilio, site, consenting_contact, abandoned_cart_of
+):
+    with time_machine.travel(datetime(2026, 11, 24, 21, 0, tzinfo=PARIS), tick=False):
+        step = StepFactory(flow__site=site)
+        cart = abandoned_cart_of(consenting_contact, at=timezone.now() - timedelta(hours=1))
+        send = SendFactory(
+            cart=cart,
+            step=step,
+            contact=consenting_contact,
+            planned_at=timezone.now() - timedelta(minutes=30),
+            due_at=timezone.now(),
+        )
+        assert sending.deliver(send_id=send.pk) == "quiet_hours"
+    send.refresh_from_db()
+    assert send.status == SendStatus.PLANNED and send.reason == "quiet_hours"
+    morning = datetime(2026, 11, 25, 8, 0, tzinfo=PARIS)
+    assert morning <= send.due_at < morning + timedelta(minutes=30)
+    assert twilio.messages == {}
+    with time_machine.travel(send.due_at, tick=False):
+        assert sending.deliver(send_id=send.pk) == "accepted"
+
+
+def test_quiet_hours_past_the_staleness_limit_drop_the_send(
+    twilio, site, consenting_contact, abandoned_cart_of
+):
+    # Saturday 21:00: the next opening is Monday 08:00, after the cart turns 48 hours old.
+    with time_machine.travel(datetime(2026, 11, 28, 21, 0, tzinfo=PARIS), tick=False):
+        step = StepFactory(flow__site=site)
+        cart = abandoned_cart_of(consenting_contact, at=timezone.now() - timedelta(hours=20))
+        send = SendFactory(
+            cart=cart,
+            step=step,
+            contact=consenting_contact,
+            planned_at=timezone.now(),
+            due_at=timezone.now(),
+        )
+        assert sending.deliver(send_id=send.pk) == "stale"
+    send.refresh_from_db()
+    assert (send.status, send.reason) == (SendStatus.DROPPED, "stale")
+    assert twilio.messages == {}

@@ -55,6 +55,8 @@ def start_worker(queue, twilio, log):
 
 @pytest.fixture
 def due_sends(site):
+    site.quiet_hours = "none"  # whatever hour the test runs at
+    site.save()
     step = StepFactory(
         flow__site=site,
         delay_minutes=30,

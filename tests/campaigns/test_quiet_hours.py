@@ -1,0 +1,169 @@
+"""Quiet hours on a controlled clock: the edges that matter."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from campaigns.quiet_hours import (
+    EVERY_DAY,
+    Policy,
+    Recipient,
+    Window,
+    is_open,
+    next_opening,
+    policy_for,
+    recipient,
+    send_time,
+)
+from tests.factories import SiteFactory
+
+PARIS, NEW_YORK = ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York")
+FR_NUMBER, US_NUMBER = "+33612345678", "+12125551234"
+ES_NUMBER, RE_NUMBER = "+34612345678", "+262692123456"
+
+
+def paris(*args):
+    return datetime(*args, tzinfo=PARIS)
+
+
+@pytest.fixture
+def site(db):
+    return SiteFactory(country="FR", time_zone="Europe/Paris", quiet_hours="fr_strict")
+
+
+def opening(site, at, phone=FR_NUMBER):
+    return next_opening(at, policy=policy_for(site), who=recipient(phone=phone, site=site))
+
+
+def test_19_59_is_open_and_20_00_is_closed(site):
+    who = recipient(phone=FR_NUMBER, site=site)
+    assert is_open(paris(2026, 11, 24, 19, 59), policy=policy_for(site), who=who)
+    assert not is_open(paris(2026, 11, 24, 20, 0), policy=policy_for(site), who=who)
+    assert not is_open(paris(2026, 11, 24, 7, 59), policy=policy_for(site), who=who)
+    assert is_open(paris(2026, 11, 24, 8, 0), policy=policy_for(site), who=who)
+
+
+def test_20_00_moves_to_the_next_morning(site):
+    assert opening(site, paris(2026, 11, 24, 20, 0)) == paris(2026, 11, 25, 8, 0)
+
+
+def test_saturday_evening_waits_for_monday_morning(site):
+    assert opening(site, paris(2026, 11, 28, 20, 30)) == paris(2026, 11, 30, 8, 0)
+    assert opening(site, paris(2026, 11, 29, 12, 0)) == paris(2026, 11, 30, 8, 0)
+
+
+def test_christmas_eve_is_open_and_christmas_day_is_not(site):
+    assert opening(site, paris(2026, 12, 24, 19, 0)) == paris(2026, 12, 24, 19, 0)
+    assert opening(site, paris(2026, 12, 24, 20, 0)) == paris(2026, 12, 26, 8, 0)
+
+
+def test_the_first_of_may_is_a_holiday(site):
+    assert opening(site, paris(2026, 5, 1, 10, 0)) == paris(2026, 5, 2, 8, 0)
+
+
+def test_the_march_dst_change(site):
+    # Sunday 29 March 2026 the clocks go forward: Monday 08:00 is 06:00 UTC, not 07:00.
+    assert opening(site, paris(2026, 3, 28, 21, 0)).astimezone(ZoneInfo("UTC")) == (
+        datetime(2026, 3, 30, 6, 0, tzinfo=ZoneInfo("UTC"))
+    )
+
+
+def test_the_october_dst_change(site):
+    # Sunday 25 October 2026 the clocks go back: Monday 08:00 is 07:00 UTC.
+    assert opening(site, paris(2026, 10, 24, 20, 0)).astimezone(ZoneInfo("UTC")) == (
+        datetime(2026, 10, 26, 7, 0, tzinfo=ZoneInfo("UTC"))
+    )
+
+
+def test_a_window_across_midnight():
+    policy = Policy((Window(EVERY_DAY, time(22), time(2)),), holidays_allowed=True)
+    who = Recipient((PARIS,), "FR")
+    assert is_open(paris(2026, 11, 24, 23, 30), policy=policy, who=who)
+    assert is_open(paris(2026, 11, 25, 1, 59), policy=policy, who=who)
+    assert not is_open(paris(2026, 11, 25, 2, 0), policy=policy, who=who)
+    assert next_opening(paris(2026, 11, 25, 2, 0), policy=policy, who=who) == paris(
+        2026, 11, 25, 22, 0
+    )
+
+
+def test_a_spanish_number_with_two_zones_gets_the_hours_allowed_in_both(site):
+    # Madrid and the Canaries (an hour behind): 08:00 in Madrid is 07:00 in the Canaries.
+    assert recipient(phone=ES_NUMBER, site=site).country == "ES"
+    madrid = ZoneInfo("Europe/Madrid")
+    at = datetime(2026, 11, 24, 8, 0, tzinfo=madrid)
+    assert opening(site, at, ES_NUMBER) == datetime(2026, 11, 24, 9, 0, tzinfo=madrid)
+    late = datetime(2026, 11, 24, 19, 30, tzinfo=madrid)  # 18:30 in the Canaries: open
+    assert opening(site, late, ES_NUMBER) == late
+
+
+def test_a_new_york_number_on_a_french_site_gets_new_york_hours_and_us_holidays(site):
+    assert opening(site, paris(2026, 11, 24, 14, 0), US_NUMBER) == datetime(
+        2026, 11, 24, 8, 0, tzinfo=NEW_YORK
+    )  # 08:00 in New York is 14:00 in Paris
+    # Thanksgiving (26 November 2026) is a US holiday, not a French one.
+    assert opening(site, datetime(2026, 11, 26, 10, 0, tzinfo=NEW_YORK), US_NUMBER) == (
+        datetime(2026, 11, 27, 8, 0, tzinfo=NEW_YORK)
+    )
+    assert opening(site, paris(2026, 11, 26, 10, 0)) == paris(2026, 11, 26, 10, 0)
+
+
+def test_a_reunion_number_gets_reunion_hours_and_holidays(site):
+    reunion = ZoneInfo("Indian/Reunion")
+    assert recipient(phone=RE_NUMBER, site=site).country == "RE"
+    # 10:00 in Paris is 13:00 in Réunion: open there. 18:00 in Paris is 21:00 there: closed.
+    assert opening(site, paris(2026, 11, 24, 10, 0), RE_NUMBER) == paris(2026, 11, 24, 10, 0)
+    assert opening(site, paris(2026, 11, 24, 18, 0), RE_NUMBER) == datetime(
+        2026, 11, 25, 8, 0, tzinfo=reunion
+    )
+    # 20 December, the abolition of slavery, is a holiday in Réunion only.
+    assert opening(
+        site, datetime(2026, 12, 21, 10, 0, tzinfo=reunion) - timedelta(days=1), RE_NUMBER
+    ) == datetime(2026, 12, 21, 8, 0, tzinfo=reunion)
+
+
+def test_a_shared_prefix_keeps_the_zones_of_the_numbers_own_country(site):
+    assert recipient(phone=RE_NUMBER, site=site).zones == (ZoneInfo("Indian/Reunion"),)
+    mayotte = recipient(phone="+262639012345", site=site)
+    assert (mayotte.country, mayotte.zones) == ("YT", (ZoneInfo("Indian/Mayotte"),))
+
+
+def test_a_number_that_tells_nothing_uses_the_sites_zone(site):
+    site.time_zone = "America/Martinique"
+    assert recipient(phone="not a number", site=site).zones == (ZoneInfo("America/Martinique"),)
+
+
+def test_no_quiet_hours_means_always_open(site):
+    site.quiet_hours = "none"
+    assert opening(site, paris(2026, 12, 25, 3, 0)) == paris(2026, 12, 25, 3, 0)
+
+
+def test_the_af2m_charter_allows_sundays_until_21_30(site):
+    site.quiet_hours = "fr_af2m"
+    assert opening(site, paris(2026, 11, 29, 21, 29)) == paris(2026, 11, 29, 21, 29)
+    assert opening(site, paris(2026, 11, 29, 21, 30)) == paris(2026, 11, 30, 8, 0)
+
+
+def test_unsupported_presets_fall_back_to_the_strictest(site):
+    site.quiet_hours = "us_tcpa"
+    assert policy_for(site) == policy_for(SiteFactory.build(quiet_hours="fr_strict"))
+
+
+@time_machine.travel(paris(2026, 11, 24, 21, 0), tick=False)
+def test_deferred_sends_are_spread_over_the_first_30_minutes_of_the_opening(site):
+    times = [
+        send_time(timezone.now(), site=site, phone=FR_NUMBER, key=f"send-{i}") for i in range(200)
+    ]
+    assert min(times) >= paris(2026, 11, 25, 8, 0)
+    assert max(times) < paris(2026, 11, 25, 8, 30)
+    assert len({t.minute for t in times}) > 20  # spread, not all at once
+    assert send_time(timezone.now(), site=site, phone=FR_NUMBER, key="send-7") == times[7]
+
+
+@time_machine.travel(paris(2026, 11, 24, 15, 0), tick=False)
+def test_a_send_due_in_open_hours_goes_at_once(site):
+    assert send_time(timezone.now(), site=site, phone=FR_NUMBER, key="x") == timezone.now()
