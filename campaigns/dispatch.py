@@ -7,6 +7,7 @@ to run twice at once: the database refuses a second send for the same cart and s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
+from campaigns.quiet_hours import send_time
+from campaigns.sending import deliver
 from optin.confirmation import send_pending_confirmations
 from optin.consent import LIVE_STATUSES
 from optin.models import VisitorLink
@@ -23,6 +26,7 @@ from retargeting.tracking.models import Cart
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+MAX_DUE_PER_PASS = 2_000
 
 
 @dataclass
@@ -34,6 +38,7 @@ class PassReport:
     confirmations: int = 0
     due: int = 0
     sent: int = 0
+    enqueued: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -42,15 +47,36 @@ class PassReport:
         return " ".join(f"{key}={value}" for key, value in self.as_dict().items())
 
 
-def run_pass(*, now: datetime | None = None) -> PassReport:
-    """One full pass at ``now`` (the current time by default)."""
+def run_pass(
+    *,
+    now: datetime | None = None,
+    deliver_inline: bool = False,
+    enqueue: Callable[[int], object] | None = None,
+) -> PassReport:
+    """One full pass at ``now``: plan, send confirmations, then hand on what is due.
+
+    Due sends are delivered here (``deliver_inline``, the foreground command) or given to
+    ``enqueue`` (beat: one task per send on the sms queue). A send is claimed before it is
+    sent, so a send handed on twice still goes out once.
+    """
     now = now or timezone.now()
     report = PassReport()
     for step in _first_steps_of_active_flows():
         _plan_step(step=step, now=now, report=report)
     # Double opt-in confirmations whose task was lost or whose provider was down.
     report.confirmations = send_pending_confirmations()
-    report.due = Send.objects.filter(status=SendStatus.PLANNED, due_at__lte=now).count()
+    due = list(
+        Send.objects.filter(status=SendStatus.PLANNED, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:MAX_DUE_PER_PASS]
+    )
+    report.due = len(due)
+    for send_id in due:
+        if deliver_inline:
+            report.sent += deliver(send_id=send_id) == "accepted"
+        elif enqueue is not None:
+            enqueue(send_id)
+            report.enqueued += 1
     logger.info("dispatch pass at %s: %s", now.isoformat(), report)
     return report
 
@@ -86,9 +112,14 @@ def _plan_step(*, step: Step, now: datetime, report: PassReport) -> None:
         .filter(Exists(live_link))
         .exclude(Exists(Send.objects.filter(cart_id=OuterRef("pk"), step=step)))
         .order_by("last_change_at", "pk")
-        .values_list("pk", "visitor__contact_link__contact", "last_change_at")
+        .values_list(
+            "pk",
+            "visitor__contact_link__contact",
+            "last_change_at",
+            "visitor__contact_link__contact__phone",
+        )
     )
-    batch: list[tuple[int, int, datetime]] = []
+    batch: list[tuple[int, int, datetime, str]] = []
     for row in candidates.iterator(chunk_size=BATCH_SIZE):
         batch.append(row)
         if len(batch) == BATCH_SIZE:
@@ -99,21 +130,29 @@ def _plan_step(*, step: Step, now: datetime, report: PassReport) -> None:
 
 
 def _plan_batch(
-    *, step: Step, rows: list[tuple[int, int, datetime]], now: datetime, report: PassReport
+    *, step: Step, rows: list[tuple[int, int, datetime, str]], now: datetime, report: PassReport
 ) -> None:
+    site = step.flow.site
     sends = [
         Send(
-            site_id=step.flow.site_id,
+            site_id=site.pk,
             cart_id=cart_id,
             step=step,
             contact_id=contact_id,
             status=SendStatus.PLANNED,
             planned_at=now,
-            due_at=last_change_at + timedelta(minutes=step.delay_minutes),
+            # Planned within the quiet hours already; the cap is checked at send time, when
+            # the contact's other messages are known.
+            due_at=send_time(
+                max(last_change_at + timedelta(minutes=step.delay_minutes), now),
+                site=site,
+                phone=phone,
+                key=f"cart-{cart_id}-step-{step.pk}",
+            ),
         )
-        for cart_id, contact_id, last_change_at in rows
+        for cart_id, contact_id, last_change_at, phone in rows
     ]
-    cart_ids = [cart_id for cart_id, _, _ in rows]
+    cart_ids = [row[0] for row in rows]
     with transaction.atomic():
         # A concurrent pass may have planned some of these: the unique (cart, step) keeps one.
         Send.objects.bulk_create(sends, ignore_conflicts=True)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.frequency import next_allowed
 from campaigns.messages import render_body
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.quiet_hours import send_time
@@ -94,28 +97,51 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
     if now >= expires_at:
         advance(send, status=SendStatus.DROPPED, source="worker", reason="stale")
         return "stale"
-    # Checked again at send time, whatever was planned: never at night, never on a holiday.
-    allowed_at = send_time(now, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}")
+    with _contact_lock(send.contact.pk):
+        return _send_now(send, now=now, expires_at=expires_at, gateway=gateway)
+
+
+@contextmanager
+def _contact_lock(contact_id: int) -> Iterator[None]:
+    """On PostgreSQL, one worker at a time decides and sends for a contact, so two workers
+    cannot both pass the frequency cap. The embedded mode runs a single worker, and SQLite
+    would hold its one write lock for the whole provider call."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        list(Contact.objects.select_for_update().filter(pk=contact_id).values_list("pk"))
+        yield
+
+
+def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gateway | None) -> str:
+    assert send.contact is not None
+    # Checked again at send time, whatever was planned: the cap, then quiet hours.
+    capped_until = next_allowed(site=send.site, contact=send.contact, at=now, exclude=send.pk)
+    allowed_at = send_time(
+        capped_until, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}"
+    )
     if allowed_at > now:
+        reason = "capped" if capped_until > now else "quiet_hours"
         if allowed_at >= expires_at:
             advance(
                 send,
                 status=SendStatus.DROPPED,
                 source="worker",
                 reason="stale",
-                detail="quiet hours last past the staleness limit",
+                detail=f"{reason} until past the staleness limit",
             )
             return "stale"
         advance(
             send,
             status=SendStatus.PLANNED,
             source="worker",
-            reason="quiet_hours",
+            reason=reason,
             detail=f"until {allowed_at.isoformat()}",
             due_at=allowed_at,
             claimed_at=None,
         )
-        return "quiet_hours"
+        return reason
     if not send.body:
         body = render_body(send)
         counted = segments.count(body)

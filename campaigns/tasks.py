@@ -9,8 +9,8 @@ from campaigns import dispatch, sending
 
 @shared_task(name="campaigns.tasks.dispatch_pass", ignore_result=True)
 def dispatch_pass() -> dict[str, int]:
-    """The every-minute dispatch pass (beat)."""
-    return dispatch.run_pass().as_dict()
+    """The every-minute dispatch pass (beat): due sends go to the sms queue, one task each."""
+    return dispatch.run_pass(enqueue=lambda send_id: deliver_send.delay(send_id)).as_dict()
 
 
 @shared_task(name="campaigns.tasks.deliver_send", acks_late=True, ignore_result=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -75,7 +76,7 @@ def test_the_database_keeps_one_send_per_cart_and_step_when_passes_overlap(
     report = dispatch.PassReport()
     dispatch._plan_batch(
         step=step,
-        rows=[(cart.pk, consenting_contact.pk, cart.last_change_at)],
+        rows=[(cart.pk, consenting_contact.pk, cart.last_change_at, consenting_contact.phone)],
         now=NOW,
         report=report,
     )
@@ -161,10 +162,32 @@ def test_the_command_reports_counts_per_outcome(step, site, consenting_contact, 
         "already_planned": 0,
         "confirmations": 0,
         "due": 2,
-        "sent": 0,
+        "sent": 2,
+        "enqueued": 0,
     }
     out = StringIO()
     call_command("dispatch", stdout=out)
     assert out.getvalue().strip() == (
-        "dispatch: planned=0 already_planned=0 confirmations=0 due=2 sent=0"
+        "dispatch: planned=0 already_planned=0 confirmations=0 due=0 sent=0 enqueued=0"
     )
+
+
+def test_a_cart_left_in_the_evening_is_planned_for_the_morning_and_not_sent(
+    step, consenting_contact, abandoned_cart_of
+):
+    evening = datetime(2026, 11, 24, 19, 45, tzinfo=ZoneInfo("Europe/Paris"))
+    with time_machine.travel(evening + timedelta(minutes=30), tick=False):
+        abandoned_cart_of(consenting_contact, at=evening)
+        report = run_pass(deliver_inline=True)
+    assert (report.planned, report.due, report.sent) == (1, 0, 0)
+    due = Send.objects.get().due_at.astimezone(ZoneInfo("Europe/Paris"))
+    assert due.date().isoformat() == "2026-11-25" and due.hour == 8 and due.minute < 30
+
+
+def test_the_beat_pass_enqueues_one_task_per_due_send(step, consenting_contact, abandoned_cart_of):
+    with time_machine.travel(NOW, tick=False):
+        abandoned_cart_of(consenting_contact, at=NOW - timedelta(hours=1))
+        queued = []
+        report = run_pass(enqueue=queued.append)
+    assert (report.enqueued, report.sent) == (1, 0)
+    assert queued == [Send.objects.get().pk]

@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = run_pass()
+            report = run_pass(deliver_inline=True)
         except DatabaseError as exc:
             raise CommandError(f"dispatch pass failed: {exc}".splitlines()[0]) from exc
         if options["json"]:
