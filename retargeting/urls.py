@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from campaigns import links
 from optin import hosted
 from retargeting import demoshop, views
 from retargeting.gateways import views as gateways
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/schema", openapi.schema_view, name="api-schema"),
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
+    path("s/<str:code>", links.follow, name="short-link"),
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
     path("dev/phone/", gateways.phone_index, name="phone-index"),
     path("dev/phone/<str:number>/", gateways.phone, name="phone"),
