@@ -125,7 +125,7 @@ def _load_contacts(site: Site) -> None:
                 currency="EUR",
                 item_count=sum(item["quantity"] for item in items),
                 items=items,
-                url=f"{settings.PUBLIC_BASE_URL}/",
+                url=f"{settings.PUBLIC_BASE_URL}/demo/shop/panier/",
                 created_at=left_at,
                 last_change_at=left_at,
             )
