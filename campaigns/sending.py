@@ -97,6 +97,15 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
     if now >= expires_at:
         advance(send, status=SendStatus.DROPPED, source="worker", reason="stale")
         return "stale"
+    if not send.body:
+        # Committed before the provider is called (and outside the contact lock's
+        # transaction), so a message taken by the provider can always be found again.
+        body = render_body(send)
+        counted = segments.count(body)
+        Send.objects.filter(pk=send.pk).update(
+            body=body, segments=counted.segments, encoding=counted.encoding
+        )
+        send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
     with _contact_lock(send.contact.pk):
         return _send_now(send, now=now, expires_at=expires_at, gateway=gateway)
 
@@ -142,13 +151,6 @@ def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gatew
             claimed_at=None,
         )
         return reason
-    if not send.body:
-        body = render_body(send)
-        counted = segments.count(body)
-        Send.objects.filter(pk=send.pk).update(
-            body=body, segments=counted.segments, encoding=counted.encoding
-        )
-        send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
     sender = send.site.sender or settings.TWILIO_FROM or "default"
     if not throttle.acquire(sender, send.segments or 1, max_wait=20):
         advance(
