@@ -1,9 +1,4 @@
-"""The text of one reminder, and its short link.
-
-The full template rules (restricted variables, saved-time validation, the opt-out mention
-added when missing) come with the campaign engine; this renders a step's template with the
-variables it offers.
-"""
+"""The text of one reminder, and its short link."""
 
 from __future__ import annotations
 
@@ -13,11 +8,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.template import Context, Template
 from django.utils import timezone
 
 from campaigns.flows import stop_mention
 from campaigns.models import Send, ShortLink
+from campaigns.templates import render
 from retargeting.sites.models import Language
 
 _BASE62 = string.digits + string.ascii_letters
@@ -67,4 +62,7 @@ def render_body(send: Send) -> str:
         "discount_code": send.step.discount_code,
         "stop": stop_mention(site=site),
     }
-    return Template(send.step.template).render(Context(context, autoescape=False)).strip()
+    body = render(send.step.template, context)
+    # The opt-out mention is the law: added when a template lacks it.
+    mention = stop_mention(site=site)
+    return body if "STOP" in body.upper() else f"{body}\n{mention}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -71,6 +72,13 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} #{self.position} (+{self.delay_minutes} min)"
+
+    def clean(self) -> None:
+        from campaigns.templates import template_errors
+
+        errors = template_errors(self.template)
+        if errors:
+            raise ValidationError({"template": errors})
 
 
 class SendStatus(models.TextChoices):

@@ -25,6 +25,7 @@ from campaigns.messages import render_body
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.quiet_hours import send_time
 from campaigns.send_states import advance
+from campaigns.templates import InvalidTemplate
 from optin.consent import is_live, record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting import segments
@@ -100,7 +101,17 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
     if not send.body:
         # Committed before the provider is called (and outside the contact lock's
         # transaction), so a message taken by the provider can always be found again.
-        body = render_body(send)
+        try:
+            body = render_body(send)
+        except InvalidTemplate as exc:
+            advance(
+                send,
+                status=SendStatus.FAILED,
+                source="worker",
+                reason="invalid_template",
+                detail=str(exc),
+            )
+            return "invalid_template"
         counted = segments.count(body)
         Send.objects.filter(pk=send.pk).update(
             body=body, segments=counted.segments, encoding=counted.encoding

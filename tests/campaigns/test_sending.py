@@ -322,3 +322,20 @@ def test_quiet_hours_past_the_staleness_limit_drop_the_send(
     send.refresh_from_db()
     assert (send.status, send.reason) == (SendStatus.DROPPED, "stale")
     assert twilio.messages == {}
+
+
+def test_a_template_without_the_stop_mention_gets_it(twilio, planned):
+    type(planned.step).objects.filter(pk=planned.step.pk).update(
+        template="{{ shop }} : votre panier vous attend {{ link }}"
+    )
+    assert sending.deliver(send_id=planned.pk) == "accepted"
+    planned.refresh_from_db()
+    assert planned.body.endswith("Répondez STOP pour ne plus recevoir de SMS")
+
+
+def test_an_invalid_template_fails_the_send_with_its_reason(twilio, planned):
+    type(planned.step).objects.filter(pk=planned.step.pk).update(template="{% debug %}")
+    assert sending.deliver(send_id=planned.pk) == "invalid_template"
+    planned.refresh_from_db()
+    assert (planned.status, planned.reason) == (SendStatus.FAILED, "invalid_template")
+    assert twilio.messages == {}

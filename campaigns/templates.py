@@ -1,0 +1,77 @@
+"""SMS templates: the Django template language, restricted to what a reminder needs.
+
+Allowed: the variables below, the filters below, and ``{% if %}``/``{% else %}``/``{% endif %}``
+on a variable. Nothing else: no tag reaches the database, the files or the settings. An unknown
+variable or a forbidden tag is an error when the template is saved, not when it is sent.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.template import Context, Engine, TemplateSyntaxError
+
+VARIABLES = (
+    "first_name",
+    "shop",
+    "cart_total",
+    "item_name",
+    "item_count",
+    "link",
+    "discount_code",
+    "stop",
+)
+FILTERS = frozenset({"default", "upper", "lower", "capfirst", "title"})
+_TAG = re.compile(r"{%\s*(.*?)\s*%}", re.DOTALL)
+_VARIABLE = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
+_NAME = re.compile(r"^[a-z_]+$")
+# No loaders, no libraries beyond Django's built-in tags and filters, which the checks below
+# narrow to the few allowed.
+_ENGINE = Engine(loaders=[], libraries={}, autoescape=False)
+
+
+class InvalidTemplate(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def template_errors(text: str) -> list[str]:
+    """What is wrong with a template, in words a marketer understands (empty: nothing)."""
+    errors: list[str] = []
+    for tag in _TAG.findall(text):
+        words = tag.split()
+        if words[:1] == ["if"]:
+            simple = len(words) == 2 or (len(words) == 3 and words[1] == "not")
+            if not simple or words[-1] not in VARIABLES:
+                errors.append(f"{{% {tag} %}}: write {{% if variable %}} with one of the variables")
+        elif words not in (["else"], ["endif"]):
+            errors.append(f"{{% {tag} %}} is not allowed: only if, else and endif")
+    for expression in _VARIABLE.findall(text):
+        name, *filters = (part.strip() for part in expression.split("|"))
+        if name not in VARIABLES:
+            errors.append(f"unknown variable {{{{ {name} }}}}: use " + ", ".join(VARIABLES))
+        for used in filters:
+            filter_name = used.split(":", 1)[0].strip()
+            if not _NAME.match(filter_name) or filter_name not in FILTERS:
+                errors.append(
+                    f"filter |{filter_name} is not allowed: use " + ", ".join(sorted(FILTERS))
+                )
+    remainder = _VARIABLE.sub("", _TAG.sub("", text))
+    if "{{" in remainder or "{%" in remainder:
+        errors.append("the template cannot be read: a {{ or {% is not closed")
+    if not errors:
+        try:
+            _ENGINE.from_string(text)
+        except TemplateSyntaxError as exc:
+            errors.append(f"the template cannot be read: {exc}")
+    return errors
+
+
+def render(text: str, variables: dict[str, object]) -> str:
+    """Render a template with the allowed variables; raise ``InvalidTemplate`` if it is not one."""
+    errors = template_errors(text)
+    if errors:
+        raise InvalidTemplate(errors)
+    context = Context({name: variables.get(name, "") for name in VARIABLES}, autoescape=False)
+    return _ENGINE.from_string(text).render(context).strip()

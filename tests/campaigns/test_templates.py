@@ -1,0 +1,62 @@
+"""SMS templates: only the offered variables, filters and if/else; errors when saved."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from campaigns.flows import DEFAULT_TEMPLATE
+from campaigns.templates import InvalidTemplate, render, template_errors
+from tests.factories import StepFactory
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *DEFAULT_TEMPLATE.values(),
+        "{{ shop|upper }} : {{ first_name|default:'bonjour' }} {{ link }}",
+        "{% if not first_name %}Bonjour{% else %}{{ first_name }}{% endif %}",
+    ],
+)
+def test_the_offered_language_is_accepted(text):
+    assert template_errors(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{ secret_key }}", "unknown variable {{ secret_key }}"),
+        ("{{ contact.phone }}", "unknown variable {{ contact.phone }}"),
+        ("{% debug %}", "{% debug %} is not allowed"),
+        ('{% include "admin/base.html" %}', "is not allowed"),
+        ("{% load static %}", "is not allowed"),
+        ("{% for x in link %}{% endfor %}", "is not allowed"),
+        ("{% if link == 'x' %}a{% endif %}", "write {% if variable %}"),
+        ("{{ link|safe }}", "filter |safe is not allowed"),
+        ("{{ shop|upper }", "cannot be read"),
+        ("{% if shop %}never closed", "cannot be read"),
+    ],
+)
+def test_anything_else_is_refused_with_a_reason(text, message):
+    errors = template_errors(text)
+    assert errors and any(message in error for error in errors), errors
+    with pytest.raises(InvalidTemplate):
+        render(text, {})
+
+
+def test_rendering_uses_only_the_variables_and_never_escapes():
+    text = "{{ shop }} : {% if first_name %}{{ first_name|capfirst }}{% else %}Bonjour{% endif %}"
+    assert render(text, {"shop": "L'Atelier & Co", "first_name": "élise"}) == (
+        "L'Atelier & Co : Élise"
+    )
+    assert render(text, {"shop": "X", "ignored": "y"}) == "X : Bonjour"
+
+
+@pytest.mark.django_db
+def test_saving_a_step_with_an_unknown_variable_is_an_error_in_place():
+    step = StepFactory.build(
+        flow=StepFactory().flow, position=2, template="Hello {{ frist_name }} {{ link }}"
+    )
+    with pytest.raises(ValidationError) as error:
+        step.full_clean()
+    assert "unknown variable {{ frist_name }}" in str(error.value.message_dict["template"])
