@@ -16,7 +16,6 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from importlib import resources
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -24,6 +23,7 @@ import phonenumbers
 from phonenumbers import timezone as number_zones
 
 from retargeting.sites.models import QuietHours, Site
+from retargeting.zones import zone_country
 
 WEEKDAYS = frozenset(range(6))  # Monday to Saturday
 EVERY_DAY = frozenset(range(7))
@@ -87,20 +87,9 @@ def _recipient(phone: str, site_zone: str, site_country: str) -> Recipient:
     country = phonenumbers.region_code_for_number(number) or site_country
     # A shared prefix can name another country's zone too (+262: Réunion and Mayotte);
     # the number's own country settles it when it has zones among them.
-    own = {name for name in names if _zone_countries().get(name) == country}
+    own = {name for name in names if zone_country(name) == country}
     zones = tuple(ZoneInfo(name) for name in sorted(own or names)) or (ZoneInfo(site_zone),)
     return Recipient(zones, country)
-
-
-@functools.lru_cache(maxsize=1)
-def _zone_countries() -> dict[str, str]:
-    text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
-    countries: dict[str, str] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            country, _coordinates, zone, *_ = line.split("\t")
-            countries[zone] = country
-    return countries
 
 
 @functools.lru_cache(maxsize=512)

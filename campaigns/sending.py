@@ -162,7 +162,7 @@ def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gatew
             claimed_at=None,
         )
         return reason
-    sender = send.site.sender or settings.TWILIO_FROM or "default"
+    sender = send.site.effective_sender or "default"
     if not throttle.acquire(sender, send.segments or 1, max_wait=20):
         advance(
             send,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from importlib import resources
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -12,6 +10,7 @@ from django.db import transaction
 from retargeting.sites import keys
 from retargeting.sites.domains import normalize_domain
 from retargeting.sites.models import Language, Membership, QuietHours, Site
+from retargeting.zones import principal_zone
 
 # Countries whose shops get French-language defaults.
 FRENCH_SPEAKING = {"FR", "BE", "LU", "MC", "CH", "RE", "GP", "MQ", "GF", "YT", "PM", "NC", "PF"}
@@ -24,21 +23,9 @@ class CreatedSite:
     """Shown once: only its digest is stored."""
 
 
-@functools.cache
-def _principal_zones() -> dict[str, str]:
-    # zone.tab lists each country's principal zone first.
-    zones: dict[str, str] = {}
-    text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            country, _coordinates, zone, *_ = line.split("\t")
-            zones.setdefault(country, zone)
-    return zones
-
-
 def default_time_zone(country: str) -> str:
     """The principal time zone of a country (IANA's zone.tab), UTC when it has none."""
-    return _principal_zones().get(country.upper(), "UTC")
+    return principal_zone(country)
 
 
 def create_site(

@@ -118,3 +118,11 @@ def test_the_database_refuses_incoherent_caps(site):
 def test_the_database_refuses_an_unknown_quiet_hours_preset(site):
     with pytest.raises(IntegrityError), transaction.atomic():
         Site.objects.filter(pk=site.pk).update(quiet_hours="whenever")
+
+
+def test_the_zone_table_knows_each_zones_country():
+    from retargeting.zones import zone_country
+
+    assert zone_country("Indian/Reunion") == "RE"
+    assert zone_country("Indian/Mayotte") == "YT"
+    assert zone_country("Mars/Olympus") == ""
