@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
+from campaigns.templates import template_errors
 from optin.models import Contact
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Visitor
@@ -74,8 +75,6 @@ class Step(models.Model):
         return f"{self.flow} #{self.position} (+{self.delay_minutes} min)"
 
     def clean(self) -> None:
-        from campaigns.templates import template_errors
-
         errors = template_errors(self.template)
         if errors:
             raise ValidationError({"template": errors})

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from optin.erasure import is_blocked
 from optin.models import Consent, ConsentStatus, Contact
 
 LIVE_STATUSES = frozenset({ConsentStatus.GRANTED, ConsentStatus.CONFIRMED})
@@ -44,8 +45,6 @@ def record_consent(
 
     Raises ``ConsentBlocked`` for consent to a number erased after a STOP.
     """
-    from optin.erasure import is_blocked
-
     if status != ConsentStatus.REVOKED and is_blocked(site_id=contact.site_id, e164=contact.phone):
         raise ConsentBlocked(f"{contact} said STOP before it was erased")
     with transaction.atomic():

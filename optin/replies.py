@@ -38,7 +38,7 @@ TEXT = {
 
 def sites_sending_from(recipient: str) -> list[Site]:
     """The sites whose messages come from ``recipient`` (their sender, or the platform's)."""
-    platform_default = not recipient or recipient in (settings.TWILIO_FROM,)
+    platform_default = not recipient or recipient == settings.TWILIO_FROM
     own = list(Site.objects.filter(sender=recipient)) if recipient else []
     if platform_default or not own:
         # Sites without a sender of their own send from TWILIO_FROM or the Messaging Service.

@@ -10,7 +10,7 @@ from django.conf import settings
 
 def ensure_broker_folders() -> None:
     """Create the folders of the file-system broker (kombu does not create them)."""
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
         if options.get(key):
             Path(str(options[key])).mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ DEFAULT_ACTIONS: dict[str, Action] = {
 
 def action_for(code: str) -> Action:
     """What to do about provider error ``code``."""
-    overrides = {str(k): Action(v) for k, v in getattr(settings, "SMS_ERROR_ACTIONS", {}).items()}
+    overrides = {str(k): Action(v) for k, v in settings.SMS_ERROR_ACTIONS.items()}
     return overrides.get(code) or DEFAULT_ACTIONS.get(code) or Action.FAIL
 
 

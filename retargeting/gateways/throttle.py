@@ -41,8 +41,7 @@ _client: Any = None
 
 def rate_for(sender: str) -> float:
     """Messages (segments) per second for ``sender``: ``SMS_SENDER_MPS``, else the default."""
-    per_sender = getattr(settings, "SMS_SENDER_MPS", {})
-    return float(per_sender.get(sender, settings.SMS_DEFAULT_MPS))
+    return float(settings.SMS_SENDER_MPS.get(sender, settings.SMS_DEFAULT_MPS))
 
 
 def _redis() -> Any:
