@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
 import phonenumbers
+from django.core.exceptions import ValidationError
+from phonenumbers import geocoder
 from phonenumbers import timezone as number_zones
 
+from retargeting.sites.hours import parse_custom_hours
 from retargeting.sites.models import QuietHours, Site
 from retargeting.zones import zone_country
 
@@ -49,7 +53,37 @@ class Policy:
         return not self.windows
 
 
+def every_day(start: time, end: time) -> Window:
+    return Window(EVERY_DAY, start, end)
+
+
 ALWAYS = Policy(windows=(), holidays_allowed=True)
+# US TCPA: 08:00–21:00 in the recipient's time zone, stricter where the state says so.
+US_FEDERAL = Policy((every_day(time(8), time(21)),), holidays_allowed=True)
+US_STATES: dict[str, Policy] = {
+    **{
+        state: Policy((every_day(time(8), time(20)),), holidays_allowed=True)
+        for state in ("FL", "OK", "MD", "MS")
+    },
+    "CT": Policy((every_day(time(9), time(20)),), holidays_allowed=True),
+    "TX": Policy(
+        (Window(WEEKDAYS, time(9), time(21)), Window(frozenset({6}), time(12), time(21))),
+        holidays_allowed=True,
+    ),
+}
+# A US number whose state the number does not tell: every state's rule at once.
+US_UNKNOWN_STATE = Policy(
+    (Window(WEEKDAYS, time(9), time(20)), Window(frozenset({6}), time(12), time(20))),
+    holidays_allowed=True,
+)
+US_STATE_NAMES = {
+    "Florida": "FL",
+    "Oklahoma": "OK",
+    "Maryland": "MD",
+    "Mississippi": "MS",
+    "Connecticut": "CT",
+    "Texas": "TX",
+}
 PRESETS: dict[str, Policy] = {
     # Monday–Saturday 08:00–20:00, never on a public holiday: the French default.
     QuietHours.FR_STRICT: Policy((Window(WEEKDAYS, time(8), time(20)),), holidays_allowed=False),
@@ -59,15 +93,47 @@ PRESETS: dict[str, Policy] = {
 }
 
 
-def policy_for(site: Site) -> Policy:
-    """The site's policy. Presets not yet supported fall back to the strictest one."""
-    return PRESETS.get(site.quiet_hours, PRESETS[QuietHours.FR_STRICT])
-
-
 @dataclass(frozen=True)
 class Recipient:
     zones: tuple[ZoneInfo, ...]
     country: str
+    region: str = ""
+    """The US state of a US number (``FL``), when the number tells it."""
+
+
+def policy_for(site: Site, who: Recipient | None = None) -> Policy:
+    """The site's policy for a recipient (US TCPA windows depend on the number's state)."""
+    if site.quiet_hours == QuietHours.US_TCPA:
+        if who is None or who.country != "US":
+            return US_FEDERAL
+        if not who.region:
+            return US_UNKNOWN_STATE
+        return US_STATES.get(who.region, US_FEDERAL)
+    if site.quiet_hours == QuietHours.CUSTOM:
+        return _custom(json.dumps(site.quiet_hours_custom, sort_keys=True))
+    return PRESETS.get(site.quiet_hours, PRESETS[QuietHours.FR_STRICT])
+
+
+@functools.lru_cache(maxsize=256)
+def _custom(setting: str) -> Policy:
+    try:
+        windows, holidays_allowed = parse_custom_hours(json.loads(setting))
+    except ValidationError:
+        # Saved through the admin it is valid; written around it, the strictest rule holds.
+        return PRESETS[QuietHours.FR_STRICT]
+    return Policy(
+        tuple(Window(days, start, end) for days, start, end in windows),
+        holidays_allowed=holidays_allowed,
+    )
+
+
+def _us_state(number: phonenumbers.PhoneNumber) -> str:
+    description = geocoder.description_for_number(number, "en")
+    if description in US_STATE_NAMES:
+        return US_STATE_NAMES[description]
+    # "New York, NY": a city and its state's code.
+    _, _, code = description.rpartition(", ")
+    return code if len(code) == 2 and code.isupper() else ""
 
 
 def recipient(*, phone: str, site: Site) -> Recipient:
@@ -89,7 +155,7 @@ def _recipient(phone: str, site_zone: str, site_country: str) -> Recipient:
     # the number's own country settles it when it has zones among them.
     own = {name for name in names if zone_country(name) == country}
     zones = tuple(ZoneInfo(name) for name in sorted(own or names)) or (ZoneInfo(site_zone),)
-    return Recipient(zones, country)
+    return Recipient(zones, country, _us_state(number) if country == "US" else "")
 
 
 @functools.lru_cache(maxsize=512)
@@ -153,7 +219,7 @@ def send_time(at: datetime, *, site: Site, phone: str, key: str) -> datetime:
     a send) rather than all leaving at once.
     """
     who = recipient(phone=phone, site=site)
-    policy = policy_for(site)
+    policy = policy_for(site, who)
     opening = next_opening(at, policy=policy, who=who)
     if opening == at:
         return at

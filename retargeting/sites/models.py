@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from retargeting.sites.domains import normalize_domain
+from retargeting.sites.hours import validate_custom_hours
 
 
 def validate_country(value: str) -> None:
@@ -86,6 +87,14 @@ class Site(models.Model):
     quiet_hours = models.CharField(
         max_length=16, choices=QuietHours.choices, default=QuietHours.FR_STRICT
     )
+    quiet_hours_custom = models.JSONField(
+        "custom quiet hours",
+        default=dict,
+        blank=True,
+        validators=[validate_custom_hours],
+        help_text='With the custom preset: {"windows": [{"days": ["mon", "tue", "wed", '
+        '"thu", "fri"], "start": "09:00", "end": "19:00"}], "holidays": false}',
+    )
     cap_per_24h = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1)],
@@ -138,6 +147,12 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.quiet_hours == QuietHours.CUSTOM and not self.quiet_hours_custom:
+            raise ValidationError(
+                {"quiet_hours_custom": "The custom preset needs at least one window."}
+            )
 
     @property
     def effective_sender(self) -> str:

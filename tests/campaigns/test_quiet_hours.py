@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from campaigns.quiet_hours import (
@@ -37,7 +38,8 @@ def site(db):
 
 
 def opening(site, at, phone=FR_NUMBER):
-    return next_opening(at, policy=policy_for(site), who=recipient(phone=phone, site=site))
+    who = recipient(phone=phone, site=site)
+    return next_opening(at, policy=policy_for(site, who), who=who)
 
 
 def test_19_59_is_open_and_20_00_is_closed(site):
@@ -148,9 +150,126 @@ def test_the_af2m_charter_allows_sundays_until_21_30(site):
     assert opening(site, paris(2026, 11, 29, 21, 30)) == paris(2026, 11, 30, 8, 0)
 
 
-def test_unsupported_presets_fall_back_to_the_strictest(site):
-    site.quiet_hours = "us_tcpa"
-    assert policy_for(site) == policy_for(SiteFactory.build(quiet_hours="fr_strict"))
+def ny(*args):
+    return datetime(*args, tzinfo=NEW_YORK)
+
+
+@pytest.fixture
+def us_site(db):
+    return SiteFactory(country="US", time_zone="America/New_York", quiet_hours="us_tcpa")
+
+
+def test_tcpa_new_york_number_08_00_to_21_00_every_day(us_site):
+    who = recipient(phone=US_NUMBER, site=us_site)
+    assert (who.country, who.region) == ("US", "NY")
+    assert opening(us_site, ny(2026, 11, 29, 20, 59), US_NUMBER) == ny(2026, 11, 29, 20, 59)
+    assert opening(us_site, ny(2026, 11, 29, 21, 0), US_NUMBER) == ny(2026, 11, 30, 8, 0)
+    # The federal rule has no holiday ban: Thanksgiving is open.
+    assert opening(us_site, ny(2026, 11, 26, 10, 0), US_NUMBER) == ny(2026, 11, 26, 10, 0)
+
+
+def test_tcpa_florida_stops_at_20_00(us_site):
+    florida = "+13055550123"
+    assert recipient(phone=florida, site=us_site).region == "FL"
+    assert opening(us_site, ny(2026, 11, 24, 19, 59), florida) == ny(2026, 11, 24, 19, 59)
+    assert opening(us_site, ny(2026, 11, 24, 20, 0), florida) == ny(2026, 11, 25, 8, 0)
+
+
+def test_tcpa_oklahoma_maryland_mississippi_stop_at_20_00_local(us_site):
+    chicago = ZoneInfo("America/Chicago")
+    for number, zone in (("+14055550123", chicago), ("+14105550123", NEW_YORK)):
+        at = datetime(2026, 11, 24, 20, 0, tzinfo=zone)
+        assert opening(us_site, at, number) == datetime(2026, 11, 25, 8, 0, tzinfo=zone)
+    assert recipient(phone="+16015550123", site=us_site).region == "MS"
+
+
+def test_tcpa_connecticut_starts_at_09_00(us_site):
+    connecticut = "+12035550123"
+    assert opening(us_site, ny(2026, 11, 24, 8, 30), connecticut) == ny(2026, 11, 24, 9, 0)
+
+
+def test_tcpa_texas_waits_for_noon_on_sundays(us_site):
+    texas, chicago = "+12145550123", ZoneInfo("America/Chicago")
+    sunday_morning = datetime(2026, 11, 29, 10, 0, tzinfo=chicago)
+    assert opening(us_site, sunday_morning, texas) == datetime(2026, 11, 29, 12, 0, tzinfo=chicago)
+    saturday = datetime(2026, 11, 28, 9, 0, tzinfo=chicago)
+    assert opening(us_site, saturday, texas) == saturday
+
+
+def test_tcpa_a_us_number_without_a_state_gets_every_states_rule(us_site):
+    toll_free = "+18005550123"
+    who = recipient(phone=toll_free, site=us_site)
+    assert (who.country, who.region) == ("US", "")
+    policy = policy_for(us_site, who)
+    assert not is_open(ny(2026, 11, 24, 8, 30), policy=policy, who=Recipient((NEW_YORK,), "US"))
+    assert is_open(ny(2026, 11, 24, 9, 0), policy=policy, who=Recipient((NEW_YORK,), "US"))
+    assert not is_open(ny(2026, 11, 29, 11, 0), policy=policy, who=Recipient((NEW_YORK,), "US"))
+
+
+def test_tcpa_a_french_number_on_a_us_site_gets_the_federal_hours(us_site):
+    assert opening(us_site, paris(2026, 11, 29, 20, 30)) == paris(2026, 11, 29, 20, 30)
+    assert opening(us_site, paris(2026, 11, 29, 21, 0)) == paris(2026, 11, 30, 8, 0)
+
+
+@pytest.fixture
+def custom_site(db):
+    return SiteFactory(
+        country="FR",
+        time_zone="Europe/Paris",
+        quiet_hours="custom",
+        quiet_hours_custom={
+            "windows": [
+                {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "10:00", "end": "12:00"},
+                {"days": ["fri"], "start": "22:00", "end": "02:00"},
+            ],
+            "holidays": False,
+        },
+    )
+
+
+def test_custom_windows_including_one_across_midnight(custom_site):
+    # Tuesday 24 November 2026.
+    assert opening(custom_site, paris(2026, 11, 24, 9, 0)) == paris(2026, 11, 24, 10, 0)
+    assert opening(custom_site, paris(2026, 11, 24, 12, 0)) == paris(2026, 11, 25, 10, 0)
+    # Friday 27 at 23:30 and Saturday 28 at 01:59 belong to Friday's night window.
+    assert opening(custom_site, paris(2026, 11, 27, 23, 30)) == paris(2026, 11, 27, 23, 30)
+    assert opening(custom_site, paris(2026, 11, 28, 1, 59)) == paris(2026, 11, 28, 1, 59)
+    assert opening(custom_site, paris(2026, 11, 28, 2, 0)) == paris(2026, 11, 30, 10, 0)
+
+
+def test_custom_windows_keep_public_holidays_closed_unless_allowed(custom_site):
+    christmas = paris(2026, 12, 25, 11, 0)  # a Friday
+    assert opening(custom_site, christmas) == paris(2026, 12, 28, 10, 0)
+    custom_site.quiet_hours_custom = {**custom_site.quiet_hours_custom, "holidays": True}
+    assert opening(custom_site, christmas) == christmas
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"windows": []}, "at least one window"),
+        ({"windows": [{"days": ["lun"], "start": "08:00", "end": "20:00"}]}, "days are among"),
+        ({"windows": [{"days": ["mon"], "start": "8h", "end": "20:00"}]}, "HH:MM"),
+        ({"windows": [{"days": ["mon"], "start": "08:00", "end": "08:00"}]}, "the same time"),
+        ({"windows": [{"days": ["mon"], "start": "08:00"}]}, '"end"'),
+        ({"windows": [{"days": ["mon"], "start": "08:00", "end": "20:00"}], "x": 1}, "Write"),
+        (
+            {"windows": [{"days": ["mon"], "start": "08:00", "end": "20:00"}], "holidays": "no"},
+            "true or false",
+        ),
+    ],
+)
+def test_custom_windows_are_checked_when_the_site_is_saved(custom_site, setting, message):
+    custom_site.quiet_hours_custom = setting
+    with pytest.raises(ValidationError) as caught:
+        custom_site.full_clean()
+    assert message in str(caught.value)
+
+
+def test_the_custom_preset_needs_windows(custom_site):
+    custom_site.quiet_hours_custom = {}
+    with pytest.raises(ValidationError, match="at least one window"):
+        custom_site.full_clean()
 
 
 @time_machine.travel(paris(2026, 11, 24, 21, 0), tick=False)
