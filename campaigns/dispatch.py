@@ -6,21 +6,26 @@ to run twice at once: the database refuses a second send for the same cart and s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import itertools
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from campaigns.eligibility import eligible_carts
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
 from campaigns.quiet_hours import send_time
 from campaigns.sending import deliver
 from optin.confirmation import send_pending_confirmations
-from optin.consent import LIVE_STATUSES
-from optin.models import VisitorLink
 from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
@@ -29,22 +34,36 @@ BATCH_SIZE = 500
 MAX_DUE_PER_PASS = 2_000
 
 
+# A later step follows only a reminder that reached the provider and was not lost.
+FOLLOWED = (SendStatus.ACCEPTED, SendStatus.SENT, SendStatus.DELIVERED)
+
+
 @dataclass
 class PassReport:
     """What one pass did, counted per outcome."""
 
     planned: int = 0
     already_planned: int = 0
+    held_out: int = 0
     confirmations: int = 0
     due: int = 0
     sent: int = 0
     enqueued: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    """What each send delivered in this pass came to (``accepted``, ``quiet_hours``…)."""
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        counts = asdict(self)
+        counts["outcomes"] = dict(sorted(self.outcomes.items()))
+        return counts
 
     def __str__(self) -> str:
-        return " ".join(f"{key}={value}" for key, value in self.as_dict().items())
+        counts = " ".join(
+            f"{key}={value}" for key, value in self.as_dict().items() if key != "outcomes"
+        )
+        if not self.outcomes:
+            return counts
+        return counts + " | " + " ".join(f"{k}={v}" for k, v in sorted(self.outcomes.items()))
 
 
 def run_pass(
@@ -61,8 +80,13 @@ def run_pass(
     """
     now = now or timezone.now()
     report = PassReport()
-    for step in _first_steps_of_active_flows():
-        _plan_step(step=step, now=now, report=report)
+    for flows in _active_flows_by_site().values():
+        for index, flow in enumerate(flows):
+            _plan_first_step(flow=flow, more_specific=flows[:index], now=now, report=report)
+        for flow in flows:
+            steps = list(flow.steps.order_by("position"))
+            for previous, step in itertools.pairwise(steps):
+                _plan_next_step(step=step, previous=previous, now=now, report=report)
     # Double opt-in confirmations whose task was lost or whose provider was down.
     report.confirmations = send_pending_confirmations()
     due = list(
@@ -73,7 +97,9 @@ def run_pass(
     report.due = len(due)
     for send_id in due:
         if deliver_inline:
-            report.sent += deliver(send_id=send_id) == "accepted"
+            outcome = deliver(send_id=send_id)
+            report.outcomes[outcome] += 1
+            report.sent += outcome == "accepted"
         elif enqueue is not None:
             enqueue(send_id)
             report.enqueued += 1
@@ -81,35 +107,60 @@ def run_pass(
     return report
 
 
-def _first_steps_of_active_flows() -> list[Step]:
-    # One cart-abandonment flow per site: the oldest active one.
-    flows = (
-        Flow.objects.filter(is_active=True, trigger=Trigger.CART_ABANDONED)
-        .order_by("site_id", "pk")
-        .values_list("site_id", "pk")
+def _active_flows_by_site() -> dict[int, list[Flow]]:
+    """Each site's active cart-abandonment flows, the most specific first."""
+    by_site: dict[int, list[Flow]] = defaultdict(list)
+    flows = Flow.objects.filter(is_active=True, trigger=Trigger.CART_ABANDONED).select_related(
+        "site"
     )
-    chosen: dict[int, int] = {}
-    for site_id, flow_id in flows:
-        chosen.setdefault(site_id, flow_id)
-    return list(Step.objects.filter(flow_id__in=chosen.values(), position=1).select_related("flow"))
+    for flow in sorted(flows, key=Flow.specificity):
+        by_site[flow.site_id].append(flow)
+    return by_site
 
 
-def _plan_step(*, step: Step, now: datetime, report: PassReport) -> None:
-    """Plan a send of ``step`` for every eligible cart of its site, in batches."""
+def _plan_first_step(
+    *, flow: Flow, more_specific: list[Flow], now: datetime, report: PassReport
+) -> None:
+    """Start ``flow`` for the site's carts idle for its first delay that no flow has yet.
+
+    A cart is in one flow at most: the most specific flow that matches it (a more specific
+    flow whose delay has not passed yet keeps the cart for itself).
+    """
+    step = flow.steps.order_by("position").first()
+    if step is None or step.position != 1:
+        return
+    candidates = eligible_carts(site_id=flow.site_id).filter(flow.cart_condition())
+    for other in more_specific:
+        condition = other.cart_condition()
+        if not condition:
+            return  # an older catch-all flow takes every cart
+        candidates = candidates.exclude(condition)
     idle_since = now - timedelta(minutes=step.delay_minutes)
-    live_link = VisitorLink.objects.filter(
-        visitor_id=OuterRef("visitor_id"),
-        contact__consent_status__in=LIVE_STATUSES,
-        contact__unreachable_at__isnull=True,
+    rows = (
+        candidates.filter(last_change_at__lte=idle_since)
+        .exclude(Exists(Send.objects.filter(cart_id=OuterRef("pk"))))
+        .order_by("last_change_at", "pk")
+        .values_list(
+            "pk",
+            "visitor__contact_link__contact",
+            "last_change_at",
+            "visitor__contact_link__contact__phone",
+        )
+    )
+    _plan_in_batches(step=step, rows=rows, now=now, report=report)
+
+
+def _plan_next_step(*, step: Step, previous: Step, now: datetime, report: PassReport) -> None:
+    """Plan ``step`` for carts whose reminder of ``previous`` went out at least its delay ago
+    and that have not changed for as long: the delay starts again when the cart changes."""
+    since = now - timedelta(minutes=step.delay_minutes)
+    followed = Send.objects.filter(
+        cart_id=OuterRef("pk"), step=previous, status__in=FOLLOWED, sent_at__lte=since
     )
     candidates = (
-        Cart.objects.filter(
-            site_id=step.flow.site_id,
-            status=Cart.Status.OPEN,
-            item_count__gt=0,
-            last_change_at__lte=idle_since,
-        )
-        .filter(Exists(live_link))
+        eligible_carts(site_id=step.flow.site_id)
+        .filter(last_change_at__lte=since)
+        .filter(Exists(followed))
         .exclude(Exists(Send.objects.filter(cart_id=OuterRef("pk"), step=step)))
         .order_by("last_change_at", "pk")
         .values_list(
@@ -119,8 +170,18 @@ def _plan_step(*, step: Step, now: datetime, report: PassReport) -> None:
             "visitor__contact_link__contact__phone",
         )
     )
+    _plan_in_batches(step=step, rows=candidates, now=now, report=report)
+
+
+def _plan_in_batches(
+    *,
+    step: Step,
+    rows: QuerySet[Cart, tuple[int, int, datetime, str]],
+    now: datetime,
+    report: PassReport,
+) -> None:
     batch: list[tuple[int, int, datetime, str]] = []
-    for row in candidates.iterator(chunk_size=BATCH_SIZE):
+    for row in rows.iterator(chunk_size=BATCH_SIZE):
         batch.append(row)
         if len(batch) == BATCH_SIZE:
             _plan_batch(step=step, rows=batch, now=now, report=report)
@@ -129,41 +190,58 @@ def _plan_step(*, step: Step, now: datetime, report: PassReport) -> None:
         _plan_batch(step=step, rows=batch, now=now, report=report)
 
 
+def is_held_out(*, flow: Flow, cart_id: int) -> bool:
+    """Whether a cart falls in the flow's holdout group: uniform, unpredictable from outside,
+    and the same answer every time it is asked."""
+    if flow.holdout_percent <= 0:
+        return False
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"holdout:{flow.pk}:{cart_id}".encode(), hashlib.sha256
+    ).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000 < flow.holdout_percent * 100
+
+
 def _plan_batch(
     *, step: Step, rows: list[tuple[int, int, datetime, str]], now: datetime, report: PassReport
 ) -> None:
-    site = step.flow.site
-    sends = [
-        Send(
+    flow = step.flow
+    site = flow.site
+    sends = []
+    for cart_id, contact_id, last_change_at, phone in rows:
+        send = Send(
             site_id=site.pk,
             cart_id=cart_id,
             step=step,
             contact_id=contact_id,
             status=SendStatus.PLANNED,
             planned_at=now,
+            due_at=now,
+        )
+        if step.position == 1 and is_held_out(flow=flow, cart_id=cart_id):
+            # Followed like the others (conversions, figures), never messaged.
+            send.status, send.reason = SendStatus.HELD_OUT, "held_out"
+        else:
             # Planned within the quiet hours already; the cap is checked at send time, when
             # the contact's other messages are known.
-            due_at=send_time(
-                max(last_change_at + timedelta(minutes=step.delay_minutes), now),
-                site=site,
-                phone=phone,
-                key=f"cart-{cart_id}-step-{step.pk}",
-            ),
-        )
-        for cart_id, contact_id, last_change_at, phone in rows
-    ]
+            earliest = max(last_change_at + timedelta(minutes=step.delay_minutes), now)
+            send.due_at = send_time(
+                earliest, site=site, phone=phone, key=f"cart-{cart_id}-step-{step.pk}"
+            )
+        sends.append(send)
     cart_ids = [row[0] for row in rows]
     with transaction.atomic():
         # A concurrent pass may have planned some of these: the unique (cart, step) keeps one.
         Send.objects.bulk_create(sends, ignore_conflicts=True)
         created = list(
             Send.objects.filter(step=step, cart_id__in=cart_ids, planned_at=now).values_list(
-                "pk", flat=True
+                "pk", "status", "reason"
             )
         )
         SendEvent.objects.bulk_create(
-            SendEvent(send_id=pk, status=SendStatus.PLANNED, source="planner", at=now)
-            for pk in created
+            SendEvent(send_id=pk, status=status, reason=reason, source="planner", at=now)
+            for pk, status, reason in created
         )
-    report.planned += len(created)
+    held_out = sum(status == SendStatus.HELD_OUT for _, status, _ in created)
+    report.held_out += held_out
+    report.planned += len(created) - held_out
     report.already_planned += len(rows) - len(created)

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
 from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.flows import stop_mention
-from campaigns.models import Send, ShortLink
+from campaigns.models import DiscountCode, DiscountMode, PoolFallback, Send, ShortLink, Step
 from campaigns.templates import render
-from retargeting.sites.models import Language
+from retargeting import segments
+from retargeting.segments import to_gsm7
+from retargeting.sites.models import Language, Site
+
+logger = logging.getLogger(__name__)
 
 _BASE62 = string.digits + string.ascii_letters
 CODE_LENGTH = 10
+# Longer values are clipped in the SMS, so a message's longest form is known when it is saved.
+FIRST_NAME_MAX = 20
+ITEM_NAME_MAX = 40
+WORST_FIRST_NAME = "Françoise-Gwendoline"
+WORST_ITEM_NAME = "Chemise en lin lavé à manches longues, ê"
 
 
 def format_money(amount: Decimal, currency: str, language: str) -> str:
@@ -49,20 +60,110 @@ def link_url(link: ShortLink) -> str:
     return f"{settings.PUBLIC_BASE_URL}/s/{link.code}"
 
 
-def render_body(send: Send) -> str:
+class PoolEmpty(Exception):
+    """The step's pool of unique codes ran out and its fallback is not to send."""
+
+
+def discount_code_for(send: Send) -> tuple[str, str]:
+    """The send's discount code, and a note when a fallback was used.
+
+    A pool hands each send its own code, once: the code is taken in a transaction that skips
+    rows other workers hold (PostgreSQL) or under SQLite's single write lock, and a send that
+    is rendered again gets the code it already has.
+    """
+    step = send.step
+    if step.discount_mode == DiscountMode.FIXED:
+        return step.discount_code, ""
+    if step.discount_mode != DiscountMode.POOL:
+        return "", ""
+    with transaction.atomic():
+        mine = DiscountCode.objects.filter(send=send).values_list("code", flat=True).first()
+        if mine is not None:
+            return mine, ""
+        free = DiscountCode.objects.filter(step=step, assigned_at__isnull=True).order_by("pk")
+        if connection.features.has_select_for_update_skip_locked:
+            free = free.select_for_update(skip_locked=True)
+        code = free.first()
+        if code is not None:
+            code.send, code.assigned_at = send, timezone.now()
+            code.save(update_fields=["send", "assigned_at"])
+            return code.code, ""
+    logger.warning("step %s: the pool of discount codes is empty", step.pk)
+    if step.pool_fallback == PoolFallback.HOLD:
+        raise PoolEmpty
+    if step.pool_fallback == PoolFallback.FIXED:
+        return step.discount_code, "pool empty: the fixed code was used"
+    return "", "pool empty: sent without a code"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def compose(step: Step, site: Site, values: dict[str, object]) -> str:
+    """The SMS text of ``step`` with ``values``: rendered, clipped, the opt-out mention added,
+    transliterated to GSM-7 when the flow asks for it."""
+    context = {
+        **values,
+        "first_name": _clip(str(values.get("first_name", "")), FIRST_NAME_MAX),
+        "item_name": _clip(str(values.get("item_name", "")), ITEM_NAME_MAX),
+        "stop": stop_mention(site=site),
+    }
+    body = render(step.template, context)
+    # The opt-out mention is the law: added when a template lacks it.
+    if "STOP" not in body.upper():
+        body = f"{body}\n{stop_mention(site=site)}"
+    return to_gsm7(body) if step.flow.transliterate else body
+
+
+def render_body(send: Send) -> tuple[str, str]:
+    """The text of a send, and a note for its history (a discount fallback), or ``""``."""
     site, cart, contact = send.site, send.cart, send.contact
     items = cart.items or []
-    context = {
+    code, note = discount_code_for(send)
+    values = {
         "first_name": contact.first_name if contact else "",
         "shop": site.name,
         "cart_total": format_money(cart.total, cart.currency, site.language),
         "item_name": items[0]["name"] if items else "",
         "item_count": cart.item_count,
         "link": link_url(short_link(send)),
-        "discount_code": send.step.discount_code,
-        "stop": stop_mention(site=site),
+        "discount_code": code,
     }
-    body = render(send.step.template, context)
-    # The opt-out mention is the law: added when a template lacks it.
-    mention = stop_mention(site=site)
-    return body if "STOP" in body.upper() else f"{body}\n{mention}"
+    return compose(send.step, site, values), note
+
+
+def worst_case(step: Step, *, site: Site | None = None) -> str:
+    """The longest text ``step`` can send: a long name with a ç, the largest total, a long
+    product name, the link, the longest discount code."""
+    site = site or step.flow.site
+    currency = "EUR" if site.language == Language.FR else "USD"
+    longest_code = max((len(code) for code in step.codes.values_list("code", flat=True)), default=0)
+    values = {
+        "first_name": WORST_FIRST_NAME,
+        "shop": site.name,
+        "cart_total": format_money(Decimal("99999.99"), currency, site.language),
+        "item_name": WORST_ITEM_NAME,
+        "item_count": 999,
+        "link": f"{settings.PUBLIC_BASE_URL}/s/{'x' * CODE_LENGTH}",
+        "discount_code": "X" * max(len(step.discount_code), longest_code, 12),
+    }
+    return compose(step, site, values)
+
+
+def worst_case_errors(step: Step) -> list[str]:
+    """Why ``step`` is refused by its flow's segment limit (empty: it is not)."""
+    text = worst_case(step)
+    counted = segments.count(text)
+    limit = step.flow.max_segments
+    if counted.segments <= limit:
+        return []
+    because = ""
+    if counted.ucs2_characters:
+        because = " in UCS-2 because of " + " ".join(counted.ucs2_characters)
+    return [
+        f"At its longest ({len(text)} characters: a {FIRST_NAME_MAX}-letter first name, "
+        f"a 99 999,99 total, a {ITEM_NAME_MAX}-character product name and the link) this "
+        f"message needs {counted.segments} SMS segments{because}; the flow allows {limit}. "
+        "Shorten it, raise the flow's limit, or turn on transliteration."
+    ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -34,7 +36,26 @@ class Flow(models.Model):
     holdout_percent = models.PositiveSmallIntegerField(
         default=0,
         validators=[MaxValueValidator(100)],
-        help_text="Share of eligible carts that get no SMS, to measure what the SMS caused.",
+        help_text="Share of eligible carts that get no SMS, to measure what the SMS caused "
+        "(10 is a good start).",
+    )
+    min_cart_total = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Only carts of at least this total. Where several flows match a cart, the "
+        "most specific (the highest minimum) takes it.",
+    )
+    transliterate = models.BooleanField(
+        default=True,
+        help_text="Replace the characters that force the costlier UCS-2 encoding "
+        "(’ « » ç ê…) with their GSM-7 look-alikes.",
+    )
+    max_segments = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text="A template whose longest rendering needs more SMS segments is refused.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -53,6 +74,33 @@ class Flow(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def specificity(self) -> tuple[bool, Decimal, int]:
+        """Sort key: the most specific flow first, then the oldest."""
+        return (self.min_cart_total is None, -(self.min_cart_total or Decimal(0)), self.pk)
+
+    def cart_condition(self) -> Q:
+        """The carts this flow is for (an empty ``Q``: every cart)."""
+        if self.min_cart_total is None:
+            return Q()
+        return Q(total__gte=self.min_cart_total)
+
+    def matches(self, cart: Cart) -> bool:
+        return self.min_cart_total is None or cart.total >= self.min_cart_total
+
+
+class DiscountMode(models.TextChoices):
+    NONE = "none", "No code"
+    FIXED = "fixed", "The same code for everyone"
+    POOL = "pool", "A unique code per SMS, from a pool"
+
+
+class PoolFallback(models.TextChoices):
+    """What a step whose pool of unique codes ran out does."""
+
+    FIXED = "fixed", "Use the fixed code"
+    NO_CODE = "no_code", "Send without a code"
+    HOLD = "hold", "Do not send"
+
 
 class Step(models.Model):
     """One message of a flow. The first step waits after the cart's last change, the others
@@ -62,22 +110,86 @@ class Step(models.Model):
     position = models.PositiveSmallIntegerField(default=1)
     delay_minutes = models.PositiveIntegerField(default=30)
     template = models.TextField(help_text="The SMS text, with {{ variables }}.")
-    discount_code = models.CharField(max_length=64, blank=True)
+    discount_mode = models.CharField(
+        max_length=8, choices=DiscountMode.choices, default=DiscountMode.NONE
+    )
+    discount_code = models.CharField(
+        max_length=64, blank=True, help_text="The fixed code (and the pool's fallback)."
+    )
+    pool_fallback = models.CharField(
+        "when the pool is empty",
+        max_length=8,
+        choices=PoolFallback.choices,
+        default=PoolFallback.FIXED,
+    )
 
     class Meta:
         ordering = ["flow", "position"]
         constraints = [
             models.UniqueConstraint(fields=["flow", "position"], name="step_flow_position_unique"),
             models.CheckConstraint(condition=Q(position__gte=1), name="step_position_from_one"),
+            models.CheckConstraint(
+                condition=Q(discount_mode__in=DiscountMode.values), name="step_discount_mode_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(discount_mode="fixed") | ~Q(discount_code=""),
+                name="step_fixed_discount_has_code",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.flow} #{self.position} (+{self.delay_minutes} min)"
 
     def clean(self) -> None:
+        # Imported here: the worst-case rendering needs the message module, which needs models.
+        from campaigns.messages import worst_case_errors
+
         errors = template_errors(self.template)
         if errors:
             raise ValidationError({"template": errors})
+        if self.discount_mode == DiscountMode.FIXED and not self.discount_code:
+            raise ValidationError({"discount_code": "Give the code everyone gets."})
+        if (
+            self.discount_mode == DiscountMode.POOL
+            and self.pool_fallback == PoolFallback.FIXED
+            and not self.discount_code
+        ):
+            raise ValidationError(
+                {
+                    "discount_code": "Give the code used when the pool runs out, or choose "
+                    "another fallback."
+                }
+            )
+        if self.flow_id is not None:
+            errors = worst_case_errors(self)
+            if errors:
+                raise ValidationError({"template": errors})
+
+
+class DiscountCode(models.Model):
+    """One unique code of a step's pool, handed to one send, never twice."""
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="codes")
+    code = models.CharField(max_length=64)
+    send = models.OneToOneField(
+        "Send", on_delete=models.SET_NULL, null=True, blank=True, related_name="discount"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "code"], name="discount_code_step_unique"),
+        ]
+        indexes = [
+            # The free codes of a step. A code once handed out stays used, even if its send
+            # is deleted, so no customer ever gets a code someone else had.
+            models.Index(
+                fields=["step", "id"], condition=Q(assigned_at__isnull=True), name="code_free"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
 
 
 class SendStatus(models.TextChoices):

@@ -20,8 +20,9 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.eligibility import exit_reason
 from campaigns.frequency import next_allowed
-from campaigns.messages import render_body
+from campaigns.messages import PoolEmpty, render_body
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.quiet_hours import send_time
 from campaigns.send_states import advance
@@ -31,7 +32,6 @@ from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting import segments
 from retargeting.gateways import get_gateway, throttle
 from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
-from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +46,6 @@ def status_callback_url() -> str:
     if settings.SMS_BACKEND != "twilio":
         return ""
     return settings.PUBLIC_BASE_URL + reverse("twilio-status")
-
-
-def exit_reason(send: Send) -> str:
-    """Why a planned send must not go out any more, or ``""``."""
-    cart, contact = send.cart, send.contact
-    if contact is None:
-        return "erased"
-    if cart.status == Cart.Status.CONVERTED:
-        return "converted"
-    if cart.status == Cart.Status.REPLACED:
-        return "cart_replaced"
-    if cart.item_count == 0:
-        return "cart_emptied"
-    if not is_live(status=contact.consent_status):
-        return "opted_out"
-    if contact.unreachable_at is not None:
-        return "unreachable"
-    return ""
 
 
 def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
@@ -102,7 +84,16 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
         # Committed before the provider is called (and outside the contact lock's
         # transaction), so a message taken by the provider can always be found again.
         try:
-            body = render_body(send)
+            body, note = render_body(send)
+        except PoolEmpty:
+            advance(
+                send,
+                status=SendStatus.DROPPED,
+                source="worker",
+                reason="no_discount_code",
+                detail="the step's pool of discount codes is empty",
+            )
+            return "no_discount_code"
         except InvalidTemplate as exc:
             advance(
                 send,
@@ -117,6 +108,10 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
             body=body, segments=counted.segments, encoding=counted.encoding
         )
         send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
+        if note:
+            SendEvent.objects.create(
+                send=send, status=SendStatus.SENDING, source="worker", detail=note, at=now
+            )
     with _contact_lock(send.contact.pk):
         return _send_now(send, now=now, expires_at=expires_at, gateway=gateway)
 

@@ -8,6 +8,7 @@ character outside the BMP (an emoji) taking two units that are never split eithe
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 GSM7_BASIC = frozenset(
@@ -62,3 +63,80 @@ def count(text: str) -> SegmentCount:
     costs = [2 if ord(char) > 0xFFFF else 1 for char in text]
     segments, per_segment = _pack(costs, 70, 67)
     return SegmentCount(UCS2, segments, sum(costs), per_segment, forcing)
+
+
+# GSM-7 look-alikes of the characters that most often force UCS-2 in French and English
+# texts. Characters with an accent the table does not list lose the accent (NFKD); what is
+# left outside GSM-7 after that (an emoji) is dropped.
+TRANSLITERATION = {
+    "’": "'",
+    "‘": "'",
+    "‚": "'",
+    "‛": "'",
+    "´": "'",
+    "`": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "‹": '"',
+    "›": '"',
+    "–": "-",
+    "—": "-",
+    "‐": "-",
+    "‑": "-",
+    "−": "-",
+    "…": "...",
+    "•": "-",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2009": " ",
+    "\u2007": " ",
+    "\u200b": "",
+    "\t": " ",
+    "ç": "c",
+    "â": "a",
+    "ê": "e",
+    "î": "i",
+    "ô": "o",
+    "û": "u",
+    "ë": "e",
+    "ï": "i",
+    "ÿ": "y",
+    "œ": "oe",
+    "Œ": "OE",
+    "À": "A",
+    "Â": "A",
+    "È": "E",
+    "Ê": "E",
+    "Ë": "E",
+    "Î": "I",
+    "Ï": "I",
+    "Ô": "O",
+    "Ù": "U",
+    "Û": "U",
+    "Ÿ": "Y",
+    "á": "a",
+    "í": "i",
+    "ó": "o",
+    "ú": "u",
+}
+
+
+def to_gsm7(text: str) -> str:
+    """``text`` with every character GSM-7 can carry, look-alikes for the others."""
+    out = []
+    for char in text:
+        if _gsm7_cost(char) is not None:
+            out.append(char)
+        elif char in TRANSLITERATION:
+            out.append(TRANSLITERATION[char])
+        else:
+            bare = "".join(
+                part
+                for part in unicodedata.normalize("NFKD", char)
+                if not unicodedata.combining(part) and _gsm7_cost(part) is not None
+            )
+            out.append(bare)
+    return "".join(out)

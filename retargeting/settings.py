@@ -245,6 +245,12 @@ SMS_SENDER_MPS = env.json("SMS_SENDER_MPS", default={})
 # Provider error codes mapped to actions, added to or overriding retargeting/gateways/errors.py,
 # as JSON, e.g. {"30008": "retry"}.
 SMS_ERROR_ACTIONS = env.json("SMS_ERROR_ACTIONS", default={})
+# Price of one SMS segment by the recipient's country (ISO code; "*" for the others), for
+# the cost shown in previews and on the dashboard. Defaults: indicative list prices.
+SMS_PRICES = env.json(
+    "SMS_PRICES", default={"FR": "0.045", "BE": "0.07", "CH": "0.06", "US": "0.0083", "*": "0.08"}
+)
+SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="EUR")
 
 # Event requests per minute per site and client IP; 0 turns the limit off.
 COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)

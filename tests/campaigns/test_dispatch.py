@@ -160,15 +160,17 @@ def test_the_command_reports_counts_per_outcome(step, site, consenting_contact, 
     assert json.loads(out.getvalue()) == {
         "planned": 2,
         "already_planned": 0,
+        "held_out": 0,
         "confirmations": 0,
         "due": 2,
         "sent": 2,
         "enqueued": 0,
+        "outcomes": {"accepted": 2},
     }
     out = StringIO()
     call_command("dispatch", stdout=out)
     assert out.getvalue().strip() == (
-        "dispatch: planned=0 already_planned=0 confirmations=0 due=0 sent=0 enqueued=0"
+        "dispatch: planned=0 already_planned=0 held_out=0 confirmations=0 due=0 sent=0 enqueued=0"
     )
 
 
