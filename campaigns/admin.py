@@ -1,8 +1,23 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
-from campaigns.models import Click, Conversion, Flow, Send, SendEvent, ShortLink, Step
+from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
+from campaigns.models import (
+    Click,
+    Conversion,
+    DiscountMode,
+    Flow,
+    PoolFallback,
+    Send,
+    SendEvent,
+    ShortLink,
+    Step,
+)
 
 
 class StepInline(admin.StackedInline):
@@ -16,6 +31,19 @@ class FlowAdmin(admin.ModelAdmin):
     list_filter = ["site", "trigger", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StepInline]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, object] | None = None,
+    ) -> HttpResponse:
+        flow = self.get_object(request, object_id)
+        if flow is not None and request.method == "GET":
+            for step in flow.steps.all():
+                warn_about_pool(request, step)
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class SendEventInline(admin.TabularInline):
@@ -63,3 +91,85 @@ class ConversionAdmin(admin.ModelAdmin):
     list_filter = ["site", "attribution"]
     search_fields = ["order_id"]
     raw_id_fields = ["visitor", "contact", "cart", "send"]
+
+
+class CodeImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV or text, one code per line (the first column is read).")
+
+
+@admin.register(Step)
+class StepAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "flow", "discount_mode", "free_codes"]
+    list_filter = ["flow__site", "discount_mode"]
+    change_form_template = "admin/campaigns/step/change_form.html"
+
+    @admin.display(description="free codes")
+    def free_codes(self, step: Step) -> str:
+        return str(free_codes(step)) if step.discount_mode == DiscountMode.POOL else "-"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:step_id>/codes/",
+                self.admin_site.admin_view(self.import_codes_view),
+                name="campaigns_step_codes",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, object] | None = None,
+    ) -> HttpResponse:
+        step = self.get_object(request, object_id)
+        if step is not None and request.method == "GET":
+            warn_about_pool(request, step)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def import_codes_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
+        """Upload the shop's unique codes for a step; see how many were added."""
+        step = self.get_object(request, str(step_id))
+        if step is None:
+            raise Http404
+        if not self.has_change_permission(request, step):
+            raise PermissionDenied
+        form = CodeImportForm(request.POST or None, request.FILES or None)
+        result, error = None, ""
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > 5 * 1024 * 1024:
+                error = "the file is over 5 MB: split it"
+            else:
+                try:
+                    result = import_codes(step=step, content=upload.read())
+                except ImportFileError as exc:
+                    error = str(exc)
+        return TemplateResponse(
+            request,
+            "admin/campaigns/step/import_codes.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Discount codes of {step}",
+                "form": form,
+                "result": result,
+                "error": error,
+                "step": step,
+                "free": free_codes(step),
+                "opts": self.model._meta,
+            },
+        )
+
+
+def warn_about_pool(request: HttpRequest, step: Step) -> None:
+    """Tell the marketer when a step's pool of unique codes is empty or running out."""
+    if step.discount_mode != DiscountMode.POOL:
+        return
+    free = free_codes(step)
+    fallback = PoolFallback(step.pool_fallback).label.lower()
+    if free == 0:
+        messages.warning(request, f"{step}: the pool of discount codes is empty ({fallback}).")
+    elif free < LOW_POOL:
+        messages.warning(request, f"{step}: only {free} discount codes left in the pool.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import string
 from datetime import timedelta
@@ -20,6 +21,7 @@ from retargeting.segments import to_gsm7
 from retargeting.sites.models import Language, Site
 
 logger = logging.getLogger(__name__)
+_SPACES = re.compile(r" {2,}")
 
 _BASE62 = string.digits + string.ascii_letters
 CODE_LENGTH = 10
@@ -109,7 +111,8 @@ def compose(step: Step, site: Site, values: dict[str, object]) -> str:
         "item_name": _clip(str(values.get("item_name", "")), ITEM_NAME_MAX),
         "stop": stop_mention(site=site),
     }
-    body = render(step.template, context)
+    # An empty variable leaves no double space behind.
+    body = _SPACES.sub(" ", render(step.template, context))
     # The opt-out mention is the law: added when a template lacks it.
     if "STOP" not in body.upper():
         body = f"{body}\n{stop_mention(site=site)}"
@@ -138,7 +141,8 @@ def worst_case(step: Step, *, site: Site | None = None) -> str:
     product name, the link, the longest discount code."""
     site = site or step.flow.site
     currency = "EUR" if site.language == Language.FR else "USD"
-    longest_code = max((len(code) for code in step.codes.values_list("code", flat=True)), default=0)
+    codes = step.codes.values_list("code", flat=True) if step.pk else []
+    longest_code = max((len(code) for code in codes), default=0)
     values = {
         "first_name": WORST_FIRST_NAME,
         "shop": site.name,
