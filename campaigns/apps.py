@@ -6,7 +6,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
-        from campaigns import erasure  # noqa: F401 - connects the erasure receiver
+        from campaigns import conversions, erasure  # noqa: F401 - connect their receivers
         from campaigns.delivery import apply_status_report
         from retargeting.gateways import hooks
 

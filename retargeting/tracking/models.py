@@ -108,6 +108,7 @@ class Event(models.Model):
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(db_index=True)
     ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
+    order_id = models.CharField(max_length=128, blank=True, help_text="Purchases only.")
 
     class Meta:
         constraints = [
@@ -122,6 +123,13 @@ class Event(models.Model):
         indexes = [
             # The installation check shows a site's latest events.
             models.Index(fields=["site", "-received_at"], name="event_site_latest"),
+            # A purchase seen again (a reloaded thank-you page, the shop's server after the
+            # snippet) is found by its order id and converts nothing more.
+            models.Index(
+                fields=["site", "order_id"],
+                condition=Q(type="purchase"),
+                name="event_purchase_order",
+            ),
         ]
 
     def __str__(self) -> str:

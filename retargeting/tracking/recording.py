@@ -59,6 +59,8 @@ def record_batch(
                 open_cart = _apply_cart(
                     visitor=visitor, open_cart=open_cart, data=event["cart"], now=now
                 )
+            elif event["type"] == "purchase" and _already_bought(site_id, event["order_id"]):
+                continue
             elif event["type"] == "purchase" and open_cart is not None:
                 open_cart.status = Cart.Status.CONVERTED
                 open_cart.converted_at = now
@@ -74,11 +76,18 @@ def record_batch(
                 payload=event,
                 received_at=now,
                 ip=origin.ip,
+                order_id=event.get("order_id", "") if event["type"] == "purchase" else "",
             )
             for event in events
         )
         transaction.on_commit(lambda: _announce(site_id=site_id, recorded=recorded, origin=origin))
     return recorded
+
+
+def _already_bought(site_id: int, order_id: str) -> bool:
+    return Event.objects.filter(
+        site_id=site_id, type=Event.Type.PURCHASE, order_id=order_id
+    ).exists()
 
 
 def _touch_visitor(*, site_id: int, vid: str, now: datetime) -> Visitor:
