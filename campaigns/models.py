@@ -230,6 +230,13 @@ class Send(models.Model):
     body = models.TextField(blank=True)
     segments = models.PositiveSmallIntegerField(default=0)
     encoding = models.CharField(max_length=8, blank=True)
+    cost = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Its price (segments times SMS_PRICES for the number's country), once rendered.",
+    )
     provider_id = models.CharField(max_length=64, blank=True)
     error_code = models.CharField(max_length=16, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns import costs
 from campaigns.eligibility import exit_reason
 from campaigns.frequency import next_allowed
 from campaigns.messages import PoolEmpty, render_body
@@ -104,8 +105,11 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
             )
             return "invalid_template"
         counted = segments.count(body)
+        cost = costs.estimate(
+            segments=counted.segments, country=costs.country_of(send.contact.phone)
+        )
         Send.objects.filter(pk=send.pk).update(
-            body=body, segments=counted.segments, encoding=counted.encoding
+            body=body, segments=counted.segments, encoding=counted.encoding, cost=cost
         )
         send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
         if note:
