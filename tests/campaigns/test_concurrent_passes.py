@@ -1,0 +1,56 @@
+"""Dispatch passes started at the same moment in separate processes, on the suite's database
+(PostgreSQL in CI): every cart is planned once and every number gets one SMS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Send, SendStatus
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus
+from retargeting.gateways.models import OutboxMessage
+from tests.factories import CartFactory, ContactFactory, StepFactory, VisitorLinkFactory
+from tests.support.processes import MANAGE, PYTHON, ROOT, env_for_test_database
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+CARTS = 150
+PASSES = 3
+
+
+def test_three_passes_at_once_plan_and_send_each_cart_once(site):
+    site.quiet_hours = "none"  # run by the real clock: the hour must not matter
+    site.save()
+    StepFactory(flow__site=site, delay_minutes=30)
+    left = timezone.now() - timedelta(hours=1)
+    for _ in range(CARTS):
+        contact = ContactFactory(site=site)
+        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
+        link = VisitorLinkFactory(visitor__site=site, contact=contact)
+        CartFactory(visitor=link.visitor, created_at=left, last_change_at=left)
+    passes = [
+        subprocess.Popen(
+            [PYTHON, MANAGE, "dispatch", "--json"],
+            cwd=ROOT,
+            env=env_for_test_database(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PASSES)
+    ]
+    reports = []
+    for process in passes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    assert sum(report["planned"] for report in reports) == CARTS
+    assert sum(report["sent"] for report in reports) == CARTS
+    assert Send.objects.count() == CARTS
+    assert set(Send.objects.values_list("status", flat=True)) == {SendStatus.ACCEPTED}
+    recipients = list(OutboxMessage.objects.values_list("to", flat=True))
+    assert len(recipients) == len(set(recipients)) == CARTS
