@@ -227,3 +227,18 @@ def send_time(at: datetime, *, site: Site, phone: str, key: str) -> datetime:
     spread = opening + timedelta(seconds=offset)
     # Never spread past the window's end (in every zone); fall back to the opening itself.
     return spread if is_open(spread, policy=policy, who=who) else opening
+
+
+def charter_flag(at: datetime, *, site: Site, phone: str) -> str:
+    """Under the af2m charter, which allows Sundays and public holidays but asks that they be
+    flagged: ``"Sunday"`` or ``"public holiday"`` when ``at`` is one for the recipient."""
+    if site.quiet_hours != QuietHours.FR_AF2M:
+        return ""
+    who = recipient(phone=phone, site=site)
+    for zone in who.zones:
+        local = at.astimezone(zone)
+        if is_holiday(local.date(), who.country):
+            return "public holiday"
+        if local.weekday() == 6:
+            return "Sunday"
+    return ""

@@ -25,7 +25,7 @@ from campaigns.eligibility import exit_reason
 from campaigns.frequency import next_allowed
 from campaigns.messages import PoolEmpty, render_body
 from campaigns.models import Send, SendEvent, SendStatus
-from campaigns.quiet_hours import send_time
+from campaigns.quiet_hours import charter_flag, send_time
 from campaigns.send_states import advance
 from campaigns.templates import InvalidTemplate
 from optin.consent import is_live, record_consent
@@ -182,16 +182,26 @@ def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gatew
             validity_seconds=max(1, int((expires_at - now).total_seconds())),
         )
     )
-    return _record(send, result, gateway=gateway, expires_at=expires_at)
+    flag = charter_flag(now, site=send.site, phone=send.contact.phone)
+    return _record(
+        send,
+        result,
+        gateway=gateway,
+        expires_at=expires_at,
+        detail=f"sent on a {flag} (af2m charter)" if flag else "",
+    )
 
 
-def _record(send: Send, result: SendResult, *, gateway: Gateway, expires_at: datetime) -> str:
+def _record(
+    send: Send, result: SendResult, *, gateway: Gateway, expires_at: datetime, detail: str = ""
+) -> str:
     now = timezone.now()
     if result.outcome is Outcome.ACCEPTED:
         advance(
             send,
             status=SendStatus.ACCEPTED,
             source="worker",
+            detail=detail,
             provider_id=result.provider_id,
             sent_at=now,
         )
