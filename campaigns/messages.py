@@ -59,7 +59,7 @@ def short_link(send: Send) -> ShortLink:
 
 
 def link_url(link: ShortLink) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/s/{link.code}"
+    return f"{settings.SHORT_LINK_BASE_URL}/s/{link.code}"
 
 
 class PoolEmpty(Exception):
@@ -149,7 +149,7 @@ def worst_case(step: Step, *, site: Site | None = None) -> str:
         "cart_total": format_money(Decimal("99999.99"), currency, site.language),
         "item_name": WORST_ITEM_NAME,
         "item_count": 999,
-        "link": f"{settings.PUBLIC_BASE_URL}/s/{'x' * CODE_LENGTH}",
+        "link": f"{settings.SHORT_LINK_BASE_URL}/s/{'x' * CODE_LENGTH}",
         "discount_code": "X" * max(len(step.discount_code), longest_code, 12),
     }
     return compose(step, site, values)

@@ -91,3 +91,11 @@ def test_an_expired_link_is_a_friendly_410_linking_to_the_shop(client, link):
     assert response.status_code == 410
     assert 'href="https://shop.example/"' in response.content.decode()
     assert not Click.objects.exists()
+
+
+def test_a_short_domain_builds_the_links_and_counts_in_the_longest_message(settings, link):
+    from campaigns.messages import link_url, worst_case
+
+    settings.SHORT_LINK_BASE_URL = "https://rl.example"
+    assert link_url(link) == f"https://rl.example/s/{link.code}"
+    assert "https://rl.example/s/xxxxxxxxxx" in worst_case(link.send.step)
