@@ -51,6 +51,10 @@ def test_three_passes_at_once_plan_and_send_each_cart_once(site):
     assert sum(report["planned"] for report in reports) == CARTS
     assert sum(report["sent"] for report in reports) == CARTS
     assert Send.objects.count() == CARTS
-    assert set(Send.objects.values_list("status", flat=True)) == {SendStatus.ACCEPTED}
+    # Taken by the provider (the outbox reports delivery at once when a worker can run it).
+    assert set(Send.objects.values_list("status", flat=True)) <= {
+        SendStatus.ACCEPTED,
+        SendStatus.DELIVERED,
+    }
     recipients = list(OutboxMessage.objects.values_list("to", flat=True))
     assert len(recipients) == len(set(recipients)) == CARTS
