@@ -58,8 +58,12 @@ def short_link(send: Send) -> ShortLink:
     )
 
 
+def short_link_base() -> str:
+    return settings.SHORT_LINK_BASE_URL or settings.PUBLIC_BASE_URL
+
+
 def link_url(link: ShortLink) -> str:
-    return f"{settings.SHORT_LINK_BASE_URL}/s/{link.code}"
+    return f"{short_link_base()}/s/{link.code}"
 
 
 class PoolEmpty(Exception):
@@ -149,7 +153,7 @@ def worst_case(step: Step, *, site: Site | None = None) -> str:
         "cart_total": format_money(Decimal("99999.99"), currency, site.language),
         "item_name": WORST_ITEM_NAME,
         "item_count": 999,
-        "link": f"{settings.SHORT_LINK_BASE_URL}/s/{'x' * CODE_LENGTH}",
+        "link": f"{short_link_base()}/s/{'x' * CODE_LENGTH}",
         "discount_code": "X" * max(len(step.discount_code), longest_code, 12),
     }
     return compose(step, site, values)

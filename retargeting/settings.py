@@ -62,9 +62,10 @@ if _public.scheme not in ("http", "https") or not _public.netloc:
     )
     raise SystemExit(1)
 CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
-# A shorter origin for the links in SMS (its host must be in ALLOWED_HOSTS and route here).
-SHORT_LINK_BASE_URL = env.str("SHORT_LINK_BASE_URL", default=PUBLIC_BASE_URL).rstrip("/")
-if urlsplit(SHORT_LINK_BASE_URL).scheme not in ("http", "https"):
+# A shorter origin for the links in SMS (its host must be in ALLOWED_HOSTS and route here);
+# empty: PUBLIC_BASE_URL.
+SHORT_LINK_BASE_URL = env.str("SHORT_LINK_BASE_URL", default="").rstrip("/")
+if SHORT_LINK_BASE_URL and urlsplit(SHORT_LINK_BASE_URL).scheme not in ("http", "https"):
     sys.stderr.write(
         f"relance: SHORT_LINK_BASE_URL must be an http(s) origin, not {SHORT_LINK_BASE_URL!r}\n"
     )
