@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from campaigns import links
+from campaigns import dashboard, links
 from optin import hosted
 from retargeting import demoshop, views
 from retargeting.gateways import views as gateways
@@ -25,6 +25,7 @@ urlpatterns = [
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
     path("dev/phone/", gateways.phone_index, name="phone-index"),
     path("dev/phone/<str:number>/", gateways.phone, name="phone"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     path("demo/shop/", demoshop.shop, name="demo-shop"),
     path("demo/shop/panier/", demoshop.cart, name="demo-cart"),

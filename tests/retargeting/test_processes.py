@@ -152,5 +152,6 @@ def test_runall_serves_the_site_and_ctrl_c_stops_every_child(tmp_path):
     assert wait_for(lambda: not any(alive(pid) for pid in children), timeout=15)
     printed = log.read_text()
     assert f"http://127.0.0.1:{port}/admin/" in printed
+    assert f"http://127.0.0.1:{port}/dashboard/" in printed
     assert f"http://127.0.0.1:{port}/demo/shop/" in printed
     assert "demo / relance-demo" in printed

@@ -103,6 +103,7 @@ class Command(BaseCommand):
             f"  Start here:  {base}/",
             f"  Demo shop:   {base}/demo/shop/",
             f"  Phones:      {base}/dev/phone/",
+            f"  Dashboard:   {base}/dashboard/",
             f"  Admin:       {base}/admin/",
             "  Demo login:  demo / relance-demo",
             "",

@@ -1,0 +1,99 @@
+"""The marketer's dashboard: the funnel, what it earned, a daily chart and a table per step."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from campaigns import figures
+from campaigns.charts import Series, line_chart
+from campaigns.messages import format_money
+from retargeting.access import site_for, sites_for
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+def _period(request: HttpRequest, today: date) -> tuple[date, date]:
+    try:
+        end = date.fromisoformat(request.GET.get("end", ""))
+    except ValueError:
+        end = today
+    try:
+        start = date.fromisoformat(request.GET.get("start", ""))
+    except ValueError:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        start, end = end, start
+    return max(start, end - timedelta(days=MAX_DAYS - 1)), end
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f} %"
+
+
+@login_required(login_url="admin:login")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    sites = list(sites_for(request.user))
+    if not sites:
+        return render(request, "campaigns/dashboard.html", {"sites": []})
+    site = site_for(request.user, request.GET.get("site") or sites[0].pk)
+    today = timezone.localdate(timezone=ZoneInfo(site.time_zone))
+    start, end = _period(request, today)
+    funnel = figures.funnel(site=site, start=start, end=end)
+    days = figures.daily(site=site, start=start, end=end)
+    steps = figures.by_step(site=site, start=start, end=end)
+
+    def money(amount: Decimal) -> str:
+        return format_money(amount, settings.SMS_PRICE_CURRENCY, site.language)
+
+    stages = [
+        ("Carts abandoned", funnel.abandoned),
+        ("Reachable (consent)", funnel.reachable),
+        ("Sent", funnel.sent),
+        ("Delivered", funnel.delivered),
+        ("Clicked", funnel.clicked),
+        ("Converted after a click", funnel.converted),
+    ]
+    top = max((count for _, count in stages), default=0) or 1
+    chart = line_chart(
+        [day.day.strftime("%d/%m") for day in days],
+        [
+            Series("SMS sent", [day.sends for day in days], "#0f766e"),
+            Series("Clicks", [day.clicks for day in days], "#2563eb"),
+            Series("Revenue", [day.revenue for day in days], "#b45309"),
+        ],
+        title="Sends, clicks and recovered revenue per day",
+    )
+    return render(
+        request,
+        "campaigns/dashboard.html",
+        {
+            "sites": sites,
+            "site": site,
+            "start": start,
+            "end": end,
+            "stages": [(label, count, round(count * 100 / top)) for label, count in stages],
+            "funnel": funnel,
+            "recovered": money(funnel.recovered_revenue),
+            "after_delivery": money(funnel.after_delivery_revenue),
+            "incremental": (
+                money(funnel.incremental_revenue)
+                if funnel.incremental_revenue is not None
+                else None
+            ),
+            "cost": money(funnel.cost),
+            "messaged_rate": _rate(funnel.messaged_rate),
+            "holdout_rate": _rate(funnel.holdout_rate),
+            "opt_out_rate": _rate(funnel.opt_out_rate),
+            "chart": chart,
+            "steps": [(row, money(row.revenue), money(row.cost)) for row in steps],
+        },
+    )

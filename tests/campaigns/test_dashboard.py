@@ -1,0 +1,69 @@
+"""The marketer's dashboard: who sees what, and the figures it shows."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+
+from retargeting.sites.services import add_member
+from tests.campaigns.test_figures import NOW, data  # noqa: F401 - the known data set
+from tests.factories import SiteFactory
+
+pytestmark = pytest.mark.django_db
+PERIOD = "start=2026-11-10&end=2026-11-10"
+
+
+@pytest.fixture
+def marketer(site):
+    user = User.objects.create_user("marketer", password="x", is_staff=True)
+    add_member(site=site, user=user)
+    return user
+
+
+def test_anonymous_visitors_are_sent_to_the_login(client):
+    response = client.get("/dashboard/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_marketer_sees_their_sites_figures(client, marketer, site, data):  # noqa: F811
+    client.force_login(marketer)
+    page = client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode()
+    assert 'id="recovered">150,00 €<' in page
+    assert "<svg" in page and "Sends, clicks and recovered revenue per day" in page
+    assert "30,00 €" in page  # after delivery, shown apart
+    for label, count in (("Carts abandoned", 10), ("Sent", 6), ("Clicked", 3)):
+        assert f"<span>{label}</span>" in page and f"<strong>{count}</strong>" in page
+
+
+def test_another_sites_dashboard_is_a_404_for_a_marketer(client, marketer):
+    other = SiteFactory()
+    client.force_login(marketer)
+    assert client.get(f"/dashboard/?site={other.pk}").status_code == 404
+    assert client.get("/dashboard/?site=not-a-number").status_code == 404
+    page = client.get("/dashboard/").content.decode()
+    assert other.name not in page
+
+
+def test_a_user_without_sites_is_told_so(client):
+    user = User.objects.create_user("nobody", password="x")
+    client.force_login(user)
+    page = client.get("/dashboard/").content.decode()
+    assert "not a member of any shop" in page
+
+
+def test_a_superuser_sees_every_site(client, site):
+    other = SiteFactory()
+    admin = User.objects.create_superuser("root", password="x")
+    client.force_login(admin)
+    assert client.get(f"/dashboard/?site={other.pk}").status_code == 200
+    page = client.get("/dashboard/").content.decode()
+    assert site.name in page and other.name in page
+
+
+def test_a_reversed_or_malformed_period_is_read_sensibly(client, marketer, site):
+    client.force_login(marketer)
+    page = client.get(f"/dashboard/?site={site.pk}&start=2026-11-20&end=2026-11-01").content
+    assert b'value="2026-11-01"' in page and b'value="2026-11-20"' in page
+    assert client.get(f"/dashboard/?site={site.pk}&start=garbage").status_code == 200
