@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.dispatch import receiver
 
 from campaigns.models import Click, Conversion, Send, SendStatus
+from campaigns.send_states import REACHED
 from optin.models import Contact, VisitorLink
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Event
@@ -34,7 +35,6 @@ from retargeting.tracking.signals import purchase_received
 logger = logging.getLogger(__name__)
 
 AFTER_DELIVERY_WINDOW = timedelta(hours=24)
-REACHED = (SendStatus.ACCEPTED, SendStatus.SENT, SendStatus.DELIVERED)
 
 
 @receiver(purchase_received, dispatch_uid="campaigns.conversions.on_purchase")

@@ -18,12 +18,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from campaigns.eligibility import eligible_carts
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
 from campaigns.quiet_hours import send_time
+from campaigns.send_states import REACHED
 from campaigns.sending import deliver
 from optin.confirmation import send_pending_confirmations
 from retargeting.tracking.models import Cart
@@ -32,10 +33,6 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 MAX_DUE_PER_PASS = 2_000
-
-
-# A later step follows only a reminder that reached the provider and was not lost.
-FOLLOWED = (SendStatus.ACCEPTED, SendStatus.SENT, SendStatus.DELIVERED)
 
 
 @dataclass
@@ -84,8 +81,7 @@ def run_pass(
         for index, flow in enumerate(flows):
             _plan_first_step(flow=flow, more_specific=flows[:index], now=now, report=report)
         for flow in flows:
-            steps = list(flow.steps.order_by("position"))
-            for previous, step in itertools.pairwise(steps):
+            for previous, step in itertools.pairwise(flow.ordered_steps):
                 _plan_next_step(step=step, previous=previous, now=now, report=report)
     # Double opt-in confirmations whose task was lost or whose provider was down.
     report.confirmations = send_pending_confirmations()
@@ -110,10 +106,16 @@ def run_pass(
 def _active_flows_by_site() -> dict[int, list[Flow]]:
     """Each site's active cart-abandonment flows, the most specific first."""
     by_site: dict[int, list[Flow]] = defaultdict(list)
-    flows = Flow.objects.filter(is_active=True, trigger=Trigger.CART_ABANDONED).select_related(
-        "site"
+    flows = (
+        Flow.objects.filter(is_active=True, trigger=Trigger.CART_ABANDONED)
+        .select_related("site")
+        .prefetch_related(Prefetch("steps", queryset=Step.objects.order_by("position")))
     )
     for flow in sorted(flows, key=Flow.specificity):
+        # Steps in order, read once per pass; each keeps its flow (and site) for planning.
+        flow.ordered_steps = list(flow.steps.all())
+        for step in flow.ordered_steps:
+            step.flow = flow
         by_site[flow.site_id].append(flow)
     return by_site
 
@@ -126,9 +128,9 @@ def _plan_first_step(
     A cart is in one flow at most: the most specific flow that matches it (a more specific
     flow whose delay has not passed yet keeps the cart for itself).
     """
-    step = flow.steps.order_by("position").first()
-    if step is None or step.position != 1:
+    if not flow.ordered_steps or flow.ordered_steps[0].position != 1:
         return
+    step = flow.ordered_steps[0]
     candidates = eligible_carts(site_id=flow.site_id).filter(flow.cart_condition())
     for other in more_specific:
         condition = other.cart_condition()
@@ -136,18 +138,10 @@ def _plan_first_step(
             return  # an older catch-all flow takes every cart
         candidates = candidates.exclude(condition)
     idle_since = now - timedelta(minutes=step.delay_minutes)
-    rows = (
-        candidates.filter(last_change_at__lte=idle_since)
-        .exclude(Exists(Send.objects.filter(cart_id=OuterRef("pk"))))
-        .order_by("last_change_at", "pk")
-        .values_list(
-            "pk",
-            "visitor__contact_link__contact",
-            "last_change_at",
-            "visitor__contact_link__contact__phone",
-        )
+    rows = candidates.filter(last_change_at__lte=idle_since).exclude(
+        Exists(Send.objects.filter(cart_id=OuterRef("pk")))
     )
-    _plan_in_batches(step=step, rows=rows, now=now, report=report)
+    _plan_in_batches(step=step, carts=rows, now=now, report=report)
 
 
 def _plan_next_step(*, step: Step, previous: Step, now: datetime, report: PassReport) -> None:
@@ -155,31 +149,27 @@ def _plan_next_step(*, step: Step, previous: Step, now: datetime, report: PassRe
     and that have not changed for as long: the delay starts again when the cart changes."""
     since = now - timedelta(minutes=step.delay_minutes)
     followed = Send.objects.filter(
-        cart_id=OuterRef("pk"), step=previous, status__in=FOLLOWED, sent_at__lte=since
+        cart_id=OuterRef("pk"), step=previous, status__in=REACHED, sent_at__lte=since
     )
     candidates = (
         eligible_carts(site_id=step.flow.site_id)
         .filter(last_change_at__lte=since)
         .filter(Exists(followed))
         .exclude(Exists(Send.objects.filter(cart_id=OuterRef("pk"), step=step)))
-        .order_by("last_change_at", "pk")
-        .values_list(
-            "pk",
-            "visitor__contact_link__contact",
-            "last_change_at",
-            "visitor__contact_link__contact__phone",
-        )
     )
-    _plan_in_batches(step=step, rows=candidates, now=now, report=report)
+    _plan_in_batches(step=step, carts=candidates, now=now, report=report)
 
 
 def _plan_in_batches(
-    *,
-    step: Step,
-    rows: QuerySet[Cart, tuple[int, int, datetime, str]],
-    now: datetime,
-    report: PassReport,
+    *, step: Step, carts: QuerySet[Cart], now: datetime, report: PassReport
 ) -> None:
+    """Plan ``step`` for ``carts``, oldest first, in batches."""
+    rows = carts.order_by("last_change_at", "pk").values_list(
+        "pk",
+        "visitor__contact_link__contact",
+        "last_change_at",
+        "visitor__contact_link__contact__phone",
+    )
     batch: list[tuple[int, int, datetime, str]] = []
     for row in rows.iterator(chunk_size=BATCH_SIZE):
         batch.append(row)

@@ -24,18 +24,13 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from campaigns.models import Click, Conversion, Flow, Send, SendStatus, Step
+from campaigns.send_states import TAKEN
 from optin.models import Consent, ConsentSource, ConsentStatus
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart
 
 # A message counts as sent once the provider took it, whatever became of it afterwards.
-SENT = (
-    SendStatus.ACCEPTED,
-    SendStatus.SENT,
-    SendStatus.DELIVERED,
-    SendStatus.UNDELIVERED,
-    SendStatus.UNKNOWN,
-)
+SENT = TAKEN
 OPT_OUT_WINDOW = timedelta(days=7)
 DEFAULT_FIRST_DELAY = timedelta(minutes=30)
 

@@ -9,17 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from campaigns.models import Send, SendStatus
+from campaigns.send_states import TAKEN
 from optin.models import Contact
 from retargeting.sites.models import Site
 
-COUNTED = (
-    SendStatus.SENDING,
-    SendStatus.ACCEPTED,
-    SendStatus.SENT,
-    SendStatus.DELIVERED,
-    SendStatus.UNDELIVERED,
-    SendStatus.UNKNOWN,
-)
+COUNTED = (SendStatus.SENDING, *TAKEN)
 DAY, WEEK = timedelta(hours=24), timedelta(days=7)
 
 

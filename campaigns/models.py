@@ -71,6 +71,9 @@ class Flow(models.Model):
             ),
         ]
 
+    # Set by the dispatch pass: the flow's steps in order, read once per pass.
+    ordered_steps: list[Step]
+
     def __str__(self) -> str:
         return self.name
 

@@ -30,6 +30,12 @@ RANK = {
     SendStatus.HELD_OUT: 4,
 }
 FINAL = frozenset(status for status, rank in RANK.items() if rank == 4)
+# The groups the rest of the engine reasons with, defined here once.
+REACHED = (SendStatus.ACCEPTED, SendStatus.SENT, SendStatus.DELIVERED)
+"""Taken by the provider and not reported lost: a later step may follow, a purchase within a
+day is "after delivery"."""
+TAKEN = (*REACHED, SendStatus.UNDELIVERED, SendStatus.UNKNOWN)
+"""Taken by the provider (or possibly so), whatever became of it: a message that was sent."""
 ALLOWED_BACKWARD = {
     (SendStatus.SENDING, SendStatus.PLANNED),  # retry after a transient provider error
     (SendStatus.SENDING, SendStatus.UNKNOWN),  # reconciliation could not tell
