@@ -341,32 +341,24 @@ def test_an_invalid_template_fails_the_send_with_its_reason(twilio, planned):
     assert twilio.messages == {}
 
 
-def test_the_af2m_charter_flags_a_sunday_send(twilio, planned):
+@pytest.mark.parametrize(
+    ("day", "detail"),
+    [
+        (datetime(2026, 11, 29, 11, 0), "sent on a Sunday (af2m charter)"),
+        (datetime(2026, 12, 25, 11, 0), "sent on a public holiday (af2m charter)"),
+        (datetime(2026, 11, 24, 11, 0), ""),  # a Tuesday: nothing to flag
+    ],
+)
+def test_the_af2m_charter_flags_sundays_and_holidays(twilio, planned, day, detail):
     planned.site.quiet_hours = "fr_af2m"
     planned.site.save()
-    sunday = datetime(2026, 11, 29, 11, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    at = day.replace(tzinfo=ZoneInfo("Europe/Paris"))
     type(planned.cart).objects.filter(pk=planned.cart.pk).update(
-        last_change_at=sunday - timedelta(minutes=30)
+        last_change_at=at - timedelta(minutes=30)
     )
     type(planned).objects.filter(pk=planned.pk).update(
-        planned_at=sunday - timedelta(minutes=1), due_at=sunday
+        planned_at=at - timedelta(minutes=1), due_at=at
     )
-    with time_machine.travel(sunday, tick=False):
+    with time_machine.travel(at, tick=False):
         assert sending.deliver(send_id=planned.pk) == "accepted"
-    accepted = planned.history.get(status="accepted")
-    assert accepted.detail == "sent on a Sunday (af2m charter)"
-
-
-def test_a_weekday_send_under_the_charter_is_not_flagged(twilio, planned):
-    planned.site.quiet_hours = "fr_af2m"
-    planned.site.save()
-    tuesday = datetime(2026, 11, 24, 11, 0, tzinfo=ZoneInfo("Europe/Paris"))
-    type(planned.cart).objects.filter(pk=planned.cart.pk).update(
-        last_change_at=tuesday - timedelta(minutes=30)
-    )
-    type(planned).objects.filter(pk=planned.pk).update(
-        planned_at=tuesday - timedelta(minutes=1), due_at=tuesday
-    )
-    with time_machine.travel(tuesday, tick=False):
-        assert sending.deliver(send_id=planned.pk) == "accepted"
-    assert planned.history.get(status="accepted").detail == ""
+    assert planned.history.get(status="accepted").detail == detail
