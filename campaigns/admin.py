@@ -18,15 +18,16 @@ from campaigns.models import (
     ShortLink,
     Step,
 )
+from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
 
 
-class StepInline(admin.StackedInline):
+class StepInline(SiteScopedInline, admin.StackedInline):
     model = Step
     extra = 0
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(SiteScopedAdmin):
     list_display = ["name", "site", "trigger", "is_active", "holdout_percent"]
     list_filter = ["site", "trigger", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
@@ -46,7 +47,7 @@ class FlowAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class SendEventInline(admin.TabularInline):
+class SendEventInline(SiteScopedInline, admin.TabularInline):
     model = SendEvent
     extra = 0
     can_delete = False
@@ -57,7 +58,7 @@ class SendEventInline(admin.TabularInline):
 
 
 @admin.register(Send)
-class SendAdmin(admin.ModelAdmin):
+class SendAdmin(SiteScopedAdmin):
     list_display = ["pk", "site", "status", "reason", "due_at", "sent_at"]
     list_filter = ["site", "status", "reason"]
     raw_id_fields = ["cart", "contact", "step"]
@@ -73,20 +74,20 @@ class SendAdmin(admin.ModelAdmin):
 
 
 @admin.register(ShortLink)
-class ShortLinkAdmin(admin.ModelAdmin):
+class ShortLinkAdmin(SiteScopedAdmin):
     list_display = ["code", "send", "created_at", "expires_at"]
     search_fields = ["code"]
     raw_id_fields = ["send"]
 
 
 @admin.register(Click)
-class ClickAdmin(admin.ModelAdmin):
+class ClickAdmin(SiteScopedAdmin):
     list_display = ["link", "at", "user_agent_class"]
     raw_id_fields = ["link"]
 
 
 @admin.register(Conversion)
-class ConversionAdmin(admin.ModelAdmin):
+class ConversionAdmin(SiteScopedAdmin):
     list_display = ["order_id", "site", "total", "currency", "attribution", "occurred_at"]
     list_filter = ["site", "attribution"]
     search_fields = ["order_id"]
@@ -98,7 +99,7 @@ class CodeImportForm(forms.Form):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(SiteScopedAdmin):
     list_display = ["__str__", "flow", "discount_mode", "free_codes"]
     list_filter = ["flow__site", "discount_mode"]
     change_form_template = "admin/campaigns/step/change_form.html"

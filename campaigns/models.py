@@ -26,6 +26,8 @@ class Trigger(models.TextChoices):
 class Flow(models.Model):
     """A sequence of reminders a site sends for one trigger."""
 
+    site_path = "site"  # see retargeting.access
+
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="flows")
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, help_text="Sent as utm_campaign.")
@@ -109,6 +111,8 @@ class Step(models.Model):
     """One message of a flow. The first step waits after the cart's last change, the others
     after the previous send."""
 
+    site_path = "flow__site"  # see retargeting.access
+
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(default=1)
     delay_minutes = models.PositiveIntegerField(default=30)
@@ -172,6 +176,8 @@ class Step(models.Model):
 class DiscountCode(models.Model):
     """One unique code of a step's pool, handed to one send, never twice."""
 
+    site_path = "step__flow__site"  # see retargeting.access
+
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="codes")
     code = models.CharField(max_length=64)
     send = models.OneToOneField(
@@ -213,6 +219,8 @@ class SendStatus(models.TextChoices):
 
 class Send(models.Model):
     """One reminder for one cart and one step: planned, then sent or not, with why."""
+
+    site_path = "site"  # see retargeting.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sends")
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="sends")
@@ -279,6 +287,8 @@ class Send(models.Model):
 class SendEvent(models.Model):
     """The append-only history of a send: each status it reached and each provider callback."""
 
+    site_path = "send__site"  # see retargeting.access
+
     send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="history")
     status = models.CharField(max_length=16, choices=SendStatus.choices)
     reason = models.CharField(max_length=32, blank=True)
@@ -302,6 +312,8 @@ class SendEvent(models.Model):
 class ShortLink(models.Model):
     """The link in one SMS: ``PUBLIC_BASE_URL/s/CODE``."""
 
+    site_path = "send__site"  # see retargeting.access
+
     send = models.OneToOneField(Send, on_delete=models.CASCADE, related_name="short_link")
     code = models.CharField(max_length=16, unique=True)
     target_url = models.URLField(max_length=2000)
@@ -314,6 +326,8 @@ class ShortLink(models.Model):
 
 class Click(models.Model):
     """A person's tap on a short link (link-preview fetchers are not recorded)."""
+
+    site_path = "link__send__site"  # see retargeting.access
 
     link = models.ForeignKey(ShortLink, on_delete=models.CASCADE, related_name="clicks")
     at = models.DateTimeField()
@@ -329,6 +343,8 @@ class Click(models.Model):
 
 class Conversion(models.Model):
     """A purchase, and the send it is attributed to when a click led to it."""
+
+    site_path = "site"  # see retargeting.access
 
     class Attribution(models.TextChoices):
         CLICKED = "clicked", "After a click"

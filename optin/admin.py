@@ -10,10 +10,12 @@ from django.urls import URLPattern, path
 from optin.erasure import erase_contact
 from optin.imports import ImportFileError, import_contacts
 from optin.models import Consent, Contact, VisitorLink
+from retargeting.access import sites_for
+from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.models import Site
 
 
-class ConsentInline(admin.TabularInline):
+class ConsentInline(SiteScopedInline, admin.TabularInline):
     model = Consent
     extra = 0
     can_delete = False
@@ -40,7 +42,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(SiteScopedAdmin):
     list_display = ["__str__", "site", "first_name", "consent_status", "created_at"]
     list_filter = ["site", "consent_status"]
     search_fields = ["phone", "first_name"]
@@ -62,6 +64,7 @@ class ContactAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = ImportForm(request.POST or None, request.FILES or None)
+        form.fields["site"].queryset = sites_for(request.user)  # type: ignore[attr-defined]
         results, error = None, ""
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -115,6 +118,6 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(VisitorLink)
-class VisitorLinkAdmin(admin.ModelAdmin):
+class VisitorLinkAdmin(SiteScopedAdmin):
     list_display = ["visitor", "contact", "method", "linked_at"]
     raw_id_fields = ["visitor", "contact"]

@@ -34,6 +34,8 @@ class ConsentSource(models.TextChoices):
 class Contact(models.Model):
     """A phone number, in E.164, that a site may be allowed to message."""
 
+    site_path = "site"  # see retargeting.access
+
     NO_CONSENT = "none"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="contacts")
@@ -96,6 +98,8 @@ class ConsentQuerySet(models.QuerySet["Consent"]):
 class Consent(models.Model):
     """One change of a contact's consent, with its proof. Append-only."""
 
+    site_path = "contact__site"  # see retargeting.access
+
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consents")
     status = models.CharField(max_length=16, choices=ConsentStatus.choices)
     source = models.CharField(max_length=16, choices=ConsentSource.choices)
@@ -133,6 +137,8 @@ class Consent(models.Model):
 class VisitorLink(models.Model):
     """Which contact a visitor (a browser on one site) belongs to: at most one."""
 
+    site_path = "contact__site"  # see retargeting.access
+
     class Method(models.TextChoices):
         SERVER = "server", "Shop server (authenticated)"
         SNIPPET = "snippet", "Snippet identify"
@@ -157,6 +163,8 @@ class VisitorLink(models.Model):
 class DoNotContact(models.Model):
     """A number erased after it said STOP: only a keyed hash remains, so it is never messaged
     again, whatever later asks for it (an import, a checkout, the shop's server)."""
+
+    site_path = "site"  # see retargeting.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="do_not_contact")
     phone_hash = models.CharField(max_length=64)

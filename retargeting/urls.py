@@ -7,8 +7,13 @@ from campaigns import dashboard, links
 from optin import hosted
 from retargeting import demoshop, views
 from retargeting.gateways import views as gateways
+from retargeting.login_throttle import ThrottledAuthenticationForm
 from retargeting.tracking import openapi
 from retargeting.tracking import views as tracking
+
+# The dashboard logs in through the admin's login page: one form, throttled.
+admin.site.login_form = ThrottledAuthenticationForm
+admin.site.site_header = admin.site.site_title = "Relance"
 
 urlpatterns = [
     path("", views.landing, name="landing"),

@@ -61,3 +61,9 @@ def _fresh_caches():
     lookup.clear()
     yield
     lookup.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Passwords are hashed with a fast hasher in tests; production keeps Django's default."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

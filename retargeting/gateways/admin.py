@@ -3,9 +3,10 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from retargeting.gateways.models import InboundMessage, OutboxMessage
+from retargeting.scoped_admin import SiteScopedAdmin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SiteScopedAdmin):
     """Messages are records: read them, never edit them here."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

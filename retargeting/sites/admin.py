@@ -1,25 +1,52 @@
+from typing import Any
+
 from django.contrib import admin, messages
-from django.db import models
+from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.models import Membership, Site
+from retargeting.sites.services import add_member
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(SiteScopedInline, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
+    # Who may see a shop is the operators' decision: the user list spans every shop.
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(request.user.is_superuser)
+
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(SiteScopedAdmin):
     list_display = ["name", "country", "time_zone", "quiet_hours", "double_opt_in", "created_at"]
     search_fields = ["name", "public_key"]
     readonly_fields = ["public_key", "secret_key_hint", "created_at", "updated_at"]
     inlines = [MembershipInline]
-    # A shop's address typed without a scheme is an https one.
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Shops are created by the platform's operators (`bootstrap_site`), who add members.
+        return bool(request.user.is_superuser)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        # A member gets the admin's pages of their shop (staff, the marketers' permissions).
+        for membership in form.instance.memberships.select_related("user"):
+            add_member(site=form.instance, user=membership.user, role=membership.role)
 
     def save_model(self, request: HttpRequest, obj: Site, form: ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -51,6 +51,8 @@ class Language(models.TextChoices):
 class Site(models.Model):
     """One shop. Every visitor, contact, flow and send belongs to exactly one site."""
 
+    site_path = "pk"  # see retargeting.access
+
     name = models.CharField(max_length=120)
     public_key = models.CharField(max_length=40, unique=True, editable=False)
     secret_key_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -162,6 +164,8 @@ class Site(models.Model):
 
 class Membership(models.Model):
     """A user's access to a site. Marketers see only the sites they are a member of."""
+
+    site_path = "site"  # see retargeting.access
 
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"

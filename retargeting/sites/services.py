@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 
 from retargeting.sites import keys
@@ -80,7 +80,25 @@ def site_for_secret_key(secret_key: str) -> Site | None:
     return None
 
 
+# What a member may do in the admin, on their own sites' rows only (retargeting.scoped_admin).
+MARKETERS_GROUP = "Marketers"
+MARKETER_APPS = ("sites", "tracking", "optin", "campaigns")
+
+
+def marketers_group() -> Group:
+    """The group holding the admin permissions of members (created on first use)."""
+    group, _ = Group.objects.get_or_create(name=MARKETERS_GROUP)
+    if not group.permissions.exists():
+        group.permissions.set(Permission.objects.filter(content_type__app_label__in=MARKETER_APPS))
+    return group
+
+
+@transaction.atomic
 def add_member(*, site: Site, user: User, role: str = Membership.Role.MARKETER) -> Membership:
-    """Give a user access to a site (idempotent)."""
+    """Give a user access to a site and to its pages in the admin (idempotent)."""
     membership, _ = Membership.objects.get_or_create(site=site, user=user, defaults={"role": role})
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    user.groups.add(marketers_group())
     return membership

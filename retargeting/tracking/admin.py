@@ -1,17 +1,18 @@
 from django.contrib import admin
 
+from retargeting.scoped_admin import SiteScopedAdmin
 from retargeting.tracking.models import Cart, Event, Visitor
 
 
 @admin.register(Visitor)
-class VisitorAdmin(admin.ModelAdmin):
+class VisitorAdmin(SiteScopedAdmin):
     list_display = ["vid", "site", "first_seen_at", "last_seen_at"]
     list_filter = ["site"]
     search_fields = ["vid"]
 
 
 @admin.register(Cart)
-class CartAdmin(admin.ModelAdmin):
+class CartAdmin(SiteScopedAdmin):
     list_display = [
         "external_id",
         "site",
@@ -27,7 +28,7 @@ class CartAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(SiteScopedAdmin):
     list_display = ["type", "site", "source", "received_at"]
     list_filter = ["site", "type", "source"]
     raw_id_fields = ["visitor"]
