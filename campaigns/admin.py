@@ -32,6 +32,11 @@ class FlowAdmin(SiteScopedAdmin):
     list_filter = ["site", "trigger", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StepInline]
+    change_form_template = "admin/campaigns/flow/change_form.html"
+
+    class Media:
+        js = ["campaigns/flow_editor.js"]
+        css = {"all": ["campaigns/flow_editor.css"]}
 
     def change_view(
         self,
@@ -103,6 +108,10 @@ class StepAdmin(SiteScopedAdmin):
     list_display = ["__str__", "flow", "discount_mode", "free_codes"]
     list_filter = ["flow__site", "discount_mode"]
     change_form_template = "admin/campaigns/step/change_form.html"
+
+    class Media:
+        js = ["campaigns/flow_editor.js"]
+        css = {"all": ["campaigns/flow_editor.css"]}
 
     @admin.display(description="free codes")
     def free_codes(self, step: Step) -> str:

@@ -7,15 +7,15 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
 
 from campaigns import figures
 from campaigns.charts import Series, line_chart
+from campaigns.frame import Frame, dashboard_page
 from campaigns.messages import format_money
-from retargeting.access import site_for, sites_for
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -36,15 +36,15 @@ def _period(request: HttpRequest, today: date) -> tuple[date, date]:
 
 
 def _rate(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+    if value is None:
+        return "–"
+    percent = formats.number_format(value * 100, 1)
+    return f"{percent} %" if translation.get_language() == "fr" else f"{percent}%"
 
 
-@login_required(login_url="admin:login")
-def dashboard(request: HttpRequest) -> HttpResponse:
-    sites = list(sites_for(request.user))
-    if not sites:
-        return render(request, "campaigns/dashboard.html", {"sites": []})
-    site = site_for(request.user, request.GET.get("site") or sites[0].pk)
+@dashboard_page
+def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
+    site = frame.site
     today = timezone.localdate(timezone=ZoneInfo(site.time_zone))
     start, end = _period(request, today)
     funnel = figures.funnel(site=site, start=start, end=end)
@@ -55,45 +55,44 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         return format_money(amount, settings.SMS_PRICE_CURRENCY, site.language)
 
     stages = [
-        ("Carts abandoned", funnel.abandoned),
-        ("Reachable (consent)", funnel.reachable),
-        ("Sent", funnel.sent),
-        ("Delivered", funnel.delivered),
-        ("Clicked", funnel.clicked),
-        ("Converted after a click", funnel.converted),
+        (_("Carts abandoned"), funnel.abandoned),
+        (_("Reachable (consent)"), funnel.reachable),
+        (_("Sent"), funnel.sent),
+        (_("Delivered"), funnel.delivered),
+        (_("Clicked"), funnel.clicked),
+        (_("Converted after a click"), funnel.converted),
     ]
     top = max((count for _, count in stages), default=0) or 1
     chart = line_chart(
-        [day.day.strftime("%d/%m") for day in days],
+        [formats.date_format(day.day, "SHORT_DATE_FORMAT")[:5] for day in days],
         [
-            Series("SMS sent", [day.sends for day in days], "#0f766e"),
-            Series("Clicks", [day.clicks for day in days], "#2563eb"),
-            Series("Revenue", [day.revenue for day in days], "#b45309"),
+            Series(_("SMS sent"), [day.sends for day in days], "#0f766e"),
+            Series(_("Clicks"), [day.clicks for day in days], "#2563eb"),
+            Series(_("Revenue"), [day.revenue for day in days], "#b45309"),
         ],
-        title="Sends, clicks and recovered revenue per day",
+        title=_("Sends, clicks and recovered revenue per day"),
     )
     return render(
         request,
         "campaigns/dashboard.html",
-        {
-            "sites": sites,
-            "site": site,
-            "start": start,
-            "end": end,
-            "stages": [(label, count, round(count * 100 / top)) for label, count in stages],
-            "funnel": funnel,
-            "recovered": money(funnel.recovered_revenue),
-            "after_delivery": money(funnel.after_delivery_revenue),
-            "incremental": (
+        frame.context(
+            section="overview",
+            start=start,
+            end=end,
+            stages=[(label, count, round(count * 100 / top)) for label, count in stages],
+            funnel=funnel,
+            recovered=money(funnel.recovered_revenue),
+            after_delivery=money(funnel.after_delivery_revenue),
+            incremental=(
                 money(funnel.incremental_revenue)
                 if funnel.incremental_revenue is not None
                 else None
             ),
-            "cost": money(funnel.cost),
-            "messaged_rate": _rate(funnel.messaged_rate),
-            "holdout_rate": _rate(funnel.holdout_rate),
-            "opt_out_rate": _rate(funnel.opt_out_rate),
-            "chart": chart,
-            "steps": [(row, money(row.revenue), money(row.cost)) for row in steps],
-        },
+            cost=money(funnel.cost),
+            messaged_rate=_rate(funnel.messaged_rate),
+            holdout_rate=_rate(funnel.holdout_rate),
+            opt_out_rate=_rate(funnel.opt_out_rate),
+            chart=chart,
+            steps=[(row, money(row.revenue), money(row.cost)) for row in steps],
+        ),
     )

@@ -1,9 +1,9 @@
 """URLs of Relance. CONTRACT.md lists the public ones."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from campaigns import dashboard, links
+from campaigns import activity, dashboard, editor, installation, links
 from optin import hosted
 from retargeting import demoshop, views
 from retargeting.gateways import views as gateways
@@ -31,6 +31,21 @@ urlpatterns = [
     path("dev/phone/", gateways.phone_index, name="phone-index"),
     path("dev/phone/<str:number>/", gateways.phone, name="phone"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("dashboard/sends/", activity.sends, name="dashboard-sends"),
+    path("dashboard/sends/<int:send_id>/", activity.send_detail, name="dashboard-send"),
+    path("dashboard/contacts/<int:contact_id>/", activity.contact_detail, name="dashboard-contact"),
+    path("dashboard/exports/sends.csv", activity.export_sends, name="dashboard-export-sends"),
+    path(
+        "dashboard/exports/conversions.csv",
+        activity.export_conversions,
+        name="dashboard-export-conversions",
+    ),
+    path("dashboard/install/", installation.install, name="dashboard-install"),
+    path("dashboard/install/key", installation.rotate_key, name="dashboard-install-rotate"),
+    path("dashboard/install/events", installation.events, name="dashboard-install-events"),
+    path("dashboard/preview", editor.preview_view, name="dashboard-preview"),
+    path("dashboard/test-send", editor.test_send_view, name="dashboard-test-send"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("demo/shop/", demoshop.shop, name="demo-shop"),
     path("demo/shop/panier/", demoshop.cart, name="demo-cart"),

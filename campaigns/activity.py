@@ -1,0 +1,302 @@
+"""What was sent and what was not, and why: the list of sends, one send, one contact, and
+the CSV exports of sends and conversions."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+
+from campaigns.explanations import FILTERABLE, NOT_SENT, WAITING, explain, reason_label, tone
+from campaigns.frame import Frame, dashboard_page
+from campaigns.messages import format_money
+from campaigns.models import Conversion, Send
+from campaigns.send_states import TAKEN
+from optin.models import Contact
+from retargeting.access import visible_to
+from retargeting.phones import InvalidPhone, mask, parse_phone
+from retargeting.sites.models import Site
+
+PAGE_SIZE = 50
+STATUS_GROUPS = {
+    "waiting": WAITING,
+    "sent": list(TAKEN),
+    "not_sent": NOT_SENT,
+}
+
+
+def _bounds(site: Site, start: date, end: date) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(site.time_zone)
+    return (
+        datetime.combine(start, time.min, tzinfo=zone),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
+    """The site's sends matching the list's filters: ``q`` (a phone number in any format,
+    its last digits, a cart id or ``#send-id``), ``status`` (a group), ``reason``, and the
+    ``start``/``end`` days the send was planned on."""
+    sends = Send.objects.filter(site=site)
+    query = params.get("q", "").strip()
+    if query:
+        sends = sends.filter(_match(site, query))
+    group = params.get("status", "")
+    if group in STATUS_GROUPS:
+        sends = sends.filter(status__in=STATUS_GROUPS[group])
+    reason = params.get("reason", "")
+    if reason:
+        sends = sends.filter(reason=reason)
+    start, end = _day(params.get("start", "")), _day(params.get("end", ""))
+    if start or end:
+        low, high = _bounds(site, start or date.min.replace(year=2000), end or date(9999, 1, 1))
+        sends = sends.filter(planned_at__gte=low, planned_at__lt=high)
+    return sends.select_related("contact", "step__flow", "cart").order_by("-planned_at", "-pk")
+
+
+def _match(site: Site, query: str) -> Q:
+    if query.startswith("#") and query[1:].isdigit():
+        return Q(pk=int(query[1:]))
+    try:
+        phone = parse_phone(query, default_region=site.country).e164
+        return Q(contact__phone=phone)
+    except InvalidPhone:
+        pass
+    digits = "".join(ch for ch in query if ch.isdigit())
+    match = Q(cart__external_id=query)
+    if len(digits) >= 4 and len(digits) == len(query.replace(" ", "")):
+        match |= Q(contact__phone__endswith=digits)
+    return match
+
+
+@dashboard_page
+def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
+    site = frame.site
+    params = {key: request.GET.get(key, "") for key in ("q", "status", "reason", "start", "end")}
+    page = Paginator(search_sends(site=site, params=params), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    rows = [
+        {
+            "send": send,
+            "phone": mask(send.contact.phone) if send.contact else _("erased"),
+            "why": explain(send, time_zone=site.time_zone),
+            "tone": tone(send.status),
+        }
+        for send in page
+    ]
+    return render(
+        request,
+        "campaigns/sends.html",
+        frame.context(
+            page=page,
+            rows=rows,
+            params=params,
+            reasons=[(code, reason_label(code)) for code in FILTERABLE],
+            groups=[
+                ("waiting", _("Waiting")),
+                ("sent", _("Sent")),
+                ("not_sent", _("Not sent")),
+            ],
+            query_string=_query_string(site, params),
+        ),
+    )
+
+
+def _query_string(site: Site, params: dict[str, str]) -> str:
+    return urlencode({"site": site.pk, **{k: v for k, v in params.items() if v}})
+
+
+@dashboard_page
+def send_detail(request: HttpRequest, send_id: int, *, frame: Frame) -> HttpResponse:
+    send = get_object_or_404(
+        visible_to(request.user, Send.objects.select_related("contact", "step__flow", "cart")),
+        pk=send_id,
+        site=frame.site,
+    )
+    link = getattr(send, "short_link", None)
+    return render(
+        request,
+        "campaigns/send.html",
+        frame.context(
+            send=send,
+            why=explain(send, time_zone=frame.site.time_zone),
+            history=[(event, reason_label(event.reason)) for event in send.history.all()],
+            link=link,
+            clicks=list(link.clicks.order_by("at")) if link else [],
+            cost=(
+                format_money(send.cost, _price_currency(), frame.site.language)
+                if send.cost is not None
+                else ""
+            ),
+        ),
+    )
+
+
+def _price_currency() -> str:
+    return str(settings.SMS_PRICE_CURRENCY)
+
+
+@dashboard_page
+def contact_detail(request: HttpRequest, contact_id: int, *, frame: Frame) -> HttpResponse:
+    contact = get_object_or_404(
+        visible_to(request.user, Contact.objects.all()), pk=contact_id, site=frame.site
+    )
+    messages = [
+        (send, explain(send, time_zone=frame.site.time_zone), list(send.history.all()))
+        for send in contact.sends.select_related("step__flow", "cart").order_by("-planned_at")
+    ]
+    conversions = [
+        (conversion, format_money(conversion.total, conversion.currency, frame.site.language))
+        for conversion in Conversion.objects.filter(contact=contact).order_by("-occurred_at")
+    ]
+    return render(
+        request,
+        "campaigns/contact.html",
+        frame.context(
+            contact=contact,
+            consents=list(contact.consents.order_by("created_at", "pk")),
+            messages=messages,
+            conversions=conversions,
+        ),
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> Any:
+    """A spreadsheet must not run what a cell holds: text starting like a formula is quoted."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv_response(
+    filename: str, header: list[str], rows: Iterator[list[Any]]
+) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff"  # so that spreadsheet programs read UTF-8
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow([_cell(value) for value in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _iso(value: datetime | None, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
+
+
+@dashboard_page
+def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse:
+    """The sends the list shows with the same filters, as CSV (times in the site's zone)."""
+    site, zone = frame.site, ZoneInfo(frame.site.time_zone)
+    params = {key: request.GET.get(key, "") for key in ("q", "status", "reason", "start", "end")}
+    header = [
+        "send_id",
+        "planned_at",
+        "due_at",
+        "sent_at",
+        "status",
+        "reason",
+        "detail",
+        "flow",
+        "step",
+        "contact_id",
+        "phone",
+        "cart_id",
+        "cart_total",
+        "currency",
+        "segments",
+        "encoding",
+        "cost",
+    ]
+
+    def rows() -> Iterator[list[Any]]:
+        for send in search_sends(site=site, params=params).iterator(chunk_size=2000):
+            yield [
+                send.pk,
+                _iso(send.planned_at, zone),
+                _iso(send.due_at, zone),
+                _iso(send.sent_at, zone),
+                send.status,
+                send.reason,
+                send.reason_detail,
+                send.step.flow.slug,
+                send.step.position,
+                send.contact_id or "",
+                mask(send.contact.phone) if send.contact else "",
+                send.cart.external_id,
+                send.cart.total,
+                send.cart.currency,
+                send.segments,
+                send.encoding,
+                send.cost if send.cost is not None else "",
+            ]
+
+    return _csv_response(f"relance-sends-{site.pk}.csv", header, rows())
+
+
+@dashboard_page
+def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse:
+    """The site's purchases with their attribution, as CSV (``start``/``end`` days)."""
+    site, zone = frame.site, ZoneInfo(frame.site.time_zone)
+    conversions = Conversion.objects.filter(site=site).select_related("send__step__flow")
+    start, end = _day(request.GET.get("start", "")), _day(request.GET.get("end", ""))
+    if start or end:
+        low, high = _bounds(site, start or date(2000, 1, 1), end or date(9999, 1, 1))
+        conversions = conversions.filter(occurred_at__gte=low, occurred_at__lt=high)
+    header = [
+        "order_id",
+        "occurred_at",
+        "total",
+        "currency",
+        "attribution",
+        "send_id",
+        "flow",
+        "step",
+        "contact_id",
+        "cart_id",
+    ]
+
+    def rows() -> Iterator[list[Any]]:
+        for conversion in conversions.order_by("occurred_at", "pk").iterator(chunk_size=2000):
+            send = conversion.send
+            yield [
+                conversion.order_id,
+                _iso(conversion.occurred_at, zone),
+                conversion.total,
+                conversion.currency,
+                conversion.attribution,
+                conversion.send_id or "",
+                send.step.flow.slug if send else "",
+                send.step.position if send else "",
+                conversion.contact_id or "",
+                conversion.cart_id or "",
+            ]
+
+    return _csv_response(f"relance-conversions-{site.pk}.csv", header, rows())

@@ -1,0 +1,139 @@
+"""The flow editor's endpoints, called by the admin's flow and step pages as one types:
+``POST /dashboard/preview`` (the preview as JSON) and ``POST /dashboard/test-send``.
+
+Both take the step being edited as form fields (``template``, ``discount_mode``,
+``discount_code``, ``transliterate``, ``max_segments``, ``step``) and its flow (``flow``) or,
+for a flow not saved yet, its site (``site``); both are limited to the user's sites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from campaigns.frame import language_for
+from campaigns.models import DiscountMode, Flow, Step
+from campaigns.preview import Preview, TestSendRefused, draft_step, preview, send_test
+from retargeting.access import site_for, visible_to
+from retargeting.phones import InvalidPhone, parse_phone
+
+SESSION_PHONE = "relance_test_phone"
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return default
+
+
+def _step_from(request: HttpRequest) -> Step:
+    """The step being edited, as typed; 404 for a flow, site or step of another site."""
+    data = request.POST
+    flow_id = data.get("flow", "")
+    if flow_id:
+        flow = (
+            visible_to(request.user, Flow.objects.select_related("site"))
+            .filter(pk=_int(flow_id, 0))
+            .first()
+        )
+        if flow is None:
+            raise Http404("no such flow")
+        site = flow.site
+        transliterate, max_segments = flow.transliterate, flow.max_segments
+    else:
+        site = site_for(request.user, data.get("site", ""))
+        transliterate, max_segments = True, 3
+    if "transliterate" in data:
+        transliterate = data["transliterate"] in ("on", "true", "1")
+    max_segments = max(1, min(_int(data.get("max_segments"), max_segments), 10))
+    step_id = _int(data.get("step"), 0) or None
+    if step_id and not visible_to(request.user, Step.objects.filter(pk=step_id, flow__site=site)):
+        raise Http404("no such step")
+    mode = data.get("discount_mode", DiscountMode.NONE)
+    return draft_step(
+        site=site,
+        template=data.get("template", "")[:2000],
+        transliterate=transliterate,
+        max_segments=max_segments,
+        discount_mode=mode if mode in DiscountMode.values else DiscountMode.NONE,
+        discount_code=data.get("discount_code", "")[:64],
+        step_id=step_id,
+    )
+
+
+@require_POST
+@login_required(login_url="admin:login")
+def preview_view(request: HttpRequest) -> HttpResponse:
+    step = _step_from(request)
+    with translation.override(language_for(request, step.flow.site)):
+        shown = preview(step)
+        result = shown.as_dict()
+        result["summary"], result["advice"] = _words(shown)
+        result["labels"] = {
+            "test": _("Send a test to this number"),
+            "phone": _("Your mobile number"),
+            "sample": _("With sample data"),
+        }
+    result["test_phone"] = request.session.get(SESSION_PHONE, "")
+    return JsonResponse(result)
+
+
+def _words(shown: Preview) -> tuple[str, str]:
+    """The preview's figures and advice, in a sentence each."""
+    if shown.sample is None or shown.longest is None:
+        return "", ""
+    sample, longest = shown.sample, shown.longest
+    summary = (
+        ngettext(
+            "%(segments)d segment · %(encoding)s · %(characters)d characters.",
+            "%(segments)d segments · %(encoding)s · %(characters)d characters.",
+            sample.segments,
+        )
+        % asdict(sample)
+        + " "
+        + _(
+            "At its longest (long first name, large total, long product name): "
+            "%(segments)d of %(limit)d segments allowed, %(cost)s per message."
+        )
+        % {"segments": longest.segments, "limit": shown.max_segments, "cost": shown.cost}
+    )
+    advice = ""
+    if sample.ucs2_characters:
+        advice = _(
+            "These characters switch the SMS to UCS-2 (70 characters per segment instead of "
+            "160): %(characters)s."
+        ) % {"characters": " ".join(sample.ucs2_characters)}
+        if shown.transliterated is not None:
+            advice += " " + ngettext(
+                "With transliteration on, it would take %(segments)d segment: %(text)s",
+                "With transliteration on, it would take %(segments)d segments: %(text)s",
+                shown.transliterated.segments,
+            ) % {"segments": shown.transliterated.segments, "text": shown.transliterated.text}
+    return summary, advice
+
+
+@require_POST
+@login_required(login_url="admin:login")
+def test_send_view(request: HttpRequest) -> HttpResponse:
+    step = _step_from(request)
+    site = step.flow.site
+    with translation.override(language_for(request, site)):
+        try:
+            phone = parse_phone(request.POST.get("phone", ""), default_region=site.country).e164
+        except InvalidPhone as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
+        if preview(step).errors:
+            return JsonResponse({"error": _("Fix the text before sending a test.")}, status=400)
+        try:
+            send_test(step=step, phone=phone, user_id=request.user.pk or 0)
+        except TestSendRefused as exc:
+            return JsonResponse({"error": str(exc)}, status=exc.status)
+        request.session[SESSION_PHONE] = phone
+        return JsonResponse({"sent": _("Test sent to %(phone)s.") % {"phone": phone}})

@@ -1,0 +1,117 @@
+"""The installation page: the snippet tag to copy, the server API key (shown once when a new
+one is made), and a live view of the last events the shop sent, so a shop can see that its
+installation works."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import formats, timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from campaigns.frame import Frame, dashboard_page
+from retargeting.sites.models import Membership, Site
+from retargeting.sites.services import rotate_secret_key
+from retargeting.tracking.models import Event
+
+LAST_EVENTS = 20
+
+
+def snippet_tag(site: Site) -> str:
+    """The one tag a shop adds to every page."""
+    return (
+        f'<script async src="{settings.PUBLIC_BASE_URL}/t.js" '
+        f'data-site="{site.public_key}"></script>'
+    )
+
+
+def may_rotate(request: HttpRequest, site: Site) -> bool:
+    """Only a site's owners (and the operators) may replace the key its server uses."""
+    user = request.user
+    return (
+        bool(user.is_superuser)
+        or Membership.objects.filter(
+            site=site, user_id=user.pk or 0, role=Membership.Role.OWNER
+        ).exists()
+    )
+
+
+def last_events(site: Site, *, limit: int = LAST_EVENTS) -> list[dict[str, str]]:
+    """The site's latest events, without what they say about a person: type, origin, time,
+    and the page's host and path."""
+    zone = ZoneInfo(site.time_zone)
+    rows = []
+    for event in Event.objects.filter(site=site).order_by("-received_at", "-pk")[:limit]:
+        url = ""
+        raw = event.payload.get("url") if isinstance(event.payload, dict) else None
+        if isinstance(raw, str):
+            parts = urlsplit(raw)
+            url = f"{parts.hostname or ''}{parts.path}"[:120]
+        rows.append(
+            {
+                "type": event.type,
+                "source": event.source,
+                "at": formats.date_format(
+                    timezone.localtime(event.received_at, zone), "SHORT_DATETIME_FORMAT"
+                ),
+                "ago": _ago(event.received_at),
+                "page": url,
+            }
+        )
+    return rows
+
+
+def _ago(at: datetime) -> str:
+    return _("%(time)s ago") % {"time": timesince(at)}
+
+
+@require_GET
+@dashboard_page
+def install(request: HttpRequest, *, frame: Frame) -> HttpResponse:
+    return _page(request, frame, new_key="")
+
+
+@require_POST
+@dashboard_page
+def rotate_key(request: HttpRequest, *, frame: Frame) -> HttpResponse:
+    """Make a new server API key; the old one stops working at once. Shown on this answer only."""
+    if not may_rotate(request, frame.site):
+        return _page(request, frame, new_key="", status=403)
+    return _page(request, frame, new_key=rotate_secret_key(site=frame.site))
+
+
+def _page(request: HttpRequest, frame: Frame, *, new_key: str, status: int = 200) -> HttpResponse:
+    site = frame.site
+    response = render(
+        request,
+        "campaigns/install.html",
+        frame.context(
+            section="install",
+            tag=snippet_tag(site),
+            base_url=settings.PUBLIC_BASE_URL,
+            new_key=new_key,
+            may_rotate=may_rotate(request, site),
+            refused=status == 403,
+            events=last_events(site),
+        ),
+        status=status,
+    )
+    # A page holding a secret key is never stored by the browser or a proxy.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+@dashboard_page
+def events(request: HttpRequest, *, frame: Frame) -> HttpResponse:
+    """The live check's feed: the last events as JSON, polled by the installation page."""
+    response = JsonResponse({"events": last_events(frame.site)})
+    response["Cache-Control"] = "no-store"
+    return response

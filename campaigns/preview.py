@@ -1,0 +1,186 @@
+"""The flow editor's live preview and test sends: a step's text rendered with sample data and
+at its longest, its segments and encoding, the characters that force UCS-2, what
+transliteration would give, and what it costs. Built on the same functions as sending
+(``messages.compose``, ``messages.worst_case``, ``segments.count``, ``costs.estimate``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from campaigns import costs
+from campaigns.messages import (
+    CODE_LENGTH,
+    compose,
+    format_money,
+    short_link_base,
+    worst_case,
+    worst_case_errors,
+)
+from campaigns.models import DiscountMode, Flow, Step
+from campaigns.templates import InvalidTemplate, template_errors
+from optin.erasure import is_blocked
+from optin.models import ConsentStatus, Contact
+from retargeting import segments
+from retargeting.gateways import get_gateway
+from retargeting.gateways.base import Outcome, OutgoingSms
+from retargeting.phones import mask
+from retargeting.ratelimit import allow
+from retargeting.sites.models import Language, Site
+
+logger = logging.getLogger(__name__)
+SAMPLE_CODE = "BIENVENUE10"
+TEST_PREFIX = "[TEST] "
+TEST_SENDS_PER_HOUR = 10
+
+
+@dataclass(frozen=True)
+class Rendering:
+    text: str
+    encoding: str
+    segments: int
+    characters: int
+    ucs2_characters: list[str]
+
+    @classmethod
+    def of(cls, text: str) -> Rendering:
+        counted = segments.count(text)
+        return cls(
+            text=text,
+            encoding=counted.encoding,
+            segments=counted.segments,
+            characters=len(text),
+            ucs2_characters=list(counted.ucs2_characters),
+        )
+
+
+@dataclass(frozen=True)
+class Preview:
+    sample: Rendering | None
+    longest: Rendering | None
+    transliterated: Rendering | None
+    """The sample as it would be with transliteration, when the flow has it off and it helps."""
+    errors: list[str]
+    max_segments: int
+    cost: str
+    """The longest text's price to a number of the site's country."""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def draft_step(
+    *,
+    site: Site,
+    template: str,
+    transliterate: bool,
+    max_segments: int,
+    discount_mode: str = DiscountMode.NONE,
+    discount_code: str = "",
+    step_id: int | None = None,
+) -> Step:
+    """An unsaved step (and flow) holding what the editor shows; ``step_id`` lends its pool."""
+    flow = Flow(site=site, transliterate=transliterate, max_segments=max_segments)
+    return Step(
+        pk=step_id,
+        flow=flow,
+        template=template,
+        discount_mode=discount_mode,
+        discount_code=discount_code,
+    )
+
+
+def sample_text(step: Step) -> str:
+    """``step`` rendered for a typical customer: Marie, 59,90, a shirt, a code if it has one."""
+    site = step.flow.site
+    currency = "EUR" if site.language == Language.FR else "USD"
+    code = ""
+    if step.discount_mode == DiscountMode.FIXED:
+        code = step.discount_code
+    elif step.discount_mode == DiscountMode.POOL:
+        code = SAMPLE_CODE
+    return compose(
+        step,
+        site,
+        {
+            "first_name": "Marie",
+            "shop": site.name,
+            "cart_total": format_money(Decimal("59.90"), currency, site.language),
+            "item_name": "Chemise en lin" if site.language == Language.FR else "Linen shirt",
+            "item_count": 2,
+            "link": f"{short_link_base()}/s/{'aB3dE5fG7h'[:CODE_LENGTH]}",
+            "discount_code": code,
+        },
+    )
+
+
+def preview(step: Step) -> Preview:
+    """Everything the editor shows under a step's text."""
+    site = step.flow.site
+    errors = template_errors(step.template)
+    if errors:
+        return Preview(None, None, None, errors, step.flow.max_segments, "")
+    try:
+        sample = Rendering.of(sample_text(step))
+        longest = Rendering.of(worst_case(step, site=site))
+    except InvalidTemplate as exc:
+        return Preview(None, None, None, exc.errors, step.flow.max_segments, "")
+    transliterated = None
+    if not step.flow.transliterate and sample.encoding == segments.UCS2:
+        step.flow.transliterate = True
+        transliterated = Rendering.of(sample_text(step))
+        step.flow.transliterate = False
+    price = costs.estimate(segments=longest.segments, country=site.country)
+    cost = format_money(price, settings.SMS_PRICE_CURRENCY, site.language)
+    return Preview(
+        sample, longest, transliterated, worst_case_errors(step), step.flow.max_segments, cost
+    )
+
+
+class TestSendRefused(Exception):
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def send_test(*, step: Step, phone: str, user_id: int) -> str:
+    """Send ``step``'s sample text, marked as a test, to ``phone`` (E.164), now, whatever the
+    hour: it is no Send, so nothing counts it (figures, caps, attribution). Limited to
+    ``TEST_SENDS_PER_HOUR`` per user. Returns the provider's id."""
+    if not allow(key=f"test-send:{user_id}", limit=TEST_SENDS_PER_HOUR, window_seconds=3600):
+        raise TestSendRefused(
+            _("You sent %(count)d tests in the last hour: wait a little.")
+            % {"count": TEST_SENDS_PER_HOUR},
+            status=429,
+        )
+    site = step.flow.site
+    opted_out = Contact.objects.filter(
+        site=site, phone=phone, consent_status=ConsentStatus.REVOKED
+    ).exists()
+    if opted_out or is_blocked(site_id=site.pk, e164=phone):
+        raise TestSendRefused(_("This number said STOP to the shop: no test is sent to it."))
+    result = get_gateway().send(
+        OutgoingSms(
+            to=phone,
+            body=TEST_PREFIX + sample_text(step),
+            sender=site.sender,
+            validity_seconds=3600,
+        )
+    )
+    logger.info(
+        "test send of a step of site %s to %s by user %s: %s",
+        site.pk,
+        mask(phone),
+        user_id,
+        result.outcome,
+    )
+    if result.outcome is not Outcome.ACCEPTED:
+        raise TestSendRefused(
+            _("The provider did not take the message: %(reason)s")
+            % {"reason": result.reason or result.error_code or result.outcome}
+        )
+    return result.provider_id

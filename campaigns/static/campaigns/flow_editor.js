@@ -1,0 +1,125 @@
+// The flow editor's live SMS preview, under every step's text in the admin: the text with
+// sample data, its segments and encoding, the characters that force UCS-2 highlighted, the
+// transliteration it would take, the cost, the errors; and a test send to one's own number.
+// Everything is computed by the server (POST /dashboard/preview), with the rules that send.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="relance-preview"]');
+  var form = document.querySelector("#content-main form");
+  if (!meta || !form) return;
+  var timers = new WeakMap();
+
+  function field(name) { return form.querySelector('[name="' + name + '"]'); }
+  function sibling(textarea, name) {
+    return field(textarea.name.replace(/template$/, "") + name);
+  }
+  function isTemplate(element) {
+    return element && element.tagName === "TEXTAREA" && /(^|-)template$/.test(element.name) &&
+      !/__prefix__/.test(element.name);
+  }
+  function payload(textarea) {
+    var data = new FormData();
+    data.append("csrfmiddlewaretoken", field("csrfmiddlewaretoken").value);
+    data.append("template", textarea.value);
+    ["discount_mode", "discount_code"].forEach(function (name) {
+      var input = sibling(textarea, name);
+      if (input) data.append(name, input.value);
+    });
+    var stepId = sibling(textarea, "id");
+    if (stepId && stepId.value) data.append("step", stepId.value);
+    var flow = meta.dataset.flow || (field("flow") && field("flow").value) || "";
+    if (flow) data.append("flow", flow);
+    if (field("site")) data.append("site", field("site").value);
+    var transliterate = field("transliterate");
+    if (transliterate) data.append("transliterate", transliterate.checked ? "true" : "false");
+    if (field("max_segments")) data.append("max_segments", field("max_segments").value);
+    return data;
+  }
+  function box(textarea) {
+    var existing = textarea.parentNode.querySelector(".relance-preview");
+    if (existing) return existing;
+    var element = document.createElement("div");
+    element.className = "relance-preview";
+    element.setAttribute("aria-live", "polite");
+    textarea.insertAdjacentElement("afterend", element);
+    return element;
+  }
+  function add(parent, tag, className, text) {
+    var element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text !== undefined) element.textContent = text;
+    parent.appendChild(element);
+    return element;
+  }
+  function highlighted(parent, text, characters) {
+    var forcing = new Set(characters);
+    Array.from(text).forEach(function (character) {
+      if (forcing.has(character)) add(parent, "mark", "", character);
+      else parent.appendChild(document.createTextNode(character));
+    });
+  }
+  function show(textarea, data) {
+    var element = box(textarea);
+    element.replaceChildren();
+    if (data.errors && data.errors.length) {
+      var list = add(element, "ul", "errorlist");
+      data.errors.forEach(function (error) { add(list, "li", "", error); });
+    }
+    if (!data.sample) return;
+    add(element, "div", "relance-label", data.labels.sample);
+    highlighted(add(element, "div", "relance-sms"), data.sample.text, data.sample.ucs2_characters);
+    add(element, "p", "relance-facts", data.summary);
+    if (data.advice) add(element, "p", "relance-advice", data.advice);
+    var test = add(element, "div", "relance-test");
+    var phone = add(test, "input");
+    phone.type = "tel";
+    phone.autocomplete = "tel";
+    phone.placeholder = data.labels.phone;
+    phone.setAttribute("aria-label", data.labels.phone);
+    phone.value = data.test_phone || "";
+    var button = add(test, "button", "button", data.labels.test);
+    button.type = "button";
+    var result = add(test, "span", "relance-result");
+    button.addEventListener("click", function () {
+      var body = payload(textarea);
+      body.append("phone", phone.value);
+      button.disabled = true;
+      fetch(meta.dataset.testUrl, { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (answer) {
+          result.textContent = answer.sent || answer.error || "";
+          result.className = "relance-result " + (answer.sent ? "ok" : "error");
+        })
+        .catch(function () { result.textContent = "…"; })
+        .finally(function () { button.disabled = false; });
+    });
+  }
+  function refresh(textarea) {
+    fetch(meta.content, { method: "POST", body: payload(textarea), credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) { if (data) show(textarea, data); })
+      .catch(function () {});
+  }
+  function later(textarea) {
+    clearTimeout(timers.get(textarea));
+    timers.set(textarea, setTimeout(function () { refresh(textarea); }, 250));
+  }
+  function templates() {
+    return Array.from(form.querySelectorAll("textarea")).filter(isTemplate);
+  }
+  form.addEventListener("input", function (event) {
+    if (isTemplate(event.target)) later(event.target);
+    else if (event.target.closest && !event.target.closest(".relance-preview")) templates().forEach(later);
+  });
+  form.addEventListener("change", function (event) {
+    if (!isTemplate(event.target) && !(event.target.closest && event.target.closest(".relance-preview"))) {
+      templates().forEach(later);
+    }
+  });
+  document.addEventListener("formset:added", function (event) {
+    event.target.querySelectorAll("textarea").forEach(function (textarea) {
+      if (isTemplate(textarea)) refresh(textarea);
+    });
+  });
+  templates().forEach(refresh);
+})();
