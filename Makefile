@@ -8,7 +8,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export PORT
 
-.PHONY: run test lint install lock clean
+.PHONY: run test lint install lock clean messages
 
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -37,6 +37,12 @@ lock:
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --python-version 3.11 --universal --generate-hashes -q -o requirements/prod.txt
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --universal --generate-hashes -q -o requirements/dev.txt
+
+# Refresh the translation catalogues after changing texts (needs GNU gettext's xgettext),
+# then fill the French one from locale/translate_fr.py and compile both.
+messages: install
+	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=tests --ignore=var --ignore=locale -e html,py
+	$(PY) locale/compile.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -184,8 +184,14 @@ class _Echo:
         return value
 
 
+class _Ours(str):
+    """A value Relance wrote itself (a masked number): never a formula, kept as is."""
+
+
 def _cell(value: Any) -> Any:
     """A spreadsheet must not run what a cell holds: text starting like a formula is quoted."""
+    if isinstance(value, _Ours):
+        return str(value)
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
@@ -249,7 +255,7 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
                 send.step.flow.slug,
                 send.step.position,
                 send.contact_id or "",
-                mask(send.contact.phone) if send.contact else "",
+                _Ours(mask(send.contact.phone)) if send.contact else "",
                 send.cart.external_id,
                 send.cart.total,
                 send.cart.currency,

@@ -120,7 +120,8 @@ def compose(step: Step, site: Site, values: dict[str, object]) -> str:
     # The opt-out mention is the law: added when a template lacks it.
     if "STOP" not in body.upper():
         body = f"{body}\n{stop_mention(site=site)}"
-    return to_gsm7(body) if step.flow.transliterate else body
+    # Transliteration may drop a character (an emoji) and leave a double space.
+    return _SPACES.sub(" ", to_gsm7(body)) if step.flow.transliterate else body
 
 
 def render_body(send: Send) -> tuple[str, str]:
