@@ -3,7 +3,8 @@
 
 Both take the step being edited as form fields (``template``, ``discount_mode``,
 ``discount_code``, ``transliterate``, ``max_segments``, ``step``) and its flow (``flow``) or,
-for a flow not saved yet, its site (``site``); both are limited to the user's sites.
+for a flow not saved yet, its site (``site``); both are limited to the user's sites. They
+answer in the admin page's language.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from dataclasses import asdict
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from campaigns.frame import language_for
 from campaigns.models import DiscountMode, Flow, Step
 from campaigns.preview import Preview, TestSendRefused, draft_step, preview, send_test
 from retargeting.access import site_for, visible_to
@@ -72,15 +71,14 @@ def _step_from(request: HttpRequest) -> Step:
 @login_required(login_url="admin:login")
 def preview_view(request: HttpRequest) -> HttpResponse:
     step = _step_from(request)
-    with translation.override(language_for(request, step.flow.site)):
-        shown = preview(step)
-        result = shown.as_dict()
-        result["summary"], result["advice"] = _words(shown)
-        result["labels"] = {
-            "test": _("Send a test to this number"),
-            "phone": _("Your mobile number"),
-            "sample": _("With sample data"),
-        }
+    shown = preview(step)
+    result = shown.as_dict()
+    result["summary"], result["advice"] = _words(shown)
+    result["labels"] = {
+        "test": _("Send a test to this number"),
+        "phone": _("Your mobile number"),
+        "sample": _("With sample data"),
+    }
     result["test_phone"] = request.session.get(SESSION_PHONE, "")
     return JsonResponse(result)
 
@@ -124,16 +122,15 @@ def _words(shown: Preview) -> tuple[str, str]:
 def test_send_view(request: HttpRequest) -> HttpResponse:
     step = _step_from(request)
     site = step.flow.site
-    with translation.override(language_for(request, site)):
-        try:
-            phone = parse_phone(request.POST.get("phone", ""), default_region=site.country).e164
-        except InvalidPhone as exc:
-            return JsonResponse({"error": str(exc)}, status=400)
-        if preview(step).errors:
-            return JsonResponse({"error": _("Fix the text before sending a test.")}, status=400)
-        try:
-            send_test(step=step, phone=phone, user_id=request.user.pk or 0)
-        except TestSendRefused as exc:
-            return JsonResponse({"error": str(exc)}, status=exc.status)
-        request.session[SESSION_PHONE] = phone
-        return JsonResponse({"sent": _("Test sent to %(phone)s.") % {"phone": phone}})
+    try:
+        phone = parse_phone(request.POST.get("phone", ""), default_region=site.country).e164
+    except InvalidPhone as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    if preview(step).errors:
+        return JsonResponse({"error": _("Fix the text before sending a test.")}, status=400)
+    try:
+        send_test(step=step, phone=phone, user_id=request.user.pk or 0)
+    except TestSendRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    request.session[SESSION_PHONE] = phone
+    return JsonResponse({"sent": _("Test sent to %(phone)s.") % {"phone": phone}})

@@ -23,8 +23,9 @@ def test_the_compiled_catalogue_is_up_to_date():
         translations = gettext.GNUTranslations(compiled)
     for entry in catalogue.translated_entries():
         if entry.msgid_plural:
-            assert translations.ngettext(entry.msgid, entry.msgid_plural, 2) == (
-                entry.msgstr_plural[1]
+            assert (
+                translations.ngettext(entry.msgid, entry.msgid_plural, 2)
+                == (entry.msgstr_plural[1])
             ), "run `make messages`"
         else:
             assert translations.gettext(entry.msgid) == entry.msgstr, "run `make messages`"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from campaigns.models import SendStatus
+from campaigns.models import Flow, SendStatus
 from retargeting.sites.services import add_member
+from retargeting.tracking.models import Event
 from tests.factories import SendFactory, StepFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,6 +40,21 @@ def signed_in(page, live_server, site):
     return page
 
 
+def _fits_and_shoot(page, name, width, folder):
+    """No horizontal overflow at ``width``, no console error; a full-page screenshot kept in
+    ``folder`` (``SCREENSHOT_DIR`` when set, to look at them)."""
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{name} is {overflow}px wider than a {width}px screen"
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / f"{name}-{width}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 5_000
+    assert page.console_errors == []
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_dashboard_fits_the_screen_without_console_errors(signed_in, width, tmp_path):
     page = signed_in
@@ -44,9 +62,47 @@ def test_the_dashboard_fits_the_screen_without_console_errors(signed_in, width, 
     page.reload()
     assert page.locator("svg.chart").count() == 1
     assert page.inner_text("ol.funnel").count("\n") >= 5
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    _fits_and_shoot(page, "dashboard", width, tmp_path)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_flow_editor_previews_as_one_types(signed_in, live_server, site, width, tmp_path):
+    page = signed_in
+    page.set_viewport_size({"width": width, "height": 900})
+    flow = Flow.objects.get(site=site)
+    flow.transliterate = False
+    flow.save()
+    page.goto(f"{live_server.url}/admin/campaigns/flow/{flow.pk}/change/")
+    page.wait_for_selector(".relance-preview .relance-sms")
+    assert "1 segment" in page.inner_text(".relance-facts")
+    page.fill("textarea[name='steps-0-template']", "Marie, votre panier 🎁 {{ link }} STOP")
+    page.wait_for_selector(".relance-sms mark")
+    assert page.inner_text(".relance-sms mark") == "🎁"
+    assert "UCS-2" in page.inner_text(".relance-facts")
+    assert "🎁" in page.inner_text(".relance-advice")
+    page.fill("textarea[name='steps-0-template']", "Bonjour {{ password }}")
+    page.wait_for_selector(".relance-preview .errorlist li")
+    assert "password" in page.inner_text(".relance-preview .errorlist")
+    page.fill("textarea[name='steps-0-template']", "Votre panier {{ link }} STOP")
+    page.wait_for_selector(".relance-preview .relance-sms")
+    _fits_and_shoot(page, "flow-editor", width, tmp_path)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_installation_page_shows_events_as_they_arrive(
+    signed_in, live_server, site, width, tmp_path
+):
+    page = signed_in
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/dashboard/install/?site={site.pk}")
+    assert site.public_key in page.inner_text("#tag")
+    assert page.locator("#live-events tbody tr").count() == 0
+    Event.objects.create(
+        site=site,
+        type="page_view",
+        received_at=timezone.now(),
+        payload={"type": "page_view", "url": "https://shop.example/chemises"},
     )
-    assert overflow <= 0, f"the page is {overflow}px wider than a {width}px screen"
-    page.screenshot(path=str(tmp_path / f"dashboard-{width}.png"), full_page=True)
-    assert page.console_errors == []
+    page.wait_for_selector("#live-events tbody tr", timeout=15_000)
+    assert "shop.example/chemises" in page.inner_text("#live-events")
+    _fits_and_shoot(page, "installation", width, tmp_path)

@@ -328,9 +328,13 @@ def test_language_follows_the_site_then_the_users_choice(client, marketer, site)
     client.force_login(marketer)
     assert "Tableau de bord" in client.get(f"/dashboard/?site={site.pk}").content.decode()
     assert ">Dashboard<" in client.get(f"/dashboard/?site={english.pk}").content.decode()
+    # The admin speaks the language of the member's first shop, whatever the browser says.
+    admin = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
+    assert "Déconnexion" in admin
     client.post(reverse("set_language"), {"language": "en", "next": "/dashboard/"})
     page = client.get(f"/dashboard/?site={site.pk}")
     assert ">Dashboard<" in page.content.decode() and page["Content-Language"] == "en"
+    assert "Log out" in client.get("/admin/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
 
 
 @pytest.fixture

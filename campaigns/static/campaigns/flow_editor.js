@@ -2,7 +2,7 @@
 // sample data, its segments and encoding, the characters that force UCS-2 highlighted, the
 // transliteration it would take, the cost, the errors; and a test send to one's own number.
 // Everything is computed by the server (POST /dashboard/preview), with the rules that send.
-(function () {
+function relanceFlowEditor() {
   "use strict";
   var meta = document.querySelector('meta[name="relance-preview"]');
   var form = document.querySelector("#content-main form");
@@ -122,4 +122,7 @@
     });
   });
   templates().forEach(refresh);
-})();
+}
+// The admin loads its form media in the page's head: start once the form exists.
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", relanceFlowEditor);
+else relanceFlowEditor();

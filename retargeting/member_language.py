@@ -1,0 +1,38 @@
+"""The language a member sees in the admin and the dashboard before choosing one: their first
+shop's (French shops: French). A choice made with the language switch (Django's language
+cookie) always wins; the dashboard then follows the shop it shows (``campaigns.frame``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
+
+from retargeting.sites.models import Site
+
+
+class MemberLanguageMiddleware:
+    """After ``AuthenticationMiddleware``; replaces the browser's language for members only."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES
+        ):
+            language = (
+                Site.objects.filter(memberships__user_id=user.pk)
+                .order_by("memberships__created_at")
+                .values_list("language", flat=True)
+                .first()
+            )
+            if language in dict(settings.LANGUAGES):
+                translation.activate(language)
+                request.LANGUAGE_CODE = language
+        return self.get_response(request)
