@@ -123,7 +123,7 @@ FR = {
     "Admin": "Administration",
     "Three steps to connect %(name)s to Relance.": "Trois étapes pour relier %(name)s à Relance.",
     "Add the tag to every page of the shop": "Ajoutez la balise à toutes les pages de la boutique",
-    "Paste it before the closing </head> tag of your theme's layout, so it is on every page.": "Collez-la avant la balise </head> du gabarit de votre thème, pour qu'elle soit sur chaque page.",
+    "Paste it before the closing &lt;/head&gt; tag of your theme's layout, so it is on every page.": "Collez-la avant la balise &lt;/head&gt; du gabarit de votre thème, pour qu'elle soit sur chaque page.",
     "Copy the tag": "Copier la balise",
     "Events are accepted from these domains (and their subdomains):": "Les événements sont acceptés depuis ces domaines (et leurs sous-domaines) :",
     "Then tell Relance about the cart and the customer from your pages:": "Puis indiquez à Relance le panier et le client depuis vos pages :",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 import time_machine
 from django.contrib.auth.models import User
@@ -29,11 +31,11 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
 @time_machine.travel(NOW, tick=False)
 def test_a_marketer_sees_their_sites_figures(client, marketer, site, data):  # noqa: F811
     client.force_login(marketer)
-    page = client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode()
+    page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
     assert 'id="recovered">150,00 €<' in page
-    assert "<svg" in page and "Sends, clicks and recovered revenue per day" in page
+    assert "<svg" in page and "SMS, clics et chiffre d'affaires récupéré par jour" in page
     assert "30,00 €" in page  # after delivery, shown apart
-    for label, count in (("Carts abandoned", 10), ("Sent", 6), ("Clicked", 3)):
+    for label, count in (("Paniers abandonnés", 10), ("Envoyés", 6), ("Cliqués", 3)):
         assert f"<span>{label}</span>" in page and f"<strong>{count}</strong>" in page
 
 
@@ -49,7 +51,7 @@ def test_another_sites_dashboard_is_a_404_for_a_marketer(client, marketer):
 def test_a_user_without_sites_is_told_so(client):
     user = User.objects.create_user("nobody", password="x")
     client.force_login(user)
-    page = client.get("/dashboard/").content.decode()
+    page = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "not a member of any shop" in page
 
 
