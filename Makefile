@@ -8,7 +8,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export PORT
 
-.PHONY: run test lint install lock clean messages
+.PHONY: run test lint install lock clean messages bench
 
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -26,6 +26,10 @@ run: install
 test: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks on 127.0.0.1 (needs wrk); on PostgreSQL and Redis when their URLs are set.
+bench: install
+	$(PY) bench/run.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -263,6 +263,9 @@ SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="EUR")
 
 # Event requests per minute per site and client IP; 0 turns the limit off.
 COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)
+# `make bench` turns on a no-op view (`/bench/noop`), the reference the collector is measured
+# against in the same server. Off everywhere else.
+BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)
 # The key of the hashes that keep erased numbers that said STOP from being messaged again.
 # Set it once and keep it: a new key forgets those numbers. Defaults to SECRET_KEY.
 ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="") or SECRET_KEY

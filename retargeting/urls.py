@@ -1,5 +1,6 @@
 """URLs of Relance. CONTRACT.md lists the public ones."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -51,3 +52,5 @@ urlpatterns = [
     path("demo/shop/panier/", demoshop.cart, name="demo-cart"),
     path("demo/shop/merci/", demoshop.thanks, name="demo-thanks"),
 ]
+if settings.BENCHMARK_ENDPOINTS:
+    urlpatterns.append(path("bench/noop", views.noop, name="bench-noop"))

@@ -32,3 +32,8 @@ FAVICON = (
 def favicon(request: HttpRequest) -> HttpResponse:
     """The product's icon, so browsers asking for /favicon.ico get one."""
     return HttpResponse(FAVICON, content_type="image/svg+xml")
+
+
+def noop(request: HttpRequest) -> HttpResponse:
+    """The benchmarks' reference: Django's full stack answering 204 with no work."""
+    return HttpResponse(status=204)

@@ -1,0 +1,1 @@
+"""Relance's benchmarks: `make bench` runs bench/run.py."""

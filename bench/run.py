@@ -1,0 +1,335 @@
+"""`make bench`: Relance's benchmarks on 127.0.0.1, with every figure beside its reference.
+
+Starts the production web server command of docker-compose (gunicorn, 2 sync workers) on
+PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set, otherwise on the embedded
+defaults (a fresh SQLite file), and measures with wrk (Debian's package):
+
+- a no-op Django view in the same project and server: the reference;
+- the collector, `POST /t/e` with a page view and a cart, and the pixel, `GET /t/p.gif`,
+  at 4 and 64 connections (requests per second, p50 and p99 latency);
+- the snippet's size, gzipped;
+- the resident memory of a web worker after the runs, and of a Celery worker.
+
+Writes bench/results/<name>.json (figures, machine, versions, date) and prints a table.
+Each run is bounded (BENCH_SECONDS, default 10 s); the whole takes about two minutes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+PYTHON = sys.executable
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+VID = "b" * 32
+TARGETS = {
+    "collector_vs_noop_rps": 1.0,  # at least the no-op view's requests per second
+    "collector_p99_ms_at_4": 3.0,
+    "snippet_gzip_bytes": 3072,
+    "worker_rss_mb": 150.0,
+}
+
+
+@dataclass
+class Run:
+    name: str
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class Report:
+    date: str
+    machine: dict[str, object]
+    database: str
+    cache: str
+    seconds_per_run: int
+    runs: list[Run] = field(default_factory=list)
+    figures: dict[str, float | None] = field(default_factory=dict)
+    targets: dict[str, float] = field(default_factory=lambda: dict(TARGETS))
+    notes: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"bench: nothing answers at {url}")
+
+
+def milliseconds(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(name: str, url: str, connections: int, env: dict[str, str], script: str = "") -> Run:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency", url]
+    if script:
+        command[1:1] = ["-s", script]
+    output = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
+    return parse_wrk(name, connections, output)
+
+
+def parse_wrk(name: str, connections: int, output: str) -> Run:
+    """A run's figures from wrk's ``--latency`` report."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = milliseconds(re.search(r"50%\s+([\d.]+\w+)", output).group(1))  # type: ignore[union-attr]
+    p99 = milliseconds(re.search(r"99%\s+([\d.]+\w+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Run(name, connections, rps, p50, p99, errors)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return found
+
+
+def versions(env: dict[str, str]) -> dict[str, object]:
+    import django
+
+    info: dict[str, object] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+    }
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    info["wrk"] = (wrk_version.stdout or wrk_version.stderr).split("\n")[0]
+    return info
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        raise SystemExit("bench: wrk is needed (apt-get install wrk)")
+    workdir = Path(tempfile.mkdtemp(prefix="relance-bench-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "COLLECTOR_RATE_LIMIT": "0",
+        "COLLECTOR_VISITOR_RATE_LIMIT": "0",
+        "BENCHMARK_ENDPOINTS": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    report = Report(
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        machine=versions(env),
+        database=env["DATABASE_URL"].split(":", 1)[0],
+        cache="redis" if env.get("REDIS_URL") else "file system",
+        seconds_per_run=SECONDS,
+    )
+
+    def manage(*args: str) -> str:
+        done = subprocess.run(
+            [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        if done.returncode:
+            raise SystemExit(f"bench: manage.py {args[0]} failed:\n{done.stderr[-2000:]}")
+        return done.stdout
+
+    manage("migrate", "--noinput")
+    created = json.loads(
+        manage("bootstrap_site", "--name", "Bench", "--domain", "127.0.0.1", "--country", "FR")
+    )
+    public_key = created["public_key"]
+    batch = json.dumps(
+        {
+            "site": public_key,
+            "vid": "VISITOR_ID",
+            "events": [
+                {"type": "page_view", "url": "https://127.0.0.1/panier", "title": "Panier"},
+                {
+                    "type": "cart",
+                    "cart": {
+                        "id": "bench-cart",
+                        "currency": "EUR",
+                        "total": 59.9,
+                        "url": "https://127.0.0.1/panier?restore=1",
+                        "items": [
+                            {"sku": "A1", "name": "Chemise", "price": 29.95, "quantity": 2},
+                        ],
+                    },
+                },
+            ],
+        }
+    )
+    env["RELANCE_BATCH"] = batch
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "retargeting.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/healthz")
+        snippet = urllib.request.urlopen(f"{base}/t.js").read()
+        report.figures["snippet_bytes"] = len(snippet)
+        report.figures["snippet_gzip_bytes"] = len(gzip.compress(snippet, 9))
+        pixel = (
+            f"{base}/t/p.gif?site={public_key}&vid={VID}&type=page_view"
+            "&url=https%3A%2F%2F127.0.0.1%2F"
+        )
+        script = str(ROOT / "bench" / "collector.lua")
+        for connections in (4, 64):
+            env["RELANCE_RUN"] = f"{int(time.time())}c{connections}"
+            report.runs.append(wrk("noop", f"{base}/bench/noop", connections, env))
+            report.runs.append(wrk("collector", f"{base}/t/e", connections, env, script))
+            report.runs.append(wrk("pixel", pixel, connections, env))
+        workers = children(server.pid)
+        report.figures["web_worker_rss_mb"] = round(max(rss_mb(pid) for pid in workers), 1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    report.figures["celery_worker_rss_mb"] = celery_rss(env)
+
+    by = {(run.name, run.connections): run for run in report.runs}
+    for connections in (4, 64):
+        noop = by[("noop", connections)].requests_per_second
+        for name in ("collector", "pixel"):
+            report.figures[f"{name}_vs_noop_rps_at_{connections}"] = round(
+                by[(name, connections)].requests_per_second / noop, 3
+            )
+    report.figures["collector_p99_ms_at_4"] = by[("collector", 4)].p99_ms
+    if not shutil.which("nginx"):
+        report.notes.append("nginx is not installed: no empty_gif reference in this run")
+    write(report)
+    return 0
+
+
+def celery_rss(env: dict[str, str]) -> float | None:
+    """The resident memory of a Celery worker process once it is ready."""
+    worker = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "retargeting.celery:app",
+            "worker",
+            "--concurrency=1",
+            "--pool=prefork",
+            "--loglevel=INFO",
+            "-Q",
+            "dispatch,sms",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        assert worker.stderr is not None
+        while time.monotonic() < deadline:
+            line = worker.stderr.readline()
+            if "ready." in line:
+                break
+        time.sleep(1)
+        pids = [worker.pid, *children(worker.pid)]
+        return round(max(rss_mb(pid) for pid in pids), 1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def write(report: Report) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{report.database}-{report.cache.replace(' ', '-')}.json"
+    data = asdict(report)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    figures = report.figures
+    rows = [
+        ("collector / no-op view, req/s, 4 conn.", figures["collector_vs_noop_rps_at_4"], ">= 1.0"),
+        (
+            "collector / no-op view, req/s, 64 conn.",
+            figures["collector_vs_noop_rps_at_64"],
+            ">= 1.0",
+        ),
+        ("pixel / no-op view, req/s, 4 conn.", figures["pixel_vs_noop_rps_at_4"], ""),
+        ("pixel / no-op view, req/s, 64 conn.", figures["pixel_vs_noop_rps_at_64"], ""),
+        ("collector p99 at 4 conn. (ms)", figures["collector_p99_ms_at_4"], "<= 3"),
+        ("snippet gzipped (bytes)", figures["snippet_gzip_bytes"], "< 3072"),
+        ("web worker RSS (MB)", figures["web_worker_rss_mb"], "< 150"),
+        ("Celery worker RSS, ready (MB)", figures["celery_worker_rss_mb"], "< 150"),
+    ]
+    print(f"\nRelance benchmarks, {report.date}, {report.database} + {report.cache}")
+    print(f"{'run':<12}{'conn.':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for run in report.runs:
+        print(
+            f"{run.name:<12}{run.connections:>6}{run.requests_per_second:>10.0f}"
+            f"{run.p50_ms:>9.2f}{run.p99_ms:>9.2f}{run.errors:>8}"
+        )
+    print(f"\n{'figure':<42}{'value':>10}  target")
+    for label, value, target in rows:
+        print(f"{label:<42}{value!s:>10}  {target}")
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

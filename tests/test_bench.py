@@ -1,0 +1,40 @@
+"""`make bench` reads wrk's report correctly (the benchmarks themselves run with `make bench`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import run as bench
+
+REPORT = """Running 5s test @ http://127.0.0.1:8000/t/e
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   285.12ms   40.10ms 500.00ms   70.00%
+  Latency Distribution
+     50%  284.43ms
+     75%  300.00ms
+     90%  310.00ms
+     99%    1.02s
+  1100 requests in 5.00s, 120.00KB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:    220.41
+Transfer/sec:     24.00KB
+"""
+
+
+def test_a_wrk_report_is_read_into_figures():
+    run = bench.parse_wrk("collector", 64, REPORT)
+    assert run.requests_per_second == pytest.approx(220.41)
+    assert run.p50_ms == pytest.approx(284.43)
+    assert run.p99_ms == pytest.approx(1020.0)
+    assert run.errors == 7 + 2 + 3
+
+
+@pytest.mark.parametrize(("text", "ms"), [("850us", 0.85), ("2.5ms", 2.5), ("1.5s", 1500.0)])
+def test_latency_units(text, ms):
+    assert bench.milliseconds(text) == pytest.approx(ms)
+
+
+def test_the_reference_view_is_off_unless_the_benchmark_asks(client, db):
+    assert client.get("/bench/noop").status_code == 404
