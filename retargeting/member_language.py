@@ -19,7 +19,13 @@ class MemberLanguageMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
+    # Only the pages members use: the collector and the other public endpoints never pay
+    # for loading the session's user.
+    PREFIXES = ("/admin/", "/dashboard/")
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(self.PREFIXES):
+            return self.get_response(request)
         user = getattr(request, "user", None)
         if (
             user is not None
