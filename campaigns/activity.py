@@ -4,8 +4,8 @@ the CSV exports of sends and conversions."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
 from campaigns.explanations import FILTERABLE, NOT_SENT, WAITING, explain, reason_label, tone
+from campaigns.figures import bounds
 from campaigns.frame import Frame, dashboard_page
 from campaigns.messages import format_money
 from campaigns.models import Conversion, Send
@@ -35,19 +36,20 @@ STATUS_GROUPS = {
 }
 
 
-def _bounds(site: Site, start: date, end: date) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(site.time_zone)
-    return (
-        datetime.combine(start, time.min, tzinfo=zone),
-        datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
-    )
-
-
 def _day(value: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _within(site: Site, params: Mapping[str, str], field: str) -> Q:
+    """``field`` on the days ``start`` to ``end`` (either may be missing) in the site's zone."""
+    start, end = _day(params.get("start", "")), _day(params.get("end", ""))
+    if not (start or end):
+        return Q()
+    low, high = bounds(site, start or date(2000, 1, 1), end or date(9999, 1, 1))
+    return Q(**{f"{field}__gte": low, f"{field}__lt": high})
 
 
 def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
@@ -64,11 +66,11 @@ def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
     reason = params.get("reason", "")
     if reason:
         sends = sends.filter(reason=reason)
-    start, end = _day(params.get("start", "")), _day(params.get("end", ""))
-    if start or end:
-        low, high = _bounds(site, start or date.min.replace(year=2000), end or date(9999, 1, 1))
-        sends = sends.filter(planned_at__gte=low, planned_at__lt=high)
-    return sends.select_related("contact", "step__flow", "cart").order_by("-planned_at", "-pk")
+    return (
+        sends.filter(_within(site, params, "planned_at"))
+        .select_related("contact", "step__flow", "cart")
+        .order_by("-planned_at", "-pk")
+    )
 
 
 def _match(site: Site, query: str) -> Q:
@@ -272,10 +274,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
     """The site's purchases with their attribution, as CSV (``start``/``end`` days)."""
     site, zone = frame.site, ZoneInfo(frame.site.time_zone)
     conversions = Conversion.objects.filter(site=site).select_related("send__step__flow")
-    start, end = _day(request.GET.get("start", "")), _day(request.GET.get("end", ""))
-    if start or end:
-        low, high = _bounds(site, start or date(2000, 1, 1), end or date(9999, 1, 1))
-        conversions = conversions.filter(occurred_at__gte=low, occurred_at__lt=high)
+    conversions = conversions.filter(_within(site, request.GET, "occurred_at"))
     header = [
         "order_id",
         "occurred_at",
