@@ -24,6 +24,12 @@ app.conf.beat_schedule = {
         # A pass that could not start within the minute is replaced by the next one.
         "options": {"expires": 55},
     },
+    "ingest-events": {
+        "task": "retargeting.tasks.ingest_events",
+        "schedule": 1.0,
+        # Each run drains until the buffer is empty; runs that could not start are dropped.
+        "options": {"expires": 5},
+    },
     "purge-old-events": {
         "task": "retargeting.tasks.purge_old_events",
         "schedule": crontab(hour=3, minute=10),

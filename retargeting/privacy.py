@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -25,6 +26,7 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
+@lru_cache(maxsize=4096)  # the collector sees the same addresses again and again
 def truncate_ip(address: str | None) -> str | None:
     """Keep the network, drop the host: IPv4 to /24, IPv6 to /48 (CNIL's guidance)."""
     if not address:

@@ -195,7 +195,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "dispatch"
 # Sending has its own queue: a slow provider never holds up detection.
-CELERY_TASK_ROUTES = {"campaigns.tasks.deliver_send": {"queue": "sms"}}
+# Writing the collector's buffer has its own queue too: a long dispatch pass never delays it.
+CELERY_TASK_ROUTES = {
+    "campaigns.tasks.deliver_send": {"queue": "sms"},
+    "retargeting.tasks.ingest_events": {"queue": "ingest"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -263,6 +267,13 @@ SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="EUR")
 
 # Event requests per minute per site and client IP; 0 turns the limit off.
 COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)
+# Page views and carts wait in Redis streams (when REDIS_URL is set) and are written to the
+# database in batches by the ingest task; identify and purchase events are always written
+# before the answer. Off: every event is written in the request (the embedded default).
+COLLECTOR_BUFFER = env.bool("COLLECTOR_BUFFER", default=bool(REDIS_URL))
+# Streams the buffer is split over, by visitor; each is drained by one consumer at a time,
+# so this is how many ingest tasks can write in parallel.
+COLLECTOR_BUFFER_SHARDS = env.int("COLLECTOR_BUFFER_SHARDS", default=4)
 # `make bench` turns on a no-op view (`/bench/noop`), the reference the collector is measured
 # against in the same server. Off everywhere else.
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)

@@ -22,3 +22,13 @@ def prune_embedded_broker() -> int:
 def purge_old_events() -> int:
     """Nightly: raw events past their retention period."""
     return purge()
+
+
+@shared_task(name="retargeting.tasks.ingest_events")
+def ingest_events() -> int:
+    """Every second: write the collector's buffered page views and carts to the database."""
+    from retargeting.tracking import buffer
+
+    if not buffer.enabled():
+        return 0
+    return buffer.drain(max_seconds=50)

@@ -51,6 +51,13 @@ def _no_sms_throttle(settings):
 
 
 @pytest.fixture(autouse=True)
+def _collector_writes_in_the_request(settings):
+    """Tests read what the collector took from the database at once; the buffer's own tests
+    (tests/retargeting/test_collector_buffer.py) turn it on."""
+    settings.COLLECTOR_BUFFER = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     """Rate-limit counters and the site lookup start empty in every test."""
     from django.core.cache import cache

@@ -140,3 +140,18 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class IngestCursor(models.Model):
+    """How far the ingest task has written one shard of the collector's buffer.
+
+    Moved in the same transaction as the rows it wrote: an entry read again after a crash
+    (written, not yet acknowledged in Redis) is recognised and not written twice.
+    """
+
+    shard = models.PositiveSmallIntegerField(unique=True)
+    last_id = models.CharField("last stream entry written", max_length=32, default="0-0")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"shard {self.shard} at {self.last_id}"

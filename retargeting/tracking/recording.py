@@ -110,7 +110,7 @@ def _open_cart(visitor: Visitor) -> Cart | None:
     return Cart.objects.select_for_update().filter(visitor=visitor, status=Cart.Status.OPEN).first()
 
 
-def _contents(data: dict[str, Any]) -> dict[str, Any]:
+def cart_contents(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "currency": data["currency"],
         "total": Decimal(data["total"]),
@@ -124,7 +124,7 @@ def _apply_cart(
     *, visitor: Visitor, open_cart: Cart | None, data: dict[str, Any], now: datetime
 ) -> Cart | None:
     """Make ``data`` the visitor's live cart; return the open cart afterwards."""
-    contents = _contents(data)
+    contents = cart_contents(data)
     if open_cart is not None and open_cart.external_id == data["id"]:
         changed = any(getattr(open_cart, name) != value for name, value in contents.items())
         if changed:

@@ -24,7 +24,7 @@ from retargeting.ratelimit import allow
 from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_key
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
-from retargeting.tracking import schema
+from retargeting.tracking import buffer, schema
 from retargeting.tracking.models import Event
 from retargeting.tracking.recording import Origin, record_batch
 
@@ -61,11 +61,16 @@ def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:
 
 
 def _rate_limited(site: SiteInfo, ip: str | None, vid: str | None) -> bool:
-    if not allow(key=f"c:{site.id}:{ip}", limit=settings.COLLECTOR_RATE_LIMIT):
-        return True
-    return bool(vid) and not allow(
-        key=f"v:{site.id}:{vid}", limit=settings.COLLECTOR_VISITOR_RATE_LIMIT
-    )
+    try:
+        if not allow(key=f"c:{site.id}:{ip}", limit=settings.COLLECTOR_RATE_LIMIT):
+            return True
+        return bool(vid) and not allow(
+            key=f"v:{site.id}:{vid}", limit=settings.COLLECTOR_VISITOR_RATE_LIMIT
+        )
+    except Exception as exc:
+        # The shared counter (Redis) is away: events are still taken, unlimited meanwhile.
+        buffer.warn_unavailable(exc)
+        return False
 
 
 def _normalise_phones(events: list[dict[str, Any]], country: str) -> None:
@@ -110,26 +115,53 @@ def collect(request: HttpRequest) -> HttpResponse:
     if host is None or not site.allows(host):
         return _error("this origin is not allowed for this site", 403)
     ip = client_ip(request)
-    # Only a well-formed id keys the per-visitor limit; a malformed one is refused below.
-    vid = payload.get("vid") if schema.is_vid(payload.get("vid")) else None
-    if _rate_limited(site, ip, vid):
-        return _cors(_error("too many requests; retry in a minute", 429), request)
     try:
         batch = schema.validate_batch(payload)
+    except schema.PayloadError as exc:
+        return _cors(_error(str(exc), 400), request)
+    origin = Origin(
+        source=Event.Source.SNIPPET,
+        ip=truncate_ip(ip),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+    )
+    buffered = _buffer(site, batch.vid, batch.events, origin, ip)
+    if buffered is not None:
+        return _cors(_accepted(buffered), request)
+    if _rate_limited(site, ip, batch.vid):
+        return _cors(_error("too many requests; retry in a minute", 429), request)
+    try:
         _normalise_phones(batch.events, site.country)
     except schema.PayloadError as exc:
         return _cors(_error(str(exc), 400), request)
-    record_batch(
-        site_id=site.id,
-        vid=batch.vid,
-        events=batch.events,
-        origin=Origin(
-            source=Event.Source.SNIPPET,
-            ip=truncate_ip(ip),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-        ),
-    )
+    record_batch(site_id=site.id, vid=batch.vid, events=batch.events, origin=origin)
     return _cors(HttpResponse(status=204), request)
+
+
+def _buffer(
+    site: SiteInfo, vid: str, events: list[dict[str, Any]], origin: Origin, ip: str | None
+) -> bool | None:
+    """Hand page views and carts to the buffer: True taken, False over a rate limit, None
+    when the batch is to be written in the request (not bufferable, buffer off or down)."""
+    if not (buffer.enabled() and buffer.bufferable(events)):
+        return None
+    try:
+        return buffer.append(
+            site_id=site.id,
+            vid=vid,
+            events=events,
+            source=origin.source,
+            ip=origin.ip,
+            client_ip=ip,
+            user_agent=origin.user_agent,
+        )
+    except buffer.Unavailable:
+        return None
+
+
+def _accepted(taken: bool) -> HttpResponse:
+    if taken:
+        return HttpResponse(status=204)
+    return _error("too many requests; retry in a minute", 429)
 
 
 def _preflight(request: HttpRequest) -> HttpResponse:
@@ -168,18 +200,16 @@ def _record_pixel(request: HttpRequest) -> None:
     except schema.PayloadError:
         return
     ip = client_ip(request)
+    origin = Origin(
+        source=Event.Source.PIXEL,
+        ip=truncate_ip(ip),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+    )
+    if _buffer(site, vid, [event], origin, ip) is not None:
+        return
     if _rate_limited(site, ip, vid):
         return
-    record_batch(
-        site_id=site.id,
-        vid=vid,
-        events=[event],
-        origin=Origin(
-            source=Event.Source.PIXEL,
-            ip=truncate_ip(ip),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-        ),
-    )
+    record_batch(site_id=site.id, vid=vid, events=[event], origin=origin)
 
 
 @cache

@@ -53,7 +53,7 @@ class Command(BaseCommand):
                 CELERY_APP,
                 "worker",
                 "--loglevel=INFO",
-                "--queues=dispatch,sms",
+                "--queues=dispatch,sms,ingest",
                 "--pool=solo",
                 "--hostname=relance@%h",
             ],

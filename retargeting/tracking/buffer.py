@@ -1,0 +1,351 @@
+"""The collector's buffer: page views and carts wait in Redis streams, then are written in batches.
+
+Writing every hit in its own transaction caps the collector at the database's commit rate.
+With ``COLLECTOR_BUFFER`` on (the default when ``REDIS_URL`` is set):
+
+- A batch of page views and carts is checked, counted against the rate limits and appended to
+  a stream in one Redis call (a script); the 204 follows. A batch that carries an ``identify``
+  (consent, a contact token) or a ``purchase`` is written to the database before the answer, as
+  without the buffer: consent proof and "they bought" are never only in Redis.
+- The buffer is split over ``COLLECTOR_BUFFER_SHARDS`` streams by visitor id. One consumer at a
+  time drains a shard, in order, so a visitor's events keep their order.
+- An entry read by the ingest task stays pending in the stream's consumer group until the
+  transaction that wrote it has committed; that transaction also moves the shard's cursor
+  (``IngestCursor``), so an entry read again after a crash is acknowledged, not written twice.
+- When Redis does not answer, the collector writes in the request: slower, nothing lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+
+from retargeting.tracking.models import IngestCursor
+
+logger = logging.getLogger(__name__)
+
+GROUP = "ingest"
+CONSUMER = "ingest"
+STREAM_PREFIX = "relance:events:"
+DEAD_LETTERS = "relance:events:dead"
+LOCK_PREFIX = "relance:ingest-lock:"
+LOCK_SECONDS = 60
+BATCH_SIZE = 1000
+# Only these are buffered; a batch with any other type is written in the request.
+BUFFERED_TYPES = frozenset({"page_view", "cart"})
+
+# Counts the hit against the site/IP and visitor limits (the same keys as the cache's rate
+# limiter, so both paths share one count) and appends the batch unless a limit is passed.
+_APPEND = """
+local window = tonumber(ARGV[3])
+local function over(key, limit)
+  if key == '' or tonumber(limit) <= 0 then return false end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, window + 5) end
+  return n > tonumber(limit)
+end
+if over(KEYS[1], ARGV[1]) then return 0 end
+if over(KEYS[2], ARGV[2]) then return 0 end
+redis.call('XADD', KEYS[3], '*', 'b', ARGV[4])
+return 1
+"""
+
+_client_lock = threading.Lock()
+_client: redis.Redis | None = None
+_script: Any = None
+_last_warning = 0.0
+
+
+class Unavailable(Exception):
+    """Redis did not take the batch; the caller writes it in the request."""
+
+
+def enabled() -> bool:
+    return bool(settings.COLLECTOR_BUFFER and settings.REDIS_URL)
+
+
+def bufferable(events: list[dict[str, Any]]) -> bool:
+    return all(event["type"] in BUFFERED_TYPES for event in events)
+
+
+def client() -> redis.Redis:
+    """One connection pool per process, with short timeouts: a stuck Redis must not hold the
+    collector's requests; they fall back to the database."""
+    global _client, _script
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = redis.Redis.from_url(
+                    settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+                )
+                _script = _client.register_script(_APPEND)
+    return _client
+
+
+def reset() -> None:
+    """Forget the connection pool (tests that change REDIS_URL; after a fork)."""
+    global _client, _script
+    with _client_lock:
+        _client = None
+        _script = None
+
+
+def stream_key(shard: int) -> str:
+    return f"{STREAM_PREFIX}{shard}"
+
+
+def shard_of(vid: str) -> int:
+    return zlib.crc32(vid.encode()) % settings.COLLECTOR_BUFFER_SHARDS
+
+
+def _limit_key(key: str) -> str:
+    # The key the cache's rate limiter (retargeting.ratelimit) uses for the same count.
+    return cache.make_key(f"rl:{key}:{int(time.time() // 60)}")
+
+
+def append(
+    *,
+    site_id: int,
+    vid: str,
+    events: list[dict[str, Any]],
+    source: str,
+    ip: str | None,
+    client_ip: str | None,
+    user_agent: str,
+) -> bool:
+    """Count the hit and buffer the batch; False when over a rate limit.
+
+    ``ip`` is the truncated address that is stored; ``client_ip`` the full one the limit
+    counts. Raises ``Unavailable`` when Redis does not answer.
+    """
+    body = json.dumps(
+        {
+            "s": site_id,
+            "v": vid,
+            "e": events,
+            "t": time.time(),
+            "src": source,
+            "ip": ip,
+            "ua": user_agent,
+        },
+        separators=(",", ":"),
+    )
+    client()
+    try:
+        added = _script(
+            keys=[
+                _limit_key(f"c:{site_id}:{client_ip}"),
+                _limit_key(f"v:{site_id}:{vid}"),
+                stream_key(shard_of(vid)),
+            ],
+            args=[
+                settings.COLLECTOR_RATE_LIMIT,
+                settings.COLLECTOR_VISITOR_RATE_LIMIT,
+                60,
+                body,
+            ],
+        )
+    except redis.RedisError as exc:
+        warn_unavailable(exc)
+        raise Unavailable(str(exc)) from exc
+    return bool(added)
+
+
+def warn_unavailable(exc: Exception) -> None:
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning > 60:
+        _last_warning = now
+        logger.warning("Redis unavailable (%s); collector events written in the request", exc)
+
+
+# --- Draining -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    site_id: int
+    vid: str
+    events: list[dict[str, Any]]
+    received_at: datetime
+    source: str
+    ip: str | None
+    user_agent: str
+
+
+def _decode(entry_id: bytes | str, fields: dict[bytes, bytes] | None) -> Entry | None:
+    entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    if not fields:  # deleted while pending
+        return None
+    body = json.loads(fields[b"b"])
+    return Entry(
+        id=entry_id,
+        site_id=body["s"],
+        vid=body["v"],
+        events=body["e"],
+        received_at=datetime.fromtimestamp(body["t"], tz=UTC),
+        source=body["src"],
+        ip=body["ip"],
+        user_agent=body["ua"],
+    )
+
+
+def _order(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def _ensure_group(key: str) -> None:
+    try:
+        client().xgroup_create(key, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+@contextmanager
+def _shard_lock(shard: int) -> Iterator[bool]:
+    """One consumer per shard; the cursor row's lock makes a second one harmless anyway."""
+    key = f"{LOCK_PREFIX}{shard}"
+    token = f"{time.time()}:{threading.get_ident()}"
+    held = bool(client().set(key, token, nx=True, ex=LOCK_SECONDS))
+    try:
+        yield held
+    finally:
+        if held:
+            # Release only our own lock.
+            client().eval(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                "return redis.call('DEL', KEYS[1]) end return 0",
+                1,
+                key,
+                token,
+            )
+
+
+def pending(shard: int | None = None) -> int:
+    """Entries waiting in the buffer (all shards, or one)."""
+    shards = range(settings.COLLECTOR_BUFFER_SHARDS) if shard is None else [shard]
+    return sum(int(client().xlen(stream_key(n))) for n in shards)
+
+
+def drain(*, max_seconds: float = 50.0, batch_size: int = BATCH_SIZE) -> int:
+    """Write what the buffer holds, shard by shard; return how many entries were written.
+
+    Shards another consumer is draining are left to it. Stops after ``max_seconds``.
+    """
+    deadline = time.monotonic() + max_seconds
+    written = 0
+    for shard in range(settings.COLLECTOR_BUFFER_SHARDS):
+        with _shard_lock(shard) as held:
+            if held:
+                written += drain_shard(shard, deadline=deadline, batch_size=batch_size)
+        if time.monotonic() >= deadline:
+            break
+    return written
+
+
+def drain_shard(shard: int, *, deadline: float, batch_size: int = BATCH_SIZE) -> int:
+    key = stream_key(shard)
+    _ensure_group(key)
+    written = 0
+    # First what was read before and never acknowledged (a consumer that died), then new.
+    start = "0"
+    while time.monotonic() < deadline:
+        reply: Any = client().xreadgroup(GROUP, CONSUMER, {key: start}, count=batch_size)
+        raw = reply[0][1] if reply else []
+        if not raw:
+            if start == "0":
+                start = ">"
+                continue
+            break
+        ids = [entry_id for entry_id, _ in raw]
+        entries = [entry for entry in (_decode(i, f) for i, f in raw) if entry is not None]
+        written += _write(shard, entries)
+        client().xack(key, GROUP, *ids)
+        client().xdel(key, *ids)
+    return written
+
+
+def _write(shard: int, entries: list[Entry]) -> int:
+    """Write a batch of entries once, moving the shard's cursor in the same transaction."""
+    from retargeting.tracking.ingest import write_entries
+
+    if not entries:
+        return 0
+    try:
+        with transaction.atomic():
+            cursor = _cursor(shard)
+            fresh = [entry for entry in entries if _order(entry.id) > _order(cursor.last_id)]
+            write_entries(fresh)
+            cursor.last_id = entries[-1].id
+            cursor.save(update_fields=["last_id", "updated_at"])
+        return len(fresh)
+    except (OperationalError, InterfaceError):
+        # The database is away: the entries stay pending and are read again next time.
+        raise
+    except DatabaseError:
+        logger.exception(
+            "a batch of %d buffered entries failed; writing them one by one", len(entries)
+        )
+    return _write_one_by_one(shard, entries)
+
+
+def _cursor(shard: int) -> IngestCursor:
+    IngestCursor.objects.get_or_create(shard=shard)
+    return IngestCursor.objects.select_for_update().get(shard=shard)
+
+
+def _write_one_by_one(shard: int, entries: list[Entry]) -> int:
+    from retargeting.tracking.ingest import write_entries
+
+    written = 0
+    for entry in entries:
+        try:
+            with transaction.atomic():
+                cursor = _cursor(shard)
+                fresh = _order(entry.id) > _order(cursor.last_id)
+                if fresh:
+                    write_entries([entry])
+                cursor.last_id = entry.id
+                cursor.save(update_fields=["last_id", "updated_at"])
+            written += fresh
+        except (OperationalError, InterfaceError):
+            raise
+        except DatabaseError:
+            # Kept aside, never dropped: an operator can read it and replay it.
+            logger.exception(
+                "buffered entry %s could not be written; kept in %s", entry.id, DEAD_LETTERS
+            )
+            client().xadd(DEAD_LETTERS, {"id": entry.id, "b": json.dumps(_as_body(entry))})
+            with transaction.atomic():
+                cursor = _cursor(shard)
+                cursor.last_id = entry.id
+                cursor.save(update_fields=["last_id", "updated_at"])
+    return written
+
+
+def _as_body(entry: Entry) -> dict[str, Any]:
+    return {
+        "s": entry.site_id,
+        "v": entry.vid,
+        "e": entry.events,
+        "t": entry.received_at.timestamp(),
+        "src": entry.source,
+        "ip": entry.ip,
+        "ua": entry.user_agent,
+    }
