@@ -1,0 +1,58 @@
+"""The collector's hot path: ``POST /t/e`` and ``GET /t/p.gif`` without Django's middleware.
+
+Every page view of every shop comes here, so these two endpoints skip what they do not use:
+URL resolution and the middleware stack (sessions, authentication, locale, CSRF, messages,
+static files). They keep what matters: the request and response objects, the
+``request_started``/``request_finished`` signals (database connections are handled as for any
+request), Django's handling of an unexpected exception (logged, a 500 page), and the headers a
+browser must see (``X-Content-Type-Options``). Everything else goes to Django as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.core import signals
+from django.core.handlers.exception import response_for_exception
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpResponse
+
+from retargeting.tracking import views
+
+ROUTES: dict[str, Callable[[WSGIRequest], HttpResponse]] = {
+    "/t/e": views.collect,
+    "/t/p.gif": views.pixel,
+}
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class CollectorFastPath:
+    """A WSGI application: the collector's two paths directly, the rest to ``fallback``."""
+
+    def __init__(self, fallback: WSGIApp) -> None:
+        self.fallback = fallback
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        view = ROUTES.get(environ.get("PATH_INFO", ""))
+        if view is None:
+            return self.fallback(environ, start_response)
+        signals.request_started.send(sender=self.__class__, environ=environ)
+        request = WSGIRequest(environ)
+        try:
+            response = view(request)
+        except Exception as exc:  # as Django's handler would: logged, then a 500 page
+            response = response_for_exception(request, exc)
+        response.setdefault("X-Content-Type-Options", "nosniff")
+        # Closing the response sends request_finished, as Django's handler does.
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]
+        status = f"{response.status_code} {response.reason_phrase}"
+        headers = [
+            *response.items(),
+            *(("Set-Cookie", c.output(header="")) for c in response.cookies.values()),
+        ]
+        start_response(status, headers)
+        return response
