@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ TARGETS = {
     "collector_p99_ms_at_4": 3.0,
     "snippet_gzip_bytes": 3072,
     "worker_rss_mb": 150.0,
+    "ingest_events_vs_collector_rps": 5.0,
 }
 
 
@@ -210,7 +212,7 @@ def main() -> int:
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
-            "2",
+            env.get("WEB_CONCURRENCY", "2"),
         ],
         cwd=ROOT,
         env=env,
@@ -238,6 +240,10 @@ def main() -> int:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    if env.get("REDIS_URL"):
+        report.figures.update(ingest(env, manage))
+    else:
+        report.notes.append("no REDIS_URL: the collector writes in the request (no buffer)")
     report.figures["celery_worker_rss_mb"] = celery_rss(env)
 
     by = {(run.name, run.connections): run for run in report.runs}
@@ -248,10 +254,44 @@ def main() -> int:
                 by[(name, connections)].requests_per_second / noop, 3
             )
     report.figures["collector_p99_ms_at_4"] = by[("collector", 4)].p99_ms
+    if "ingest_events_per_second" in report.figures:
+        collector = by[("collector", 64)].requests_per_second
+        report.figures["ingest_events_vs_collector_rps"] = round(
+            report.figures["ingest_events_per_second"] / collector, 2
+        )
     if not shutil.which("nginx"):
         report.notes.append("nginx is not installed: no empty_gif reference in this run")
     write(report)
     return 0
+
+
+def ingest(env: dict[str, str], manage: Callable[..., str]) -> dict[str, float]:
+    """Drain what the runs left in the collector's buffer with two `manage.py ingest`
+    processes (one per core), and time it."""
+    count = "from retargeting.tracking.models import Event; print(Event.objects.count())"
+    before = int(manage("shell", "-c", count).split()[-1])
+    started = time.monotonic()
+    processes = [
+        subprocess.Popen(
+            [PYTHON, "manage.py", "ingest", "--json"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [json.loads(process.communicate()[0]) for process in processes]
+    seconds = time.monotonic() - started
+    events = int(manage("shell", "-c", count).split()[-1]) - before
+    entries = sum(result["written"] for result in results)
+    return {
+        "ingest_entries": entries,
+        "ingest_events": events,
+        "ingest_seconds": round(seconds, 2),
+        "ingest_events_per_second": round(events / seconds),
+        "ingest_entries_per_second": round(entries / seconds),
+    }
 
 
 def celery_rss(env: dict[str, str]) -> float | None:
@@ -268,7 +308,7 @@ def celery_rss(env: dict[str, str]) -> float | None:
             "--pool=prefork",
             "--loglevel=INFO",
             "-Q",
-            "dispatch,sms",
+            "dispatch,sms,ingest",
             "-n",
             f"bench-{os.getpid()}@%h",
         ],
@@ -312,6 +352,11 @@ def write(report: Report) -> None:
         ("pixel / no-op view, req/s, 4 conn.", figures["pixel_vs_noop_rps_at_4"], ""),
         ("pixel / no-op view, req/s, 64 conn.", figures["pixel_vs_noop_rps_at_64"], ""),
         ("collector p99 at 4 conn. (ms)", figures["collector_p99_ms_at_4"], "<= 3"),
+        (
+            "ingest events/s / collector req/s",
+            figures.get("ingest_events_vs_collector_rps"),
+            ">= 5",
+        ),
         ("snippet gzipped (bytes)", figures["snippet_gzip_bytes"], "< 3072"),
         ("web worker RSS (MB)", figures["web_worker_rss_mb"], "< 150"),
         ("Celery worker RSS, ready (MB)", figures["celery_worker_rss_mb"], "< 150"),
