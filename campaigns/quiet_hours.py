@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import holidays
 import phonenumbers
 from django.core.exceptions import ValidationError
-from phonenumbers import geocoder
 from phonenumbers import timezone as number_zones
 
 from retargeting.sites.hours import parse_custom_hours
@@ -128,6 +127,10 @@ def _custom(setting: str) -> Policy:
 
 
 def _us_state(number: phonenumbers.PhoneNumber) -> str:
+    # Imported here: the geocoder's tables take about 150 MB and only US numbers need them,
+    # so processes that never see one (every web worker) never load them.
+    from phonenumbers import geocoder
+
     description = geocoder.description_for_number(number, "en")
     if description in US_STATE_NAMES:
         return US_STATE_NAMES[description]

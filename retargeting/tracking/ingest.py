@@ -108,8 +108,12 @@ def _visitors(entries: list[Entry]) -> dict[tuple[int, str], Visitor]:
 
 
 def _existing(keys: Mapping[tuple[int, str], object]) -> dict[tuple[int, str], Visitor]:
+    sites = {site_id for site_id, _ in keys}
     vids = {vid for _, vid in keys}
-    rows = Visitor.objects.filter(vid__in=vids).only("id", "site_id", "vid", "last_seen_at")
+    # Both columns, so that the (site, vid) unique index finds them.
+    rows = Visitor.objects.filter(site_id__in=sites, vid__in=vids).only(
+        "id", "site_id", "vid", "last_seen_at"
+    )
     return {(v.site_id, v.vid): v for v in rows if (v.site_id, v.vid) in keys}
 
 
