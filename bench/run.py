@@ -160,6 +160,41 @@ def main() -> int:
         "LOG_LEVEL": "WARNING",
     }
     env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    scratch = ScratchDatabase(env["DATABASE_URL"])
+    env["DATABASE_URL"] = scratch.url
+    try:
+        return measure(env, workdir)
+    finally:
+        scratch.drop()
+
+
+class ScratchDatabase:
+    """On PostgreSQL, a fresh database next to DATABASE_URL's, dropped afterwards: the
+    benchmarks never write to the database they were pointed at."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.name = ""
+        if not url.startswith(("postgres://", "postgresql://")):
+            return
+        base, _, name = url.rpartition("/")
+        self.name = f"{name.split('?')[0]}_bench_{os.getpid()}"
+        self.admin = f"{base}/postgres"
+        self._run(f'CREATE DATABASE "{self.name}"')
+        self.url = f"{base}/{self.name}"
+
+    def _run(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin, autocommit=True) as connection:
+            connection.execute(sql)
+
+    def drop(self) -> None:
+        if self.name:
+            self._run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def measure(env: dict[str, str], workdir: Path) -> int:
     report = Report(
         date=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=versions(env),
@@ -244,6 +279,10 @@ def main() -> int:
         report.figures.update(ingest(env, manage))
     else:
         report.notes.append("no REDIS_URL: the collector writes in the request (no buffer)")
+    if report.database == "postgres" and env.get("REDIS_URL"):
+        report.figures.update(dispatch(env))
+    else:
+        report.notes.append("the dispatch benchmark needs PostgreSQL and Redis")
     report.figures["celery_worker_rss_mb"] = celery_rss(env)
 
     by = {(run.name, run.connections): run for run in report.runs}
@@ -292,6 +331,27 @@ def ingest(env: dict[str, str], manage: Callable[..., str]) -> dict[str, float]:
         "ingest_events_per_second": round(events / seconds),
         "ingest_entries_per_second": round(entries / seconds),
     }
+
+
+def dispatch(env: dict[str, str]) -> dict[str, float]:
+    """bench/dispatch.py: detection and planning over BENCH_CARTS carts (BENCH_ELIGIBLE
+    eligible), then BENCH_SEND sends through the Twilio emulator with two workers."""
+    sizes = [
+        os.environ.get("BENCH_CARTS", "1000000"),
+        os.environ.get("BENCH_ELIGIBLE", "100000"),
+        os.environ.get("BENCH_SEND", "3000"),
+    ]
+    done = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "dispatch.py"), *sizes],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise SystemExit(f"bench: the dispatch benchmark failed:\n{done.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def celery_rss(env: dict[str, str]) -> float | None:

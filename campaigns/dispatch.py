@@ -27,11 +27,12 @@ from campaigns.quiet_hours import send_time
 from campaigns.send_states import REACHED
 from campaigns.sending import deliver
 from optin.confirmation import send_pending_confirmations
+from retargeting import bulk
 from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2_000
 MAX_DUE_PER_PASS = 2_000
 
 
@@ -198,38 +199,46 @@ def _plan_batch(
     site = flow.site
     sends = []
     for cart_id, contact_id, last_change_at, phone in rows:
-        send = Send(
-            site_id=site.pk,
-            cart_id=cart_id,
-            step=step,
-            contact_id=contact_id,
-            status=SendStatus.PLANNED,
-            planned_at=now,
-            due_at=now,
-        )
+        send: dict[str, Any] = {
+            "site_id": site.pk,
+            "cart_id": cart_id,
+            "step_id": step.pk,
+            "contact_id": contact_id,
+            "status": SendStatus.PLANNED,
+            "reason": "",
+            "planned_at": now,
+            "due_at": now,
+        }
         if step.position == 1 and is_held_out(flow=flow, cart_id=cart_id):
             # Followed like the others (conversions, figures), never messaged.
-            send.status, send.reason = SendStatus.HELD_OUT, "held_out"
+            send["status"], send["reason"] = SendStatus.HELD_OUT, "held_out"
         else:
             # Planned within the quiet hours already; the cap is checked at send time, when
             # the contact's other messages are known.
             earliest = max(last_change_at + timedelta(minutes=step.delay_minutes), now)
-            send.due_at = send_time(
+            send["due_at"] = send_time(
                 earliest, site=site, phone=phone, key=f"cart-{cart_id}-step-{step.pk}"
             )
         sends.append(send)
-    cart_ids = [row[0] for row in rows]
     with transaction.atomic():
         # A concurrent pass may have planned some of these: the unique (cart, step) keeps one.
-        Send.objects.bulk_create(sends, ignore_conflicts=True)
-        created = list(
-            Send.objects.filter(step=step, cart_id__in=cart_ids, planned_at=now).values_list(
-                "pk", "status", "reason"
-            )
+        created = bulk.insert_ignoring_conflicts(
+            Send, sends, returning=("id", "status", "reason")
         )
-        SendEvent.objects.bulk_create(
-            SendEvent(send_id=pk, status=status, reason=reason, source="planner", at=now)
-            for pk, status, reason in created
+        if created is None:
+            Send.objects.bulk_create([Send(**send) for send in sends], ignore_conflicts=True)
+            cart_ids = [row[0] for row in rows]
+            created = list(
+                Send.objects.filter(step=step, cart_id__in=cart_ids, planned_at=now).values_list(
+                    "pk", "status", "reason"
+                )
+            )
+        bulk.insert(
+            SendEvent,
+            [
+                {"send_id": pk, "status": status, "reason": reason, "source": "planner", "at": now}
+                for pk, status, reason in created
+            ],
         )
     held_out = sum(status == SendStatus.HELD_OUT for _, status, _ in created)
     report.held_out += held_out

@@ -14,15 +14,15 @@ written after a purchase that came later. Two rules keep such a cart from being 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.db.models import JSONField, Model, Q
 
+from retargeting import bulk
 from retargeting.tracking.models import Cart, Event, Visitor
 from retargeting.tracking.recording import LAST_SEEN_PRECISION, cart_contents
 
@@ -38,7 +38,7 @@ def write_entries(entries: list[Entry]) -> None:
     with_carts = [entry for entry in entries if any(e["type"] == "cart" for e in entry.events)]
     if with_carts:
         _apply_carts(with_carts, visitors)
-    _insert(
+    bulk.insert(
         Event,
         [
             {
@@ -54,27 +54,6 @@ def write_entries(entries: list[Entry]) -> None:
             for event in entry.events
         ],
     )
-
-
-def _insert(model: type[Model], rows: list[dict[str, Any]]) -> None:
-    """Insert new rows (field values by attribute name; defaults for the others) whose ids
-    nobody needs back: with COPY on PostgreSQL, several times faster than a multi-row INSERT
-    of a thousand rows; with ``bulk_create`` elsewhere."""
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create([model(**row) for row in rows], batch_size=1000)
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_default() for f in fields}
-    json_fields = {f.attname: f.encoder for f in fields if isinstance(f, JSONField)}
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = f"COPY {table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            values = {**defaults, **row}
-            for name, encoder in json_fields.items():
-                values[name] = json.dumps(values[name], cls=encoder)
-            copy.write_row([values[f.attname] for f in fields])
 
 
 def _visitors(entries: list[Entry]) -> dict[tuple[int, str], Visitor]:
@@ -216,7 +195,7 @@ def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], Visitor])
             Cart.objects.bulk_update(group, fields, batch_size=500)
     if created:
         names = [f.attname for f in Cart._meta.concrete_fields if not f.primary_key]
-        _insert(Cart, [{name: getattr(cart, name) for name in names} for cart in created])
+        bulk.insert(Cart, [{name: getattr(cart, name) for name in names} for cart in created])
 
 
 def _purchases(visitor_ids: set[int], *, since: datetime) -> dict[int, list[datetime]]:

@@ -286,3 +286,42 @@ def test_deferred_sends_are_spread_over_the_first_30_minutes_of_the_opening(site
 @time_machine.travel(paris(2026, 11, 24, 15, 0), tick=False)
 def test_a_send_due_in_open_hours_goes_at_once(site):
     assert send_time(timezone.now(), site=site, phone=FR_NUMBER, key="x") == timezone.now()
+
+
+def _parsed_recipient(phone, site_zone, site_country):
+    """What parsing the number gives (the fast path turned off)."""
+    from campaigns import quiet_hours
+
+    original = quiet_hours._by_country_code
+    quiet_hours._by_country_code = lambda phone: None
+    try:
+        return quiet_hours._recipient.__wrapped__(phone, site_zone, site_country)
+    finally:
+        quiet_hours._by_country_code = original
+
+
+def test_a_number_settled_by_its_calling_code_gets_what_parsing_it_gives():
+    """Every country's example mobile and fixed numbers: the shortcut agrees with parsing."""
+    import phonenumbers
+
+    from campaigns import quiet_hours
+
+    checked = shortcut = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            phone = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            fast = quiet_hours._by_country_code(phone)
+            if fast is not None:
+                shortcut += 1
+                assert fast == _parsed_recipient(phone, "Europe/Paris", "FR"), phone
+            checked += 1
+    assert checked > 400 and shortcut > 200
+    # Shared or split calling codes are always parsed.
+    for phone in ("+12125550123", "+262692123456", "+447700900123", "+79161234567"):
+        assert quiet_hours._by_country_code(phone) is None
+    assert quiet_hours._by_country_code("+33612345678") == quiet_hours.Recipient(
+        (ZoneInfo("Europe/Paris"),), "FR"
+    )

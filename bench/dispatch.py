@@ -1,0 +1,207 @@
+"""The dispatch benchmark (PostgreSQL only), run by `make bench`; prints its figures as JSON.
+
+1. Fills a fresh shop with CARTS open carts of which ELIGIBLE belong to a visitor linked to a
+   consenting contact (the others are anonymous), all idle for three hours, with SQL.
+2. Times one dispatch pass's detection and planning (`run_pass`, French quiet hours).
+3. Sends SEND of the planned reminders through the Twilio emulator with the real SDK: two
+   Celery worker processes on the sms queue, the per-sender rate limit off. Reports SMS per
+   second from the workers' start to the last send, and the workers' CPU time per send.
+
+Usage (bench/run.py does this): python bench/dispatch.py CARTS ELIGIBLE SEND
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retargeting.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from campaigns.dispatch import run_pass  # noqa: E402
+from campaigns.models import Send, SendStatus  # noqa: E402
+from campaigns.onboarding import bootstrap_site  # noqa: E402
+from retargeting.celery import app  # noqa: E402
+from retargeting.sites.models import QuietHours, Site  # noqa: E402
+from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN, TwilioEmulator  # noqa: E402
+
+ITEMS = '[{"sku": "A1", "name": "Chemise", "price": "29.95", "quantity": 2}]'
+
+
+def fill(site_id: int, carts: int, eligible: int) -> float:
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tracking_visitor (vid, first_seen_at, last_seen_at, site_id)
+            SELECT 'bench-' || %(site)s || '-' || g, now() - interval '3 hours',
+                   now() - interval '3 hours', %(site)s
+            FROM generate_series(1, %(carts)s) g
+            """,
+            {"site": site_id, "carts": carts},
+        )
+        cursor.execute(
+            """
+            INSERT INTO tracking_cart (external_id, status, currency, total, item_count, items,
+                url, created_at, last_change_at, site_id, visitor_id)
+            SELECT 'cart-' || v.id, 'open', 'EUR', 59.90, 2, %(items)s::jsonb,
+                   'https://shop.example/panier', now() - interval '3 hours',
+                   now() - interval '3 hours', %(site)s, v.id
+            FROM tracking_visitor v WHERE v.site_id = %(site)s
+            """,
+            {"site": site_id, "items": ITEMS},
+        )
+        cursor.execute(
+            """
+            INSERT INTO optin_contact (phone, first_name, region, consent_status, created_at,
+                updated_at, site_id)
+            SELECT '+3361' || lpad(g::text, 7, '0'), 'Marie', '', 'confirmed', now(), now(),
+                   %(site)s
+            FROM generate_series(1, %(eligible)s) g
+            """,
+            {"site": site_id, "eligible": eligible},
+        )
+        cursor.execute(
+            """
+            INSERT INTO optin_visitorlink (method, linked_at, contact_id, visitor_id)
+            SELECT 'server', now(), c.id, v.id
+            FROM (SELECT id, row_number() OVER (ORDER BY id) n FROM optin_contact
+                  WHERE site_id = %(site)s) c
+            JOIN (SELECT id, row_number() OVER (ORDER BY id) n FROM tracking_visitor
+                  WHERE site_id = %(site)s) v ON v.n = c.n * (%(carts)s / %(eligible)s)
+            """,
+            {"site": site_id, "carts": carts, "eligible": eligible},
+        )
+        cursor.execute("ANALYZE")
+    return time.monotonic() - started
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def send(site: Site, count: int) -> dict[str, float]:
+    """Deliver ``count`` planned sends with two worker processes and the Twilio emulator."""
+    # Any hour of the run: the worker's own quiet-hour check must not hold them.
+    Site.objects.filter(pk=site.pk).update(quiet_hours=QuietHours.NONE)
+    chosen = list(
+        Send.objects.filter(site=site, status=SendStatus.PLANNED)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:count]
+    )
+    now = timezone.now()
+    Send.objects.filter(pk__in=chosen).update(due_at=now)
+    with TwilioEmulator() as twilio:
+        env = {
+            **os.environ,
+            "SMS_BACKEND": "twilio",
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM": "+33700000000",
+            "TWILIO_API_BASE_URL": twilio.base_url,
+            "SMS_DEFAULT_MPS": "0",
+        }
+        for send_id in chosen:
+            app.send_task("campaigns.tasks.deliver_send", args=[send_id], queue="sms")
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "retargeting.celery:app",
+                "worker",
+                "--concurrency=2",
+                "--prefetch-multiplier=16",
+                "--loglevel=WARNING",
+                "-Q",
+                "sms",
+                "-n",
+                f"bench-sms-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started = time.monotonic()
+        pending = Send.objects.filter(pk__in=chosen, status__in=[SendStatus.PLANNED, "sending"])
+        deadline = started + 600
+        pids: list[int] = []
+        while pending.exists() and time.monotonic() < deadline:
+            pids = [worker.pid, *children(worker.pid)]
+            used = cpu_seconds(pids)
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        used = cpu_seconds(pids)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        accepted = len(twilio.messages)
+    done = Send.objects.filter(pk__in=chosen).exclude(status__in=[SendStatus.PLANNED, "sending"])
+    return {
+        "send_count": len(chosen),
+        "send_finished": done.count(),
+        "send_accepted_by_provider": accepted,
+        "send_seconds": round(seconds, 2),
+        "send_sms_per_second": round(accepted / seconds, 1),
+        "send_cpu_ms_per_sms": round(1000 * used / max(accepted, 1), 2),
+    }
+
+
+def main() -> None:
+    carts, eligible, count = (int(value) for value in sys.argv[1:4])
+    result = bootstrap_site(
+        name="Dispatch bench",
+        domains=["shop.example"],
+        country="FR",
+        sender="",
+        delay_minutes=30,
+        quiet_hours=QuietHours.FR_STRICT,
+        double_opt_in=False,
+    )
+    site = result.site
+    figures: dict[str, float] = {"dispatch_carts": carts, "dispatch_eligible": eligible}
+    figures["dispatch_fill_seconds"] = round(fill(site.pk, carts, eligible), 1)
+    started = time.monotonic()
+    report = run_pass()
+    figures["dispatch_plan_seconds"] = round(time.monotonic() - started, 2)
+    figures["dispatch_planned"] = report.planned + report.held_out
+    figures.update(send(site, count))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
