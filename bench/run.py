@@ -163,7 +163,7 @@ def main() -> int:
     scratch = ScratchDatabase(env["DATABASE_URL"])
     env["DATABASE_URL"] = scratch.url
     try:
-        return measure(env, workdir)
+        return measure(env, workdir, port)
     finally:
         scratch.drop()
 
@@ -194,7 +194,7 @@ class ScratchDatabase:
             self._run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def measure(env: dict[str, str], workdir: Path) -> int:
+def measure(env: dict[str, str], workdir: Path, port: int) -> int:
     report = Report(
         date=datetime.now(UTC).isoformat(timespec="seconds"),
         machine=versions(env),

@@ -222,9 +222,7 @@ def _plan_batch(
         sends.append(send)
     with transaction.atomic():
         # A concurrent pass may have planned some of these: the unique (cart, step) keeps one.
-        created = bulk.insert_ignoring_conflicts(
-            Send, sends, returning=("id", "status", "reason")
-        )
+        created = bulk.insert_ignoring_conflicts(Send, sends, returning=("id", "status", "reason"))
         if created is None:
             Send.objects.bulk_create([Send(**send) for send in sends], ignore_conflicts=True)
             cart_ids = [row[0] for row in rows]

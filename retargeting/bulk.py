@@ -43,17 +43,20 @@ def insert_ignoring_conflicts(
     columns = ", ".join(quote(str(f.column)) for f in _fields(model))
     with connection.cursor() as cursor:
         # The same columns, no constraint: the rows are checked when they move to the table.
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS "
+        # Quoted names of our own tables and columns; no value is ever formatted in.
+        create = (
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS "  # noqa: S608
             f"AS SELECT {columns} FROM {table} WITH NO DATA"
         )
+        cursor.execute(create)
         cursor.execute(f"TRUNCATE {staging}")
     _copy(model, staging, rows)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "
+        move = (
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} "  # noqa: S608
             f"ON CONFLICT DO NOTHING RETURNING {', '.join(quote(name) for name in returning)}"
         )
+        cursor.execute(move)
         return [tuple(row) for row in cursor.fetchall()]
 
 

@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db import connection
-from django.db.models import JSONField, Model, Q
+from django.db.models import Q
 
 from retargeting import bulk
 from retargeting.tracking.models import Cart, Event, Visitor
