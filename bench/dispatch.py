@@ -29,6 +29,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection  # noqa: E402
+from django.db.models import Max, Min  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from campaigns.dispatch import run_pass  # noqa: E402
@@ -171,12 +172,18 @@ def send(site: Site, count: int) -> dict[str, float]:
         worker.wait(timeout=60)
         accepted = len(twilio.messages)
     done = Send.objects.filter(pk__in=chosen).exclude(status__in=[SendStatus.PLANNED, "sending"])
+    # From the first claim to the last send's last change: the workers' start is left out.
+    span = Send.objects.filter(pk__in=chosen).aggregate(
+        first=Min("claimed_at"), last=Max("updated_at")
+    )
+    sending = (span["last"] - span["first"]).total_seconds() if span["first"] else seconds
     return {
         "send_count": len(chosen),
         "send_finished": done.count(),
         "send_accepted_by_provider": accepted,
-        "send_seconds": round(seconds, 2),
-        "send_sms_per_second": round(accepted / seconds, 1),
+        "send_seconds_with_worker_start": round(seconds, 2),
+        "send_seconds": round(sending, 2),
+        "send_sms_per_second": round(accepted / sending, 1),
         "send_cpu_ms_per_sms": round(1000 * used / max(accepted, 1), 2),
     }
 

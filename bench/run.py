@@ -45,6 +45,9 @@ TARGETS = {
     "snippet_gzip_bytes": 3072,
     "worker_rss_mb": 150.0,
     "ingest_events_vs_collector_rps": 5.0,
+    "dispatch_plan_seconds": 10.0,
+    "send_sms_per_second": 500.0,
+    "dashboard_ms": 300.0,
 }
 
 
@@ -281,6 +284,7 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         report.notes.append("no REDIS_URL: the collector writes in the request (no buffer)")
     if report.database == "postgres" and env.get("REDIS_URL"):
         report.figures.update(dispatch(env))
+        report.figures.update(dashboard(env))
     else:
         report.notes.append("the dispatch benchmark needs PostgreSQL and Redis")
     report.figures["celery_worker_rss_mb"] = celery_rss(env)
@@ -341,15 +345,24 @@ def dispatch(env: dict[str, str]) -> dict[str, float]:
         os.environ.get("BENCH_ELIGIBLE", "100000"),
         os.environ.get("BENCH_SEND", "3000"),
     ]
+    return script("dispatch.py", sizes, env)
+
+
+def dashboard(env: dict[str, str]) -> dict[str, float]:
+    """bench/dashboard.py: the overview's queries for a shop with BENCH_DASHBOARD_SENDS sends."""
+    return script("dashboard.py", [os.environ.get("BENCH_DASHBOARD_SENDS", "1000000")], env)
+
+
+def script(name: str, args: list[str], env: dict[str, str]) -> dict[str, float]:
     done = subprocess.run(
-        [PYTHON, str(ROOT / "bench" / "dispatch.py"), *sizes],
+        [PYTHON, str(ROOT / "bench" / name), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
     if done.returncode:
-        raise SystemExit(f"bench: the dispatch benchmark failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"bench: {name} failed:\n{done.stderr[-3000:]}")
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
@@ -417,6 +430,10 @@ def write(report: Report) -> None:
             figures.get("ingest_events_vs_collector_rps"),
             ">= 5",
         ),
+        ("dispatch: plan 100k of 1M carts (s)", figures.get("dispatch_plan_seconds"), "< 10"),
+        ("sending: SMS/s, 2 workers, emulator", figures.get("send_sms_per_second"), ">= 500"),
+        ("sending: worker CPU per SMS (ms)", figures.get("send_cpu_ms_per_sms"), ""),
+        ("dashboard at 1M sends, 3 queries (ms)", figures.get("dashboard_ms"), "< 300"),
         ("snippet gzipped (bytes)", figures["snippet_gzip_bytes"], "< 3072"),
         ("web worker RSS (MB)", figures["web_worker_rss_mb"], "< 150"),
         ("Celery worker RSS, ready (MB)", figures["celery_worker_rss_mb"], "< 150"),
