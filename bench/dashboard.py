@@ -34,13 +34,15 @@ from retargeting.sites.models import QuietHours  # noqa: E402
 
 def fill(site_id: int, step_id: int, sends: int) -> float:
     started = time.monotonic()
-    spread = "(g %% 90) * interval '1 day' + (g %% 86400) * interval '1 second'"
     with connection.cursor() as cursor:
+        # Spread over the last 90 days, at every second of the day.
         cursor.execute(
-            f"""
+            """
             INSERT INTO tracking_visitor (vid, first_seen_at, last_seen_at, site_id)
-            SELECT 'dash-' || %(site)s || '-' || g, now() - {spread}, now() - {spread}, %(site)s
-            FROM generate_series(1, %(n)s) g
+            SELECT 'dash-' || %(site)s || '-' || g, t, t, %(site)s
+            FROM generate_series(1, %(n)s) g,
+                 LATERAL (SELECT now() - (g %% 90) * interval '1 day'
+                                 - (g %% 86400) * interval '1 second' AS t) spread
             """,
             {"site": site_id, "n": sends},
         )
