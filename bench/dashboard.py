@@ -27,9 +27,8 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.shop import bench_shop  # noqa: E402
 from campaigns import figures  # noqa: E402
-from campaigns.onboarding import bootstrap_site  # noqa: E402
-from retargeting.sites.models import QuietHours  # noqa: E402
 
 
 def fill(site_id: int, step_id: int, sends: int) -> float:
@@ -105,15 +104,7 @@ def best_of_three(query) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     count = int(sys.argv[1])
-    result = bootstrap_site(
-        name="Dashboard bench",
-        domains=["shop.example"],
-        country="FR",
-        sender="",
-        delay_minutes=30,
-        quiet_hours=QuietHours.FR_STRICT,
-        double_opt_in=False,
-    )
+    result = bench_shop("Dashboard bench")
     site, step = result.site, result.flow.steps.get(position=1)
     out: dict[str, float] = {"dashboard_sends": count}
     out["dashboard_fill_seconds"] = round(fill(site.pk, step.pk, count), 1)

@@ -32,9 +32,10 @@ from django.db import connection  # noqa: E402
 from django.db.models import Max, Min  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.run import children  # noqa: E402
+from bench.shop import bench_shop  # noqa: E402
 from campaigns.dispatch import run_pass  # noqa: E402
 from campaigns.models import Send, SendStatus  # noqa: E402
-from campaigns.onboarding import bootstrap_site  # noqa: E402
 from retargeting.celery import app  # noqa: E402
 from retargeting.sites.models import QuietHours, Site  # noqa: E402
 from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN, TwilioEmulator  # noqa: E402
@@ -99,19 +100,6 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
     return total / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if parent == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def send(site: Site, count: int) -> dict[str, float]:
@@ -190,15 +178,7 @@ def send(site: Site, count: int) -> dict[str, float]:
 
 def main() -> None:
     carts, eligible, count = (int(value) for value in sys.argv[1:4])
-    result = bootstrap_site(
-        name="Dispatch bench",
-        domains=["shop.example"],
-        country="FR",
-        sender="",
-        delay_minutes=30,
-        quiet_hours=QuietHours.FR_STRICT,
-        double_opt_in=False,
-    )
+    result = bench_shop("Dispatch bench")
     site = result.site
     figures: dict[str, float] = {"dispatch_carts": carts, "dispatch_eligible": eligible}
     figures["dispatch_fill_seconds"] = round(fill(site.pk, carts, eligible), 1)
