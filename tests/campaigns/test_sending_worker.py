@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -17,7 +16,7 @@ from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.celery import app as celery_app
 from tests.factories import ContactFactory, SendFactory, StepFactory, VisitorLinkFactory
-from tests.support.processes import PYTHON, ROOT, env_for_test_database, wait_for
+from tests.support.processes import env_for_test_database, start_celery_worker, wait_for
 from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -33,24 +32,7 @@ def start_worker(queue, twilio, log):
         PUBLIC_BASE_URL="https://relance.example",
         SMS_DEFAULT_MPS="0",
     )
-    return subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "retargeting.celery:app",
-            "worker",
-            "--pool=solo",
-            f"--queues={queue}",
-            "--loglevel=INFO",
-            f"--hostname={queue}-{uuid.uuid4().hex[:6]}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    return start_celery_worker(queue, env, log)
 
 
 @pytest.fixture

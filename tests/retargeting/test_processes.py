@@ -22,6 +22,7 @@ from tests.support.processes import (
     ROOT,
     env_for_test_database,
     free_port,
+    start_celery_worker,
     wait_for,
 )
 
@@ -47,24 +48,7 @@ def test_a_worker_runs_the_dispatch_pass_another_process_enqueued(
     queue = f"test-{uuid.uuid4().hex[:12]}"
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "retargeting.celery:app",
-                "worker",
-                "--pool=solo",
-                f"--queues={queue}",
-                "--loglevel=INFO",
-                f"--hostname={queue}@%h",
-            ],
-            cwd=ROOT,
-            env=env_for_test_database(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        worker = start_celery_worker(queue, env_for_test_database(), out)
     try:
         celery_app.send_task("campaigns.tasks.dispatch_pass", queue=queue)
         planned = wait_for(lambda: Send.objects.exists(), timeout=60)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 from django.db import connection
@@ -49,6 +52,31 @@ def env_for_test_database(**overrides: str) -> dict[str, str]:
 
 PYTHON = sys.executable
 MANAGE = str(ROOT / "manage.py")
+
+
+def start_celery_worker(queue: str, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """A real Celery worker (one process, solo pool) on ``queue`` only, logging to ``log``.
+
+    Give each test a queue of its own, so that no other worker on the broker takes its tasks.
+    """
+    return subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "retargeting.celery:app",
+            "worker",
+            "--pool=solo",
+            f"--queues={queue}",
+            "--loglevel=INFO",
+            f"--hostname={queue}-{uuid.uuid4().hex[:6]}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.1) -> object:
