@@ -174,6 +174,47 @@ def test_the_visitor_id_is_a_first_party_cookie_for_at_most_13_months(page, live
     assert {e.visitor_id for e in events(demo)} == {events(demo)[0].visitor_id}
 
 
+def test_a_cleared_cookie_comes_back_from_the_mirror_without_a_longer_life(page, live_server, demo):
+    page.goto(f"{live_server.url}/demo/shop/")
+    assert wait_until(lambda: events(demo, type="page_view"))
+    vid = next(c["value"] for c in page.context.cookies() if c["name"] == "_relance_vid")
+    # Mirrored as born 200 days ago: a visit today must not give it 13 more months.
+    born = (time.time() - 200 * 86400) * 1000
+    page.evaluate(
+        f"localStorage.setItem('_relance_vid', JSON.stringify({{v: '{vid}', t: {born}}}))"
+    )
+    page.context.clear_cookies()
+    page.goto(f"{live_server.url}/demo/shop/panier/")
+    assert wait_until(lambda: len(events(demo, type="page_view")) == 2)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "_relance_vid")
+    assert cookie["value"] == vid
+    assert 194 * 86400 < cookie["expires"] - time.time() <= 195 * 86400
+    assert {e.visitor.vid for e in events(demo)} == {vid}
+
+
+def test_with_the_cookie_set_a_page_does_not_touch_local_storage(page, live_server, demo):
+    page.add_init_script(
+        """window.storageCalls = 0;
+        for (const name of ["getItem", "setItem", "removeItem"]) {
+          const original = Storage.prototype[name];
+          Storage.prototype[name] = function () {
+            window.storageCalls++; return original.apply(this, arguments);
+          };
+        }"""
+    )
+    tag = f'<script async src="/t.js" data-site="{demo.public_key}"></script>'
+    serve(page, live_server, "/first", f"<!doctype html><title>First</title>{tag}")
+    serve(page, live_server, "/next", f"<!doctype html><title>Next</title>{tag}")
+    page.goto(f"{live_server.url}/first")
+    assert wait_until(lambda: events(demo, type="page_view"))
+    assert page.evaluate("window.storageCalls") >= 2  # read, then mirrored: the count can fail
+    page.goto(f"{live_server.url}/next")
+    assert wait_until(lambda: len(events(demo, type="page_view")) == 2)
+    assert page.evaluate("window.relance.loaded") is True
+    assert page.evaluate("window.storageCalls") == 0
+    assert {e.visitor_id for e in events(demo)} == {events(demo)[0].visitor_id}
+
+
 def test_a_short_link_token_is_sent_and_removed_from_the_address_bar(page, live_server, demo):
     page.goto(f"{live_server.url}/demo/shop/?utm_source=sms&_rl=signed.token-value")
     identify = wait_until(lambda: events(demo, type="identify"))

@@ -24,11 +24,14 @@
   }
 
   function visitorId() {
-    var stored = null, id = readCookie(), born = Date.now();
+    // Set on an earlier page (and mirrored then): reading the cookie is all a page pays.
+    var id = readCookie();
+    if (id) return id;
+    var stored = null, born = Date.now();
     try { stored = JSON.parse(localStorage.getItem(COOKIE) || "null"); } catch (e) { /* blocked */ }
     if (stored && stored.v) {
       born = stored.t || born;
-      id = id || stored.v;
+      id = stored.v;
     }
     if (!id) {
       var bytes = new Uint8Array(16);
@@ -38,11 +41,9 @@
     }
     var left = born + LIFE - Date.now();
     if (left <= 0) return visitorIdAfterExpiry();
-    if (!readCookie()) {
-      // Set once with what is left of its 13 months: a visit never extends it.
-      d.cookie = COOKIE + "=" + id + "; Max-Age=" + Math.floor(left / 1000) + "; Path=/; SameSite=Lax" +
-        (location.protocol === "https:" ? "; Secure" : "");
-    }
+    // Set once with what is left of its 13 months: a visit never extends it.
+    d.cookie = COOKIE + "=" + id + "; Max-Age=" + Math.floor(left / 1000) + "; Path=/; SameSite=Lax" +
+      (location.protocol === "https:" ? "; Secure" : "");
     try { localStorage.setItem(COOKIE, JSON.stringify({ v: id, t: born })); } catch (e) { /* blocked */ }
     return id;
   }
