@@ -4,10 +4,11 @@ Starts the production web server command of docker-compose (gunicorn, 2 sync wor
 PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set, otherwise on the embedded
 defaults (a fresh SQLite file), and measures with wrk (Debian's package):
 
-- a no-op Django view in the same project and server: the reference;
+- a no-op Django view in the same project and server: the reference; and nginx's empty_gif
+  when nginx is installed (the ceiling for any answer over HTTP on these cores);
 - the collector, `POST /t/e` with a page view and a cart, and the pixel, `GET /t/p.gif`,
   at 4 and 64 connections (requests per second, p50 and p99 latency);
-- the snippet's size, gzipped;
+- the snippet's size, gzipped, and its main-thread time on a page load in Chromium;
 - the resident memory of a web worker after the runs, and of a Celery worker.
 
 Writes bench/results/<name>.json (figures, machine, versions, date) and prints a table.
@@ -39,6 +40,7 @@ RESULTS = ROOT / "bench" / "results"
 PYTHON = sys.executable
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VID = "b" * 32
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TARGETS = {
     "collector_vs_noop_rps": 1.0,  # at least the no-op view's requests per second
     "collector_p99_ms_at_4": 3.0,
@@ -273,6 +275,12 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
             report.runs.append(wrk("noop", f"{base}/bench/noop", connections, env))
             report.runs.append(wrk("collector", f"{base}/t/e", connections, env, script))
             report.runs.append(wrk("pixel", pixel, connections, env))
+        if os.path.exists(CHROMIUM):
+            report.figures.update(page_cost(base, public_key))
+        else:
+            report.notes.append(
+                f"no Chromium at {CHROMIUM}: the snippet's page cost is not measured"
+            )
         workers = children(server.pid)
         report.figures["web_worker_rss_mb"] = round(max(rss_mb(pid) for pid in workers), 1)
     finally:
@@ -302,10 +310,59 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         report.figures["ingest_events_vs_collector_rps"] = round(
             report.figures["ingest_events_per_second"] / collector, 2
         )
-    if not shutil.which("nginx"):
-        report.notes.append("nginx is not installed: no empty_gif reference in this run")
+    if shutil.which("nginx"):
+        for run in nginx_empty_gif(env, workdir):
+            report.runs.append(run)
+            report.figures[f"collector_vs_nginx_rps_at_{run.connections}"] = round(
+                by[("collector", run.connections)].requests_per_second / run.requests_per_second,
+                3,
+            )
+    else:
+        report.notes.append(
+            "nginx is not installed (apt-get install nginx-light): no empty_gif reference"
+        )
     write(report)
     return 0
+
+
+NGINX_CONF = """worker_processes 2;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location = /p.gif {{ empty_gif; }}
+    }}
+}}
+"""
+
+
+def nginx_empty_gif(env: dict[str, str], workdir: Path) -> list[Run]:
+    """The ceiling: nginx answering a 1x1 GIF from memory, 2 workers, on the same cores."""
+    directory = workdir / "nginx"
+    directory.mkdir()
+    port = free_port()
+    conf = directory / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=directory, port=port))
+    server = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-p", str(directory)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/p.gif")
+        return [wrk("nginx", f"http://127.0.0.1:{port}/p.gif", c, env) for c in (4, 64)]
+    finally:
+        server.send_signal(signal.SIGQUIT)
+        server.wait(timeout=30)
 
 
 def ingest(env: dict[str, str], manage: Callable[..., str]) -> dict[str, float]:
@@ -367,6 +424,14 @@ def script(name: str, args: list[str], env: dict[str, str]) -> dict[str, float]:
     return figures
 
 
+def page_cost(base: str, public_key: str) -> dict[str, float]:
+    """bench/snippet.py: the snippet's main-thread time on a page load in Chromium."""
+    sys.path.insert(0, str(ROOT))
+    from bench import snippet
+
+    return snippet.measure(base, public_key)
+
+
 def celery_rss(env: dict[str, str]) -> float | None:
     """The resident memory of a Celery worker process once it is ready."""
     worker = subprocess.Popen(
@@ -422,6 +487,11 @@ def write(report: Report) -> None:
             figures["collector_vs_noop_rps_at_64"],
             ">= 1.0",
         ),
+        (
+            "collector / nginx empty_gif, req/s, 64 c.",
+            figures.get("collector_vs_nginx_rps_at_64"),
+            "",
+        ),
         ("pixel / no-op view, req/s, 4 conn.", figures["pixel_vs_noop_rps_at_4"], ""),
         ("pixel / no-op view, req/s, 64 conn.", figures["pixel_vs_noop_rps_at_64"], ""),
         ("collector p99 at 4 conn. (ms)", figures["collector_p99_ms_at_4"], "<= 3"),
@@ -435,6 +505,19 @@ def write(report: Report) -> None:
         ("sending: worker CPU per SMS (ms)", figures.get("send_cpu_ms_per_sms"), ""),
         ("dashboard at 1M sends, 3 queries (ms)", figures.get("dashboard_ms"), "< 300"),
         ("snippet gzipped (bytes)", figures["snippet_gzip_bytes"], "< 3072"),
+        (
+            "snippet main thread, first page (ms)",
+            figures.get("snippet_main_thread_ms_first_visit"),
+            "",
+        ),
+        (
+            "snippet main thread, next page (ms)",
+            figures.get("snippet_main_thread_ms_next_visit"),
+            "",
+        ),
+        ("snippet scripts, first page (ms)", figures.get("snippet_script_ms_first_visit"), ""),
+        ("snippet scripts, next page (ms)", figures.get("snippet_script_ms_next_visit"), ""),
+        ("snippet: one cart push (µs)", figures.get("snippet_push_us"), ""),
         ("web worker RSS (MB)", figures["web_worker_rss_mb"], "< 150"),
         ("Celery worker RSS, ready (MB)", figures["celery_worker_rss_mb"], "< 150"),
     ]

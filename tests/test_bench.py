@@ -6,6 +6,8 @@ import pytest
 
 from bench import run as bench
 
+pytest_plugins = ["tests.support.browser"]
+
 REPORT = """Running 5s test @ http://127.0.0.1:8000/t/e
   2 threads and 64 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -38,3 +40,25 @@ def test_latency_units(text, ms):
 
 def test_the_reference_view_is_off_unless_the_benchmark_asks(client, db):
     assert client.get("/bench/noop").status_code == 404
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_snippet_benchmark_loads_real_pages_with_and_without_the_tag(browser, live_server):
+    from bench import snippet
+    from retargeting.tracking.models import Event
+    from tests.factories import SiteFactory
+
+    site = SiteFactory(allowed_domains=["localhost"])
+    figures = snippet.measure(live_server.url, site.public_key, rounds=2, browser=browser)
+    # Each round loads two pages with the tag: their page views and cart pushes reached us.
+    assert Event.objects.filter(site=site, type="page_view").count() == 4
+    assert Event.objects.filter(site=site, type="cart").exists()
+    assert figures["page_script_ms_first_visit_with_snippet"] > 0
+    assert figures["snippet_push_us"] > 0
+    assert figures["snippet_long_tasks"] >= 0
+    assert set(figures) >= {
+        f"snippet_{name}_ms_{visit}_visit"
+        for name in ("main_thread", "script")
+        for visit in ("first", "next")
+    }
