@@ -10,6 +10,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from retargeting.security import csp_exempt
 from retargeting.sites.models import Site
 
 DEMO_SITE_NAME = "Maison Demo"
@@ -29,10 +30,13 @@ def _page(request: HttpRequest, template: str) -> HttpResponse:
     if settings.SMS_BACKEND != "outbox":
         raise Http404("The demo shop exists only with the outbox SMS backend.")
     site = Site.objects.filter(name=DEMO_SITE_NAME).first()
-    return render(
-        request,
-        template,
-        {"site": site, "products": PRODUCTS, "consent_text": CONSENT_TEXT},
+    # The demo stands for a shop's own pages (inline scripts and all): the shop's policy.
+    return csp_exempt(
+        render(
+            request,
+            template,
+            {"site": site, "products": PRODUCTS, "consent_text": CONSENT_TEXT},
+        )
     )
 
 

@@ -106,3 +106,35 @@ def test_the_installation_page_shows_events_as_they_arrive(
     page.wait_for_selector("#live-events tbody tr", timeout=15_000)
     assert "shop.example/chemises" in page.inner_text("#live-events")
     _fits_and_shoot(page, "installation", width, tmp_path)
+
+
+def test_no_page_of_the_dashboard_or_the_admin_breaks_its_content_security_policy(
+    signed_in, live_server, site
+):
+    page = signed_in
+    page.add_init_script(
+        """window.violations = [];
+        document.addEventListener("securitypolicyviolation",
+          (e) => window.violations.push(e.violatedDirective + " " + e.blockedURI));"""
+    )
+    flow = Flow.objects.get(site=site)
+    paths = [
+        "/dashboard/",
+        "/dashboard/sends/",
+        f"/dashboard/install/?site={site.pk}",
+        f"/admin/campaigns/flow/{flow.pk}/change/",
+        "/admin/",
+    ]
+    for path in paths:
+        response = page.goto(f"{live_server.url}{path}")
+        assert "script-src 'self'" in response.headers["content-security-policy"], path
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.violations") == [], path
+    # The listener does see a violation, so the checks above can fail.
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = '1'; "
+        "document.body.appendChild(s); }"
+    )
+    page.wait_for_function("window.violations.length > 0")
+    assert page.console_errors  # Chromium reports it as a console error too
+    page.console_errors.clear()
