@@ -8,7 +8,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export PORT
 
-.PHONY: run test lint install lock clean messages bench
+.PHONY: run test lint install lock clean messages bench audit
 
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -30,6 +30,10 @@ test: install
 # Benchmarks on 127.0.0.1 (needs wrk); on PostgreSQL and Redis when their URLs are set.
 bench: install
 	$(PY) bench/run.py
+
+# Known vulnerabilities in the locked dependencies (pip-audit; needs PyPI's advisory data).
+audit: install
+	$(PY) .ci/audit.py
 
 lint: install
 	$(VENV)/bin/ruff check .
