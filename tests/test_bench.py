@@ -48,10 +48,19 @@ def test_the_snippet_benchmark_loads_real_pages_with_and_without_the_tag(browser
     from bench import snippet
     from retargeting.tracking.models import Event
     from tests.factories import SiteFactory
+    from tests.support.processes import wait_for
 
     site = SiteFactory(allowed_domains=["localhost"])
     figures = snippet.measure(live_server.url, site.public_key, rounds=2, browser=browser)
     # Each round loads two pages with the tag: their page views and cart pushes reached us.
+    # Beacons sent as the pages closed may still be arriving: wait until nothing more comes.
+    counts = []
+
+    def settled():
+        counts.append(Event.objects.filter(site=site).count())
+        return len(counts) > 3 and counts[-1] == counts[-2] == counts[-3]
+
+    assert wait_for(settled, timeout=30, interval=0.5)
     assert Event.objects.filter(site=site, type="page_view").count() == 4
     assert Event.objects.filter(site=site, type="cart").exists()
     assert figures["page_script_ms_first_visit_with_snippet"] > 0

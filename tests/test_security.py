@@ -13,14 +13,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from retargeting.security import POLICY
-from tests.support.processes import MANAGE, PYTHON, ROOT, base_env
+from tests.support.processes import MANAGE, PRODUCTION, PYTHON, ROOT, base_env, run_python
 
-PRODUCTION = {
-    "DEBUG": "0",
-    "SECRET_KEY": "a-long-random-production-secret-key-for-tests-only-0123456789",
-    "ALLOWED_HOSTS": "relance.example",
-    "PUBLIC_BASE_URL": "https://relance.example",
-}
 # Answered without a CSRF token, on purpose: the snippet posts from the shops' pages (no
 # cookie, Origin checked against the site's domains), the server API authenticates with the
 # secret key, the provider's webhooks with their signature.
@@ -67,14 +61,7 @@ print(json.dumps({
 
 def test_behind_a_tls_proxy_production_sends_hsts_secure_cookies_and_its_policy(tmp_path):
     env = base_env(**PRODUCTION, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    done = subprocess.run(
-        [PYTHON, "-c", PROBE],
-        cwd=ROOT,
-        env={"DJANGO_SETTINGS_MODULE": "retargeting.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_python(PROBE, env)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     # Plain http is sent to https; what the proxy says came over https is served.

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.support.processes import MANAGE, PYTHON, ROOT, base_env
+from tests.support.processes import MANAGE, PRODUCTION, PYTHON, ROOT, base_env, run_python
 
 PROBE = (
     "import json, django; django.setup(); from django.conf import settings as s; "
@@ -19,23 +19,10 @@ PROBE = (
     "'hosts': s.ALLOWED_HOSTS, 'base': s.PUBLIC_BASE_URL, 'sms': s.SMS_BACKEND, "
     "'rate': s.COLLECTOR_RATE_LIMIT, 'twilio_api': s.TWILIO_API_BASE_URL}))"
 )
-PRODUCTION = {
-    "DEBUG": "0",
-    "SECRET_KEY": "a-long-random-production-secret-key-for-tests-only-0123456789",
-    "ALLOWED_HOSTS": "relance.example",
-    "PUBLIC_BASE_URL": "https://relance.example",
-}
 
 
 def load(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-c", PROBE],
-        cwd=ROOT,
-        env={"DJANGO_SETTINGS_MODULE": "retargeting.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_python(PROBE, env)
 
 
 def loaded(env: dict[str, str]) -> dict:

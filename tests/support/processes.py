@@ -36,6 +36,27 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+# The settings production cannot start without, for tests of production processes.
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-long-random-production-secret-key-for-tests-only-0123456789",
+    "ALLOWED_HOSTS": "relance.example",
+    "PUBLIC_BASE_URL": "https://relance.example",
+}
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` with Relance's settings and ``env``, from the project's root."""
+    return subprocess.run(
+        [PYTHON, "-c", code],
+        cwd=ROOT,
+        env={"DJANGO_SETTINGS_MODULE": "retargeting.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def env_for_test_database(**overrides: str) -> dict[str, str]:
     """An environment whose DATABASE_URL is the database this test session uses."""
     db = connection.settings_dict
