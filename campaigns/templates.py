@@ -25,6 +25,7 @@ FILTERS = frozenset({"default", "upper", "lower", "capfirst", "title"})
 _TAG = re.compile(r"{%\s*(.*?)\s*%}", re.DOTALL)
 _VARIABLE = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
 _NAME = re.compile(r"^[a-z_]+$")
+_LITERAL = re.compile(r"""^(?:"[^"]*"|'[^']*')$""")
 # No loaders, no libraries beyond Django's built-in tags and filters, which the checks below
 # narrow to the few allowed.
 _ENGINE = Engine(loaders=[], libraries={}, autoescape=False)
@@ -52,10 +53,15 @@ def template_errors(text: str) -> list[str]:
         if name not in VARIABLES:
             errors.append(f"unknown variable {{{{ {name} }}}}: use " + ", ".join(VARIABLES))
         for used in filters:
-            filter_name = used.split(":", 1)[0].strip()
+            filter_name, colon, argument = (part.strip() for part in used.partition(":"))
             if not _NAME.match(filter_name) or filter_name not in FILTERS:
                 errors.append(
                     f"filter |{filter_name} is not allowed: use " + ", ".join(sorted(FILTERS))
+                )
+            elif colon and not (_LITERAL.match(argument) or argument in VARIABLES):
+                errors.append(
+                    f"|{filter_name}:{argument}: the value after the colon must be text in "
+                    'quotes ("…") or one of the variables'
                 )
     remainder = _VARIABLE.sub("", _TAG.sub("", text))
     if "{{" in remainder or "{%" in remainder:

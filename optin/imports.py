@@ -45,16 +45,27 @@ def read_rows(content: bytes) -> list[dict[str, str]]:
         raise ImportFileError("the file is not UTF-8 text") from exc
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
-    if missing:
-        raise ImportFileError(f"missing column(s): {', '.join(missing)}")
+    # newline="": the csv module reads \n, \r\n and a lone \r (old Mac exports) as line ends.
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
-    for row in reader:
-        rows.append({key: (value or "").strip() for key, value in row.items() if key})
-        if len(rows) > MAX_ROWS:
-            raise ImportFileError(f"more than {MAX_ROWS} rows: split the file")
+    try:
+        missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
+        if missing:
+            raise ImportFileError(f"missing column(s): {', '.join(missing)}")
+        for row in reader:
+            rows.append({key: _cell(value) for key, value in row.items() if key})
+            if len(rows) > MAX_ROWS:
+                raise ImportFileError(f"more than {MAX_ROWS} rows: split the file")
+    except csv.Error as exc:
+        # The reader counts the lines it has finished; the faulty one is the next.
+        line = reader.line_num + 1
+        raise ImportFileError(f"line {line}: the file cannot be read as CSV ({exc})") from exc
     return rows
+
+
+def _cell(value: str | None) -> str:
+    # NUL cannot be stored (PostgreSQL refuses it in text) and never belongs in a name.
+    return (value or "").replace("\x00", "").strip()
 
 
 def _consent_date(value: str) -> datetime:

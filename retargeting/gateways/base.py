@@ -98,7 +98,11 @@ class ProviderMessage:
 
 
 class InvalidWebhook(Exception):
-    """A webhook whose signature or content does not check out."""
+    """A webhook whose signature does not check out: not from the provider."""
+
+
+class MalformedWebhook(InvalidWebhook):
+    """A correctly signed webhook that is not what the endpoint receives."""
 
 
 class Gateway(abc.ABC):

@@ -27,6 +27,7 @@ from retargeting.gateways.base import (
     Gateway,
     InboundSms,
     InvalidWebhook,
+    MalformedWebhook,
     Outcome,
     OutgoingSms,
     ProviderMessage,
@@ -176,7 +177,7 @@ class TwilioGateway(Gateway):
     def parse_inbound(self, request: HttpRequest) -> InboundSms:
         params = self._verified_params(request)
         if not params.get("MessageSid") or not params.get("From"):
-            raise InvalidWebhook("not an inbound message")
+            raise MalformedWebhook("not an inbound message: MessageSid and From are required")
         return InboundSms(
             provider_id=params["MessageSid"],
             sender=params["From"],
@@ -189,7 +190,9 @@ class TwilioGateway(Gateway):
         params = self._verified_params(request)
         status = params.get("MessageStatus") or params.get("SmsStatus") or ""
         if not params.get("MessageSid") or status not in DELIVERY:
-            raise InvalidWebhook("not a status callback")
+            raise MalformedWebhook(
+                "not a status callback: MessageSid and a known MessageStatus are required"
+            )
         return StatusReport(
             provider_id=params["MessageSid"],
             delivery=DELIVERY[status],

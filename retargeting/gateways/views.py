@@ -16,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from retargeting import segments
 from retargeting.gateways import hooks
-from retargeting.gateways.base import InboundSms, InvalidWebhook
+from retargeting.gateways.base import InboundSms, InvalidWebhook, MalformedWebhook
 from retargeting.gateways.inbound import receive_inbound
 from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.gateways.twilio_backend import TwilioGateway
@@ -36,6 +36,8 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     """A customer's reply. The signature is always checked, whatever DEBUG says."""
     try:
         sms = TwilioGateway().parse_inbound(request)
+    except MalformedWebhook as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
     except InvalidWebhook:
         return HttpResponse("invalid signature", status=403, content_type="text/plain")
     return _twiml(receive_inbound(provider="twilio", sms=sms))
@@ -47,6 +49,8 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     """A delivery status. Signed like the inbound webhook; answered 204."""
     try:
         report = TwilioGateway().parse_status(request)
+    except MalformedWebhook as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
     except InvalidWebhook:
         return HttpResponse("invalid signature", status=403, content_type="text/plain")
     hooks.handle_status(report)

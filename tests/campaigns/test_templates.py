@@ -16,6 +16,7 @@ from tests.factories import StepFactory
         *DEFAULT_TEMPLATE.values(),
         "{{ shop|upper }} : {{ first_name|default:'bonjour' }} {{ link }}",
         "{% if not first_name %}Bonjour{% else %}{{ first_name }}{% endif %}",
+        '{{ first_name|default:"ami" }} {{ first_name|default:shop }}',
     ],
 )
 def test_the_offered_language_is_accepted(text):
@@ -35,6 +36,9 @@ def test_the_offered_language_is_accepted(text):
         ("{{ link|safe }}", "filter |safe is not allowed"),
         ("{{ shop|upper }", "cannot be read"),
         ("{% if shop %}never closed", "cannot be read"),
+        # Found by the generated tests: this passed the save check, then failed at send time.
+        ("{{ first_name|default:settings.SECRET_KEY }}", "must be text in quotes"),
+        ("{{ first_name|default:ami }}", "must be text in quotes"),
     ],
 )
 def test_anything_else_is_refused_with_a_reason(text, message):

@@ -216,3 +216,22 @@ def test_the_emulator_calls_the_running_product_over_http(live_server, twilio, h
     assert twilio.send_status(sid, "sent") == 204
     assert twilio.send_status(sid, "delivered") == 204
     assert [r.delivery for r in reports] == [Delivery.SENT, Delivery.DELIVERED]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "reason"),
+    [
+        ("/webhooks/twilio/inbound", {"Body": "STOP"}, b"MessageSid and From are required"),
+        ("/webhooks/twilio/status", {"MessageSid": "SM1", "MessageStatus": "x"}, b"MessageStatus"),
+    ],
+)
+def test_a_signed_webhook_that_is_not_one_is_a_400_with_the_reason(
+    client, twilio, handlers, path, params, reason
+):
+    seen = []
+    handlers.register_inbound_handler(seen.append)
+    handlers.register_status_handler(seen.append)
+    response = post_signed(client, twilio, path, params)
+    assert response.status_code == 400
+    assert reason in response.content
+    assert seen == [] and not InboundMessage.objects.exists()

@@ -114,3 +114,26 @@ def test_a_number_erased_after_a_stop_cannot_be_imported_again(shop):
     (result,) = run(shop, "06 12 34 56 78;A;2025-01-02;web;Oui aux SMS\n")
     assert not result.imported and "said STOP before it was erased" in result.message
     assert not Contact.objects.filter(consent_status="granted").exists()
+
+
+def test_a_file_with_old_mac_line_ends_is_read_row_by_row(shop):
+    content = HEADER + "06 12 34 56 78;A;2025-01-02;web;Oui\r06 12 34 56 79;B;2025-01-02;web;Oui\r"
+    results = import_contacts(site=shop, content=content.replace("\n", "\r").encode())
+    assert [(r.line, r.imported) for r in results] == [(2, True), (3, True)]
+
+
+def test_a_file_the_csv_reader_cannot_read_is_refused_whole_with_its_line(shop):
+    huge = "x" * 200_000  # over the reader's field size limit
+    with pytest.raises(ImportFileError, match=r"^line 3: the file cannot be read as CSV"):
+        run(
+            shop, f"06 12 34 56 78;A;2025-01-02;web;Oui\n06 12 34 56 79;{huge};2025-01-02;web;Oui\n"
+        )
+    assert not Contact.objects.exists()
+
+
+def test_nul_characters_are_dropped_from_cells(shop):
+    (result,) = run(shop, "06 12 34 56 78;É\x00lise;2025-01-02;web;Oui\x00 aux SMS\n")
+    assert result.imported
+    contact = Contact.objects.get()
+    assert contact.first_name == "Élise"
+    assert contact.consents.get().text.startswith("Oui aux SMS")

@@ -5,21 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from retargeting.tracking.models import Event, Visitor
 from tests.factories import SiteFactory
+from tests.support.generated import SETTINGS, json_values
 
 pytestmark = pytest.mark.django_db
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 event_like = st.fixed_dictionaries(
     {"type": st.sampled_from(["page_view", "cart", "identify", "purchase", "other"])},
     optional={
@@ -42,11 +36,6 @@ event_like = st.fixed_dictionaries(
         "currency": st.text(max_size=4),
         "token": json_values,
     },
-)
-SETTINGS = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
