@@ -17,8 +17,16 @@ from tests.support.processes import MANAGE, PRODUCTION, PYTHON, ROOT, base_env, 
 
 # Answered without a CSRF token, on purpose: the snippet posts from the shops' pages (no
 # cookie, Origin checked against the site's domains), the server API authenticates with the
-# secret key, the provider's webhooks with their signature.
-CSRF_EXEMPT = {"collect", "api-identify", "api-purchases", "twilio-inbound", "twilio-status"}
+# secret key, the provider's webhooks with their signature. The pixel takes GET only and
+# answers any other method 405 (tested in tests/retargeting/test_collector.py).
+CSRF_EXEMPT = {
+    "collect",
+    "api-identify",
+    "api-purchases",
+    "twilio-inbound",
+    "twilio-status",
+    "pixel",
+}
 
 
 def test_the_deployment_check_is_clean_with_production_settings():

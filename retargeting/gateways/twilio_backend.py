@@ -172,12 +172,14 @@ class TwilioGateway(Gateway):
         )
         if not RequestValidator(token).validate(url, params, signature, algorithm):
             raise InvalidWebhook("wrong signature")
-        return {key: request.POST.get(key, "") for key in request.POST}
+        # Signed as sent; stored without NUL, which PostgreSQL cannot keep in text.
+        return {key: request.POST.get(key, "").replace("\x00", "") for key in request.POST}
 
     def parse_inbound(self, request: HttpRequest) -> InboundSms:
         params = self._verified_params(request)
         if not params.get("MessageSid") or not params.get("From"):
             raise MalformedWebhook("not an inbound message: MessageSid and From are required")
+        _check_lengths(params, MessageSid=64, From=32, To=32, OptOutType=16)
         return InboundSms(
             provider_id=params["MessageSid"],
             sender=params["From"],
@@ -193,6 +195,7 @@ class TwilioGateway(Gateway):
             raise MalformedWebhook(
                 "not a status callback: MessageSid and a known MessageStatus are required"
             )
+        _check_lengths(params, MessageSid=64, ErrorCode=16)
         return StatusReport(
             provider_id=params["MessageSid"],
             delivery=DELIVERY[status],
@@ -200,3 +203,10 @@ class TwilioGateway(Gateway):
             provider_status=status,
             raw=params,
         )
+
+
+def _check_lengths(params: dict[str, str], **limits: int) -> None:
+    """Refuse fields longer than Twilio ever sends (and than we store)."""
+    for name, limit in limits.items():
+        if len(params.get(name, "")) > limit:
+            raise MalformedWebhook(f"{name} is longer than {limit} characters")

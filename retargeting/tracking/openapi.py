@@ -8,7 +8,20 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
-_AMOUNT = {"type": "number", "minimum": 0, "maximum": 9999999999.99}
+_AMOUNT = {
+    "oneOf": [
+        {"type": "number", "minimum": 0, "maximum": 9999999999.99},
+        {"type": "string", "pattern": r"^\s*[0-9]{1,10}(\.[0-9]+)?\s*$", "example": "59.90"},
+    ],
+    "description": "A number, or its digits in a string (a dot before the decimals).",
+}
+_ID = {
+    "oneOf": [
+        {"type": "string", "minLength": 1, "maxLength": 128},
+        {"type": "integer"},
+    ],
+    "description": "A string, or a whole number (stored as its digits).",
+}
 _CURRENCY = {"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "EUR"}
 _VID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}
 _CONSENT = {
@@ -24,7 +37,7 @@ _ITEM = {
     "type": "object",
     "required": ["sku", "name", "price", "quantity"],
     "properties": {
-        "sku": {"type": "string", "minLength": 1, "maxLength": 128},
+        "sku": _ID,
         "name": {"type": "string", "minLength": 1, "maxLength": 256},
         "price": _AMOUNT,
         "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
@@ -51,7 +64,7 @@ _EVENTS = {
                 "type": "object",
                 "required": ["id", "currency", "total", "items"],
                 "properties": {
-                    "id": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "id": _ID,
                     "currency": _CURRENCY,
                     "total": _AMOUNT,
                     "url": {"type": "string", "format": "uri", "maxLength": 2000},
@@ -77,7 +90,7 @@ _EVENTS = {
         "required": ["type", "order_id", "total", "currency"],
         "properties": {
             "type": {"type": "string", "enum": ["purchase"]},
-            "order_id": {"type": "string", "minLength": 1, "maxLength": 128},
+            "order_id": _ID,
             "total": _AMOUNT,
             "currency": _CURRENCY,
         },
@@ -107,6 +120,10 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def description() -> dict[str, Any]:
+    return _optional_fields_nullable(_description())
+
+
+def _description() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Relance collector and shop server API", "version": "1"},
@@ -208,7 +225,7 @@ def description() -> dict[str, Any]:
                             "type": "object",
                             "required": ["order_id", "total", "currency"],
                             "properties": {
-                                "order_id": {"type": "string", "maxLength": 128},
+                                "order_id": _ID,
                                 "total": _AMOUNT,
                                 "currency": _CURRENCY,
                                 "vid": _VID,
@@ -238,6 +255,22 @@ def description() -> dict[str, Any]:
             },
         },
     }
+
+
+def _optional_fields_nullable(node: Any) -> Any:
+    """Mark every optional property ``nullable``: a field sent as null is read as absent."""
+    if isinstance(node, list):
+        return [_optional_fields_nullable(child) for child in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _optional_fields_nullable(value) for key, value in node.items()}
+    if node.get("type") == "object" and "properties" in node:
+        required = set(node.get("required", ()))
+        node["properties"] = {
+            name: prop if name in required or "$ref" in prop else {**prop, "nullable": True}
+            for name, prop in node["properties"].items()
+        }
+    return node
 
 
 def schema_view(request: HttpRequest) -> JsonResponse:

@@ -19,6 +19,7 @@ MAX_EVENTS = 100
 MAX_ITEMS = 200
 EVENT_TYPES = ("page_view", "cart", "identify", "purchase")
 _VID = re.compile(VISITOR_ID_PATTERN)
+_AMOUNT_TEXT = re.compile(r"^\s*[0-9]{1,10}(\.[0-9]+)?\s*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _MAX_AMOUNT = Decimal("9999999999.99")
 
@@ -66,7 +67,8 @@ def string_field(
         value = str(value)
     if not isinstance(value, str):
         raise PayloadError(_at(path, key), "a string")
-    value = value.strip()
+    # NUL never belongs in a shop's text, and PostgreSQL cannot store it.
+    value = value.replace("\x00", "").strip()
     if required and not value:
         raise PayloadError(_at(path, key), "a non-empty string")
     if len(value) > max_length:
@@ -85,6 +87,8 @@ def _amount(obj: dict[str, Any], key: str, path: str) -> Decimal:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise PayloadError(_at(path, key), "a number ≥ 0")
+    if isinstance(value, str) and not _AMOUNT_TEXT.match(value):
+        raise PayloadError(_at(path, key), "a number ≥ 0 (in a string: digits, a dot, decimals)")
     try:
         amount = Decimal(str(value))
     except ArithmeticError:
@@ -205,7 +209,7 @@ _BY_TYPE = {"page_view": page_view, "cart": cart, "identify": identify, "purchas
 def validate_event(raw: Any, path: str) -> dict[str, Any]:
     event = _object(raw, path)
     kind = event.get("type")
-    if kind not in _BY_TYPE:
+    if not isinstance(kind, str) or kind not in _BY_TYPE:
         raise PayloadError(f"{path}.type", "one of " + ", ".join(EVENT_TYPES))
     return _BY_TYPE[kind](event, path)
 

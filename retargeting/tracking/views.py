@@ -43,6 +43,12 @@ def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def _not_allowed(methods: str) -> JsonResponse:
+    response = _error("use POST", 405)
+    response["Allow"] = methods
+    return response
+
+
 def _request_host(request: HttpRequest) -> str | None:
     """The host of the page that sent the request: Origin, else Referer."""
     for header in ("HTTP_ORIGIN", "HTTP_REFERER"):
@@ -91,7 +97,7 @@ def collect(request: HttpRequest) -> HttpResponse:
     if request.method == "OPTIONS":
         return _preflight(request)
     if request.method != "POST":
-        return _error("use POST", 405)
+        return _not_allowed("OPTIONS, POST")
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -175,8 +181,11 @@ def _preflight(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@csrf_exempt  # GET only: any other method gets its 405, not a CSRF page.
 def pixel(request: HttpRequest) -> HttpResponse:
     """``GET /t/p.gif``: a page view without JavaScript. Always the GIF; records if valid."""
+    if request.method not in ("GET", "HEAD"):
+        return _not_allowed("GET, HEAD")
     try:
         _record_pixel(request)
     except Exception:
@@ -246,7 +255,7 @@ class _Refused(Exception):
 def _api_request(request: HttpRequest) -> tuple[Site, dict[str, Any]]:
     """The authenticated site and the JSON object of a server API call."""
     if request.method != "POST":
-        raise _Refused(_error("use POST", 405))
+        raise _Refused(_not_allowed("POST"))
     site = _authenticated_site(request)
     if site is None:
         response = _error("a valid secret key is required: Authorization: Bearer sk_...", 401)

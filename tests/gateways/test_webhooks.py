@@ -223,6 +223,11 @@ def test_the_emulator_calls_the_running_product_over_http(live_server, twilio, h
     [
         ("/webhooks/twilio/inbound", {"Body": "STOP"}, b"MessageSid and From are required"),
         ("/webhooks/twilio/status", {"MessageSid": "SM1", "MessageStatus": "x"}, b"MessageStatus"),
+        (
+            "/webhooks/twilio/inbound",
+            {"MessageSid": "SM1", "From": "+33" + "6" * 40, "Body": "STOP"},
+            b"From is longer than 32 characters",
+        ),
     ],
 )
 def test_a_signed_webhook_that_is_not_one_is_a_400_with_the_reason(

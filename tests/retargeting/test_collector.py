@@ -506,3 +506,28 @@ def test_the_site_is_looked_up_once_per_process(client, shop):
         assert post(client, batch(shop, GOOD_EVENTS["page_view"])).status_code == 204
     assert not any("sites_site" in q for q in data_queries(captured))
     assert data_queries(captured)  # the event itself was written
+
+
+def test_nul_characters_are_dropped_from_text_and_string_amounts_are_read(client, shop):
+    # Found by schemathesis on PostgreSQL, which cannot store NUL in text.
+    response = post(
+        client,
+        batch(
+            shop,
+            {"type": "purchase", "order_id": "10\x0001", "total": " 59.90 ", "currency": "EUR"},
+        ),
+    )
+    assert response.status_code == 204
+    assert Event.objects.get().payload["order_id"] == "1001"
+    assert Event.objects.get().payload["total"] == "59.90"
+
+
+@pytest.mark.parametrize("total", ["1e3", "59,90", "-1", "Infinity", "0x10"])
+def test_a_string_amount_must_be_plain_digits(client, shop, total):
+    response = post(
+        client,
+        batch(shop, {"type": "purchase", "order_id": "1", "total": total, "currency": "EUR"}),
+    )
+    assert response.status_code == 400
+    assert "events[0].total" in response.json()["error"]
+    assert nothing_stored()

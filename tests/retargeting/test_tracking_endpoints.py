@@ -210,3 +210,20 @@ def test_the_openapi_description_covers_the_collector_and_the_api(client):
     collector = spec["paths"]["/t/e"]["post"]
     assert set(collector["responses"]) == {"204", "400", "403", "413", "429"}
     assert spec["paths"]["/api/v1/identify"]["post"]["security"] == [{"secretKey": []}]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "allow"),
+    [
+        ("/t/p.gif", "post", "GET, HEAD"),
+        ("/t/p.gif", "put", "GET, HEAD"),
+        ("/t/e", "get", "OPTIONS, POST"),
+        ("/api/v1/identify", "get", "POST"),
+        ("/api/v1/purchases", "delete", "POST"),
+    ],
+)
+def test_other_methods_get_a_405_naming_the_allowed_ones(client, created, path, method, allow):
+    response = getattr(client, method)(path, {"site": created.site.public_key, "vid": VID})
+    assert response.status_code == 405
+    assert response["Allow"] == allow
+    assert not Event.objects.exists()
