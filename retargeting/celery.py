@@ -1,7 +1,7 @@
 """The Celery app: ``celery -A retargeting.celery:app worker`` and ``... beat``.
 
 Tasks are thin: they load ids and call plain services. The database is the schedule, so
-beat only starts the dispatch pass every minute; nothing is enqueued with a far ETA.
+beat only starts the dispatch pass every minute (DISPATCH_INTERVAL_SECONDS); nothing is enqueued with a far ETA.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retargeting.settings")
 
@@ -20,9 +21,9 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "dispatch-pass": {
         "task": "campaigns.tasks.dispatch_pass",
-        "schedule": 60.0,
-        # A pass that could not start within the minute is replaced by the next one.
-        "options": {"expires": 55},
+        "schedule": float(settings.DISPATCH_INTERVAL_SECONDS),
+        # A pass that could not start before the next one is due is replaced by it.
+        "options": {"expires": max(1, settings.DISPATCH_INTERVAL_SECONDS - 5)},
     },
     "ingest-events": {
         "task": "retargeting.tasks.ingest_events",

@@ -208,6 +208,8 @@ CELERY_TASK_ROUTES = {
     "retargeting.tasks.ingest_events": {"queue": "ingest"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How often beat starts the dispatch pass. A cart is reminded at most this late after its delay.
+DISPATCH_INTERVAL_SECONDS = max(1, env.int("DISPATCH_INTERVAL_SECONDS", default=60))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

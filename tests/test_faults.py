@@ -1,0 +1,259 @@
+"""Faults with real processes: Redis stopped under traffic, two beat schedulers at once.
+
+Each test starts the processes production runs (gunicorn, Celery beat and workers) on the
+suite's database (PostgreSQL in CI) and a Redis of its own, then breaks something.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.models import Send
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus, Contact
+from retargeting.gateways.models import OutboxMessage
+from retargeting.sites.services import create_site
+from retargeting.tracking.models import Cart, Event, Visitor
+from tests.factories import CartFactory, ContactFactory, StepFactory, VisitorLinkFactory
+from tests.support.processes import (
+    PYTHON,
+    ROOT,
+    env_for_test_database,
+    free_port,
+    run_python,
+    wait_for,
+)
+from tests.support.redis_process import RedisProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+VISITORS_PER_PHASE = 40
+
+
+def _gunicorn(env: dict[str, str], port: int, log) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "retargeting.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _post(port: int, body: dict) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/t/e",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "text/plain", "Origin": "https://shop.example"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0  # not answered at all
+
+
+def _visit(port: int, key: str, number: int, phase: str) -> list[int]:
+    """One visitor's page view and cart; every fourth one also leaves a consenting number."""
+    vid = uuid.uuid4().hex
+    batches = [
+        [{"type": "page_view", "url": f"https://shop.example/p/{phase}{number}"}],
+        [
+            {
+                "type": "cart",
+                "cart": {
+                    "id": f"{phase}-{number}",
+                    "currency": "EUR",
+                    "total": 25,
+                    "items": [{"sku": "A", "name": "Chemise", "price": 25, "quantity": 1}],
+                },
+            }
+        ],
+    ]
+    if number % 4 == 0:
+        batches.append(
+            [
+                {
+                    "type": "identify",
+                    "phone": f"06 {10 + number // 4:02d} {phase_digits(phase)} 56 78",
+                    "consent": {"granted": True, "text": "J'accepte les SMS", "source": "test"},
+                }
+            ]
+        )
+    return [_post(port, {"site": key, "vid": vid, "events": events}) for events in batches]
+
+
+def phase_digits(phase: str) -> str:
+    return {"up": "11", "down": "22", "back": "33"}[phase]
+
+
+def _phase(port: int, key: str, phase: str) -> Counter[int]:
+    answers: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def run(numbers: range) -> None:
+        for number in numbers:
+            codes = _visit(port, key, number, phase)
+            with lock:
+                answers.update(codes)
+
+    threads = [
+        threading.Thread(target=run, args=(range(i, VISITORS_PER_PHASE, 4),)) for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers
+
+
+def test_redis_stopped_under_traffic_loses_nothing_and_the_buffer_catches_up(tmp_path):
+    created = create_site(name="Boutique", domains=["shop.example"], country="FR")
+    site = created.site
+    site.double_opt_in = False  # the consent is recorded at once; no confirmation SMS to wait for
+    site.save()
+    key = site.public_key
+    port = free_port()
+    log = (tmp_path / "web.log").open("wb")
+    with RedisProcess(tmp_path) as redis_server:
+        env = env_for_test_database(
+            REDIS_URL=redis_server.url, COLLECTOR_BUFFER="1", ALLOWED_HOSTS="127.0.0.1"
+        )
+        web = _gunicorn(env, port, log)
+        try:
+            assert wait_for(lambda: _post(port, {}) == 400, timeout=60), (
+                tmp_path / "web.log"
+            ).read_text()[-3000:]
+            answers = {"up": _phase(port, key, "up")}
+            redis_server.stop()
+            answers["down"] = _phase(port, key, "down")
+            redis_server.start()
+            answers["back"] = _phase(port, key, "back")
+        finally:
+            web.send_signal(signal.SIGTERM)
+            web.wait(timeout=30)
+        # Every request was answered and stored, whatever Redis was doing.
+        per_phase = VISITORS_PER_PHASE * 2 + VISITORS_PER_PHASE // 4
+        assert answers == {phase: Counter({204: per_phase}) for phase in answers}
+        # Numbers with consent are written in the request, Redis or not.
+        assert Contact.objects.filter(site=site, consent_status="granted").count() == 3 * (
+            VISITORS_PER_PHASE // 4
+        )
+        # While Redis was down, page views and carts were written in the request too; those
+        # buffered before and after are in Redis's append-only file, and one ingest pass
+        # (what the worker runs every second) writes them.
+        drained = run_python(
+            "import django; django.setup()\n"
+            "from retargeting.tracking import buffer\n"
+            "print(buffer.drain(max_seconds=30))",
+            env,
+        )
+        assert drained.returncode == 0, drained.stderr
+        assert int(drained.stdout.strip().splitlines()[-1]) == 2 * 2 * VISITORS_PER_PHASE
+    assert Visitor.objects.filter(site=site).count() == 3 * VISITORS_PER_PHASE
+    assert Cart.objects.filter(site=site).count() == 3 * VISITORS_PER_PHASE
+    assert Event.objects.filter(site=site).count() == 3 * per_phase
+    log.close()
+
+
+CARTS = 60
+
+
+def test_two_beat_schedulers_started_by_mistake_still_send_one_sms_per_cart(site, tmp_path):
+    site.quiet_hours = "none"  # run by the real clock: the hour must not matter
+    site.save()
+    StepFactory(flow__site=site, delay_minutes=30)
+    left = timezone.now() - timedelta(hours=1)
+    for _ in range(CARTS):
+        contact = ContactFactory(site=site)
+        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
+        link = VisitorLinkFactory(visitor__site=site, contact=contact)
+        CartFactory(visitor=link.visitor, created_at=left, last_change_at=left)
+    with RedisProcess(tmp_path) as redis_server:
+        env = env_for_test_database(REDIS_URL=redis_server.url, DISPATCH_INTERVAL_SECONDS="1")
+        logs = [(tmp_path / f"{name}.log").open("wb") for name in ("beat1", "beat2", "worker")]
+        processes = [
+            subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "retargeting.celery:app",
+                    "beat",
+                    "--loglevel=INFO",
+                    f"--schedule={tmp_path}/beat{n}-schedule",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=logs[n],
+                stderr=subprocess.STDOUT,
+            )
+            for n in (0, 1)
+        ]
+        processes.append(
+            subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "retargeting.celery:app",
+                    "worker",
+                    "--queues=dispatch,sms",
+                    "--concurrency=3",
+                    "--loglevel=INFO",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=logs[2],
+                stderr=subprocess.STDOUT,
+            )
+        )
+        try:
+            sent = wait_for(
+                lambda: (
+                    OutboxMessage.objects.count() >= CARTS
+                    and all("dispatch" in (tmp_path / f"beat{n}.log").read_text() for n in (1, 2))
+                ),
+                timeout=120,
+            )
+            # Let both beats start a few more passes over carts already handled.
+            wait_for(lambda: False, timeout=4)
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait(timeout=30)
+            for handle in logs:
+                handle.close()
+        beat_logs = [(tmp_path / f"beat{n}.log").read_text() for n in (1, 2)]
+        assert sent, (tmp_path / "worker.log").read_text()[-3000:]
+    # Both schedulers did send the pass, more than once each.
+    assert all(text.count("dispatch") >= 2 for text in beat_logs), beat_logs
+    recipients = list(OutboxMessage.objects.values_list("to", flat=True))
+    assert len(recipients) == len(set(recipients)) == CARTS
+    assert Send.objects.count() == CARTS
