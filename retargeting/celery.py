@@ -1,7 +1,8 @@
 """The Celery app: ``celery -A retargeting.celery:app worker`` and ``... beat``.
 
 Tasks are thin: they load ids and call plain services. The database is the schedule, so
-beat only starts the dispatch pass every minute (DISPATCH_INTERVAL_SECONDS); nothing is enqueued with a far ETA.
+beat only starts the dispatch pass every minute (DISPATCH_INTERVAL_SECONDS); nothing is
+enqueued with a far ETA.
 """
 
 from __future__ import annotations
