@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
 from django.utils import timezone
 
 from campaigns.models import Flow, Send, SendStatus, Step
-from optin.models import Contact, VisitorLink
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from retargeting.sites import keys
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Visitor
@@ -106,3 +108,20 @@ class SendFactory(factory.django.DjangoModelFactory):
     status = SendStatus.PLANNED
     planned_at = factory.LazyFunction(timezone.now)
     due_at = factory.LazyFunction(timezone.now)
+
+
+def due_carts(site, count: int, *, delay_minutes: int = 30) -> None:
+    """``count`` carts left an hour ago by consenting contacts, and a flow whose step is due.
+
+    For tests run by the real clock (real processes): the site's quiet hours are turned off,
+    so the hour the suite runs at does not matter.
+    """
+    site.quiet_hours = "none"
+    site.save()
+    StepFactory(flow__site=site, delay_minutes=delay_minutes)
+    left = timezone.now() - timedelta(hours=1)
+    for _ in range(count):
+        contact = ContactFactory(site=site)
+        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
+        link = VisitorLinkFactory(visitor__site=site, contact=contact)
+        CartFactory(visitor=link.visitor, created_at=left, last_change_at=left)

@@ -15,19 +15,16 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection
-from django.utils import timezone
 
 from campaigns.models import Send
-from optin.consent import record_consent
-from optin.models import ConsentSource, ConsentStatus, Contact
+from optin.models import Contact
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.services import create_site
 from retargeting.tracking.models import Cart, Event, Visitor
-from tests.factories import CartFactory, ContactFactory, StepFactory, VisitorLinkFactory
+from tests.factories import StepFactory, due_carts
 from tests.support.processes import (
     MANAGE,
     PYTHON,
@@ -35,6 +32,7 @@ from tests.support.processes import (
     env_for_test_database,
     free_port,
     run_python,
+    start_celery_worker,
     wait_for,
 )
 from tests.support.redis_process import RedisProcess
@@ -187,15 +185,7 @@ CARTS = 60
 
 
 def test_two_beat_schedulers_started_by_mistake_still_send_one_sms_per_cart(site, tmp_path):
-    site.quiet_hours = "none"  # run by the real clock: the hour must not matter
-    site.save()
-    StepFactory(flow__site=site, delay_minutes=30)
-    left = timezone.now() - timedelta(hours=1)
-    for _ in range(CARTS):
-        contact = ContactFactory(site=site)
-        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
-        link = VisitorLinkFactory(visitor__site=site, contact=contact)
-        CartFactory(visitor=link.visitor, created_at=left, last_change_at=left)
+    due_carts(site, CARTS)
     with RedisProcess(tmp_path) as redis_server:
         env = env_for_test_database(REDIS_URL=redis_server.url, DISPATCH_INTERVAL_SECONDS="1")
         logs = [(tmp_path / f"{name}.log").open("wb") for name in ("beat1", "beat2", "worker")]
@@ -218,25 +208,7 @@ def test_two_beat_schedulers_started_by_mistake_still_send_one_sms_per_cart(site
             )
             for n in (0, 1)
         ]
-        processes.append(
-            subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "retargeting.celery:app",
-                    "worker",
-                    "--queues=dispatch,sms",
-                    "--concurrency=3",
-                    "--loglevel=INFO",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=logs[2],
-                stderr=subprocess.STDOUT,
-            )
-        )
+        processes.append(start_celery_worker("dispatch,sms", env, logs[2]))
         try:
             sent = wait_for(
                 lambda: (
@@ -300,15 +272,7 @@ def report_left_sending() -> int:
 def test_postgresql_restarted_during_a_pass_fails_it_cleanly_and_the_next_completes(site):
     if connection.vendor != "postgresql":
         _restart_postgresql()  # fails in CI, skips elsewhere, with the reason
-    site.quiet_hours = "none"
-    site.save()
-    StepFactory(flow__site=site, delay_minutes=30)
-    left = timezone.now() - timedelta(hours=1)
-    for _ in range(RESTART_CARTS):
-        contact = ContactFactory(site=site)
-        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
-        link = VisitorLinkFactory(visitor__site=site, contact=contact)
-        CartFactory(visitor=link.visitor, created_at=left, last_change_at=left)
+    due_carts(site, RESTART_CARTS)
 
     def dispatch() -> subprocess.Popen[str]:
         return subprocess.Popen(

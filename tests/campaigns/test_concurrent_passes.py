@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from campaigns.models import Send, SendStatus
-from optin.consent import record_consent
-from optin.models import ConsentSource, ConsentStatus
 from retargeting.gateways.models import OutboxMessage
-from tests.factories import CartFactory, ContactFactory, StepFactory, VisitorLinkFactory
+from tests.factories import due_carts
 from tests.support.processes import MANAGE, PYTHON, ROOT, env_for_test_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -23,15 +19,7 @@ PASSES = 3
 
 
 def test_three_passes_at_once_plan_and_send_each_cart_once(site):
-    site.quiet_hours = "none"  # run by the real clock: the hour must not matter
-    site.save()
-    StepFactory(flow__site=site, delay_minutes=30)
-    left = timezone.now() - timedelta(hours=1)
-    for _ in range(CARTS):
-        contact = ContactFactory(site=site)
-        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
-        link = VisitorLinkFactory(visitor__site=site, contact=contact)
-        CartFactory(visitor=link.visitor, created_at=left, last_change_at=left)
+    due_carts(site, CARTS)
     passes = [
         subprocess.Popen(
             [PYTHON, MANAGE, "dispatch", "--json"],

@@ -78,7 +78,8 @@ MANAGE = str(ROOT / "manage.py")
 def start_celery_worker(queue: str, env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
     """A real Celery worker (one process, solo pool) on ``queue`` only, logging to ``log``.
 
-    Give each test a queue of its own, so that no other worker on the broker takes its tasks.
+    ``queue`` may name several, comma-separated. Give each test a queue of its own (or a
+    broker of its own), so that no other worker takes its tasks.
     """
     return subprocess.Popen(
         [
@@ -91,7 +92,7 @@ def start_celery_worker(queue: str, env: dict[str, str], log: IO[bytes]) -> subp
             "--pool=solo",
             f"--queues={queue}",
             "--loglevel=INFO",
-            f"--hostname={queue}-{uuid.uuid4().hex[:6]}@%h",
+            f"--hostname={queue.replace(',', '-')}-{uuid.uuid4().hex[:6]}@%h",
         ],
         cwd=ROOT,
         env=env,
