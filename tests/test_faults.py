@@ -33,6 +33,7 @@ from tests.support.processes import (
     free_port,
     run_python,
     start_celery_worker,
+    start_dispatch_pass,
     wait_for,
 )
 from tests.support.redis_process import RedisProcess
@@ -274,17 +275,7 @@ def test_postgresql_restarted_during_a_pass_fails_it_cleanly_and_the_next_comple
         _restart_postgresql()  # fails in CI, skips elsewhere, with the reason
     due_carts(site, RESTART_CARTS)
 
-    def dispatch() -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [PYTHON, MANAGE, "dispatch", "--json"],
-            cwd=ROOT,
-            env=env_for_test_database(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    first = dispatch()
+    first = start_dispatch_pass(env_for_test_database())
     assert wait_for(lambda: OutboxMessage.objects.count() >= 40, timeout=120)
     _restart_postgresql()
     _, error = first.communicate(timeout=120)
@@ -294,7 +285,7 @@ def test_postgresql_restarted_during_a_pass_fails_it_cleanly_and_the_next_comple
     assert wait_for(_database_answers, timeout=60)
     sent_before = OutboxMessage.objects.count()
     assert 40 <= sent_before < RESTART_CARTS
-    second = dispatch()
+    second = start_dispatch_pass(env_for_test_database())
     out, error = second.communicate(timeout=180)
     assert second.returncode == 0, error
     report = json.loads(out.strip().splitlines()[-1])

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from campaigns.models import Send, SendStatus
 from retargeting.gateways.models import OutboxMessage
 from tests.factories import due_carts
-from tests.support.processes import MANAGE, PYTHON, ROOT, env_for_test_database
+from tests.support.processes import env_for_test_database, start_dispatch_pass
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CARTS = 150
@@ -20,17 +19,7 @@ PASSES = 3
 
 def test_three_passes_at_once_plan_and_send_each_cart_once(site):
     due_carts(site, CARTS)
-    passes = [
-        subprocess.Popen(
-            [PYTHON, MANAGE, "dispatch", "--json"],
-            cwd=ROOT,
-            env=env_for_test_database(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PASSES)
-    ]
+    passes = [start_dispatch_pass(env_for_test_database()) for _ in range(PASSES)]
     reports = []
     for process in passes:
         out, err = process.communicate(timeout=180)

@@ -110,3 +110,15 @@ def wait_for(condition: Callable[[], object], *, timeout: float, interval: float
             return result
         time.sleep(interval)
     return condition()
+
+
+def start_dispatch_pass(env: dict[str, str]) -> subprocess.Popen[str]:
+    """``manage.py dispatch --json`` in its own process; read its report with communicate()."""
+    return subprocess.Popen(
+        [PYTHON, MANAGE, "dispatch", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
