@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import string
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -20,17 +23,36 @@ logger = logging.getLogger(__name__)
 MAX_PER_NUMBER_PER_DAY = 3
 
 
+# How long the confirmation link works; replying OUI works as long as the consent is pending.
+LINK_DAYS = 7
+_CODE_ALPHABET = string.ascii_letters + string.digits
+
+
+def confirmation_url(code: str) -> str:
+    base = settings.SHORT_LINK_BASE_URL or settings.PUBLIC_BASE_URL
+    return f"{base}/o/c/{code}"
+
+
 def confirmation_text(contact: Contact) -> str:
+    """The confirmation SMS; its link, when it has one, comes last (no punctuation after it)."""
     site = contact.site
+    link = confirmation_url(contact.confirmation_code) if contact.confirmation_code else ""
     if site.language == Language.FR:
-        return (
+        text = (
             f"{site.name} : pour recevoir un rappel de votre panier par SMS, répondez OUI. "
             "Sans réponse, aucun SMS ne vous sera envoyé."
         )
-    return (
+        return f"{text} Ou confirmez ici : {link}" if link else text
+    text = (
         f"{site.name}: to get a reminder of your cart by text, reply YES. "
         "Without an answer, you will get no message."
     )
+    return f"{text} Or confirm here: {link}" if link else text
+
+
+def new_code() -> str:
+    """Ten letters and digits: 62^10 codes, not guessable, short in an SMS."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
 def send_confirmation(*, contact_id: int) -> bool:
@@ -43,10 +65,12 @@ def send_confirmation(*, contact_id: int) -> bool:
         return False
     now = timezone.now()
     # Claimed first, so two workers never both send it.
+    code = new_code()
     if not Contact.objects.filter(pk=contact.pk, confirmation_sent_at__isnull=True).update(
-        confirmation_sent_at=now
+        confirmation_sent_at=now, confirmation_code=code
     ):
         return False
+    contact.confirmation_code = code
     result = get_gateway().send(
         OutgoingSms(
             to=contact.phone,

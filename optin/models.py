@@ -29,6 +29,7 @@ class ConsentSource(models.TextChoices):
     KEYWORD = "keyword", "SMS keyword"
     ADMIN = "admin", "Admin"
     PROVIDER = "provider", "SMS provider"
+    CONFIRMATION_LINK = "link", "Confirmation link"
 
 
 class Contact(models.Model):
@@ -61,12 +62,23 @@ class Contact(models.Model):
     confirmation_sent_at = models.DateTimeField(
         null=True, blank=True, help_text="When the double opt-in confirmation SMS went out."
     )
+    confirmation_code = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        help_text="The code of the confirmation link in that SMS (another way to answer OUI).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["site", "phone"], name="contact_site_phone_unique"),
+            models.UniqueConstraint(
+                fields=["confirmation_code"],
+                condition=~Q(confirmation_code=""),
+                name="contact_confirmation_code_unique",
+            ),
             models.CheckConstraint(condition=Q(phone__startswith="+"), name="contact_phone_e164"),
             models.CheckConstraint(
                 condition=Q(consent_status__in=["none", *ConsentStatus.values]),

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from campaigns import activity, dashboard, editor, installation, links
-from optin import hosted
+from optin import confirm_link, hosted
 from retargeting import demoshop, views
 from retargeting.gateways import views as gateways
 from retargeting.login_throttle import ThrottledAuthenticationForm
@@ -28,6 +28,7 @@ urlpatterns = [
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
     path("s/<str:code>", links.follow, name="short-link"),
+    path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
     path("dev/phone/", gateways.phone_index, name="phone-index"),
     path("dev/phone/<str:number>/", gateways.phone, name="phone"),
