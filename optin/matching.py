@@ -19,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from optin.consent import ConsentBlocked, is_live, record_consent
 from optin.contacts import get_or_create_contact
@@ -30,6 +31,20 @@ from retargeting.tracking.models import Visitor
 from retargeting.tracking.signals import identify_received
 
 logger = logging.getLogger(__name__)
+
+
+def _enqueue_confirmation(contact_id: int) -> None:
+    """Queue the confirmation SMS; with the broker down, the next dispatch pass sends it."""
+    try:
+        send_confirmation_sms.delay(contact_id)
+    except KombuOperationalError as exc:
+        logger.warning(
+            "confirmation SMS of contact %s not queued (%s): the next dispatch pass sends it",
+            contact_id,
+            exc,
+        )
+
+
 Method = VisitorLink.Method
 # Which methods may replace a link made by which.
 _MAY_REPLACE = {
@@ -107,7 +122,7 @@ def identify(
                 logger.info("consent refused: the number said STOP before it was erased")
                 immediate = True  # and no confirmation SMS
             if not immediate:
-                transaction.on_commit(lambda: send_confirmation_sms.delay(contact.pk))
+                transaction.on_commit(lambda: _enqueue_confirmation(contact.pk))
         if visitor is not None:
             link_visitor(
                 visitor=visitor,

@@ -21,7 +21,7 @@ import redis
 from django.db import OperationalError, connection
 
 from campaigns.models import Send
-from optin.models import Contact
+from optin.models import Contact, VisitorLink
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.services import create_site
 from retargeting.tracking.models import Cart, Event, Visitor
@@ -159,6 +159,10 @@ def test_redis_stopped_under_traffic_loses_nothing_and_the_buffer_catches_up(tmp
         finally:
             web.send_signal(signal.SIGTERM)
             web.wait(timeout=30)
+        # What the operator reads: a warning per confirmation not queued, no error.
+        web_log = (tmp_path / "web.log").read_text()
+        assert web_log.count("not queued") == VISITORS_PER_PHASE // 4, web_log[-3000:]
+        assert " ERROR " not in web_log, web_log[-3000:]
         # Every request was answered and stored, whatever Redis was doing.
         per_phase = VISITORS_PER_PHASE * 2 + VISITORS_PER_PHASE // 4
         assert answers == {phase: Counter({204: per_phase}) for phase in answers}
@@ -168,6 +172,8 @@ def test_redis_stopped_under_traffic_loses_nothing_and_the_buffer_catches_up(tmp
         # missing, from the database.
         typed = 3 * (VISITORS_PER_PHASE // 4)
         assert Contact.objects.filter(site=site, consent_status="pending").count() == typed
+        # ... each linked to the visitor who typed it, so that visitor's cart can be reminded.
+        assert VisitorLink.objects.filter(contact__site=site).count() == typed
         queued = redis.Redis.from_url(redis_server.url).llen("dispatch")
         assert queued == typed - VISITORS_PER_PHASE // 4
         caught_up = start_dispatch_pass(env)
