@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.servers import in_ci
+from tests.support.servers import missing
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Without these, Chromium tries to reach Google's services, which this network refuses.
@@ -25,10 +25,7 @@ ARGS = [
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not os.path.exists(CHROMIUM):
-        message = f"Chromium is needed at {CHROMIUM} (apt-get install chromium; .ci/run does)"
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)  # outside CI only
+        missing(f"Chromium is needed at {CHROMIUM} (apt-get install chromium; .ci/run does)")
     # Playwright runs its own event loop; Django must still accept ORM calls from the test.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright

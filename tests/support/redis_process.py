@@ -8,10 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.support.processes import free_port
-from tests.support.servers import in_ci
+from tests.support.servers import missing
 
 
 class RedisProcess:
@@ -20,10 +18,7 @@ class RedisProcess:
     def __init__(self, folder: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            message = "redis-server is needed (Debian's redis-server package; .ci/run installs it)"
-            if in_ci():
-                pytest.fail(message, pytrace=False)
-            pytest.skip(message)
+            missing("redis-server is needed (Debian's redis-server package; .ci/run installs it)")
         self.binary = binary
         self.folder = folder
         self.port = free_port()

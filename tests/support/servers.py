@@ -6,6 +6,7 @@ When ``CI`` is set a missing server is a failure, never a skip: CI exists to run
 from __future__ import annotations
 
 import os
+from typing import NoReturn
 
 import pytest
 
@@ -19,7 +20,11 @@ def require_server(name: str, variable: str) -> str:
     url = os.environ.get(variable, "")
     if url:
         return url
-    message = f"{name} is needed: set {variable} (CI sets it; .ci/run starts the server)"
+    missing(f"{name} is needed: set {variable} (CI sets it; .ci/run starts the server)")
+
+
+def missing(message: str) -> NoReturn:
+    """Something a test needs is not on this machine: a failure in CI, a skip elsewhere."""
     if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)  # outside CI only: `make test` passes on a machine without servers
