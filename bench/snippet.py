@@ -22,7 +22,7 @@ ROUNDS = int(os.environ.get("BENCH_SNIPPET_ROUNDS", "15"))
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CART = (
     '{"id": "bench-cart", "currency": "EUR", "total": 59.9,'
-    ' "url": "https://127.0.0.1/panier?restore=1",'
+    ' "url": location.origin + "/panier?restore=1",'
     ' "items": [{"sku": "A1", "name": "Chemise", "price": 29.95, "quantity": 2}]}'
 )
 PAGE = """<!doctype html><html lang="fr"><head><meta charset="utf-8">

@@ -43,8 +43,15 @@ def user_agent_class(user_agent: str) -> str:
 
 
 def destination(link: ShortLink) -> str:
-    """The target URL with its own query kept, the UTM tags and the contact token added."""
-    parts = urlsplit(link.target_url)
+    """The target URL with its own query kept, the UTM tags and the contact token added.
+
+    The target is checked against the site's domains now, not only when the cart came in (a
+    domain may have been removed since): a link of ours never leads off the shop's site, and
+    the contact token is only ever handed to the shop's own pages.
+    """
+    site = link.send.site
+    target = link.target_url if site.owns_url(link.target_url) else site.home_url
+    parts = urlsplit(target)
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -56,7 +63,7 @@ def destination(link: ShortLink) -> str:
         ("utm_medium", "relance"),
         ("utm_campaign", send.step.flow.slug),
     ]
-    if send.contact is not None:
+    if send.contact is not None and site.owns_url(target):
         query.append((TOKEN_PARAM, make_token(send.contact)))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
@@ -73,9 +80,11 @@ def follow(request: HttpRequest, code: str) -> HttpResponse:
     now = timezone.now()
     if link.expires_at <= now:
         site = link.send.site
-        shop_url = site.cart_url or f"https://{site.allowed_domains[0]}/"
         return render(
-            request, "campaigns/link_expired.html", {"site": site, "shop_url": shop_url}, status=410
+            request,
+            "campaigns/link_expired.html",
+            {"site": site, "shop_url": site.home_url},
+            status=410,
         )
     agent = user_agent_class(request.META.get("HTTP_USER_AGENT", ""))
     if request.method == "GET" and agent != "preview":

@@ -47,7 +47,9 @@ def short_link(send: Send) -> ShortLink:
     if existing:
         return existing
     site, cart = send.site, send.cart
-    target = cart.url or site.cart_url or f"https://{site.allowed_domains[0]}/"
+    # The collector keeps carts on the site's domains; a domain removed since is checked again
+    # when the link is followed.
+    target = cart.url if cart.url and site.owns_url(cart.url) else site.home_url
     now = timezone.now()
     return ShortLink.objects.create(
         send=send,

@@ -31,7 +31,26 @@ def normalize_domain(value: str) -> str:
     return host
 
 
-def host_allowed(host: str, domains: list[str]) -> bool:
+def host_allowed(host: str, domains: list[str] | tuple[str, ...]) -> bool:
     """Whether ``host`` is one of ``domains`` or a subdomain of one."""
     host = host.lower().rstrip(".")
     return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def url_on_domains(url: str, domains: list[str] | tuple[str, ...]) -> bool:
+    """Whether ``url`` is http(s) on one of ``domains`` (or a subdomain): a link that stays
+    on the shop's own site. User info (``https://shop.example@evil.example/``) is refused."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not host or "@" in parts.netloc:
+        return False
+    if "\\" in url:  # browsers read a backslash as a slash: no host tricks with it
+        return False
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return host_allowed(host, domains)

@@ -33,6 +33,12 @@ _CONSENT = {
         "source": {"type": "string", "maxLength": 64, "example": "checkout"},
     },
 }
+_LINK = {
+    "type": "string",
+    "format": "uri",
+    "maxLength": 2000,
+    "description": "An http(s) address on one of the site's domains (or a subdomain).",
+}
 _ITEM = {
     "type": "object",
     "required": ["sku", "name", "price", "quantity"],
@@ -41,7 +47,7 @@ _ITEM = {
         "name": {"type": "string", "minLength": 1, "maxLength": 256},
         "price": _AMOUNT,
         "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
-        "url": {"type": "string", "format": "uri", "maxLength": 2000},
+        "url": _LINK,
         "image": {"type": "string", "format": "uri", "maxLength": 2000},
     },
 }
@@ -67,7 +73,7 @@ _EVENTS = {
                     "id": _ID,
                     "currency": _CURRENCY,
                     "total": _AMOUNT,
-                    "url": {"type": "string", "format": "uri", "maxLength": 2000},
+                    "url": _LINK,
                     "items": {"type": "array", "maxItems": 200, "items": _ITEM},
                 },
             },
@@ -76,7 +82,9 @@ _EVENTS = {
     "identify": {
         "type": "object",
         "required": ["type"],
-        "description": "Either `token` (from a short link) or `phone` with `consent`.",
+        "description": "Either `token` (from a short link) or `phone` with `consent`; at most "
+        "one per request. From a page, a number must be of the site's countries, and a number "
+        "the site already knows is a claim only (docs/consent.md).",
         "properties": {
             "type": {"type": "string", "enum": ["identify"]},
             "phone": {"type": "string", "maxLength": 64, "example": "06 12 34 56 78"},

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from retargeting.sites.domains import url_on_domains
 from retargeting.tracking.models import VISITOR_ID_PATTERN
 
 MAX_EVENTS = 100
@@ -214,6 +215,22 @@ def validate_event(raw: Any, path: str) -> dict[str, Any]:
     return _BY_TYPE[kind](event, path)
 
 
+def check_links(events: list[dict[str, Any]], domains: tuple[str, ...] | list[str]) -> None:
+    """Refuse a cart whose link, or one of its items' links, leaves the site's domains: those
+    links end up in an SMS under the shop's name. Images may be on a CDN (never a link)."""
+    expected = "an http(s) URL on one of the site's domains"
+    for index, event in enumerate(events):
+        if event["type"] != "cart":
+            continue
+        body = event["cart"]
+        path = f"events[{index}].cart"
+        if body["url"] and not url_on_domains(body["url"], domains):
+            raise PayloadError(f"{path}.url", expected)
+        for item_index, item in enumerate(body["items"]):
+            if item.get("url") and not url_on_domains(item["url"], domains):
+                raise PayloadError(f"{path}.items[{item_index}].url", expected)
+
+
 def site_key(payload: Any) -> str:
     """The public site key of a batch, checked before anything else is read."""
     body = _object(payload, "")
@@ -231,6 +248,11 @@ def validate_batch(payload: dict[str, Any]) -> Batch:
         raise PayloadError("events", "a non-empty list")
     if len(events) > MAX_EVENTS:
         raise PayloadError("events", f"at most {MAX_EVENTS} events per request")
+    identifies = [
+        i for i, e in enumerate(events) if isinstance(e, dict) and e.get("type") == "identify"
+    ]
+    if len(identifies) > 1:
+        raise PayloadError(f"events[{identifies[1]}]", "at most one identify per request")
     return Batch(
         site=site_key(payload),
         vid=vid,
