@@ -4,8 +4,9 @@
   belongs to someone else; the most recent authenticated identification wins.
 - A signed short-link token links the browser that opened the link, unless the shop's server
   already linked that browser.
-- The snippet links only a visitor nobody claimed yet: an unauthenticated identify never
-  steals a visitor linked to another contact.
+- The snippet (or the hosted page) is a claim: it links a browser only to a number whose
+  consent it starts (a double opt-in the number's owner must answer), never to a number that
+  already has a consent state, and never steals a visitor linked to another contact.
 
 One contact may own many visitors (phone, laptop); a visitor belongs to at most one contact,
 which the database keeps (one link per visitor); a race is settled by that constraint.
@@ -99,36 +100,78 @@ def identify(
         if contact is not None and visitor is not None:
             link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
         return contact
+    if not authenticated:
+        return _anonymous_identify(
+            site=site, visitor=visitor, event=event, ip=ip, user_agent=user_agent, source=source
+        )
     with transaction.atomic():
         contact, _ = get_or_create_contact(
             site=site, raw_phone=event["phone"], first_name=event.get("first_name", "")
         )
         consent = event.get("consent") or {}
         if consent.get("granted") and not is_live(status=contact.consent_status):
-            immediate = authenticated or not site.double_opt_in
-            source = source or (
-                ConsentSource.SERVER_API if authenticated else ConsentSource.SNIPPET
-            )
             try:
                 record_consent(
                     contact=contact,
-                    status=ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING,
-                    source=source,
+                    status=ConsentStatus.GRANTED,
+                    source=source or ConsentSource.SERVER_API,
                     text=consent.get("text", ""),
                     ip=ip,
                     user_agent=user_agent,
                 )
             except ConsentBlocked:
                 logger.info("consent refused: the number said STOP before it was erased")
-                immediate = True  # and no confirmation SMS
-            if not immediate:
-                transaction.on_commit(lambda: _enqueue_confirmation(contact.pk))
         if visitor is not None:
-            link_visitor(
-                visitor=visitor,
+            link_visitor(visitor=visitor, contact=contact, method=Method.SERVER)
+    return contact
+
+
+def _anonymous_identify(
+    *,
+    site: Site,
+    visitor: Visitor | None,
+    event: dict[str, Any],
+    ip: str | None,
+    user_agent: str,
+    source: str | None,
+) -> Contact | None:
+    """An identify nobody vouches for (the snippet, the hosted page): a claim.
+
+    It may start the consent of a number the site has no consent state for (a double opt-in,
+    or the shop's single opt-in) and link this browser to it. A number that already has a state
+    (pending, granted, confirmed, revoked) is left exactly as it is: its first name, its
+    consent, and which browsers are its own; only the number's owner (answering or tapping our
+    SMS) or the shop's server can change those. The answer is the same either way, so a
+    stranger learns nothing about which numbers a shop knows.
+    """
+    consent = event.get("consent") or {}
+    known = Contact.objects.filter(site=site, phone=event["phone"]).first()
+    if known is not None and known.consent_status != Contact.NO_CONSENT:
+        logger.info("identify of a number with a consent state, from a browser: a claim only")
+        return known
+    with transaction.atomic():
+        contact, _ = get_or_create_contact(
+            site=site, raw_phone=event["phone"], first_name=event.get("first_name", "")
+        )
+        if not consent.get("granted"):
+            return contact
+        immediate = not site.double_opt_in
+        try:
+            record_consent(
                 contact=contact,
-                method=Method.SERVER if authenticated else Method.SNIPPET,
+                status=ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING,
+                source=source or ConsentSource.SNIPPET,
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
             )
+        except ConsentBlocked:
+            logger.info("consent refused: the number said STOP before it was erased")
+            return contact
+        if not immediate:
+            transaction.on_commit(lambda: _enqueue_confirmation(contact.pk))
+        if visitor is not None:
+            link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
     return contact
 
 

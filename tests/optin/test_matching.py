@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from optin.confirmation import send_confirmation
 from optin.matching import identify, link_visitor
 from optin.models import Contact, VisitorLink
 from optin.tokens import contact_for_token, make_token
@@ -88,12 +89,19 @@ def test_consent_already_live_is_not_recorded_again(client, shop):
 
 
 def test_a_number_gets_at_most_three_confirmations_a_day(client, shop):
-    for index in range(5):
-        contact = Contact.objects.filter(phone="+33612345678").first()
-        if contact:  # the customer typed the number again on another visit, days of waiting
-            Contact.objects.filter(pk=contact.pk).update(confirmation_sent_at=None)
-        snippet_identify(client, shop.site, vid=f"{index:032x}")
+    snippet_identify(client, shop.site)
+    contact = Contact.objects.get(phone="+33612345678")
+    for _ in range(4):  # a confirmation the provider lost, asked again by the next passes
+        Contact.objects.filter(pk=contact.pk).update(confirmation_sent_at=None)
+        send_confirmation(contact_id=contact.pk)
     assert OutboxMessage.objects.count() == 3
+
+
+def test_typing_a_pending_number_again_elsewhere_links_nothing_and_sends_nothing(client, shop):
+    snippet_identify(client, shop.site)
+    snippet_identify(client, shop.site, vid="f" * 32)
+    assert OutboxMessage.objects.count() == 1
+    assert list(VisitorLink.objects.values_list("visitor__vid", flat=True)) == [VID]
 
 
 def test_the_server_relinks_a_visitor_the_latest_identification_wins(shop):
