@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.frame import Frame, dashboard_page
-from retargeting.sites.models import Membership, Site
+from optin.enrolment import confirmations_today
+from retargeting.sites.models import Site
 from retargeting.sites.services import rotate_secret_key
 from retargeting.tracking.models import Event
 
@@ -33,14 +34,9 @@ def snippet_tag(site: Site) -> str:
 
 
 def may_rotate(request: HttpRequest, site: Site) -> bool:
-    """Only a site's owners (and the operators) may replace the key its server uses."""
-    user = request.user
-    return (
-        bool(user.is_superuser)
-        or Membership.objects.filter(
-            site=site, user_id=user.pk or 0, role=Membership.Role.OWNER
-        ).exists()
-    )
+    """Only the platform's operators replace a site's keys, as they set its name, sender and
+    domains (a shop's owner who fears a leaked key asks them)."""
+    return bool(request.user.is_superuser)
 
 
 def last_events(site: Site, *, limit: int = LAST_EVENTS) -> list[dict[str, str]]:
@@ -100,6 +96,7 @@ def _page(request: HttpRequest, frame: Frame, *, new_key: str, status: int = 200
             may_rotate=may_rotate(request, site),
             refused=status == 403,
             events=last_events(site),
+            confirmations_today=confirmations_today(site),
         ),
         status=status,
     )

@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from optin.enrolment import causes_confirmation, refuse_over_limits
 from optin.matching import identify
 from optin.models import ConsentSource
 from retargeting.phones import InvalidPhone, parse_phone
@@ -33,6 +34,7 @@ TEXT = {
         "done_immediate": "Merci, votre inscription est enregistrée.",
         "need_consent": "Cochez la case pour donner votre accord.",
         "slow_down": "Trop de demandes : réessayez plus tard.",
+        "country": "Ce service n'accepte que les numéros de ces pays : {countries}.",
     },
     Language.EN: {
         "title": "Get a reminder by text",
@@ -44,6 +46,7 @@ TEXT = {
         "done_immediate": "Thank you, you are subscribed.",
         "need_consent": "Tick the box to give your agreement.",
         "slow_down": "Too many requests: try again later.",
+        "country": "Only numbers from these countries are accepted: {countries}.",
     },
 }
 
@@ -69,10 +72,14 @@ def optin_page(request: HttpRequest, public_key: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         ip = client_ip(request)
         try:
-            phone = parse_phone(form.cleaned_data["phone"], default_region=site.country).e164
+            parsed = parse_phone(form.cleaned_data["phone"], default_region=site.country)
         except InvalidPhone as exc:
             form.add_error("phone", str(exc))
             return render(request, "optin/hosted.html", context, status=400)
+        if parsed.region not in site.countries:
+            form.add_error("phone", text["country"].format(countries=", ".join(site.countries)))
+            return render(request, "optin/hosted.html", context, status=400)
+        phone = parsed.e164
         if not form.cleaned_data["consent"]:
             form.add_error("consent", text["need_consent"])
             return render(request, "optin/hosted.html", context, status=400)
@@ -82,17 +89,23 @@ def optin_page(request: HttpRequest, public_key: str) -> HttpResponse:
         ):
             form.add_error(None, text["slow_down"])
             return render(request, "optin/hosted.html", context, status=429)
+        event = {
+            "type": "identify",
+            "phone": phone,
+            "consent": {"granted": True, "text": wording(site), "source": "hosted_form"},
+        }
+        if causes_confirmation(site=site, event=event):
+            refusal = refuse_over_limits(site=site, vid=None, client_ip=ip)
+            if refusal is not None:
+                form.add_error(None, refusal.error)
+                return render(request, "optin/hosted.html", context, status=refusal.status)
         identify(
             site=site,
             visitor=None,
             authenticated=False,
             ip=truncate_ip(ip),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-            event={
-                "type": "identify",
-                "phone": phone,
-                "consent": {"granted": True, "text": wording(site), "source": "hosted_form"},
-            },
+            event=event,
             source=ConsentSource.HOSTED_FORM,
         )
         context["done"] = text["done"] if site.double_opt_in else text["done_immediate"]

@@ -1,4 +1,4 @@
-"""A fixed-window rate limit shared by every process through the cache (Redis in production)."""
+"""Fixed-window counters shared by every process through the cache (Redis in production)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,26 @@ def allow(*, key: str, limit: int, window_seconds: int = 60) -> bool:
     """
     if limit <= 0:
         return True
-    bucket = f"rl:{key}:{int(time.time() // window_seconds)}"
-    if cache.add(bucket, 1, timeout=window_seconds + 5):
-        return True
+    return take(
+        key=f"rl:{key}:{int(time.time() // window_seconds)}",
+        limit=limit,
+        timeout=window_seconds + 5,
+    )
+
+
+def take(*, key: str, limit: int, timeout: int) -> bool:
+    """Count one hit on ``key``, a counter whose name carries its own period (a day's date);
+    False once more than ``limit`` were counted."""
+    if cache.add(key, 1, timeout=timeout):
+        return limit >= 1
     try:
-        return cache.incr(bucket) <= limit
+        return cache.incr(key) <= limit
     except ValueError:  # expired between add and incr
-        cache.add(bucket, 1, timeout=window_seconds + 5)
-        return True
+        cache.add(key, 1, timeout=timeout)
+        return limit >= 1
+
+
+def count(*, key: str) -> int:
+    """How many hits ``take`` counted on ``key`` (0 when none or expired)."""
+    value = cache.get(key)
+    return int(value) if value else 0

@@ -27,6 +27,8 @@ class SiteInfo:
     public_key: str
     domains: tuple[str, ...]
     country: str
+    countries: tuple[str, ...]
+    """Whose numbers the snippet may enrol (the site's own country unless it lists more)."""
 
     def allows(self, host: str) -> bool:
         return host_allowed(host, list(self.domains))
@@ -44,10 +46,14 @@ def site_by_public_key(public_key: str) -> SiteInfo | None:
         return cached[1]
     row = (
         Site.objects.filter(public_key=public_key)
-        .values_list("pk", "allowed_domains", "country")
+        .values_list("pk", "allowed_domains", "country", "enrol_countries")
         .first()
     )
-    info = SiteInfo(row[0], public_key, tuple(row[1]), row[2]) if row else None
+    info = (
+        SiteInfo(row[0], public_key, tuple(row[1]), row[2], tuple(row[3] or [row[2]]))
+        if row
+        else None
+    )
     with _lock:
         if len(_by_key) >= _MAX_ENTRIES:
             _by_key.clear()

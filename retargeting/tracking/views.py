@@ -24,7 +24,7 @@ from retargeting.ratelimit import allow
 from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_key
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
-from retargeting.tracking import buffer, schema
+from retargeting.tracking import buffer, hooks, schema
 from retargeting.tracking.models import Event
 from retargeting.tracking.recording import Origin, record_batch
 
@@ -79,16 +79,35 @@ def _rate_limited(site: SiteInfo, ip: str | None, vid: str | None) -> bool:
         return False
 
 
-def _normalise_phones(events: list[dict[str, Any]], country: str) -> None:
-    """Read every identify's phone with the site's country; refuse the batch if one is bad."""
+def normalise_phones(events: list[dict[str, Any]], site: SiteInfo | Site) -> None:
+    """Read every identify's phone with the site's country; refuse the batch if one is bad or
+    from a country the site does not enrol from its pages (the server API is not limited)."""
+    countries = site.countries
     for index, event in enumerate(events):
         if event["type"] == "identify" and "phone" in event:
+            path = f"events[{index}].phone"
             try:
-                event["phone"] = parse_phone(event["phone"], default_region=country).e164
+                phone = parse_phone(event["phone"], default_region=site.country)
             except InvalidPhone as exc:
+                raise schema.PayloadError(path, f"a mobile number ({exc})") from exc
+            if phone.region not in countries:
                 raise schema.PayloadError(
-                    f"events[{index}].phone", f"a mobile number ({exc})"
-                ) from exc
+                    path,
+                    "a mobile number from " + ", ".join(countries) + " (this site's countries)",
+                )
+            event["phone"] = phone.e164
+
+
+def _refused_identify(
+    events: list[dict[str, Any]], site_id: int, vid: str | None, ip: str | None
+) -> JsonResponse | None:
+    """Ask the opt-in layer whether an identify may be stored (confirmation SMS limits)."""
+    for event in events:
+        if event["type"] == "identify":
+            refusal = hooks.check_identify(site_id=site_id, vid=vid, event=event, client_ip=ip)
+            if refusal is not None:
+                return _error(refusal.error, refusal.status)
+    return None
 
 
 @csrf_exempt
@@ -123,6 +142,7 @@ def collect(request: HttpRequest) -> HttpResponse:
     ip = client_ip(request)
     try:
         batch = schema.validate_batch(payload)
+        schema.check_links(batch.events, site.domains)
     except schema.PayloadError as exc:
         return _cors(_error(str(exc), 400), request)
     origin = Origin(
@@ -136,9 +156,12 @@ def collect(request: HttpRequest) -> HttpResponse:
     if _rate_limited(site, ip, batch.vid):
         return _cors(_error("too many requests; retry in a minute", 429), request)
     try:
-        _normalise_phones(batch.events, site.country)
+        normalise_phones(batch.events, site)
     except schema.PayloadError as exc:
         return _cors(_error(str(exc), 400), request)
+    refused = _refused_identify(batch.events, site.id, batch.vid, ip)
+    if refused is not None:
+        return _cors(refused, request)
     record_batch(site_id=site.id, vid=batch.vid, events=batch.events, origin=origin)
     return _cors(HttpResponse(status=204), request)
 

@@ -1,0 +1,120 @@
+"""Limits on the confirmation SMS that a number typed in a page can cause ("SMS pumping").
+
+Anyone who read a shop's public key can post identify events, each with another number: every
+new number on a double opt-in site costs a confirmation SMS. These limits bound what a stranger
+can buy with the shop's money: per client address, per browser and per site, each per day (the
+site's own settings). The check runs before the collector or the hosted page stores anything,
+so a refused request changes nothing. Numbers already known cause no SMS and are not counted.
+
+The counters live in the cache (Redis in production), like the collector's rate limit; with
+the cache away they are not enforced and a warning is logged, so that opt-ins keep working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+from typing import Any
+
+from django.utils import timezone
+
+from optin.models import Contact
+from retargeting.ratelimit import count, take
+from retargeting.sites.models import Language, Site
+from retargeting.tracking.hooks import Refusal
+
+logger = logging.getLogger(__name__)
+
+DAY_TIMEOUT = 2 * 86400  # a day's counter outlives its day, whatever the time zone
+
+TEXT = {
+    Language.FR: "Trop de demandes de confirmation par SMS aujourd'hui : réessayez demain.",
+    Language.EN: "Too many confirmation texts asked for today: try again tomorrow.",
+}
+
+
+def _today(site: Site) -> str:
+    return timezone.localdate(timezone=site.zone_info).isoformat()
+
+
+def site_counter(site: Site) -> str:
+    """The cache key of the site's confirmations of its current day."""
+    return f"doi-site:{site.pk}:{_today(site)}"
+
+
+def confirmations_today(site: Site) -> int:
+    """Confirmation SMS this site let through today (its time zone), for the dashboard."""
+    try:
+        return count(key=site_counter(site))
+    except Exception as exc:  # the cache is away: the figure is unknown, not zero
+        logger.warning("confirmation count of site %s unavailable (%s)", site.pk, exc)
+        return 0
+
+
+def _digest(value: str) -> str:
+    # Addresses are personal data: the cache keeps a digest, for a day.
+    return hashlib.sha256(value.encode()).hexdigest()[:24]
+
+
+def address_key(client_ip: str | None) -> str:
+    """The client address a limit counts: an IPv4 address, or an IPv6 /64 (one subscriber's
+    network: an IPv6 client can pick any address in it)."""
+    if not client_ip:
+        return ""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def causes_confirmation(*, site: Site, event: dict[str, Any]) -> bool:
+    """Whether this unauthenticated identify would send a confirmation SMS: a number the site
+    has no consent state for, given with consent, on a double opt-in site."""
+    if "phone" not in event or not (event.get("consent") or {}).get("granted"):
+        return False
+    if not site.double_opt_in:
+        return False
+    status = (
+        Contact.objects.filter(site=site, phone=event["phone"])
+        .values_list("consent_status", flat=True)
+        .first()
+    )
+    return status is None or status == Contact.NO_CONSENT
+
+
+def refuse_over_limits(*, site: Site, vid: str | None, client_ip: str | None) -> Refusal | None:
+    """Count one confirmation against the three daily limits, or say which one is reached."""
+    refusal = Refusal(429, TEXT[Language(site.language)])
+    day = _today(site)
+    try:
+        if count(key=site_counter(site)) >= site.confirmations_per_day:
+            logger.warning("site %s: daily confirmation limit reached", site.pk)
+            return refusal
+        per_address = f"doi-ip:{site.pk}:{day}:{_digest(address_key(client_ip))}"
+        if not take(key=per_address, limit=site.confirmations_per_ip_per_day, timeout=DAY_TIMEOUT):
+            return refusal
+        if vid and not take(
+            key=f"doi-vid:{site.pk}:{day}:{_digest(vid)}",
+            limit=site.confirmations_per_visitor_per_day,
+            timeout=DAY_TIMEOUT,
+        ):
+            return refusal
+        if not take(key=site_counter(site), limit=site.confirmations_per_day, timeout=DAY_TIMEOUT):
+            return refusal
+    except Exception as exc:
+        logger.warning("confirmation limits not enforced: the cache is away (%s)", exc)
+    return None
+
+
+def check_identify(
+    *, site_id: int, vid: str | None, event: dict[str, Any], client_ip: str | None
+) -> Refusal | None:
+    """The collector's check (registered in ``optin.apps``) before an identify is stored."""
+    site = Site.objects.get(pk=site_id)
+    if not causes_confirmation(site=site, event=event):
+        return None
+    return refuse_over_limits(site=site, vid=vid, client_ip=client_ip)

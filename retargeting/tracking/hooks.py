@@ -1,0 +1,41 @@
+"""Where the opt-in layer checks an unauthenticated identify before the collector stores it.
+
+The tracking core does not know contacts; the opt-in layer does, and registers a check that
+may refuse the request (too many confirmation SMS asked from one address, one browser or for
+one shop today). A refused request stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    error: str
+
+
+IdentifyCheck = Callable[..., "Refusal | None"]
+"""Called with ``site_id``, ``vid`` (or None), ``event`` (validated, phone in E.164) and
+``client_ip`` (the full address, never stored)."""
+
+_checks: list[IdentifyCheck] = []
+
+
+def register_identify_check(check: IdentifyCheck) -> None:
+    if check not in _checks:
+        _checks.append(check)
+
+
+def check_identify(
+    *, site_id: int, vid: str | None, event: dict[str, Any], client_ip: str | None
+) -> Refusal | None:
+    """The first refusal of the registered checks, or None when the identify may be stored."""
+    for check in _checks:
+        refusal = check(site_id=site_id, vid=vid, event=event, client_ip=client_ip)
+        if refusal is not None:
+            return refusal
+    return None
