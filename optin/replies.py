@@ -66,6 +66,12 @@ def handle_reply(sms: InboundSms) -> str | None:
     )
     if keyword is Keyword.HELP:
         return _answer(Keyword.HELP, contacts[:1])  # the site that last messaged the number
+    if keyword is Keyword.YES:
+        answered = _confirmation_answered(contacts)
+        if answered is not None:
+            # OUI answers the latest confirmation SMS this sender sent the number, and only
+            # that one: another shop's pending opt-in is not confirmed by it.
+            contacts = [answered]
     changed: list[tuple[Contact, ConsentStatus]] = []
     with transaction.atomic():
         for contact in contacts:
@@ -97,11 +103,22 @@ def _next_status(keyword: Keyword, contact: Contact) -> ConsentStatus | None:
     if keyword is Keyword.STOP:
         return ConsentStatus.REVOKED if current != ConsentStatus.REVOKED else None
     if keyword is Keyword.YES and current == ConsentStatus.PENDING:
-        return ConsentStatus.CONFIRMED
+        # Only an opt-in whose confirmation SMS went out can be answered.
+        return ConsentStatus.CONFIRMED if contact.confirmation_sent_at else None
     # START, UNSTOP, OUI, YES: subscribe again only a number that consented before.
     if current == ConsentStatus.REVOKED and _consented_before(contact):
         return ConsentStatus.GRANTED
     return None
+
+
+def _confirmation_answered(contacts: list[Contact]) -> Contact | None:
+    """The pending contact whose confirmation SMS went out last, of those the reply may answer."""
+    asked = [
+        contact
+        for contact in contacts
+        if contact.consent_status == ConsentStatus.PENDING and contact.confirmation_sent_at
+    ]
+    return max(asked, key=lambda contact: (contact.confirmation_sent_at, contact.pk), default=None)
 
 
 def _consented_before(contact: Contact) -> bool:
