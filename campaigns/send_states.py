@@ -59,16 +59,27 @@ def advance(
     detail: str = "",
     error_code: str = "",
     at: datetime | None = None,
+    once: bool = False,
     **fields: object,
 ) -> bool:
     """Move ``send`` to ``status`` if that is forward; record the event either way.
 
-    ``fields`` are saved with the move (``provider_id``, ``sent_at``, ``due_at``…).
+    ``fields`` are saved with the move (``provider_id``, ``sent_at``, ``due_at``…). With
+    ``once``, an event already recorded (same status, source and error code: a provider's
+    callback delivered twice, or replayed) changes nothing and adds no history row.
     Returns whether the state changed.
     """
     at = at or timezone.now()
     with transaction.atomic():
         current = Send.objects.select_for_update().values_list("status", flat=True).get(pk=send.pk)
+        if (
+            once
+            and SendEvent.objects.filter(
+                send=send, status=status, source=source, error_code=error_code
+            ).exists()
+        ):
+            send.status = current
+            return False
         moved = can_move(current, status)
         SendEvent.objects.create(
             send=send,

@@ -262,12 +262,27 @@ def _record(
     return "failed"
 
 
-def apply_provider_action(*, contact_id: int | None, action: Action, error_code: str) -> None:
-    """What a provider error means for the contact (none left once it was erased)."""
+def apply_provider_action(
+    *,
+    contact_id: int | None,
+    action: Action,
+    error_code: str,
+    message_sent_at: datetime | None = None,
+) -> None:
+    """What a provider error means for the contact (none left once it was erased).
+
+    ``message_sent_at`` dates the message the error is about (a status callback may come late,
+    or be replayed): an error about a message older than the contact's latest consent change
+    says nothing about the consent the number has now, and is not applied to it.
+    """
     if contact_id is None:
         return
     if action is Action.REVOKE_CONSENT:
         contact = Contact.objects.get(pk=contact_id)
+        changed_at = contact.consents.order_by("-created_at").values_list("created_at", flat=True)
+        latest = changed_at.first()
+        if message_sent_at is not None and latest is not None and latest > message_sent_at:
+            return
         if is_live(status=contact.consent_status):
             record_consent(
                 contact=contact,
