@@ -17,8 +17,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from campaigns import member_phones
 from campaigns.models import DiscountMode, Flow, Step
-from campaigns.preview import Preview, TestSendRefused, draft_step, preview, send_test
+from campaigns.preview import (
+    Preview,
+    TestSendRefused,
+    draft_step,
+    preview,
+    refuse_stopped,
+    send_test,
+)
 from retargeting.access import site_for, visible_to
 from retargeting.phones import InvalidPhone, parse_phone
 
@@ -78,6 +86,8 @@ def preview_view(request: HttpRequest) -> HttpResponse:
         "test": _("Send a test to this number"),
         "phone": _("Your mobile number"),
         "sample": _("With sample data"),
+        "code": _("Code received by SMS"),
+        "confirm": _("Confirm and send the test"),
     }
     result["test_phone"] = request.session.get(SESSION_PHONE, "")
     return JsonResponse(result)
@@ -128,8 +138,32 @@ def test_send_view(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     if preview(step).errors:
         return JsonResponse({"error": _("Fix the text before sending a test.")}, status=400)
+    user_id = request.user.pk or 0
     try:
-        send_test(step=step, phone=phone, user_id=request.user.pk or 0)
+        refuse_stopped(site=site, phone=phone)
+    except TestSendRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    if not member_phones.is_proved(user_id=user_id, phone=phone):
+        # Tests go only to the member's own number: the first one proves it with a code.
+        code = request.POST.get("code", "").strip()
+        try:
+            if not code:
+                member_phones.send_code(user_id=user_id, phone=phone, site=site)
+                return JsonResponse(
+                    {
+                        "code_needed": True,
+                        "prompt": _(
+                            "We sent a code to %(phone)s: type it to prove this number is yours."
+                        )
+                        % {"phone": phone},
+                    },
+                    status=202,
+                )
+            member_phones.check_code(user_id=user_id, phone=phone, code=code)
+        except member_phones.ProofRefused as exc:
+            return JsonResponse({"error": str(exc), "code_needed": bool(code)}, status=exc.status)
+    try:
+        send_test(step=step, phone=phone, user_id=user_id)
     except TestSendRefused as exc:
         return JsonResponse({"error": str(exc)}, status=exc.status)
     request.session[SESSION_PHONE] = phone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -11,6 +12,7 @@ from django.db.models import Q
 
 from campaigns.templates import template_errors
 from optin.models import Contact
+from retargeting.phones import mask
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Visitor
 
@@ -382,3 +384,25 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.order_id}"
+
+
+class MemberPhone(models.Model):
+    """A mobile number a member proved is theirs (a code sent to it, typed back): the only
+    numbers their test sends may go to."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proved_phones"
+    )
+    phone = models.CharField("phone (E.164)", max_length=16)
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    proved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "phone"], name="member_phone_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return mask(self.phone)

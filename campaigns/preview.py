@@ -147,6 +147,15 @@ class TestSendRefused(Exception):
         self.status = status
 
 
+def refuse_stopped(*, site: Site, phone: str) -> None:
+    """Raise ``TestSendRefused`` for a number that said STOP to the shop: no test, no code."""
+    opted_out = Contact.objects.filter(
+        site=site, phone=phone, consent_status=ConsentStatus.REVOKED
+    ).exists()
+    if opted_out or is_blocked(site_id=site.pk, e164=phone):
+        raise TestSendRefused(_("This number said STOP to the shop: no test is sent to it."))
+
+
 def send_test(*, step: Step, phone: str, user_id: int) -> str:
     """Send ``step``'s sample text, marked as a test, to ``phone`` (E.164), now, whatever the
     hour: it is no Send, so nothing counts it (figures, caps, attribution). Limited to
@@ -158,11 +167,7 @@ def send_test(*, step: Step, phone: str, user_id: int) -> str:
             status=429,
         )
     site = step.flow.site
-    opted_out = Contact.objects.filter(
-        site=site, phone=phone, consent_status=ConsentStatus.REVOKED
-    ).exists()
-    if opted_out or is_blocked(site_id=site.pk, e164=phone):
-        raise TestSendRefused(_("This number said STOP to the shop: no test is sent to it."))
+    refuse_stopped(site=site, phone=phone)
     result = get_gateway().send(
         OutgoingSms(
             to=phone,

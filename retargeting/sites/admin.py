@@ -26,12 +26,33 @@ class MembershipInline(SiteScopedInline, admin.TabularInline):
         return bool(request.user.is_superuser)
 
 
+# What a shop is called and sends as, where its links may lead, and what a stranger may
+# make it spend: the platform operators' decision, never a member's (a marketer of one shop
+# could otherwise take another shop's name or sender).
+OPERATOR_FIELDS = [
+    "name",
+    "sender",
+    "stop_number",
+    "allowed_domains",
+    "enrol_countries",
+    "confirmations_per_day",
+    "confirmations_per_ip_per_day",
+    "confirmations_per_visitor_per_day",
+]
+
+
 @admin.register(Site)
 class SiteAdmin(SiteScopedAdmin):
     list_display = ["name", "country", "time_zone", "quiet_hours", "double_opt_in", "created_at"]
     search_fields = ["name", "public_key"]
     readonly_fields = ["public_key", "secret_key_hint", "created_at", "updated_at"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += OPERATOR_FIELDS
+        return fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Shops are created by the platform's operators (`bootstrap_site`), who add members.

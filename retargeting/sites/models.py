@@ -10,14 +10,24 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
-from retargeting.sites.domains import normalize_domain
+from retargeting.sites.domains import normalize_domain, url_on_domains
 from retargeting.sites.hours import validate_custom_hours
 
 
 def validate_country(value: str) -> None:
     if value not in phonenumbers.SUPPORTED_REGIONS:
         raise ValidationError(f"{value!r} is not an ISO 3166 country code known to phonenumbers.")
+
+
+def validate_countries(value: object) -> None:
+    if not isinstance(value, list):
+        raise ValidationError('List ISO 3166 country codes, e.g. ["FR", "BE"].')
+    for code in value:
+        if not isinstance(code, str):
+            raise ValidationError(f"{code!r} is not a country code.")
+        validate_country(code)
 
 
 def validate_time_zone(value: str) -> None:
@@ -118,6 +128,31 @@ class Site(models.Model):
         help_text="Numbers typed in the shop's pages must confirm by SMS before any "
         "marketing message. Turning it off lets anyone enrol someone else's number.",
     )
+    # Against "SMS pumping": an identify typed in a page must not buy SMS for a stranger.
+    enrol_countries = models.JSONField(
+        "countries the snippet may enrol",
+        default=list,
+        blank=True,
+        validators=[validate_countries],
+        help_text="Countries (ISO 3166) whose numbers the snippet and the hosted page may "
+        'enrol, e.g. ["FR", "BE"]. Empty: the site\'s own country. The shop\'s server API '
+        "may identify any country's numbers.",
+    )
+    confirmations_per_day = models.PositiveIntegerField(
+        default=200,
+        validators=[MinValueValidator(1)],
+        help_text="Double opt-in confirmation SMS per day for this site (its time zone).",
+    )
+    confirmations_per_ip_per_day = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="Confirmation SMS per day asked from one client address.",
+    )
+    confirmations_per_visitor_per_day = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="Confirmation SMS per day asked from one browser (visitor id).",
+    )
     attribution_window_days = models.PositiveSmallIntegerField(
         default=5, validators=[MinValueValidator(1), MaxValueValidator(90)]
     )
@@ -131,6 +166,11 @@ class Site(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
+            # A sender (number or ID) is one shop's: replies and STOPs to it are that shop's.
+            # Empty means the platform's default sender, shared.
+            models.UniqueConstraint(
+                Lower("sender"), condition=~Q(sender=""), name="site_sender_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(quiet_hours__in=QuietHours.values), name="site_quiet_hours_known"
             ),
@@ -151,10 +191,37 @@ class Site(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.sender and (
+            Site.objects.exclude(pk=self.pk).filter(sender__iexact=self.sender).exists()
+        ):
+            raise ValidationError(
+                {"sender": "Another site sends as this sender: each sender is one shop's."}
+            )
         if self.quiet_hours == QuietHours.CUSTOM and not self.quiet_hours_custom:
             raise ValidationError(
                 {"quiet_hours_custom": "The custom preset needs at least one window."}
             )
+
+    @property
+    def home_url(self) -> str:
+        """Where a link goes when its own target cannot be used: the shop's cart page if it
+        is on the site's domains, else the home page of its first domain."""
+        if self.cart_url and url_on_domains(self.cart_url, self.allowed_domains):
+            return self.cart_url
+        return f"https://{self.allowed_domains[0]}/"
+
+    @property
+    def zone_info(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def countries(self) -> tuple[str, ...]:
+        """The countries whose numbers the snippet and the hosted page may enrol."""
+        return tuple(self.enrol_countries or [self.country])
+
+    def owns_url(self, url: str) -> bool:
+        """Whether ``url`` is http(s) on one of the site's domains (subdomains included)."""
+        return url_on_domains(url, self.allowed_domains)
 
     @property
     def effective_sender(self) -> str:

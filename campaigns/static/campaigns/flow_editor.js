@@ -80,19 +80,33 @@ function relanceFlowEditor() {
     var button = add(test, "button", "button", data.labels.test);
     button.type = "button";
     var result = add(test, "span", "relance-result");
-    button.addEventListener("click", function () {
+    var code = null;
+    function ask(extra) {
       var body = payload(textarea);
       body.append("phone", phone.value);
+      if (extra) body.append("code", extra);
       button.disabled = true;
       fetch(meta.dataset.testUrl, { method: "POST", body: body, credentials: "same-origin" })
         .then(function (response) { return response.json(); })
         .then(function (answer) {
-          result.textContent = answer.sent || answer.error || "";
-          result.className = "relance-result " + (answer.sent ? "ok" : "error");
+          result.textContent = answer.sent || answer.prompt || answer.error || "";
+          result.className = "relance-result " + (answer.sent ? "ok" : answer.prompt ? "" : "error");
+          if (answer.code_needed && !code) {
+            // The first test to a number proves it is the member's: a code sent to it.
+            code = add(test, "input", "relance-code");
+            code.inputMode = "numeric";
+            code.autocomplete = "one-time-code";
+            code.setAttribute("aria-label", data.labels.code);
+            code.placeholder = data.labels.code;
+            var confirm = add(test, "button", "button", data.labels.confirm);
+            confirm.type = "button";
+            confirm.addEventListener("click", function () { ask(code.value); });
+          }
         })
         .catch(function () { result.textContent = "…"; })
         .finally(function () { button.disabled = false; });
-    });
+    }
+    button.addEventListener("click", function () { ask(""); });
   }
   function refresh(textarea) {
     fetch(meta.content, { method: "POST", body: payload(textarea), credentials: "same-origin" })
