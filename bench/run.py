@@ -162,6 +162,7 @@ def main() -> int:
         "COLLECTOR_RATE_LIMIT": "0",
         "COLLECTOR_VISITOR_RATE_LIMIT": "0",
         "BENCHMARK_ENDPOINTS": "1",
+        "SMS_OUTBOX_IN_PRODUCTION": "1",
         "LOG_LEVEL": "WARNING",
     }
     env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")

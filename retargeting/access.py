@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from retargeting.sites.models import Site
 
@@ -50,3 +51,14 @@ def visible_to(user: AnyUser, queryset: QuerySet[M]) -> QuerySet[M]:
     if path is None:
         return queryset.none()
     return queryset.filter(**{f"{path}__in": sites_for(user).values("pk")})
+
+
+def development_tool(request: HttpRequest, name: str) -> None:
+    """Raise 404 unless ``name`` (the phone simulator, the demo shop) may be shown: they exist
+    with the outbox SMS backend only, and with DEBUG off only for superusers (they show every
+    number and every message)."""
+    if settings.SMS_BACKEND != "outbox":
+        raise Http404(f"The {name} exists only with the outbox SMS backend.")
+    user = getattr(request, "user", None)
+    if not settings.DEBUG and not (user is not None and user.is_active and user.is_superuser):
+        raise Http404(f"The {name} is a development tool.")

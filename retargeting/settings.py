@@ -49,6 +49,15 @@ if _missing_names:
     why = "required when DEBUG is off" if not DEBUG else "required by SMS_BACKEND=twilio"
     sys.stderr.write(f"relance: missing required setting: {', '.join(_missing_names)} ({why})\n")
     raise SystemExit(1)
+# The outbox keeps every message on the machine and shows them on the phone simulator: a
+# production left on it sends nothing, silently. It may, on purpose (a staging instance).
+SMS_OUTBOX_IN_PRODUCTION = env.bool("SMS_OUTBOX_IN_PRODUCTION", default=False)
+if not DEBUG and SMS_BACKEND == "outbox" and not SMS_OUTBOX_IN_PRODUCTION:
+    sys.stderr.write(
+        "relance: SMS_BACKEND=outbox sends no SMS: with DEBUG off set SMS_BACKEND=twilio, or "
+        "SMS_OUTBOX_IN_PRODUCTION=1 to run without sending on purpose\n"
+    )
+    raise SystemExit(1)
 
 SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-relance-development-key-never-use-in-production"

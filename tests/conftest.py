@@ -74,3 +74,10 @@ def _fresh_caches():
 def _fast_password_hashing(settings):
     """Passwords are hashed with a fast hasher in tests; production keeps Django's default."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def development_mode(settings):
+    """``make run``'s development mode (DEBUG on), where the phone simulator and the demo shop
+    answer everyone; with DEBUG off they are for operators only (tests/test_trust.py)."""
+    settings.DEBUG = True

@@ -110,7 +110,9 @@ def test_the_hosted_opt_in_page_carries_the_policy(client, site):
 
 
 @pytest.mark.django_db
-def test_the_demo_shop_stands_for_a_shops_page_and_keeps_its_own_scripts(client, settings):
+def test_the_demo_shop_stands_for_a_shops_page_and_keeps_its_own_scripts(
+    client, settings, development_mode
+):
     call_command("demo", stdout=StringIO())
     response = client.get("/demo/shop/")
     assert response.status_code == 200

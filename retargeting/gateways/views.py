@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from twilio.twiml.messaging_response import MessagingResponse
 
 from retargeting import segments
+from retargeting.access import development_tool
 from retargeting.gateways import hooks
 from retargeting.gateways.base import InboundSms, InvalidWebhook, MalformedWebhook
 from retargeting.gateways.inbound import receive_inbound
@@ -71,13 +72,8 @@ class Bubble:
     ucs2_characters: tuple[str, ...] = ()
 
 
-def _simulator_only() -> None:
-    if settings.SMS_BACKEND != "outbox":
-        raise Http404("The phone simulator exists only with the outbox SMS backend.")
-
-
 def phone_index(request: HttpRequest) -> HttpResponse:
-    _simulator_only()
+    development_tool(request, "phone simulator")
     numbers = set(OutboxMessage.objects.values_list("to", flat=True))
     numbers |= set(
         InboundMessage.objects.filter(provider="outbox").values_list("sender", flat=True)
@@ -88,7 +84,7 @@ def phone_index(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def phone(request: HttpRequest, number: str) -> HttpResponse:
     """One phone's conversation; replying goes through the same inbound handling as Twilio's."""
-    _simulator_only()
+    development_tool(request, "phone simulator")
     try:
         number = parse_phone(number, default_region="FR").e164
     except InvalidPhone as exc:

@@ -33,7 +33,7 @@ def test_the_outbox_stores_the_message_and_reports_it_delivered_after_commit(
     ]
 
 
-def test_the_simulator_lists_phones_and_shows_encoding_and_segments(client):
+def test_the_simulator_lists_phones_and_shows_encoding_and_segments(client, development_mode):
     get_gateway().send(
         OutgoingSms(to=CUSTOMER, body="Votre panier vous attend : https://r.example/s/Ab3dE5fG")
     )
@@ -47,7 +47,9 @@ def test_the_simulator_lists_phones_and_shows_encoding_and_segments(client):
     assert "because of î" in page
 
 
-def test_a_reply_goes_through_the_inbound_handling_and_its_answer_is_shown(client, handlers):
+def test_a_reply_goes_through_the_inbound_handling_and_its_answer_is_shown(
+    client, handlers, development_mode
+):
     seen = []
     handlers.register_inbound_handler(lambda sms: seen.append(sms) or "Vous êtes désinscrit.")
     get_gateway().send(OutgoingSms(to=CUSTOMER, body="Votre panier", sender="MAISON"))
@@ -61,13 +63,13 @@ def test_a_reply_goes_through_the_inbound_handling_and_its_answer_is_shown(clien
     assert page.index("STOP") < page.index("Vous êtes désinscrit.")
 
 
-def test_the_simulator_exists_only_with_the_outbox(client, settings):
+def test_the_simulator_exists_only_with_the_outbox(client, settings, development_mode):
     settings.SMS_BACKEND = "twilio"
     assert client.get("/dev/phone/").status_code == 404
     assert client.get(f"/dev/phone/{CUSTOMER}/").status_code == 404
 
 
-def test_a_number_that_is_not_one_is_a_404(client):
+def test_a_number_that_is_not_one_is_a_404(client, development_mode):
     assert client.get("/dev/phone/not-a-number/").status_code == 404
 
 

@@ -146,7 +146,7 @@ def test_a_stop_arriving_while_a_send_is_planned_blocks_it(site, abandoned_cart_
     assert not Send.objects.filter(status=SendStatus.ACCEPTED).exists()
 
 
-def test_a_stop_through_the_phone_simulator_is_answered_on_the_phone(client):
+def test_a_stop_through_the_phone_simulator_is_answered_on_the_phone(client, development_mode):
     contact = contact_on(SiteFactory(name="Alpha"))
     client.post(f"/dev/phone/{PHONE}/", {"body": "stop"})
     assert status_of(contact) == "revoked"

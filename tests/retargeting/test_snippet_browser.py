@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def demo(live_server):
+def demo(live_server, development_mode):
     call_command("demo", stdout=StringIO())
     return Site.objects.get(name=DEMO_SITE_NAME)
 

@@ -29,7 +29,15 @@ def base_env(**overrides: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "PUBLIC_BASE_URL", "SMS_BACKEND"}
+        if key
+        not in {
+            "DEBUG",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "PUBLIC_BASE_URL",
+            "SMS_BACKEND",
+            "SMS_OUTBOX_IN_PRODUCTION",
+        }
     }
     env.update({"ENV_FILE": "", "DEBUG": "1", "PYTHONUNBUFFERED": "1"})
     env.update(overrides)
@@ -42,6 +50,8 @@ PRODUCTION = {
     "SECRET_KEY": "a-long-random-production-secret-key-for-tests-only-0123456789",
     "ALLOWED_HOSTS": "relance.example",
     "PUBLIC_BASE_URL": "https://relance.example",
+    # Production processes under test send through the outbox (nothing leaves the machine).
+    "SMS_OUTBOX_IN_PRODUCTION": "1",
 }
 
 
