@@ -591,3 +591,38 @@ def test_an_ipv6_client_cannot_rotate_addresses_within_its_network(client, shop)
     # Control: another subscriber's network has its own budget.
     other = collect(client, shop, identify(_new_number(9)), vid="z" * 20, ip="2001:db8:1:3::1")
     assert other.status_code == 204
+
+
+def test_bootstrap_site_refuses_a_sender_another_site_has_in_one_line():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    call_command(
+        "bootstrap_site",
+        "--name",
+        "A",
+        "--domain",
+        "a.example",
+        "--country",
+        "FR",
+        "--sender",
+        "MAISON",
+        stdout=StringIO(),
+    )
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "bootstrap_site",
+            "--name",
+            "B",
+            "--domain",
+            "b.example",
+            "--country",
+            "FR",
+            "--sender",
+            "maison",
+            stdout=StringIO(),
+        )
+    assert "Another site sends as this sender" in str(refused.value)
+    assert "\n" not in str(refused.value)
+    assert Site.objects.count() == 1

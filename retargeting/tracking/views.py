@@ -79,7 +79,7 @@ def _rate_limited(site: SiteInfo, ip: str | None, vid: str | None) -> bool:
         return False
 
 
-def normalise_phones(events: list[dict[str, Any]], site: SiteInfo | Site) -> None:
+def _normalise_phones(events: list[dict[str, Any]], site: SiteInfo | Site) -> None:
     """Read every identify's phone with the site's country; refuse the batch if one is bad or
     from a country the site does not enrol from its pages (the server API is not limited)."""
     countries = site.countries
@@ -156,7 +156,7 @@ def collect(request: HttpRequest) -> HttpResponse:
     if _rate_limited(site, ip, batch.vid):
         return _cors(_error("too many requests; retry in a minute", 429), request)
     try:
-        normalise_phones(batch.events, site)
+        _normalise_phones(batch.events, site)
     except schema.PayloadError as exc:
         return _cors(_error(str(exc), 400), request)
     refused = _refused_identify(batch.events, site.id, batch.vid, ip)
