@@ -23,3 +23,10 @@ def allow(*, key: str, limit: int, window_seconds: int = 60) -> bool:
     except ValueError:  # expired between add and incr
         cache.add(bucket, 1, timeout=window_seconds + 5)
         return True
+
+
+def forget(*, key: str, window_seconds: int = 60) -> None:
+    """Drop the counts of ``key`` (this window and the one before): for a key that holds
+    personal data, such as a phone number, when that data is erased."""
+    now = int(time.time() // window_seconds)
+    cache.delete_many([f"rl:{key}:{now}", f"rl:{key}:{now - 1}"])
