@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from optin.confirmation import number_limit_keys
@@ -94,6 +95,9 @@ def _scrub_events(*, site: Site, e164: str) -> int:
     events = Event.objects.filter(
         site=site, type__in=[Event.Type.IDENTIFY, Event.Type.PURCHASE], payload__has_key="phone"
     )
+    # The collector and the API store numbers in E.164, found by the database; a number kept
+    # in another form (as typed) is read in Python, so that no form escapes.
+    events = events.filter(Q(payload__phone=e164) | ~Q(payload__phone__regex=r"^\+[0-9]+$"))
     count = 0
     for event in events.only("pk", "payload").iterator(chunk_size=2000):
         payload = dict(event.payload)

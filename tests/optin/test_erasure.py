@@ -321,3 +321,24 @@ def test_turning_double_opt_in_off_warns_in_the_admin(admin_client, shop):
         follow=True,
     )
     assert b"double opt-in is off" in response.content
+
+
+def test_a_number_stored_as_typed_is_found_in_any_form(shop):
+    """Events keep numbers in E.164; one kept as typed (an older event) is erased as well."""
+    site, now = shop.site, timezone.now()
+    for typed in ("06 12 34 56 78", "+33 6 12 34 56 78", "0033612345678", "07 00 00 00 00"):
+        Event.objects.create(
+            site=site,
+            type=Event.Type.PURCHASE,
+            source=Event.Source.SERVER,
+            payload={"type": "purchase", "phone": typed, "first_name": NAME},
+            received_at=now,
+        )
+    report = erase_contact(site=site, raw_phone=PHONE)
+    assert report.events_scrubbed == 3
+    assert sorted(Event.objects.values_list("payload__phone", flat=True)) == [
+        "07 00 00 00 00",
+        "erased",
+        "erased",
+        "erased",
+    ]
