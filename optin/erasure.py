@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,10 +21,12 @@ from optin.confirmation import number_limit_keys
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact, DoNotContact
 from optin.signals import contact_erasing
 from retargeting.gateways.models import InboundMessage, OutboxMessage
-from retargeting.phones import InvalidPhone, parse_phone
+from retargeting.phones import InvalidPhone, mask, parse_phone
 from retargeting.ratelimit import forget
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Event, Visitor
+
+logger = logging.getLogger(__name__)
 
 ERASED = "erased"
 
@@ -82,11 +85,20 @@ def erase_contact(*, site: Site, raw_phone: str) -> ErasureReport:
         visitors = Visitor.objects.filter(site=site, pk__in=visitor_ids).delete()[1]
         scrubbed = _scrub_events(site=site, e164=e164)
         deleted = _delete_messages(site=site, e164=e164)
-        for key, window in number_limit_keys(e164):
-            forget(key=key, window_seconds=window)
+    _forget_limits(e164)
     return ErasureReport(
         contact is not None, said_stop, scrubbed, deleted, visitors.get(Visitor._meta.label, 0)
     )
+
+
+def _forget_limits(e164: str) -> None:
+    """The rate-limit counts keyed by the number. With the cache away they stay until their
+    window ends (a day at most): not a reason to undo the erasure."""
+    try:
+        for key, window in number_limit_keys(e164):
+            forget(key=key, window_seconds=window)
+    except Exception as exc:  # the cache (Redis) is away
+        logger.warning("rate-limit counts of %s not forgotten: %s", mask(e164), exc)
 
 
 def _scrub_events(*, site: Site, e164: str) -> int:
