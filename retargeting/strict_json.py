@@ -14,6 +14,10 @@ import re
 from typing import Any, NoReturn
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What a surrogate can come from: an escape (\ud800) or, as json.loads decodes bytes with
+# "surrogatepass", one encoded in the bytes. A body without either (nearly all) is not walked.
+_MAY_HOLD_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_MAY_HOLD_SURROGATE_TEXT = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 
 
 class InvalidJson(ValueError):
@@ -43,13 +47,23 @@ def loads(data: bytes | str) -> Any:
         raise InvalidJson("the body is not valid JSON: nested too deeply") from None
     except ValueError:  # UnicodeDecodeError included
         raise InvalidJson("the body is not valid JSON") from None
-    path = _lone_surrogate(value)
+    path = _lone_surrogate(value) if _may_hold_surrogate(data) else None
     if path is not None:
         raise InvalidJson(
             f"{path[:200] or 'the body'}: a string holds a lone UTF-16 surrogate "
             "(such as \\ud800), which is not a character"
         )
     return value
+
+
+def _may_hold_surrogate(data: bytes | str) -> bool:
+    if isinstance(data, str):
+        return _MAY_HOLD_SURROGATE_TEXT.search(data) is not None
+    if not json.detect_encoding(data).startswith("utf-8"):
+        return True  # UTF-16 or UTF-32, which json.loads also reads: always walked
+    if b"\\u" not in data and b"\xed" not in data:  # substring tests: the fast common case
+        return False
+    return _MAY_HOLD_SURROGATE_BYTES.search(data) is not None
 
 
 def _lone_surrogate(value: Any) -> str | None:

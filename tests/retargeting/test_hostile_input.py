@@ -217,3 +217,15 @@ def test_control_a_legitimate_identify_is_stored(client, shop, django_capture_on
         response = api(client, shop, "/api/v1/identify", identify())
     assert response.status_code == 200, response.content
     assert Contact.objects.get().first_name == "Marie"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_surrogates_in_a_body_in_utf_16_or_32_are_refused_too(encoding):
+    # json.loads reads these encodings too: the escape is there, in other bytes.
+    with pytest.raises(InvalidJson, match="surrogate"):
+        loads('{"a": "\\ud800"}'.encode(encoding))
+    assert loads('{"a": "\\u00e9"}'.encode(encoding)) == {"a": "é"}
+
+
+def test_an_escaped_backslash_before_u_is_no_surrogate():
+    assert loads(b'{"a": "C:\\\\ud800"}') == {"a": "C:\\ud800"}
