@@ -14,8 +14,8 @@ from retargeting.gateways.models import OutboxMessage
 
 @receiver(contact_erasing, dispatch_uid="campaigns.erasure.delete_sends")
 def delete_sends(*, contact_id: int, site_id: int, **kwargs: Any) -> None:
-    """The sends go (their short links, clicks and history by cascade); the conversions they
-    led to stay, anonymous, for the revenue figures."""
+    """The sends go (their short links, clicks and history by cascade). The conversions they
+    led to stay, linked to nothing: orders the shop made, no longer counted as recovered."""
     sends = Send.objects.filter(site_id=site_id, contact_id=contact_id)
     provider_ids = [pid for pid in sends.values_list("provider_id", flat=True) if pid]
     OutboxMessage.objects.filter(provider_id__in=provider_ids).delete()

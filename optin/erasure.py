@@ -58,7 +58,7 @@ def erase_contact(*, site: Site, raw_phone: str) -> ErasureReport:
     carts, its sends (with their short links, clicks and history: receivers of
     ``contact_erasing``), the messages exchanged with it over the site's sender, and the
     rate-limit counts that hold the number. Identify and purchase events of other browsers
-    lose the number and the name. Conversions stay, anonymous, for the revenue figures.
+    lose the number and the name. Conversions (order id, total) stay, linked to nothing.
     """
     e164 = parse_phone(raw_phone, default_region=site.country).e164
     with transaction.atomic():
