@@ -1,4 +1,5 @@
-"""What an erasure removes from the campaign data: the text of the contact's messages."""
+"""What an erasure removes from the campaign data: the contact's sends, with their short
+links, clicks and history, and the outbox's copies of their messages."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from django.dispatch import receiver
 
 from campaigns.models import Send
 from optin.signals import contact_erasing
+from retargeting.gateways.models import OutboxMessage
 
 
-@receiver(contact_erasing, dispatch_uid="campaigns.erasure.blank_sends")
-def blank_sends(*, contact_id: int, **kwargs: Any) -> None:
-    """Sends stay for the figures; their text (a first name, a link) goes."""
-    Send.objects.filter(contact_id=contact_id).update(body="")
+@receiver(contact_erasing, dispatch_uid="campaigns.erasure.delete_sends")
+def delete_sends(*, contact_id: int, site_id: int, **kwargs: Any) -> None:
+    """The sends go (their short links, clicks and history by cascade). The conversions they
+    led to stay, linked to nothing: orders the shop made, no longer counted as recovered."""
+    sends = Send.objects.filter(site_id=site_id, contact_id=contact_id)
+    provider_ids = [pid for pid in sends.values_list("provider_id", flat=True) if pid]
+    OutboxMessage.objects.filter(provider_id__in=provider_ids).delete()
+    sends.delete()

@@ -227,7 +227,7 @@ class Send(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sends")
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="sends")
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="sends")
-    # Null once the contact was erased: the send stays, for the figures, without personal data.
+    # Erasure deletes a contact's sends; null only on rows kept by an erasure before it did.
     contact = models.ForeignKey(
         Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
     )

@@ -3,6 +3,7 @@
 Allowed: the variables below, the filters below, and ``{% if %}``/``{% else %}``/``{% endif %}``
 on a variable. Nothing else: no tag reaches the database, the files or the settings. An unknown
 variable or a forbidden tag is an error when the template is saved, not when it is sent.
+A template is at most ``MAX_LENGTH`` characters, so every check below reads a bounded text.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ VARIABLES = (
     "discount_code",
     "stop",
 )
+# About ten SMS segments: longer than any reminder needs, and the bound that keeps the
+# checks below (regular expressions, Django's parser) fast whatever a marketer pastes.
+MAX_LENGTH = 1_600
 FILTERS = frozenset({"default", "upper", "lower", "capfirst", "title"})
 _TAG = re.compile(r"{%\s*(.*?)\s*%}", re.DOTALL)
 _VARIABLE = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
@@ -39,6 +43,9 @@ class InvalidTemplate(ValueError):
 
 def template_errors(text: str) -> list[str]:
     """What is wrong with a template, in words a marketer understands (empty: nothing)."""
+    if len(text) > MAX_LENGTH:
+        # Checked first and alone: the other checks never read an unbounded text.
+        return [f"the template is {len(text)} characters long: at most {MAX_LENGTH} are allowed"]
     errors: list[str] = []
     for tag in _TAG.findall(text):
         words = tag.split()

@@ -21,6 +21,12 @@ logger = logging.getLogger(__name__)
 
 # However often a number is typed in, it gets at most this many confirmation SMS a day.
 MAX_PER_NUMBER_PER_DAY = 3
+DAY = 86400
+
+
+def number_limit_keys(phone: str) -> list[tuple[str, int]]:
+    """The rate-limit keys (and their windows) that hold a number: erasure forgets them."""
+    return [(f"doi:{phone}", DAY)]
 
 
 # How long the confirmation link works; replying OUI works as long as the consent is pending.
@@ -60,7 +66,8 @@ def send_confirmation(*, contact_id: int) -> bool:
     contact = Contact.objects.select_related("site").get(pk=contact_id)
     if contact.consent_status != ConsentStatus.PENDING or contact.confirmation_sent_at:
         return False
-    if not allow(key=f"doi:{contact.phone}", limit=MAX_PER_NUMBER_PER_DAY, window_seconds=86400):
+    [(key, window)] = number_limit_keys(contact.phone)
+    if not allow(key=key, limit=MAX_PER_NUMBER_PER_DAY, window_seconds=window):
         logger.warning("confirmation to %s not sent: daily limit", mask(contact.phone))
         return False
     now = timezone.now()

@@ -1,10 +1,15 @@
 """RGPD erasure: a contact's personal data removed everywhere, except a keyed hash of a
-number that said STOP, so that it is never messaged again."""
+number that said STOP, so that it is never messaged again.
+
+Erasure is for one site: another shop that knows the same number keeps its own rows, and the
+messages exchanged over a sender it shares with this site while it still knows the number.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -12,12 +17,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from optin.confirmation import number_limit_keys
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact, DoNotContact
 from optin.signals import contact_erasing
 from retargeting.gateways.models import InboundMessage, OutboxMessage
-from retargeting.phones import parse_phone
+from retargeting.phones import InvalidPhone, mask, parse_phone
+from retargeting.ratelimit import forget
 from retargeting.sites.models import Site
-from retargeting.tracking.models import Event
+from retargeting.tracking.models import Event, Visitor
+
+logger = logging.getLogger(__name__)
 
 ERASED = "erased"
 
@@ -39,10 +48,18 @@ class ErasureReport:
     kept_do_not_contact: bool
     events_scrubbed: int
     messages_deleted: int
+    visitors_deleted: int = 0
 
 
 def erase_contact(*, site: Site, raw_phone: str) -> ErasureReport:
-    """Remove every trace of a number from a site. Raises ``InvalidPhone``."""
+    """Remove every trace of a number from a site. Raises ``InvalidPhone``.
+
+    Gone: the contact and its consent history, the browsers it owned with their events and
+    carts, its sends (with their short links, clicks and history: receivers of
+    ``contact_erasing``), the messages exchanged with it over the site's sender, and the
+    rate-limit counts that hold the number. Identify and purchase events of other browsers
+    lose the number and the name. Conversions (order id, total) stay, linked to nothing.
+    """
     e164 = parse_phone(raw_phone, default_region=site.country).e164
     with transaction.atomic():
         contact = Contact.objects.filter(site=site, phone=e164).first()
@@ -64,22 +81,39 @@ def erase_contact(*, site: Site, raw_phone: str) -> ErasureReport:
                 phone_hash=phone_hash(e164),
                 defaults={"reason": "stop", "created_at": timezone.now()},
             )
-        scrubbed = _scrub_events(site=site, e164=e164, visitor_ids=visitor_ids)
-        deleted = OutboxMessage.objects.filter(to=e164).delete()[0]
-        deleted += InboundMessage.objects.filter(sender=e164).delete()[0]
-    return ErasureReport(contact is not None, said_stop, scrubbed, deleted)
+        # Their events and carts go with them (and the sends of those carts, by cascade).
+        visitors = Visitor.objects.filter(site=site, pk__in=visitor_ids).delete()[1]
+        scrubbed = _scrub_events(site=site, e164=e164)
+        deleted = _delete_messages(site=site, e164=e164)
+    _forget_limits(e164)
+    return ErasureReport(
+        contact is not None, said_stop, scrubbed, deleted, visitors.get(Visitor._meta.label, 0)
+    )
 
 
-def _scrub_events(*, site: Site, e164: str, visitor_ids: list[int]) -> int:
-    """Identify and purchase events that carry the number or the name lose them."""
-    events = Event.objects.filter(site=site, type__in=[Event.Type.IDENTIFY, Event.Type.PURCHASE])
-    events = events.filter(Q(visitor_id__in=visitor_ids) | Q(payload__phone=e164))
+def _forget_limits(e164: str) -> None:
+    """The rate-limit counts keyed by the number. With the cache away they stay until their
+    window ends (a day at most): not a reason to undo the erasure."""
+    try:
+        for key, window in number_limit_keys(e164):
+            forget(key=key, window_seconds=window)
+    except Exception as exc:  # the cache (Redis) is away
+        logger.warning("rate-limit counts of %s not forgotten: %s", mask(e164), exc)
+
+
+def _scrub_events(*, site: Site, e164: str) -> int:
+    """Identify and purchase events of other browsers (or of none: the shop's server) that
+    carry the number, in any form it was typed, lose it and the name given with it."""
+    events = Event.objects.filter(
+        site=site, type__in=[Event.Type.IDENTIFY, Event.Type.PURCHASE], payload__has_key="phone"
+    )
+    # The collector and the API store numbers in E.164, found by the database; a number kept
+    # in another form (as typed) is read in Python, so that no form escapes.
+    events = events.filter(Q(payload__phone=e164) | ~Q(payload__phone__regex=r"^\+[0-9]+$"))
     count = 0
-    for event in events.only("pk", "payload"):
+    for event in events.only("pk", "payload").iterator(chunk_size=2000):
         payload = dict(event.payload)
-        if payload.get("phone") != e164 and not (
-            event.visitor_id in visitor_ids and event.type == Event.Type.IDENTIFY
-        ):
+        if not _is_number(payload.get("phone"), e164=e164, region=site.country):
             continue
         for key in ("phone", "first_name"):
             if key in payload:
@@ -89,3 +123,39 @@ def _scrub_events(*, site: Site, e164: str, visitor_ids: list[int]) -> int:
         Event.objects.filter(pk=event.pk).update(payload=payload)
         count += 1
     return count
+
+
+def _is_number(value: object, *, e164: str, region: str) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return parse_phone(value, default_region=region).e164 == e164
+    except InvalidPhone:
+        return False
+
+
+def _delete_messages(*, site: Site, e164: str) -> int:
+    """The messages exchanged with the number over a sender this site sends from.
+
+    A sender is this site's when replies to it reach the site (``sites_sending_from``). When
+    another site sending from it still knows the number, the messages may be that shop's too,
+    and stay; the site's own sends were already removed with their provider copies.
+    """
+    # Imported here: the replies module needs the consent module, which needs this one.
+    from optin.replies import sites_sending_from
+
+    def ours(sender: str) -> bool:
+        sites = sites_sending_from(sender)
+        others = [other.pk for other in sites if other.pk != site.pk]
+        return site in sites and not Contact.objects.filter(site__in=others, phone=e164).exists()
+
+    deleted = 0
+    inbound = InboundMessage.objects.filter(sender=e164)
+    for recipient in set(inbound.values_list("recipient", flat=True)):
+        if ours(recipient):
+            deleted += inbound.filter(recipient=recipient).delete()[0]
+    outbound = OutboxMessage.objects.filter(to=e164)
+    for sender in set(outbound.values_list("sender", flat=True)):
+        if ours(sender):
+            deleted += outbound.filter(sender=sender).delete()[0]
+    return deleted

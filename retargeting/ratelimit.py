@@ -38,3 +38,10 @@ def count(*, key: str) -> int:
     """How many hits ``take`` counted on ``key`` (0 when none or expired)."""
     value = cache.get(key)
     return int(value) if value else 0
+
+
+def forget(*, key: str, window_seconds: int = 60) -> None:
+    """Drop the counts of ``key`` (this window and the one before): for a key that holds
+    personal data, such as a phone number, when that data is erased."""
+    now = int(time.time() // window_seconds)
+    cache.delete_many([f"rl:{key}:{now}", f"rl:{key}:{now - 1}"])

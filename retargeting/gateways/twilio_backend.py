@@ -163,10 +163,9 @@ class TwilioGateway(Gateway):
         if not token or not signature:
             raise InvalidWebhook("missing signature")
         url = settings.PUBLIC_BASE_URL + request.get_full_path()
-        # Every posted field counts: Twilio adds fields without notice.
-        params = {
-            key: values if len(values) > 1 else values[0] for key, values in request.POST.lists()
-        }
+        # Every posted field counts (Twilio adds fields without notice), each with all its
+        # values: the SDK reads a QueryDict's lists, as Twilio signs a repeated field.
+        params = request.POST
         algorithm = get_signature_algorithm(
             request.META.get("HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS", "")
         )

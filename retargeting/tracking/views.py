@@ -6,7 +6,6 @@ site or origin; 413 too large; 429 over the rate limit; never a 500 on any input
 
 from __future__ import annotations
 
-import json
 import logging
 from functools import cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
+from retargeting import strict_json
 from retargeting.phones import InvalidPhone, parse_phone
 from retargeting.privacy import client_ip, truncate_ip
 from retargeting.ratelimit import allow
@@ -127,12 +127,10 @@ def collect(request: HttpRequest) -> HttpResponse:
     if len(body) > MAX_BODY:
         return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
     try:
-        payload = json.loads(body)
+        payload = strict_json.loads(body)
         key = schema.site_key(payload)
-    except schema.PayloadError as exc:
+    except (schema.PayloadError, strict_json.InvalidJson) as exc:
         return _cors(_error(str(exc), 400), request)
-    except (ValueError, RecursionError):
-        return _cors(_error("the body is not valid JSON", 400), request)
     site = site_by_public_key(key)
     if site is None:
         return _cors(_error("unknown site key", 403), request)
@@ -287,9 +285,9 @@ def _api_request(request: HttpRequest) -> tuple[Site, dict[str, Any]]:
     if len(request.body) > MAX_BODY:
         raise _Refused(_error(f"the body is over {MAX_BODY // 1024} KiB", 413))
     try:
-        body = json.loads(request.body)
-    except (ValueError, RecursionError):
-        raise _Refused(_error("the body is not valid JSON", 400)) from None
+        body = strict_json.loads(request.body)
+    except strict_json.InvalidJson as exc:
+        raise _Refused(_error(str(exc), 400)) from None
     if not isinstance(body, dict):
         raise _Refused(_error("expected a JSON object", 400))
     return site, body

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.flows import DEFAULT_TEMPLATE
-from campaigns.templates import InvalidTemplate, render, template_errors
+from campaigns.templates import MAX_LENGTH, InvalidTemplate, render, template_errors
 from tests.factories import StepFactory
 
 
@@ -64,3 +66,30 @@ def test_saving_a_step_with_an_unknown_variable_is_an_error_in_place():
     with pytest.raises(ValidationError) as error:
         step.full_clean()
     assert "unknown variable {{ frist_name }}" in str(error.value.message_dict["template"])
+
+
+def test_a_template_of_exactly_the_maximum_length_is_accepted():
+    text = "{{ link }} " + "a" * (MAX_LENGTH - len("{{ link }} "))
+    assert len(text) == MAX_LENGTH
+    assert template_errors(text) == []
+
+
+@pytest.mark.django_db
+def test_saving_a_step_with_a_longer_template_is_refused_with_its_length():
+    step = StepFactory.build(flow=StepFactory().flow, position=2, template="a" * (MAX_LENGTH + 1))
+    with pytest.raises(ValidationError) as error:
+        step.full_clean()
+    assert error.value.message_dict["template"] == [
+        "the template is 1601 characters long: at most 1600 are allowed"
+    ]
+
+
+@pytest.mark.parametrize("unit", ["{%", "{{", "{% if ", "{{ a|", "{% a %}"])
+def test_a_huge_template_is_refused_at_once(unit):
+    text = unit * 200_000  # quadratic for the tag and variable patterns, were they run on it
+    started = time.perf_counter()
+    errors = template_errors(text)
+    assert errors == [f"the template is {len(text)} characters long: at most 1600 are allowed"]
+    assert time.perf_counter() - started < 0.1
+    with pytest.raises(InvalidTemplate):
+        render(text, {})

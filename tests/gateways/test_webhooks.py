@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 from django.test import override_settings
 
@@ -240,3 +244,70 @@ def test_a_signed_webhook_that_is_not_one_is_a_400_with_the_reason(
     assert response.status_code == 400
     assert reason in response.content
     assert seen == [] and not InboundMessage.objects.exists()
+
+
+def twilio_signature(url, params):
+    """Twilio's documented algorithm, written out: the URL, then each field name in order
+    followed by its value, each of a repeated field's values in order; HMAC-SHA1, base64."""
+    from tests.support.twilio_emulator import AUTH_TOKEN
+
+    text = url
+    for name in sorted(params):
+        values = params[name] if isinstance(params[name], list) else [params[name]]
+        for value in sorted(values):
+            text += name + value
+    digest = hmac.new(AUTH_TOKEN.encode(), text.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+REPEATED_INBOUND = {
+    "MessageSid": "SMrepeated",
+    "From": CUSTOMER,
+    "To": SENDER,
+    "Body": "Bonjour",
+    "MediaUrl0": ["https://media.example/b", "https://media.example/a"],
+}
+
+
+def test_a_repeated_field_signed_as_twilio_signs_it_is_accepted(client, twilio):
+    url = "https://relance.example/webhooks/twilio/inbound"
+    response = client.post(
+        "/webhooks/twilio/inbound",
+        data=REPEATED_INBOUND,
+        HTTP_X_TWILIO_SIGNATURE=twilio_signature(url, REPEATED_INBOUND),
+    )
+    assert response.status_code == 200, response.content
+    assert InboundMessage.objects.get().provider_id == "SMrepeated"
+
+
+@pytest.mark.parametrize("kept", [0, -1])
+def test_a_signature_over_one_value_of_a_repeated_field_is_refused(client, twilio, kept):
+    url = "https://relance.example/webhooks/twilio/inbound"
+    one_value = dict(REPEATED_INBOUND, MediaUrl0=REPEATED_INBOUND["MediaUrl0"][kept])
+    response = client.post(
+        "/webhooks/twilio/inbound",
+        data=REPEATED_INBOUND,
+        HTTP_X_TWILIO_SIGNATURE=twilio_signature(url, one_value),
+    )
+    assert response.status_code == 403
+    assert not InboundMessage.objects.exists()
+
+
+def test_a_repeated_status_field_is_signed_whole(client, twilio, handlers):
+    reports = []
+    handlers.register_status_handler(reports.append)
+    params = dict(status_params(twilio), ErrorMessage=["b", "a"])
+    url = "https://relance.example/webhooks/twilio/status"
+    forged = client.post(
+        "/webhooks/twilio/status",
+        data=params,
+        HTTP_X_TWILIO_SIGNATURE=twilio_signature(url, dict(params, ErrorMessage="a")),
+    )
+    assert forged.status_code == 403 and reports == []
+    signed = client.post(
+        "/webhooks/twilio/status",
+        data=params,
+        HTTP_X_TWILIO_SIGNATURE=twilio_signature(url, params),
+    )
+    assert signed.status_code == 204
+    assert [report.provider_id for report in reports] == [params["MessageSid"]]

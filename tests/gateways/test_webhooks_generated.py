@@ -57,7 +57,8 @@ params = st.dictionaries(
             "Other",
         ]
     ),
-    value,
+    # A field may be repeated (Twilio signs every value): one value, or a list of them.
+    st.one_of(value, st.lists(value, min_size=1, max_size=3)),
     max_size=8,
 )
 
@@ -85,6 +86,14 @@ def state():
 @example(
     path="/webhooks/twilio/status",
     data={"MessageSid": "SM\x00", "MessageStatus": "delivered", "ErrorCode": "\x00"},
+)
+@example(
+    path="/webhooks/twilio/inbound",
+    data={"MessageSid": "SM1", "From": CUSTOMER, "To": SENDER, "Body": ["STOP", "OUI"]},
+)
+@example(
+    path="/webhooks/twilio/status",
+    data={"MessageSid": ["SM1", "SM2"], "MessageStatus": "delivered", "Other": ["b", "a", "b"]},
 )
 def test_signed_webhooks_never_cause_a_server_error(client, twilio, customer, path, data):
     # Form fields cannot carry NUL through an HTTP form post in a way Twilio would send;

@@ -15,11 +15,13 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.utils.datastructures import MultiValueDict
 from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -108,8 +110,12 @@ class TwilioEmulator:
 
     # --- what Twilio sends to the product ------------------------------------------------
 
-    def sign(self, url: str, params: dict[str, str]) -> str:
-        return RequestValidator(self.auth_token).compute_signature(url, params)
+    def sign(self, url: str, params: Mapping[str, str | list[str]]) -> str:
+        """Twilio's signature of a webhook; a list is a field posted once per value."""
+        fields = MultiValueDict(
+            {key: value if isinstance(value, list) else [value] for key, value in params.items()}
+        )
+        return RequestValidator(self.auth_token).compute_signature(url, fields)
 
     def post_signed(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
         request = urllib.request.Request(

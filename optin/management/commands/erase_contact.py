@@ -29,6 +29,7 @@ class Command(BaseCommand):
         kept = ", kept as do-not-contact (it had said STOP)" if report.kept_do_not_contact else ""
         self.stdout.write(
             f"erased: contact {'found' if report.contact_found else 'not found'}, "
+            f"{report.visitors_deleted} browser(s) deleted with their events and carts, "
             f"{report.events_scrubbed} events scrubbed, {report.messages_deleted} messages "
             f"deleted{kept}"
         )
