@@ -24,7 +24,6 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +32,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
+from retargeting.tracking.entries import Entry
+from retargeting.tracking.ingest import write_entries
 from retargeting.tracking.models import IngestCursor
 
 logger = logging.getLogger(__name__)
@@ -175,18 +176,6 @@ def warn_unavailable(exc: Exception) -> None:
 # --- Draining -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Entry:
-    id: str
-    site_id: int
-    vid: str
-    events: list[dict[str, Any]]
-    received_at: datetime
-    source: str
-    ip: str | None
-    user_agent: str
-
-
 def _decode(entry_id: bytes | str, fields: dict[bytes, bytes] | None) -> Entry | None:
     entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     if not fields:  # deleted while pending
@@ -283,7 +272,6 @@ def drain_shard(shard: int, *, deadline: float, batch_size: int = BATCH_SIZE) ->
 
 def _write(shard: int, entries: list[Entry]) -> int:
     """Write a batch of entries once, moving the shard's cursor in the same transaction."""
-    from retargeting.tracking.ingest import write_entries
 
     if not entries:
         return 0
@@ -311,7 +299,6 @@ def _cursor(shard: int) -> IngestCursor:
 
 
 def _write_one_by_one(shard: int, entries: list[Entry]) -> int:
-    from retargeting.tracking.ingest import write_entries
 
     written = 0
     for entry in entries:

@@ -17,16 +17,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
 from retargeting import bulk
+from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
+from retargeting.tracking.entries import Entry
 from retargeting.tracking.models import Cart, Event, Visitor
-from retargeting.tracking.recording import LAST_SEEN_PRECISION, cart_contents
-
-if TYPE_CHECKING:
-    from retargeting.tracking.buffer import Entry
+from retargeting.tracking.recording import LAST_SEEN_PRECISION
 
 
 def write_entries(entries: list[Entry]) -> None:
@@ -136,62 +134,29 @@ def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], Visitor])
                 continue
             settle(visitor.pk, before=now)
             data = event["cart"]
-            contents = cart_contents(data)
             key = (visitor.pk, data["id"])
-            known = by_external.get(key)
-            current = open_cart[visitor.pk]
-            if current is not None and current.last_change_at > now:
-                continue  # a newer state is already recorded
-            if current is not None and current.external_id == data["id"]:
-                if any(getattr(current, name) != value for name, value in contents.items()):
-                    # A changed cart is a new abandonment: its delay starts again from now.
-                    for name, value in contents.items():
-                        setattr(current, name, value)
-                    current.last_change_at = now
-                    _mark(current, changed)
-                continue
-            if known is not None and known.status == Cart.Status.CONVERTED:
-                continue  # the shop reused a bought cart's id: that cart is done
-            if current is not None:
-                current.status = Cart.Status.REPLACED
-                _mark(current, changed)
-            if known is not None:
-                for name, value in contents.items():
-                    setattr(known, name, value)
-                known.status = Cart.Status.OPEN
-                known.last_change_at = now
-                _mark(known, changed)
-                open_cart[visitor.pk] = known
-                continue
-            cart = Cart(
+            change = apply_cart_event(
                 site_id=entry.site_id,
                 visitor_id=visitor.pk,
-                external_id=data["id"],
-                created_at=now,
-                last_change_at=now,
-                **contents,
+                open_cart=open_cart[visitor.pk],
+                known=by_external.get(key),
+                data=data,
+                at=now,
             )
-            by_external[key] = cart
-            open_cart[visitor.pk] = cart
-            created.append(cart)
+            for cart in change.changed:
+                _mark(cart, changed)
+            if change.created is not None:
+                by_external[key] = change.created
+                created.append(change.created)
+            open_cart[visitor.pk] = change.open_cart
     for visitor_id in list(purchases):
         settle(visitor_id, before=None)
-    fields = [
-        "status",
-        "converted_at",
-        "last_change_at",
-        "currency",
-        "total",
-        "item_count",
-        "items",
-        "url",
-    ]
     # Carts leaving "open" first, so that no visitor has two open carts at any moment.
     closing = [cart for cart in changed.values() if cart.status != Cart.Status.OPEN]
     staying = [cart for cart in changed.values() if cart.status == Cart.Status.OPEN]
     for group in (closing, staying):
         if group:
-            Cart.objects.bulk_update(group, fields, batch_size=500)
+            Cart.objects.bulk_update(group, FIELDS, batch_size=500)
     if created:
         names = [f.attname for f in Cart._meta.concrete_fields if not f.primary_key]
         bulk.insert(Cart, [{name: getattr(cart, name) for name in names} for cart in created])

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
 from retargeting.tracking.models import Cart, Event, Visitor
 from retargeting.tracking.signals import identify_received, purchase_received
 
@@ -110,52 +110,26 @@ def _open_cart(visitor: Visitor) -> Cart | None:
     return Cart.objects.select_for_update().filter(visitor=visitor, status=Cart.Status.OPEN).first()
 
 
-def cart_contents(data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "currency": data["currency"],
-        "total": Decimal(data["total"]),
-        "items": data["items"],
-        "item_count": sum(item["quantity"] for item in data["items"]),
-        "url": data["url"] or "",
-    }
-
-
 def _apply_cart(
     *, visitor: Visitor, open_cart: Cart | None, data: dict[str, Any], now: datetime
 ) -> Cart | None:
-    """Make ``data`` the visitor's live cart; return the open cart afterwards."""
-    contents = cart_contents(data)
-    if open_cart is not None and open_cart.external_id == data["id"]:
-        changed = any(getattr(open_cart, name) != value for name, value in contents.items())
-        if changed:
-            # A changed cart is a new abandonment: its delay starts again from now.
-            for name, value in contents.items():
-                setattr(open_cart, name, value)
-            open_cart.last_change_at = now
-            open_cart.save(update_fields=[*contents, "last_change_at"])
-        return open_cart
-    previous = Cart.objects.filter(visitor=visitor, external_id=data["id"]).first()
-    if previous is not None and previous.status == Cart.Status.CONVERTED:
-        # The shop reused a bought cart's id: that cart is done; the event is kept.
-        return open_cart
-    if open_cart is not None:
-        open_cart.status = Cart.Status.REPLACED
-        open_cart.save(update_fields=["status"])
-    if previous is not None:
-        for name, value in contents.items():
-            setattr(previous, name, value)
-        previous.status = Cart.Status.OPEN
-        previous.last_change_at = now
-        previous.save(update_fields=[*contents, "status", "last_change_at"])
-        return previous
-    return Cart.objects.create(
+    """Make ``data`` the visitor's live cart (``cart_rules``); return the open cart afterwards."""
+    known = open_cart
+    if open_cart is None or open_cart.external_id != data["id"]:
+        known = Cart.objects.filter(visitor=visitor, external_id=data["id"]).first()
+    change = apply_cart_event(
         site_id=visitor.site_id,
-        visitor=visitor,
-        external_id=data["id"],
-        created_at=now,
-        last_change_at=now,
-        **contents,
+        visitor_id=visitor.pk,
+        open_cart=open_cart,
+        known=known,
+        data=data,
+        at=now,
     )
+    for cart in change.changed:
+        cart.save(update_fields=FIELDS)
+    if change.created is not None:
+        change.created.save()
+    return change.open_cart
 
 
 def _announce(*, site_id: int, recorded: Recorded, origin: Origin) -> None:

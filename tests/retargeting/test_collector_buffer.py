@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from retargeting.sites.models import Site
 from retargeting.tracking import buffer
-from retargeting.tracking.buffer import Entry
+from retargeting.tracking.entries import Entry
 from retargeting.tracking.ingest import write_entries
 from retargeting.tracking.models import Cart, Event, IngestCursor, Visitor
 from retargeting.tracking.recording import Origin, record_batch
