@@ -162,3 +162,37 @@ def test_a_stop_through_the_signed_twilio_webhook(client, twilio):
     )
     assert b"<Message>Alpha : vous ne recevrez plus de SMS." in response.content
     assert status_of(contact) == "revoked"
+
+
+@pytest.mark.parametrize(
+    ("body", "opt_out_type"),
+    [
+        ("Oui stop", ""),
+        ("Yes stop", ""),
+        ("Oui, mais arrêtez", ""),
+        ("Oui stop", "START"),  # the provider's START does not beat the opt-out word
+        ("START STOP", "START"),
+    ],
+)
+def test_a_reply_with_an_opt_out_word_keeps_a_stopped_number_stopped(body, opt_out_type):
+    site = SiteFactory(name="Alpha")
+    contact = contact_on(site)
+    reply("STOP")
+    assert status_of(contact) == "revoked"
+    assert reply(body, opt_out_type=opt_out_type) is None  # nothing changes, nothing answered
+    assert status_of(contact) == "revoked"
+    assert list(contact.consents.values_list("status", flat=True)) == ["granted", "revoked"]
+
+
+def test_oui_with_an_opt_out_word_does_not_confirm_a_pending_opt_in():
+    contact = contact_on(SiteFactory(name="Alpha"), status=ConsentStatus.PENDING)
+    assert reply("Oui stop").startswith("Alpha : vous ne recevrez plus de SMS")
+    assert status_of(contact) == "revoked"
+
+
+def test_an_opt_in_word_among_other_words_is_an_ordinary_message():
+    contact = contact_on(SiteFactory(name="Alpha"), status=ConsentStatus.PENDING)
+    assert reply("oui je veux bien") is None
+    assert status_of(contact) == "pending"
+    assert reply("Oui merci").startswith("Alpha : merci, votre inscription")
+    assert status_of(contact) == "confirmed"
