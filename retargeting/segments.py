@@ -89,10 +89,25 @@ def count(text: str) -> SegmentCount:
 
 
 # GSM-7 look-alikes of the characters that most often force UCS-2 in French and English
-# texts. Characters with an accent the table does not list lose the accent (NFKD); what is
-# left outside GSM-7 after that (an emoji) is dropped.
+# texts, keeping their meaning (after Twilio's Smart Encoding, src/libs/SmartEncodingMap.ts of
+# its segment calculator). Characters with an accent the table does not list lose the accent
+# (NFKD); what is left outside GSM-7 after that (an emoji) is dropped.
 TRANSLITERATION = {
     "’": "'",
+    "ʼ": "'",  # the modifier apostrophe some keyboards type for the French elision
+    "ʻ": "'",
+    "½": "1/2",  # NFKD would give "1⁄2" and the fraction slash would vanish: "12 prix"
+    "¼": "1/4",
+    "¾": "3/4",
+    "⁄": "/",  # the fraction slash of the other fractions' NFKD forms (⅓ → 1/3)
+    "∕": "/",
+    "÷": "/",
+    "×": "x",
+    "°": "o",  # n° → no
+    "\u2028": "\n",  # line separator: a new line, never two words glued together
+    "\u2029": "\n",  # paragraph separator
+    "\u2060": "",
+    "\ufeff": "",
     "‘": "'",
     "‚": "'",
     "‛": "'",
@@ -147,19 +162,30 @@ TRANSLITERATION = {
 }
 
 
-def to_gsm7(text: str) -> str:
-    """``text`` with every character GSM-7 can carry, look-alikes for the others."""
+def _look_alike(char: str) -> str:
+    """What ``char``, outside GSM-7, becomes in a GSM-7 text."""
+    if char in TRANSLITERATION:
+        return TRANSLITERATION[char]
+    category = unicodedata.category(char)
+    if category == "Zs":
+        return " "  # any other space is a space, so no two words are ever glued together
+    if category in ("Zl", "Zp"):
+        return "\n"
     out = []
-    for char in text:
-        if _gsm7_cost(char) is not None:
-            out.append(char)
-        elif char in TRANSLITERATION:
-            out.append(TRANSLITERATION[char])
-        else:
-            bare = "".join(
-                part
-                for part in unicodedata.normalize("NFKD", char)
-                if not unicodedata.combining(part) and _gsm7_cost(part) is not None
-            )
-            out.append(bare)
+    for part in unicodedata.normalize("NFKD", char):
+        if _gsm7_cost(part) is not None:
+            out.append(part)
+        elif part in TRANSLITERATION:
+            out.append(TRANSLITERATION[part])
     return "".join(out)
+
+
+def to_gsm7(text: str) -> str:
+    """``text`` with every character GSM-7 can carry, look-alikes for the others.
+
+    Composed first (NFC): a decomposed "Hélène" keeps its é, which GSM-7 has.
+    """
+    return "".join(
+        char if _gsm7_cost(char) is not None else _look_alike(char)
+        for char in unicodedata.normalize("NFC", text)
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from retargeting.segments import GSM7, UCS2, count, graphemes
+from retargeting.segments import GSM7, UCS2, count, graphemes, to_gsm7
 
 # Twilio's message-segment-calculator (github.com/TwilioDevEd/message-segment-calculator,
 # commit a50230f), tests/index.test.js: its bodies are these digits, the first one or two
@@ -168,3 +168,38 @@ def test_a_decomposed_accent_forces_ucs2_and_is_named_whole():
     result = count("Le" + E_ACUTE_COMBINING + "a")
     assert result.encoding == UCS2
     assert result.ucs2_characters == (E_ACUTE_COMBINING,)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Twilio's Smart Encoding (src/libs/SmartEncodingMap.ts of the calculator): line 21
+        # U+02BC → ', line 36 ÷ → /, lines 37-39 the fractions, line 43 the fraction slash,
+        # lines 266-267 the line and paragraph separators (a new line here, not glued words).
+        ("aujourdʼhui", "aujourd'hui"),
+        ("10 ÷ 2", "10 / 2"),
+        ("½ prix", "1/2 prix"),
+        ("¼ de remise, ¾ du prix", "1/4 de remise, 3/4 du prix"),
+        ("1⁄2", "1/2"),
+        ("Bonjour\u2028Marie", "Bonjour\nMarie"),
+        ("Merci.\u2029À bientôt", "Merci.\nA bientot"),
+        # Our own cases: what the meaning needs.
+        ("He\u0301le\u0300ne", "Hélène"),  # decomposed: composed first, é and è are GSM-7
+        ("Ce\u0301dric et Franc\u0327oise", "Cédric et Francoise"),
+        ("2 × 3", "2 x 3"),
+        ("n° 12, N° 3", "no 12, No 3"),
+        ("⅓ offert", "1/3 offert"),
+        ("un\u2003deux\u3000trois", "un deux trois"),  # any space stays a space
+        ("mot\u2060joint\ufeff", "motjoint"),
+        ("q\u0301", "q"),  # an accent no composed letter carries is dropped, not the letter
+    ],
+)
+def test_transliteration_keeps_the_meaning(text, expected):
+    assert to_gsm7(text) == expected
+    assert count(to_gsm7(text)).encoding == GSM7
+
+
+def test_a_decomposed_name_costs_no_more_once_transliterated():
+    decomposed = "He\u0301le\u0300ne, votre panier vous attend"
+    assert count(decomposed).encoding == UCS2
+    assert count(to_gsm7(decomposed)) == count("Hélène, votre panier vous attend")
