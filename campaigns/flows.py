@@ -12,8 +12,9 @@ DEFAULT_FLOW_SLUG = "panier-abandonne"
 
 # GSM-7 only (no ç, ê, ’…) and one segment: with a short-link base of up to 30 characters,
 # a 20-character shop name, a 10-character first name, a 99 999,99 € total and the opt-out
-# mention (a STOP number of up to 16 characters included), the text stays within 160 GSM-7 characters (tests/campaigns/test_flows.py computes
-# that worst case). The opt-out mention is appended by create_default_flow.
+# mention (a STOP number of up to 16 characters included), the text stays within 160 GSM-7
+# characters (tests/campaigns/test_flows.py computes that worst case). The opt-out mention is
+# appended by create_default_flow.
 DEFAULT_TEMPLATE = {
     Language.FR: (
         "{{ shop }} : {% if first_name %}{{ first_name }}, {% endif %}votre panier de "

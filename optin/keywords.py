@@ -18,6 +18,7 @@ to resubscribe).
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from enum import StrEnum
@@ -94,7 +95,7 @@ def normalize(text: str) -> list[str]:
 def has_opt_out_word(words: list[str]) -> bool:
     """Whether an opt-out word is among ``words``, alone, as two words run together
     ("STOP ALL", "opt-out") or spelt letter by letter ("S.T.O.P")."""
-    candidates = {*words, *("".join(pair) for pair in zip(words, words[1:], strict=False))}
+    candidates = {*words, *("".join(pair) for pair in itertools.pairwise(words))}
     candidates.add("".join(words))
     return not OPT_OUT_WORDS.isdisjoint(candidates)
 
