@@ -58,7 +58,9 @@ def test_the_zone_of_a_sender_is_its_shops_else_the_numbers_country(settings):
 
 def test_the_phone_simulator_shows_the_shops_time_and_names_the_zone(client):
     SiteFactory(sender="", time_zone="Europe/Paris")
-    OutboxMessage.objects.create(provider_id="OB1", to=PHONE, body="Votre panier", created_at=WINTER)
+    OutboxMessage.objects.create(
+        provider_id="OB1", to=PHONE, body="Votre panier", created_at=WINTER
+    )
     InboundMessage.objects.create(
         provider="outbox",
         provider_id="IB1",
