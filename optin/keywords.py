@@ -8,7 +8,9 @@ The one rule for what a customer's reply means (docs/consent.md shows it with ex
 - An opt-in word (START, UNSTOP, OUI, YES) or a help word (HELP, INFO, AIDE) counts only
   when it is the whole reply, punctuation and one politeness word ("merci", "svp",
   "please", "thanks"…) allowed: "Oui merci" confirms, "oui je veux bien" does not.
-- Words run together or split count as one: "STOP ALL", "opt-out", "S.T.O.P".
+- Words run together or split count as one: "STOP ALL", "opt-out", "S.T.O.P" (but a
+  single letter is never run into the next word, "qui t'a" being no QUIT, and "week-end"
+  is no END).
 
 The provider's own classification, when it sends one (Twilio's ``OptOutType``), is used too:
 its STOP always stops, and its START or HELP holds unless our opt-out rule finds an opt-out
@@ -81,6 +83,8 @@ POLITENESS: frozenset[tuple[str, ...]] = frozenset(
         ("THX",),
     }
 )
+# Everyday phrases that contain an opt-out word only because they are written in two parts.
+ORDINARY_PHRASES: frozenset[tuple[str, ...]] = frozenset({("WEEK", "END")})
 PROVIDER_TYPES = {"STOP": Keyword.STOP, "START": Keyword.START, "HELP": Keyword.HELP}
 _NOT_WORD = re.compile(r"[^A-Z0-9]+")
 
@@ -93,11 +97,38 @@ def normalize(text: str) -> list[str]:
 
 
 def has_opt_out_word(words: list[str]) -> bool:
-    """Whether an opt-out word is among ``words``, alone, as two words run together
-    ("STOP ALL", "opt-out") or spelt letter by letter ("S.T.O.P")."""
-    candidates = {*words, *("".join(pair) for pair in itertools.pairwise(words))}
-    candidates.add("".join(words))
+    """Whether an opt-out word is among ``words``: alone, as two words run together
+    ("STOP ALL", "opt-out") or spelt letter by letter ("S.T.O.P").
+
+    Two words are run together only when neither is a single letter, so that an elided
+    French word does not make one ("qui t'a" is no QUIT); and the French "week-end" is no
+    END.
+    """
+    words = _without_ordinary_phrases(words)
+    candidates = set(words)
+    candidates.update(
+        first + second
+        for first, second in itertools.pairwise(words)
+        if len(first) > 1 and len(second) > 1
+    )
+    if words and all(len(word) == 1 for word in words):
+        candidates.add("".join(words))
     return not OPT_OUT_WORDS.isdisjoint(candidates)
+
+
+def _without_ordinary_phrases(words: list[str]) -> list[str]:
+    out: list[str] = []
+    index = 0
+    while index < len(words):
+        for phrase in ORDINARY_PHRASES:
+            if tuple(words[index : index + len(phrase)]) == phrase:
+                out.append("".join(phrase))
+                index += len(phrase)
+                break
+        else:
+            out.append(words[index])
+            index += 1
+    return out
 
 
 def _alone(words: list[str]) -> Keyword | None:

@@ -89,6 +89,10 @@ def test_docs_show_the_golden_list():
         ("OUI.", Keyword.YES),
         ("thank you, start", Keyword.START),
         ("AIDE!!!", Keyword.HELP),
+        ("Oui-stop", Keyword.STOP),
+        ("week-end ? non, stop", Keyword.STOP),
+        ("l'arrêt des SMS", Keyword.STOP),
+        ("s t o p", Keyword.STOP),
     ],
 )
 def test_keywords_of_our_own(text, keyword):
@@ -107,6 +111,10 @@ def test_keywords_of_our_own(text, keyword):
         "weekend",
         "unstoppable",
         "Desinscrit",
+        "Je passe ce week-end",
+        "ce week end ?",
+        "Qui t'a donné mon numéro ?",
+        "O P",
     ],
 )
 def test_ordinary_messages_are_no_keyword(text):
