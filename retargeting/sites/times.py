@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 
 from retargeting.sites.models import Site
@@ -35,9 +36,12 @@ def sender_time_zone(sender: str, *, phone: str = "") -> str:
     platform's ``TWILIO_FROM`` for shops without one). Where those shops are in different
     zones, or none is known, the zone of the country of ``phone``; else UTC."""
     platform = not sender or sender == settings.TWILIO_FROM
-    zones = set(Site.objects.filter(sender=sender).values_list("time_zone", flat=True))
+    rows = set(
+        Site.objects.filter(Q(sender=sender) | Q(sender="")).values_list("sender", "time_zone")
+    )
+    zones = {zone for own, zone in rows if sender and own == sender}
     if platform or not zones:
-        zones |= set(Site.objects.filter(sender="").values_list("time_zone", flat=True))
+        zones |= {zone for own, zone in rows if own == ""}
     if len(zones) == 1:
         return zones.pop()
     try:

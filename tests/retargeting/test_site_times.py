@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import SendStatus
@@ -108,3 +110,22 @@ def test_the_admin_shows_sends_and_contacts_in_the_shops_time(admin_client):
     assert "01/12/2026 16:03 AST (America/Martinique)" in contacts
     page = admin_client.get(f"/admin/optin/contact/{contact.pk}/change/").content.decode()
     assert page.count("16:03 AST (America/Martinique)") >= 3  # created, last messaged, consent
+
+
+def test_the_simulator_looks_each_senders_zone_up_once(client):
+    SiteFactory(sender="", time_zone="Europe/Paris")
+
+    def queries_for_a_page_of(count):
+        OutboxMessage.objects.all().delete()
+        for index in range(count):
+            OutboxMessage.objects.create(
+                provider_id=f"OB{count}-{index}", to=PHONE, body="Votre panier", created_at=WINTER
+            )
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/dev/phone/{PHONE}/").status_code == 200
+        return len(captured)
+
+    assert queries_for_a_page_of(1) == queries_for_a_page_of(6)
+    with CaptureQueriesContext(connection) as captured:
+        sender_time_zone("", phone=PHONE)
+    assert len(captured) == 1
