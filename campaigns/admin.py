@@ -105,15 +105,26 @@ class SendAdmin(SiteScopedAdmin):
 
 @admin.register(ShortLink)
 class ShortLinkAdmin(SiteScopedAdmin):
-    list_display = ["code", "send", "created_at", "expires_at"]
+    list_display = ["code", "send", "shop_created_at", "shop_expires_at"]
+    list_select_related = ["send__site"]
     search_fields = ["code"]
     raw_id_fields = ["send"]
+    shop_created_at = shop_time_column(
+        "created_at", site_of=_send_site, description="created (shop time)"
+    )
+    shop_expires_at = shop_time_column(
+        "expires_at", site_of=_send_site, description="expires (shop time)"
+    )
 
 
 @admin.register(Click)
 class ClickAdmin(SiteScopedAdmin):
-    list_display = ["link", "at", "user_agent_class"]
+    list_display = ["link", "shop_at", "user_agent_class"]
+    list_select_related = ["link__send__site"]
     raw_id_fields = ["link"]
+    shop_at = shop_time_column(
+        "at", site_of=lambda click: click.link.send.site, description="at (shop time)"
+    )
 
 
 @admin.register(Conversion)

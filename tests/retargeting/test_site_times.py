@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from campaigns.models import SendStatus
+from campaigns.models import Click, SendStatus, ShortLink
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.gateways.models import InboundMessage, OutboxMessage
@@ -106,6 +106,19 @@ def test_the_admin_shows_sends_and_contacts_in_the_shops_time(admin_client):
     assert "01/12/2026 16:04 AST (America/Martinique)" in listing
     page = admin_client.get(f"/admin/campaigns/send/{send.pk}/change/").content.decode()
     assert "Due (shop time)" in page and "16:03 AST (America/Martinique)" in page
+    link = ShortLink.objects.create(
+        send=send,
+        code="abc",
+        target_url="https://shop.example/",
+        created_at=WINTER,
+        expires_at=WINTER + timedelta(days=30),
+    )
+    Click.objects.create(link=link, at=WINTER + timedelta(minutes=9))
+    links = admin_client.get("/admin/campaigns/shortlink/").content.decode()
+    assert "01/12/2026 16:03 AST (America/Martinique)" in links
+    assert "31/12/2026 16:03 AST (America/Martinique)" in links
+    clicks = admin_client.get("/admin/campaigns/click/").content.decode()
+    assert "01/12/2026 16:12 AST (America/Martinique)" in clicks
     contacts = admin_client.get("/admin/optin/contact/").content.decode()
     assert "01/12/2026 16:03 AST (America/Martinique)" in contacts
     page = admin_client.get(f"/admin/optin/contact/{contact.pk}/change/").content.decode()
