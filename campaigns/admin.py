@@ -19,6 +19,16 @@ from campaigns.models import (
     Step,
 )
 from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
+from retargeting.sites.models import Site
+from retargeting.sites.times import shop_time_column
+
+
+def _site(obj: Model) -> Site:
+    return obj.site  # type: ignore[attr-defined]
+
+
+def _send_site(obj: Model) -> Site:
+    return obj.send.site  # type: ignore[attr-defined]
 
 
 class StepInline(SiteScopedInline, admin.StackedInline):
@@ -56,7 +66,9 @@ class SendEventInline(SiteScopedInline, admin.TabularInline):
     model = SendEvent
     extra = 0
     can_delete = False
-    readonly_fields = ["status", "reason", "detail", "error_code", "source", "at"]
+    readonly_fields = ["status", "reason", "detail", "error_code", "source", "shop_at"]
+    fields = tuple(readonly_fields)
+    shop_at = shop_time_column("at", site_of=_send_site, description="at (shop time)")
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -64,10 +76,14 @@ class SendEventInline(SiteScopedInline, admin.TabularInline):
 
 @admin.register(Send)
 class SendAdmin(SiteScopedAdmin):
-    list_display = ["pk", "site", "status", "reason", "due_at", "sent_at"]
+    list_display = ["pk", "site", "status", "reason", "shop_due_at", "shop_sent_at"]
     list_filter = ["site", "status", "reason"]
     raw_id_fields = ["cart", "contact", "step"]
     readonly_fields = [
+        "shop_due_at",
+        "shop_planned_at",
+        "shop_claimed_at",
+        "shop_sent_at",
         "planned_at",
         "claimed_at",
         "sent_at",
@@ -76,27 +92,50 @@ class SendAdmin(SiteScopedAdmin):
         "updated_at",
     ]
     inlines = [SendEventInline]
+    # In the shop's time zone, the zone named (the form's own fields stay in UTC).
+    shop_due_at = shop_time_column("due_at", site_of=_site, description="due (shop time)")
+    shop_planned_at = shop_time_column(
+        "planned_at", site_of=_site, description="planned (shop time)"
+    )
+    shop_claimed_at = shop_time_column(
+        "claimed_at", site_of=_site, description="claimed (shop time)"
+    )
+    shop_sent_at = shop_time_column("sent_at", site_of=_site, description="sent (shop time)")
 
 
 @admin.register(ShortLink)
 class ShortLinkAdmin(SiteScopedAdmin):
-    list_display = ["code", "send", "created_at", "expires_at"]
+    list_display = ["code", "send", "shop_created_at", "shop_expires_at"]
+    list_select_related = ["send__site"]
     search_fields = ["code"]
     raw_id_fields = ["send"]
+    shop_created_at = shop_time_column(
+        "created_at", site_of=_send_site, description="created (shop time)"
+    )
+    shop_expires_at = shop_time_column(
+        "expires_at", site_of=_send_site, description="expires (shop time)"
+    )
 
 
 @admin.register(Click)
 class ClickAdmin(SiteScopedAdmin):
-    list_display = ["link", "at", "user_agent_class"]
+    list_display = ["link", "shop_at", "user_agent_class"]
+    list_select_related = ["link__send__site"]
     raw_id_fields = ["link"]
+    shop_at = shop_time_column(
+        "at", site_of=lambda click: click.link.send.site, description="at (shop time)"
+    )
 
 
 @admin.register(Conversion)
 class ConversionAdmin(SiteScopedAdmin):
-    list_display = ["order_id", "site", "total", "currency", "attribution", "occurred_at"]
+    list_display = ["order_id", "site", "total", "currency", "attribution", "shop_occurred_at"]
     list_filter = ["site", "attribution"]
     search_fields = ["order_id"]
     raw_id_fields = ["visitor", "contact", "cart", "send"]
+    shop_occurred_at = shop_time_column(
+        "occurred_at", site_of=_site, description="occurred (shop time)"
+    )
 
 
 class CodeImportForm(forms.Form):

@@ -108,9 +108,16 @@ def _words(shown: Preview) -> tuple[str, str]:
         + " "
         + _(
             "At its longest (long first name, large total, long product name): "
-            "%(segments)d of %(limit)d segments allowed, %(cost)s per message."
+            "%(characters)d characters · %(encoding)s · %(segments)d of %(limit)d segments "
+            "allowed, %(cost)s per message."
         )
-        % {"segments": longest.segments, "limit": shown.max_segments, "cost": shown.cost}
+        % {
+            "characters": longest.characters,
+            "encoding": longest.encoding,
+            "segments": longest.segments,
+            "limit": shown.max_segments,
+            "cost": shown.cost,
+        }
     )
     advice = ""
     if sample.ucs2_characters:

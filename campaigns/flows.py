@@ -10,16 +10,19 @@ from retargeting.sites.models import Language, Site
 DEFAULT_FLOW_NAME = {Language.FR: "Relance de panier", Language.EN: "Cart reminder"}
 DEFAULT_FLOW_SLUG = "panier-abandonne"
 
-# GSM-7 only (no ç, ê, ’…) so the message stays in one or two cheap segments. The opt-out
-# mention is appended by create_default_flow.
+# GSM-7 only (no ç, ê, ’…) and one segment: with a short-link base of up to 30 characters,
+# a 20-character shop name, a 10-character first name, a 99 999,99 € total and the opt-out
+# mention (a STOP number of up to 16 characters included), the text stays within 160 GSM-7
+# characters (tests/campaigns/test_flows.py computes that worst case). The opt-out mention is
+# appended by create_default_flow.
 DEFAULT_TEMPLATE = {
     Language.FR: (
-        "{{ shop }} : bonjour{% if first_name %} {{ first_name }}{% endif %}, votre panier "
-        "de {{ cart_total }} vous attend. Finalisez votre commande : {{ link }}\n"
+        "{{ shop }} : {% if first_name %}{{ first_name }}, {% endif %}votre panier de "
+        "{{ cart_total }} vous attend : {{ link }}\n"
     ),
     Language.EN: (
-        "{{ shop }}: hi{% if first_name %} {{ first_name }}{% endif %}, your {{ cart_total }} "
-        "cart is waiting for you. Complete your order: {{ link }}\n"
+        "{{ shop }}: {% if first_name %}{{ first_name }}, {% endif %}your {{ cart_total }} "
+        "cart is waiting: {{ link }}\n"
     ),
 }
 
@@ -29,7 +32,7 @@ def stop_mention(*, site: Site) -> str:
     if site.language == Language.FR:
         if site.stop_number:
             return f"STOP au {site.stop_number}"
-        return "Répondez STOP pour ne plus recevoir de SMS"
+        return "Répondez STOP pour vous désabonner"
     if site.stop_number:
         return f"Text STOP to {site.stop_number} to opt out"
     return "Reply STOP to opt out"

@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import string
+import unicodedata
 from datetime import timedelta
 from decimal import Decimal
 
@@ -117,8 +118,9 @@ def compose(step: Step, site: Site, values: dict[str, object]) -> str:
         "item_name": _clip(str(values.get("item_name", "")), ITEM_NAME_MAX),
         "stop": stop_mention(site=site),
     }
-    # An empty variable leaves no double space behind.
-    body = _SPACES.sub(" ", render(step.template, context))
+    # An empty variable leaves no double space behind. Composed (NFC) whatever the flow: a
+    # name typed with combining accents reads the same and need not cost UCS-2.
+    body = unicodedata.normalize("NFC", _SPACES.sub(" ", render(step.template, context)))
     # The opt-out mention is the law: added when a template lacks it.
     if "STOP" not in body.upper():
         body = f"{body}\n{stop_mention(site=site)}"

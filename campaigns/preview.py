@@ -44,6 +44,7 @@ class Rendering:
     encoding: str
     segments: int
     characters: int
+    """As the provider counts them: septets in GSM-7 (``€`` counts two), graphemes in UCS-2."""
     ucs2_characters: list[str]
 
     @classmethod
@@ -53,7 +54,7 @@ class Rendering:
             text=text,
             encoding=counted.encoding,
             segments=counted.segments,
-            characters=len(text),
+            characters=counted.characters,
             ucs2_characters=list(counted.ucs2_characters),
         )
 

@@ -29,6 +29,7 @@ from campaigns.quiet_hours import charter_flag, send_time
 from campaigns.send_states import advance
 from campaigns.templates import InvalidTemplate
 from optin.consent import is_live, record_consent
+from optin.contacts import mark_messaged
 from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting import segments
 from retargeting.gateways import get_gateway, throttle
@@ -205,6 +206,7 @@ def _record(
             provider_id=result.provider_id,
             sent_at=now,
         )
+        mark_messaged(contact_id=send.contact_id, at=now)
         logger.info("send %s accepted", send.pk)
         return "accepted"
     if result.outcome is Outcome.TRANSIENT:
@@ -302,6 +304,7 @@ def _found_at_provider(send: Send, gateway: Gateway, *, source: str) -> bool:
     since = (send.claimed_at or timezone.now()) - timedelta(minutes=1)
     for message in gateway.recent_messages(to=send.contact.phone, since=since):
         if message.body == send.body:
+            mark_messaged(contact_id=send.contact_id, at=message.created_at or timezone.now())
             advance(
                 send,
                 status=SendStatus.ACCEPTED,

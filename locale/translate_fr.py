@@ -25,7 +25,7 @@ FR = {
         "%(segments)d segment · %(encoding)s · %(characters)d caractères.",
         "%(segments)d segments · %(encoding)s · %(characters)d caractères.",
     ),
-    "At its longest (long first name, large total, long product name): %(segments)d of %(limit)d segments allowed, %(cost)s per message.": "Au plus long (prénom long, gros montant, nom de produit long) : segments utilisés %(segments)d sur %(limit)d autorisés, %(cost)s par message.",
+    "At its longest (long first name, large total, long product name): %(characters)d characters · %(encoding)s · %(segments)d of %(limit)d segments allowed, %(cost)s per message.": "Au plus long (prénom long, gros montant, nom de produit long) : %(characters)d caractères · %(encoding)s · segments utilisés %(segments)d sur %(limit)d autorisés, %(cost)s par message.",
     "These characters switch the SMS to UCS-2 (70 characters per segment instead of 160): %(characters)s.": "Ces caractères font passer le SMS en UCS-2 (70 caractères par segment au lieu de 160) : %(characters)s.",
     (
         "With transliteration on, it would take %(segments)d segment: %(text)s",

@@ -13,6 +13,15 @@ from optin.models import Consent, Contact, VisitorLink
 from retargeting.access import sites_for
 from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.models import Site
+from retargeting.sites.times import shop_time_column
+
+
+def _site(obj: Model) -> Site:
+    return obj.site  # type: ignore[attr-defined]
+
+
+def _contact_site(obj: Model) -> Site:
+    return obj.contact.site  # type: ignore[attr-defined]
 
 
 class ConsentInline(SiteScopedInline, admin.TabularInline):
@@ -26,8 +35,12 @@ class ConsentInline(SiteScopedInline, admin.TabularInline):
         "ip",
         "user_agent",
         "inbound_message_id",
-        "created_at",
+        "shop_created_at",
     ]
+    fields = tuple(readonly_fields)
+    shop_created_at = shop_time_column(
+        "created_at", site_of=_contact_site, description="at (shop time)"
+    )
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -43,10 +56,23 @@ class ImportForm(forms.Form):
 
 @admin.register(Contact)
 class ContactAdmin(SiteScopedAdmin):
-    list_display = ["__str__", "site", "first_name", "consent_status", "created_at"]
+    list_display = ["__str__", "site", "first_name", "consent_status", "shop_created_at"]
     list_filter = ["site", "consent_status"]
     search_fields = ["phone", "first_name"]
-    readonly_fields = ["consent_status", "created_at", "updated_at"]
+    readonly_fields = [
+        "consent_status",
+        "shop_created_at",
+        "shop_last_messaged_at",
+        "created_at",
+        "updated_at",
+    ]
+    # In the shop's time zone, the zone named.
+    shop_created_at = shop_time_column(
+        "created_at", site_of=_site, description="created (shop time)"
+    )
+    shop_last_messaged_at = shop_time_column(
+        "last_messaged_at", site_of=_site, description="last messaged (shop time)"
+    )
     inlines = [ConsentInline]
     actions = ["erase_selected"]
     change_list_template = "admin/optin/contact/change_list.html"

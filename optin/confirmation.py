@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from optin.contacts import mark_messaged
 from optin.models import ConsentStatus, Contact
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Outcome, OutgoingSms
@@ -87,7 +88,7 @@ def send_confirmation(*, contact_id: int) -> bool:
         )
     )
     if result.outcome is Outcome.ACCEPTED:
-        Contact.objects.filter(pk=contact.pk).update(last_messaged_at=now)
+        mark_messaged(contact_id=contact.pk, at=now)
         return True
     if result.outcome is Outcome.TRANSIENT and result.error_code not in ("timeout", "connection"):
         # Certainly not sent: the next pass tries again.

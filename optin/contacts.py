@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from optin.models import Contact
 from retargeting.phones import parse_phone
@@ -32,3 +35,14 @@ def get_or_create_contact(
         contact.first_name = first_name
         contact.save(update_fields=["first_name", "updated_at"])
     return contact, created
+
+
+def mark_messaged(*, contact_id: int | None, at: datetime) -> None:
+    """Record that the provider took an SMS to the contact at ``at`` (a reminder, a
+    confirmation): HELP answers name the shop that last messaged a number, and retention
+    counts from it. A later time only: a late reconciliation never moves it back."""
+    if contact_id is None:
+        return
+    Contact.objects.filter(
+        Q(last_messaged_at__isnull=True) | Q(last_messaged_at__lt=at), pk=contact_id
+    ).update(last_messaged_at=at)

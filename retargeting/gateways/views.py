@@ -22,6 +22,7 @@ from retargeting.gateways.inbound import receive_inbound
 from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.gateways.twilio_backend import TwilioGateway
 from retargeting.phones import InvalidPhone, parse_phone
+from retargeting.sites.times import sender_time_zone, shop_time
 
 
 def _twiml(reply: str | None) -> HttpResponse:
@@ -67,9 +68,14 @@ class Bubble:
     body: str
     at: datetime
     sender: str
+    time_zone: str
     encoding: str = ""
     segments: int = 0
     ucs2_characters: tuple[str, ...] = ()
+
+    @property
+    def shown_at(self) -> str:
+        return shop_time(self.at, self.time_zone, with_date=False)
 
 
 def phone_index(request: HttpRequest) -> HttpResponse:
@@ -108,14 +114,24 @@ def phone(request: HttpRequest, number: str) -> HttpResponse:
                     created_at=timezone.now(),
                 )
         return redirect("phone", number=number)
+    zones: dict[str, str] = {}
+
+    def zone(sender: str) -> str:
+        # Shown in the time zone of the shops sending from that number, the zone named.
+        if sender not in zones:
+            zones[sender] = sender_time_zone(sender, phone=number)
+        return zones[sender]
+
     bubbles = [
-        Bubble(True, m.body, m.created_at, m.sender, *_encoding(m.body)) for m in outgoing
+        Bubble(True, m.body, m.created_at, m.sender, zone(m.sender), *_encoding(m.body))
+        for m in outgoing
     ] + [
-        Bubble(False, m.body, m.received_at, m.sender)
+        Bubble(False, m.body, m.received_at, m.sender, zone(m.recipient))
         for m in InboundMessage.objects.filter(provider="outbox", sender=number)
     ]
     bubbles.sort(key=lambda bubble: bubble.at)
-    return render(request, "gateways/phone.html", {"number": number, "bubbles": bubbles})
+    context = {"number": number, "bubbles": bubbles, "zones": sorted(set(zones.values()))}
+    return render(request, "gateways/phone.html", context)
 
 
 def _encoding(body: str) -> tuple[str, int, tuple[str, ...]]:

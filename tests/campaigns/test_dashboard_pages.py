@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from campaigns.flows import DEFAULT_TEMPLATE, stop_mention
 from campaigns.models import Conversion, MemberPhone, Send, SendEvent, SendStatus
 from campaigns.preview import TEST_PREFIX, TEST_SENDS_PER_HOUR
 from optin.consent import record_consent
@@ -277,6 +278,20 @@ def test_the_preview_counts_segments_and_highlights_ucs2(client, marketer, site)
     plain = _preview(client, flow=flow.pk, template="Votre panier {{ link }} STOP").json()
     assert plain["sample"]["encoding"] == "GSM-7" and plain["sample"]["segments"] == 1
     assert plain["transliterated"] is None and plain["advice"] == ""
+
+
+def test_the_preview_of_the_default_text_shows_its_count_in_one_segment(client, marketer, site):
+    flow = FlowFactory(site=site, max_segments=3)
+    client.force_login(marketer)
+    template = DEFAULT_TEMPLATE[site.language] + stop_mention(site=site)
+    data = _preview(client, flow=flow.pk, template=template).json()
+    longest = data["longest"]
+    assert (longest["encoding"], longest["segments"]) == ("GSM-7", 1)
+    # Characters as the provider counts them: the € of the total takes two septets.
+    assert "€" in longest["text"] and longest["characters"] == len(longest["text"]) + 1
+    assert (
+        f"{longest['characters']} caractères · GSM-7 · segments utilisés 1 sur 3" in data["summary"]
+    )
 
 
 def test_the_preview_shows_template_and_length_errors(client, marketer, site):

@@ -14,7 +14,13 @@ from django.utils import timezone
 from campaigns import sending
 from campaigns.costs import country_of, estimate, price_per_segment
 from campaigns.flows import create_default_flow
-from campaigns.messages import discount_code_for, render_body, worst_case, worst_case_errors
+from campaigns.messages import (
+    compose,
+    discount_code_for,
+    render_body,
+    worst_case,
+    worst_case_errors,
+)
 from campaigns.models import DiscountCode, Send, SendStatus
 from retargeting import segments
 from retargeting.segments import to_gsm7
@@ -257,3 +263,17 @@ def test_a_file_without_codes_is_refused_and_changes_nothing(admin_client, pool_
     page = admin_client.post(f"/admin/campaigns/step/{pool_step.pk}/codes/", {"file": upload})
     assert "the file is not UTF-8 text" in page.content.decode()
     assert DiscountCode.objects.filter(step=pool_step).count() == 3
+
+
+@pytest.mark.parametrize("transliterate", [True, False])
+def test_a_decomposed_name_is_composed_and_stays_gsm7(site, transliterate):
+    step = StepFactory(
+        flow__site=site,
+        flow__transliterate=transliterate,
+        template="{{ first_name }}, votre panier vous attend : {{ link }} {{ stop }}",
+    )
+    body = compose(
+        step, site, {"first_name": "He\u0301le\u0300ne", "link": "https://r.example/s/a"}
+    )
+    assert body.startswith("Hélène, votre panier")
+    assert segments.count(body).encoding == "GSM-7"

@@ -331,7 +331,7 @@ def test_a_template_without_the_stop_mention_gets_it(twilio, planned):
     )
     assert sending.deliver(send_id=planned.pk) == "accepted"
     planned.refresh_from_db()
-    assert planned.body.endswith("Répondez STOP pour ne plus recevoir de SMS")
+    assert planned.body.endswith("Répondez STOP pour vous désabonner")
 
 
 def test_an_invalid_template_fails_the_send_with_its_reason(twilio, planned):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from campaigns import sending
@@ -121,6 +122,49 @@ def test_help_names_the_site_that_last_messaged_the_number():
     assert reply("AIDE") == "Beta: cart reminders by text. Reply STOP to opt out."
 
 
+def _reminder_due(site, contact):
+    """A reminder of ``site`` to ``contact``, due now, for a cart left an hour ago."""
+    site.quiet_hours = "none"
+    site.save()
+    link = VisitorLinkFactory(visitor__site=site, contact=contact)
+    left = timezone.now() - timedelta(hours=1)
+    cart = CartFactory(visitor=link.visitor, created_at=left, last_change_at=left)
+    return SendFactory(
+        cart=cart,
+        contact=contact,
+        step=StepFactory(flow__site=site),
+        planned_at=timezone.now() - timedelta(minutes=5),
+        due_at=timezone.now(),
+    )
+
+
+def test_help_names_the_shop_whose_reminder_was_last_sent():
+    # Two shops sending from the platform's number to the same phone: the reminders they
+    # send, not the order the contacts were made in, decide whom HELP names.
+    alpha, beta = SiteFactory(name="Alpha"), SiteFactory(name="Beta", language="en")
+    on_alpha, on_beta = contact_on(alpha), contact_on(beta)
+    assert (on_alpha.last_messaged_at, on_beta.last_messaged_at) == (None, None)
+    with time_machine.travel(timezone.now() - timedelta(hours=30), tick=False):
+        assert sending.deliver(send_id=_reminder_due(beta, on_beta).pk) == "accepted"
+    with time_machine.travel(timezone.now() - timedelta(hours=2), tick=False):
+        sent_at = timezone.now()
+        assert sending.deliver(send_id=_reminder_due(alpha, on_alpha).pk) == "accepted"
+    on_alpha.refresh_from_db()
+    assert on_alpha.last_messaged_at == sent_at
+    assert reply("AIDE").startswith("Alpha : rappels de panier par SMS")
+    with time_machine.travel(timezone.now() - timedelta(hours=1), tick=False):
+        assert sending.deliver(send_id=_reminder_due(beta, on_beta).pk) == "accepted"
+    assert reply("HELP") == "Beta: cart reminders by text. Reply STOP to opt out."
+
+
+def test_a_refused_reminder_does_not_count_as_messaging_the_number(twilio):
+    contact = contact_on(SiteFactory(name="Alpha"))
+    twilio.fail_for(contact.phone, 400, 21211)
+    assert sending.deliver(send_id=_reminder_due(contact.site, contact).pk) == "failed"
+    contact.refresh_from_db()
+    assert contact.last_messaged_at is None
+
+
 def test_an_ordinary_message_is_kept_for_the_marketer_without_an_answer():
     contact = contact_on(SiteFactory())
     assert reply("Bonjour, la veste existe en M ?") is None
@@ -162,3 +206,37 @@ def test_a_stop_through_the_signed_twilio_webhook(client, twilio):
     )
     assert b"<Message>Alpha : vous ne recevrez plus de SMS." in response.content
     assert status_of(contact) == "revoked"
+
+
+@pytest.mark.parametrize(
+    ("body", "opt_out_type"),
+    [
+        ("Oui stop", ""),
+        ("Yes stop", ""),
+        ("Oui, mais arrêtez", ""),
+        ("Oui stop", "START"),  # the provider's START does not beat the opt-out word
+        ("START STOP", "START"),
+    ],
+)
+def test_a_reply_with_an_opt_out_word_keeps_a_stopped_number_stopped(body, opt_out_type):
+    site = SiteFactory(name="Alpha")
+    contact = contact_on(site)
+    reply("STOP")
+    assert status_of(contact) == "revoked"
+    assert reply(body, opt_out_type=opt_out_type) is None  # nothing changes, nothing answered
+    assert status_of(contact) == "revoked"
+    assert list(contact.consents.values_list("status", flat=True)) == ["granted", "revoked"]
+
+
+def test_oui_with_an_opt_out_word_does_not_confirm_a_pending_opt_in():
+    contact = contact_on(SiteFactory(name="Alpha"), status=ConsentStatus.PENDING)
+    assert reply("Oui stop").startswith("Alpha : vous ne recevrez plus de SMS")
+    assert status_of(contact) == "revoked"
+
+
+def test_an_opt_in_word_among_other_words_is_an_ordinary_message():
+    contact = contact_on(SiteFactory(name="Alpha"), status=ConsentStatus.PENDING)
+    assert reply("oui je veux bien") is None
+    assert status_of(contact) == "pending"
+    assert reply("Oui merci").startswith("Alpha : merci, votre inscription")
+    assert status_of(contact) == "confirmed"
