@@ -235,7 +235,11 @@ def test_oui_with_an_opt_out_word_does_not_confirm_a_pending_opt_in():
 
 
 def test_an_opt_in_word_among_other_words_is_an_ordinary_message():
-    contact = contact_on(SiteFactory(name="Alpha"), status=ConsentStatus.PENDING)
+    contact = contact_on(
+        SiteFactory(name="Alpha"),
+        status=ConsentStatus.PENDING,
+        confirmation_sent_at=timezone.now(),  # asked to answer OUI
+    )
     assert reply("oui je veux bien") is None
     assert status_of(contact) == "pending"
     assert reply("Oui merci").startswith("Alpha : merci, votre inscription")

@@ -58,7 +58,7 @@ def test_the_zone_of_a_sender_is_its_shops_else_the_numbers_country(settings):
     assert sender_time_zone("", phone="not a number") == "UTC"
 
 
-def test_the_phone_simulator_shows_the_shops_time_and_names_the_zone(client):
+def test_the_phone_simulator_shows_the_shops_time_and_names_the_zone(client, development_mode):
     SiteFactory(sender="", time_zone="Europe/Paris")
     OutboxMessage.objects.create(
         provider_id="OB1", to=PHONE, body="Votre panier", created_at=WINTER
@@ -77,7 +77,7 @@ def test_the_phone_simulator_shows_the_shops_time_and_names_the_zone(client):
     assert "01/12 20:03" not in page  # never the server's UTC
 
 
-def test_a_shop_overseas_sees_its_own_time_on_the_simulator(client):
+def test_a_shop_overseas_sees_its_own_time_on_the_simulator(client, development_mode):
     SiteFactory(sender="MADININA", time_zone="America/Martinique", country="MQ")
     OutboxMessage.objects.create(
         provider_id="OB2", sender="MADININA", to=PHONE, body="Votre panier", created_at=WINTER
@@ -125,7 +125,7 @@ def test_the_admin_shows_sends_and_contacts_in_the_shops_time(admin_client):
     assert page.count("16:03 AST (America/Martinique)") >= 3  # created, last messaged, consent
 
 
-def test_the_simulator_looks_each_senders_zone_up_once(client):
+def test_the_simulator_looks_each_senders_zone_up_once(client, development_mode):
     SiteFactory(sender="", time_zone="Europe/Paris")
 
     def queries_for_a_page_of(count):
