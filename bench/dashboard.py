@@ -28,7 +28,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.shop import bench_shop  # noqa: E402
-from campaigns import figures  # noqa: E402
+from campaigns.dashboard import figures  # noqa: E402
 
 
 def fill(site_id: int, step_id: int, sends: int) -> float:

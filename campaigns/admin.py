@@ -18,8 +18,9 @@ from campaigns.models import (
     ShortLink,
     Step,
 )
-from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
+from campaigns.sms_text import worst_case_errors
 from retargeting.sites.models import Site
+from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.times import shop_time_column
 
 
@@ -31,8 +32,24 @@ def _send_site(obj: Model) -> Site:
     return obj.send.site  # type: ignore[attr-defined]
 
 
+class StepForm(forms.ModelForm):
+    """A step in the admin: the model's checks, then the flow's segment limit at the text's
+    longest (a 20-letter first name, the largest total, a 40-character product name)."""
+
+    class Meta:
+        model = Step
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field of a step
+
+    def _post_clean(self) -> None:
+        super()._post_clean()  # type: ignore[misc]  # the model instance is filled in here
+        if "template" not in self.errors and self.instance.flow_id is not None:
+            for error in worst_case_errors(self.instance):
+                self.add_error("template", error)
+
+
 class StepInline(SiteScopedInline, admin.StackedInline):
     model = Step
+    form = StepForm
     extra = 0
 
 
@@ -144,6 +161,7 @@ class CodeImportForm(forms.Form):
 
 @admin.register(Step)
 class StepAdmin(SiteScopedAdmin):
+    form = StepForm
     list_display = ["__str__", "flow", "discount_mode", "free_codes"]
     list_filter = ["flow__site", "discount_mode"]
     change_form_template = "admin/campaigns/step/change_form.html"

@@ -20,7 +20,7 @@ from campaigns.onboarding import bootstrap_site
 from optin.consent import record_consent
 from optin.contacts import get_or_create_contact
 from optin.models import ConsentSource, ConsentStatus, VisitorLink
-from retargeting.demoshop import CONSENT_TEXT, DEMO_SITE_NAME
+from retargeting.demoshop.views import CONSENT_TEXT, DEMO_SITE_NAME
 from retargeting.sites.models import Membership, QuietHours, Site
 from retargeting.sites.services import add_member
 from retargeting.tracking.models import Cart, Visitor

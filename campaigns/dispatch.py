@@ -27,7 +27,7 @@ from campaigns.quiet_hours import send_time
 from campaigns.send_states import REACHED
 from campaigns.sending import deliver
 from optin.confirmation import send_pending_confirmations
-from retargeting import bulk
+from retargeting.db import bulk
 from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,5 @@
-"""``GET /s/CODE``: the short link in an SMS, back to the cart.
+"""Where the short link in an SMS leads, and who tapped it (the page is
+``campaigns.customer.views.follow``).
 
 The redirect keeps the target's own query, adds the UTM tags and the signed contact token
 (``_rl``) that the snippet sends back, which ties this browser to the contact. Link-preview
@@ -12,14 +13,8 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.utils import timezone
-from django.views.decorators.http import require_http_methods
-
-from campaigns.models import Click, ShortLink
+from campaigns.models import ShortLink
 from optin.tokens import make_token
-from retargeting.privacy import client_ip, truncate_ip
 
 TOKEN_PARAM = "_rl"  # noqa: S105 - a query parameter name, not a secret
 REPEAT_WINDOW = timedelta(seconds=30)
@@ -66,33 +61,3 @@ def destination(link: ShortLink) -> str:
     if send.contact is not None and site.owns_url(target):
         query.append((TOKEN_PARAM, make_token(send.contact)))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
-
-
-@require_http_methods(["GET", "HEAD"])
-def follow(request: HttpRequest, code: str) -> HttpResponse:
-    link = (
-        ShortLink.objects.select_related("send__step__flow", "send__contact", "send__site")
-        .filter(code=code)
-        .first()
-    )
-    if link is None:
-        raise Http404("unknown link")
-    now = timezone.now()
-    if link.expires_at <= now:
-        site = link.send.site
-        return render(
-            request,
-            "campaigns/link_expired.html",
-            {"site": site, "shop_url": site.home_url},
-            status=410,
-        )
-    agent = user_agent_class(request.META.get("HTTP_USER_AGENT", ""))
-    if request.method == "GET" and agent != "preview":
-        ip = truncate_ip(client_ip(request))
-        repeated = Click.objects.filter(link=link, ip=ip, at__gte=now - REPEAT_WINDOW).exists()
-        if not repeated:
-            Click.objects.create(link=link, at=now, ip=ip, user_agent_class=agent)
-    response = HttpResponseRedirect(destination(link))
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response

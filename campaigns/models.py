@@ -10,10 +10,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from campaigns.templates import template_errors
+from campaigns.sms_templates import template_errors
 from optin.models import Contact
-from retargeting.phones import mask
 from retargeting.sites.models import Site
+from retargeting.sms.phones import mask
 from retargeting.tracking.models import Cart, Visitor
 
 
@@ -28,7 +28,7 @@ class Trigger(models.TextChoices):
 class Flow(models.Model):
     """A sequence of reminders a site sends for one trigger."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="flows")
     name = models.CharField(max_length=120)
@@ -113,7 +113,7 @@ class Step(models.Model):
     """One message of a flow. The first step waits after the cart's last change, the others
     after the previous send."""
 
-    site_path = "flow__site"  # see retargeting.access
+    site_path = "flow__site"  # see retargeting.sites.access
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(default=1)
@@ -150,9 +150,8 @@ class Step(models.Model):
         return f"{self.flow} #{self.position} (+{self.delay_minutes} min)"
 
     def clean(self) -> None:
-        # Imported here: the worst-case rendering needs the message module, which needs models.
-        from campaigns.messages import worst_case_errors
-
+        # The flow's segment limit at the text's longest needs a rendering: the admin's step
+        # form checks it (campaigns.admin.StepForm), the model holds the text's own rules.
         errors = template_errors(self.template)
         if errors:
             raise ValidationError({"template": errors})
@@ -169,16 +168,12 @@ class Step(models.Model):
                     "another fallback."
                 }
             )
-        if self.flow_id is not None:
-            errors = worst_case_errors(self)
-            if errors:
-                raise ValidationError({"template": errors})
 
 
 class DiscountCode(models.Model):
     """One unique code of a step's pool, handed to one send, never twice."""
 
-    site_path = "step__flow__site"  # see retargeting.access
+    site_path = "step__flow__site"  # see retargeting.sites.access
 
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="codes")
     code = models.CharField(max_length=64)
@@ -222,7 +217,7 @@ class SendStatus(models.TextChoices):
 class Send(models.Model):
     """One reminder for one cart and one step: planned, then sent or not, with why."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sends")
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="sends")
@@ -289,7 +284,7 @@ class Send(models.Model):
 class SendEvent(models.Model):
     """The append-only history of a send: each status it reached and each provider callback."""
 
-    site_path = "send__site"  # see retargeting.access
+    site_path = "send__site"  # see retargeting.sites.access
 
     send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="history")
     status = models.CharField(max_length=16, choices=SendStatus.choices)
@@ -314,7 +309,7 @@ class SendEvent(models.Model):
 class ShortLink(models.Model):
     """The link in one SMS: ``PUBLIC_BASE_URL/s/CODE``."""
 
-    site_path = "send__site"  # see retargeting.access
+    site_path = "send__site"  # see retargeting.sites.access
 
     send = models.OneToOneField(Send, on_delete=models.CASCADE, related_name="short_link")
     code = models.CharField(max_length=16, unique=True)
@@ -329,7 +324,7 @@ class ShortLink(models.Model):
 class Click(models.Model):
     """A person's tap on a short link (link-preview fetchers are not recorded)."""
 
-    site_path = "link__send__site"  # see retargeting.access
+    site_path = "link__send__site"  # see retargeting.sites.access
 
     link = models.ForeignKey(ShortLink, on_delete=models.CASCADE, related_name="clicks")
     at = models.DateTimeField()
@@ -346,7 +341,7 @@ class Click(models.Model):
 class Conversion(models.Model):
     """A purchase, and the send it is attributed to when a click led to it."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     class Attribution(models.TextChoices):
         CLICKED = "clicked", "After a click"

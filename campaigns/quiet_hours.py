@@ -26,7 +26,7 @@ from phonenumbers import timezone as number_zones
 
 from retargeting.sites.hours import parse_custom_hours
 from retargeting.sites.models import QuietHours, Site
-from retargeting.zones import zone_country
+from retargeting.sites.zones import zone_country
 
 WEEKDAYS = frozenset(range(6))  # Monday to Saturday
 EVERY_DAY = frozenset(range(7))

@@ -23,17 +23,17 @@ from django.utils import timezone
 from campaigns import costs
 from campaigns.eligibility import exit_reason
 from campaigns.frequency import next_allowed
-from campaigns.messages import PoolEmpty, render_body
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.quiet_hours import charter_flag, send_time
 from campaigns.send_states import advance
-from campaigns.templates import InvalidTemplate
+from campaigns.sms_templates import InvalidTemplate
+from campaigns.sms_text import PoolEmpty, render_body
 from optin.consent import is_live, record_consent
 from optin.contacts import mark_messaged
 from optin.models import ConsentSource, ConsentStatus, Contact
-from retargeting import segments
 from retargeting.gateways import get_gateway, throttle
 from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
+from retargeting.sms import segments
 
 logger = logging.getLogger(__name__)
 

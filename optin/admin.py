@@ -10,9 +10,9 @@ from django.urls import URLPattern, path
 from optin.erasure import erase_contact
 from optin.imports import ImportFileError, import_contacts
 from optin.models import Consent, Contact, VisitorLink
-from retargeting.access import sites_for
-from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
+from retargeting.sites.access import sites_for
 from retargeting.sites.models import Site
+from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.times import shop_time_column
 
 

@@ -14,9 +14,9 @@ from optin.contacts import mark_messaged
 from optin.models import ConsentStatus, Contact
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Outcome, OutgoingSms
-from retargeting.phones import mask
-from retargeting.ratelimit import allow
 from retargeting.sites.models import Language
+from retargeting.sms.phones import mask
+from retargeting.web.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from optin.models import Contact
-from retargeting.phones import parse_phone
 from retargeting.sites.models import Site
+from retargeting.sms.phones import parse_phone
 
 
 def get_or_create_contact(

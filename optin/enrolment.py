@@ -20,9 +20,9 @@ from typing import Any
 from django.utils import timezone
 
 from optin.models import Contact
-from retargeting.ratelimit import count, take
 from retargeting.sites.models import Language, Site
 from retargeting.tracking.hooks import Refusal
+from retargeting.web.ratelimit import count, take
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,11 @@ from optin.confirmation import number_limit_keys
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact, DoNotContact
 from optin.signals import contact_erasing
 from retargeting.gateways.models import InboundMessage, OutboxMessage
-from retargeting.phones import InvalidPhone, mask, parse_phone
-from retargeting.ratelimit import forget
 from retargeting.sites.models import Site
+from retargeting.sites.senders import sites_sending_from
+from retargeting.sms.phones import InvalidPhone, mask, parse_phone
 from retargeting.tracking.models import Event, Visitor
+from retargeting.web.ratelimit import forget
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,6 @@ def _delete_messages(*, site: Site, e164: str) -> int:
     and stay; the site's own sends were already removed with their provider copies.
     """
     # Imported here: the replies module needs the consent module, which needs this one.
-    from optin.replies import sites_sending_from
 
     def ours(sender: str) -> bool:
         sites = sites_sending_from(sender)

@@ -19,8 +19,8 @@ from django.utils import timezone
 from optin.consent import ConsentBlocked, is_live, record_consent
 from optin.contacts import get_or_create_contact
 from optin.models import ConsentSource, ConsentStatus, Contact
-from retargeting.phones import InvalidPhone, parse_phone
 from retargeting.sites.models import Site
+from retargeting.sms.phones import InvalidPhone, parse_phone
 
 MAX_ROWS = 50_000
 REQUIRED = ("phone", "consent_date", "consent_source", "consent_text")

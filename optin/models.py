@@ -7,8 +7,8 @@ from typing import Any, NoReturn
 from django.db import models
 from django.db.models import Q
 
-from retargeting.phones import mask
 from retargeting.sites.models import Site
+from retargeting.sms.phones import mask
 from retargeting.tracking.models import Visitor
 
 
@@ -35,7 +35,7 @@ class ConsentSource(models.TextChoices):
 class Contact(models.Model):
     """A phone number, in E.164, that a site may be allowed to message."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     NO_CONSENT = "none"
 
@@ -110,7 +110,7 @@ class ConsentQuerySet(models.QuerySet["Consent"]):
 class Consent(models.Model):
     """One change of a contact's consent, with its proof. Append-only."""
 
-    site_path = "contact__site"  # see retargeting.access
+    site_path = "contact__site"  # see retargeting.sites.access
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consents")
     status = models.CharField(max_length=16, choices=ConsentStatus.choices)
@@ -149,7 +149,7 @@ class Consent(models.Model):
 class VisitorLink(models.Model):
     """Which contact a visitor (a browser on one site) belongs to: at most one."""
 
-    site_path = "contact__site"  # see retargeting.access
+    site_path = "contact__site"  # see retargeting.sites.access
 
     class Method(models.TextChoices):
         SERVER = "server", "Shop server (authenticated)"
@@ -176,7 +176,7 @@ class DoNotContact(models.Model):
     """A number erased after it said STOP: only a keyed hash remains, so it is never messaged
     again, whatever later asks for it (an import, a checkout, the shop's server)."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="do_not_contact")
     phone_hash = models.CharField(max_length=64)

@@ -7,7 +7,6 @@ message is left for the marketer, with no answer.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
@@ -15,7 +14,8 @@ from optin.consent import record_consent
 from optin.keywords import Keyword, classify
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact
 from retargeting.gateways.base import InboundSms
-from retargeting.sites.models import Language, Site
+from retargeting.sites.models import Language
+from retargeting.sites.senders import sites_sending_from
 
 TEXT = {
     Language.FR: {
@@ -34,16 +34,6 @@ TEXT = {
         Keyword.HELP: "{shops}: cart reminders by text. Reply STOP to opt out.",
     },
 }
-
-
-def sites_sending_from(recipient: str) -> list[Site]:
-    """The sites whose messages come from ``recipient`` (their sender, or the platform's)."""
-    platform_default = not recipient or recipient == settings.TWILIO_FROM
-    own = list(Site.objects.filter(sender=recipient)) if recipient else []
-    if platform_default or not own:
-        # Sites without a sender of their own send from TWILIO_FROM or the Messaging Service.
-        own += list(Site.objects.filter(sender=""))
-    return own
 
 
 def _answer(keyword: Keyword, contacts: list[Contact]) -> str | None:

@@ -114,14 +114,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "retargeting.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "retargeting.security.ContentSecurityPolicyMiddleware",
+    "retargeting.web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "retargeting.member_language.MemberLanguageMiddleware",
+    "retargeting.sites.member_language.MemberLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

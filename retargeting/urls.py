@@ -4,11 +4,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from campaigns import activity, dashboard, editor, installation, links
-from optin import confirm_link, hosted
-from retargeting import demoshop, views
+from campaigns.customer import views as customer
+from optin.pages import confirm_link, hosted
+from retargeting import views
+from retargeting.demoshop import views as demoshop
 from retargeting.gateways import views as gateways
-from retargeting.login_throttle import ThrottledAuthenticationForm
+from retargeting.sites.login_throttle import ThrottledAuthenticationForm
 from retargeting.tracking import openapi
 from retargeting.tracking import views as tracking
 
@@ -27,26 +28,12 @@ urlpatterns = [
     path("api/schema", openapi.schema_view, name="api-schema"),
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
-    path("s/<str:code>", links.follow, name="short-link"),
+    path("s/<str:code>", customer.follow, name="short-link"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
     path("dev/phone/", gateways.phone_index, name="phone-index"),
     path("dev/phone/<str:number>/", gateways.phone, name="phone"),
-    path("dashboard/", dashboard.dashboard, name="dashboard"),
-    path("dashboard/sends/", activity.sends, name="dashboard-sends"),
-    path("dashboard/sends/<int:send_id>/", activity.send_detail, name="dashboard-send"),
-    path("dashboard/contacts/<int:contact_id>/", activity.contact_detail, name="dashboard-contact"),
-    path("dashboard/exports/sends.csv", activity.export_sends, name="dashboard-export-sends"),
-    path(
-        "dashboard/exports/conversions.csv",
-        activity.export_conversions,
-        name="dashboard-export-conversions",
-    ),
-    path("dashboard/install/", installation.install, name="dashboard-install"),
-    path("dashboard/install/key", installation.rotate_key, name="dashboard-install-rotate"),
-    path("dashboard/install/events", installation.events, name="dashboard-install-events"),
-    path("dashboard/preview", editor.preview_view, name="dashboard-preview"),
-    path("dashboard/test-send", editor.test_send_view, name="dashboard-test-send"),
+    path("dashboard/", include("campaigns.dashboard.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("demo/shop/", demoshop.shop, name="demo-shop"),

@@ -22,7 +22,7 @@ from django.db.migrations.operations import (
 )
 from django.db.models import NOT_PROVIDED
 
-from retargeting.migration_operations import AddIndexConcurrently
+from retargeting.db.migration_operations import AddIndexConcurrently
 
 BUSY = {
     ("tracking", "event"),

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from retargeting.security import POLICY
+from retargeting.web.security import POLICY
 from tests.support.processes import MANAGE, PRODUCTION, PYTHON, ROOT, base_env, run_python
 
 # Answered without a CSRF token, on purpose: the snippet posts from the shops' pages (no

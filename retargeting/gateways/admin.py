@@ -3,7 +3,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from retargeting.gateways.models import InboundMessage, OutboxMessage
-from retargeting.scoped_admin import SiteScopedAdmin
+from retargeting.sites.scoped_admin import SiteScopedAdmin
 from retargeting.sites.times import sender_time_zone, shop_time
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from retargeting.gateways import hooks
 from retargeting.gateways.base import InboundSms
 from retargeting.gateways.models import InboundMessage
-from retargeting.phones import mask
+from retargeting.sms.phones import mask
 
 logger = logging.getLogger(__name__)
 

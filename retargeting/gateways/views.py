@@ -14,15 +14,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 from twilio.twiml.messaging_response import MessagingResponse
 
-from retargeting import segments
-from retargeting.access import development_tool
 from retargeting.gateways import hooks
 from retargeting.gateways.base import InboundSms, InvalidWebhook, MalformedWebhook
 from retargeting.gateways.inbound import receive_inbound
 from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.gateways.twilio_backend import TwilioGateway
-from retargeting.phones import InvalidPhone, parse_phone
+from retargeting.sites.access import development_tool
 from retargeting.sites.times import sender_time_zone, shop_time
+from retargeting.sms import segments
+from retargeting.sms.phones import InvalidPhone, parse_phone
 
 
 def _twiml(reply: str | None) -> HttpResponse:

@@ -5,8 +5,8 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.models import Membership, Site
+from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.services import add_member
 
 

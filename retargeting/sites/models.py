@@ -61,7 +61,7 @@ class Language(models.TextChoices):
 class Site(models.Model):
     """One shop. Every visitor, contact, flow and send belongs to exactly one site."""
 
-    site_path = "pk"  # see retargeting.access
+    site_path = "pk"  # see retargeting.sites.access
 
     name = models.CharField(max_length=120)
     public_key = models.CharField(max_length=40, unique=True, editable=False)
@@ -232,7 +232,7 @@ class Site(models.Model):
 class Membership(models.Model):
     """A user's access to a site. Marketers see only the sites they are a member of."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"

@@ -10,7 +10,7 @@ from django.db import transaction
 from retargeting.sites import keys
 from retargeting.sites.domains import normalize_domain
 from retargeting.sites.models import Language, Membership, QuietHours, Site
-from retargeting.zones import principal_zone
+from retargeting.sites.zones import principal_zone
 
 # Countries whose shops get French-language defaults.
 FRENCH_SPEAKING = {"FR", "BE", "LU", "MC", "CH", "RE", "GP", "MQ", "GF", "YT", "PM", "NC", "PF"}
@@ -80,7 +80,7 @@ def site_for_secret_key(secret_key: str) -> Site | None:
     return None
 
 
-# What a member may do in the admin, on their own sites' rows only (retargeting.scoped_admin).
+# What a member may do in the admin, on their own sites' rows only (retargeting.sites.scoped_admin).
 MARKETERS_GROUP = "Marketers"
 MARKETER_APPS = ("sites", "tracking", "optin", "campaigns")
 

@@ -13,13 +13,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from django.conf import settings
 from django.contrib import admin
-from django.db.models import Q
 from django.utils import timezone
 
 from retargeting.sites.models import Site
-from retargeting.zones import principal_zone
+from retargeting.sites.senders import sites_sending_from
+from retargeting.sites.zones import principal_zone
 
 
 def shop_time(at: datetime | None, time_zone: str, *, with_date: bool = True) -> str:
@@ -35,13 +34,7 @@ def sender_time_zone(sender: str, *, phone: str = "") -> str:
     """The time zone of the shops that send from ``sender`` (their own sender, or the
     platform's ``TWILIO_FROM`` for shops without one). Where those shops are in different
     zones, or none is known, the zone of the country of ``phone``; else UTC."""
-    platform = not sender or sender == settings.TWILIO_FROM
-    rows = set(
-        Site.objects.filter(Q(sender=sender) | Q(sender="")).values_list("sender", "time_zone")
-    )
-    zones = {zone for own, zone in rows if sender and own == sender}
-    if platform or not zones:
-        zones |= {zone for own, zone in rows if own == ""}
+    zones = {site.time_zone for site in sites_sending_from(sender)}
     if len(zones) == 1:
         return zones.pop()
     try:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from retargeting.scoped_admin import SiteScopedAdmin
+from retargeting.sites.scoped_admin import SiteScopedAdmin
 from retargeting.tracking.models import Cart, Event, Visitor
 
 

@@ -113,7 +113,7 @@ def shard_of(vid: str) -> int:
 
 
 def _limit_key(key: str) -> str:
-    # The key the cache's rate limiter (retargeting.ratelimit) uses for the same count.
+    # The key the cache's rate limiter (retargeting.web.ratelimit) uses for the same count.
     return cache.make_key(f"rl:{key}:{int(time.time() // 60)}")
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from retargeting import bulk
+from retargeting.db import bulk
 from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
 from retargeting.tracking.entries import Entry
 from retargeting.tracking.models import Cart, Event, Visitor

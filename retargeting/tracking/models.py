@@ -18,7 +18,7 @@ validate_visitor_id = RegexValidator(VISITOR_ID_PATTERN, "16–64 characters fro
 class Visitor(models.Model):
     """A browser on a shop, known by the random first-party id the snippet keeps."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
     vid = models.CharField("visitor id", max_length=64, validators=[validate_visitor_id])
@@ -37,7 +37,7 @@ class Visitor(models.Model):
 class Cart(models.Model):
     """The latest known state of a visitor's cart. A visitor has at most one open cart."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -92,7 +92,7 @@ class Cart(models.Model):
 class Event(models.Model):
     """One event as received: kept for the live installation check, debugging and audits."""
 
-    site_path = "site"  # see retargeting.access
+    site_path = "site"  # see retargeting.sites.access
 
     class Type(models.TextChoices):
         PAGE_VIEW = "page_view", "Page view"

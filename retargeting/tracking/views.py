@@ -17,16 +17,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
-from retargeting import strict_json
-from retargeting.phones import InvalidPhone, parse_phone
-from retargeting.privacy import client_ip, truncate_ip
-from retargeting.ratelimit import allow
 from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_key
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
+from retargeting.sms.phones import InvalidPhone, parse_phone
 from retargeting.tracking import buffer, hooks, schema
 from retargeting.tracking.models import Event
 from retargeting.tracking.recording import Origin, record_batch
+from retargeting.web import strict_json
+from retargeting.web.privacy import client_ip, truncate_ip
+from retargeting.web.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from campaigns.flows import create_default_flow, stop_mention
-from campaigns.messages import CODE_LENGTH, compose, format_money
-from retargeting import segments
+from campaigns.sms_text import CODE_LENGTH, compose, format_money
 from retargeting.sites.models import Language
+from retargeting.sms import segments
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from campaigns.messages import short_link
 from campaigns.models import Click
+from campaigns.sms_text import short_link
 from optin.tokens import contact_for_token
 from tests.factories import SendFactory
 
@@ -94,7 +94,7 @@ def test_an_expired_link_is_a_friendly_410_linking_to_the_shop(client, link):
 
 
 def test_a_short_domain_builds_the_links_and_counts_in_the_longest_message(settings, link):
-    from campaigns.messages import link_url, worst_case
+    from campaigns.sms_text import link_url, worst_case
 
     settings.SHORT_LINK_BASE_URL = "https://rl.example"
     assert link_url(link) == f"https://rl.example/s/{link.code}"

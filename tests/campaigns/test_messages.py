@@ -9,22 +9,24 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from campaigns import sending
+from campaigns.admin import StepForm
 from campaigns.costs import country_of, estimate, price_per_segment
 from campaigns.flows import create_default_flow
-from campaigns.messages import (
+from campaigns.models import DiscountCode, Send, SendStatus
+from campaigns.sms_text import (
     compose,
     discount_code_for,
     render_body,
     worst_case,
     worst_case_errors,
 )
-from campaigns.models import DiscountCode, Send, SendStatus
-from retargeting import segments
-from retargeting.segments import to_gsm7
 from retargeting.sites.models import Language
+from retargeting.sms import segments
+from retargeting.sms.segments import to_gsm7
 from tests.factories import SendFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -205,11 +207,13 @@ def test_a_template_too_long_at_its_longest_is_refused_when_saved(site):
     # The worst case has a 20-letter name, the largest total and a 40-character product.
     text = worst_case(step)
     assert "Francoise-Gwendoline" in text and "99 999,99 €" in text
-    with pytest.raises(ValidationError) as caught:
-        step.full_clean()
-    assert "needs 2 SMS segments" in str(caught.value) and "allows 1" in str(caught.value)
+    form = StepForm(data=model_to_dict(step), instance=step)
+    assert not form.is_valid()
+    (error,) = form.errors["template"]
+    assert "needs 2 SMS segments" in error and "allows 1" in error
     step.flow.max_segments = 2
-    step.full_clean()
+    step.flow.save()
+    assert StepForm(data=model_to_dict(step), instance=step).is_valid()
 
 
 def test_without_transliteration_the_worst_case_is_ucs2_and_names_the_characters(site):
@@ -220,8 +224,8 @@ def test_without_transliteration_the_worst_case_is_ucs2_and_names_the_characters
         template="{{ shop }} : {{ first_name }}, votre panier de {{ cart_total }} vous attend. "
         "Finalisez votre commande : {{ link }}",
     )
-    with pytest.raises(ValidationError, match="in UCS-2 because of ç"):
-        step.full_clean()
+    form = StepForm(data=model_to_dict(step), instance=step)
+    assert not form.is_valid() and "in UCS-2 because of ç" in form.errors["template"][0]
 
 
 def test_a_fixed_discount_needs_its_code(site):

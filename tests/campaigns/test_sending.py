@@ -13,8 +13,8 @@ from campaigns import sending
 from campaigns.models import SendStatus
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
-from retargeting import segments
 from retargeting.gateways.models import OutboxMessage
+from retargeting.sms import segments
 from tests.factories import SendFactory, StepFactory
 from tests.support.twilio_fixtures import SENDER
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from campaigns.flows import DEFAULT_TEMPLATE
-from campaigns.templates import MAX_LENGTH, InvalidTemplate, render, template_errors
+from campaigns.sms_templates import MAX_LENGTH, InvalidTemplate, render, template_errors
 from tests.factories import StepFactory
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from campaigns.templates import FILTERS, VARIABLES, InvalidTemplate, render, template_errors
+from campaigns.sms_templates import FILTERS, VARIABLES, InvalidTemplate, render, template_errors
 from tests.support.generated import SETTINGS, hostile_text
 
 SECRET = "s3cr3t-never-in-an-sms"

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from optin.confirmation import LINK_DAYS
 from optin.models import Contact
-from retargeting import segments
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.services import create_site
+from retargeting.sms import segments
 from tests.optin.test_matching import snippet_identify
 
 pytestmark = pytest.mark.django_db(transaction=True)  # receivers run on commit

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from optin.consent import current_status, is_live, record_consent
 from optin.contacts import get_or_create_contact
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact
-from retargeting.phones import InvalidPhone
+from retargeting.sms.phones import InvalidPhone
 
 pytestmark = pytest.mark.django_db
 

@@ -144,7 +144,7 @@ def owner(label, pk):
         sender = model._default_manager.values_list(SENDER_OF[label], flat=True).get(pk=pk)
         return Site.objects.get(sender=sender).pk
     site_path = getattr(model, "site_path", None)
-    assert site_path, f"{label} holds personal data: give it a site_path (retargeting.access)"
+    assert site_path, f"{label} holds personal data: give it a site_path (retargeting.sites.access)"
     return model._default_manager.values_list(site_path, flat=True).get(pk=pk)
 
 

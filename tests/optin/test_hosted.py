@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.utils.html import escape
 
-from optin.hosted import wording
 from optin.models import Contact
+from optin.pages.hosted import wording
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.services import create_site
 

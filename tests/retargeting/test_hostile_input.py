@@ -11,8 +11,8 @@ import pytest
 from campaigns.models import Conversion
 from optin.models import Contact
 from retargeting.sites.services import create_site
-from retargeting.strict_json import InvalidJson, loads
 from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.web.strict_json import InvalidJson, loads
 from retargeting.wsgi import application
 from tests.retargeting.test_fastpath import _keep_the_test_transaction, call  # noqa: F401
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from retargeting import login_throttle
+from retargeting.sites import login_throttle
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/?next=/dashboard/"

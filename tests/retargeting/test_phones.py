@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from retargeting.phones import InvalidPhone, PhoneError, mask, parse_phone
+from retargeting.sms.phones import InvalidPhone, PhoneError, mask, parse_phone
 
 
 @pytest.mark.parametrize(

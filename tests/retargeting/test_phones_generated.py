@@ -6,7 +6,7 @@ import phonenumbers
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from retargeting.phones import InvalidPhone, PhoneError, parse_phone
+from retargeting.sms.phones import InvalidPhone, PhoneError, parse_phone
 from tests.support.generated import SETTINGS, hostile_text
 
 REGIONS = st.sampled_from(["FR", "BE", "CH", "US", "GB", "RE", "DE", "ZZ"])

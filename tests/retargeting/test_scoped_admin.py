@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from campaigns.models import Flow, Send, Step
-from retargeting.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.models import Site
+from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.services import add_member
 from tests.factories import SiteFactory
 from tests.support.tenants import rows_of

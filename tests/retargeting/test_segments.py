@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from retargeting.segments import GSM7, UCS2, count, graphemes, to_gsm7
+from retargeting.sms.segments import GSM7, UCS2, count, graphemes, to_gsm7
 
 # Twilio's message-segment-calculator (github.com/TwilioDevEd/message-segment-calculator,
 # commit a50230f), tests/index.test.js: its bodies are these digits, the first one or two

@@ -121,7 +121,7 @@ def test_the_database_refuses_an_unknown_quiet_hours_preset(site):
 
 
 def test_the_zone_table_knows_each_zones_country():
-    from retargeting.zones import zone_country
+    from retargeting.sites.zones import zone_country
 
     assert zone_country("Indian/Reunion") == "RE"
     assert zone_country("Indian/Mayotte") == "YT"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
-from retargeting.demoshop import CONSENT_TEXT, DEMO_SITE_NAME
+from retargeting.demoshop.views import CONSENT_TEXT, DEMO_SITE_NAME
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Event
 from tests.support.processes import wait_for

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from optin.erasure import erase_contact
-from retargeting.phones import InvalidPhone
 from retargeting.sites.models import Site
+from retargeting.sms.phones import InvalidPhone
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.db.models import Value
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
-from retargeting.migration_operations import AddIndexConcurrently
+from retargeting.db.migration_operations import AddIndexConcurrently
 
 BATCH = 1000
 

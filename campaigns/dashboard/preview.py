@@ -13,7 +13,9 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from campaigns import costs
-from campaigns.messages import (
+from campaigns.models import DiscountMode, Flow, Step
+from campaigns.sms_templates import InvalidTemplate, template_errors
+from campaigns.sms_text import (
     CODE_LENGTH,
     compose,
     format_money,
@@ -21,16 +23,14 @@ from campaigns.messages import (
     worst_case,
     worst_case_errors,
 )
-from campaigns.models import DiscountMode, Flow, Step
-from campaigns.templates import InvalidTemplate, template_errors
 from optin.erasure import is_blocked
 from optin.models import ConsentStatus, Contact
-from retargeting import segments
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Outcome, OutgoingSms
-from retargeting.phones import mask
-from retargeting.ratelimit import allow
 from retargeting.sites.models import Language, Site
+from retargeting.sms import segments
+from retargeting.sms.phones import mask
+from retargeting.web.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 SAMPLE_CODE = "BIENVENUE10"

@@ -17,16 +17,23 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
-from campaigns.explanations import FILTERABLE, NOT_SENT, WAITING, explain, reason_label, tone
-from campaigns.figures import bounds
-from campaigns.frame import Frame, dashboard_page
-from campaigns.messages import format_money
+from campaigns.dashboard.explanations import (
+    FILTERABLE,
+    NOT_SENT,
+    WAITING,
+    explain,
+    reason_label,
+    tone,
+)
+from campaigns.dashboard.figures import bounds
+from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.models import Conversion, Send
 from campaigns.send_states import TAKEN
+from campaigns.sms_text import format_money
 from optin.models import Contact
-from retargeting.access import visible_to
-from retargeting.phones import InvalidPhone, mask, parse_phone
+from retargeting.sites.access import visible_to
 from retargeting.sites.models import Site
+from retargeting.sms.phones import InvalidPhone, mask, parse_phone
 
 PAGE_SIZE = 50
 STATUS_GROUPS = {

@@ -9,9 +9,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from retargeting.access import development_tool
-from retargeting.security import csp_exempt
+from retargeting.sites.access import development_tool
 from retargeting.sites.models import Site
+from retargeting.web.security import csp_exempt
 
 DEMO_SITE_NAME = "Maison Demo"
 CONSENT_TEXT = (

@@ -1,6 +1,7 @@
 """The language a member sees in the admin and the dashboard before choosing one: their first
 shop's (French shops: French). A choice made with the language switch (Django's language
-cookie) always wins; the dashboard then follows the shop it shows (``campaigns.frame``)."""
+cookie) always wins; the dashboard then follows the shop it shows
+(``campaigns.dashboard.frame``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The admin, per site: a marketer's lists, forms, filters, choices and object pages show only
-the rows of the sites they are a member of (``retargeting.access``); any other object is a 404.
+the rows of the sites they are a member of (``retargeting.sites.access``); any other object is
+a 404.
 Models that belong to no site (raw provider messages) are for superusers only.
 
 Every ``ModelAdmin`` and inline of Relance derives from :class:`SiteScopedAdmin` or
@@ -19,7 +20,7 @@ from django.forms import ModelChoiceField, ModelMultipleChoiceField
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from retargeting.access import site_path, sites_for, visible_to
+from retargeting.sites.access import site_path, sites_for, visible_to
 
 
 def site_filter(lookup: str) -> type[admin.SimpleListFilter]:

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from retargeting.privacy import client_ip
+from retargeting.web.privacy import client_ip
 
 FAILURES_PER_USERNAME = 5
 FAILURES_PER_IP = 30

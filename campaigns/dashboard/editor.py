@@ -17,9 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from campaigns import member_phones
-from campaigns.models import DiscountMode, Flow, Step
-from campaigns.preview import (
+from campaigns.dashboard import member_phones
+from campaigns.dashboard.preview import (
     Preview,
     TestSendRefused,
     draft_step,
@@ -27,8 +26,9 @@ from campaigns.preview import (
     refuse_stopped,
     send_test,
 )
-from retargeting.access import site_for, visible_to
-from retargeting.phones import InvalidPhone, parse_phone
+from campaigns.models import DiscountMode, Flow, Step
+from retargeting.sites.access import site_for, visible_to
+from retargeting.sms.phones import InvalidPhone, parse_phone
 
 SESSION_PHONE = "relance_test_phone"
 

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from campaigns.flows import stop_mention
 from campaigns.models import DiscountCode, DiscountMode, PoolFallback, Send, ShortLink, Step
-from campaigns.templates import render
-from retargeting import segments
-from retargeting.segments import to_gsm7
+from campaigns.sms_templates import render
 from retargeting.sites.models import Language, Site
+from retargeting.sms import segments
+from retargeting.sms.segments import to_gsm7
 
 logger = logging.getLogger(__name__)
 _SPACES = re.compile(r" {2,}")

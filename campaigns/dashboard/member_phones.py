@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from campaigns.models import MemberPhone
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Outcome, OutgoingSms
-from retargeting.phones import mask
-from retargeting.ratelimit import allow
 from retargeting.sites.models import Site
+from retargeting.sms.phones import mask
+from retargeting.web.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 

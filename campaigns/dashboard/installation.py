@@ -16,7 +16,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from campaigns.frame import Frame, dashboard_page
+from campaigns.dashboard.frame import Frame, dashboard_page
 from optin.enrolment import confirmations_today
 from retargeting.sites.models import Site
 from retargeting.sites.services import rotate_secret_key

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_http_methods
 from optin.confirmation import LINK_DAYS, confirmation_text
 from optin.consent import ConsentBlocked, record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact
-from retargeting.phones import mask
-from retargeting.privacy import client_ip, truncate_ip
 from retargeting.sites.models import Language
+from retargeting.sms.phones import mask
+from retargeting.web.privacy import client_ip, truncate_ip
 
 TEXT = {
     Language.FR: {

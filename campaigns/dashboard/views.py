@@ -12,10 +12,10 @@ from django.shortcuts import render
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from campaigns import figures
-from campaigns.charts import Series, line_chart
-from campaigns.frame import Frame, dashboard_page
-from campaigns.messages import format_money
+from campaigns.dashboard import figures
+from campaigns.dashboard.charts import Series, line_chart
+from campaigns.dashboard.frame import Frame, dashboard_page
+from campaigns.sms_text import format_money
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

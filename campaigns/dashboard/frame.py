@@ -18,7 +18,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import translation
 
-from retargeting.access import site_for, sites_for
+from retargeting.sites.access import site_for, sites_for
 from retargeting.sites.models import Site
 
 

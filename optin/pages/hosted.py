@@ -15,10 +15,10 @@ from django.views.decorators.http import require_http_methods
 from optin.enrolment import causes_confirmation, refuse_over_limits
 from optin.matching import identify
 from optin.models import ConsentSource
-from retargeting.phones import InvalidPhone, parse_phone
-from retargeting.privacy import client_ip, truncate_ip
-from retargeting.ratelimit import allow
 from retargeting.sites.models import Language, Site
+from retargeting.sms.phones import InvalidPhone, parse_phone
+from retargeting.web.privacy import client_ip, truncate_ip
+from retargeting.web.ratelimit import allow
 
 PER_IP_PER_HOUR = 10
 PER_NUMBER_PER_DAY = 5

@@ -1,0 +1,1 @@
+"""The pages customers reach from our SMS: the short link back to the cart."""

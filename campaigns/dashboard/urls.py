@@ -1,0 +1,23 @@
+"""The marketer's pages, under ``/dashboard/`` (included by ``retargeting.urls``)."""
+
+from django.urls import path
+
+from campaigns.dashboard import activity, editor, installation, views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("sends/", activity.sends, name="dashboard-sends"),
+    path("sends/<int:send_id>/", activity.send_detail, name="dashboard-send"),
+    path("contacts/<int:contact_id>/", activity.contact_detail, name="dashboard-contact"),
+    path("exports/sends.csv", activity.export_sends, name="dashboard-export-sends"),
+    path(
+        "exports/conversions.csv",
+        activity.export_conversions,
+        name="dashboard-export-conversions",
+    ),
+    path("install/", installation.install, name="dashboard-install"),
+    path("install/key", installation.rotate_key, name="dashboard-install-rotate"),
+    path("install/events", installation.events, name="dashboard-install-events"),
+    path("preview", editor.preview_view, name="dashboard-preview"),
+    path("test-send", editor.test_send_view, name="dashboard-test-send"),
+]

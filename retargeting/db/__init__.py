@@ -1,0 +1,1 @@
+"""Database helpers: bulk writes and migration operations safe on a live database."""

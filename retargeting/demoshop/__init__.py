@@ -1,0 +1,1 @@
+"""The demo shop of the embedded mode (``/demo/shop/``)."""
