@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import phonenumbers
 from django.conf import settings
 
 
 def price_per_segment(country: str) -> Decimal:
     prices = settings.SMS_PRICES
     return Decimal(str(prices.get(country, prices.get("*", "0"))))
-
-
-def country_of(phone: str) -> str:
-    try:
-        return phonenumbers.region_code_for_number(phonenumbers.parse(phone)) or ""
-    except phonenumbers.NumberParseException:
-        return ""
 
 
 def estimate(*, segments: int, country: str) -> Decimal:

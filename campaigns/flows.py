@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from campaigns.models import Flow, Step, Trigger
+from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, Trigger
 from retargeting.sites.models import Language, Site
 
 DEFAULT_FLOW_NAME = {Language.FR: "Relance de panier", Language.EN: "Cart reminder"}
@@ -39,7 +39,7 @@ def stop_mention(*, site: Site) -> str:
 
 
 @transaction.atomic
-def create_default_flow(*, site: Site, delay_minutes: int = 30) -> Flow:
+def create_default_flow(*, site: Site, delay_minutes: int = DEFAULT_DELAY_MINUTES) -> Flow:
     """A one-step cart-abandonment flow, sent ``delay_minutes`` after the cart's last change."""
     language = Language(site.language)
     flow = Flow.objects.create(

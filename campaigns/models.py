@@ -16,6 +16,10 @@ from retargeting.sites.models import Site
 from retargeting.sms.phones import mask
 from retargeting.tracking.models import Cart, Visitor
 
+# A cart left this long without a change is abandoned: the first step's delay unless the
+# shop chooses another (`bootstrap_site --delay-minutes`).
+DEFAULT_DELAY_MINUTES = 30
+
 
 class Trigger(models.TextChoices):
     """What starts a flow. Only cart abandonment is implemented; the others are planned."""
@@ -117,7 +121,7 @@ class Step(models.Model):
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(default=1)
-    delay_minutes = models.PositiveIntegerField(default=30)
+    delay_minutes = models.PositiveIntegerField(default=DEFAULT_DELAY_MINUTES)
     template = models.TextField(help_text="The SMS text, with {{ variables }}.")
     discount_mode = models.CharField(
         max_length=8, choices=DiscountMode.choices, default=DiscountMode.NONE

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from campaigns.flows import create_default_flow
-from campaigns.models import Flow
+from campaigns.models import DEFAULT_DELAY_MINUTES, Flow
 from retargeting.sites.models import QuietHours, Site
 from retargeting.sites.services import create_site
 
@@ -35,7 +35,7 @@ def bootstrap_site(
     domains: list[str],
     country: str,
     sender: str = "",
-    delay_minutes: int = 30,
+    delay_minutes: int = DEFAULT_DELAY_MINUTES,
     quiet_hours: str = QuietHours.FR_STRICT,
     double_opt_in: bool = True,
 ) -> BootstrappedSite:

@@ -27,6 +27,7 @@ from phonenumbers import timezone as number_zones
 from retargeting.sites.hours import parse_custom_hours
 from retargeting.sites.models import QuietHours, Site
 from retargeting.sites.zones import zone_country
+from retargeting.sms.phones import region_of
 
 WEEKDAYS = frozenset(range(6))  # Monday to Saturday
 EVERY_DAY = frozenset(range(7))
@@ -156,7 +157,7 @@ def _recipient(phone: str, site_zone: str, site_country: str) -> Recipient:
     names = {
         z for z in number_zones.time_zones_for_number(number) if z != number_zones.UNKNOWN_TIMEZONE
     }
-    country = phonenumbers.region_code_for_number(number) or site_country
+    country = region_of(number, site_country)
     # A shared prefix can name another country's zone too (+262: Réunion and Mayotte);
     # the number's own country settles it when it has zones among them.
     own = {name for name in names if zone_country(name) == country}

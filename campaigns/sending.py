@@ -106,9 +106,7 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
             )
             return "invalid_template"
         counted = segments.count(body)
-        cost = costs.estimate(
-            segments=counted.segments, country=costs.country_of(send.contact.phone)
-        )
+        cost = costs.estimate(segments=counted.segments, country=send.contact.region)
         Send.objects.filter(pk=send.pk).update(
             body=body, segments=counted.segments, encoding=counted.encoding, cost=cost
         )

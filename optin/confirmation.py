@@ -25,9 +25,19 @@ MAX_PER_NUMBER_PER_DAY = 3
 DAY = 86400
 
 
+def confirmations_key(phone: str) -> str:
+    """The rate-limit key counting a number's confirmation SMS."""
+    return f"doi:{phone}"
+
+
+def hosted_page_key(phone: str) -> str:
+    """The rate-limit key counting how often a number was typed in the hosted page."""
+    return f"optin-number:{phone}"
+
+
 def number_limit_keys(phone: str) -> list[tuple[str, int]]:
-    """The rate-limit keys (and their windows) that hold a number: erasure forgets them."""
-    return [(f"doi:{phone}", DAY)]
+    """Every rate-limit key (and its window) that holds a number: erasure forgets them."""
+    return [(confirmations_key(phone), DAY), (hosted_page_key(phone), DAY)]
 
 
 # How long the confirmation link works; replying OUI works as long as the consent is pending.
@@ -67,8 +77,8 @@ def send_confirmation(*, contact_id: int) -> bool:
     contact = Contact.objects.select_related("site").get(pk=contact_id)
     if contact.consent_status != ConsentStatus.PENDING or contact.confirmation_sent_at:
         return False
-    [(key, window)] = number_limit_keys(contact.phone)
-    if not allow(key=key, limit=MAX_PER_NUMBER_PER_DAY, window_seconds=window):
+    key = confirmations_key(contact.phone)
+    if not allow(key=key, limit=MAX_PER_NUMBER_PER_DAY, window_seconds=DAY):
         logger.warning("confirmation to %s not sent: daily limit", mask(contact.phone))
         return False
     now = timezone.now()

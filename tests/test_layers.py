@@ -139,3 +139,17 @@ def test_the_report_runs_as_a_command():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "campaigns.dashboard" in result.stdout and "no circle" in result.stdout
+
+
+def test_the_map_in_docs_development_matches_the_tree():
+    text = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    mapped = {line.split()[0].rstrip("/") for line in block.splitlines() if line.strip()}
+    packages = {
+        str(init.parent.relative_to(ROOT))
+        for app in layers_report.APPS
+        for init in (ROOT / app).rglob("__init__.py")
+        if not {"migrations", "management", "commands"} & set(init.parent.parts)
+    }
+    assert packages <= mapped, "a package the map does not name"
+    assert all((ROOT / name).exists() for name in mapped), "the map names a folder that is gone"

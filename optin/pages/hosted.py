@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from optin.confirmation import DAY, hosted_page_key
 from optin.enrolment import causes_confirmation, refuse_over_limits
 from optin.matching import identify
 from optin.models import ConsentSource
@@ -85,7 +86,7 @@ def optin_page(request: HttpRequest, public_key: str) -> HttpResponse:
             return render(request, "optin/hosted.html", context, status=400)
         if not (
             allow(key=f"optin-ip:{site.pk}:{ip}", limit=PER_IP_PER_HOUR, window_seconds=3600)
-            and allow(key=f"optin-number:{phone}", limit=PER_NUMBER_PER_DAY, window_seconds=86400)
+            and allow(key=hosted_page_key(phone), limit=PER_NUMBER_PER_DAY, window_seconds=DAY)
         ):
             form.add_error(None, text["slow_down"])
             return render(request, "optin/hosted.html", context, status=429)

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from django.contrib import admin
 from django.utils import timezone
 
 from retargeting.sites.models import Site
 from retargeting.sites.senders import sites_sending_from
 from retargeting.sites.zones import principal_zone
+from retargeting.sms.phones import region_of_e164
 
 
 def shop_time(at: datetime | None, time_zone: str, *, with_date: bool = True) -> str:
@@ -37,10 +37,7 @@ def sender_time_zone(sender: str, *, phone: str = "") -> str:
     zones = {site.time_zone for site in sites_sending_from(sender)}
     if len(zones) == 1:
         return zones.pop()
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone or "", None))
-    except phonenumbers.NumberParseException:
-        region = ""
+    region = region_of_e164(phone)
     return principal_zone(region) if region else "UTC"
 
 

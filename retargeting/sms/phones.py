@@ -42,6 +42,20 @@ class Phone:
     """The country the number belongs to (ISO 3166), which may differ from the site's."""
 
 
+def region_of(number: phonenumbers.PhoneNumber, default_region: str = "") -> str:
+    """The country a number belongs to (ISO 3166), ``default_region`` when the number does not
+    tell: the one rule, whose result a contact keeps as ``Contact.region``."""
+    return phonenumbers.region_code_for_number(number) or default_region
+
+
+def region_of_e164(e164: str, default_region: str = "") -> str:
+    """``region_of`` for a number already in E.164 (or anything else: ``default_region``)."""
+    try:
+        return region_of(phonenumbers.parse(e164 or "", None), default_region)
+    except phonenumbers.NumberParseException:
+        return default_region
+
+
 def parse_phone(raw: str, *, default_region: str) -> Phone:
     """Read ``raw`` with ``default_region`` for national numbers; keep only SMS-capable ones."""
     text = (raw or "").strip()[:64]
@@ -52,7 +66,7 @@ def parse_phone(raw: str, *, default_region: str) -> Phone:
             PhoneError.NOT_A_NUMBER, _MESSAGES[PhoneError.NOT_A_NUMBER].format(raw=text)
         ) from exc
     if not phonenumbers.is_valid_number(number):
-        region = phonenumbers.region_code_for_number(number) or default_region
+        region = region_of(number, default_region)
         raise InvalidPhone(
             PhoneError.INVALID_FOR_COUNTRY,
             _MESSAGES[PhoneError.INVALID_FOR_COUNTRY].format(raw=text, region=region),
@@ -61,7 +75,7 @@ def parse_phone(raw: str, *, default_region: str) -> Phone:
         raise InvalidPhone(PhoneError.NOT_MOBILE, _MESSAGES[PhoneError.NOT_MOBILE].format(raw=text))
     return Phone(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        region=phonenumbers.region_code_for_number(number) or default_region,
+        region=region_of(number, default_region),
     )
 
 

@@ -32,9 +32,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
+from retargeting.tracking import limits
 from retargeting.tracking.entries import Entry
 from retargeting.tracking.ingest import write_entries
 from retargeting.tracking.models import IngestCursor
+from retargeting.web.ratelimit import window_key
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +115,8 @@ def shard_of(vid: str) -> int:
 
 
 def _limit_key(key: str) -> str:
-    # The key the cache's rate limiter (retargeting.web.ratelimit) uses for the same count.
-    return cache.make_key(f"rl:{key}:{int(time.time() // 60)}")
+    # The raw Redis key of the cache's rate limiter (retargeting.web.ratelimit), for the script.
+    return cache.make_key(window_key(key))
 
 
 def append(
@@ -148,8 +150,8 @@ def append(
     try:
         added = _script(
             keys=[
-                _limit_key(f"c:{site_id}:{client_ip}"),
-                _limit_key(f"v:{site_id}:{vid}"),
+                _limit_key(limits.client_key(site_id, client_ip)),
+                _limit_key(limits.visitor_key(site_id, vid)),
                 stream_key(shard_of(vid)),
             ],
             args=[

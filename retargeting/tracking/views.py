@@ -21,7 +21,7 @@ from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_k
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
-from retargeting.tracking import buffer, hooks, schema
+from retargeting.tracking import buffer, hooks, limits, schema
 from retargeting.tracking.models import Event
 from retargeting.tracking.recording import Origin, record_batch
 from retargeting.web import strict_json
@@ -68,10 +68,10 @@ def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:
 
 def _rate_limited(site: SiteInfo, ip: str | None, vid: str | None) -> bool:
     try:
-        if not allow(key=f"c:{site.id}:{ip}", limit=settings.COLLECTOR_RATE_LIMIT):
+        if not allow(key=limits.client_key(site.id, ip), limit=settings.COLLECTOR_RATE_LIMIT):
             return True
-        return bool(vid) and not allow(
-            key=f"v:{site.id}:{vid}", limit=settings.COLLECTOR_VISITOR_RATE_LIMIT
+        return vid is not None and not allow(
+            key=limits.visitor_key(site.id, vid), limit=settings.COLLECTOR_VISITOR_RATE_LIMIT
         )
     except Exception as exc:
         # The shared counter (Redis) is away: events are still taken, unlimited meanwhile.

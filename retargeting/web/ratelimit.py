@@ -15,11 +15,13 @@ def allow(*, key: str, limit: int, window_seconds: int = 60) -> bool:
     """
     if limit <= 0:
         return True
-    return take(
-        key=f"rl:{key}:{int(time.time() // window_seconds)}",
-        limit=limit,
-        timeout=window_seconds + 5,
-    )
+    return take(key=window_key(key, window_seconds), limit=limit, timeout=window_seconds + 5)
+
+
+def window_key(key: str, window_seconds: int = 60, *, windows_ago: int = 0) -> str:
+    """The cache key counting ``key`` in the current window (or one ``windows_ago`` back):
+    the one format of every fixed-window count, for those that read or forget one."""
+    return f"rl:{key}:{int(time.time() // window_seconds) - windows_ago}"
 
 
 def take(*, key: str, limit: int, timeout: int) -> bool:
@@ -43,5 +45,6 @@ def count(*, key: str) -> int:
 def forget(*, key: str, window_seconds: int = 60) -> None:
     """Drop the counts of ``key`` (this window and the one before): for a key that holds
     personal data, such as a phone number, when that data is erased."""
-    now = int(time.time() // window_seconds)
-    cache.delete_many([f"rl:{key}:{now}", f"rl:{key}:{now - 1}"])
+    cache.delete_many(
+        [window_key(key, window_seconds), window_key(key, window_seconds, windows_ago=1)]
+    )

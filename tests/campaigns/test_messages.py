@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from campaigns import sending
 from campaigns.admin import StepForm
-from campaigns.costs import country_of, estimate, price_per_segment
+from campaigns.costs import estimate, price_per_segment
 from campaigns.flows import create_default_flow
 from campaigns.models import DiscountCode, Send, SendStatus
 from campaigns.sms_text import (
@@ -26,6 +26,7 @@ from campaigns.sms_text import (
 )
 from retargeting.sites.models import Language
 from retargeting.sms import segments
+from retargeting.sms.phones import region_of_e164
 from retargeting.sms.segments import to_gsm7
 from tests.factories import SendFactory, StepFactory
 
@@ -239,8 +240,8 @@ def test_cost_per_country(settings):
     settings.SMS_PRICES = {"FR": "0.045", "*": "0.08"}
     assert price_per_segment("FR") == Decimal("0.045")
     assert price_per_segment("DE") == Decimal("0.08")
-    assert estimate(segments=3, country=country_of("+33612345678")) == Decimal("0.135")
-    assert country_of("+12125551234") == "US" and country_of("garbage") == ""
+    assert estimate(segments=3, country=region_of_e164("+33612345678")) == Decimal("0.135")
+    assert region_of_e164("+12125551234") == "US" and region_of_e164("garbage") == ""
 
 
 def test_the_admin_imports_a_pool_and_warns_when_it_runs_out(admin_client, pool_step):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 from io import StringIO
 
 import pytest
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from campaigns.models import Click, Conversion, Send, ShortLink
 from campaigns.sending import deliver
+from optin.confirmation import confirmations_key
 from optin.erasure import erase_contact, phone_hash
 from optin.models import Contact, DoNotContact
 from retargeting.gateways.base import InboundSms
@@ -25,6 +25,7 @@ from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.sites.models import Site
 from retargeting.sites.services import create_site
 from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.web.ratelimit import window_key
 from tests.factories import SendFactory, StepFactory
 from tests.support.processes import MANAGE, PYTHON, ROOT, env_for_test_database
 
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PHONE, NATIONAL, TYPED, NAME = "+33612345678", "612345678", "06 12 34 56 78", "Marguerite"
 VID, OTHER_VID = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
 OTHER_SENDER = "+33757000001"
-DOI_BUCKET = f"rl:doi:{PHONE}:{int(time.time() // 86400)}"
+DOI_BUCKET = window_key(confirmations_key(PHONE), 86400)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from campaigns.models import DEFAULT_DELAY_MINUTES
 from campaigns.onboarding import bootstrap_site
 from retargeting.sites.models import QuietHours
 
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--country", required=True, help="ISO 3166 code, e.g. FR.")
         parser.add_argument("--sender", default="", help="From: a number or alphanumeric ID.")
-        parser.add_argument("--delay-minutes", type=int, default=30)
+        parser.add_argument("--delay-minutes", type=int, default=DEFAULT_DELAY_MINUTES)
         parser.add_argument("--quiet-hours", choices=["default", "none"], default="default")
         parser.add_argument("--double-opt-in", choices=["on", "off"], default="on")
 
