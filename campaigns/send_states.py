@@ -37,6 +37,13 @@ REACHED = (SendStatus.ACCEPTED, SendStatus.SENT, SendStatus.DELIVERED)
 day is "after delivery"."""
 TAKEN = (*REACHED, SendStatus.UNDELIVERED, SendStatus.UNKNOWN)
 """Taken by the provider (or possibly so), whatever became of it: a message that was sent."""
+WAITING = (SendStatus.PLANNED, SendStatus.SENDING)
+"""Not sent yet, and may still be."""
+NOT_SENT = (SendStatus.CANCELLED, SendStatus.DROPPED, SendStatus.HELD_OUT, SendStatus.FAILED)
+"""Will never be sent: stopped, too late, in the control group, or refused.
+
+WAITING, TAKEN and NOT_SENT share every status out between them (the dashboard's list offers
+them as its status filter)."""
 ALLOWED_BACKWARD = {
     (SendStatus.SENDING, SendStatus.PLANNED),  # retry after a transient provider error
     (SendStatus.SENDING, SendStatus.UNKNOWN),  # reconciliation could not tell
