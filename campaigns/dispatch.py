@@ -24,6 +24,7 @@ from django.utils import timezone
 from campaigns.eligibility import eligible_carts
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
 from campaigns.quiet_hours import send_time
+from campaigns.send_reasons import SendReason
 from campaigns.send_states import REACHED
 from campaigns.sending import deliver
 from optin.confirmation import send_pending_confirmations
@@ -211,7 +212,7 @@ def _plan_batch(
         }
         if step.position == 1 and is_held_out(flow=flow, cart_id=cart_id):
             # Followed like the others (conversions, figures), never messaged.
-            send["status"], send["reason"] = SendStatus.HELD_OUT, "held_out"
+            send["status"], send["reason"] = SendStatus.HELD_OUT, SendReason.HELD_OUT
         else:
             # Planned within the quiet hours already; the cap is checked at send time, when
             # the contact's other messages are known.

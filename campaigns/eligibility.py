@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, QuerySet
 
 from campaigns.models import Send
+from campaigns.send_reasons import SendReason
 from optin.consent import LIVE_STATUSES, is_live
 from optin.models import VisitorLink
 from retargeting.tracking.models import Cart
@@ -29,19 +30,19 @@ def eligible_carts(*, site_id: int) -> QuerySet[Cart]:
     )
 
 
-def exit_reason(send: Send) -> str:
-    """Why a planned send must not go out any more, or ``""``."""
+def exit_reason(send: Send) -> SendReason | None:
+    """Why a planned send must not go out any more, or ``None``."""
     cart, contact = send.cart, send.contact
     if contact is None:
-        return "erased"
+        return SendReason.ERASED
     if cart.status == Cart.Status.CONVERTED:
-        return "converted"
+        return SendReason.CONVERTED
     if cart.status == Cart.Status.REPLACED:
-        return "cart_replaced"
+        return SendReason.CART_REPLACED
     if cart.item_count == 0:
-        return "cart_emptied"
+        return SendReason.CART_EMPTIED
     if not is_live(status=contact.consent_status):
-        return "opted_out"
+        return SendReason.OPTED_OUT
     if contact.unreachable_at is not None:
-        return "unreachable"
-    return ""
+        return SendReason.UNREACHABLE
+    return None

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Send, SendEvent, SendStatus
+from campaigns.send_reasons import SendReason
 
 RANK = {
     SendStatus.PLANNED: 0,
@@ -36,6 +37,13 @@ REACHED = (SendStatus.ACCEPTED, SendStatus.SENT, SendStatus.DELIVERED)
 day is "after delivery"."""
 TAKEN = (*REACHED, SendStatus.UNDELIVERED, SendStatus.UNKNOWN)
 """Taken by the provider (or possibly so), whatever became of it: a message that was sent."""
+WAITING = (SendStatus.PLANNED, SendStatus.SENDING)
+"""Not sent yet, and may still be."""
+NOT_SENT = (SendStatus.CANCELLED, SendStatus.DROPPED, SendStatus.HELD_OUT, SendStatus.FAILED)
+"""Will never be sent: stopped, too late, in the control group, or refused.
+
+WAITING, TAKEN and NOT_SENT share every status out between them (the dashboard's list offers
+them as its status filter)."""
 ALLOWED_BACKWARD = {
     (SendStatus.SENDING, SendStatus.PLANNED),  # retry after a transient provider error
     (SendStatus.SENDING, SendStatus.UNKNOWN),  # reconciliation could not tell
@@ -55,7 +63,7 @@ def advance(
     *,
     status: SendStatus,
     source: str,
-    reason: str = "",
+    reason: SendReason | None = None,
     detail: str = "",
     error_code: str = "",
     at: datetime | None = None,
@@ -64,6 +72,7 @@ def advance(
 ) -> bool:
     """Move ``send`` to ``status`` if that is forward; record the event either way.
 
+    ``reason`` says why (a final move without one clears the reason a deferral left).
     ``fields`` are saved with the move (``provider_id``, ``sent_at``, ``due_at``…). With
     ``once``, an event already recorded (same status, source and error code: a provider's
     callback delivered twice, or replayed) changes nothing and adds no history row.
@@ -84,7 +93,7 @@ def advance(
         SendEvent.objects.create(
             send=send,
             status=status,
-            reason=reason,
+            reason=reason or "",
             error_code=error_code,
             source=source,
             at=at,
@@ -93,7 +102,7 @@ def advance(
         if moved:
             changes = {"status": status, **fields}
             if reason or status in FINAL:
-                changes["reason"] = reason
+                changes["reason"] = reason or ""
                 changes["reason_detail"] = detail[:255]
             if error_code:
                 changes["error_code"] = error_code

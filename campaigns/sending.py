@@ -25,6 +25,7 @@ from campaigns.eligibility import exit_reason
 from campaigns.frequency import next_allowed
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.quiet_hours import charter_flag, send_time
+from campaigns.send_reasons import SendReason, refusal_reason
 from campaigns.send_states import advance
 from campaigns.sms_templates import InvalidTemplate
 from campaigns.sms_text import PoolEmpty, render_body
@@ -72,16 +73,16 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
             send,
             status=SendStatus.PLANNED,
             source="worker",
-            reason="cart_changed",
+            reason=SendReason.CART_CHANGED,
             due_at=send.cart.last_change_at + timedelta(minutes=send.step.delay_minutes),
             planned_at=now,
             claimed_at=None,
         )
-        return "cart_changed"
+        return SendReason.CART_CHANGED
     expires_at = send.cart.last_change_at + timedelta(hours=send.site.stale_after_hours)
     if now >= expires_at:
-        advance(send, status=SendStatus.DROPPED, source="worker", reason="stale")
-        return "stale"
+        advance(send, status=SendStatus.DROPPED, source="worker", reason=SendReason.STALE)
+        return SendReason.STALE
     if not send.body:
         # Committed before the provider is called (and outside the contact lock's
         # transaction), so a message taken by the provider can always be found again.
@@ -92,19 +93,19 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
                 send,
                 status=SendStatus.DROPPED,
                 source="worker",
-                reason="no_discount_code",
+                reason=SendReason.NO_DISCOUNT_CODE,
                 detail="the step's pool of discount codes is empty",
             )
-            return "no_discount_code"
+            return SendReason.NO_DISCOUNT_CODE
         except InvalidTemplate as exc:
             advance(
                 send,
                 status=SendStatus.FAILED,
                 source="worker",
-                reason="invalid_template",
+                reason=SendReason.INVALID_TEMPLATE,
                 detail=str(exc),
             )
-            return "invalid_template"
+            return SendReason.INVALID_TEMPLATE
         counted = segments.count(body)
         cost = costs.estimate(segments=counted.segments, country=send.contact.region)
         Send.objects.filter(pk=send.pk).update(
@@ -140,16 +141,16 @@ def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gatew
         capped_until, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}"
     )
     if allowed_at > now:
-        reason = "capped" if capped_until > now else "quiet_hours"
+        reason = SendReason.CAPPED if capped_until > now else SendReason.QUIET_HOURS
         if allowed_at >= expires_at:
             advance(
                 send,
                 status=SendStatus.DROPPED,
                 source="worker",
-                reason="stale",
+                reason=SendReason.STALE,
                 detail=f"{reason} until past the staleness limit",
             )
-            return "stale"
+            return SendReason.STALE
         advance(
             send,
             status=SendStatus.PLANNED,
@@ -166,11 +167,11 @@ def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gatew
             send,
             status=SendStatus.PLANNED,
             source="worker",
-            reason="throttled",
+            reason=SendReason.THROTTLED,
             due_at=now + timedelta(seconds=5),
             claimed_at=None,
         )
-        return "throttled"
+        return SendReason.THROTTLED
     gateway = gateway or get_gateway()
     result = gateway.send(
         OutgoingSms(
@@ -232,7 +233,7 @@ def _record(
                     send,
                     status=SendStatus.PLANNED,
                     source="worker",
-                    reason="provider_retry",
+                    reason=SendReason.PROVIDER_RETRY,
                     detail=f"{result.error_code}: {result.reason}"[:255],
                     error_code=result.error_code,
                     due_at=retry_at,
@@ -243,16 +244,16 @@ def _record(
             send,
             status=SendStatus.DROPPED,
             source="worker",
-            reason="provider_unavailable",
+            reason=SendReason.PROVIDER_UNAVAILABLE,
             detail=result.reason,
             error_code=result.error_code,
         )
-        return "provider_unavailable"
+        return SendReason.PROVIDER_UNAVAILABLE
     advance(
         send,
         status=SendStatus.FAILED,
         source="worker",
-        reason=str(result.action),
+        reason=refusal_reason(result.action),
         detail=result.reason,
         error_code=result.error_code,
     )
@@ -334,7 +335,7 @@ def reconcile_stuck(
                 send,
                 status=SendStatus.UNKNOWN,
                 source="reconciler",
-                reason="not_found_at_provider",
+                reason=SendReason.NOT_FOUND_AT_PROVIDER,
                 detail="claimed but not found in the provider's messages; not resent",
             )
             counts["unknown"] += 1

@@ -17,18 +17,11 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
-from campaigns.dashboard.explanations import (
-    FILTERABLE,
-    NOT_SENT,
-    WAITING,
-    explain,
-    reason_label,
-    tone,
-)
+from campaigns.dashboard.explanations import FILTERABLE, explain, reason_label, tone
 from campaigns.dashboard.figures import bounds
 from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.models import Conversion, Send
-from campaigns.send_states import TAKEN
+from campaigns.send_states import NOT_SENT, TAKEN, WAITING
 from campaigns.sms_text import format_money
 from optin.models import Contact
 from retargeting.sites.access import visible_to
@@ -38,7 +31,7 @@ from retargeting.sms.phones import InvalidPhone, mask, parse_phone
 PAGE_SIZE = 50
 STATUS_GROUPS = {
     "waiting": WAITING,
-    "sent": list(TAKEN),
+    "sent": TAKEN,
     "not_sent": NOT_SENT,
 }
 
@@ -118,7 +111,7 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             page=page,
             rows=rows,
             params=params,
-            reasons=[(code, reason_label(code)) for code in FILTERABLE],
+            reasons=[(reason.value, reason.label) for reason in FILTERABLE],
             groups=[
                 ("waiting", _("Waiting")),
                 ("sent", _("Sent")),

@@ -7,56 +7,29 @@ from zoneinfo import ZoneInfo
 
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from campaigns.models import Send, SendStatus
-from campaigns.send_states import REACHED
+from campaigns.send_reasons import DEFERRALS, SendReason
+from campaigns.send_states import REACHED, WAITING
 
-# Every reason the planner, the worker and the provider record (campaigns.sending,
-# campaigns.dispatch, campaigns.eligibility, retargeting.gateways.base.Action).
-REASONS = {
-    "quiet_hours": gettext_lazy("Quiet hours"),
-    "capped": gettext_lazy("Frequency cap reached"),
-    "throttled": gettext_lazy("Sender's rate limit"),
-    "provider_retry": gettext_lazy("Provider busy, retrying"),
-    "cart_changed": gettext_lazy("Cart changed: the delay starts again"),
-    "stale": gettext_lazy("Too late: the cart is older than the staleness limit"),
-    "converted": gettext_lazy("Bought before the reminder"),
-    "cart_replaced": gettext_lazy("Cart replaced by a newer one"),
-    "cart_emptied": gettext_lazy("Cart emptied"),
-    "opted_out": gettext_lazy("Opted out (STOP) or consent withdrawn"),
-    "unreachable": gettext_lazy("Number cannot receive SMS"),
-    "erased": gettext_lazy("Contact erased (RGPD)"),
-    "held_out": gettext_lazy("Held out: in the control group, never messaged"),
-    "no_discount_code": gettext_lazy("No discount code left in the pool"),
-    "invalid_template": gettext_lazy("The step's text could not be rendered"),
-    "provider_unavailable": gettext_lazy("Provider unavailable until the send expired"),
-    "not_found_at_provider": gettext_lazy("The provider has no record of it"),
-    "revoke_consent": gettext_lazy("Unsubscribed at the provider"),
-    "flag": gettext_lazy("Filtered as spam by a carrier: check the text"),
-    "fail": gettext_lazy("Refused by the provider"),
-    "none": gettext_lazy("Refused by the provider"),
-}
+# The words for every reason the planner, the worker and the provider record.
+REASONS = dict(SendReason.choices)
 
 # Reasons a marketer can filter the list by, in the order they are offered.
 FILTERABLE = [
-    "quiet_hours",
-    "capped",
-    "stale",
-    "opted_out",
-    "converted",
-    "held_out",
-    "cart_changed",
-    "cart_replaced",
-    "cart_emptied",
-    "unreachable",
-    "no_discount_code",
-    "provider_unavailable",
+    SendReason.QUIET_HOURS,
+    SendReason.CAPPED,
+    SendReason.STALE,
+    SendReason.OPTED_OUT,
+    SendReason.CONVERTED,
+    SendReason.HELD_OUT,
+    SendReason.CART_CHANGED,
+    SendReason.CART_REPLACED,
+    SendReason.CART_EMPTIED,
+    SendReason.UNREACHABLE,
+    SendReason.NO_DISCOUNT_CODE,
+    SendReason.PROVIDER_UNAVAILABLE,
 ]
-
-# Statuses grouped the way the list offers them.
-WAITING = [SendStatus.PLANNED, SendStatus.SENDING]
-NOT_SENT = [SendStatus.CANCELLED, SendStatus.DROPPED, SendStatus.HELD_OUT, SendStatus.FAILED]
 
 
 def tone(status: str) -> str:
@@ -77,7 +50,7 @@ def explain(send: Send, *, time_zone: str) -> str:
     due = formats.date_format(local_due, "SHORT_DATETIME_FORMAT")
     reason = reason_label(send.reason) if send.reason else ""
     if send.status == SendStatus.PLANNED:
-        if send.reason in ("quiet_hours", "capped", "throttled", "provider_retry", "cart_changed"):
+        if send.reason in DEFERRALS:
             return _("%(reason)s: waits until %(due)s") % {"reason": reason, "due": due}
         return _("Planned for %(due)s") % {"due": due}
     if send.status == SendStatus.SENDING:

@@ -180,6 +180,7 @@ def test_an_unsubscribed_number_revokes_consent_with_the_provider_as_source(twil
     planned.refresh_from_db()
     planned.contact.refresh_from_db()
     assert (planned.status, planned.error_code) == (SendStatus.FAILED, "21610")
+    assert planned.reason == "revoke_consent"
     assert planned.contact.consent_status == "revoked"
     assert planned.contact.consents.last().source == "provider"
 
