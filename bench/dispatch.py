@@ -68,10 +68,10 @@ def fill(site_id: int, carts: int, eligible: int) -> float:
         )
         cursor.execute(
             """
-            INSERT INTO optin_contact (phone, first_name, region, consent_status, created_at,
-                updated_at, site_id)
-            SELECT '+3361' || lpad(g::text, 7, '0'), 'Marie', '', 'confirmed', now(), now(),
-                   %(site)s
+            INSERT INTO optin_contact (phone, first_name, region, consent_status,
+                confirmation_code, created_at, updated_at, site_id)
+            SELECT '+3361' || lpad(g::text, 7, '0'), 'Marie', 'FR', 'confirmed', '', now(),
+                   now(), %(site)s
             FROM generate_series(1, %(eligible)s) g
             """,
             {"site": site_id, "eligible": eligible},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from bench import run as bench
@@ -71,3 +73,46 @@ def test_the_snippet_benchmark_loads_real_pages_with_and_without_the_tag(browser
         for name in ("main_thread", "script")
         for visit in ("first", "next")
     }
+
+
+def _run_bench_script(script: str, *args: str) -> dict:
+    """A benchmark script at a tiny size, on this test session's database, as make bench runs
+    it: so that a change of the schema that breaks one fails here, not at the next make bench."""
+    import json
+    import subprocess
+
+    from django.db import connection
+
+    from tests.support.processes import ROOT, env_for_test_database
+    from tests.support.servers import missing
+
+    if connection.vendor != "postgresql":
+        missing(f"bench/{script} fills its shop with PostgreSQL's SQL: set DATABASE_URL")
+    result = subprocess.run(
+        [sys.executable, f"bench/{script}", *args],
+        cwd=ROOT,
+        env=env_for_test_database(SMS_DEFAULT_MPS="0"),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatch_benchmark_runs_at_a_tiny_size():
+    figures = _run_bench_script("dispatch.py", "300", "100", "10")
+    assert figures["dispatch_planned"] == 100
+    assert figures["send_accepted_by_provider"] == figures["send_finished"] == 10
+    assert figures["send_sms_per_second"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_benchmark_runs_at_a_tiny_size():
+    figures = _run_bench_script("dashboard.py", "300")
+    assert figures["dashboard_sends"] == 300
+    assert all(figures[name] >= 0 for name in figures if name.endswith("_ms"))
