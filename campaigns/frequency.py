@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db.models.functions import Coalesce
+
 from campaigns.models import Send, SendStatus
 from campaigns.send_states import TAKEN
 from optin.models import Contact
@@ -24,10 +26,12 @@ def next_allowed(
     rows = Send.objects.filter(contact=contact, site=site, status__in=COUNTED)
     if exclude is not None:
         rows = rows.exclude(pk=exclude)
-    sent = sorted(
-        moment
-        for sent_at, claimed_at in rows.values_list("sent_at", "claimed_at")
-        if (moment := sent_at or claimed_at) is not None and moment > at - WEEK
+    # Only the week's messages, in one indexed query, however many the contact ever got.
+    sent = list(
+        rows.annotate(moment=Coalesce("sent_at", "claimed_at"))
+        .filter(moment__gt=at - WEEK)
+        .order_by("moment")
+        .values_list("moment", flat=True)
     )
     allowed = at
     for cap, period in ((site.cap_per_24h, DAY), (site.cap_per_7d, WEEK)):

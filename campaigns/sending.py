@@ -59,7 +59,7 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
     )
     if not claimed:
         return "not_claimed"
-    send = Send.objects.select_related("site", "contact", "cart", "step").get(pk=send_id)
+    send = Send.objects.select_related("site", "contact", "cart", "step__flow").get(pk=send_id)
     SendEvent.objects.create(send=send, status=SendStatus.SENDING, source="worker", at=now)
     # The cart or the consent may have changed since planning: check again now.
     reason = exit_reason(send)

@@ -161,9 +161,14 @@ def contact_detail(request: HttpRequest, contact_id: int, *, frame: Frame) -> Ht
     contact = get_object_or_404(
         visible_to(request.user, Contact.objects.all()), pk=contact_id, site=frame.site
     )
+    sends = (
+        contact.sends.select_related("step__flow", "cart")
+        .prefetch_related("history")
+        .order_by("-planned_at")
+    )
     messages = [
         (send, explain(send, time_zone=frame.site.time_zone), list(send.history.all()))
-        for send in contact.sends.select_related("step__flow", "cart").order_by("-planned_at")
+        for send in sends
     ]
     conversions = [
         (conversion, format_money(conversion.total, conversion.currency, frame.site.language))

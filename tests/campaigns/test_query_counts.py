@@ -1,0 +1,165 @@
+"""Query counts on the hot paths, pinned: none grows with the data (Zulip's
+``assert_database_query_count``). Each test measures the same path at two sizes and holds the
+counts equal, so an N+1 query fails here whatever its cause."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from campaigns import sending
+from campaigns.dispatch import run_pass
+from campaigns.models import SendEvent, SendStatus
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus
+from retargeting.sites.services import add_member
+from tests.factories import (
+    CartFactory,
+    ContactFactory,
+    SendFactory,
+    SiteFactory,
+    StepFactory,
+    VisitorLinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+# A Tuesday, 10:00 in Paris.
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def queries(action) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        action()
+    return len(captured.captured_queries)
+
+
+def consenting(site, count):
+    contacts = []
+    for _ in range(count):
+        contact = ContactFactory(site=site)
+        record_consent(
+            contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API
+        )
+        contacts.append(contact)
+    return contacts
+
+
+def abandoned(site, contacts, *, at):
+    for contact in contacts:
+        link = VisitorLinkFactory(visitor__site=site, contact=contact)
+        CartFactory(visitor=link.visitor, created_at=at, last_change_at=at)
+
+
+def test_a_dispatch_pass_costs_the_same_queries_for_3_or_30_carts():
+    counts = []
+    for size in (3, 30):
+        site = SiteFactory()
+        StepFactory(flow__site=site, delay_minutes=30)
+        abandoned(site, consenting(site, size), at=NOW - timedelta(hours=1))
+        with time_machine.travel(NOW, tick=False):
+            enqueued: list[int] = []
+            counts.append(queries(lambda: run_pass(enqueue=enqueued.append)))
+            assert len(enqueued) == size  # all planned and handed on
+        # The next size's pass sees its own shop only.
+        site.flows.update(is_active=False)
+        site.sends.update(status=SendStatus.CANCELLED)
+    assert counts[0] == counts[1], counts
+
+
+def test_sending_one_reminder_costs_the_same_queries_however_many_the_contact_got():
+    counts = []
+    for history in (0, 25):
+        site = SiteFactory(quiet_hours="none", cap_per_24h=50, cap_per_7d=50)
+        step = StepFactory(flow__site=site, delay_minutes=30)
+        (contact,) = consenting(site, 1)
+        for index in range(history):  # earlier reminders, most of them weeks ago
+            SendFactory(
+                site=site,
+                step=step,
+                contact=contact,
+                cart__visitor__site=site,
+                status=SendStatus.DELIVERED,
+                sent_at=NOW - timedelta(days=index),
+            )
+        send = SendFactory(
+            site=site,
+            step=step,
+            contact=contact,
+            cart__visitor__site=site,
+            cart__last_change_at=NOW - timedelta(hours=1),
+            planned_at=NOW - timedelta(minutes=20),
+            due_at=NOW - timedelta(minutes=5),
+            status=SendStatus.PLANNED,
+        )
+        with time_machine.travel(NOW, tick=False):
+            counts.append(queries(lambda send=send: sending.deliver(send_id=send.pk)))
+        send.refresh_from_db()
+        assert send.status in (SendStatus.ACCEPTED, SendStatus.DELIVERED), send.reason
+    assert counts[0] == counts[1], counts
+
+
+@pytest.fixture
+def marketer_of():
+    def make(site):
+        user = User.objects.create_user(f"marketer-{site.pk}", password="x")
+        add_member(site=site, user=user)
+        return user
+
+    return make
+
+
+def shop_with_sends(count):
+    site = SiteFactory()
+    step = StepFactory(flow__site=site)
+    contact = ContactFactory(site=site)
+    record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SNIPPET)
+    sends = []
+    with time_machine.travel(NOW - timedelta(days=1), tick=False):
+        for _ in range(count):
+            send = SendFactory(
+                site=site,
+                step=step,
+                contact=contact,
+                cart__visitor__site=site,
+                status=SendStatus.DELIVERED,
+                sent_at=NOW - timedelta(days=1),
+            )
+            for status in (SendStatus.SENDING, SendStatus.ACCEPTED, SendStatus.DELIVERED):
+                SendEvent.objects.create(send=send, status=status, source="worker", at=NOW)
+            sends.append(send)
+    return site, contact, sends
+
+
+PAGES = {
+    "overview": lambda site, contact, send: f"/dashboard/?site={site.pk}",
+    "sends": lambda site, contact, send: f"/dashboard/sends/?site={site.pk}",
+    "send": lambda site, contact, send: f"/dashboard/sends/{send.pk}/?site={site.pk}",
+    "contact": lambda site, contact, send: f"/dashboard/contacts/{contact.pk}/?site={site.pk}",
+    "install": lambda site, contact, send: f"/dashboard/install/?site={site.pk}",
+    "export": lambda site, contact, send: f"/dashboard/exports/sends.csv?site={site.pk}",
+}
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+@time_machine.travel(NOW, tick=False)
+def test_each_dashboard_page_costs_the_same_queries_for_2_or_12_sends(client, marketer_of, page):
+    counts = []
+    for size in (2, 12):
+        site, contact, sends = shop_with_sends(size)
+        client.force_login(marketer_of(site))
+        url = PAGES[page](site, contact, sends[0])
+
+        def load(url=url):
+            response = client.get(url)
+            assert response.status_code == 200
+            if response.streaming:
+                b"".join(response.streaming_content)
+
+        load()  # the session and the member's language are settled on the first request
+        counts.append(queries(load))
+    assert counts[0] == counts[1], counts
