@@ -63,7 +63,7 @@ def test_a_dispatch_pass_costs_the_same_queries_for_3_or_30_carts():
         abandoned(site, consenting(site, size), at=NOW - timedelta(hours=1))
         with time_machine.travel(NOW, tick=False):
             enqueued: list[int] = []
-            counts.append(queries(lambda: run_pass(enqueue=enqueued.append)))
+            counts.append(queries(lambda enqueued=enqueued: run_pass(enqueue=enqueued.append)))
             assert len(enqueued) == size  # all planned and handed on
         # The next size's pass sees its own shop only.
         site.flows.update(is_active=False)
