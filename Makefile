@@ -8,7 +8,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export PORT
 
-.PHONY: run test lint install lock clean messages bench audit
+.PHONY: run test test-fast lint install lock clean messages bench audit
 
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
@@ -26,6 +26,12 @@ run: install
 test: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop: everything but the browser tests and the tests that start processes
+# (workers, servers, commands run as their own process); `make test` still runs them all.
+test-fast: install
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 # Benchmarks on 127.0.0.1 (needs wrk); on PostgreSQL and Redis when their URLs are set.
 bench: install

@@ -24,12 +24,12 @@ from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.times import shop_time_column
 
 
-def _site(obj: Model) -> Site:
-    return obj.site  # type: ignore[attr-defined]
+def _site(obj: Send | Conversion) -> Site:
+    return obj.site
 
 
-def _send_site(obj: Model) -> Site:
-    return obj.send.site  # type: ignore[attr-defined]
+def _send_site(obj: SendEvent | ShortLink) -> Site:
+    return obj.send.site
 
 
 class StepForm(forms.ModelForm):

@@ -16,12 +16,12 @@ from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.times import shop_time_column
 
 
-def _site(obj: Model) -> Site:
-    return obj.site  # type: ignore[attr-defined]
+def _site(obj: Contact) -> Site:
+    return obj.site
 
 
-def _contact_site(obj: Model) -> Site:
-    return obj.contact.site  # type: ignore[attr-defined]
+def _contact_site(obj: Consent) -> Site:
+    return obj.contact.site
 
 
 class ConsentInline(SiteScopedInline, admin.TabularInline):

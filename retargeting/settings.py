@@ -63,7 +63,7 @@ SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-relance-development-key-never-use-in-production"
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 _public = urlsplit(PUBLIC_BASE_URL)
 if _public.scheme not in ("http", "https") or not _public.netloc:
     sys.stderr.write(
@@ -73,7 +73,7 @@ if _public.scheme not in ("http", "https") or not _public.netloc:
 CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
 # A shorter origin for the links in SMS (its host must be in ALLOWED_HOSTS and route here);
 # empty: PUBLIC_BASE_URL.
-SHORT_LINK_BASE_URL = env.str("SHORT_LINK_BASE_URL", default="").rstrip("/")
+SHORT_LINK_BASE_URL: str = env.str("SHORT_LINK_BASE_URL", default="").rstrip("/")
 if SHORT_LINK_BASE_URL and urlsplit(SHORT_LINK_BASE_URL).scheme not in ("http", "https"):
     sys.stderr.write(
         f"relance: SHORT_LINK_BASE_URL must be an http(s) origin, not {SHORT_LINK_BASE_URL!r}\n"
@@ -295,7 +295,7 @@ COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)
 COLLECTOR_BUFFER = env.bool("COLLECTOR_BUFFER", default=bool(REDIS_URL))
 # Streams the buffer is split over, by visitor; each is drained by one consumer at a time,
 # so this is how many ingest tasks can write in parallel.
-COLLECTOR_BUFFER_SHARDS = env.int("COLLECTOR_BUFFER_SHARDS", default=4)
+COLLECTOR_BUFFER_SHARDS: int = env.int("COLLECTOR_BUFFER_SHARDS", default=4)
 # `make bench` turns on a no-op view (`/bench/noop`), the reference the collector is measured
 # against in the same server. Off everywhere else.
 BENCHMARK_ENDPOINTS = env.bool("BENCHMARK_ENDPOINTS", default=False)

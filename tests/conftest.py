@@ -15,6 +15,14 @@ celery_app.conf.task_always_eager = True
 celery_app.conf.task_eager_propagates = True
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that drives Chromium (the ``browser`` fixture, or ``page`` built on it) is
+    marked ``browser``, so ``make test-fast`` leaves them out without each file saying so."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture
 def site():
     return SiteFactory()

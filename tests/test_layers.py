@@ -128,6 +128,7 @@ def test_the_circle_check_finds_one():
     assert layers_report.circles(arrows) == [["a", "b", "c", "a"]]
 
 
+@pytest.mark.slow
 def test_the_report_runs_as_a_command():
     result = subprocess.run(
         [sys.executable, "-m", "tests.layers_report"],

@@ -29,6 +29,7 @@ CSRF_EXEMPT = {
 }
 
 
+@pytest.mark.slow
 def test_the_deployment_check_is_clean_with_production_settings():
     env = base_env(**PRODUCTION)
     # The browser tests of this session allow Django's ORM from Playwright's event loop; a
@@ -67,6 +68,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_behind_a_tls_proxy_production_sends_hsts_secure_cookies_and_its_policy(tmp_path):
     env = base_env(**PRODUCTION, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     done = run_python(PROBE, env)

@@ -533,6 +533,7 @@ def test_development_tools_are_a_404_in_production_except_for_operators(client, 
         assert client.get(path).status_code == 200  # make run's development mode
 
 
+@pytest.mark.slow
 def test_production_does_not_start_on_the_outbox_unless_told_on_purpose():
     from tests.support.processes import PRODUCTION, base_env, run_python
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Sum
@@ -203,7 +204,7 @@ def daily(*, site: Site, start: date, end: date, flow: Flow | None = None) -> li
     zone = ZoneInfo(site.time_zone)
     sends = _sends(site, flow)
 
-    def per_day(rows: QuerySet, moment: str, value: object) -> dict[date, object]:
+    def per_day(rows: QuerySet[Any], moment: str, value: object) -> dict[date, Any]:
         return dict(
             rows.filter(**{f"{moment}__gte": since, f"{moment}__lt": until})
             .annotate(day=TruncDate(moment, tzinfo=zone))
@@ -227,9 +228,9 @@ def daily(*, site: Site, start: date, end: date, flow: Flow | None = None) -> li
         days.append(
             Day(
                 day,
-                int(sent.get(day, 0)),  # type: ignore[call-overload]
-                int(clicks.get(day, 0)),  # type: ignore[call-overload]
-                Decimal(revenue.get(day) or 0),  # type: ignore[arg-type]
+                int(sent.get(day, 0)),
+                int(clicks.get(day, 0)),
+                Decimal(revenue.get(day) or 0),
             )
         )
         day += timedelta(days=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 
 import phonenumbers
@@ -30,8 +31,15 @@ def validate_countries(value: object) -> None:
         validate_country(code)
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    # Listing the zones walks the whole time-zone database on disk; a site is checked on
+    # every save, the list stays the same while the process runs.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value not in _time_zones():
         raise ValidationError(f"{value!r} is not an IANA time zone.")
 
 

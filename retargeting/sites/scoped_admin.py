@@ -55,16 +55,20 @@ class _Scoped:
     def formfield_for_foreignkey(
         self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> ModelChoiceField[Any] | None:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
-        if field is not None:
+        field: ModelChoiceField[Any] | None = super().formfield_for_foreignkey(  # type: ignore[misc]
+            db_field, request, **kwargs
+        )
+        if field is not None and field.queryset is not None:
             field.queryset = visible_to(request.user, field.queryset)
         return field
 
     def formfield_for_manytomany(
         self, db_field: ManyToManyField[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> ModelMultipleChoiceField[Any] | None:
-        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
-        if field is not None:
+        field: ModelMultipleChoiceField[Any] | None = super().formfield_for_manytomany(  # type: ignore[misc]
+            db_field, request, **kwargs
+        )
+        if field is not None and field.queryset is not None:
             field.queryset = visible_to(request.user, field.queryset)
         return field
 
@@ -95,7 +99,7 @@ class SiteScopedAdmin(_Scoped, admin.ModelAdmin):
 
     def object_or_404(self, request: HttpRequest, object_id: str) -> Model:
         """The object if the user may see it; otherwise 404, whether or not it exists."""
-        obj = self.get_object(request, unquote(object_id))
+        obj: Model | None = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404(_("No such object."))
         return obj

@@ -128,7 +128,8 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def description() -> dict[str, Any]:
-    return _optional_fields_nullable(_description())
+    described: dict[str, Any] = _optional_fields_nullable(_description())
+    return described
 
 
 def _description() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from retargeting.sites.domains import url_on_domains
 from retargeting.tracking.models import VISITOR_ID_PATTERN
@@ -116,7 +116,7 @@ def _quantity(value: Any, path: str) -> int:
     return int(value)
 
 
-def is_vid(value: Any) -> bool:
+def is_vid(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and _VID.match(value) is not None
 
 

@@ -52,7 +52,7 @@ def _not_allowed(methods: str) -> JsonResponse:
 def _request_host(request: HttpRequest) -> str | None:
     """The host of the page that sent the request: Origin, else Referer."""
     for header in ("HTTP_ORIGIN", "HTTP_REFERER"):
-        value = request.META.get(header, "")
+        value: str = request.META.get(header, "")
         if value and value != "null":
             return urlsplit(value).hostname
     return None

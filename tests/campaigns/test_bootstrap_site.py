@@ -89,6 +89,7 @@ def test_an_english_speaking_country_gets_an_english_template():
     assert "cart is waiting" in template and "STOP" in template
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

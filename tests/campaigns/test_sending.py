@@ -16,6 +16,7 @@ from optin.models import ConsentSource, ConsentStatus
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sms import segments
 from tests.factories import SendFactory, StepFactory
+from tests.support.processes import wait_for
 from tests.support.twilio_fixtures import SENDER
 
 pytestmark = pytest.mark.django_db
@@ -199,9 +200,8 @@ def test_a_timeout_is_never_resent_blindly(twilio, planned, settings):
     planned.refresh_from_db()
     assert planned.status == SendStatus.SENDING
     twilio.delay_seconds = 0
-    import time
-
-    time.sleep(1)  # the emulator finishes taking it
+    # The emulator finishes taking the message it held when we gave up.
+    assert wait_for(lambda: twilio.sent_to(planned.contact.phone), timeout=10)
     assert sending.reconcile_stuck(stuck_after=timedelta(0)) == {"found": 1, "unknown": 0}
     planned.refresh_from_db()
     assert planned.status == SendStatus.ACCEPTED and planned.provider_id

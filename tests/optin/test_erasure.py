@@ -262,6 +262,7 @@ def test_the_command_erases_and_says_what_it_did(client, shop):
     assert not Contact.objects.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

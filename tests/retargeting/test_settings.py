@@ -31,6 +31,7 @@ def loaded(env: dict[str, str]) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_production_without_required_settings_stops_with_one_line_naming_them():
     env = base_env(DEBUG="0")
     result = load(env)
@@ -41,6 +42,7 @@ def test_production_without_required_settings_stops_with_one_line_naming_them():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"])
 def test_each_required_setting_is_named_when_missing(missing):
     env = base_env(**{**PRODUCTION, missing: ""})
@@ -51,6 +53,7 @@ def test_each_required_setting_is_named_when_missing(missing):
     )
 
 
+@pytest.mark.slow
 def test_a_management_command_also_stops_on_a_missing_setting():
     result = subprocess.run(
         [PYTHON, MANAGE, "check"],
@@ -66,6 +69,7 @@ def test_a_management_command_also_stops_on_a_missing_setting():
     )
 
 
+@pytest.mark.slow
 def test_production_settings_load_and_follow_the_https_base():
     values = loaded(base_env(**PRODUCTION))
     assert values["debug"] is False
@@ -74,12 +78,14 @@ def test_production_settings_load_and_follow_the_https_base():
     assert values["secure_cookies"] is True
 
 
+@pytest.mark.slow
 def test_an_http_base_redirects_nothing():
     values = loaded(base_env(**{**PRODUCTION, "PUBLIC_BASE_URL": "http://127.0.0.1:8000"}))
     assert values["ssl_redirect"] is False
     assert values["secure_cookies"] is False
 
 
+@pytest.mark.slow
 def test_embedded_defaults_need_no_server():
     env = base_env()
     for name in ("DATABASE_URL", "REDIS_URL"):
@@ -94,21 +100,25 @@ def test_embedded_defaults_need_no_server():
     assert values["twilio_api"] == "https://api.twilio.com"
 
 
+@pytest.mark.slow
 def test_redis_url_makes_redis_the_broker_and_the_cache():
     values = loaded(base_env(REDIS_URL="redis://127.0.0.1:6390/3"))
     assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert values["broker"] == "redis://127.0.0.1:6390/3"
 
 
+@pytest.mark.slow
 def test_database_url_selects_postgresql():
     values = loaded(base_env(DATABASE_URL="postgres://relance:pw@127.0.0.1:5432/relance"))
     assert values["engine"] == "django.db.backends.postgresql"
 
 
+@pytest.mark.slow
 def test_collector_rate_limit_zero_turns_it_off():
     assert loaded(base_env(COLLECTOR_RATE_LIMIT="0"))["rate"] == 0
 
 
+@pytest.mark.slow
 def test_twilio_backend_requires_its_credentials():
     result = load(base_env(SMS_BACKEND="twilio"))
     assert result.returncode == 1
@@ -118,6 +128,7 @@ def test_twilio_backend_requires_its_credentials():
     )
 
 
+@pytest.mark.slow
 def test_twilio_backend_accepts_a_messaging_service_instead_of_a_from():
     values = loaded(
         base_env(
@@ -132,12 +143,14 @@ def test_twilio_backend_accepts_a_messaging_service_instead_of_a_from():
     assert values["twilio_api"] == "http://127.0.0.1:9999"
 
 
+@pytest.mark.slow
 def test_an_unknown_sms_backend_is_refused():
     result = load(base_env(SMS_BACKEND="carrier-pigeon"))
     assert result.returncode == 1
     assert "SMS_BACKEND must be 'outbox' or 'twilio'" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_env_file_is_read_but_the_environment_wins(tmp_path):
     env_file = tmp_path / "relance.env"
     env_file.write_text("COLLECTOR_RATE_LIMIT=42\nPUBLIC_BASE_URL=https://from-file.example\n")
