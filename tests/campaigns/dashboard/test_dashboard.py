@@ -9,7 +9,7 @@ import time_machine
 from django.contrib.auth.models import User
 
 from retargeting.sites.services import add_member
-from tests.campaigns.test_figures import NOW, data  # noqa: F401 - the known data set
+from tests.campaigns.dashboard.test_figures import NOW, data  # noqa: F401 - the known data set
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
