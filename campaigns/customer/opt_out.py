@@ -86,7 +86,8 @@ def opt_out_page(request: HttpRequest, code: str) -> HttpResponse:
     response = render(
         request, "campaigns/opt_out.html", {"site": link.site, "text": text, "outcome": outcome}
     )
+    # The site's same-origin referrer policy stays: with no-referrer, browsers post the form
+    # with "Origin: null", which the CSRF check refuses.
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     response["X-Robots-Tag"] = "noindex"
     return response
