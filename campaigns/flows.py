@@ -118,7 +118,7 @@ def mention_errors(step: Step, *, site: Site | None = None) -> list[str]:
     words = tells_to_reply(step.template)
     if not words or opt_out_route(site=site) is OptOutRoute.REPLY:
         return []
-    sender = site.effective_sender or "the Messaging Service"
+    sender = site.effective_sender or "the platform's default sender"
     return [
         f'"{words}": this site sends as {sender}, which customers cannot reply to. Remove '
         f"the reply mention; the opt-out that works is added ({stop_mention(site=site)})."

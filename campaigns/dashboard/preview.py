@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from campaigns import costs
@@ -160,7 +161,7 @@ def preview(step: Step) -> Preview:
 
 def mention_words(shown: Preview, *, site: Site) -> str:
     """Which opt-out mention the site's messages carry, and why, in a sentence."""
-    sender = site.effective_sender or _("the Messaging Service")
+    sender = site.effective_sender or _("the platform's default sender")
     if shown.route == OptOutRoute.REPLY:
         sentence = _("%(sender)s receives replies: customers stop by answering STOP.")
     elif shown.route == OptOutRoute.PROVIDER:
@@ -170,7 +171,7 @@ def mention_words(shown: Preview, *, site: Site) -> str:
             "%(sender)s cannot receive replies: customers stop with the one-tap link, one per SMS."
         )
     return (
-        sentence % {"sender": sender}
+        capfirst(sentence % {"sender": sender})
         + " "
         + _("Opt-out mention: %(mention)s") % {"mention": shown.mention}
     )
