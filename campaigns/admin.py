@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
+from campaigns.flows import mention_errors
 from campaigns.models import (
     Click,
     Conversion,
@@ -34,7 +35,8 @@ def _send_site(obj: SendEvent | ShortLink) -> Site:
 
 class StepForm(forms.ModelForm):
     """A step in the admin: the model's checks, then the flow's segment limit at the text's
-    longest (a 20-letter first name, the largest total, a 40-character product name)."""
+    longest (a 20-letter first name, the largest total, a 40-character product name), and no
+    "Répondez STOP" where the site's sender cannot receive replies."""
 
     class Meta:
         model = Step
@@ -43,7 +45,7 @@ class StepForm(forms.ModelForm):
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]  # the model instance is filled in here
         if "template" not in self.errors and self.instance.flow_id is not None:
-            for error in worst_case_errors(self.instance):
+            for error in mention_errors(self.instance) + worst_case_errors(self.instance):
                 self.add_error("template", error)
 
 

@@ -1,5 +1,5 @@
 """What an erasure removes from the campaign data: the contact's sends, with their short
-links, clicks and history, and the outbox's copies of their messages."""
+links, clicks and history, its opt-out links, and the outbox's copies of their messages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from campaigns.models import Send
+from campaigns.models import OptOutLink, Send
 from optin.signals import contact_erasing
 from retargeting.gateways.models import OutboxMessage
 
@@ -19,4 +19,5 @@ def delete_sends(*, contact_id: int, site_id: int, **kwargs: Any) -> None:
     sends = Send.objects.filter(site_id=site_id, contact_id=contact_id)
     provider_ids = [pid for pid in sends.values_list("provider_id", flat=True) if pid]
     OutboxMessage.objects.filter(provider_id__in=provider_ids).delete()
+    OptOutLink.objects.filter(site_id=site_id, contact_id=contact_id).delete()
     sends.delete()

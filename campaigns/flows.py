@@ -1,10 +1,16 @@
-"""Flows: the default cart-abandonment flow every new site starts with."""
+"""Flows: the default cart-abandonment flow every new site starts with, and the opt-out
+mention its messages carry, chosen from what the site's sender can receive."""
 
 from __future__ import annotations
+
+import re
+import unicodedata
+from enum import StrEnum
 
 from django.db import transaction
 
 from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, Trigger
+from retargeting.gateways import get_gateway
 from retargeting.sites.models import Language, Site
 
 DEFAULT_FLOW_NAME = {Language.FR: "Relance de panier", Language.EN: "Cart reminder"}
@@ -25,10 +31,59 @@ DEFAULT_TEMPLATE = {
         "cart is waiting: {{ link }}\n"
     ),
 }
+# Where the mention is the one-tap link, two links share the 160 characters: the total gives
+# way, so that the worst case above still fits one segment with "Stop SMS : " and the link.
+DEFAULT_LINK_TEMPLATE = {
+    Language.FR: (
+        "{{ shop }} : {% if first_name %}{{ first_name }}, {% endif %}votre panier vous "
+        "attend : {{ link }}\n"
+    ),
+    Language.EN: (
+        "{{ shop }}: {% if first_name %}{{ first_name }}, {% endif %}your cart is waiting: "
+        "{{ link }}\n"
+    ),
+}
+STOP_LINK_VARIABLE = "{{ stop_link }}"
+STOP_LINK_MENTION = {Language.FR: "Stop SMS : {link}", Language.EN: "Stop texts: {link}"}
+# Words that tell the customer to answer the message ("Répondez STOP", "Reply STOP",
+# "STOP au 36111"), read without accents and case.
+_TELLS_TO_REPLY = re.compile(
+    r"\b(?:repond\w*|reponse|reply|text|answer|send|envoy\w*)\s+[\"'«“]?\s*stop\b"
+    r"|\bstop\s+(?:au|to)\b",
+    re.IGNORECASE,
+)
 
 
-def stop_mention(*, site: Site) -> str:
-    """The opt-out mention every marketing SMS of ``site`` carries."""
+class OptOutRoute(StrEnum):
+    """How a customer stops a site's messages."""
+
+    REPLY = "reply"
+    """They answer STOP: the sender receives replies."""
+    PROVIDER = "provider"
+    """The provider's STOP short code, whose mention the provider fills in (Brevo)."""
+    LINK = "link"
+    """Nobody can answer the sender (an alphanumeric ID): the one-tap opt-out link."""
+
+
+def opt_out_route(*, site: Site) -> OptOutRoute:
+    """The way to stop that works for ``site``'s messages, from its sender and gateway."""
+    gateway = get_gateway()
+    if gateway.sender_receives_replies(site.effective_sender):
+        return OptOutRoute.REPLY
+    if gateway.stop_mention_placeholder():
+        return OptOutRoute.PROVIDER
+    return OptOutRoute.LINK
+
+
+def stop_mention(*, site: Site, stop_link: str = STOP_LINK_VARIABLE) -> str:
+    """The opt-out mention every marketing SMS of ``site`` carries: "Répondez STOP" (or
+    "STOP au NUMBER") where the sender receives replies, else the provider's placeholder, else
+    the opt-out link ``stop_link`` (by default the template variable that becomes it)."""
+    route = opt_out_route(site=site)
+    if route is OptOutRoute.PROVIDER:
+        return get_gateway().stop_mention_placeholder() or ""
+    if route is OptOutRoute.LINK:
+        return STOP_LINK_MENTION[Language(site.language)].format(link=stop_link)
     if site.language == Language.FR:
         if site.stop_number:
             return f"STOP au {site.stop_number}"
@@ -36,6 +91,38 @@ def stop_mention(*, site: Site) -> str:
     if site.stop_number:
         return f"Text STOP to {site.stop_number} to opt out"
     return "Reply STOP to opt out"
+
+
+def has_stop_mention(body: str, *, site: Site, stop_link: str) -> bool:
+    """Whether a rendered text already carries a way to stop that works on ``site``'s route:
+    the word STOP where replies arrive, the provider's placeholder, or the opt-out link."""
+    route = opt_out_route(site=site)
+    if route is OptOutRoute.REPLY:
+        return "STOP" in body.upper()
+    if route is OptOutRoute.PROVIDER:
+        return (get_gateway().stop_mention_placeholder() or "") in body
+    return bool(stop_link) and stop_link in body
+
+
+def tells_to_reply(text: str) -> str:
+    """The words of ``text`` that tell the customer to answer the SMS, or ``""``."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    found = _TELLS_TO_REPLY.search(plain)
+    return found.group(0) if found else ""
+
+
+def mention_errors(step: Step, *, site: Site | None = None) -> list[str]:
+    """Why ``step``'s text is refused on its site's route: it tells customers to reply to a
+    sender that cannot receive replies (empty: it is not)."""
+    site = site or step.flow.site
+    words = tells_to_reply(step.template)
+    if not words or opt_out_route(site=site) is OptOutRoute.REPLY:
+        return []
+    sender = site.effective_sender or "the platform's default sender"
+    return [
+        f'"{words}": this site sends as {sender}, which customers cannot reply to. Remove '
+        f"the reply mention; the opt-out that works is added ({stop_mention(site=site)})."
+    ]
 
 
 @transaction.atomic
@@ -53,6 +140,14 @@ def create_default_flow(*, site: Site, delay_minutes: int = DEFAULT_DELAY_MINUTE
         position=1,
         delay_minutes=delay_minutes,
         # The mention is written out so the marketer sees it in the text they edit.
-        template=DEFAULT_TEMPLATE[language] + stop_mention(site=site),
+        template=default_template(site=site),
     )
     return flow
+
+
+def default_template(*, site: Site) -> str:
+    """The default step's text for ``site``, its opt-out mention written out."""
+    language = Language(site.language)
+    if opt_out_route(site=site) is OptOutRoute.LINK:
+        return DEFAULT_LINK_TEMPLATE[language] + stop_mention(site=site)
+    return DEFAULT_TEMPLATE[language] + stop_mention(site=site)

@@ -325,6 +325,25 @@ class ShortLink(models.Model):
         return self.code
 
 
+class OptOutLink(models.Model):
+    """The one-tap opt-out link in one SMS: ``SHORT_LINK_BASE_URL/u/CODE``. It never expires
+    (a customer may tap it a year later); erasing the contact removes it."""
+
+    site_path = "site"  # see retargeting.sites.access
+
+    code = models.CharField(max_length=16, unique=True)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opt_out_links")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="opt_out_links")
+    # The send it came in; the link outlives the send (cart retention deletes sends).
+    send = models.OneToOneField(
+        Send, on_delete=models.SET_NULL, null=True, blank=True, related_name="opt_out_link"
+    )
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class Click(models.Model):
     """A person's tap on a short link (link-preview fetchers are not recorded)."""
 

@@ -21,6 +21,7 @@ VARIABLES = (
     "link",
     "discount_code",
     "stop",
+    "stop_link",
 )
 # About ten SMS segments: longer than any reminder needs, and the bound that keeps the
 # checks below (regular expressions, Django's parser) fast whatever a marketer pastes.

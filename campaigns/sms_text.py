@@ -14,8 +14,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns.flows import stop_mention
-from campaigns.models import DiscountCode, DiscountMode, PoolFallback, Send, ShortLink, Step
+from campaigns import opt_out
+from campaigns.flows import OptOutRoute, has_stop_mention, opt_out_route, stop_mention
+from campaigns.models import (
+    DiscountCode,
+    DiscountMode,
+    OptOutLink,
+    PoolFallback,
+    Send,
+    ShortLink,
+    Step,
+)
 from campaigns.sms_templates import render
 from retargeting.sites.models import Language, Site
 from retargeting.sms import segments
@@ -69,6 +78,21 @@ def link_url(link: ShortLink) -> str:
     return f"{short_link_base()}/s/{link.code}"
 
 
+def opt_out_url(link: OptOutLink) -> str:
+    return f"{short_link_base()}/u/{link.code}"
+
+
+def sample_opt_out_url() -> str:
+    """An opt-out link as long as the real ones, for previews and the worst case."""
+    return f"{short_link_base()}/u/{'x' * opt_out.CODE_LENGTH}"
+
+
+def needs_stop_link(step: Step, site: Site) -> bool:
+    """Whether a text of ``step`` carries the opt-out link: the site's route is the link, or
+    the text asks for it."""
+    return "stop_link" in step.template or opt_out_route(site=site) is OptOutRoute.LINK
+
+
 class PoolEmpty(Exception):
     """The step's pool of unique codes ran out and its fallback is not to send."""
 
@@ -112,18 +136,21 @@ def _clip(text: str, limit: int) -> str:
 def compose(step: Step, site: Site, values: dict[str, object]) -> str:
     """The SMS text of ``step`` with ``values``: rendered, clipped, the opt-out mention added,
     transliterated to GSM-7 when the flow asks for it."""
+    stop_link = str(values.get("stop_link", ""))
+    mention = stop_mention(site=site, stop_link=stop_link)
     context = {
         **values,
         "first_name": _clip(str(values.get("first_name", "")), FIRST_NAME_MAX),
         "item_name": _clip(str(values.get("item_name", "")), ITEM_NAME_MAX),
-        "stop": stop_mention(site=site),
+        "stop": mention,
     }
     # An empty variable leaves no double space behind. Composed (NFC) whatever the flow: a
     # name typed with combining accents reads the same and need not cost UCS-2.
     body = unicodedata.normalize("NFC", _SPACES.sub(" ", render(step.template, context)))
-    # The opt-out mention is the law: added when a template lacks it.
-    if "STOP" not in body.upper():
-        body = f"{body}\n{stop_mention(site=site)}"
+    # The opt-out mention is the law: added when a template lacks one that works on the
+    # site's route (a "Répondez STOP" kept from an earlier sender gets the link too).
+    if not has_stop_mention(body, site=site, stop_link=stop_link):
+        body = f"{body}\n{mention}"
     # Transliteration may drop a character (an emoji) and leave a double space.
     return _SPACES.sub(" ", to_gsm7(body)) if step.flow.transliterate else body
 
@@ -142,12 +169,14 @@ def render_body(send: Send) -> tuple[str, str]:
         "link": link_url(short_link(send)),
         "discount_code": code,
     }
+    if needs_stop_link(send.step, site):
+        values["stop_link"] = opt_out_url(opt_out.link_for(send))
     return compose(send.step, site, values), note
 
 
 def worst_case(step: Step, *, site: Site | None = None) -> str:
     """The longest text ``step`` can send: a long name with a ç, the largest total, a long
-    product name, the link, the longest discount code."""
+    product name, the link, the longest discount code, the opt-out mention at its length."""
     site = site or step.flow.site
     currency = "EUR" if site.language == Language.FR else "USD"
     codes = step.codes.values_list("code", flat=True) if step.pk else []
@@ -159,6 +188,7 @@ def worst_case(step: Step, *, site: Site | None = None) -> str:
         "item_name": WORST_ITEM_NAME,
         "item_count": 999,
         "link": f"{short_link_base()}/s/{'x' * CODE_LENGTH}",
+        "stop_link": sample_opt_out_url(),
         "discount_code": "X" * max(len(step.discount_code), longest_code, 12),
     }
     return compose(step, site, values)

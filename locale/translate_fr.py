@@ -175,4 +175,9 @@ FR = {
     "Double opt-in confirmations sent today: <strong>%(count)s / %(limit)s</strong>.": "Confirmations de double opt-in envoyées aujourd'hui : <strong>%(count)s / %(limit)s</strong>.",
     "The limit is reached: numbers typed in the shop's pages wait until tomorrow.": "La limite est atteinte : les numéros saisis sur les pages de la boutique attendront demain.",
     "Each number typed in the shop's pages costs one confirmation SMS. To keep strangers from spending them, a client address may ask for %(ip)s a day, a browser %(visitor)s; the platform's operators set these limits.": "Chaque numéro saisi sur les pages de la boutique coûte un SMS de confirmation. Pour qu'un inconnu ne puisse pas les dépenser, une adresse peut en demander %(ip)s par jour, un navigateur %(visitor)s ; les opérateurs de la plateforme fixent ces limites.",
+    "the platform's default sender": "l'expéditeur par défaut de la plateforme",
+    "%(sender)s receives replies: customers stop by answering STOP.": "%(sender)s reçoit les réponses : on se désabonne en répondant STOP.",
+    "Customers stop through the provider's STOP code, which it fills in.": "On se désabonne par le code STOP du fournisseur, qu'il ajoute lui-même.",
+    "%(sender)s cannot receive replies: customers stop with the one-tap link, one per SMS.": "%(sender)s ne peut pas recevoir de réponses : on se désabonne d'un appui sur le lien, un par SMS.",
+    "Opt-out mention: %(mention)s": "Mention de désinscription : %(mention)s",
 }

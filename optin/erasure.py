@@ -69,7 +69,11 @@ def erase_contact(*, site: Site, raw_phone: str) -> ErasureReport:
         if contact is not None:
             said_stop = contact.consents.filter(
                 status=ConsentStatus.REVOKED,
-                source__in=[ConsentSource.KEYWORD, ConsentSource.PROVIDER],
+                source__in=[
+                    ConsentSource.KEYWORD,
+                    ConsentSource.PROVIDER,
+                    ConsentSource.OPT_OUT_LINK,
+                ],
             ).exists()
             visitor_ids = list(contact.visitor_links.values_list("visitor_id", flat=True))
             contact_erasing.send(sender=Contact, contact_id=contact.pk, site_id=site.pk)

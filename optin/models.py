@@ -30,6 +30,7 @@ class ConsentSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     PROVIDER = "provider", "SMS provider"
     CONFIRMATION_LINK = "link", "Confirmation link"
+    OPT_OUT_LINK = "optout_link", "Opt-out link"
 
 
 class Contact(models.Model):

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from campaigns.customer import opt_out
 from campaigns.customer import views as customer
 from optin.pages import confirm_link, hosted
 from retargeting import views
@@ -29,6 +30,7 @@ urlpatterns = [
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
     path("s/<str:code>", customer.follow, name="short-link"),
+    path("u/<str:code>", opt_out.opt_out_page, name="opt-out-link"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
     path("dev/phone/", gateways.phone_index, name="phone-index"),

@@ -19,7 +19,7 @@ from django.db.models import Model
 from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from campaigns.models import Conversion, DiscountCode, Flow, Send, ShortLink, Step
+from campaigns.models import Conversion, DiscountCode, Flow, OptOutLink, Send, ShortLink, Step
 from optin.models import Consent, Contact
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.models import Membership, Site
@@ -33,6 +33,7 @@ pytestmark = pytest.mark.django_db
 # link code, so it shows or records B's data on purpose. Each has its own tests.
 PUBLIC = {
     "short-link": "a customer's tap on B's SMS link (the code is the secret)",
+    "opt-out-link": "a customer's opt-out from B's SMS (the code is the secret); see below",
     "optin-page": "B's hosted consent page, reached with B's public key",
     "collect": "the snippet on B's pages; B's public key and an Origin of B's domains",
     "pixel": "the same, without JavaScript",
@@ -191,6 +192,21 @@ def test_no_url_shows_or_changes_another_sites_data(client, world):
     # Every URL of Relance was requested; the figure is in docs/reliability.md.
     print(f"tenant sweep: {requested} requests")
     assert requested >= 3 * 100
+
+
+def test_an_opt_out_code_stops_its_own_shops_messages_only(client, world):
+    """``/u/CODE`` names one contact of one shop: A's code never reaches B's consent, and a
+    code of B's is B's contact's alone (it shows B's page to whoever holds it, by design)."""
+    site_a, _, rows_b = world
+    code_a = OptOutLink.objects.get(site=site_a.site).code
+    before = _snapshot(rows_b)
+    for method in ("get", "head", "post"):
+        response = getattr(client, method)(f"/u/{code_a}", {"site": rows_b[Site].pk})
+        assert response.status_code == 200
+        assert not [mark for mark in MARKS if mark.encode() in response.content]
+    assert _snapshot(rows_b) == before
+    assert client.get(f"/u/{rows_b[ShortLink].code}").status_code == 404  # not an opt-out code
+    assert Contact.objects.get(site=site_a.site).consent_status == "revoked"
 
 
 def test_site_as_keys_cannot_read_or_change_site_bs_data(client, world):

@@ -22,6 +22,7 @@ from campaigns.dashboard.preview import (
     Preview,
     TestSendRefused,
     draft_step,
+    mention_words,
     preview,
     refuse_stopped,
     send_test,
@@ -82,6 +83,7 @@ def preview_view(request: HttpRequest) -> HttpResponse:
     shown = preview(step)
     result = shown.as_dict()
     result["summary"], result["advice"] = _words(shown)
+    result["mention_summary"] = mention_words(shown, site=step.flow.site)
     result["labels"] = {
         "test": _("Send a test to this number"),
         "phone": _("Your mobile number"),

@@ -176,7 +176,7 @@ def funnel(*, site: Site, start: date, end: date, flow: Flow | None = None) -> F
     stop = Consent.objects.filter(
         contact_id=OuterRef("contact_id"),
         status=ConsentStatus.REVOKED,
-        source=ConsentSource.KEYWORD,
+        source__in=[ConsentSource.KEYWORD, ConsentSource.OPT_OUT_LINK],
         created_at__gte=OuterRef("sent_at"),
         created_at__lte=OuterRef("sent_at") + OPT_OUT_WINDOW,
     )

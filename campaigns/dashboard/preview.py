@@ -10,15 +10,18 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from campaigns import costs
+from campaigns.flows import OptOutRoute, mention_errors, opt_out_route, stop_mention
 from campaigns.models import DiscountMode, Flow, Step
 from campaigns.sms_templates import InvalidTemplate, template_errors
 from campaigns.sms_text import (
     CODE_LENGTH,
     compose,
     format_money,
+    sample_opt_out_url,
     short_link_base,
     worst_case,
     worst_case_errors,
@@ -69,6 +72,10 @@ class Preview:
     max_segments: int
     cost: str
     """The longest text's price to a number of the site's country."""
+    route: str
+    """How customers stop the site's messages (``flows.OptOutRoute``)."""
+    mention: str
+    """The opt-out mention that route needs, as an SMS carries it."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -114,6 +121,7 @@ def sample_text(step: Step) -> str:
             "item_name": "Chemise en lin" if site.language == Language.FR else "Linen shirt",
             "item_count": 2,
             "link": f"{short_link_base()}/s/{'aB3dE5fG7h'[:CODE_LENGTH]}",
+            "stop_link": sample_opt_out_url(),
             "discount_code": code,
         },
     )
@@ -122,14 +130,16 @@ def sample_text(step: Step) -> str:
 def preview(step: Step) -> Preview:
     """Everything the editor shows under a step's text."""
     site = step.flow.site
+    route = opt_out_route(site=site)
+    mention = stop_mention(site=site, stop_link=sample_opt_out_url())
     errors = template_errors(step.template)
     if errors:
-        return Preview(None, None, None, errors, step.flow.max_segments, "")
+        return Preview(None, None, None, errors, step.flow.max_segments, "", route, mention)
     try:
         sample = Rendering.of(sample_text(step))
         longest = Rendering.of(worst_case(step, site=site))
     except InvalidTemplate as exc:
-        return Preview(None, None, None, exc.errors, step.flow.max_segments, "")
+        return Preview(None, None, None, exc.errors, step.flow.max_segments, "", route, mention)
     transliterated = None
     if not step.flow.transliterate and sample.encoding == segments.UCS2:
         step.flow.transliterate = True
@@ -138,7 +148,32 @@ def preview(step: Step) -> Preview:
     price = costs.estimate(segments=longest.segments, country=site.country)
     cost = format_money(price, settings.SMS_PRICE_CURRENCY, site.language)
     return Preview(
-        sample, longest, transliterated, worst_case_errors(step), step.flow.max_segments, cost
+        sample,
+        longest,
+        transliterated,
+        mention_errors(step, site=site) + worst_case_errors(step),
+        step.flow.max_segments,
+        cost,
+        route,
+        mention,
+    )
+
+
+def mention_words(shown: Preview, *, site: Site) -> str:
+    """Which opt-out mention the site's messages carry, and why, in a sentence."""
+    sender = site.effective_sender or _("the platform's default sender")
+    if shown.route == OptOutRoute.REPLY:
+        sentence = _("%(sender)s receives replies: customers stop by answering STOP.")
+    elif shown.route == OptOutRoute.PROVIDER:
+        sentence = _("Customers stop through the provider's STOP code, which it fills in.")
+    else:
+        sentence = _(
+            "%(sender)s cannot receive replies: customers stop with the one-tap link, one per SMS."
+        )
+    return (
+        capfirst(sentence % {"sender": sender})
+        + " "
+        + _("Opt-out mention: %(mention)s") % {"mention": shown.mention}
     )
 
 

@@ -116,6 +116,16 @@ class Gateway(abc.ABC):
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
         """Messages sent to ``to`` since ``since``, as the provider knows them."""
 
+    @abc.abstractmethod
+    def sender_receives_replies(self, sender: str) -> bool:
+        """Whether a customer can answer a message from ``sender`` (empty: the platform's
+        default sender), so that "Répondez STOP" reaches Relance."""
+
+    def stop_mention_placeholder(self) -> str | None:
+        """The provider's own opt-out mention, which it fills in when sending (its STOP
+        short code), or ``None`` when it has none."""
+        return None
+
     def parse_inbound(self, request: HttpRequest) -> InboundSms:
         """Verify and read an inbound-message webhook; raise ``InvalidWebhook``."""
         raise InvalidWebhook(f"the {self.name} backend receives no webhooks")

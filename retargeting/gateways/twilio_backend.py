@@ -9,6 +9,7 @@ the SDK rewrites the host name from them.)
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +39,9 @@ from retargeting.gateways.errors import action_for, outcome_of
 
 TWILIO_API = "https://api.twilio.com"
 MAX_VALIDITY = 36_000  # seconds; Twilio refuses more (error 21624)
+# A number in E.164 or a short code: senders a customer can answer. Anything else (letters)
+# is an alphanumeric sender ID, which no one can reply to.
+_REPLYABLE_SENDER = re.compile(r"\+?[0-9]{3,15}")
 
 # Twilio's message statuses, in the provider-neutral order they move in.
 DELIVERY = {
@@ -142,6 +146,11 @@ class TwilioGateway(Gateway):
                 action=Action.RETRY,
             )
         return SendResult(Outcome.ACCEPTED, provider_id=message.sid or "")
+
+    def sender_receives_replies(self, sender: str) -> bool:
+        # An empty sender is a Messaging Service, whose pool may hold an alphanumeric ID:
+        # not known to receive replies.
+        return bool(_REPLYABLE_SENDER.fullmatch(sender))
 
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
         messages = self.client.messages.list(to=to, date_sent_after=since, limit=100)

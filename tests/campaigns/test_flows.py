@@ -1,4 +1,5 @@
-"""The default flow: its text fits one GSM-7 segment at its longest (campaigns/flows.py)."""
+"""The default flow: its text fits one GSM-7 segment at its longest, and the opt-out mention
+follows what the site's sender can receive (campaigns/flows.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns.flows import create_default_flow, stop_mention
-from campaigns.sms_text import CODE_LENGTH, compose, format_money
+from campaigns import opt_out
+from campaigns.admin import StepForm
+from campaigns.flows import (
+    OptOutRoute,
+    create_default_flow,
+    mention_errors,
+    opt_out_route,
+    stop_mention,
+)
+from campaigns.sms_text import CODE_LENGTH, compose, format_money, worst_case, worst_case_errors
 from retargeting.sites.models import Language
 from retargeting.sms import segments
+from tests.factories import StepFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +86,151 @@ def test_the_default_text_without_a_first_name_reads_well(site, language, expect
         "link": "https://r.example/s/abc",
     }
     assert compose(step, site, values) == expected
+
+
+# The opt-out mention follows what the site's sender can receive.
+
+ALPHA = "MAISONDEMO"
+
+
+@pytest.fixture
+def on_twilio(settings):
+    """Twilio as the backend (nothing is sent: the mention needs only what senders can do)."""
+    settings.SMS_BACKEND = "twilio"
+    settings.TWILIO_FROM = "+33757000001"
+    settings.TWILIO_MESSAGING_SERVICE_SID = ""
+    settings.PUBLIC_BASE_URL, settings.SHORT_LINK_BASE_URL = "https://relance.example", ""
+    return settings
+
+
+@pytest.mark.parametrize(
+    ("backend", "sender", "stop_number", "language", "route", "mention"),
+    [
+        ("twilio", "", "", "fr", "reply", "Répondez STOP pour vous désabonner"),
+        ("twilio", "+33757000002", "", "en", "reply", "Reply STOP to opt out"),
+        ("twilio", "36111", "36111", "fr", "reply", "STOP au 36111"),
+        ("twilio", ALPHA, "", "fr", "link", "Stop SMS : {{ stop_link }}"),
+        ("twilio", ALPHA, "36111", "en", "link", "Stop texts: {{ stop_link }}"),
+        ("outbox", ALPHA, "", "fr", "reply", "Répondez STOP pour vous désabonner"),
+    ],
+)
+def test_the_mention_is_chosen_from_what_the_sender_receives(
+    site, on_twilio, backend, sender, stop_number, language, route, mention
+):
+    on_twilio.SMS_BACKEND = backend
+    site.sender, site.stop_number, site.language = sender, stop_number, language
+    assert opt_out_route(site=site) == route
+    assert stop_mention(site=site) == mention
+    assert create_default_flow(site=site).steps.get().template.endswith(mention)
+
+
+def test_the_provider_placeholder_is_the_mention_where_the_gateway_has_one(site, monkeypatch):
+    from retargeting.gateways.outbox import OutboxGateway
+
+    monkeypatch.setattr(OutboxGateway, "sender_receives_replies", lambda self, sender: False)
+    monkeypatch.setattr(OutboxGateway, "stop_mention_placeholder", lambda self: "[STOP_CODE]")
+    assert opt_out_route(site=site) == OptOutRoute.PROVIDER
+    assert stop_mention(site=site) == "[STOP_CODE]"
+    step = create_default_flow(site=site).steps.get()
+    assert compose(step, site, {"shop": site.name, "link": "https://r.example/s/a"}).endswith(
+        "\n[STOP_CODE]"
+    )
+
+
+@pytest.mark.parametrize("language", Language.values)
+@pytest.mark.parametrize(
+    ("public", "short"),
+    [(BASE_30, ""), ("https://relance.example", BASE_30), ("http://127.0.0.1:8000", "")],
+)
+def test_the_default_text_with_the_opt_out_link_fits_one_segment_at_its_longest(
+    site, on_twilio, language, public, short
+):
+    on_twilio.PUBLIC_BASE_URL, on_twilio.SHORT_LINK_BASE_URL = public, short
+    site.name, site.language, site.sender = SHOP_20, language, ALPHA
+    site.save()
+    step = create_default_flow(site=site).steps.get()
+    stop_link = f"{short or public}/u/{'x' * opt_out.CODE_LENGTH}"
+    text = compose(
+        step,
+        site,
+        {
+            "first_name": FIRST_NAME_10,
+            "shop": site.name,
+            "link": f"{short or public}/s/{'x' * CODE_LENGTH}",
+            "stop_link": stop_link,
+        },
+    )
+    counted = segments.count(text)
+    assert text.endswith(stop_mention(site=site, stop_link=stop_link))
+    assert "STOP" not in text.replace("Stop SMS", "").replace("Stop texts", "").upper()
+    assert (counted.encoding, counted.segments) == ("GSM-7", 1), (counted.units, text)
+
+
+def test_a_reply_mention_kept_from_an_earlier_sender_gets_the_link_as_well(site, on_twilio):
+    site.sender = ALPHA
+    step = StepFactory(flow__site=site, template="Votre panier {{ link }} Répondez STOP")
+    text = compose(
+        step, site, {"link": "https://r.example/s/a", "stop_link": "https://r.example/u/b"}
+    )
+    assert text.endswith("Répondez STOP\nStop SMS : https://r.example/u/b")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "Votre panier {{ link }} Répondez STOP pour vous désabonner",
+        "Votre panier {{ link }} repondez stop",
+        "Votre panier {{ link }} STOP au 36111",
+        "Your cart {{ link }} Reply STOP to opt out",
+        "Your cart {{ link }} Text STOP to 36111",
+    ],
+)
+def test_a_text_telling_people_to_reply_is_refused_where_nobody_can_reply(
+    site, on_twilio, template
+):
+    site.sender = ALPHA
+    site.save()
+    step = StepFactory(flow__site=site)
+    form = StepForm(
+        data={
+            "flow": step.flow.pk,
+            "position": 1,
+            "delay_minutes": 30,
+            "template": template,
+            "discount_mode": "none",
+            "pool_fallback": "fixed",
+        },
+        instance=step,
+    )
+    assert not form.is_valid()
+    [error] = form.errors["template"]
+    assert "MAISONDEMO, which customers cannot reply to" in error
+    assert "Stop SMS : {{ stop_link }}" in error
+    # The same words from a number that receives replies are what customers should do.
+    site.sender = "+33757000002"
+    site.save()
+    step.flow.site.refresh_from_db()
+    form = StepForm(data=form.data, instance=type(step).objects.get(pk=step.pk))
+    assert form.is_valid(), form.errors
+
+
+def test_a_text_with_the_link_or_a_plain_stop_is_accepted_where_nobody_can_reply(site, on_twilio):
+    site.sender = ALPHA
+    for text in ["Panier {{ link }} {{ stop }}", "Panier {{ link }} Stop SMS : {{ stop_link }}"]:
+        step = StepFactory.build(flow__site=site, template=text)
+        assert mention_errors(step, site=site) == []
+
+
+def test_the_longest_text_counts_the_opt_out_link_at_its_real_length(site, on_twilio):
+    site.sender = ALPHA
+    site.save()
+    # 125 characters before the mention: one segment with a reply mention, two with the link.
+    template = "x" * 125 + " {{ stop }}"
+    step = StepFactory(flow__site=site, flow__max_segments=1, template=template)
+    longest = worst_case(step)
+    link = f"https://relance.example/u/{'x' * opt_out.CODE_LENGTH}"
+    assert longest == "x" * 125 + f" Stop SMS : {link}"
+    assert segments.count(longest).segments == 2
+    assert "needs 2 SMS segments" in worst_case_errors(step)[0]
+    site.sender = "+33757000002"
+    assert segments.count(worst_case(step, site=site)).segments == 1

@@ -10,7 +10,8 @@ import time_machine
 from django.utils import timezone
 
 from campaigns import sending
-from campaigns.models import SendStatus
+from campaigns.models import OptOutLink, SendStatus
+from campaigns.sms_text import render_body
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.gateways.models import OutboxMessage
@@ -364,3 +365,33 @@ def test_the_af2m_charter_flags_sundays_and_holidays(twilio, planned, day, detai
     with time_machine.travel(at, tick=False):
         assert sending.deliver(send_id=planned.pk) == "accepted"
     assert planned.history.get(status="accepted").detail == detail
+
+
+def test_an_sms_from_an_alphanumeric_sender_carries_its_opt_out_link(twilio, planned, settings):
+    settings.SHORT_LINK_BASE_URL = "https://rl.example"
+    site = planned.site
+    site.sender = "MAISONDEMO"
+    site.save()
+    assert sending.deliver(send_id=planned.pk) == "accepted"
+    planned.refresh_from_db()
+    link = OptOutLink.objects.get(send=planned)
+    assert (link.site, link.contact, len(link.code)) == (site, planned.contact, 10)
+    assert twilio.requests[-1]["form"]["From"] == "MAISONDEMO"
+    assert planned.body.endswith(f"Stop SMS : https://rl.example/u/{link.code}")
+    assert "Répondez" not in planned.body
+    # Rendered again (a retry), the send keeps its one link.
+    assert render_body(planned)[0] == planned.body
+    assert OptOutLink.objects.count() == 1
+
+
+def test_an_sms_from_a_number_carries_no_opt_out_link_unless_its_text_asks(twilio, planned):
+    assert sending.deliver(send_id=planned.pk) == "accepted"
+    planned.refresh_from_db()
+    assert planned.body.endswith("Répondez STOP pour vous désabonner")
+    assert not OptOutLink.objects.exists()
+    type(planned.step).objects.filter(pk=planned.step.pk).update(
+        template="{{ link }} Stop SMS : {{ stop_link }}"
+    )
+    planned.step.refresh_from_db()
+    body, _ = render_body(planned)
+    assert body.endswith(f"/u/{OptOutLink.objects.get(send=planned).code}")

@@ -83,3 +83,11 @@ def test_inbound_messages_are_listed_read_only_in_the_admin(admin_client):
     page = admin_client.get("/admin/gateways/inboundmessage/")
     assert page.status_code == 200 and "La veste existe en M ?" in page.content.decode()
     assert admin_client.get("/admin/gateways/inboundmessage/add/").status_code == 403
+
+
+def test_the_simulator_receives_replies_from_any_sender():
+    from retargeting.gateways.outbox import OutboxGateway
+
+    gateway = OutboxGateway()
+    assert gateway.sender_receives_replies("MAISONDEMO") and gateway.sender_receives_replies("")
+    assert gateway.stop_mention_placeholder() is None

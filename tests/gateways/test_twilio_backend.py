@@ -132,3 +132,21 @@ def test_recent_messages_lists_what_was_sent_to_a_number(twilio):
     assert [(m.provider_id, m.to, m.delivery) for m in listed] == [(first, TO, Delivery.ACCEPTED)]
     later = get_gateway().recent_messages(to=TO, since=datetime.now(UTC) + timedelta(minutes=5))
     assert later == []
+
+
+@pytest.mark.parametrize(
+    ("sender", "receives"),
+    [
+        ("+33757000001", True),  # a mobile number
+        ("36111", True),  # a short code
+        ("MAISONDEMO", False),  # an alphanumeric sender: nobody can answer it
+        ("Shop2026", False),
+        ("", False),  # a Messaging Service, whose pool may hold an alphanumeric sender
+    ],
+)
+def test_only_numbers_and_short_codes_receive_replies(sender, receives):
+    from retargeting.gateways.twilio_backend import TwilioGateway
+
+    gateway = TwilioGateway()
+    assert gateway.sender_receives_replies(sender) is receives
+    assert gateway.stop_mention_placeholder() is None

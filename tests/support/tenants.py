@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db.models import Model
 from django.utils import timezone
 
-from campaigns.models import Click, Conversion, DiscountCode, SendEvent, ShortLink
+from campaigns.models import Click, Conversion, DiscountCode, OptOutLink, SendEvent, ShortLink
 from optin.models import Consent, ConsentSource, ConsentStatus, DoNotContact
 from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.sites.models import Membership, Site
@@ -52,6 +52,9 @@ def rows_of(site: Site, *, member=None) -> dict[type[Model], Model]:
         type(step): step,
         type(send): send,
         ShortLink: short,
+        OptOutLink: OptOutLink.objects.create(
+            code=f"optout{n}", site=site, contact=contact, send=send, created_at=now
+        ),
         Event: Event.objects.create(
             site=site, visitor=visitor, type="page_view", received_at=now, payload={}
         ),

@@ -1,6 +1,7 @@
 // The flow editor's live SMS preview, under every step's text in the admin: the text with
 // sample data, its segments and encoding, the characters that force UCS-2 highlighted, the
-// transliteration it would take, the cost, the errors; and a test send to one's own number.
+// transliteration it would take, the cost, the opt-out mention that applies, the errors; and a
+// test send to one's own number.
 // Everything is computed by the server (POST /dashboard/preview), with the rules that send.
 function relanceFlowEditor() {
   "use strict";
@@ -70,6 +71,8 @@ function relanceFlowEditor() {
     highlighted(add(element, "div", "relance-sms"), data.sample.text, data.sample.ucs2_characters);
     add(element, "p", "relance-facts", data.summary);
     if (data.advice) add(element, "p", "relance-advice", data.advice);
+    // Which opt-out mention this site's sender needs: a reply, or the one-tap link.
+    if (data.mention_summary) add(element, "p", "relance-mention", data.mention_summary);
     var test = add(element, "div", "relance-test");
     var phone = add(test, "input");
     phone.type = "tel";

@@ -75,6 +75,8 @@ def test_the_flow_editor_previews_as_one_types(signed_in, live_server, site, wid
     page.goto(f"{live_server.url}/admin/campaigns/flow/{flow.pk}/change/")
     page.wait_for_selector(".relance-preview .relance-sms")
     assert "1 segment" in page.inner_text(".relance-facts")
+    # The mention that works for the shop's sender (the simulator's receive replies).
+    assert "STOP" in page.inner_text(".relance-mention")
     page.fill("textarea[name='steps-0-template']", "Marie, votre panier 🎁 {{ link }} STOP")
     page.wait_for_selector(".relance-sms mark")
     assert page.inner_text(".relance-sms mark") == "🎁"

@@ -294,6 +294,28 @@ def test_the_preview_of_the_default_text_shows_its_count_in_one_segment(client, 
     )
 
 
+def test_the_preview_shows_which_opt_out_mention_applies(client, marketer, site, settings):
+    settings.SMS_BACKEND, settings.TWILIO_FROM = "twilio", "+33757000001"
+    settings.PUBLIC_BASE_URL, settings.SHORT_LINK_BASE_URL = "https://relance.example", ""
+    flow = FlowFactory(site=site, max_segments=3)
+    client.force_login(marketer)
+    by_number = _preview(client, flow=flow.pk, template="Panier {{ link }}").json()
+    assert by_number["route"] == "reply"
+    assert "+33757000001 reçoit les réponses" in by_number["mention_summary"]
+    assert by_number["sample"]["text"].endswith("Répondez STOP pour vous désabonner")
+    site.sender = "MAISONDEMO"
+    site.save()
+    by_name = _preview(client, flow=flow.pk, template="Panier {{ link }}").json()
+    link = "https://relance.example/u/xxxxxxxxxx"
+    assert by_name["route"] == "link" and by_name["mention"] == f"Stop SMS : {link}"
+    assert "MAISONDEMO ne peut pas recevoir de réponses" in by_name["mention_summary"]
+    assert by_name["sample"]["text"].endswith(f"Stop SMS : {link}")
+    assert by_name["longest"]["characters"] >= len("Panier ") + 2 * len(link)
+    assert by_name["errors"] == []
+    refused = _preview(client, flow=flow.pk, template="Panier {{ link }} Répondez STOP").json()
+    assert "cannot reply to" in refused["errors"][0]
+
+
 def test_the_preview_shows_template_and_length_errors(client, marketer, site):
     flow = FlowFactory(site=site, transliterate=False, max_segments=1)
     client.force_login(marketer)

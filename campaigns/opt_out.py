@@ -1,0 +1,71 @@
+"""The one-tap opt-out link (``SHORT_LINK_BASE_URL/u/CODE``, see ``sms_text.opt_out_url``):
+made once per send, and what its button does (the page is ``campaigns.customer.opt_out``).
+
+It is the way to stop where nobody can answer the sender (an alphanumeric ID), and any text
+may carry it (``{{ stop_link }}``). Opening it changes nothing; only the page's button, a POST,
+revokes the number's consent for the shop that sent it, with its proof.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from campaigns.models import OptOutLink, Send
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus
+
+_BASE62 = string.digits + string.ascii_letters
+CODE_LENGTH = 10
+
+
+def link_for(send: Send) -> OptOutLink:
+    """The send's opt-out link, made once."""
+    existing = OptOutLink.objects.filter(send=send).first()
+    if existing:
+        return existing
+    assert send.contact_id is not None  # a send is rendered for a contact
+    try:
+        with transaction.atomic():
+            return OptOutLink.objects.create(
+                code="".join(secrets.choice(_BASE62) for _ in range(CODE_LENGTH)),
+                site_id=send.site_id,
+                contact_id=send.contact_id,
+                send=send,
+                created_at=timezone.now(),
+            )
+    except IntegrityError:
+        # Another worker rendered the same send at the same moment: its link is the one.
+        return OptOutLink.objects.get(send=send)
+
+
+@dataclass(frozen=True)
+class OptOutResult:
+    revoked: bool
+    """False when the number had already opted out: nothing was recorded."""
+
+
+def opt_out_by_link(
+    *, link: OptOutLink, wording: str, ip: str | None, user_agent: str, at: datetime | None = None
+) -> OptOutResult:
+    """Revoke the consent of the link's number for the link's shop only, with its proof: the
+    button's ``wording``, the link and the send it came in, the time, the truncated IP and the
+    user agent. Another shop's consent for the same number is untouched."""
+    contact = link.contact
+    if contact.consent_status == ConsentStatus.REVOKED:
+        return OptOutResult(revoked=False)
+    record_consent(
+        contact=contact,
+        status=ConsentStatus.REVOKED,
+        source=ConsentSource.OPT_OUT_LINK,
+        text=f"{wording} (opt-out link {link.code}, send {link.send_id or 'deleted'})",
+        ip=ip,
+        user_agent=user_agent,
+        at=at,
+    )
+    return OptOutResult(revoked=True)
