@@ -45,6 +45,10 @@ class OutboxGateway(Gateway):
         transaction.on_commit(lambda: hooks.handle_status(report))
         return SendResult(Outcome.ACCEPTED, provider_id=provider_id)
 
+    def sender_receives_replies(self, sender: str) -> bool:
+        # The phone simulator answers any sender, alphanumeric or not.
+        return True
+
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
         return [
             ProviderMessage(m.provider_id, m.to, m.body, Delivery.DELIVERED, m.created_at)
