@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from campaigns import sending
@@ -164,3 +167,15 @@ def test_brevo_senders_receive_no_replies_and_brevo_names_its_short_code(brevo):
     assert gateway.sender_receives_replies("33612345678") is False
     assert gateway.sender_receives_replies("") is False
     assert gateway.stop_mention_placeholder() == "STOP au [STOP_CODE]"
+
+
+def test_relance_shows_the_webhook_url_to_paste_in_brevo(brevo):
+    out = StringIO()
+    call_command("sms_webhooks", stdout=out)
+    assert json.loads(out.getvalue()) == {"sms_backend": "brevo", "webhook_url": webhook_url()}
+
+
+def test_the_outbox_has_no_webhook_url_to_show(settings):
+    settings.SMS_BACKEND = "outbox"
+    with pytest.raises(CommandError, match="the outbox backend receives no webhooks"):
+        call_command("sms_webhooks", stdout=StringIO())
