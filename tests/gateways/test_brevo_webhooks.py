@@ -165,3 +165,24 @@ def test_a_stop_reply_reported_by_brevo_is_an_opt_out_and_other_replies_are_not(
     assert post(client, webhook_url(), stop).status_code == 204
     consenting_contact.refresh_from_db()
     assert consenting_contact.consent_status == ConsentStatus.REVOKED
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"msg_status": ["delivered"], "messageId": 1},
+        {"msg_status": "delivered", "messageId": {"a": 1}},
+        {"msg_status": "delivered", "messageId": 1, "ts_event": "soon"},
+        {"msg_status": "delivered", "messageId": 1, "ts_event": 10**20},
+        {"msg_status": "unsubscribe", "to": 33612345678, "date": "yesterday"},
+        {"msg_status": "reply", "to": "33612345678", "reply": {"text": "STOP"}},
+        {"msg_status": "hard_bounce", "messageId": "9" * 200, "description": "\x00" * 10},
+        [{"msg_status": "sent", "messageId": 1}, {"msg_status": "unsubscribe", "to": "336"}],
+        [],
+        None,
+        "STOP",
+    ],
+)
+def test_hostile_bodies_with_our_secret_never_cause_a_server_error(client, brevo, payload):
+    response = post(client, webhook_url(), payload)
+    assert response.status_code in (204, 400)
