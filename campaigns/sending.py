@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from campaigns import costs
@@ -43,12 +41,6 @@ RETRY_DELAYS = (15, 60, 300, 900, 1800)
 # Errors after which the provider may or may not have taken the message.
 AMBIGUOUS = frozenset({"timeout", "connection"})
 STUCK_AFTER = timedelta(minutes=10)
-
-
-def status_callback_url() -> str:
-    if settings.SMS_BACKEND != "twilio":
-        return ""
-    return settings.PUBLIC_BASE_URL + reverse("twilio-status")
 
 
 def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
@@ -178,7 +170,8 @@ def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gatew
             to=send.contact.phone,
             body=send.body,
             sender=send.site.sender,
-            status_callback=status_callback_url(),
+            status_callback=gateway.status_callback_url(),
+            tag=f"relance-send-{send.pk}",
             validity_seconds=max(1, int((expires_at - now).total_seconds())),
         )
     )

@@ -7,8 +7,10 @@ class OptinConfig(AppConfig):
 
     def ready(self) -> None:
         from optin import enrolment, matching, replies  # noqa: F401 - the identify receiver
+        from optin.provider_opt_outs import apply_provider_opt_out
         from retargeting.gateways import hooks
         from retargeting.tracking import hooks as tracking_hooks
 
         hooks.register_inbound_handler(replies.handle_reply)
+        hooks.register_opt_out_handler(apply_provider_opt_out)
         tracking_hooks.register_identify_check(enrolment.check_identify)

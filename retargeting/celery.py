@@ -40,6 +40,12 @@ app.conf.beat_schedule = {
         "task": "optin.tasks.erase_inactive_prospects",
         "schedule": crontab(hour=3, minute=40),
     },
+    # A STOP that Brevo's webhook did not bring (lost, or refused) comes from its list.
+    "poll-provider-opt-outs": {
+        "task": "retargeting.tasks.poll_provider_opt_outs",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     "reconcile-sends": {
         "task": "campaigns.tasks.reconcile_sends",
         "schedule": 300.0,

@@ -9,6 +9,7 @@ missing one stops start-up with one line naming it.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -39,14 +40,18 @@ if not DEBUG:
 SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
 if SMS_BACKEND == "twilio":
     _required += ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+if SMS_BACKEND == "brevo":
+    _required += ["BREVO_API_KEY", "BREVO_SENDER"]
 _missing_names = [name for name in _required if _missing(name)]
 if SMS_BACKEND == "twilio" and _missing("TWILIO_FROM") and _missing("TWILIO_MESSAGING_SERVICE_SID"):
     _missing_names.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
-if SMS_BACKEND not in ("outbox", "twilio"):
-    sys.stderr.write(f"relance: SMS_BACKEND must be 'outbox' or 'twilio', not {SMS_BACKEND!r}\n")
+if SMS_BACKEND not in ("outbox", "twilio", "brevo"):
+    sys.stderr.write(
+        f"relance: SMS_BACKEND must be 'outbox', 'twilio' or 'brevo', not {SMS_BACKEND!r}\n"
+    )
     raise SystemExit(1)
 if _missing_names:
-    why = "required when DEBUG is off" if not DEBUG else "required by SMS_BACKEND=twilio"
+    why = "required when DEBUG is off" if not DEBUG else f"required by SMS_BACKEND={SMS_BACKEND}"
     sys.stderr.write(f"relance: missing required setting: {', '.join(_missing_names)} ({why})\n")
     raise SystemExit(1)
 # The outbox keeps every message on the machine and shows them on the phone simulator: a
@@ -260,6 +265,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The SDK logs ten lines of headers per message at INFO; its errors still show.
         "twilio.http_client": {"level": "WARNING"},
+        # httpx (under Brevo's SDK) logs every request at INFO, its URL included.
+        "httpx": {"level": "WARNING"},
     },
 }
 
@@ -271,6 +278,18 @@ TWILIO_FROM = env.str("TWILIO_FROM", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
 # Points the official SDK at a Twilio-compatible API or a local emulator.
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+# Brevo (SMS_BACKEND=brevo): the API key, the default sender (a site's own sender replaces
+# it), and the API's address (another Brevo-compatible API, or a local emulator).
+BREVO_API_KEY = env.str("BREVO_API_KEY", default="")
+BREVO_SENDER = env.str("BREVO_SENDER", default="").strip()
+BREVO_API_BASE_URL = env.str("BREVO_API_BASE_URL", default="https://api.brevo.com/v3").rstrip("/")
+# Brevo takes up to 11 letters and digits, or up to 15 digits.
+if BREVO_SENDER and not re.fullmatch(r"[A-Za-z0-9]{1,11}|[0-9]{1,15}", BREVO_SENDER):
+    sys.stderr.write(
+        "relance: BREVO_SENDER must be up to 11 letters and digits, or up to 15 digits, "
+        f"not {BREVO_SENDER!r}\n"
+    )
+    raise SystemExit(1)
 # Seconds to wait for the provider's API before the attempt counts as a transient failure.
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
 # Messages (segments) per second per sender, shared by every worker; per-sender overrides as

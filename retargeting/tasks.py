@@ -32,3 +32,11 @@ def ingest_events() -> int:
     if not buffer.enabled():
         return 0
     return buffer.drain(max_seconds=50)
+
+
+@shared_task(name="retargeting.tasks.poll_provider_opt_outs")
+def poll_provider_opt_outs() -> int:
+    """Every five minutes: the numbers the SMS provider reports unsubscribed (Brevo's list)."""
+    from retargeting.gateways.opt_outs import poll_opt_outs
+
+    return poll_opt_outs()

@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/schema", openapi.schema_view, name="api-schema"),
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
+    path("webhooks/brevo/sms/<str:token>", gateways.brevo_sms, name="brevo-sms"),
     path("s/<str:code>", customer.follow, name="short-link"),
     path("u/<str:code>", opt_out.opt_out_page, name="opt-out-link"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),

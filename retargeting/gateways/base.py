@@ -54,6 +54,8 @@ class OutgoingSms:
     status_callback: str = ""
     validity_seconds: int | None = None
     """After this long in the provider's queue the message expires instead of arriving late."""
+    tag: str = ""
+    """Names the send at the provider (its reports and statistics), where it keeps tags."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,21 @@ class StatusReport:
 
 
 @dataclass(frozen=True)
+class OptOutReport:
+    """A number the provider reports unsubscribed (STOP to its short code), with the proof."""
+
+    phone: str
+    """E.164."""
+    at: datetime
+    """When the number unsubscribed, as the provider dates it."""
+    provider_id: str
+    """The provider's identity of the event (kept with the consent change as its proof)."""
+    reply: str = ""
+    """The customer's words, when the provider reported a reply rather than an unsubscription:
+    the opt-in layer decides whether they are an opt-out."""
+
+
+@dataclass(frozen=True)
 class ProviderMessage:
     """A message as the provider's message list shows it (used to reconcile)."""
 
@@ -95,6 +112,10 @@ class ProviderMessage:
     body: str
     delivery: Delivery
     created_at: datetime | None
+
+
+class ProviderUnavailable(Exception):
+    """The provider's API could not be read now (down, throttled, refused): try again later."""
 
 
 class InvalidWebhook(Exception):
@@ -116,15 +137,25 @@ class Gateway(abc.ABC):
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
         """Messages sent to ``to`` since ``since``, as the provider knows them."""
 
+    def status_callback_url(self) -> str:
+        """Where the provider must report each message's delivery status; empty: nowhere."""
+        return ""
+
     @abc.abstractmethod
     def sender_receives_replies(self, sender: str) -> bool:
-        """Whether a customer can answer a message from ``sender`` (empty: the platform's
-        default sender), so that "Répondez STOP" reaches Relance."""
+        """Whether a customer can answer ``sender`` (empty: the platform's default sender), so
+        that "Répondez STOP" works on this route."""
 
     def stop_mention_placeholder(self) -> str | None:
-        """The provider's own opt-out mention, which it fills in when sending (its STOP
-        short code), or ``None`` when it has none."""
+        """The text that the provider turns into its own STOP mention (its short code) when it
+        sends the message, or None where the provider has none."""
         return None
+
+    def opt_outs_since(self, since: datetime | None) -> list[OptOutReport]:
+        """Numbers the provider reports unsubscribed since ``since`` (None: as far back as it
+        keeps), oldest first; none where the provider keeps no such list. Raises
+        ``ProviderUnavailable``."""
+        return []
 
     def parse_inbound(self, request: HttpRequest) -> InboundSms:
         """Verify and read an inbound-message webhook; raise ``InvalidWebhook``."""

@@ -2,14 +2,16 @@
 
 ``SMS_ERROR_ACTIONS`` (JSON, e.g. ``{"30008": "retry", "63016": "unreachable"}``) adds codes
 or overrides these. Actions: retry (transient), revoke_consent, unreachable, flag, fail
-(all permanent). A code not in the table is permanent, with its code recorded.
+(all permanent). A code not in the table is permanent, with its code recorded. Twilio's codes
+are numbers; Brevo's are words (its API error codes, and the delivery statuses that end a
+message), so the two never collide.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 
-from retargeting.gateways.base import Action, Outcome
+from retargeting.gateways.base import Action, Outcome, SendResult
 
 DEFAULT_ACTIONS: dict[str, Action] = {
     "21610": Action.REVOKE_CONSENT,  # the recipient replied STOP at the provider
@@ -20,6 +22,11 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "20429": Action.RETRY,  # too many requests
     "21611": Action.RETRY,  # the sender's queue is full
     "30007": Action.FLAG,  # filtered by the carrier
+    # Brevo (docs/sms-providers.md)
+    "not_enough_credits": Action.RETRY,  # the account ran out of SMS credits: sent once topped up
+    "account_under_validation": Action.RETRY,  # a new account Brevo has not validated yet
+    "blocked": Action.REVOKE_CONSENT,  # the number is on Brevo's blocklist (it sent STOP)
+    "hard_bounce": Action.UNREACHABLE,  # the number cannot receive SMS
 }
 
 
@@ -31,3 +38,22 @@ def action_for(code: str) -> Action:
 
 def outcome_of(action: Action) -> Outcome:
     return Outcome.TRANSIENT if action is Action.RETRY else Outcome.PERMANENT
+
+
+def error_result(code: str, status: int | None, reason: str) -> SendResult:
+    """The result of a refused request: the code's action, else retry for HTTP 429 and 5xx."""
+    throttled_or_down = status is not None and (status == 429 or status >= 500)
+    if code:
+        action = action_for(code)
+        if action is Action.FAIL and throttled_or_down:
+            action = Action.RETRY
+    elif throttled_or_down:
+        action = Action.RETRY
+    else:
+        action = Action.FAIL
+    return SendResult(
+        outcome_of(action),
+        error_code=code or (f"http_{status}" if status else "error"),
+        reason=reason[:255],
+        action=action,
+    )

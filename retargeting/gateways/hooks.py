@@ -1,21 +1,26 @@
-"""Where the higher layers plug in: what to do with an inbound SMS and a delivery status.
+"""Where the higher layers plug in: what to do with an inbound SMS, a delivery status and a
+number the provider reports unsubscribed.
 
-The opt-in layer registers the inbound handler (keywords, replies); the campaign layer
-registers the status handler (send states). This layer calls them without importing them.
+The opt-in layer registers the inbound handler (keywords, replies) and the opt-out handler
+(consent revoked with the provider's report as proof); the campaign layer registers the status
+handler (send states). This layer calls them without importing them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from retargeting.gateways.base import InboundSms, StatusReport
+from retargeting.gateways.base import InboundSms, OptOutReport, StatusReport
 
 InboundHandler = Callable[[InboundSms], "str | None"]
 """Returns the text to answer with, or None for no answer."""
 StatusHandler = Callable[[StatusReport], None]
+OptOutHandler = Callable[[OptOutReport], object]
+"""Its return value is ignored (the opt-in layer returns how many consents it changed)."""
 
 _inbound: list[InboundHandler] = []
 _status: list[StatusHandler] = []
+_opt_out: list[OptOutHandler] = []
 
 
 def register_inbound_handler(handler: InboundHandler) -> None:
@@ -26,6 +31,11 @@ def register_inbound_handler(handler: InboundHandler) -> None:
 def register_status_handler(handler: StatusHandler) -> None:
     if handler not in _status:
         _status.append(handler)
+
+
+def register_opt_out_handler(handler: OptOutHandler) -> None:
+    if handler not in _opt_out:
+        _opt_out.append(handler)
 
 
 def handle_inbound(sms: InboundSms) -> str | None:
@@ -40,4 +50,9 @@ def handle_inbound(sms: InboundSms) -> str | None:
 
 def handle_status(report: StatusReport) -> None:
     for handler in _status:
+        handler(report)
+
+
+def handle_opt_out(report: OptOutReport) -> None:
+    for handler in _opt_out:
         handler(report)

@@ -1,4 +1,5 @@
-"""What the gateways keep: inbound messages (every provider) and the outbox's messages."""
+"""What the gateways keep: inbound messages (every provider), the outbox's messages, and how far
+a provider's list of events has been read."""
 
 from __future__ import annotations
 
@@ -53,3 +54,25 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"outbox {self.provider_id}"
+
+
+class ProviderCursor(models.Model):
+    """How far Relance has read one of a provider's event lists (Brevo's unsubscriptions)."""
+
+    provider = models.CharField(max_length=16)
+    stream = models.CharField(max_length=32)
+    position = models.DateTimeField(help_text="The time of the latest event read.")
+    seen_at_position = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The events at that very time already read (the next read starts there).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "stream"], name="provider_cursor_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.stream} at {self.position:%Y-%m-%d %H:%M:%S}"

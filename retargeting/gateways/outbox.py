@@ -46,7 +46,7 @@ class OutboxGateway(Gateway):
         return SendResult(Outcome.ACCEPTED, provider_id=provider_id)
 
     def sender_receives_replies(self, sender: str) -> bool:
-        # The phone simulator answers any sender.
+        # The phone simulator answers any sender, alphanumeric or not.
         return True
 
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:

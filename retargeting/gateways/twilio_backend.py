@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator, get_signature_algorithm
@@ -35,7 +36,7 @@ from retargeting.gateways.base import (
     SendResult,
     StatusReport,
 )
-from retargeting.gateways.errors import action_for, outcome_of
+from retargeting.gateways.errors import error_result
 
 TWILIO_API = "https://api.twilio.com"
 MAX_VALIDITY = 36_000  # seconds; Twilio refuses more (error 21624)
@@ -81,23 +82,6 @@ def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
     return Client(sid, token, http_client=http_client)
 
 
-def _error_result(code: str, status: int | None, reason: str) -> SendResult:
-    if code:
-        action = action_for(code)
-        if action is Action.FAIL and status is not None and (status == 429 or status >= 500):
-            action = Action.RETRY
-    elif status is not None and (status == 429 or status >= 500):
-        action = Action.RETRY
-    else:
-        action = Action.FAIL
-    return SendResult(
-        outcome_of(action),
-        error_code=code or (f"http_{status}" if status else "error"),
-        reason=reason[:255],
-        action=action,
-    )
-
-
 class TwilioGateway(Gateway):
     name = "twilio"
 
@@ -125,10 +109,10 @@ class TwilioGateway(Gateway):
         try:
             message = self.client.messages.create(**arguments)
         except TwilioRestException as exc:
-            return _error_result(str(exc.code or ""), exc.status, str(exc.msg))
+            return error_result(str(exc.code or ""), exc.status, str(exc.msg))
         except TwilioException as exc:
             # Includes TwilioServiceException, which is not a TwilioRestException.
-            return _error_result(
+            return error_result(
                 str(getattr(exc, "code", "") or ""), getattr(exc, "status", None), str(exc)
             )
         except requests.Timeout:
@@ -147,10 +131,14 @@ class TwilioGateway(Gateway):
             )
         return SendResult(Outcome.ACCEPTED, provider_id=message.sid or "")
 
+    def status_callback_url(self) -> str:
+        return settings.PUBLIC_BASE_URL + reverse("twilio-status")
+
     def sender_receives_replies(self, sender: str) -> bool:
-        # An empty sender is a Messaging Service, whose pool may hold an alphanumeric ID:
-        # not known to receive replies.
-        return bool(_REPLYABLE_SENDER.fullmatch(sender))
+        # A number or a short code can be answered; an alphanumeric sender cannot. Without a
+        # sender of its own a site sends from TWILIO_FROM or, without it, from a Messaging
+        # Service, whose pool may hold an alphanumeric ID: not known to receive replies.
+        return bool(_REPLYABLE_SENDER.fullmatch(sender or settings.TWILIO_FROM))
 
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
         messages = self.client.messages.list(to=to, date_sent_after=since, limit=100)

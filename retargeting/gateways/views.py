@@ -1,4 +1,4 @@
-"""Twilio's webhooks, and the phone simulator of the embedded mode (``/dev/phone/``)."""
+"""Twilio's and Brevo's webhooks, and the phone simulator of the embedded mode (``/dev/phone/``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from twilio.twiml.messaging_response import MessagingResponse
 
 from retargeting.gateways import hooks
-from retargeting.gateways.base import InboundSms, InvalidWebhook, MalformedWebhook
+from retargeting.gateways.base import InboundSms, InvalidWebhook, MalformedWebhook, StatusReport
+from retargeting.gateways.brevo_backend import BrevoGateway
 from retargeting.gateways.inbound import receive_inbound
 from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.gateways.twilio_backend import TwilioGateway
@@ -56,6 +57,28 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     except InvalidWebhook:
         return HttpResponse("invalid signature", status=403, content_type="text/plain")
     hooks.handle_status(report)
+    return HttpResponse(status=204)
+
+
+@csrf_exempt
+@require_POST
+def brevo_sms(request: HttpRequest, token: str) -> HttpResponse:
+    """Brevo's SMS events: delivery statuses, and numbers that sent STOP to its short code.
+
+    Brevo signs nothing: the URL's token (a secret of ours) is the proof, checked whatever
+    DEBUG says; without it, 403 and nothing changes. Answered 204.
+    """
+    try:
+        reports = BrevoGateway().parse_webhook(request, token=token)
+    except MalformedWebhook as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    except InvalidWebhook:
+        return HttpResponse("unknown webhook", status=403, content_type="text/plain")
+    for report in reports:
+        if isinstance(report, StatusReport):
+            hooks.handle_status(report)
+        else:
+            hooks.handle_opt_out(report)
     return HttpResponse(status=204)
 
 

@@ -17,7 +17,8 @@ PROBE = (
     "'cache': s.CACHES['default']['BACKEND'], 'broker': s.CELERY_BROKER_URL, "
     "'ssl_redirect': s.SECURE_SSL_REDIRECT, 'secure_cookies': s.SESSION_COOKIE_SECURE, "
     "'hosts': s.ALLOWED_HOSTS, 'base': s.PUBLIC_BASE_URL, 'sms': s.SMS_BACKEND, "
-    "'rate': s.COLLECTOR_RATE_LIMIT, 'twilio_api': s.TWILIO_API_BASE_URL}))"
+    "'rate': s.COLLECTOR_RATE_LIMIT, 'twilio_api': s.TWILIO_API_BASE_URL, "
+    "'brevo_api': s.BREVO_API_BASE_URL, 'brevo_sender': s.BREVO_SENDER}))"
 )
 
 
@@ -98,6 +99,7 @@ def test_embedded_defaults_need_no_server():
     assert values["base"] == "http://127.0.0.1:8000"
     assert values["rate"] == 600
     assert values["twilio_api"] == "https://api.twilio.com"
+    assert values["brevo_api"] == "https://api.brevo.com/v3"
 
 
 @pytest.mark.slow
@@ -147,7 +149,65 @@ def test_twilio_backend_accepts_a_messaging_service_instead_of_a_from():
 def test_an_unknown_sms_backend_is_refused():
     result = load(base_env(SMS_BACKEND="carrier-pigeon"))
     assert result.returncode == 1
-    assert "SMS_BACKEND must be 'outbox' or 'twilio'" in result.stderr
+    assert result.stderr.strip() == (
+        "relance: SMS_BACKEND must be 'outbox', 'twilio' or 'brevo', not 'carrier-pigeon'"
+    )
+
+
+def test_brevo_backend_requires_its_key_and_sender():
+    result = load(base_env(SMS_BACKEND="brevo"))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "relance: missing required setting: BREVO_API_KEY, BREVO_SENDER "
+        "(required by SMS_BACKEND=brevo)"
+    ]
+
+
+@pytest.mark.parametrize("missing", ["BREVO_API_KEY", "BREVO_SENDER"])
+def test_each_brevo_setting_is_named_when_missing(missing):
+    env = base_env(SMS_BACKEND="brevo", BREVO_API_KEY="xkeysib-1", BREVO_SENDER="MAISON")
+    env[missing] = ""
+    result = load(env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"relance: missing required setting: {missing} (required by SMS_BACKEND=brevo)"
+    )
+
+
+def test_brevo_backend_in_production_needs_the_production_settings_too():
+    result = load(base_env(**{**PRODUCTION, "SMS_BACKEND": "brevo"}))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "relance: missing required setting: BREVO_API_KEY, BREVO_SENDER "
+        "(required when DEBUG is off)"
+    )
+
+
+@pytest.mark.parametrize("sender", ["MAISONLEROY", "Maison2", "336123456789012", "12345"])
+def test_brevo_takes_11_letters_and_digits_or_15_digits(sender):
+    values = loaded(
+        base_env(
+            SMS_BACKEND="brevo",
+            BREVO_API_KEY="xkeysib-1",
+            BREVO_SENDER=sender,
+            BREVO_API_BASE_URL="http://127.0.0.1:9999/v3/",
+        )
+    )
+    assert values["sms"] == "brevo"
+    assert values["brevo_sender"] == sender
+    assert values["brevo_api"] == "http://127.0.0.1:9999/v3"
+
+
+@pytest.mark.parametrize(
+    "sender", ["MAISONLEROY2", "Maison Leroy", "Café", "+33612345678", "3361234567890123"]
+)
+def test_a_sender_brevo_would_refuse_stops_start_up(sender):
+    result = load(base_env(SMS_BACKEND="brevo", BREVO_API_KEY="xkeysib-1", BREVO_SENDER=sender))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "relance: BREVO_SENDER must be up to 11 letters and digits, or up to 15 digits, "
+        f"not {sender!r}"
+    )
 
 
 @pytest.mark.slow

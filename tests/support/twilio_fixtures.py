@@ -26,8 +26,9 @@ def twilio(settings):
 @pytest.fixture
 def handlers():
     """Replace the registered handlers for one test, then put them back."""
-    saved = (list(hooks._inbound), list(hooks._status))
+    saved = (list(hooks._inbound), list(hooks._status), list(hooks._opt_out))
     hooks._inbound.clear()
     hooks._status.clear()
+    hooks._opt_out.clear()
     yield hooks
-    hooks._inbound[:], hooks._status[:] = saved
+    hooks._inbound[:], hooks._status[:], hooks._opt_out[:] = saved

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from campaigns.dispatch import run_pass
+from retargeting.gateways.opt_outs import poll_opt_outs
 
 
 class Command(BaseCommand):
@@ -19,6 +20,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
+            # The STOPs the provider reported first, so that none of them is messaged now.
+            poll_opt_outs()
             report = run_pass(deliver_inline=True)
         except DatabaseError as exc:
             raise CommandError(f"dispatch pass failed: {exc}".splitlines()[0]) from exc
