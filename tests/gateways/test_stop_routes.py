@@ -22,9 +22,13 @@ def test_twilio_numbers_and_short_codes_receive_replies_alphanumeric_senders_do_
 def test_without_its_own_sender_a_twilio_site_sends_from_twilio_from(twilio, settings):
     settings.TWILIO_FROM = "MAISON"
     assert TwilioGateway().sender_receives_replies("") is False
+    settings.TWILIO_FROM = "+33757000001"
+    assert TwilioGateway().sender_receives_replies("") is True
+    # A Messaging Service's pool may hold an alphanumeric ID: not known to receive replies,
+    # so such a site gets the one-tap link.
     settings.TWILIO_FROM = ""
     settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "1" * 32
-    assert TwilioGateway().sender_receives_replies("") is True
+    assert TwilioGateway().sender_receives_replies("") is False
 
 
 def test_the_phone_simulator_answers_every_sender():
