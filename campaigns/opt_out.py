@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from campaigns.models import OptOutLink, Send
 from optin.consent import record_consent
-from optin.models import ConsentSource, ConsentStatus
+from optin.models import ConsentSource, ConsentStatus, Contact
 
 _BASE62 = string.digits + string.ascii_letters
 CODE_LENGTH = 10
@@ -56,16 +56,19 @@ def opt_out_by_link(
     """Revoke the consent of the link's number for the link's shop only, with its proof: the
     button's ``wording``, the link and the send it came in, the time, the truncated IP and the
     user agent. Another shop's consent for the same number is untouched."""
-    contact = link.contact
-    if contact.consent_status == ConsentStatus.REVOKED:
-        return OptOutResult(revoked=False)
-    record_consent(
-        contact=contact,
+    revoked = record_consent(
+        contact=link.contact,
         status=ConsentStatus.REVOKED,
         source=ConsentSource.OPT_OUT_LINK,
         text=f"{wording} (opt-out link {link.code}, send {link.send_id or 'deleted'})",
         ip=ip,
         user_agent=user_agent,
         at=at,
+        # Whatever came meanwhile (a START), the tap revokes; a second tap records nothing.
+        only_from=[
+            status
+            for status in (Contact.NO_CONSENT, *ConsentStatus.values)
+            if status != ConsentStatus.REVOKED
+        ],
     )
-    return OptOutResult(revoked=True)
+    return OptOutResult(revoked=revoked is not None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from django.db import transaction
@@ -40,15 +41,22 @@ def record_consent(
     user_agent: str = "",
     inbound_message_id: str = "",
     at: datetime | None = None,
-) -> Consent:
+    only_from: Collection[str] | None = None,
+) -> Consent | None:
     """Append a consent change for ``contact`` and make it the contact's current state.
 
+    With ``only_from``, the change is made only if the contact is in one of those states once
+    its row is locked, and None is returned otherwise: of two changes racing (an OUI and a STOP
+    answered a second apart), the later sees what the earlier did.
     Raises ``ConsentBlocked`` for consent to a number erased after a STOP.
     """
     if status != ConsentStatus.REVOKED and is_blocked(site_id=contact.site_id, e164=contact.phone):
         raise ConsentBlocked(f"{contact} said STOP before it was erased")
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if only_from is not None and locked.consent_status not in only_from:
+            contact.consent_status = locked.consent_status
+            return None
         row = Consent.objects.create(
             contact=locked,
             status=status,

@@ -65,6 +65,12 @@ def handle_reply(sms: InboundSms) -> str | None:
     changed: list[tuple[Contact, ConsentStatus]] = []
     with transaction.atomic():
         for contact in contacts:
+            # Decided on the locked row: a STOP and an OUI a second apart are taken in turn.
+            contact.consent_status = (
+                Contact.objects.select_for_update()
+                .values_list("consent_status", flat=True)
+                .get(pk=contact.pk)
+            )
             status = _next_status(keyword, contact)
             if status is not None:
                 record_consent(

@@ -627,3 +627,56 @@ def test_bootstrap_site_refuses_a_sender_another_site_has_in_one_line():
     assert "Another site sends as this sender" in str(refused.value)
     assert "\n" not in str(refused.value)
     assert Site.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://boß.example/panier",  # "boss.example" to Python's IDNA 2003, not to browsers
+        "https://sh\u200dop.example/panier",
+        "https://shop%2Eexample/panier",
+        "https://SHOP.éxample/panier",
+    ],
+)
+def test_a_unicode_host_never_passes_for_the_shops_domain(client, url):
+    site = SiteFactory(allowed_domains=["boss.example", "shop.example"])
+    response = collect(client, site, cart(url=url), origin="https://shop.example")
+    assert response.status_code == 400 and "cart.url" in response.json()["error"]
+    # Control: the punycode form of a shop's international domain is its own.
+    idn = SiteFactory(allowed_domains=["xn--bo-hia.example"])
+    good = cart(url="https://xn--bo-hia.example/panier", item_url="https://xn--bo-hia.example/p")
+    assert collect(client, idn, good, origin="https://xn--bo-hia.example").status_code == 204
+
+
+@pytest.mark.parametrize("origin", ["http://[", "https://[evil.example]"])
+def test_a_malformed_origin_is_refused_not_a_server_error(client, shop, origin):
+    assert collect(client, shop, cart(), origin=origin).status_code == 403
+    assert client.options("/t/e", HTTP_ORIGIN=origin).status_code == 403
+    assert stored() == (0, 0, 0)
+
+
+def test_a_confirmation_decided_before_a_stop_committed_does_not_undo_it(shop):
+    """An OUI (or the confirmation link) and a STOP racing: the change that takes the lock
+    second sees the first one's result."""
+    contact = Contact.objects.create(site=shop, phone=CUSTOMER, region="FR")
+    record_consent(contact=contact, status=ConsentStatus.PENDING, source=ConsentSource.SNIPPET)
+    stale = Contact.objects.get(pk=contact.pk)  # read while pending, by the OUI's request
+    record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
+    late = record_consent(
+        contact=stale,
+        status=ConsentStatus.CONFIRMED,
+        source=ConsentSource.CONFIRMATION_LINK,
+        only_from={ConsentStatus.PENDING},
+    )
+    assert late is None and stale.consent_status == ConsentStatus.REVOKED
+    contact.refresh_from_db()
+    assert contact.consent_status == ConsentStatus.REVOKED
+    # Control: with no STOP in between, the confirmation is taken.
+    other = Contact.objects.create(site=shop, phone="+33698765432", region="FR")
+    record_consent(contact=other, status=ConsentStatus.PENDING, source=ConsentSource.SNIPPET)
+    assert record_consent(
+        contact=other,
+        status=ConsentStatus.CONFIRMED,
+        source=ConsentSource.CONFIRMATION_LINK,
+        only_from={ConsentStatus.PENDING},
+    )

@@ -73,16 +73,16 @@ def confirm_page(request: HttpRequest, code: str) -> HttpResponse:
         return render(request, "optin/confirm.html", context, status=410)
     elif request.method == "POST":
         try:
-            record_consent(
+            confirmed = record_consent(
                 contact=contact,
                 status=ConsentStatus.CONFIRMED,
                 source=ConsentSource.CONFIRMATION_LINK,
                 text=f"{text['button']} ({confirmation_text(contact)})",
                 ip=truncate_ip(client_ip(request)),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+                only_from={ConsentStatus.PENDING},  # a STOP that came meanwhile stands
             )
         except ConsentBlocked:
-            context["outcome"] = text["stopped"]
-        else:
-            context["outcome"] = text["done"]
+            confirmed = None
+        context["outcome"] = text["done"] if confirmed is not None else text["stopped"]
     return render(request, "optin/confirm.html", context)

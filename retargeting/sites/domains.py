@@ -49,8 +49,9 @@ def url_on_domains(url: str, domains: list[str] | tuple[str, ...]) -> bool:
         return False
     if "\\" in url:  # browsers read a backslash as a slash: no host tricks with it
         return False
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
+    # An international name in its ASCII (punycode) form only: Python's IDNA 2003 and the
+    # browsers' UTS 46 map some letters differently ("ß" is "ss" to one, itself to the other),
+    # so a Unicode or percent-encoded host could pass here and lead elsewhere in a browser.
+    if not host.isascii() or "%" in host:
         return False
     return host_allowed(host, domains)

@@ -54,7 +54,10 @@ def _request_host(request: HttpRequest) -> str | None:
     for header in ("HTTP_ORIGIN", "HTTP_REFERER"):
         value: str = request.META.get(header, "")
         if value and value != "null":
-            return urlsplit(value).hostname
+            try:
+                return urlsplit(value).hostname
+            except ValueError:  # a malformed host ("http://[") is no origin: refused (403)
+                return None
     return None
 
 
