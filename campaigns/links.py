@@ -37,7 +37,7 @@ def user_agent_class(user_agent: str) -> str:
     return "desktop"
 
 
-def destination(link: ShortLink) -> str:
+def destination(link: ShortLink, *, with_token: bool = True) -> str:
     """The target URL with its own query kept, the UTM tags and the contact token added.
 
     The target is checked against the site's domains now, not only when the cart came in (a
@@ -58,6 +58,6 @@ def destination(link: ShortLink) -> str:
         ("utm_medium", "relance"),
         ("utm_campaign", send.step.flow.slug),
     ]
-    if send.contact is not None and site.owns_url(target):
+    if with_token and send.contact is not None and site.owns_url(target):
         query.append((TOKEN_PARAM, make_token(send.contact)))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -109,6 +109,14 @@ def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
                 send=send, status=SendStatus.SENDING, source="worker", detail=note, at=now
             )
     with _contact_lock(send.contact.pk):
+        # Checked again once the contact is locked: a STOP (or a purchase) committed since the
+        # first check must stop this SMS; one that comes now waits for it to be sent.
+        send.contact.refresh_from_db(fields=["consent_status", "unreachable_at"])
+        send.cart.refresh_from_db(fields=["status", "item_count"])
+        reason = exit_reason(send)
+        if reason:
+            advance(send, status=SendStatus.CANCELLED, source="worker", reason=reason)
+            return reason
         return _send_now(send, now=now, expires_at=expires_at, gateway=gateway)
 
 

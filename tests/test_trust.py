@@ -680,3 +680,57 @@ def test_a_confirmation_decided_before_a_stop_committed_does_not_undo_it(shop):
         source=ConsentSource.CONFIRMATION_LINK,
         only_from={ConsentStatus.PENDING},
     )
+
+
+def test_a_stop_committed_after_the_first_check_stops_the_sms(shop, monkeypatch):
+    """The worker checks consent when it claims the send, renders the text, then checks again
+    with the contact locked, just before the provider: a STOP in between stops the SMS."""
+    from campaigns import sending
+    from campaigns.sms_text import render_body
+
+    contact = Contact.objects.create(site=shop, phone=CUSTOMER, region="FR")
+    record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API)
+    step = shop.flows.get().steps.get()
+    Site.objects.filter(pk=shop.pk).update(quiet_hours="none")
+    send = SendFactory(
+        site=shop,
+        step=step,
+        contact=contact,
+        cart__visitor__site=shop,
+        cart__last_change_at=MORNING - timedelta(hours=1),
+        planned_at=MORNING - timedelta(minutes=20),
+        due_at=MORNING - timedelta(minutes=5),
+        status=SendStatus.PLANNED,
+    )
+
+    def render_then_stop(send):
+        rendered = render_body(send)  # the STOP arrives while the text is being made
+        record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
+        return rendered
+
+    monkeypatch.setattr(sending, "render_body", render_then_stop)
+    with time_machine.travel(MORNING, tick=False):
+        assert sending.deliver(send_id=send.pk) == "opted_out"
+    assert sms_to(CUSTOMER) == []
+    send.refresh_from_db()
+    assert (send.status, send.reason) == (SendStatus.CANCELLED, "opted_out")
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_the_contact_token_goes_to_a_person_tapping_not_to_a_preview_or_head(client, shop):
+    _sent_link(shop, target="https://shop.example/panier?restore=1")
+    bot = "WhatsApp/2.23.20.0 link preview"
+    for response in (
+        client.get("/s/Abc123defg", HTTP_USER_AGENT=bot),
+        client.head("/s/Abc123defg"),
+    ):
+        assert response.status_code == 302
+        assert "_rl" not in parse_qs(urlsplit(response["Location"]).query)
+    tapped = client.get("/s/Abc123defg", HTTP_USER_AGENT="Mozilla/5.0 (iPhone) Mobile")
+    assert "_rl" in parse_qs(urlsplit(tapped["Location"]).query)
+
+
+def test_a_page_view_never_stores_the_contact_token(client, shop):
+    url = "https://shop.example/panier?restore=1&_rl=signed.token-value"
+    assert collect(client, shop, {"type": "page_view", "url": url}).status_code == 204
+    assert Event.objects.get().payload["url"] == "https://shop.example/panier?restore=1"

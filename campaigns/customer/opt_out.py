@@ -79,8 +79,9 @@ def opt_out_page(request: HttpRequest, code: str) -> HttpResponse:
     outcome = ""
     if link.contact.consent_status == ConsentStatus.REVOKED:
         outcome = text["already"]
-    # A preview fetcher that posts the form is not the customer either.
-    elif request.method == "POST" and not _is_preview(request):
+    # A POST carries the page's CSRF token: someone used the page, whatever their browser
+    # calls itself (an in-app browser may say "WhatsApp"). GET and HEAD change nothing.
+    elif request.method == "POST":
         revoked = _opt_out(request, link, wording=text["button"])
         outcome = text["done"] if revoked else text["already"]
     response = render(

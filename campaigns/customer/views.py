@@ -36,7 +36,10 @@ def follow(request: HttpRequest, code: str) -> HttpResponse:
         repeated = Click.objects.filter(link=link, ip=ip, at__gte=now - REPEAT_WINDOW).exists()
         if not repeated:
             Click.objects.create(link=link, at=now, ip=ip, user_agent_class=agent)
-    response = HttpResponseRedirect(destination(link))
+    # The contact token goes only to a person tapping the link: a preview fetcher (a chat
+    # app's server) or a HEAD request gets the redirect without it.
+    person = request.method == "GET" and agent != "preview"
+    response = HttpResponseRedirect(destination(link, with_token=person))
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -11,6 +11,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
@@ -76,11 +77,14 @@ def check_code(*, user_id: int, phone: str, code: str) -> None:
     wrong = ProofRefused(_("This code is wrong or too old: ask for a new one."))
     if member_phone is None or not member_phone.code_hash or member_phone.code_sent_at is None:
         raise wrong
-    if member_phone.attempts >= MAX_ATTEMPTS:
-        raise wrong
     if timezone.now() - member_phone.code_sent_at > CODE_VALID:
         raise wrong
-    MemberPhone.objects.filter(pk=member_phone.pk).update(attempts=member_phone.attempts + 1)
+    # Counted in the database, so parallel guesses cannot share one try.
+    counted = MemberPhone.objects.filter(pk=member_phone.pk, attempts__lt=MAX_ATTEMPTS).update(
+        attempts=F("attempts") + 1
+    )
+    if not counted:
+        raise wrong
     if not constant_time_compare(_hash(member_phone, code.strip()), member_phone.code_hash):
         raise wrong
     MemberPhone.objects.filter(pk=member_phone.pk).update(proved_at=timezone.now(), code_hash="")

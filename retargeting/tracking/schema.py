@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeGuard
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from retargeting.sites.domains import url_on_domains
 from retargeting.tracking.models import VISITOR_ID_PATTERN
@@ -126,8 +127,18 @@ def validate_vid(value: Any, path: str = "vid") -> str:
     return value
 
 
+def _without_token(url: str) -> str:
+    """A page's URL without the contact token a short link adds (``_rl``): never stored."""
+    if "_rl=" not in url:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "_rl"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def page_view(event: dict[str, Any], path: str) -> dict[str, Any]:
-    clean: dict[str, Any] = {"type": "page_view", "url": _url(event, "url", path, required=True)}
+    url = _url(event, "url", path, required=True)
+    clean: dict[str, Any] = {"type": "page_view", "url": _without_token(url or "")}
     title = string_field(event, "title", path, max_length=500, required=False)
     if title:
         clean["title"] = title

@@ -73,11 +73,23 @@ def test_head_and_link_previews_change_nothing(client, link):
     assert client.head(f"/u/{link.code}").status_code == 200
     bot = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
     assert client.get(f"/u/{link.code}", HTTP_USER_AGENT=bot).status_code == 200
-    answer = client.post(f"/u/{link.code}", HTTP_USER_AGENT="WhatsApp/2.23.20.0 preview")
-    assert answer.status_code == 200 and b"Ne plus recevoir" in answer.content
+    # A fetcher that posts without the page's CSRF token is refused and changes nothing.
+    strict = Client(enforce_csrf_checks=True)
+    answer = strict.post(f"/u/{link.code}", HTTP_USER_AGENT="WhatsApp/2.23.20.0 preview")
+    assert answer.status_code == 403
     assert consents(link.contact) == ["granted"]
     link.contact.refresh_from_db()
     assert link.contact.consent_status == ConsentStatus.GRANTED
+
+
+def test_the_button_works_in_an_in_app_browser_whatever_it_calls_itself(link):
+    browser = Client(enforce_csrf_checks=True, HTTP_USER_AGENT="Mozilla/5.0 WhatsApp/2.23.20")
+    page = browser.get(f"/u/{link.code}")
+    token = page.cookies["csrftoken"].value
+    answer = browser.post(f"/u/{link.code}", {"csrfmiddlewaretoken": token})
+    assert answer.status_code == 200
+    link.contact.refresh_from_db()
+    assert link.contact.consent_status == ConsentStatus.REVOKED
 
 
 def test_the_button_revokes_for_that_shop_only_and_records_the_proof(client, link):

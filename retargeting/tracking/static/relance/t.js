@@ -132,14 +132,15 @@
   var start = safe(function () {
     allowed = true;
     vid = visitorId();
-    pageView();
+    // The short link's token leaves the address bar before the page view records the URL.
     var params = new URLSearchParams(location.search), token = params.get(TOKEN);
     if (token) {
-      add({ type: "identify", token: token }, true);
       params.delete(TOKEN);
       var query = params.toString();
       history.replaceState(history.state, "", location.pathname + (query ? "?" + query : "") + location.hash);
     }
+    pageView();
+    if (token) add({ type: "identify", token: token }, true);
     var earlier = waiting;
     waiting = [];
     earlier.forEach(handle);
