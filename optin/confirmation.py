@@ -30,14 +30,15 @@ def confirmations_key(phone: str) -> str:
     return f"doi:{phone}"
 
 
-def hosted_page_key(phone: str) -> str:
-    """The rate-limit key counting how often a number was typed in the hosted page."""
-    return f"optin-number:{phone}"
+def hosted_page_key(site_id: int, phone: str) -> str:
+    """The rate-limit key counting how often a number was typed in a shop's hosted page (per
+    shop: typing it at one shop never blocks it at another)."""
+    return f"optin-number:{site_id}:{phone}"
 
 
-def number_limit_keys(phone: str) -> list[tuple[str, int]]:
+def number_limit_keys(site_id: int, phone: str) -> list[tuple[str, int]]:
     """Every rate-limit key (and its window) that holds a number: erasure forgets them."""
-    return [(confirmations_key(phone), DAY), (hosted_page_key(phone), DAY)]
+    return [(confirmations_key(phone), DAY), (hosted_page_key(site_id, phone), DAY)]
 
 
 # How long the confirmation link works; replying OUI works as long as the consent is pending.

@@ -71,12 +71,20 @@ def address_key(client_ip: str | None) -> str:
     return str(address)
 
 
+def asks_consent(*, site: Site, event: dict[str, Any]) -> bool:
+    """Whether an unauthenticated identify gives consent on a double opt-in site: one that
+    may cost a confirmation SMS, whichever number it names."""
+    return (
+        "phone" in event
+        and bool((event.get("consent") or {}).get("granted"))
+        and site.double_opt_in
+    )
+
+
 def causes_confirmation(*, site: Site, event: dict[str, Any]) -> bool:
     """Whether this unauthenticated identify would send a confirmation SMS: a number the site
     has no consent state for, given with consent, on a double opt-in site."""
-    if "phone" not in event or not (event.get("consent") or {}).get("granted"):
-        return False
-    if not site.double_opt_in:
+    if not asks_consent(site=site, event=event):
         return False
     status = (
         Contact.objects.filter(site=site, phone=event["phone"])
@@ -86,25 +94,42 @@ def causes_confirmation(*, site: Site, event: dict[str, Any]) -> bool:
     return status is None or status == Contact.NO_CONSENT
 
 
-def refuse_over_limits(*, site: Site, vid: str | None, client_ip: str | None) -> Refusal | None:
-    """Count one confirmation against the three daily limits, or say which one is reached."""
-    refusal = Refusal(429, TEXT[Language(site.language)])
+def _counters(site: Site, vid: str | None, client_ip: str | None) -> list[tuple[str, int]]:
     day = _today(site)
+    found = [
+        (
+            f"doi-ip:{site.pk}:{day}:{_digest(address_key(client_ip))}",
+            site.confirmations_per_ip_per_day,
+        ),
+        (site_counter(site), site.confirmations_per_day),
+    ]
+    if vid:
+        found.insert(
+            1, (f"doi-vid:{site.pk}:{day}:{_digest(vid)}", site.confirmations_per_visitor_per_day)
+        )
+    return found
+
+
+def refuse(
+    *, site: Site, event: dict[str, Any], vid: str | None, client_ip: str | None
+) -> Refusal | None:
+    """The limits on confirmation SMS, for an unauthenticated identify (the collector, the
+    hosted page). Once a limit is reached every identify giving consent is refused, whether or
+    not its number is known, so that the answer tells a stranger nothing about which numbers
+    a shop knows; only a number that costs a confirmation is counted."""
+    if not asks_consent(site=site, event=event):
+        return None
+    refusal = Refusal(429, TEXT[Language(site.language)])
     try:
-        if count(key=site_counter(site)) >= site.confirmations_per_day:
-            logger.warning("site %s: daily confirmation limit reached", site.pk)
+        counters = _counters(site, vid, client_ip)
+        if any(count(key=key) >= limit for key, limit in counters):
+            logger.warning("site %s: a daily confirmation limit is reached", site.pk)
             return refusal
-        per_address = f"doi-ip:{site.pk}:{day}:{_digest(address_key(client_ip))}"
-        if not take(key=per_address, limit=site.confirmations_per_ip_per_day, timeout=DAY_TIMEOUT):
-            return refusal
-        if vid and not take(
-            key=f"doi-vid:{site.pk}:{day}:{_digest(vid)}",
-            limit=site.confirmations_per_visitor_per_day,
-            timeout=DAY_TIMEOUT,
-        ):
-            return refusal
-        if not take(key=site_counter(site), limit=site.confirmations_per_day, timeout=DAY_TIMEOUT):
-            return refusal
+        if not causes_confirmation(site=site, event=event):
+            return None
+        for key, limit in counters:
+            if not take(key=key, limit=limit, timeout=DAY_TIMEOUT):
+                return refusal
     except Exception as exc:
         logger.warning("confirmation limits not enforced: the cache is away (%s)", exc)
     return None
@@ -114,7 +139,4 @@ def check_identify(
     *, site_id: int, vid: str | None, event: dict[str, Any], client_ip: str | None
 ) -> Refusal | None:
     """The collector's check (registered in ``optin.apps``) before an identify is stored."""
-    site = Site.objects.get(pk=site_id)
-    if not causes_confirmation(site=site, event=event):
-        return None
-    return refuse_over_limits(site=site, vid=vid, client_ip=client_ip)
+    return refuse(site=Site.objects.get(pk=site_id), event=event, vid=vid, client_ip=client_ip)

@@ -90,17 +90,17 @@ def erase_contact(*, site: Site, raw_phone: str) -> ErasureReport:
         visitors = Visitor.objects.filter(site=site, pk__in=visitor_ids).delete()[1]
         scrubbed = _scrub_events(site=site, e164=e164)
         deleted = _delete_messages(site=site, e164=e164)
-    _forget_limits(e164)
+    _forget_limits(site.pk, e164)
     return ErasureReport(
         contact is not None, said_stop, scrubbed, deleted, visitors.get(Visitor._meta.label, 0)
     )
 
 
-def _forget_limits(e164: str) -> None:
+def _forget_limits(site_id: int, e164: str) -> None:
     """The rate-limit counts keyed by the number. With the cache away they stay until their
     window ends (a day at most): not a reason to undo the erasure."""
     try:
-        for key, window in number_limit_keys(e164):
+        for key, window in number_limit_keys(site_id, e164):
             forget(key=key, window_seconds=window)
     except Exception as exc:  # the cache (Redis) is away
         logger.warning("rate-limit counts of %s not forgotten: %s", mask(e164), exc)

@@ -316,8 +316,8 @@ def test_a_site_gets_at_most_its_daily_confirmations_and_the_dashboard_shows_the
     ]
     assert answers == [204, 204, 204, 429, 429]
     assert OutboxMessage.objects.count() == 3
-    # Numbers already known cause no SMS and are not refused (nor counted).
-    assert collect(client, shop, identify(_new_number(0)), vid="v" * 20).status_code == 204
+    # Over the limit a known number gets the same answer as a new one: nothing to learn.
+    assert collect(client, shop, identify(_new_number(0)), vid="v" * 20).status_code == 429
     assert OutboxMessage.objects.count() == 3
     # The shop's server is not limited by the page's budget.
     assert server_identify(client, shop, phone=_new_number(9)).status_code == 200
@@ -326,6 +326,17 @@ def test_a_site_gets_at_most_its_daily_confirmations_and_the_dashboard_shows_the
     client.force_login(marketer)
     page = client.get(f"/dashboard/install/?site={shop.pk}").content.decode()
     assert re.search(r"3\s*/\s*3", page), "the day's confirmations against the limit"
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_a_known_number_costs_nothing_and_is_not_counted(client, shop):
+    Site.objects.filter(pk=shop.pk).update(confirmations_per_visitor_per_day=2)
+    assert collect(client, shop, identify(_new_number(1))).status_code == 204
+    for _ in range(3):  # typed again and again in the same browser: no SMS, not counted
+        assert collect(client, shop, identify(_new_number(1))).status_code == 204
+    assert OutboxMessage.objects.count() == 1
+    assert collect(client, shop, identify(_new_number(2))).status_code == 204
+    assert OutboxMessage.objects.count() == 2
 
 
 @time_machine.travel(MORNING, tick=False)

@@ -7,13 +7,15 @@ turned double opt-in off).
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from optin.confirmation import DAY, hosted_page_key
-from optin.enrolment import causes_confirmation, refuse_over_limits
+from optin.enrolment import refuse
 from optin.matching import identify
 from optin.models import ConsentSource
 from retargeting.sites.models import Language, Site
@@ -21,6 +23,7 @@ from retargeting.sms.phones import InvalidPhone, parse_phone
 from retargeting.web.privacy import client_ip, truncate_ip
 from retargeting.web.ratelimit import allow
 
+logger = logging.getLogger(__name__)
 PER_IP_PER_HOUR = 10
 PER_NUMBER_PER_DAY = 5
 
@@ -62,6 +65,21 @@ def wording(site: Site) -> str:
     return site.optin_text or TEXT[Language(site.language)]["consent"].format(shop=site.name)
 
 
+def _over_page_limits(site: Site, ip: str | None, phone: str) -> bool:
+    """The page's own limits; with the cache away they are not enforced (logged), as the
+    collector's, so the page keeps working."""
+    try:
+        return not (
+            allow(key=f"optin-ip:{site.pk}:{ip}", limit=PER_IP_PER_HOUR, window_seconds=3600)
+            and allow(
+                key=hosted_page_key(site.pk, phone), limit=PER_NUMBER_PER_DAY, window_seconds=DAY
+            )
+        )
+    except Exception as exc:
+        logger.warning("hosted page limits not enforced: the cache is away (%s)", exc)
+        return False
+
+
 @require_http_methods(["GET", "POST"])
 def optin_page(request: HttpRequest, public_key: str) -> HttpResponse:
     site = Site.objects.filter(public_key=public_key).first()
@@ -84,10 +102,7 @@ def optin_page(request: HttpRequest, public_key: str) -> HttpResponse:
         if not form.cleaned_data["consent"]:
             form.add_error("consent", text["need_consent"])
             return render(request, "optin/hosted.html", context, status=400)
-        if not (
-            allow(key=f"optin-ip:{site.pk}:{ip}", limit=PER_IP_PER_HOUR, window_seconds=3600)
-            and allow(key=hosted_page_key(phone), limit=PER_NUMBER_PER_DAY, window_seconds=DAY)
-        ):
+        if _over_page_limits(site, ip, phone):
             form.add_error(None, text["slow_down"])
             return render(request, "optin/hosted.html", context, status=429)
         event = {
@@ -95,11 +110,10 @@ def optin_page(request: HttpRequest, public_key: str) -> HttpResponse:
             "phone": phone,
             "consent": {"granted": True, "text": wording(site), "source": "hosted_form"},
         }
-        if causes_confirmation(site=site, event=event):
-            refusal = refuse_over_limits(site=site, vid=None, client_ip=ip)
-            if refusal is not None:
-                form.add_error(None, refusal.error)
-                return render(request, "optin/hosted.html", context, status=refusal.status)
+        refusal = refuse(site=site, event=event, vid=None, client_ip=ip)
+        if refusal is not None:
+            form.add_error(None, refusal.error)
+            return render(request, "optin/hosted.html", context, status=refusal.status)
         identify(
             site=site,
             visitor=None,
