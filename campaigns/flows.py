@@ -98,7 +98,10 @@ def has_stop_mention(body: str, *, site: Site, stop_link: str) -> bool:
     the word STOP where replies arrive, the provider's placeholder, or the opt-out link."""
     route = opt_out_route(site=site)
     if route is OptOutRoute.REPLY:
-        return "STOP" in body.upper()
+        # A mention that says how to stop ("Répondez STOP", "STOP au 36xxx"), not the word
+        # alone: a product called "Sweat Nonstop" or a shop "Stop&Go" is no way to stop.
+        # The one-tap link works on every route.
+        return bool(tells_to_reply(body)) or (bool(stop_link) and stop_link in body)
     if route is OptOutRoute.PROVIDER:
         return (get_gateway().stop_mention_placeholder() or "") in body
     return bool(stop_link) and stop_link in body

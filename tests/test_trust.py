@@ -745,3 +745,12 @@ def test_a_page_view_never_stores_the_contact_token(client, shop):
     url = "https://shop.example/panier?restore=1&_rl=signed.token-value"
     assert collect(client, shop, {"type": "page_view", "url": url}).status_code == 204
     assert Event.objects.get().payload["url"] == "https://shop.example/panier?restore=1"
+
+
+@pytest.mark.parametrize("name", ["Sweat Nonstop", "Stop&Go"])
+def test_the_word_stop_in_a_product_or_shop_name_is_no_opt_out_mention(name):
+    from campaigns.flows import has_stop_mention
+
+    site = SiteFactory(name="Maison Demo")
+    assert not has_stop_mention(f"Marie, votre {name} vous attend", site=site, stop_link="")
+    assert has_stop_mention(f"Marie, votre {name}. Répondez STOP", site=site, stop_link="")
