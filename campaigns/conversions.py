@@ -74,9 +74,13 @@ def record_purchase(
 ) -> Conversion:
     """Record a purchase once (per site and order id) and attribute it."""
     existing = Conversion.objects.filter(site=site, order_id=order_id).first()
-    if existing is not None:
-        return existing
     contact = _contact(site=site, visitor_id=visitor_id, phone=phone)
+    if existing is not None:
+        if cart_id is None and contact is not None and phone:
+            # The shop's server names the buyer of an order already recorded (perhaps claimed
+            # by a page): their open carts are bought all the same, so no reminder follows.
+            _convert_open_carts(contact=contact, at=at)
+        return existing
     with transaction.atomic():
         if cart_id is None and contact is not None:
             # The shop's server named the buyer but no browser: their open carts are bought,

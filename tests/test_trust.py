@@ -22,7 +22,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from campaigns.dispatch import run_pass
-from campaigns.models import SendEvent, SendStatus, ShortLink
+from campaigns.models import Conversion, SendEvent, SendStatus, ShortLink
 from optin.consent import record_consent
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact, VisitorLink
 from retargeting.gateways.models import OutboxMessage
@@ -754,3 +754,29 @@ def test_the_word_stop_in_a_product_or_shop_name_is_no_opt_out_mention(name):
     site = SiteFactory(name="Maison Demo")
     assert not has_stop_mention(f"Marie, votre {name} vous attend", site=site, stop_link="")
     assert has_stop_mention(f"Marie, votre {name}. Répondez STOP", site=site, stop_link="")
+
+
+def test_a_page_claiming_an_order_number_first_does_not_keep_the_real_order_from_its_cart(
+    client, shop, consenting_customer
+):
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, cart(), vid=CUSTOMER_VID).status_code == 204
+        forged = {"type": "purchase", "order_id": "10457", "total": 1, "currency": "EUR"}
+        assert collect(client, shop, forged).status_code == 204  # another browser claims it
+        real = client.post(
+            "/api/v1/purchases",
+            data=json.dumps(
+                {"order_id": "10457", "total": 42, "currency": "EUR", "vid": CUSTOMER_VID}
+            ),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {shop.secret}",
+        )
+    assert real.status_code == 200 and real.json()["cart_converted"] is True
+    assert Cart.objects.get(visitor__vid=CUSTOMER_VID).status == Cart.Status.CONVERTED
+    assert dispatch_an_hour_later().sent == 0
+    assert sms_to(CUSTOMER) == []
+    # Control: the buyer's own thank-you page reloaded is still one order.
+    with time_machine.travel(MORNING, tick=False):
+        again = {"type": "purchase", "order_id": "10457", "total": 42, "currency": "EUR"}
+        assert collect(client, shop, again, vid=CUSTOMER_VID).status_code == 204
+    assert Conversion.objects.filter(order_id="10457").count() == 1

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
@@ -59,7 +60,9 @@ def record_batch(
                 open_cart = _apply_cart(
                     visitor=visitor, open_cart=open_cart, data=event["cart"], now=now
                 )
-            elif event["type"] == "purchase" and _already_bought(site_id, event["order_id"]):
+            elif event["type"] == "purchase" and _already_bought(
+                site_id, event["order_id"], visitor=visitor
+            ):
                 continue
             elif event["type"] == "purchase" and open_cart is not None:
                 open_cart.status = Cart.Status.CONVERTED
@@ -84,10 +87,15 @@ def record_batch(
     return recorded
 
 
-def _already_bought(site_id: int, order_id: str) -> bool:
-    return Event.objects.filter(
-        site_id=site_id, type=Event.Type.PURCHASE, order_id=order_id
-    ).exists()
+def _already_bought(site_id: int, order_id: str, *, visitor: Visitor | None) -> bool:
+    """Whether this order was recorded already: by the shop's server, or by this browser (a
+    reloaded thank-you page). A page's claim of an order number from another browser does not
+    count: it must not keep the real order from converting the buyer's cart."""
+    seen = Event.objects.filter(site_id=site_id, type=Event.Type.PURCHASE, order_id=order_id)
+    vouched = Q(source=Event.Source.SERVER)
+    if visitor is None:
+        return seen.filter(vouched).exists()
+    return seen.filter(vouched | Q(visitor=visitor)).exists()
 
 
 def _touch_visitor(*, site_id: int, vid: str, now: datetime) -> Visitor:
