@@ -11,11 +11,13 @@ from django.db import transaction
 from django.db.models import F
 
 from optin.consent import record_consent
+from optin.contacts import get_or_create_contact
 from optin.keywords import Keyword, classify
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact
 from retargeting.gateways.base import InboundSms
-from retargeting.sites.models import Language
+from retargeting.sites.models import Language, Site
 from retargeting.sites.senders import sites_sending_from
+from retargeting.sms.phones import InvalidPhone
 
 TEXT = {
     Language.FR: {
@@ -49,8 +51,9 @@ def handle_reply(sms: InboundSms) -> str | None:
     keyword = classify(sms.body, provider_type=sms.opt_out_type)
     if keyword is None:
         return None
+    sites = sites_sending_from(sms.recipient)
     contacts = list(
-        Contact.objects.filter(site__in=sites_sending_from(sms.recipient), phone=sms.sender)
+        Contact.objects.filter(site__in=sites, phone=sms.sender)
         .select_related("site")
         .order_by(F("last_messaged_at").desc(nulls_last=True), "pk")
     )
@@ -81,6 +84,10 @@ def handle_reply(sms: InboundSms) -> str | None:
                     inbound_message_id=sms.provider_id,
                 )
                 changed.append((contact, status))
+        if keyword is Keyword.STOP:
+            _stop_where_unknown(
+                sms, [site for site in sites if site.pk not in {c.site_id for c in contacts}]
+            )
     if not changed:
         return None  # nothing changed (a second STOP, START without consent): no answer
     statuses = {status for _, status in changed}
@@ -92,6 +99,25 @@ def handle_reply(sms: InboundSms) -> str | None:
         else Keyword.START
     )
     return _answer(answer, [contact for contact, _ in changed])
+
+
+def _stop_where_unknown(sms: InboundSms, sites: list[Site]) -> None:
+    """A STOP to a sender holds for every shop sending from it, those that never knew the
+    number included: each keeps it as a contact that said STOP, so that no page can enrol it
+    later (only the number itself, with START, or a shop's server can give consent again)."""
+    for site in sites:
+        try:
+            contact, _ = get_or_create_contact(site=site, raw_phone=sms.sender)
+        except InvalidPhone:
+            return  # not a mobile number any shop could message
+        if contact.consent_status != ConsentStatus.REVOKED:
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.REVOKED,
+                source=ConsentSource.KEYWORD,
+                text=sms.body[:500],
+                inbound_message_id=sms.provider_id,
+            )
 
 
 def _next_status(keyword: Keyword, contact: Contact) -> ConsentStatus | None:

@@ -780,3 +780,21 @@ def test_a_page_claiming_an_order_number_first_does_not_keep_the_real_order_from
         again = {"type": "purchase", "order_id": "10457", "total": 42, "currency": "EUR"}
         assert collect(client, shop, again, vid=CUSTOMER_VID).status_code == 204
     assert Conversion.objects.filter(order_id="10457").count() == 1
+
+
+def test_a_stop_to_a_shared_sender_holds_for_shops_that_never_knew_the_number(client, twilio):
+    shop_a, shop_b = SiteFactory(name="Shop A"), SiteFactory(name="Shop B")  # the platform's
+    own_sender = SiteFactory(name="Shop C", sender="SHOPC")
+    known = Contact.objects.create(site=shop_a, phone=CUSTOMER, region="FR")
+    record_consent(contact=known, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API)
+    status, body = reply(client, twilio, "STOP")
+    assert status == 200 and b"Shop A" in body and b"Shop B" not in body
+    at_b = Contact.objects.get(site=shop_b, phone=CUSTOMER)
+    assert at_b.consent_status == ConsentStatus.REVOKED
+    assert not Contact.objects.filter(site=own_sender).exists()  # another sender: untouched
+    # A page at shop B cannot enrol the number any more; a new number still can.
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop_b, identify(CUSTOMER)).status_code == 204
+        assert collect(client, shop_b, identify("+33698765432"), vid="w" * 20).status_code == 204
+    assert Contact.objects.get(site=shop_b, phone=CUSTOMER).consent_status == "revoked"
+    assert Contact.objects.get(site=shop_b, phone="+33698765432").consent_status == "pending"
