@@ -32,14 +32,13 @@ from optin.contacts import mark_messaged
 from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting.gateways import get_gateway, throttle
 from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
+from retargeting.gateways.errors import AMBIGUOUS
 from retargeting.sms import segments
 
 logger = logging.getLogger(__name__)
 
 # Waits before each retry after a transient provider error (jittered by ±20 %).
 RETRY_DELAYS = (15, 60, 300, 900, 1800)
-# Errors after which the provider may or may not have taken the message.
-AMBIGUOUS = frozenset({"timeout", "connection"})
 STUCK_AFTER = timedelta(minutes=10)
 
 

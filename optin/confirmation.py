@@ -14,6 +14,7 @@ from optin.contacts import mark_messaged
 from optin.models import ConsentStatus, Contact
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Outcome, OutgoingSms
+from retargeting.gateways.errors import AMBIGUOUS
 from retargeting.sites.models import Language
 from retargeting.sms.phones import mask
 from retargeting.web.ratelimit import allow
@@ -101,7 +102,7 @@ def send_confirmation(*, contact_id: int) -> bool:
     if result.outcome is Outcome.ACCEPTED:
         mark_messaged(contact_id=contact.pk, at=now)
         return True
-    if result.outcome is Outcome.TRANSIENT and result.error_code not in ("timeout", "connection"):
+    if result.outcome is Outcome.TRANSIENT and result.error_code not in AMBIGUOUS:
         # Certainly not sent: the next pass tries again.
         Contact.objects.filter(pk=contact.pk).update(confirmation_sent_at=None)
     return False

@@ -30,7 +30,6 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from retargeting.gateways.base import (
-    Action,
     Delivery,
     Gateway,
     InvalidWebhook,
@@ -43,7 +42,7 @@ from retargeting.gateways.base import (
     SendResult,
     StatusReport,
 )
-from retargeting.gateways.errors import error_result
+from retargeting.gateways.errors import connection_lost, error_result, timed_out
 from retargeting.sms import segments
 
 logger = logging.getLogger(__name__)
@@ -185,19 +184,9 @@ class BrevoGateway(Gateway):
         except ApiError as exc:
             return error_result(_error_code(exc.body), exc.status_code, _error_message(exc.body))
         except httpx.TimeoutException:
-            return SendResult(
-                Outcome.TRANSIENT,
-                error_code="timeout",
-                reason="the provider did not answer in time",
-                action=Action.RETRY,
-            )
+            return timed_out()
         except httpx.TransportError as exc:
-            return SendResult(
-                Outcome.TRANSIENT,
-                error_code="connection",
-                reason=str(exc)[:255],
-                action=Action.RETRY,
-            )
+            return connection_lost(exc)
         return SendResult(Outcome.ACCEPTED, provider_id=str(response.message_id))
 
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:

@@ -40,6 +40,29 @@ def outcome_of(action: Action) -> Outcome:
     return Outcome.TRANSIENT if action is Action.RETRY else Outcome.PERMANENT
 
 
+# The message may or may not have reached the provider: it must be looked for before any
+# retry (a second send could reach the customer twice).
+TIMEOUT, CONNECTION = "timeout", "connection"
+AMBIGUOUS = frozenset({TIMEOUT, CONNECTION})
+
+
+def timed_out() -> SendResult:
+    """The provider did not answer in time: perhaps taken, perhaps not."""
+    return SendResult(
+        Outcome.TRANSIENT,
+        error_code=TIMEOUT,
+        reason="the provider did not answer in time",
+        action=Action.RETRY,
+    )
+
+
+def connection_lost(exc: Exception) -> SendResult:
+    """The connection failed or broke: perhaps taken, perhaps not."""
+    return SendResult(
+        Outcome.TRANSIENT, error_code=CONNECTION, reason=str(exc)[:255], action=Action.RETRY
+    )
+
+
 def error_result(code: str, status: int | None, reason: str) -> SendResult:
     """The result of a refused request: the code's action, else retry for HTTP 429 and 5xx."""
     throttled_or_down = status is not None and (status == 429 or status >= 500)

@@ -24,7 +24,6 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
 from retargeting.gateways.base import (
-    Action,
     Delivery,
     Gateway,
     InboundSms,
@@ -36,7 +35,7 @@ from retargeting.gateways.base import (
     SendResult,
     StatusReport,
 )
-from retargeting.gateways.errors import error_result
+from retargeting.gateways.errors import connection_lost, error_result, timed_out
 
 TWILIO_API = "https://api.twilio.com"
 MAX_VALIDITY = 36_000  # seconds; Twilio refuses more (error 21624)
@@ -116,19 +115,9 @@ class TwilioGateway(Gateway):
                 str(getattr(exc, "code", "") or ""), getattr(exc, "status", None), str(exc)
             )
         except requests.Timeout:
-            return SendResult(
-                Outcome.TRANSIENT,
-                error_code="timeout",
-                reason="the provider did not answer in time",
-                action=Action.RETRY,
-            )
+            return timed_out()
         except requests.RequestException as exc:
-            return SendResult(
-                Outcome.TRANSIENT,
-                error_code="connection",
-                reason=str(exc)[:255],
-                action=Action.RETRY,
-            )
+            return connection_lost(exc)
         return SendResult(Outcome.ACCEPTED, provider_id=message.sid or "")
 
     def status_callback_url(self) -> str:
