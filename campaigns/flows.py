@@ -68,7 +68,9 @@ class OptOutRoute(StrEnum):
 def opt_out_route(*, site: Site) -> OptOutRoute:
     """The way to stop that works for ``site``'s messages, from its sender and gateway."""
     gateway = get_gateway()
-    if gateway.sender_receives_replies(site.effective_sender):
+    # The site's own sender, or "" for the platform's: the gateway resolves the default as it
+    # does when it sends (a Twilio Messaging Service comes before TWILIO_FROM).
+    if gateway.sender_receives_replies(site.sender):
         return OptOutRoute.REPLY
     if gateway.stop_mention_placeholder():
         return OptOutRoute.PROVIDER

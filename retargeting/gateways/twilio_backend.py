@@ -127,6 +127,8 @@ class TwilioGateway(Gateway):
         # A number or a short code can be answered; an alphanumeric sender cannot. Without a
         # sender of its own a site sends from TWILIO_FROM or, without it, from a Messaging
         # Service, whose pool may hold an alphanumeric ID: not known to receive replies.
+        if not sender and settings.TWILIO_MESSAGING_SERVICE_SID:
+            return False  # send() uses the service then, as for this check
         return bool(_REPLYABLE_SENDER.fullmatch(sender or settings.TWILIO_FROM))
 
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:

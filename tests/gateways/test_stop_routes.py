@@ -35,3 +35,12 @@ def test_the_phone_simulator_answers_every_sender():
     assert OutboxGateway().sender_receives_replies("MAISON") is True
     assert OutboxGateway().stop_mention_placeholder() is None
     assert OutboxGateway().status_callback_url() == ""
+
+
+def test_a_messaging_service_is_judged_as_it_is_used_even_with_twilio_from_set(twilio, settings):
+    """Without a sender of its own a site sends through the Messaging Service when there is
+    one (TWILIO_FROM is then unused): the mention is chosen for that route."""
+    settings.TWILIO_FROM = "+33757000001"
+    settings.TWILIO_MESSAGING_SERVICE_SID = "MG" + "1" * 32
+    assert TwilioGateway().sender_receives_replies("") is False
+    assert TwilioGateway().sender_receives_replies("+33757000002") is True
