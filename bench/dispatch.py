@@ -1,4 +1,5 @@
-"""The dispatch benchmark (PostgreSQL only), run by `make bench`; prints its figures as JSON.
+"""The dispatch benchmark, run by `make bench` (and at a tiny size by `make test`, on either
+database); prints its figures as JSON.
 
 1. Fills a fresh shop with CARTS open carts of which ELIGIBLE belong to a visitor linked to a
    consenting contact (the others are anonymous), all idle for three hours, with SQL.
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,49 +45,64 @@ from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN, TwilioEmulato
 ITEMS = '[{"sku": "A1", "name": "Chemise", "price": "29.95", "quantity": 2}]'
 
 
+# PostgreSQL reads the items' JSON with a cast; SQLite keeps JSON as text.
+_CARTS = """
+    INSERT INTO tracking_cart (external_id, status, currency, total, item_count, items,
+        url, created_at, last_change_at, site_id, visitor_id)
+    SELECT 'cart-' || v.id, 'open', 'EUR', 59.90, 2, ITEMS,
+           'https://shop.example/panier', %(idle)s, %(idle)s, %(site)s, v.id
+    FROM tracking_visitor v WHERE v.site_id = %(site)s
+"""
+CARTS_SQL = {
+    "postgresql": _CARTS.replace("ITEMS", "%(items)s::jsonb"),
+    "sqlite": _CARTS.replace("ITEMS", "%(items)s"),
+}
+
+
 def fill(site_id: int, carts: int, eligible: int) -> float:
+    """The shop's carts and contacts in a few statements, on PostgreSQL (make bench) and SQLite
+    (the tiny run in make test) alike."""
     started = time.monotonic()
+    ops = connection.ops
+    params = {
+        "site": site_id,
+        "carts": carts,
+        "eligible": eligible,
+        "items": ITEMS,
+        "idle": ops.adapt_datetimefield_value(timezone.now() - timedelta(hours=3)),
+        "now": ops.adapt_datetimefield_value(timezone.now()),
+    }
     with connection.cursor() as cursor:
         cursor.execute(
             """
+            WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %(carts)s)
             INSERT INTO tracking_visitor (vid, first_seen_at, last_seen_at, site_id)
-            SELECT 'bench-' || %(site)s || '-' || g, now() - interval '3 hours',
-                   now() - interval '3 hours', %(site)s
-            FROM generate_series(1, %(carts)s) g
+            SELECT 'bench-' || %(site)s || '-' || n, %(idle)s, %(idle)s, %(site)s FROM g
             """,
-            {"site": site_id, "carts": carts},
+            params,
         )
+        cursor.execute(CARTS_SQL[connection.vendor], params)
         cursor.execute(
             """
-            INSERT INTO tracking_cart (external_id, status, currency, total, item_count, items,
-                url, created_at, last_change_at, site_id, visitor_id)
-            SELECT 'cart-' || v.id, 'open', 'EUR', 59.90, 2, %(items)s::jsonb,
-                   'https://shop.example/panier', now() - interval '3 hours',
-                   now() - interval '3 hours', %(site)s, v.id
-            FROM tracking_visitor v WHERE v.site_id = %(site)s
-            """,
-            {"site": site_id, "items": ITEMS},
-        )
-        cursor.execute(
-            """
+            WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %(eligible)s)
             INSERT INTO optin_contact (phone, first_name, region, consent_status,
                 confirmation_code, created_at, updated_at, site_id)
-            SELECT '+3361' || lpad(g::text, 7, '0'), 'Marie', 'FR', 'confirmed', '', now(),
-                   now(), %(site)s
-            FROM generate_series(1, %(eligible)s) g
+            SELECT '+3361' || (1000000 + n), 'Marie', 'FR', 'confirmed', '', %(now)s, %(now)s,
+                   %(site)s
+            FROM g
             """,
-            {"site": site_id, "eligible": eligible},
+            params,
         )
         cursor.execute(
             """
             INSERT INTO optin_visitorlink (method, linked_at, contact_id, visitor_id)
-            SELECT 'server', now(), c.id, v.id
+            SELECT 'server', %(now)s, c.id, v.id
             FROM (SELECT id, row_number() OVER (ORDER BY id) n FROM optin_contact
                   WHERE site_id = %(site)s) c
             JOIN (SELECT id, row_number() OVER (ORDER BY id) n FROM tracking_visitor
                   WHERE site_id = %(site)s) v ON v.n = c.n * (%(carts)s / %(eligible)s)
             """,
-            {"site": site_id, "carts": carts, "eligible": eligible},
+            params,
         )
         cursor.execute("ANALYZE")
     return time.monotonic() - started
