@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 
-from campaigns import sending
 from campaigns.models import SendStatus
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Action, Outcome, OutgoingSms
 from retargeting.gateways.brevo_backend import BrevoGateway, webhook_token, webhook_url
-from tests.factories import SendFactory, StepFactory
 from tests.support.brevo_emulator import API_KEY
 from tests.support.brevo_fixtures import SENDER
 from tests.support.processes import free_port
@@ -68,22 +64,8 @@ def test_a_text_outside_gsm7_is_sent_as_unicode(brevo):
 
 
 @pytest.mark.django_db
-def test_a_marketing_send_names_itself_and_its_webhook(
-    brevo, site, consenting_contact, abandoned_cart_of
-):
-    site.quiet_hours = "none"
-    site.save()
-    step = StepFactory(flow__site=site, delay_minutes=30, template="Votre panier : {{ link }}")
-    cart = abandoned_cart_of(consenting_contact, at=timezone.now() - timedelta(minutes=30))
-    send = SendFactory(
-        cart=cart,
-        step=step,
-        contact=consenting_contact,
-        planned_at=timezone.now() - timedelta(minutes=1),
-        due_at=timezone.now(),
-    )
-    assert sending.deliver(send_id=send.pk) == "accepted"
-    send.refresh_from_db()
+def test_a_marketing_send_names_itself_and_its_webhook(brevo, brevo_accepted, consenting_contact):
+    send = brevo_accepted
     body = brevo.sends()[-1]
     assert body["type"] == "marketing" and body["tag"] == f"relance-send-{send.pk}"
     assert body["recipient"] == consenting_contact.phone.removeprefix("+")

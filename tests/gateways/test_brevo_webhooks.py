@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from django.test import override_settings
-from django.utils import timezone
 
-from campaigns import sending
 from campaigns.models import SendEvent, SendStatus
 from optin.consent import current_status, record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.gateways.brevo_backend import webhook_token, webhook_url
-from tests.factories import ContactFactory, SendFactory, SiteFactory, StepFactory
+from tests.factories import ContactFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 PATH = "/webhooks/brevo/sms/"
@@ -25,22 +22,8 @@ def post(client, url, payload):
 
 
 @pytest.fixture
-def accepted(brevo, site, consenting_contact, abandoned_cart_of):
-    """A reminder Brevo accepted."""
-    site.quiet_hours = "none"
-    site.save()
-    step = StepFactory(flow__site=site, delay_minutes=30, template="Votre panier : {{ link }}")
-    cart = abandoned_cart_of(consenting_contact, at=timezone.now() - timedelta(minutes=30))
-    send = SendFactory(
-        cart=cart,
-        step=step,
-        contact=consenting_contact,
-        planned_at=timezone.now() - timedelta(minutes=1),
-        due_at=timezone.now(),
-    )
-    assert sending.deliver(send_id=send.pk) == "accepted"
-    send.refresh_from_db()
-    return send
+def accepted(brevo_accepted):
+    return brevo_accepted
 
 
 def test_a_delivery_status_moves_the_send_forward(client, brevo, accepted):
