@@ -175,6 +175,25 @@ def _anonymous_identify(
     return contact
 
 
+def visitor_of_phone(site_id: int, phone: str) -> str | None:
+    """The visitor id of the number's most recently seen browser on the site, or None.
+
+    Only a browser proven to be the number's (linked by the shop's server or by a tap on our
+    link): a browser that merely claimed the number must not receive, or replace, the carts the
+    shop's server reports for it."""
+    link = (
+        VisitorLink.objects.filter(
+            contact__site_id=site_id,
+            contact__phone=phone,
+            method__in=[Method.SERVER, Method.TOKEN],
+        )
+        .select_related("visitor")
+        .order_by("-visitor__last_seen_at")
+        .first()
+    )
+    return link.visitor.vid if link is not None else None
+
+
 @receiver(identify_received, dispatch_uid="optin.matching.on_identify")
 def on_identify(
     *,

@@ -26,6 +26,7 @@ urlpatterns = [
     path("t/p.gif", tracking.pixel, name="pixel"),
     path("api/v1/identify", tracking.api_identify, name="api-identify"),
     path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
+    path("api/v1/carts", tracking.api_carts, name="api-carts"),
     path("api/schema", openapi.schema_view, name="api-schema"),
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),

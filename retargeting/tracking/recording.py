@@ -46,12 +46,23 @@ class Recorded:
 
 
 def record_batch(
-    *, site_id: int, vid: str | None, events: list[dict[str, Any]], origin: Origin
+    *,
+    site_id: int,
+    vid: str | None,
+    events: list[dict[str, Any]],
+    origin: Origin,
+    customer_id: str = "",
 ) -> Recorded:
-    """Record validated ``events`` of one visitor (``vid``) of a site, dated by the server."""
+    """Record validated ``events`` of one visitor (``vid``) of a site, dated by the server.
+
+    ``customer_id``: the shop's own id for this visitor's customer (the shop's server only)."""
     now = timezone.now()
     with transaction.atomic():
-        visitor = _touch_visitor(site_id=site_id, vid=vid, now=now) if vid else None
+        visitor = (
+            _touch_visitor(site_id=site_id, vid=vid, now=now, customer_id=customer_id)
+            if vid
+            else None
+        )
         recorded = Recorded(visitor=visitor)
         touches_cart = any(event["type"] in ("cart", "purchase") for event in events)
         open_cart = _open_cart(visitor) if visitor is not None and touches_cart else None
@@ -98,19 +109,29 @@ def _already_bought(site_id: int, order_id: str, *, visitor: Visitor | None) -> 
     return seen.filter(vouched | Q(visitor=visitor)).exists()
 
 
-def _touch_visitor(*, site_id: int, vid: str, now: datetime) -> Visitor:
+def _touch_visitor(*, site_id: int, vid: str, now: datetime, customer_id: str = "") -> Visitor:
     visitor = Visitor.objects.filter(site_id=site_id, vid=vid).first()
     if visitor is None:
         try:
             with transaction.atomic():
                 return Visitor.objects.create(
-                    site_id=site_id, vid=vid, first_seen_at=now, last_seen_at=now
+                    site_id=site_id,
+                    vid=vid,
+                    customer_id=customer_id,
+                    first_seen_at=now,
+                    last_seen_at=now,
                 )
         except IntegrityError:  # created by a concurrent request
             visitor = Visitor.objects.get(site_id=site_id, vid=vid)
+    changes: dict[str, Any] = {}
     if now - visitor.last_seen_at >= LAST_SEEN_PRECISION:
-        visitor.last_seen_at = now
-        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=now)
+        changes["last_seen_at"] = now
+    if customer_id and visitor.customer_id != customer_id:
+        changes["customer_id"] = customer_id
+    if changes:
+        for name, value in changes.items():
+            setattr(visitor, name, value)
+        Visitor.objects.filter(pk=visitor.pk).update(**changes)
     return visitor
 
 

@@ -22,8 +22,9 @@ from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
 from retargeting.tracking import buffer, hooks, limits, schema
-from retargeting.tracking.models import Event
+from retargeting.tracking.models import Cart, Event
 from retargeting.tracking.recording import Origin, record_batch
+from retargeting.tracking.server_carts import record_server_cart
 from retargeting.web import strict_json
 from retargeting.web.privacy import client_ip, truncate_ip
 from retargeting.web.ratelimit import allow
@@ -371,4 +372,43 @@ def api_purchases(request: HttpRequest) -> JsonResponse:
             "order_id": event["order_id"],
             "cart_converted": recorded.converted_cart_id is not None,
         }
+    )
+
+
+@csrf_exempt
+def api_carts(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/carts``: a cart, from the shop's server or its platform module, for a
+    browser (``vid``), the shop's own customer (``customer_id``) or a number (``phone``)."""
+    try:
+        site, body = _api_request(request)
+        vid = _optional_vid(body)
+        customer_id = schema.customer_id(body)
+        phone = _phone(body, site.country, required=False)
+        if vid is None and customer_id is None and phone is None:
+            raise schema.PayloadError(
+                "vid", "a visitor id, a customer_id or a phone (at least one)"
+            )
+        event = schema.cart(body, "")
+        schema.check_links([event], site.allowed_domains, in_batch=False)
+    except _Refused as refused:
+        return refused.response
+    except schema.PayloadError as exc:
+        return _error(str(exc), 400)
+    result = record_server_cart(
+        site_id=site.pk,
+        cart=event,
+        origin=_server_origin(request),
+        vid=vid,
+        customer_id=customer_id,
+        phone=phone,
+    )
+    cart = (
+        Cart.objects.filter(
+            site_id=site.pk, visitor__vid=result.vid, external_id=event["cart"]["id"]
+        )
+        .values_list("status", flat=True)
+        .first()
+    )
+    return JsonResponse(
+        {"ok": True, "vid": result.vid, "cart_id": event["cart"]["id"], "cart_status": cart}
     )
