@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from campaigns.customer import opt_out
 from campaigns.customer import views as customer
@@ -10,6 +10,7 @@ from optin.pages import confirm_link, hosted
 from retargeting import views
 from retargeting.demoshop import views as demoshop
 from retargeting.gateways import views as gateways
+from retargeting.platforms import views as platforms
 from retargeting.sites.login_throttle import ThrottledAuthenticationForm
 from retargeting.tracking import openapi
 from retargeting.tracking import views as tracking
@@ -31,6 +32,11 @@ urlpatterns = [
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
     path("webhooks/brevo/sms/<str:token>", gateways.brevo_sms, name="brevo-sms"),
+    re_path(
+        r"^webhooks/(?P<platform>shopify|woocommerce)/(?P<token>[A-Za-z0-9_-]{16,64})$",
+        platforms.webhook,
+        name="platform-webhook",
+    ),
     path("s/<str:code>", customer.follow, name="short-link"),
     path("u/<str:code>", opt_out.opt_out_page, name="opt-out-link"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),

@@ -75,12 +75,16 @@ def record_batch(
                 site_id, event["order_id"], visitor=visitor
             ):
                 continue
-            elif event["type"] == "purchase" and open_cart is not None:
-                open_cart.status = Cart.Status.CONVERTED
-                open_cart.converted_at = now
-                open_cart.save(update_fields=["status", "converted_at"])
-                recorded.converted_cart_id = open_cart.pk
-                open_cart = None
+            elif event["type"] == "purchase" and visitor is not None:
+                bought = _bought_cart(visitor, open_cart, event.get("cart"))
+                if bought is not None:
+                    if bought.status != Cart.Status.CONVERTED:
+                        bought.status = Cart.Status.CONVERTED
+                        bought.converted_at = now
+                        bought.save(update_fields=["status", "converted_at"])
+                    recorded.converted_cart_id = bought.pk
+                    if bought is open_cart:
+                        open_cart = None
         recorded.events = Event.objects.bulk_create(
             Event(
                 site_id=site_id,
@@ -107,6 +111,17 @@ def _already_bought(site_id: int, order_id: str, *, visitor: Visitor | None) -> 
     if visitor is None:
         return seen.filter(vouched).exists()
     return seen.filter(vouched | Q(visitor=visitor)).exists()
+
+
+def _bought_cart(visitor: Visitor, open_cart: Cart | None, named: str | None) -> Cart | None:
+    """The cart a purchase converts: the one its platform names (a Shopify order names its
+    checkout, perhaps converted a moment ago by the finished checkout), else the open one."""
+    if not named or (open_cart is not None and open_cart.external_id == named):
+        return open_cart
+    cart = Cart.objects.select_for_update().filter(visitor=visitor, external_id=named).first()
+    if cart is not None and cart.status == Cart.Status.REPLACED:
+        return open_cart
+    return cart or open_cart
 
 
 def _touch_visitor(*, site_id: int, vid: str, now: datetime, customer_id: str = "") -> Visitor:

@@ -182,9 +182,7 @@ def test_a_phone_never_lands_on_a_browser_that_only_claimed_the_number(client, c
         ('{"cart": {"total": 1e400}}', ""),
     ],
 )
-def test_a_bad_cart_gets_a_400_naming_the_field_and_changes_nothing(
-    client, created, body, message
-):
+def test_a_bad_cart_gets_a_400_naming_the_field_and_changes_nothing(client, created, body, message):
     before = stored()
     response = post(client, body, created.secret_key)
     assert response.status_code == 400
