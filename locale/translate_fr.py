@@ -180,4 +180,10 @@ FR = {
     "Customers stop through the provider's STOP code, which it fills in.": "On se désabonne par le code STOP du fournisseur, qu'il ajoute lui-même.",
     "%(sender)s cannot receive replies: customers stop with the one-tap link, one per SMS.": "%(sender)s ne peut pas recevoir de réponses : on se désabonne d'un appui sur le lien, un par SMS.",
     "Opt-out mention: %(mention)s": "Mention de désinscription : %(mention)s",
+    "Shop platform webhooks": "Webhooks de la plateforme de la boutique",
+    "Platform": "Plateforme",
+    "Webhook URL": "URL du webhook",
+    "Events": "Événements",
+    "Paste this URL in the platform's webhook settings, one webhook per event, in JSON. Its deliveries are checked against the signing secret the platform's operators stored.": "Collez cette URL dans les réglages de webhooks de la plateforme, un webhook par événement, au format JSON. Chaque envoi est vérifié avec le secret de signature enregistré par les opérateurs de la plateforme.",
+    "No Shopify or WooCommerce store is connected. The platform's operators connect one with manage.py connect_platform; see docs/platforms.md.": "Aucune boutique Shopify ou WooCommerce n'est connectée. Les opérateurs de la plateforme en connectent une avec manage.py connect_platform ; voir docs/platforms.md.",
 }

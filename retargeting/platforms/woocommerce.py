@@ -73,14 +73,15 @@ def _identify(
         for meta in payload.get("meta_data") or []
         if isinstance(meta, dict) and meta.get("key") == field
     ]
-    ticked = any(text(value).lower() in TICKED or value is True for value in values)
+    ticked = [value for value in values if value is True or text(value).lower() in TICKED]
     event["proof"] = {"platform": "woocommerce", "field": field, "values": values[:3]}
     if ticked:
+        shown = text(ticked[0]) or "true"
         event["consent"] = {
             "granted": True,
             "source": "woocommerce",
             "text": (connection.sms_consent_text or f"WooCommerce checkout field {field}")
-            + f" (order {text(payload.get('id'))}, {field}={text(values[0]) or values[0]!r})",
+            + f" (order {text(payload.get('id'))}, {field}={shown})",
             "given_at": text(payload.get("date_created_gmt")) or None,
         }
     return event

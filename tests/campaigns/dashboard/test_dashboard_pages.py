@@ -237,6 +237,21 @@ def test_the_installation_page_gives_the_tag_and_the_last_events(client, markete
     assert site.secret_key_hash == before
 
 
+def test_the_platform_webhook_url_is_shown_to_owners_only(client, owner, marketer, site):
+    from retargeting.platforms.connections import connect
+
+    connection = connect(site=site, platform="shopify", secret="shpss_signing_secret")
+    client.force_login(owner)
+    page = client.get(f"/dashboard/install/?site={site.pk}").content.decode()
+    assert connection.webhook_url in page
+    assert "orders/create" in page
+    assert "shpss_signing_secret" not in page
+    client.force_login(marketer)
+    page = client.get(f"/dashboard/install/?site={site.pk}").content.decode()
+    assert connection.webhook_url not in page
+    assert 'id="platforms"' not in page
+
+
 def test_an_operator_gets_a_new_key_once_and_the_old_one_stops(client, owner, site):
     old_key = keys.new_secret_key()
     site.secret_key_hash = keys.hash_secret_key(old_key)
