@@ -41,13 +41,19 @@ def may_rotate(request: HttpRequest, site: Site) -> bool:
     return bool(request.user.is_superuser)
 
 
+def shows_platforms(request: HttpRequest, site: Site) -> bool:
+    """The site's owners and the operators see the platforms' webhook addresses."""
+    if request.user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        user_id=request.user.pk or 0, site=site, role=Membership.Role.OWNER
+    ).exists()
+
+
 def platform_webhooks(request: HttpRequest, site: Site) -> list[dict[str, object]]:
     """The addresses the shop's platform posts its webhooks to, for the site's owners and the
     operators (``manage.py connect_platform`` makes them; the signing secret is never shown)."""
-    owner = Membership.objects.filter(
-        user_id=request.user.pk, site=site, role=Membership.Role.OWNER
-    ).exists()
-    if not (owner or request.user.is_superuser):
+    if not shows_platforms(request, site):
         return []
     return [
         {
@@ -118,10 +124,7 @@ def _page(request: HttpRequest, frame: Frame, *, new_key: str, status: int = 200
             events=last_events(site),
             confirmations_today=confirmations_today(site),
             platforms=platform_webhooks(request, site),
-            shows_platforms=bool(request.user.is_superuser)
-            or Membership.objects.filter(
-                user_id=request.user.pk, site=site, role=Membership.Role.OWNER
-            ).exists(),
+            shows_platforms=shows_platforms(request, site),
         ),
         status=status,
     )
