@@ -129,7 +129,7 @@ FR = {
     "Then tell Relance about the cart and the customer from your pages:": "Puis indiquez à Relance le panier et le client depuis vos pages :",
     "the exact wording shown next to the box": "le texte exact affiché à côté de la case",
     "Your server's API key": "La clé d'API de votre serveur",
-    "Your shop's server can tell Relance who a customer is and what they bought (<code>POST %(base_url)s/api/v1/identify</code> and <code>/api/v1/purchases</code>, with the header <code>Authorization: Bearer KEY</code>).": "Le serveur de votre boutique peut indiquer à Relance qui est un client et ce qu'il a acheté (<code>POST %(base_url)s/api/v1/identify</code> et <code>/api/v1/purchases</code>, avec l'en-tête <code>Authorization: Bearer CLÉ</code>).",
+    "Your shop's server can tell Relance who a customer is, what is in their cart and what they bought (<code>POST %(base_url)s/api/v1/identify</code>, <code>/api/v1/carts</code> and <code>/api/v1/purchases</code>, with the header <code>Authorization: Bearer KEY</code>).": "Le serveur de votre boutique peut indiquer à Relance qui est un client, ce que contient son panier et ce qu'il a acheté (<code>POST %(base_url)s/api/v1/identify</code>, <code>/api/v1/carts</code> et <code>/api/v1/purchases</code>, avec l'en-tête <code>Authorization: Bearer CLÉ</code>).",
     "Your new key. Copy it now: it will not be shown again.": "Votre nouvelle clé. Copiez-la maintenant : elle ne sera plus affichée.",
     "The previous key has stopped working.": "L'ancienne clé ne fonctionne plus.",
     "Copy the key": "Copier la clé",
