@@ -10,7 +10,8 @@ Advanced → Webhooks), bodies as the REST API v3 Order (tests/fixtures/platform
   carts the others miss (a guest has no customer id; a cookie-less browser has no hash).
 - An order still ``pending`` or ``failed`` is a checkout left at the payment: it is a cart of
   its own (id ``order-ID``), restored by the order's ``payment_url`` (WooCommerce's "pay for
-  this order" page on the shop) when the body has one.
+  this order" page on the shop) when the body has one; it takes the place of the browser's cart
+  of the same hash, on that browser, so the shopper has one cart.
 - ``billing.phone`` is linked to the order's cart; it is given consent only when the shop named
   the order meta field of its SMS consent checkbox (``connect_platform --sms-consent-field``)
   and that field is ticked in this order. Otherwise the number is kept without consent.
@@ -126,10 +127,21 @@ def _left_at_payment(
         )
     except schema.PayloadError as exc:
         raise Unreadable(exc.path, str(exc)) from None
+    cart_hash = text(payload.get("cart_hash"))
+    browser = (
+        Cart.objects.filter(site=site, ref=cart_hash, status=Cart.Status.OPEN)
+        .select_related("visitor")
+        .order_by("-last_change_at")
+        .first()
+        if cart_hash
+        else None
+    )
     result = record_server_cart(
         site_id=site.pk,
         cart=event,
         origin=origin,
+        # The browser whose cart this order was made from (its hash): one person, one cart.
+        vid=browser.visitor.vid if browser is not None else None,
         customer_id=customer_id or f"order:{order_id}",
         phone=phone,
         identify=_identify(connection, payload, phone),

@@ -281,3 +281,16 @@ def test_a_payment_link_off_the_shops_domains_is_not_kept(client, shop):
         order("pending", payment_url="https://evil.example/pay"),
     )
     assert Cart.objects.get().url == ""
+
+
+def test_an_order_left_at_payment_continues_the_browsers_cart_of_its_hash(client, shop):
+    """The snippet saw the cart (and its woocommerce_cart_hash); the order made from it takes
+    its place on the same browser, so the shopper has one cart, not two."""
+    snippet = browser_cart(shop.site, at=NOW, ref="f00d")
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        deliver(client, shop, "order.created", order("pending", ticked="yes", cart_hash="f00d"))
+    snippet.refresh_from_db()
+    assert snippet.status == Cart.Status.REPLACED
+    mine = Cart.objects.get(external_id="order-727")
+    assert (mine.visitor, mine.status) == (snippet.visitor, Cart.Status.OPEN)
+    assert Cart.objects.filter(status=Cart.Status.OPEN).count() == 1
