@@ -403,7 +403,7 @@ function classicAdd(id, quantity) {
 </script>"""
 
 
-def woo_page(page, live_server, shop, woo):
+def woo_page(page, live_server, shop, woo, consent=False):
     woo.install(page)
     page.route(
         f"{live_server.url}/jquery.js",
@@ -413,9 +413,10 @@ def woo_page(page, live_server, shop, woo):
     )
     html = (
         '<!doctype html><title>Panier</title><script src="/jquery.js"></script>'
-        f"{WOO_THEME}{tag(shop, 'woocommerce')}"
+        f"{WOO_THEME}{tag(shop, 'woocommerce', consent)}"
     )
     serve(page, live_server, "/cart/", html)
+    serve(page, live_server, "/shop/", html)
 
 
 def cart_events(collector):
@@ -472,6 +473,31 @@ def test_woocommerce_carts_are_read_from_the_store_api_after_block_and_classic_c
     assert wait_until(lambda: len(carts(shop)) == 2)
     assert carts(shop)[1].external_id != cart.external_id
     assert page.console_errors == []
+
+
+def test_a_woocommerce_cart_read_before_consent_keeps_its_id_on_the_next_pages(
+    page, live_server, shop
+):
+    wait_until = pumping(page)
+    collector = Collector(page)
+    woo = WooCommerce(live_server.url)
+    woo_page(page, live_server, shop, woo, consent=True)
+    page.goto(f"{live_server.url}/cart/")
+    page.wait_for_function("window.relance && window.relance.woocommerce === true")
+    page.evaluate('storeApi("cart/add-item", {id: 16, quantity: 1})')
+    # Read on arrival, by the theme for its nonce, then by the reader after the change.
+    assert wait_until(lambda: woo.reads >= 3)
+    assert page.evaluate("localStorage.getItem('_relance_cart')") is None  # not before consent
+    page.evaluate("relance.push(['consent', {tracking: true}])")
+    cart = wait_until(lambda: Cart.objects.filter(site=shop, item_count=1).first())
+    assert cart
+    page.goto(f"{live_server.url}/shop/")
+    page.wait_for_function("window.relance && window.relance.woocommerce === true")
+    page.evaluate("relance.push(['consent', {tracking: true}])")
+    page.evaluate('storeApi("cart/add-item", {id: 22, quantity: 1})')
+    assert wait_until(lambda: Cart.objects.get(pk=cart.pk).item_count == 2)
+    assert len(carts(shop)) == 1
+    assert {c["id"] for c in cart_events(collector)} == {cart.external_id}
 
 
 def test_a_woocommerce_reminder_link_restores_the_cart_on_another_device(

@@ -117,6 +117,7 @@ class WooCommerce:
         self.origin = origin
         self.lines: dict[int, int] = {}  # product id: quantity
         self.adds: list[dict] = []
+        self.reads = 0
 
     def cart(self) -> dict:
         body = fixture("woocommerce/cart.json")
@@ -166,6 +167,7 @@ class WooCommerce:
         path = urlsplit(request.url).path.removeprefix("/wp-json/wc/store/v1/")
         headers = {"Nonce": self.NONCE, "Cart-Token": "eyJ0eXAiOiJKV1QifQ.e30.sig"}
         if request.method == "GET" and path == "cart":
+            self.reads += 1
             return _json(route, self.cart(), headers=headers)
         if request.headers.get("nonce") != self.NONCE:
             return _json(

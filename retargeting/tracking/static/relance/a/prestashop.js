@@ -121,4 +121,7 @@
   // The theme's core.js makes prestashop an event emitter; it may run after this file.
   start();
   if (!ps) w.addEventListener("load", start);
+  // A cart read before the visitor consented keeps its id once they have: the next page's
+  // reader then names the same cart.
+  w.addEventListener("pagehide", safe(function () { if (memory && r.ok()) cartId(); }));
 })(window, document);

@@ -151,4 +151,7 @@
     if (wanted) restore(wanted);
     else read(false);
   }
+  // A cart read before the visitor consented keeps its id once they have: the next page's
+  // reader then names the same cart.
+  w.addEventListener("pagehide", safe(function () { if (memory && r.ok()) cartId(); }));
 })(window, document);
