@@ -126,6 +126,8 @@ FR = {
     "Paste it before the closing &lt;/head&gt; tag of your theme's layout, so it is on every page.": "Collez-la avant la balise &lt;/head&gt; du gabarit de votre thème, pour qu'elle soit sur chaque page.",
     "Copy the tag": "Copier la balise",
     "Events are accepted from these domains (and their subdomains):": "Les événements sont acceptés depuis ces domaines (et leurs sous-domaines) :",
+    'The tag waits for the cookie consent of each visitor (data-consent="required"): your banner gives it through the IAB TCF API, the Shopify privacy banner or relance.push(["consent", {tracking: true}]).': 'La balise attend le consentement aux cookies de chaque visiteur (data-consent="required") : votre bandeau le lui donne par l\'API IAB TCF, le bandeau de confidentialité de Shopify ou relance.push(["consent", {tracking: true}]).',
+    'On Shopify, WooCommerce or PrestaShop, add data-platform="shopify", "woocommerce" or "prestashop" to the tag: it then reads the cart itself, and the cart calls below are not needed.': 'Sur Shopify, WooCommerce ou PrestaShop, ajoutez data-platform="shopify", "woocommerce" ou "prestashop" à la balise : elle lit alors le panier elle-même, et les appels de panier ci-dessous sont inutiles.',
     "Then tell Relance about the cart and the customer from your pages:": "Puis indiquez à Relance le panier et le client depuis vos pages :",
     "the exact wording shown next to the box": "le texte exact affiché à côté de la case",
     "Your server's API key": "La clé d'API de votre serveur",

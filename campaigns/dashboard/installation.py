@@ -28,10 +28,12 @@ LAST_EVENTS = 20
 
 
 def snippet_tag(site: Site) -> str:
-    """The one tag a shop adds to every page."""
+    """The one tag a shop adds to every page; it waits for the visitor's cookie consent where
+    the site requires it (the EU and the EEA by default)."""
+    consent = ' data-consent="required"' if site.cookie_consent_required else ""
     return (
         f'<script async src="{settings.PUBLIC_BASE_URL}/t.js" '
-        f'data-site="{site.public_key}"></script>'
+        f'data-site="{site.public_key}"{consent}></script>'
     )
 
 

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 SNIPPET_PATH = Path(__file__).resolve().parent / "static" / "relance" / "t.js"
+# The platforms whose cart the snippet reads in the page (data-platform), one file each.
+PLATFORMS = ("shopify", "woocommerce", "prestashop")
+PLATFORMS_PATH = SNIPPET_PATH.parent / "a"
 # The smallest transparent GIF.
 PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -246,17 +249,42 @@ def _record_pixel(request: HttpRequest) -> None:
     record_batch(site_id=site.id, vid=vid, events=[event], origin=origin)
 
 
+def compact(source: str) -> bytes:
+    """The script as served: its comment lines and indentation left out (they are for the
+    reader of the source; every shop's visitor would download them). Nothing else changes, so
+    what runs is what the source says."""
+    lines = (line.strip() for line in source.splitlines())
+    return ("\n".join(line for line in lines if line and not line.startswith("//")) + "\n").encode()
+
+
 @cache
 def _snippet() -> bytes:
-    return SNIPPET_PATH.read_bytes()
+    return compact(SNIPPET_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def _platform_reader(platform: str) -> bytes:
+    return compact((PLATFORMS_PATH / f"{platform}.js").read_text(encoding="utf-8"))
+
+
+def _script(body: bytes) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def snippet(request: HttpRequest) -> HttpResponse:
     """``GET /t.js``: the snippet, cacheable for five minutes so updates spread quickly."""
-    response = HttpResponse(_snippet(), content_type="application/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=300"
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
+    return _script(_snippet())
+
+
+def platform_reader(request: HttpRequest, platform: str) -> HttpResponse:
+    """``GET /t/a/PLATFORM.js``: the cart reader that ``t.js`` loads on a shop whose tag says
+    ``data-platform="PLATFORM"``; cacheable like the snippet."""
+    if platform not in PLATFORMS:
+        return _error("unknown platform", 404)
+    return _script(_platform_reader(platform))
 
 
 # --- The shop's server API ----------------------------------------------------------------
