@@ -13,11 +13,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_key
+from retargeting.sites.lookup import clear as clear_site_lookup
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
@@ -167,7 +169,14 @@ def collect(request: HttpRequest) -> HttpResponse:
     refused = _refused_identify(batch.events, site.id, batch.vid, ip)
     if refused is not None:
         return _cors(refused, request)
-    record_batch(site_id=site.id, vid=batch.vid, events=batch.events, origin=origin)
+    try:
+        record_batch(site_id=site.id, vid=batch.vid, events=batch.events, origin=origin)
+    except IntegrityError:
+        # The site was deleted in another process since this one looked its key up.
+        clear_site_lookup()
+        if site_by_public_key(key) is not None:
+            raise
+        return _cors(_error("unknown site key", 403), request)
     return _cors(HttpResponse(status=204), request)
 
 
