@@ -75,6 +75,11 @@ def record_purchase(
     """Record a purchase once (per site and order id) and attribute it."""
     existing = Conversion.objects.filter(site=site, order_id=order_id).first()
     contact = _contact(site=site, visitor_id=visitor_id, phone=phone)
+    buyer = Contact.objects.filter(site=site, phone=phone).first() if phone else None
+    if buyer is not None and buyer != contact:
+        # The number the shop's server names bought, whoever's browser the order came from:
+        # its open carts are bought too, so no reminder follows the purchase.
+        _convert_open_carts(contact=buyer, at=at)
     if existing is not None:
         if cart_id is None and contact is not None and phone:
             # The shop's server names the buyer of an order already recorded (perhaps claimed

@@ -125,6 +125,8 @@ def _scrub_events(*, site: Site, e164: str) -> int:
                 payload[key] = ERASED
         if isinstance(payload.get("consent"), dict):
             payload["consent"] = {**payload["consent"], "text": ERASED}
+        if "proof" in payload:  # a platform's consent fields, which name the number too
+            payload["proof"] = ERASED
         Event.objects.filter(pk=event.pk).update(payload=payload)
         count += 1
     return count

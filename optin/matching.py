@@ -124,7 +124,7 @@ def identify(
         elif (
             consent.get("granted")
             and not is_live(status=contact.consent_status)
-            and not _older_than_last_stop(contact, consent.get("given_at"))
+            and not _platform_may_not_restore(contact, consent)
         ):
             try:
                 record_consent(
@@ -142,27 +142,41 @@ def identify(
     return contact
 
 
-def _older_than_last_stop(contact: Contact, given_at: Any) -> bool:
-    """Whether a consent a platform dates (``given_at``) was given before the contact's last
-    withdrawal: a checkout updated again after a STOP must not bring that STOP back to consent.
-    Undated consents (the shop's server API) are the shop's word for now."""
-    if not given_at or contact.consent_status != ConsentStatus.REVOKED:
+# Revocations only the number's owner makes: a platform's stored consent never undoes them.
+_OWNERS_STOP = {ConsentSource.KEYWORD, ConsentSource.OPT_OUT_LINK, ConsentSource.PROVIDER}
+
+
+def _platform_may_not_restore(contact: Contact, consent: dict[str, Any]) -> bool:
+    """Whether a consent a platform reports (it dates it: ``given_at``) must not restore a
+    revoked contact. A platform keeps its consent fields as they were ticked (a checkout updated
+    later still says ``buyer_accepts_sms_marketing``), so it never undoes a STOP the number sent
+    us (a reply, our opt-out link, the provider's list); a revocation of another kind (the
+    platform's own "unsubscribed") is undone only by a consent the platform dates after it, and
+    an undated one counts as older. The shop's server API (undated) is the shop's word for now."""
+    if "given_at" not in consent or contact.consent_status != ConsentStatus.REVOKED:
         return False
-    when = parse_datetime(str(given_at)) if isinstance(given_at, str) else None
-    revoked_at = (
+    latest = (
         contact.consents.filter(status=ConsentStatus.REVOKED)
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
+        .order_by("-created_at", "-id")
+        .values_list("source", "created_at")
         .first()
     )
-    if when is None or revoked_at is None:
-        return when is None
+    if latest is None:
+        return False
+    source, revoked_at = latest
+    if source in _OWNERS_STOP:
+        logger.info("a platform's consent after the number's own STOP: not restored")
+        return True
+    given_at = consent.get("given_at")
+    try:
+        when = parse_datetime(given_at) if isinstance(given_at, str) else None
+    except ValueError:  # well formed but no date (a 30th of February)
+        when = None
+    if when is None:
+        return True
     if timezone.is_naive(when):
         when = when.replace(tzinfo=UTC)
-    if when <= revoked_at:
-        logger.info("a platform's consent older than the number's last STOP: not restored")
-        return True
-    return False
+    return when <= revoked_at
 
 
 def _anonymous_identify(
@@ -214,23 +228,21 @@ def _anonymous_identify(
     return contact
 
 
-def visitor_of_phone(site_id: int, phone: str) -> str | None:
-    """The visitor id of the number's most recently seen browser on the site, or None.
+def visitors_of_phone(site_id: int, phone: str) -> list[str]:
+    """The visitor ids of the number's browsers on the site, most recently seen first.
 
-    Only a browser proven to be the number's (linked by the shop's server or by a tap on our
+    Only browsers proven to be the number's (linked by the shop's server or by a tap on our
     link): a browser that merely claimed the number must not receive, or replace, the carts the
     shop's server reports for it."""
-    link = (
+    return list(
         VisitorLink.objects.filter(
             contact__site_id=site_id,
             contact__phone=phone,
             method__in=[Method.SERVER, Method.TOKEN],
         )
-        .select_related("visitor")
         .order_by("-visitor__last_seen_at")
-        .first()
+        .values_list("visitor__vid", flat=True)[:20]
     )
-    return link.visitor.vid if link is not None else None
 
 
 @receiver(identify_received, dispatch_uid="optin.matching.on_identify")

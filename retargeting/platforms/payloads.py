@@ -30,6 +30,10 @@ def mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def sequence(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def amount(value: Any, path: str) -> str:
     """A price as the platforms send it (a string such as "59.90", or a number)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):

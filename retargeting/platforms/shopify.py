@@ -33,6 +33,7 @@ from retargeting.platforms.payloads import (
     amount,
     first_phone,
     mapping,
+    sequence,
     text,
 )
 from retargeting.sites.models import Site
@@ -119,7 +120,7 @@ def _region(payload: dict[str, Any]) -> str | None:
 
 def _cart_event(site: Site, payload: dict[str, Any], *, cart_id: str, ref: str) -> dict[str, Any]:
     items = []
-    for line in payload.get("line_items") or []:
+    for line in sequence(payload.get("line_items")):
         line = mapping(line)
         name = text(line.get("title")) or text(line.get("presentment_title")) or "?"
         variant = text(line.get("variant_title"))

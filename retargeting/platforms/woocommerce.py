@@ -22,9 +22,16 @@ from __future__ import annotations
 from typing import Any
 
 from retargeting.platforms.models import PlatformConnection
-from retargeting.platforms.payloads import Unreadable, amount, first_phone, mapping, text
+from retargeting.platforms.payloads import (
+    Unreadable,
+    amount,
+    first_phone,
+    mapping,
+    sequence,
+    text,
+)
 from retargeting.sites.models import Site
-from retargeting.tracking import schema
+from retargeting.tracking import hooks, schema
 from retargeting.tracking.models import Cart, Visitor
 from retargeting.tracking.recording import Origin, record_batch
 from retargeting.tracking.server_carts import record_server_cart
@@ -71,7 +78,7 @@ def _identify(
         return event
     values = [
         meta.get("value")
-        for meta in payload.get("meta_data") or []
+        for meta in sequence(payload.get("meta_data"))
         if isinstance(meta, dict) and meta.get("key") == field
     ]
     ticked = [value for value in values if value is True or text(value).lower() in TICKED]
@@ -98,7 +105,7 @@ def _left_at_payment(
 ) -> str:
     site = connection.site
     items = []
-    for line in payload.get("line_items") or []:
+    for line in sequence(payload.get("line_items")):
         line = mapping(line)
         items.append(
             {
@@ -127,20 +134,24 @@ def _left_at_payment(
         )
     except schema.PayloadError as exc:
         raise Unreadable(exc.path, str(exc)) from None
+    # The browser whose cart this order was made from (its hash), when it is already proven the
+    # number's: a cart hash is the hash of the cart's contents, which any browser can report.
     cart_hash = text(payload.get("cart_hash"))
+    proven = hooks.visitors_of_phone(site.pk, phone) if cart_hash else []
     browser = (
-        Cart.objects.filter(site=site, ref=cart_hash, status=Cart.Status.OPEN)
+        Cart.objects.filter(
+            site=site, ref=cart_hash, status=Cart.Status.OPEN, visitor__vid__in=proven
+        )
         .select_related("visitor")
         .order_by("-last_change_at")
         .first()
-        if cart_hash
+        if proven
         else None
     )
     result = record_server_cart(
         site_id=site.pk,
         cart=event,
         origin=origin,
-        # The browser whose cart this order was made from (its hash): one person, one cart.
         vid=browser.visitor.vid if browser is not None else None,
         customer_id=customer_id or f"order:{order_id}",
         phone=phone,
@@ -170,7 +181,7 @@ def _purchase(
         raise Unreadable(exc.path, str(exc)) from None
     if phone:
         event["phone"] = phone
-    cart = _cart_of(site, payload, order_id, customer_id)
+    cart = _cart_of(site, payload, order_id, customer_id, phone)
     vid = None
     if cart is not None:
         vid = cart.visitor.vid
@@ -188,16 +199,27 @@ def _purchase(
     return "order paid (no cart of it known)"
 
 
-def _cart_of(site: Site, payload: dict[str, Any], order_id: str, customer_id: str) -> Cart | None:
-    """The order's own cart: the checkout left at payment, else the cart of its hash, else
-    the open cart of the shop's customer."""
+def _cart_of(
+    site: Site, payload: dict[str, Any], order_id: str, customer_id: str, phone: str | None
+) -> Cart | None:
+    """The order's own cart: the checkout left at payment (kept on the visitor this webhook
+    named after the order or its customer: a browser cannot name a visitor so), else the cart
+    of its hash on a browser proven the buyer's, else the open cart of the shop's customer."""
     carts = Cart.objects.filter(site=site).select_related("visitor").order_by("-last_change_at")
-    own = carts.filter(external_id=f"order-{order_id}").first()
+    own_visitors = [name for name in (customer_id, f"order:{order_id}") if name]
+    own = carts.filter(
+        external_id=f"order-{order_id}", visitor__customer_id__in=own_visitors
+    ).first()
     if own is not None:
         return own
     cart_hash = text(payload.get("cart_hash"))
-    if cart_hash:
-        by_hash = carts.filter(ref=cart_hash).exclude(status=Cart.Status.REPLACED).first()
+    proven = hooks.visitors_of_phone(site.pk, phone) if cart_hash and phone else []
+    if proven:
+        by_hash = (
+            carts.filter(ref=cart_hash, visitor__vid__in=proven)
+            .exclude(status=Cart.Status.REPLACED)
+            .first()
+        )
         if by_hash is not None:
             return by_hash
     if customer_id:

@@ -41,9 +41,9 @@ def check_identify(
     return None
 
 
-VisitorsOfPhone = Callable[[int, str], "str | None"]
-"""Called with ``site_id`` and a phone in E.164: the visitor id of that number's most recently
-seen browser on the site, or None."""
+VisitorsOfPhone = Callable[[int, str], "list[str]"]
+"""Called with ``site_id`` and a phone in E.164: the visitor ids of that number's browsers on
+the site that its owner or the shop's server proved, most recently seen first."""
 
 _visitor_lookups: list[VisitorsOfPhone] = []
 
@@ -53,10 +53,17 @@ def register_visitor_lookup(lookup: VisitorsOfPhone) -> None:
         _visitor_lookups.append(lookup)
 
 
-def visitor_of_phone(site_id: int, phone: str) -> str | None:
-    """The browser the opt-in layer knows for this number, for the shop's server's carts."""
+def visitors_of_phone(site_id: int, phone: str) -> list[str]:
+    """The browsers the opt-in layer knows are this number's (never one that only claimed it),
+    most recently seen first."""
     for lookup in _visitor_lookups:
-        vid = lookup(site_id, phone)
-        if vid is not None:
-            return vid
-    return None
+        vids = lookup(site_id, phone)
+        if vids:
+            return vids
+    return []
+
+
+def visitor_of_phone(site_id: int, phone: str) -> str | None:
+    """The number's most recently seen proven browser, for the shop's server's carts."""
+    vids = visitors_of_phone(site_id, phone)
+    return vids[0] if vids else None

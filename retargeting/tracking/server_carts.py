@@ -10,8 +10,9 @@ cart starts the delay again. The visitor is, in this order:
    another device, or an earlier server cart);
 3. the number's browser, when a ``phone`` is given and the number's owner or the shop's server
    already linked one (never a browser that merely claimed the number);
-4. a visitor of the server's own, named from the customer id or the number, so that the same
-   customer's next cart finds it (a guest's checkout works the same with the platform's guest id).
+4. a new visitor of the server's own (a random id), which the same customer's next cart finds
+   by the customer id, or by the number it is linked to (a guest's checkout works the same with
+   the platform's guest id).
 
 A ``phone`` is the shop's server vouching for who the cart is for: the visitor is linked to that
 number (an authenticated identify without consent: it never grants or changes consent).
@@ -19,7 +20,7 @@ number (an authenticated identify without consent: it never grants or changes co
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +35,11 @@ class ServerCart:
     recorded: Recorded
 
 
-def _named_vid(kind: str, site_id: int, value: str) -> str:
-    digest = hashlib.sha256(f"{site_id}:{kind}:{value}".encode()).hexdigest()[:40]
-    return f"{kind}_{digest}"
+def _server_vid() -> str:
+    """A visitor id of the server's own: random, so that nobody can work it out from a number
+    or a customer id and post to it from a page (the next cart finds it by its customer id, or
+    by the number's link)."""
+    return "s_" + secrets.token_hex(20)
 
 
 def visitor_for(
@@ -58,10 +61,8 @@ def visitor_for(
         proven = hooks.visitor_of_phone(site_id, phone)
         if proven:
             return proven
-    if customer_id:
-        return _named_vid("c", site_id, customer_id)
-    assert phone, "a vid, a customer_id or a phone"
-    return _named_vid("p", site_id, phone)
+    assert customer_id or phone, "a vid, a customer_id or a phone"
+    return _server_vid()
 
 
 def record_server_cart(

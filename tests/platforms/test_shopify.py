@@ -179,6 +179,8 @@ def test_unsubscribed_at_shopify_withdraws_a_live_consent(client, shop):
 
 
 def test_a_checkout_updated_after_a_stop_does_not_bring_consent_back(client, shop):
+    """Shopify keeps buyer_accepts_sms_marketing as it was ticked, and moves the checkout's
+    updated_at on every edit: neither may undo the STOP the number sent us."""
     with time_machine.travel(NOW, tick=False):
         deliver(
             client, shop, "checkouts/create", consenting_checkout(updated_at="2026-11-24T09:00:00Z")
@@ -186,26 +188,74 @@ def test_a_checkout_updated_after_a_stop_does_not_bring_consent_back(client, sho
     contact = Contact.objects.get(phone=PHONE)
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
         record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
-    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
-        # Shopify sends the same checkout again, still saying the box was ticked at 09:00.
-        deliver(
-            client,
-            shop,
-            "checkouts/update",
-            consenting_checkout(updated_at="2026-11-24T09:00:00Z", total_price="380.00"),
+    for hours, updated in ((2, "2026-11-24T09:00:00Z"), (3, "2026-11-24T12:30:00Z")):
+        with time_machine.travel(NOW + timedelta(hours=hours), tick=False):
+            deliver(
+                client,
+                shop,
+                "checkouts/update",
+                consenting_checkout(updated_at=updated, total_price=f"38{hours}.00"),
+            )
+        contact.refresh_from_db()
+        assert contact.consent_status == ConsentStatus.REVOKED, updated
+    # Nor does the customer's subscribed state, dated or not.
+    for dated in (None, "2026-11-24T13:00:00Z"):
+        body = checkout(total_price="390.00" if dated else "391.00")
+        body["customer"]["phone"] = PHONE
+        body["customer"]["sms_marketing_consent"].update(
+            state="subscribed", consent_updated_at=dated
         )
+        with time_machine.travel(NOW + timedelta(hours=4), tick=False):
+            deliver(client, shop, "checkouts/update", body)
+        contact.refresh_from_db()
+        assert contact.consent_status == ConsentStatus.REVOKED
+
+
+def test_shopifys_own_unsubscribe_is_undone_only_by_a_later_dated_consent(client, shop):
+    body = checkout()
+    body["customer"]["phone"] = PHONE
+    marketing = body["customer"]["sms_marketing_consent"]
+    marketing.update(state="subscribed", consent_updated_at="2026-11-24T08:00:00Z")
+    with time_machine.travel(NOW, tick=False):
+        deliver(client, shop, "checkouts/create", body)
+        marketing.update(state="unsubscribed", consent_updated_at="2026-11-24T09:30:00Z")
+        deliver(client, shop, "checkouts/update", body)
+    contact = Contact.objects.get(phone=PHONE)
+    assert contact.consent_status == ConsentStatus.REVOKED
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        # The earlier subscription, sent again, is older than the unsubscribe.
+        marketing.update(state="subscribed", consent_updated_at="2026-11-24T08:00:00Z")
+        deliver(client, shop, "checkouts/update", {**body, "total_price": "1.00"})
     contact.refresh_from_db()
     assert contact.consent_status == ConsentStatus.REVOKED
-    # Control: ticked again at a later checkout, after the STOP, is a new consent.
-    with time_machine.travel(NOW + timedelta(hours=3), tick=False):
-        deliver(
-            client,
-            shop,
-            "checkouts/update",
-            consenting_checkout(updated_at="2026-11-24T12:30:00Z", total_price="381.00"),
-        )
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
+        marketing.update(consent_updated_at="2026-11-24T11:00:00Z")
+        deliver(client, shop, "checkouts/update", {**body, "total_price": "2.00"})
     contact.refresh_from_db()
     assert contact.consent_status == ConsentStatus.GRANTED
+
+
+def test_odd_shapes_in_a_signed_body_are_never_a_500(client, shop):
+    for body in (
+        checkout(line_items=5),
+        checkout(line_items=[5, "x"]),
+        checkout(customer=[]),
+        checkout(total_price=[1]),
+        {"token": {"a": 1}},
+    ):
+        response = deliver(client, shop, "checkouts/create", body)
+        assert response.status_code in (200, 400), (body, response.content)
+    for body in (order(line_items=5, customer="x"), order(total_price=None)):
+        assert deliver(client, shop, "orders/create", body).status_code in (200, 400)
+
+
+def test_a_signed_body_replayed_without_its_delivery_id_does_nothing_twice(client, shop):
+    raw = json.dumps(consenting_checkout()).encode()
+    deliver(client, shop, "checkouts/create", None, body=raw, webhook_id="first")
+    before = stored()
+    again = deliver(client, shop, "checkouts/create", None, body=raw, webhook_id="forged-new-id")
+    assert again.json()["outcome"] == "already handled"
+    assert stored() == before
 
 
 @pytest.mark.parametrize("signature", ["", "bm90IHRoZSBzaWduYXR1cmU=", None])
@@ -376,3 +426,20 @@ def test_an_order_without_a_known_cart_converts_the_buyers_carts_by_number(clien
     with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
         assert run_pass(deliver_inline=True).sent == 0
     assert Send.objects.filter(status=SendStatus.ACCEPTED).count() == 0
+
+
+def test_erasure_removes_the_platforms_proof_with_the_number(client, shop):
+    from optin.erasure import erase_contact
+
+    deliver(client, shop, "checkouts/create", consenting_checkout())
+    # An event of the number on no browser (the shop's server's), which erasure keeps, scrubbed.
+    Event.objects.create(
+        site=shop.site,
+        type="identify",
+        source="server",
+        received_at=NOW,
+        payload={"type": "identify", "phone": PHONE, "proof": {"sms_marketing_phone": PHONE}},
+    )
+    erase_contact(site=shop.site, raw_phone=PHONE)
+    for payload in Event.objects.values_list("payload", flat=True):
+        assert "612345678" not in json.dumps(payload)

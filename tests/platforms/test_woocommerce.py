@@ -166,8 +166,16 @@ def test_the_documented_order_is_read(client, shop):
     )
 
 
+def proven(cart, phone=PHONE):
+    """The cart's browser proven the number's (its owner tapped a reminder there)."""
+    contact, _ = Contact.objects.get_or_create(site=cart.site, phone=phone)
+    VisitorLink.objects.create(visitor=cart.visitor, contact=contact, method="token", linked_at=NOW)
+    return contact
+
+
 def test_a_paid_order_converts_the_cart_of_its_cart_hash(client, shop):
     cart = browser_cart(shop.site, at=NOW, ref="b0d3e2a8c1f4")
+    proven(cart)
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
         response = deliver(client, shop, "order.created", order(cart_hash="b0d3e2a8c1f4"))
     assert response.json()["outcome"] == "order paid: its cart converted"
@@ -287,6 +295,7 @@ def test_an_order_left_at_payment_continues_the_browsers_cart_of_its_hash(client
     """The snippet saw the cart (and its woocommerce_cart_hash); the order made from it takes
     its place on the same browser, so the shopper has one cart, not two."""
     snippet = browser_cart(shop.site, at=NOW, ref="f00d")
+    proven(snippet)
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
         deliver(client, shop, "order.created", order("pending", ticked="yes", cart_hash="f00d"))
     snippet.refresh_from_db()
@@ -294,3 +303,44 @@ def test_an_order_left_at_payment_continues_the_browsers_cart_of_its_hash(client
     mine = Cart.objects.get(external_id="order-727")
     assert (mine.visitor, mine.status) == (snippet.visitor, Cart.Status.OPEN)
     assert Cart.objects.filter(status=Cart.Status.OPEN).count() == 1
+
+
+def test_a_browser_that_reports_the_same_cart_hash_is_not_tied_to_the_buyer(client, shop):
+    """A cart hash is the hash of the cart's contents: anyone adding the same product reads the
+    same one. A browser that reported it is not the buyer's for that: the order's number is
+    never linked to it, and its cart never stands for the buyer's."""
+    stranger = browser_cart(shop.site, at=NOW, ref="samehash")
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        deliver(client, shop, "order.created", order("pending", ticked="yes", cart_hash="samehash"))
+    assert not VisitorLink.objects.filter(visitor=stranger.visitor).exists()
+    stranger.refresh_from_db()
+    assert stranger.status == Cart.Status.OPEN
+    mine = Cart.objects.get(external_id="order-727")
+    assert mine.visitor != stranger.visitor
+
+
+def test_a_browser_claiming_the_orders_cart_id_does_not_keep_the_buyers_cart_open(client, shop):
+    with time_machine.travel(NOW, tick=False):
+        deliver(client, shop, "order.created", order("pending", ticked="yes"))
+    # A stranger's browser reports a cart under the same id as the buyer's order cart.
+    stranger = browser_cart(shop.site, at=NOW + timedelta(minutes=1), cart_id="order-727")
+    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+        deliver(client, shop, "order.updated", order("processing", ticked="yes"))
+    buyer_cart = Cart.objects.exclude(pk=stranger.pk).get(external_id="order-727")
+    assert buyer_cart.status == Cart.Status.CONVERTED
+    assert Conversion.objects.get().cart == buyer_cart
+    with time_machine.travel(NOW + timedelta(minutes=40), tick=False):
+        assert run_pass(deliver_inline=True).sent == 0
+
+
+def test_odd_shapes_in_a_signed_order_are_never_a_500(client, shop):
+    for body in (
+        order("pending", line_items=5),
+        order("pending", meta_data=5),
+        order("pending", meta_data=[5, None]),
+        order("processing", billing=[]),
+        order("processing", total=[1]),
+        {"id": [1]},
+    ):
+        response = deliver(client, shop, "order.updated", body)
+        assert response.status_code in (200, 400), (body, response.content)

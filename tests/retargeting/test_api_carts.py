@@ -6,7 +6,9 @@ the same cart rules as the snippet's ``cart`` event, 401 without a valid key.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -82,7 +84,7 @@ def test_a_customer_without_a_browser_gets_a_visitor_of_the_servers_own(client, 
     body = post(client, {"cart": cart(), "customer_id": 4512}, created.secret_key).json()
     visitor = Visitor.objects.get()
     assert (visitor.vid, visitor.customer_id) == (body["vid"], "4512")
-    assert body["vid"].startswith("c_")
+    assert re.fullmatch(r"s_[0-9a-f]{40}", body["vid"])
     # The same customer's next cart finds that visitor: the new cart replaces the first.
     again = post(client, {"cart": cart("C-2"), "customer_id": "4512"}, created.secret_key).json()
     assert again["vid"] == body["vid"]
@@ -90,6 +92,17 @@ def test_a_customer_without_a_browser_gets_a_visitor_of_the_servers_own(client, 
         "C-1": "replaced",
         "C-2": "open",
     }
+
+
+def test_a_server_visitor_cannot_be_worked_out_from_the_number_or_the_customer(client, created):
+    """A page can post to any visitor id it knows: the server's own must be unguessable, or a
+    stranger who knows a customer's number could replace the cart reminded to it."""
+    first = post(client, {"cart": cart(), "phone": "+33612345678"}, created.secret_key).json()
+    other = create_site(name="Twin", domains=["shop.example"], country="FR")
+    second = post(client, {"cart": cart(), "phone": "+33612345678"}, other.secret_key).json()
+    assert first["vid"] != second["vid"]
+    for value in ("+33612345678", "33612345678", f"{created.site.pk}:p:+33612345678"):
+        assert hashlib.sha256(value.encode()).hexdigest()[:40] not in first["vid"]
 
 
 def test_customer_ids_are_kept_per_site(client, created):
