@@ -236,6 +236,7 @@ def _send_locked(
         sent = recent_messages(contact_ids=contact_ids, at=now, exclude=[send.pk for send in sends])
         messaged: list[int] = []  # the contacts the provider took a message to
         gateway = gateway or get_gateway()
+        crash: BaseException | None = None
         try:
             for send in going:
                 key = (send.site_id, send.contact_id or 0)
@@ -276,10 +277,14 @@ def _send_locked(
                     outcomes[send.pk] = _record(
                         send, result, gateway=gateway, expires_at=expiries[send.pk]
                     )
-        finally:
-            # What the provider took is written even if a later call of the batch raised.
-            advance_many(moves, source="worker")
-            mark_all_messaged(contact_ids=messaged, at=timezone.now())
+        except BaseException as exc:  # raised again below, once the results are saved
+            crash = exc
+        # What the provider took is written (and committed with the contacts' lock) even when
+        # a later call of the batch raised; the sends not settled are left to the reconciler.
+        advance_many(moves, source="worker")
+        mark_all_messaged(contact_ids=messaged, at=timezone.now())
+    if crash is not None:
+        raise crash
     return outcomes
 
 

@@ -8,7 +8,6 @@ the SDK rewrites the host name from them.)
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
+from retargeting.gateways import clients
 from retargeting.gateways.base import (
     Delivery,
     Gateway,
@@ -72,13 +72,19 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio shi
         return super().request(method, url, *args, **kwargs)
 
 
-@functools.lru_cache(maxsize=4)
 def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
-    if base_url.rstrip("/") == TWILIO_API:
-        http_client = TwilioHttpClient(timeout=timeout)
-    else:
-        http_client = RewritingHttpClient(base_url, timeout=timeout)
-    return Client(sid, token, http_client=http_client)
+    """The SDK's client for these settings, one per process and thread: its HTTP client keeps
+    a ``requests.Session``, so every message after the first reuses its connection."""
+
+    def make() -> Client:
+        if base_url.rstrip("/") == TWILIO_API:
+            http_client = TwilioHttpClient(timeout=timeout)
+        else:
+            http_client = RewritingHttpClient(base_url, timeout=timeout)
+        return Client(sid, token, http_client=http_client)
+
+    client: Client = clients.get(("twilio", sid, token, base_url, timeout), make)
+    return client
 
 
 class TwilioGateway(Gateway):

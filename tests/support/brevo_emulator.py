@@ -83,6 +83,8 @@ class BrevoEmulator:
         self.remaining_credits = 1000.0
         self._next_id = 1000
         self.lock = threading.Lock()
+        self.connections = 0
+        """TCP connections accepted: a client that keeps its connection alive opens one."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -249,6 +251,14 @@ class BrevoEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the provider's API: a client reuses its connection.
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with emulator.lock:
+                    emulator.connections += 1
+
             def log_message(self, *args: object) -> None:
                 pass
 

@@ -81,6 +81,8 @@ class TwilioEmulator:
         self.next_faults: list[Fault] = []
         self.delay_seconds = 0.0
         self.lock = threading.Lock()
+        self.connections = 0
+        """TCP connections accepted: a client that keeps its connection alive opens one."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         # shutdown() waits for the serving loop's next poll: a short one ends each test at once.
         self._thread = threading.Thread(
@@ -184,6 +186,14 @@ class TwilioEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the provider's API: a client reuses its connection.
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with emulator.lock:
+                    emulator.connections += 1
+
             def log_message(self, *args: object) -> None:
                 pass
 
