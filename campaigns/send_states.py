@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.send_reasons import SendReason
+from retargeting.db import bulk
 
 RANK = {
     SendStatus.PLANNED: 0,
@@ -175,5 +176,4 @@ def advance_many(moves: Sequence[Move], *, source: str, at: datetime | None = No
             names.update(changes)
             moved_sends.append(send)
         SendEvent.objects.bulk_create(events)
-        if moved_sends:
-            Send.objects.bulk_update(moved_sends, sorted(names))
+        bulk.update(Send, moved_sends, sorted(names))

@@ -44,7 +44,7 @@ RETRY_DELAYS = (15, 60, 300, 900, 1800)
 STUCK_AFTER = timedelta(minutes=10)
 
 
-SEND_BATCH = 50
+SEND_BATCH = 100
 """How many sends a worker claims and delivers at once."""
 
 
@@ -191,7 +191,7 @@ def _render(
         outcomes[send.pk] = str(move.reason)
         failed.add(send.pk)
     with transaction.atomic():
-        Send.objects.bulk_update(rendered, ["body", "segments", "encoding", "cost"])
+        bulk.update(Send, rendered, ["body", "segments", "encoding", "cost"])
         SendEvent.objects.bulk_create(notes)
     return [send for send in sends if send.pk not in failed]
 

@@ -47,3 +47,22 @@ def test_a_client_changes_with_its_settings(twilio, settings):
     settings.TWILIO_AUTH_TOKEN = "another-token"  # the emulator refuses it
     assert get_gateway().send(sms(2)).outcome is not Outcome.ACCEPTED
     assert twilio.connections == 2
+
+
+def test_the_environment_s_proxy_is_read_once_when_the_twilio_client_is_made(twilio, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    # A proxy that is not there: a client that honours it cannot reach the emulator.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    result = get_gateway().send(sms(1))
+    assert result.outcome is Outcome.TRANSIENT and twilio.messages == {}
+    # Read when the client was made: the environment changing later changes nothing.
+    monkeypatch.delenv("HTTP_PROXY")
+    assert get_gateway().send(sms(2)).outcome is Outcome.TRANSIENT
+
+
+def test_no_proxy_is_honoured_too(twilio, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert get_gateway().send(sms(1)).outcome is Outcome.ACCEPTED

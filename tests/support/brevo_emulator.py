@@ -13,6 +13,7 @@ unsubscriptions and replies.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -256,6 +257,9 @@ class BrevoEmulator:
 
             def setup(self) -> None:
                 super().setup()
+                # Headers and body leave in two writes: without this, Nagle's algorithm holds
+                # the body until the client's delayed ACK, 40 ms per answer on a kept connection.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with emulator.lock:
                     emulator.connections += 1
 
