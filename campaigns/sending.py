@@ -220,6 +220,8 @@ def _send_locked(
         going: list[Send] = []
         for send in sends:
             assert send.contact is not None
+            if send.cart_id not in carts:
+                continue  # deleted since, and the send with it
             if send.contact.pk not in contacts:
                 send.contact = None  # erased since the first check
             else:
@@ -236,6 +238,7 @@ def _send_locked(
         sent = recent_messages(contact_ids=contact_ids, at=now, exclude=[send.pk for send in sends])
         messaged: list[int] = []  # the contacts the provider took a message to
         gateway = gateway or get_gateway()
+        callback = gateway.status_callback_url()  # the same for every SMS of the batch
         crash: BaseException | None = None
         try:
             for send in going:
@@ -247,7 +250,9 @@ def _send_locked(
                     moves.append(move)
                     outcomes[send.pk] = str(move.reason)
                     continue
-                result = _call(send, now=now, expires_at=expiries[send.pk], gateway=gateway)
+                result = _call(
+                    send, now=now, expires_at=expiries[send.pk], gateway=gateway, callback=callback
+                )
                 if result is None:  # throttled
                     move = Move(
                         send,
@@ -335,7 +340,7 @@ def _cap_and_hours(
 
 
 def _call(
-    send: Send, *, now: datetime, expires_at: datetime, gateway: Gateway
+    send: Send, *, now: datetime, expires_at: datetime, gateway: Gateway, callback: str
 ) -> SendResult | None:
     """Hand the send to the provider, within the sender's rate; ``None`` when throttled."""
     assert send.contact is not None
@@ -347,7 +352,7 @@ def _call(
             to=send.contact.phone,
             body=send.body,
             sender=send.site.sender,
-            status_callback=gateway.status_callback_url(),
+            status_callback=callback,
             tag=f"relance-send-{send.pk}",
             validity_seconds=max(1, int((expires_at - now).total_seconds())),
         )
