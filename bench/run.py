@@ -49,6 +49,7 @@ TARGETS = {
     "ingest_events_vs_collector_rps": 5.0,
     "dispatch_plan_seconds": 10.0,
     "send_sms_per_second": 500.0,
+    "send_vs_bare_sdk": 0.5,  # Relance's SMS/s in one process over a bare SDK loop's
     "dashboard_ms": 300.0,
 }
 
@@ -397,11 +398,13 @@ def ingest(env: dict[str, str], manage: Callable[..., str]) -> dict[str, float]:
 
 def dispatch(env: dict[str, str]) -> dict[str, float]:
     """bench/dispatch.py: detection and planning over BENCH_CARTS carts (BENCH_ELIGIBLE
-    eligible), then BENCH_SEND sends through the Twilio emulator with two workers."""
+    eligible), then BENCH_SEND sends through the Twilio emulator with two workers, and
+    BENCH_SEND_ALONE in one process beside as many messages from a bare SDK loop."""
     sizes = [
         os.environ.get("BENCH_CARTS", "1000000"),
         os.environ.get("BENCH_ELIGIBLE", "100000"),
-        os.environ.get("BENCH_SEND", "3000"),
+        os.environ.get("BENCH_SEND", "5000"),
+        os.environ.get("BENCH_SEND_ALONE", "2000"),
     ]
     return script("dispatch.py", sizes, env)
 
@@ -504,6 +507,13 @@ def write(report: Report) -> None:
         ("dispatch: plan 100k of 1M carts (s)", figures.get("dispatch_plan_seconds"), "< 10"),
         ("sending: SMS/s, 2 workers, emulator", figures.get("send_sms_per_second"), ">= 500"),
         ("sending: worker CPU per SMS (ms)", figures.get("send_cpu_ms_per_sms"), ""),
+        ("sending: bare SDK loop, 1 process (SMS/s)", figures.get("bare_sdk_sms_per_second"), ""),
+        (
+            "sending: Relance, 1 process (SMS/s)",
+            figures.get("send_one_process_sms_per_second"),
+            "",
+        ),
+        ("sending: Relance / bare SDK, 1 process", figures.get("send_vs_bare_sdk"), ">= 0.5"),
         ("dashboard at 1M sends, 3 queries (ms)", figures.get("dashboard_ms"), "< 300"),
         ("snippet gzipped (bytes)", figures["snippet_gzip_bytes"], "< 3072"),
         (

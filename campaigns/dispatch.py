@@ -26,7 +26,7 @@ from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
 from campaigns.quiet_hours import send_time
 from campaigns.send_reasons import SendReason
 from campaigns.send_states import REACHED
-from campaigns.sending import deliver
+from campaigns.sending import SEND_BATCH, deliver_batch
 from optin.confirmation import send_pending_confirmations
 from retargeting.db import bulk
 from retargeting.tracking.models import Cart
@@ -70,12 +70,14 @@ def run_pass(
     now: datetime | None = None,
     deliver_inline: bool = False,
     enqueue: Callable[[int], object] | None = None,
+    enqueue_batch: Callable[[list[int]], object] | None = None,
 ) -> PassReport:
     """One full pass at ``now``: plan, send confirmations, then hand on what is due.
 
-    Due sends are delivered here (``deliver_inline``, the foreground command) or given to
-    ``enqueue`` (beat: one task per send on the sms queue). A send is claimed before it is
-    sent, so a send handed on twice still goes out once.
+    Due sends are delivered here in batches (``deliver_inline``, the foreground command), or
+    given in batches of ``SEND_BATCH`` to ``enqueue_batch`` (beat: one task per batch on the
+    sms queue), or one by one to ``enqueue``. A send is claimed before it is sent, so a send
+    handed on twice still goes out once.
     """
     now = now or timezone.now()
     report = PassReport()
@@ -93,14 +95,21 @@ def run_pass(
         .values_list("pk", flat=True)[:MAX_DUE_PER_PASS]
     )
     report.due = len(due)
-    for send_id in due:
+    for start in range(0, len(due), SEND_BATCH):
+        batch = due[start : start + SEND_BATCH]
         if deliver_inline:
-            outcome = deliver(send_id=send_id)
-            report.outcomes[outcome] += 1
-            report.sent += outcome == "accepted"
+            outcomes = deliver_batch(send_ids=batch)
+            report.outcomes.update(outcomes.values())
+            if len(outcomes) < len(batch):  # claimed meanwhile by another worker
+                report.outcomes["not_claimed"] += len(batch) - len(outcomes)
+            report.sent += sum(outcome == "accepted" for outcome in outcomes.values())
+        elif enqueue_batch is not None:
+            enqueue_batch(batch)
+            report.enqueued += len(batch)
         elif enqueue is not None:
-            enqueue(send_id)
-            report.enqueued += 1
+            for send_id in batch:
+                enqueue(send_id)
+            report.enqueued += len(batch)
     logger.info("dispatch pass at %s: %s", now.isoformat(), report)
     return report
 

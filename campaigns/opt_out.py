@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,33 @@ def link_for(send: Send) -> OptOutLink:
     except IntegrityError:
         # Another worker rendered the same send at the same moment: its link is the one.
         return OptOutLink.objects.get(send=send)
+
+
+def links_for(sends: Sequence[Send]) -> dict[int, OptOutLink]:
+    """The opt-out links of ``sends`` by send id, those missing made, in two queries (the
+    sends of a batch, each claimed by this worker alone)."""
+    links = {
+        link.send_id: link
+        for link in OptOutLink.objects.filter(send__in=list(sends))
+        if link.send_id is not None
+    }
+    now = timezone.now()
+    missing = []
+    for send in sends:
+        if send.pk in links or send.contact_id is None:
+            continue
+        missing.append(
+            OptOutLink(
+                code="".join(secrets.choice(_BASE62) for _ in range(CODE_LENGTH)),
+                site_id=send.site_id,
+                contact_id=send.contact_id,
+                send=send,
+                created_at=now,
+            )
+        )
+    OptOutLink.objects.bulk_create(missing)
+    links.update((link.send_id, link) for link in missing if link.send_id is not None)
+    return links
 
 
 @dataclass(frozen=True)

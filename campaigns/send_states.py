@@ -9,6 +9,8 @@ planned for a later retry, and reconciliation marks a send it cannot find ``unkn
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.send_reasons import SendReason
+from retargeting.db import bulk
 
 RANK = {
     SendStatus.PLANNED: 0,
@@ -112,3 +115,65 @@ def advance(
         else:
             send.status = current
     return moved
+
+
+@dataclass
+class Move:
+    """One send's move, as :func:`advance` takes it, for :func:`advance_many`."""
+
+    send: Send
+    status: SendStatus
+    reason: SendReason | None = None
+    detail: str = ""
+    error_code: str = ""
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+def advance_many(moves: Sequence[Move], *, source: str, at: datetime | None = None) -> None:
+    """:func:`advance` for a batch of sends (one move each), in a constant number of queries:
+    the same rule, the same history rows, each send moved only if that is forward."""
+    if not moves:
+        return
+    at = at or timezone.now()
+    with transaction.atomic():
+        current = dict(
+            Send.objects.select_for_update()
+            .filter(pk__in=[move.send.pk for move in moves])
+            .order_by("pk")
+            .values_list("pk", "status")
+        )
+        events, moved_sends, names = [], [], {"updated_at"}
+        for move in moves:
+            send = move.send
+            if send.pk not in current:
+                continue  # deleted since (an erasure takes the contact's sends with it)
+            now_at = current[send.pk]
+            moved = can_move(now_at, move.status)
+            detail = move.detail if moved else f"ignored after {now_at}: {move.detail}".strip(": ")
+            events.append(
+                SendEvent(
+                    send=send,
+                    status=move.status,
+                    reason=move.reason or "",
+                    error_code=move.error_code,
+                    source=source,
+                    at=at,
+                    detail=detail[:255],
+                )
+            )
+            if not moved:
+                send.status = now_at
+                continue
+            changes: dict[str, object] = {"status": move.status, **move.fields}
+            if move.reason or move.status in FINAL:
+                changes["reason"] = move.reason or ""
+                changes["reason_detail"] = move.detail[:255]
+            if move.error_code:
+                changes["error_code"] = move.error_code
+            for name, value in changes.items():
+                setattr(send, name, value)
+            send.updated_at = at
+            names.update(changes)
+            moved_sends.append(send)
+        SendEvent.objects.bulk_create(events)
+        bulk.update(Send, moved_sends, sorted(names))

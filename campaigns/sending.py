@@ -11,29 +11,31 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import costs
+from campaigns import costs, opt_out
 from campaigns.eligibility import exit_reason
-from campaigns.frequency import next_allowed
+from campaigns.frequency import allowed_after, recent_messages
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.quiet_hours import charter_flag, send_time
 from campaigns.send_reasons import SendReason, refusal_reason
-from campaigns.send_states import advance
+from campaigns.send_states import Move, advance, advance_many
 from campaigns.sms_templates import InvalidTemplate
-from campaigns.sms_text import PoolEmpty, render_body
+from campaigns.sms_text import PoolEmpty, needs_stop_link, render_body, short_links
 from optin.consent import is_live, record_consent
-from optin.contacts import mark_messaged
+from optin.contacts import mark_all_messaged, mark_messaged
 from optin.models import ConsentSource, ConsentStatus, Contact
+from retargeting.db import bulk
 from retargeting.gateways import get_gateway, throttle
 from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
 from retargeting.gateways.errors import AMBIGUOUS
 from retargeting.sms import segments
+from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
 
@@ -42,153 +44,318 @@ RETRY_DELAYS = (15, 60, 300, 900, 1800)
 STUCK_AFTER = timedelta(minutes=10)
 
 
+SEND_BATCH = 100
+"""How many sends a worker claims and delivers at once."""
+
+
 def deliver(*, send_id: int, gateway: Gateway | None = None) -> str:
     """Send one due reminder; return what happened (``accepted``, ``retry``, a reason…)."""
+    return deliver_batch(send_ids=[send_id], gateway=gateway).get(send_id, "not_claimed")
+
+
+def deliver_batch(*, send_ids: Sequence[int], gateway: Gateway | None = None) -> dict[int, str]:
+    """Send those of ``send_ids`` that are due, as one batch; return what happened to each
+    send claimed (``accepted``, ``retry``, a reason…); a send not claimed is left out.
+
+    The same guarantees as one send at a time, in a number of queries that does not grow
+    with the batch: the batch is claimed in one statement (planned → sending), checked
+    (purchase, consent, staleness), each text is saved (committed) before the provider is
+    called, then, with the batch's contacts locked, checked again (consent, purchase, the
+    frequency cap counting what this batch sends as it goes, quiet hours), sent over the
+    gateway's kept-alive connection, and the results are written together. A worker killed
+    mid-batch leaves its sends in ``sending`` with their text: the reconciler finds them at
+    the provider or marks them unknown, and never sends them again.
+    """
     now = timezone.now()
-    claimed = Send.objects.filter(pk=send_id, status=SendStatus.PLANNED, due_at__lte=now).update(
-        status=SendStatus.SENDING, claimed_at=now, updated_at=now
-    )
+    claimed = _claim(send_ids, now=now)
     if not claimed:
-        return "not_claimed"
-    send = Send.objects.select_related("site", "contact", "cart", "step__flow").get(pk=send_id)
-    SendEvent.objects.create(send=send, status=SendStatus.SENDING, source="worker", at=now)
+        return {}
+    bulk.insert(
+        SendEvent,
+        [
+            {"send_id": pk, "status": SendStatus.SENDING, "source": "worker", "at": now}
+            for pk in claimed
+        ],
+    )
+    sends = list(
+        Send.objects.select_related("site", "contact", "cart", "step__flow")
+        .filter(pk__in=claimed)
+        .order_by("due_at", "pk")
+    )
+    outcomes: dict[int, str] = {}
+    moves: list[Move] = []
+    expiries: dict[int, datetime] = {}
+    for send in sends:
+        move = _before_rendering(send, now=now)
+        if move is None:
+            expiries[send.pk] = _expires_at(send)
+        else:
+            moves.append(move)
+            outcomes[send.pk] = move.reason or move.status
+    ready = [send for send in sends if send.pk in expiries]
+    ready = _render(ready, now=now, moves=moves, outcomes=outcomes)
+    # The texts are committed before the provider is called (and outside the contacts' lock's
+    # transaction), so a message taken by the provider can always be found again.
+    advance_many(moves, source="worker")
+    if ready:
+        outcomes.update(_send_locked(ready, now=now, expiries=expiries, gateway=gateway))
+    return outcomes
+
+
+def _claim(send_ids: Sequence[int], *, now: datetime) -> list[int]:
+    """Claim the due sends among ``send_ids`` in one statement (planned → sending).
+
+    On PostgreSQL rows another worker is claiming are skipped rather than waited for; SQLite
+    has one writer at a time, so its conditional update alone claims each send once."""
+    ids = sorted({int(pk) for pk in send_ids})
+    if not ids:
+        return []
+    table = connection.ops.quote_name(Send._meta.db_table)
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, claimed_at = %s, updated_at = %s "  # noqa: S608
+                f"WHERE id IN (SELECT id FROM {table} WHERE id = ANY(%s) AND status = %s "
+                "AND due_at <= %s FOR UPDATE SKIP LOCKED) RETURNING id",
+                [SendStatus.SENDING, at, at, ids, SendStatus.PLANNED, at],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, claimed_at = %s, updated_at = %s "  # noqa: S608
+                f"WHERE id IN ({marks}) AND status = %s AND due_at <= %s RETURNING id",
+                [SendStatus.SENDING, at, at, *ids, SendStatus.PLANNED, at],
+            )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _expires_at(send: Send) -> datetime:
+    return send.cart.last_change_at + timedelta(hours=send.site.stale_after_hours)
+
+
+def _before_rendering(send: Send, *, now: datetime) -> Move | None:
+    """Why a claimed send cannot go out as planned, as the move to make, or ``None``."""
     # The cart or the consent may have changed since planning: check again now.
     reason = exit_reason(send)
     if reason:
-        advance(send, status=SendStatus.CANCELLED, source="worker", reason=reason)
-        return reason
-    assert send.contact is not None  # exit_reason cancels a send whose contact was erased
+        return Move(send, SendStatus.CANCELLED, reason)
     if send.cart.last_change_at > send.planned_at:
         # A changed cart is a new abandonment: the same send waits the delay again.
-        advance(
+        due_at = send.cart.last_change_at + timedelta(minutes=send.step.delay_minutes)
+        return Move(
             send,
-            status=SendStatus.PLANNED,
-            source="worker",
-            reason=SendReason.CART_CHANGED,
-            due_at=send.cart.last_change_at + timedelta(minutes=send.step.delay_minutes),
-            planned_at=now,
-            claimed_at=None,
+            SendStatus.PLANNED,
+            SendReason.CART_CHANGED,
+            fields={"due_at": due_at, "planned_at": now, "claimed_at": None},
         )
-        return SendReason.CART_CHANGED
-    expires_at = send.cart.last_change_at + timedelta(hours=send.site.stale_after_hours)
-    if now >= expires_at:
-        advance(send, status=SendStatus.DROPPED, source="worker", reason=SendReason.STALE)
-        return SendReason.STALE
-    if not send.body:
-        # Committed before the provider is called (and outside the contact lock's
-        # transaction), so a message taken by the provider can always be found again.
+    if now >= _expires_at(send):
+        return Move(send, SendStatus.DROPPED, SendReason.STALE)
+    return None
+
+
+def _render(
+    sends: list[Send], *, now: datetime, moves: list[Move], outcomes: dict[int, str]
+) -> list[Send]:
+    """Render and save the texts of ``sends`` not rendered yet; return those ready to go."""
+    fresh = [send for send in sends if not send.body]
+    if not fresh:
+        return sends
+    links = short_links(fresh)
+    stop_links = opt_out.links_for(
+        [send for send in fresh if needs_stop_link(send.step, send.site)]
+    )
+    rendered, notes, failed = [], [], set()
+    for send in fresh:
+        assert send.contact is not None  # a send without its contact was cancelled
         try:
-            body, note = render_body(send)
+            body, note = render_body(send, link=links[send.pk], stop_link=stop_links.get(send.pk))
         except PoolEmpty:
-            advance(
-                send,
-                status=SendStatus.DROPPED,
-                source="worker",
-                reason=SendReason.NO_DISCOUNT_CODE,
-                detail="the step's pool of discount codes is empty",
-            )
-            return SendReason.NO_DISCOUNT_CODE
+            detail = "the step's pool of discount codes is empty"
+            move = Move(send, SendStatus.DROPPED, SendReason.NO_DISCOUNT_CODE, detail=detail)
         except InvalidTemplate as exc:
-            advance(
-                send,
-                status=SendStatus.FAILED,
-                source="worker",
-                reason=SendReason.INVALID_TEMPLATE,
-                detail=str(exc),
-            )
-            return SendReason.INVALID_TEMPLATE
-        counted = segments.count(body)
-        cost = costs.estimate(segments=counted.segments, country=send.contact.region)
-        Send.objects.filter(pk=send.pk).update(
-            body=body, segments=counted.segments, encoding=counted.encoding, cost=cost
-        )
-        send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
-        if note:
-            SendEvent.objects.create(
-                send=send, status=SendStatus.SENDING, source="worker", detail=note, at=now
-            )
-    with _contact_lock(send.contact.pk):
-        # Checked again once the contact is locked: a STOP (or a purchase) committed since the
-        # first check must stop this SMS; one that comes now waits for it to be sent.
-        send.contact.refresh_from_db(fields=["consent_status", "unreachable_at"])
-        send.cart.refresh_from_db(fields=["status", "item_count"])
-        reason = exit_reason(send)
-        if reason:
-            advance(send, status=SendStatus.CANCELLED, source="worker", reason=reason)
-            return reason
-        return _send_now(send, now=now, expires_at=expires_at, gateway=gateway)
+            move = Move(send, SendStatus.FAILED, SendReason.INVALID_TEMPLATE, detail=str(exc))
+        else:
+            counted = segments.count(body)
+            send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
+            send.cost = costs.estimate(segments=counted.segments, country=send.contact.region)
+            rendered.append(send)
+            if note:
+                notes.append(
+                    SendEvent(
+                        send=send, status=SendStatus.SENDING, source="worker", detail=note, at=now
+                    )
+                )
+            continue
+        moves.append(move)
+        outcomes[send.pk] = str(move.reason)
+        failed.add(send.pk)
+    with transaction.atomic():
+        bulk.update(Send, rendered, ["body", "segments", "encoding", "cost"])
+        SendEvent.objects.bulk_create(notes)
+    return [send for send in sends if send.pk not in failed]
+
+
+def _send_locked(
+    sends: list[Send],
+    *,
+    now: datetime,
+    expiries: dict[int, datetime],
+    gateway: Gateway | None,
+) -> dict[int, str]:
+    """Check ``sends`` again with their contacts locked, send those that may go, and write
+    what became of them."""
+    contact_ids = sorted({send.contact_id for send in sends if send.contact_id is not None})
+    outcomes: dict[int, str] = {}
+    with _contacts_lock(contact_ids) as contacts:
+        # Checked again once the contacts are locked: a STOP (or a purchase) committed since
+        # the first check must stop this SMS; one that comes now waits for it to be sent.
+        carts = {
+            pk: (status, items)
+            for pk, status, items in Cart.objects.filter(
+                pk__in=[send.cart_id for send in sends]
+            ).values_list("pk", "status", "item_count")
+        }
+        moves: list[Move] = []
+        going: list[Send] = []
+        for send in sends:
+            assert send.contact is not None
+            if send.cart_id not in carts:
+                continue  # deleted since, and the send with it
+            if send.contact.pk not in contacts:
+                send.contact = None  # erased since the first check
+            else:
+                send.contact.consent_status, send.contact.unreachable_at = contacts[send.contact.pk]
+            send.cart.status, send.cart.item_count = carts[send.cart_id]
+            reason = exit_reason(send)
+            if reason:
+                moves.append(Move(send, SendStatus.CANCELLED, reason))
+                outcomes[send.pk] = reason
+            else:
+                going.append(send)
+        # Counted without this batch's own sends: each is added once it is sent, so that two
+        # sends of one contact in one batch obey the cap as two batches would.
+        sent = recent_messages(contact_ids=contact_ids, at=now, exclude=[send.pk for send in sends])
+        messaged: list[int] = []  # the contacts the provider took a message to
+        gateway = gateway or get_gateway()
+        callback = gateway.status_callback_url()  # the same for every SMS of the batch
+        crash: BaseException | None = None
+        try:
+            for send in going:
+                key = (send.site_id, send.contact_id or 0)
+                move = _cap_and_hours(
+                    send, sent=sent.get(key, []), now=now, expires_at=expiries[send.pk]
+                )
+                if move is not None:
+                    moves.append(move)
+                    outcomes[send.pk] = str(move.reason)
+                    continue
+                result = _call(
+                    send, now=now, expires_at=expiries[send.pk], gateway=gateway, callback=callback
+                )
+                if result is None:  # throttled
+                    move = Move(
+                        send,
+                        SendStatus.PLANNED,
+                        SendReason.THROTTLED,
+                        fields={"due_at": now + timedelta(seconds=5), "claimed_at": None},
+                    )
+                    moves.append(move)
+                    outcomes[send.pk] = SendReason.THROTTLED
+                elif result.outcome is Outcome.ACCEPTED:
+                    accepted_at = timezone.now()
+                    flag = charter_flag(now, site=send.site, phone=send.contact.phone)  # type: ignore[union-attr]
+                    moves.append(
+                        Move(
+                            send,
+                            SendStatus.ACCEPTED,
+                            detail=f"sent on a {flag} (af2m charter)" if flag else "",
+                            fields={"provider_id": result.provider_id, "sent_at": accepted_at},
+                        )
+                    )
+                    sent.setdefault(key, []).append(accepted_at)
+                    messaged.append(send.contact.pk)  # type: ignore[union-attr]
+                    outcomes[send.pk] = "accepted"
+                    logger.info("send %s accepted", send.pk)
+                else:
+                    # Errors are few: each is settled as one send's would be.
+                    outcomes[send.pk] = _record(
+                        send, result, gateway=gateway, expires_at=expiries[send.pk]
+                    )
+        except BaseException as exc:  # raised again below, once the results are saved
+            crash = exc
+        # What the provider took is written (and committed with the contacts' lock) even when
+        # a later call of the batch raised; the sends not settled are left to the reconciler.
+        advance_many(moves, source="worker")
+        mark_all_messaged(contact_ids=messaged, at=timezone.now())
+    if crash is not None:
+        raise crash
+    return outcomes
 
 
 @contextmanager
-def _contact_lock(contact_id: int) -> Iterator[None]:
-    """On PostgreSQL, one worker at a time decides and sends for a contact, so two workers
-    cannot both pass the frequency cap. The embedded mode runs a single worker, and SQLite
-    would hold its one write lock for the whole provider call."""
+def _contacts_lock(
+    contact_ids: list[int],
+) -> Iterator[dict[int, tuple[str, datetime | None]]]:
+    """The contacts' consent and reachability, read now. On PostgreSQL the contacts stay
+    locked until the batch is written (in id order, so two batches never deadlock): one
+    worker at a time decides and sends for a contact, so two workers cannot both pass the
+    frequency cap. The embedded mode runs a single worker, and SQLite would hold its one
+    write lock for the whole batch's provider calls."""
+    rows = Contact.objects.filter(pk__in=contact_ids).order_by("pk")
     if connection.vendor != "postgresql":
-        yield
+        yield {
+            pk: (status, at)
+            for pk, status, at in rows.values_list("pk", "consent_status", "unreachable_at")
+        }
         return
     with transaction.atomic():
-        list(Contact.objects.select_for_update().filter(pk=contact_id).values_list("pk"))
-        yield
+        locked = rows.select_for_update().values_list("pk", "consent_status", "unreachable_at")
+        yield {pk: (status, at) for pk, status, at in locked}
 
 
-def _send_now(send: Send, *, now: datetime, expires_at: datetime, gateway: Gateway | None) -> str:
+def _cap_and_hours(
+    send: Send, *, sent: list[datetime], now: datetime, expires_at: datetime
+) -> Move | None:
+    """The cap, then quiet hours, at send time, whatever was planned: the move that defers
+    or drops the send, or ``None`` when it may go now."""
     assert send.contact is not None
-    # Checked again at send time, whatever was planned: the cap, then quiet hours.
-    capped_until = next_allowed(site=send.site, contact=send.contact, at=now, exclude=send.pk)
+    capped_until = allowed_after(sent, site=send.site, at=now)
     allowed_at = send_time(
         capped_until, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}"
     )
-    if allowed_at > now:
-        reason = SendReason.CAPPED if capped_until > now else SendReason.QUIET_HOURS
-        if allowed_at >= expires_at:
-            advance(
-                send,
-                status=SendStatus.DROPPED,
-                source="worker",
-                reason=SendReason.STALE,
-                detail=f"{reason} until past the staleness limit",
-            )
-            return SendReason.STALE
-        advance(
-            send,
-            status=SendStatus.PLANNED,
-            source="worker",
-            reason=reason,
-            detail=f"until {allowed_at.isoformat()}",
-            due_at=allowed_at,
-            claimed_at=None,
-        )
-        return reason
+    if allowed_at <= now:
+        return None
+    reason = SendReason.CAPPED if capped_until > now else SendReason.QUIET_HOURS
+    if allowed_at >= expires_at:
+        detail = f"{reason} until past the staleness limit"
+        return Move(send, SendStatus.DROPPED, SendReason.STALE, detail=detail)
+    return Move(
+        send,
+        SendStatus.PLANNED,
+        reason,
+        detail=f"until {allowed_at.isoformat()}",
+        fields={"due_at": allowed_at, "claimed_at": None},
+    )
+
+
+def _call(
+    send: Send, *, now: datetime, expires_at: datetime, gateway: Gateway, callback: str
+) -> SendResult | None:
+    """Hand the send to the provider, within the sender's rate; ``None`` when throttled."""
+    assert send.contact is not None
     sender = send.site.effective_sender or "default"
     if not throttle.acquire(sender, send.segments or 1, max_wait=20):
-        advance(
-            send,
-            status=SendStatus.PLANNED,
-            source="worker",
-            reason=SendReason.THROTTLED,
-            due_at=now + timedelta(seconds=5),
-            claimed_at=None,
-        )
-        return SendReason.THROTTLED
-    gateway = gateway or get_gateway()
-    result = gateway.send(
+        return None
+    return gateway.send(
         OutgoingSms(
             to=send.contact.phone,
             body=send.body,
             sender=send.site.sender,
-            status_callback=gateway.status_callback_url(),
+            status_callback=callback,
             tag=f"relance-send-{send.pk}",
             validity_seconds=max(1, int((expires_at - now).total_seconds())),
         )
-    )
-    flag = charter_flag(now, site=send.site, phone=send.contact.phone)
-    return _record(
-        send,
-        result,
-        gateway=gateway,
-        expires_at=expires_at,
-        detail=f"sent on a {flag} (af2m charter)" if flag else "",
     )
 
 

@@ -8,9 +8,10 @@ A template is at most ``MAX_LENGTH`` characters, so every check below reads a bo
 
 from __future__ import annotations
 
+import functools
 import re
 
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 
 VARIABLES = (
     "first_name",
@@ -84,8 +85,15 @@ def template_errors(text: str) -> list[str]:
 
 def render(text: str, variables: dict[str, object]) -> str:
     """Render a template with the allowed variables; raise ``InvalidTemplate`` if it is not one."""
+    context = Context({name: variables.get(name, "") for name in VARIABLES}, autoescape=False)
+    return _checked(text).render(context).strip()
+
+
+@functools.lru_cache(maxsize=512)
+def _checked(text: str) -> Template:
+    """The template checked and compiled once per text (a step's every SMS renders the same
+    one); an invalid text raises, and is not kept."""
     errors = template_errors(text)
     if errors:
         raise InvalidTemplate(errors)
-    context = Context({name: variables.get(name, "") for name in VARIABLES}, autoescape=False)
-    return _ENGINE.from_string(text).render(context).strip()
+    return _ENGINE.from_string(text)

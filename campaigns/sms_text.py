@@ -7,7 +7,8 @@ import re
 import secrets
 import string
 import unicodedata
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -56,12 +57,27 @@ def short_link(send: Send) -> ShortLink:
     existing = ShortLink.objects.filter(send=send).first()
     if existing:
         return existing
+    link = _new_short_link(send, now=timezone.now())
+    link.save(force_insert=True)
+    return link
+
+
+def short_links(sends: Sequence[Send]) -> dict[int, ShortLink]:
+    """The short links of ``sends`` by send id, those missing made, in two queries."""
+    links = {link.send_id: link for link in ShortLink.objects.filter(send__in=list(sends))}
+    now = timezone.now()
+    missing = [_new_short_link(send, now=now) for send in sends if send.pk not in links]
+    ShortLink.objects.bulk_create(missing)
+    links.update((link.send_id, link) for link in missing)
+    return links
+
+
+def _new_short_link(send: Send, *, now: datetime) -> ShortLink:
     site, cart = send.site, send.cart
     # The collector keeps carts on the site's domains; a domain removed since is checked again
     # when the link is followed.
     target = cart.url if cart.url and site.owns_url(cart.url) else site.home_url
-    now = timezone.now()
-    return ShortLink.objects.create(
+    return ShortLink(
         send=send,
         code="".join(secrets.choice(_BASE62) for _ in range(CODE_LENGTH)),
         target_url=target,
@@ -155,8 +171,13 @@ def compose(step: Step, site: Site, values: dict[str, object]) -> str:
     return _SPACES.sub(" ", to_gsm7(body)) if step.flow.transliterate else body
 
 
-def render_body(send: Send) -> tuple[str, str]:
-    """The text of a send, and a note for its history (a discount fallback), or ``""``."""
+def render_body(
+    send: Send, *, link: ShortLink | None = None, stop_link: OptOutLink | None = None
+) -> tuple[str, str]:
+    """The text of a send, and a note for its history (a discount fallback), or ``""``.
+
+    A batch passes the links it made for all its sends at once (:func:`short_links`,
+    ``opt_out.links_for``); a single send has them made here."""
     site, cart, contact = send.site, send.cart, send.contact
     items = cart.items or []
     code, note = discount_code_for(send)
@@ -166,11 +187,11 @@ def render_body(send: Send) -> tuple[str, str]:
         "cart_total": format_money(cart.total, cart.currency, site.language),
         "item_name": items[0]["name"] if items else "",
         "item_count": cart.item_count,
-        "link": link_url(short_link(send)),
+        "link": link_url(link or short_link(send)),
         "discount_code": code,
     }
     if needs_stop_link(send.step, site):
-        values["stop_link"] = opt_out_url(opt_out.link_for(send))
+        values["stop_link"] = opt_out_url(stop_link or opt_out.link_for(send))
     return compose(send.step, site, values), note
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -35,6 +36,15 @@ def get_or_create_contact(
         contact.first_name = first_name
         contact.save(update_fields=["first_name", "updated_at"])
     return contact, created
+
+
+def mark_all_messaged(*, contact_ids: Collection[int], at: datetime) -> None:
+    """:func:`mark_messaged` for the contacts of a batch, in one query."""
+    if not contact_ids:
+        return
+    Contact.objects.filter(
+        Q(last_messaged_at__isnull=True) | Q(last_messaged_at__lt=at), pk__in=list(contact_ids)
+    ).update(last_messaged_at=at)
 
 
 def mark_messaged(*, contact_id: int | None, at: datetime) -> None:

@@ -220,6 +220,7 @@ CELERY_TASK_DEFAULT_QUEUE = "dispatch"
 # Writing the collector's buffer has its own queue too: a long dispatch pass never delays it.
 CELERY_TASK_ROUTES = {
     "campaigns.tasks.deliver_send": {"queue": "sms"},
+    "campaigns.tasks.deliver_sends": {"queue": "sms"},
     "retargeting.tasks.ingest_events": {"queue": "ingest"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -104,10 +104,15 @@ def _run_bench_script(script: str, *args: str, postgresql_only: bool = False) ->
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_dispatch_benchmark_runs_at_a_tiny_size():
-    figures = _run_bench_script("dispatch.py", "300", "100", "10")
+    figures = _run_bench_script("dispatch.py", "300", "100", "60", "40")
     assert figures["dispatch_planned"] == 100
-    assert figures["send_accepted_by_provider"] == figures["send_finished"] == 10
+    # Two workers, given the sends in batches as beat hands them on (more than one batch).
+    assert figures["send_accepted_by_provider"] == figures["send_finished"] == 60
     assert figures["send_sms_per_second"] > 0
+    # One process: the bare SDK loop, and Relance's batches beside it, every send accepted.
+    assert figures["send_one_process_accepted"] == 40
+    assert figures["bare_sdk_sms_per_second"] > 0
+    assert figures["send_vs_bare_sdk"] > 0
 
 
 @pytest.mark.slow

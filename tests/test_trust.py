@@ -738,8 +738,8 @@ def test_a_stop_committed_after_the_first_check_stops_the_sms(shop, monkeypatch)
         status=SendStatus.PLANNED,
     )
 
-    def render_then_stop(send):
-        rendered = render_body(send)  # the STOP arrives while the text is being made
+    def render_then_stop(send, **links):
+        rendered = render_body(send, **links)  # the STOP arrives while the text is being made
         record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
         return rendered
 

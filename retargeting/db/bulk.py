@@ -82,3 +82,48 @@ def _copy(model: type[Model], table: str, rows: Sequence[dict[str, Any]]) -> Non
             for name, encoder in encoders.items():
                 values[name] = json.dumps(values[name], cls=encoder)
             copy.write_row([values[f.attname] for f in fields])
+
+
+def update(model: type[Model], objects: Sequence[Model], fields: Sequence[str]) -> None:
+    """Save ``fields`` of each of ``objects`` (values as set on them) in one UPDATE.
+
+    What ``bulk_update`` does, without its ``CASE WHEN`` per row and field, which Django builds
+    expression by expression (over 100 ms for fifty rows of ten fields): the rows' values are
+    joined as a ``VALUES`` list. Both databases run it (SQLite since 3.33).
+    """
+    if not objects or not fields:
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns: list[Field[Any, Any]] = []
+    for name in fields:
+        field = meta.get_field(name)
+        assert isinstance(field, Field)  # a concrete column, not a reverse relation
+        columns.append(field)
+    pk = meta.pk
+    assert pk is not None
+    postgresql = connection.vendor == "postgresql"
+
+    def typed(name: str, field: Field[Any, Any]) -> str:
+        # PostgreSQL types a VALUES list from its literals (NULL as text): each is cast.
+        return f"CAST(v.{name} AS {field.db_type(connection)})" if postgresql else f"v.{name}"
+
+    names = [f"c{index}" for index in range(len(columns))]
+    row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    params: list[Any] = []
+    for obj in objects:
+        params.append(pk.get_db_prep_save(obj.pk, connection))
+        for field in columns:
+            params.append(field.get_db_prep_save(getattr(obj, field.attname), connection))
+    table = quote(meta.db_table)
+    assignments = ", ".join(
+        f"{quote(str(field.column))} = {typed(name, field)}"
+        for name, field in zip(names, columns, strict=True)
+    )
+    sql = (
+        f"WITH v (k, {', '.join(names)}) AS (VALUES {', '.join([row] * len(objects))}) "  # noqa: S608
+        f"UPDATE {table} SET {assignments} FROM v "
+        f"WHERE {table}.{quote(str(pk.column))} = {typed('k', pk)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -12,7 +12,6 @@ Brevo signs no webhook. Each message's ``webUrl`` carries a secret of ours inste
 
 from __future__ import annotations
 
-import functools
 import hmac
 import json
 import logging
@@ -29,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from retargeting.gateways import clients
 from retargeting.gateways.base import (
     Delivery,
     Gateway,
@@ -107,18 +107,24 @@ def _token_is_ours(token: str) -> bool:
     return any(hmac.compare_digest(token, webhook_token(secret)) for secret in secrets)
 
 
-@functools.lru_cache(maxsize=4)
 def _client(api_key: str, base_url: str, timeout: float) -> Brevo:
-    # No retries inside the SDK: a send it repeated after a lost answer could reach the
-    # customer twice. Relance retries transient errors itself, and never resends blindly.
-    return Brevo(
-        api_key=api_key,
-        base_url=base_url.rstrip("/"),
-        timeout=timeout,
-        max_retries=0,
-        client_id=None,
-        client_secret=None,
-    )
+    """The SDK's client for these settings, one per process and thread: it keeps an
+    ``httpx.Client``, so every message after the first reuses its connection."""
+
+    def make() -> Brevo:
+        # No retries inside the SDK: a send it repeated after a lost answer could reach the
+        # customer twice. Relance retries transient errors itself, and never resends blindly.
+        return Brevo(
+            api_key=api_key,
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            max_retries=0,
+            client_id=None,
+            client_secret=None,
+        )
+
+    client: Brevo = clients.get(("brevo", api_key, base_url, timeout), make)
+    return client
 
 
 def _international(e164: str) -> str:

@@ -8,7 +8,6 @@ the SDK rewrites the host name from them.)
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
+from retargeting.gateways import clients
 from retargeting.gateways.base import (
     Delivery,
     Gateway,
@@ -58,11 +58,28 @@ DELIVERY = {
 }
 
 
-class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
-    """Sends every SDK request to ``base_url``'s scheme and host, keeping path and query."""
+class SettledHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
+    """The SDK's HTTP client, with what the environment says about ``base_url`` (proxies,
+    ``no_proxy``, a CA bundle) read once when it is made. The SDK has ``requests`` read the
+    environment again on every request, a good part of the SDK's own cost per message; a
+    process's environment does not change while it runs."""
 
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        assert self.session is not None  # the SDK keeps a session (pool_connections)
+        settled = self.session.merge_environment_settings(base_url, {}, None, None, None)
+        given: dict[str, str] = kwargs.get("proxy") or {}
+        self.proxy = {**settled["proxies"], **given}
+        if isinstance(settled["verify"], str):  # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE
+            self.session.verify = settled["verify"]
+        self.session.trust_env = False
+
+
+class RewritingHttpClient(SettledHttpClient):
+    """Sends every SDK request to ``base_url``'s scheme and host, keeping path and query."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
         base = urlsplit(base_url)
         self._scheme, self._netloc = base.scheme, base.netloc
 
@@ -72,13 +89,19 @@ class RewritingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio shi
         return super().request(method, url, *args, **kwargs)
 
 
-@functools.lru_cache(maxsize=4)
 def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
-    if base_url.rstrip("/") == TWILIO_API:
-        http_client = TwilioHttpClient(timeout=timeout)
-    else:
-        http_client = RewritingHttpClient(base_url, timeout=timeout)
-    return Client(sid, token, http_client=http_client)
+    """The SDK's client for these settings, one per process and thread: its HTTP client keeps
+    a ``requests.Session``, so every message after the first reuses its connection."""
+
+    def make() -> Client:
+        if base_url.rstrip("/") == TWILIO_API:
+            http_client = SettledHttpClient(TWILIO_API, timeout=timeout)
+        else:
+            http_client = RewritingHttpClient(base_url, timeout=timeout)
+        return Client(sid, token, http_client=http_client)
+
+    client: Client = clients.get(("twilio", sid, token, base_url, timeout), make)
+    return client
 
 
 class TwilioGateway(Gateway):

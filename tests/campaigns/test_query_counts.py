@@ -103,6 +103,42 @@ def test_sending_one_reminder_costs_the_same_queries_however_many_the_contact_go
     assert counts[0] == counts[1], counts
 
 
+def test_a_batch_of_sends_costs_the_same_queries_for_3_or_12_sends(twilio):
+    """Claim, checks (purchase, consent, staleness, the cap of every contact, quiet hours),
+    texts and links, the contacts' lock, the results: a constant number of queries per batch,
+    whatever its size. The provider's emulator is outside the database: only Relance counts."""
+    counts = []
+    for size in (3, 12):
+        site = SiteFactory(quiet_hours="none")
+        step = StepFactory(flow__site=site, delay_minutes=30)
+        contacts = consenting(site, size)
+        for contact in contacts:  # each already got a reminder this week, under the cap
+            SendFactory(
+                site=site,
+                step=step,
+                contact=contact,
+                cart__visitor__site=site,
+                status=SendStatus.DELIVERED,
+                sent_at=NOW - timedelta(days=3),
+            )
+        abandoned(site, contacts, at=NOW - timedelta(hours=1))
+        with time_machine.travel(NOW, tick=False):
+            run_pass(enqueue=lambda send_id: None)  # planned, not sent
+            due = list(site.sends.filter(status=SendStatus.PLANNED).values_list("pk", flat=True))
+            assert len(due) == size
+            outcomes: dict[int, str] = {}
+            counts.append(
+                queries(
+                    lambda due=due, out=outcomes: out.update(sending.deliver_batch(send_ids=due))
+                )
+            )
+        assert list(outcomes.values()) == ["accepted"] * size
+    assert counts[0] == counts[1], counts
+    # Pinned: 13 statements (14 on PostgreSQL, which locks the contacts) and the savepoints of
+    # the two transactions; one send alone cost 14 statements before batches.
+    assert counts[0] <= 18, counts
+
+
 @pytest.fixture
 def marketer_of():
     def make(site):

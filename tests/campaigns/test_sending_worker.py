@@ -63,16 +63,29 @@ def due_sends(site):
     return sends
 
 
+def enqueue(queue, sends, *, batched):
+    """One task per send (as before batches), or one per batch of eight, as beat does."""
+    ids = [send.pk for send in sends]
+    if not batched:
+        for send_id in ids:
+            celery_app.send_task("campaigns.tasks.deliver_send", args=[send_id], queue=queue)
+        return
+    for start in range(0, len(ids), 8):
+        celery_app.send_task(
+            "campaigns.tasks.deliver_sends", args=[ids[start : start + 8]], queue=queue
+        )
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "in-batches"])
 def test_a_worker_killed_mid_batch_then_restarted_sends_no_number_twice(
-    twilio, due_sends, tmp_path
+    twilio, due_sends, tmp_path, batched
 ):
     queue = f"sms-test-{uuid.uuid4().hex[:8]}"
     twilio.delay_seconds = 0.05  # a provider that takes a little time, like the real one
     log = (tmp_path / "worker.log").open("wb")
     worker = start_worker(queue, twilio, log)
     try:
-        for send in due_sends:
-            celery_app.send_task("campaigns.tasks.deliver_send", args=[send.pk], queue=queue)
+        enqueue(queue, due_sends, batched=batched)
         assert wait_for(lambda: len(twilio.messages) >= 10, timeout=60), (
             tmp_path / "worker.log"
         ).read_text()[-3000:]
@@ -83,8 +96,7 @@ def test_a_worker_killed_mid_batch_then_restarted_sends_no_number_twice(
 
         # A restarted worker, and every task enqueued again (as a redelivery would).
         worker = start_worker(queue, twilio, log)
-        for send in due_sends:
-            celery_app.send_task("campaigns.tasks.deliver_send", args=[send.pk], queue=queue)
+        enqueue(queue, due_sends, batched=batched)
         settled = {SendStatus.ACCEPTED, SendStatus.SENDING, SendStatus.DELIVERED}
         assert wait_for(
             lambda: (

@@ -13,6 +13,7 @@ unsubscriptions and replies.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -83,6 +84,8 @@ class BrevoEmulator:
         self.remaining_credits = 1000.0
         self._next_id = 1000
         self.lock = threading.Lock()
+        self.connections = 0
+        """TCP connections accepted: a client that keeps its connection alive opens one."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -249,6 +252,17 @@ class BrevoEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the provider's API: a client reuses its connection.
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body leave in two writes: without this, Nagle's algorithm holds
+                # the body until the client's delayed ACK, 40 ms per answer on a kept connection.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with emulator.lock:
+                    emulator.connections += 1
+
             def log_message(self, *args: object) -> None:
                 pass
 

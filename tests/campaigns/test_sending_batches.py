@@ -1,0 +1,192 @@
+"""Sending in batches: each send ends as it would alone, over one kept-alive connection, and
+a crash mid-batch sends nothing twice. Through the real SDK and the emulator."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from campaigns import sending
+from campaigns.models import Send, SendStatus
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus
+from retargeting.gateways import get_gateway
+from retargeting.tracking.models import Cart
+from tests.factories import (
+    CartFactory,
+    ContactFactory,
+    SendFactory,
+    SiteFactory,
+    StepFactory,
+    VisitorLinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+# A Tuesday, 10:00 in Paris (04:00 in New York).
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+TEMPLATE = "{{ shop }} : {{ first_name }}, votre panier vous attend : {{ link }} {{ stop }}"
+
+
+def consenting(site, phone=None):
+    contact = ContactFactory(site=site, **({"phone": phone} if phone else {}))
+    record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API)
+    return contact
+
+
+def due(step, contact, *, left=timedelta(hours=1), **cart):
+    """A send due now for ``contact``'s cart left ``left`` ago, planned 30 minutes after."""
+    link = VisitorLinkFactory(visitor__site=step.flow.site, contact=contact)
+    at = NOW - left
+    return SendFactory(
+        cart=CartFactory(visitor=link.visitor, created_at=at, last_change_at=at, **cart),
+        step=step,
+        contact=contact,
+        planned_at=at + timedelta(minutes=30),
+        due_at=NOW - timedelta(minutes=1),
+    )
+
+
+def shop():
+    """One send of each fate, as the worker finds them at 10:00 in Paris (French hours)."""
+    site = SiteFactory()
+    step = StepFactory(flow__site=site, delay_minutes=30, template=TEMPLATE)
+    sends = {"goes": due(step, consenting(site))}
+    sends["purchased"] = due(
+        step,
+        consenting(site),
+        status=Cart.Status.CONVERTED,
+        converted_at=NOW - timedelta(minutes=5),
+    )
+    revoked = consenting(site)
+    sends["revoked"] = due(step, revoked)
+    record_consent(contact=revoked, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
+    sends["quiet_hours"] = due(step, consenting(site, phone="+12125550123"))  # 04:00 in NY
+    capped = consenting(site)
+    SendFactory(
+        site=site,
+        step=step,
+        contact=capped,
+        cart__visitor__site=site,
+        status=SendStatus.DELIVERED,
+        sent_at=NOW - timedelta(hours=2),
+    )
+    sends["capped"] = due(step, capped)
+    sends["stale"] = due(step, consenting(site), left=timedelta(hours=49))
+    twice = consenting(site)
+    sends["first_of_two"] = due(step, twice)
+    sends["second_of_two"] = due(step, twice)
+    return sends
+
+
+def fates(sends):
+    ended = {send.pk: send for send in Send.objects.filter(pk__in=[s.pk for s in sends.values()])}
+    return {name: (ended[s.pk].status, ended[s.pk].reason) for name, s in sends.items()}
+
+
+EXPECTED = {
+    "goes": (SendStatus.ACCEPTED, ""),
+    "purchased": (SendStatus.CANCELLED, "converted"),
+    "revoked": (SendStatus.CANCELLED, "opted_out"),
+    "quiet_hours": (SendStatus.PLANNED, "quiet_hours"),
+    "capped": (SendStatus.PLANNED, "capped"),
+    "stale": (SendStatus.DROPPED, "stale"),
+    "first_of_two": (SendStatus.ACCEPTED, ""),
+    "second_of_two": (SendStatus.PLANNED, "capped"),
+}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_batch_ends_each_send_as_sending_them_one_by_one_does(twilio):
+    one_by_one = shop()
+    for send in one_by_one.values():
+        sending.deliver(send_id=send.pk)
+    batched = shop()
+    outcomes = sending.deliver_batch(send_ids=[send.pk for send in batched.values()])
+    assert fates(batched) == fates(one_by_one) == EXPECTED
+    assert Counter(outcomes.values()) == Counter(
+        {"accepted": 2, "capped": 2, "converted": 1, "opted_out": 1, "quiet_hours": 1, "stale": 1}
+    )
+    # Two SMS per shop, each to its own number: the second send of one contact waited.
+    per_number = Counter(message.to for message in twilio.messages.values())
+    assert len(twilio.messages) == 4 and set(per_number.values()) == {1}
+    for name in ("goes", "first_of_two"):
+        send = Send.objects.get(pk=batched[name].pk)
+        assert send.provider_id in twilio.messages
+        assert twilio.messages[send.provider_id].body == send.body
+        assert list(send.history.values_list("status", flat=True)) == ["sending", "accepted"]
+        assert send.contact.last_messaged_at == send.sent_at
+    # Deferred sends are due again when the cap frees or the morning comes in New York.
+    capped = Send.objects.get(pk=batched["second_of_two"].pk)
+    assert capped.due_at >= NOW + timedelta(hours=24) and capped.claimed_at is None
+    morning = Send.objects.get(pk=batched["quiet_hours"].pk)
+    assert datetime(2026, 11, 24, 13, 0, tzinfo=UTC) <= morning.due_at  # 08:00 in New York
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_batch_handed_on_twice_sends_each_sms_once(twilio):
+    site = SiteFactory(quiet_hours="none")
+    step = StepFactory(flow__site=site, template=TEMPLATE)
+    ids = [due(step, consenting(site)).pk for _ in range(5)]
+    assert set(sending.deliver_batch(send_ids=ids).values()) == {"accepted"}
+    assert sending.deliver_batch(send_ids=ids) == {}
+    assert len(twilio.messages) == 5
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_worker_reuses_one_connection_to_the_provider_for_every_sms(twilio):
+    site = SiteFactory(quiet_hours="none")
+    step = StepFactory(flow__site=site, template=TEMPLATE)
+    first = [due(step, consenting(site)).pk for _ in range(8)]
+    second = [due(step, consenting(site)).pk for _ in range(4)]
+    assert set(sending.deliver_batch(send_ids=first).values()) == {"accepted"}
+    assert set(sending.deliver_batch(send_ids=second).values()) == {"accepted"}
+    # The send of a batch of one, after them, goes over the same connection too.
+    assert sending.deliver(send_id=due(step, consenting(site)).pk) == "accepted"
+    assert len(twilio.messages) == 13
+    assert twilio.connections == 1
+
+
+class KilledAfter:
+    """A gateway that hands ``calls`` messages to the real one, then dies as a killed worker
+    does: before the provider answers (``taken=False``) or once it took the message."""
+
+    def __init__(self, calls, *, taken):
+        self.real, self.calls, self.taken = get_gateway(), calls, taken
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def send(self, sms):
+        if self.calls == 0:
+            if self.taken:
+                self.real.send(sms)
+            raise SystemExit("killed")
+        self.calls -= 1
+        return self.real.send(sms)
+
+
+@pytest.mark.parametrize("taken", [False, True], ids=["before-the-call", "after-the-call"])
+def test_a_crash_mid_batch_is_reconciled_without_a_duplicate(twilio, taken):
+    site = SiteFactory(quiet_hours="none")
+    step = StepFactory(flow__site=site, template=TEMPLATE)
+    with time_machine.travel(NOW, tick=False):
+        ids = [due(step, consenting(site)).pk for _ in range(6)]
+        with pytest.raises(SystemExit):
+            sending.deliver_batch(send_ids=ids, gateway=KilledAfter(2, taken=taken))
+        # Every text was saved before the first call; the ones not settled wait in `sending`.
+        left = Send.objects.filter(pk__in=ids, status=SendStatus.SENDING)
+        assert left.count() == 4 and all(left.values_list("body", flat=True))
+        # Handed on again (a redelivered task): a claimed send is never sent a second time.
+        assert sending.deliver_batch(send_ids=ids) == {}
+    with time_machine.travel(NOW + timedelta(minutes=15), tick=False):
+        counts = sending.reconcile_stuck()
+    assert counts == {"found": 1 if taken else 0, "unknown": 3 if taken else 4}
+    statuses = Counter(Send.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == {"accepted": 3 if taken else 2, "unknown": 3 if taken else 4}
+    per_number = Counter(message.to for message in twilio.messages.values())
+    assert len(twilio.messages) == (3 if taken else 2) and set(per_number.values()) == {1}
+    accepted = Send.objects.filter(pk__in=ids, status=SendStatus.ACCEPTED)
+    assert set(accepted.values_list("provider_id", flat=True)) == set(twilio.messages)
