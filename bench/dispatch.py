@@ -297,6 +297,12 @@ def main() -> None:
     report = run_pass()
     figures["dispatch_plan_seconds"] = round(time.monotonic() - started, 2)
     figures["dispatch_planned"] = report.planned + report.held_out
+    # What the pass costs per cart of the shop (the scan) and per reminder it plans.
+    elapsed = time.monotonic() - started
+    figures["dispatch_plan_us_per_cart"] = round(elapsed / max(carts, 1) * 1e6, 2)
+    figures["dispatch_plan_us_per_planned"] = round(
+        elapsed / max(figures["dispatch_planned"], 1) * 1e6, 1
+    )
     # Any hour of the run: the worker's own quiet-hour check must not hold them.
     Site.objects.filter(pk=site.pk).update(quiet_hours=QuietHours.NONE)
     with EmulatorProcess() as twilio:

@@ -505,6 +505,12 @@ def write(report: Report) -> None:
             ">= 5",
         ),
         ("dispatch: plan 100k of 1M carts (s)", figures.get("dispatch_plan_seconds"), "< 10"),
+        ("dispatch: planning, per cart (µs)", figures.get("dispatch_plan_us_per_cart"), ""),
+        (
+            "dispatch: planning, per reminder planned (µs)",
+            figures.get("dispatch_plan_us_per_planned"),
+            "",
+        ),
         ("sending: SMS/s, 2 workers, emulator", figures.get("send_sms_per_second"), ">= 500"),
         ("sending: worker CPU per SMS (ms)", figures.get("send_cpu_ms_per_sms"), ""),
         ("sending: bare SDK loop, 1 process (SMS/s)", figures.get("bare_sdk_sms_per_second"), ""),

@@ -106,6 +106,8 @@ def _run_bench_script(script: str, *args: str, postgresql_only: bool = False) ->
 def test_the_dispatch_benchmark_runs_at_a_tiny_size():
     figures = _run_bench_script("dispatch.py", "300", "100", "60", "40")
     assert figures["dispatch_planned"] == 100
+    assert figures["dispatch_plan_us_per_cart"] > 0
+    assert figures["dispatch_plan_us_per_planned"] >= figures["dispatch_plan_us_per_cart"]
     # Two workers, given the sends in batches as beat hands them on (more than one batch).
     assert figures["send_accepted_by_provider"] == figures["send_finished"] == 60
     assert figures["send_sms_per_second"] > 0
