@@ -57,9 +57,9 @@ ITEMS = '[{"sku": "A1", "name": "Chemise", "price": "29.95", "quantity": 2}]'
 # PostgreSQL reads the items' JSON with a cast; SQLite keeps JSON as text.
 _CARTS = """
     INSERT INTO tracking_cart (external_id, status, currency, total, item_count, items,
-        url, created_at, last_change_at, site_id, visitor_id)
+        url, ref, created_at, last_change_at, site_id, visitor_id)
     SELECT 'cart-' || v.id, 'open', 'EUR', 59.90, 2, ITEMS,
-           'https://shop.example/panier', %(idle)s, %(idle)s, %(site)s, v.id
+           'https://shop.example/panier', '', %(idle)s, %(idle)s, %(site)s, v.id
     FROM tracking_visitor v WHERE v.site_id = %(site)s
 """
 CARTS_SQL = {
@@ -85,8 +85,8 @@ def fill(site_id: int, carts: int, eligible: int) -> float:
         cursor.execute(
             """
             WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < %(carts)s)
-            INSERT INTO tracking_visitor (vid, first_seen_at, last_seen_at, site_id)
-            SELECT 'bench-' || %(site)s || '-' || n, %(idle)s, %(idle)s, %(site)s FROM g
+            INSERT INTO tracking_visitor (vid, customer_id, first_seen_at, last_seen_at, site_id)
+            SELECT 'bench-' || %(site)s || '-' || n, '', %(idle)s, %(idle)s, %(site)s FROM g
             """,
             params,
         )
