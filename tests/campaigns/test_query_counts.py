@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from campaigns import sending
 from campaigns.dispatch import run_pass
 from campaigns.models import SendEvent, SendStatus
+from campaigns.rollups import roll_up_recent
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.sites.services import add_member
@@ -132,6 +133,7 @@ def shop_with_sends(count):
             for status in (SendStatus.SENDING, SendStatus.ACCEPTED, SendStatus.DELIVERED):
                 SendEvent.objects.create(send=send, status=status, source="worker", at=NOW)
             sends.append(send)
+    roll_up_recent()  # the overview reads the rollups: they hold these sends
     return site, contact, sends
 
 

@@ -8,8 +8,9 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 
+from campaigns.rollups import roll_up_recent
 from retargeting.sites.services import add_member
-from tests.campaigns.dashboard.test_figures import NOW, data  # noqa: F401 - the known data set
+from tests.campaigns.test_figures import NOW, data  # noqa: F401 - the known data set
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,7 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
 @time_machine.travel(NOW, tick=False)
 def test_a_marketer_sees_their_sites_figures(client, marketer, site, data):  # noqa: F811
     client.force_login(marketer)
+    roll_up_recent()  # the first five-minute run after an install rolls up the whole history
     page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
     assert 'id="recovered">150,00 €<' in page
     assert "<svg" in page and "SMS, clics et chiffre d'affaires récupéré par jour" in page
