@@ -119,24 +119,34 @@ def _sends(site: Site, flow: Flow | None) -> QuerySet[Send]:
     return sends.filter(step__flow=flow) if flow is not None else sends
 
 
-def _cohort(site: Site, start: date, end: date) -> QuerySet[Cart]:
+def cohort(*, site: Site, start: date, end: date) -> QuerySet[Cart]:
+    """The carts abandoned in the period: with items, last changed in it."""
     since, until = bounds(site, start, end)
     return Cart.objects.filter(
         site=site, item_count__gt=0, last_change_at__gte=since, last_change_at__lt=until
     )
 
 
-def _messaged(site: Site, start: date, end: date, flow: Flow | None) -> QuerySet[Send]:
+def _messaged(
+    site: Site, start: date, end: date, flow: Flow | None, carts: QuerySet[Cart] | None
+) -> QuerySet[Send]:
     """The messages sent to the carts abandoned in the period."""
-    return _sends(site, flow).filter(cart__in=_cohort(site, start, end), status__in=SENT)
+    if carts is None:
+        carts = cohort(site=site, start=start, end=end)
+    return _sends(site, flow).filter(cart__in=carts, status__in=SENT)
 
 
 def messaged_contacts(
-    *, site: Site, start: date, end: date, flow: Flow | None = None
+    *,
+    site: Site,
+    start: date,
+    end: date,
+    flow: Flow | None = None,
+    carts: QuerySet[Cart] | None = None,
 ) -> QuerySet[Send, int]:
     """The contacts messaged about a cart abandoned in the period (ids, distinct)."""
     return (
-        _messaged(site, start, end, flow)
+        _messaged(site, start, end, flow, carts)
         .filter(contact__isnull=False)
         .values_list("contact_id", flat=True)
         .distinct()
@@ -144,7 +154,12 @@ def messaged_contacts(
 
 
 def opted_out_contacts(
-    *, site: Site, start: date, end: date, flow: Flow | None = None
+    *,
+    site: Site,
+    start: date,
+    end: date,
+    flow: Flow | None = None,
+    carts: QuerySet[Cart] | None = None,
 ) -> QuerySet[Send, int]:
     """Those of :func:`messaged_contacts` who said STOP (or tapped the opt-out link) within
     OPT_OUT_WINDOW of one of those messages (ids, distinct)."""
@@ -156,18 +171,29 @@ def opted_out_contacts(
         created_at__lte=OuterRef("sent_at") + OPT_OUT_WINDOW,
     )
     return (
-        _messaged(site, start, end, flow)
+        _messaged(site, start, end, flow, carts)
         .filter(Exists(stop))
         .values_list("contact_id", flat=True)
         .distinct()
     )
 
 
-def funnel(*, site: Site, start: date, end: date, flow: Flow | None = None) -> Funnel:
-    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive)."""
+def funnel(
+    *,
+    site: Site,
+    start: date,
+    end: date,
+    flow: Flow | None = None,
+    carts: QuerySet[Cart] | None = None,
+) -> Funnel:
+    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive).
+
+    ``carts``, when given, is :func:`cohort` for the same period, found once by a caller
+    that counts several funnels of it (the rollups)."""
     now = timezone.now()
     sends = _sends(site, flow)
-    carts = _cohort(site, start, end)
+    if carts is None:
+        carts = cohort(site=site, start=start, end=end)
     has = {
         "any": Exists(sends.filter(cart_id=OuterRef("pk"))),
         "held_out": Exists(sends.filter(cart_id=OuterRef("pk"), status=SendStatus.HELD_OUT)),
@@ -219,7 +245,9 @@ def funnel(*, site: Site, start: date, end: date, flow: Flow | None = None) -> F
     result.segments = spent["segments"] or 0
     result.cost = spent["cost"] or Decimal(0)
     result.extra["contacts_messaged"] = spent["contacts"]
-    result.opt_outs = opted_out_contacts(site=site, start=start, end=end, flow=flow).count()
+    result.opt_outs = opted_out_contacts(
+        site=site, start=start, end=end, flow=flow, carts=carts
+    ).count()
     messaged_carts = carts.filter(has["sent"], status=Cart.Status.CONVERTED)
     average = Conversion.objects.filter(site=site, cart__in=messaged_carts).aggregate(
         total=Sum("total"), n=Count("pk")

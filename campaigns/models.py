@@ -280,6 +280,8 @@ class Send(models.Model):
                 fields=["provider_id"], condition=~Q(provider_id=""), name="send_provider_id"
             ),
             models.Index(fields=["site", "planned_at"], name="send_site_planned"),
+            # The dashboard's rollups: what a site sent on a day.
+            models.Index(fields=["site", "sent_at"], name="send_site_sent"),
         ]
 
     def __str__(self) -> str:
