@@ -32,8 +32,11 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
 @time_machine.travel(NOW, tick=False)
 def test_a_marketer_sees_their_sites_figures(client, marketer, site, data):  # noqa: F811
     client.force_login(marketer)
+    page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
+    assert "Ces chiffres ne sont pas encore comptés" in page
     roll_up_recent()  # the first five-minute run after an install rolls up the whole history
     page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
+    assert "Chiffres au 23/11/2026 13:00 ; ils sont recomptés toutes les cinq minutes." in page
     assert 'id="recovered">150,00 €<' in page
     assert "<svg" in page and "SMS, clics et chiffre d'affaires récupéré par jour" in page
     assert "30,00 €" in page  # after delivery, shown apart
