@@ -82,10 +82,11 @@ def record_purchase(
             _convert_open_carts(contact=contact, at=at)
         return existing
     with transaction.atomic():
-        if cart_id is None and contact is not None:
-            # The shop's server named the buyer but no browser: their open carts are bought,
-            # so that no reminder follows a purchase.
-            cart_id = _convert_open_carts(contact=contact, at=at)
+        if contact is not None and (cart_id is None or phone):
+            # The shop's server named the buyer (or no browser bought): their open carts, on
+            # every device, are bought, so that no reminder follows a purchase.
+            converted = _convert_open_carts(contact=contact, at=at)
+            cart_id = cart_id if cart_id is not None else converted
         conversion = Conversion(
             site=site,
             order_id=order_id,

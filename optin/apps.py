@@ -6,7 +6,7 @@ class OptinConfig(AppConfig):
     verbose_name = "Opt-in and consent"
 
     def ready(self) -> None:
-        from optin import enrolment, matching, replies  # noqa: F401 - the identify receiver
+        from optin import enrolment, matching, replies
         from optin.provider_opt_outs import apply_provider_opt_out
         from retargeting.gateways import hooks
         from retargeting.tracking import hooks as tracking_hooks
@@ -14,3 +14,4 @@ class OptinConfig(AppConfig):
         hooks.register_inbound_handler(replies.handle_reply)
         hooks.register_opt_out_handler(apply_provider_opt_out)
         tracking_hooks.register_identify_check(enrolment.check_identify)
+        tracking_hooks.register_visitor_lookup(matching.visitor_of_phone)

@@ -15,11 +15,13 @@ which the database keeps (one link per visitor); a race is settled by that const
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from optin.consent import ConsentBlocked, is_live, record_consent
@@ -109,7 +111,21 @@ def identify(
             site=site, raw_phone=event["phone"], first_name=event.get("first_name", "")
         )
         consent = event.get("consent") or {}
-        if consent.get("granted") and not is_live(status=contact.consent_status):
+        if consent.get("withdrawn") and is_live(status=contact.consent_status):
+            # The shop's platform says the customer unsubscribed there: honoured here too.
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.REVOKED,
+                source=source or ConsentSource.SERVER_API,
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
+            )
+        elif (
+            consent.get("granted")
+            and not is_live(status=contact.consent_status)
+            and not _older_than_last_stop(contact, consent.get("given_at"))
+        ):
             try:
                 record_consent(
                     contact=contact,
@@ -124,6 +140,29 @@ def identify(
         if visitor is not None:
             link_visitor(visitor=visitor, contact=contact, method=Method.SERVER)
     return contact
+
+
+def _older_than_last_stop(contact: Contact, given_at: Any) -> bool:
+    """Whether a consent a platform dates (``given_at``) was given before the contact's last
+    withdrawal: a checkout updated again after a STOP must not bring that STOP back to consent.
+    Undated consents (the shop's server API) are the shop's word for now."""
+    if not given_at or contact.consent_status != ConsentStatus.REVOKED:
+        return False
+    when = parse_datetime(str(given_at)) if isinstance(given_at, str) else None
+    revoked_at = (
+        contact.consents.filter(status=ConsentStatus.REVOKED)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if when is None or revoked_at is None:
+        return when is None
+    if timezone.is_naive(when):
+        when = when.replace(tzinfo=UTC)
+    if when <= revoked_at:
+        logger.info("a platform's consent older than the number's last STOP: not restored")
+        return True
+    return False
 
 
 def _anonymous_identify(
@@ -173,6 +212,25 @@ def _anonymous_identify(
         if visitor is not None:
             link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
     return contact
+
+
+def visitor_of_phone(site_id: int, phone: str) -> str | None:
+    """The visitor id of the number's most recently seen browser on the site, or None.
+
+    Only a browser proven to be the number's (linked by the shop's server or by a tap on our
+    link): a browser that merely claimed the number must not receive, or replace, the carts the
+    shop's server reports for it."""
+    link = (
+        VisitorLink.objects.filter(
+            contact__site_id=site_id,
+            contact__phone=phone,
+            method__in=[Method.SERVER, Method.TOKEN],
+        )
+        .select_related("visitor")
+        .order_by("-visitor__last_seen_at")
+        .first()
+    )
+    return link.visitor.vid if link is not None else None
 
 
 @receiver(identify_received, dispatch_uid="optin.matching.on_identify")

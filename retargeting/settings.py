@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "retargeting.sites",
     "retargeting.tracking",
     "retargeting.gateways",
+    "retargeting.platforms",
     "optin",
     "campaigns",
 ]

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from campaigns.customer import opt_out
 from campaigns.customer import views as customer
@@ -10,6 +10,7 @@ from optin.pages import confirm_link, hosted
 from retargeting import views
 from retargeting.demoshop import views as demoshop
 from retargeting.gateways import views as gateways
+from retargeting.platforms import views as platforms
 from retargeting.sites.login_throttle import ThrottledAuthenticationForm
 from retargeting.tracking import openapi
 from retargeting.tracking import views as tracking
@@ -22,14 +23,21 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("t.js", tracking.snippet, name="snippet"),
+    path("t/a/<str:platform>.js", tracking.platform_reader, name="platform-reader"),
     path("t/e", tracking.collect, name="collect"),
     path("t/p.gif", tracking.pixel, name="pixel"),
     path("api/v1/identify", tracking.api_identify, name="api-identify"),
     path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
+    path("api/v1/carts", tracking.api_carts, name="api-carts"),
     path("api/schema", openapi.schema_view, name="api-schema"),
     path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
     path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
     path("webhooks/brevo/sms/<str:token>", gateways.brevo_sms, name="brevo-sms"),
+    re_path(
+        r"^webhooks/(?P<platform>shopify|woocommerce)/(?P<token>[A-Za-z0-9_-]{16,64})$",
+        platforms.webhook,
+        name="platform-webhook",
+    ),
     path("s/<str:code>", customer.follow, name="short-link"),
     path("u/<str:code>", opt_out.opt_out_page, name="opt-out-link"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),

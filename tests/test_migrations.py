@@ -161,3 +161,36 @@ def test_the_order_id_migration_fills_old_purchases_in_batches_and_indexes_them(
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cookie_consent_migration_gives_existing_shops_their_countrys_default():
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("sites", "0004_enrolment_limits_sender_unique")])
+        applied = MigrationExecutor(connection)
+        old = applied._create_project_state(with_applied_migrations=True).apps
+        Site = old.get_model("sites", "Site")
+        for country in ("FR", "DE", "US"):
+            Site.objects.create(
+                name=f"Old {country}",
+                public_key=f"pk_{country}",
+                secret_key_hash=country * 32,
+                country=country,
+                time_zone="UTC",
+                quiet_hours="fr_strict",
+            )
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([("sites", "0005_site_cookie_consent")])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT country, cookie_consent FROM sites_site ORDER BY country")
+            assert cursor.fetchall() == [
+                ("DE", "required"),
+                ("FR", "required"),
+                ("US", "not_required"),
+            ]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())

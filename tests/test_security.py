@@ -23,6 +23,9 @@ CSRF_EXEMPT = {
     "collect",
     "api-identify",
     "api-purchases",
+    "api-carts",
+    # Shopify and WooCommerce sign each delivery with the shop's secret (tests/platforms).
+    "platform-webhook",
     "twilio-inbound",
     "twilio-status",
     # Brevo signs nothing: the secret of ours in its URL authenticates it (tests/gateways).

@@ -471,6 +471,30 @@ def test_a_marketer_cannot_rename_their_shop_or_take_another_shops_sender(client
     assert Site.objects.get(pk=shop_b.pk).sender == "SHOPB"
 
 
+def test_cookie_consent_is_the_operators_choice_in_the_admin(client):
+    shop = SiteFactory(name="Shop A")
+    assert shop.cookie_consent == "required"  # a French shop
+    marketer = User.objects.create_user("marketer-a", password="x")
+    add_member(site=shop, user=marketer)
+    url = reverse("admin:sites_site_change", args=[shop.pk])
+    client.force_login(marketer)
+    data = _change_form_data(client.get(url))
+    data.update(cookie_consent="not_required", stale_after_hours="24")
+    assert client.post(url, data).status_code == 302
+    shop.refresh_from_db()
+    assert (shop.cookie_consent, shop.stale_after_hours) == ("required", 24)
+    operator = User.objects.create_superuser("operator", password="x")
+    client.force_login(operator)
+    data = _change_form_data(client.get(url))
+    data.update(cookie_consent="not_required")
+    response = client.post(url, data)
+    assert response.status_code == 302, (
+        response.context and response.context["adminform"].form.errors
+    )
+    shop.refresh_from_db()
+    assert shop.cookie_consent == "not_required"
+
+
 def test_a_sender_belongs_to_one_site_even_for_an_operator(client):
     SiteFactory(name="Shop A", sender="SHOPA")
     shop_b = SiteFactory(name="Shop B", sender="SHOPB")

@@ -18,7 +18,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.dashboard.frame import Frame, dashboard_page
 from optin.enrolment import confirmations_today
-from retargeting.sites.models import Site
+from retargeting.platforms.connections import TOPICS
+from retargeting.platforms.models import Platform
+from retargeting.sites.models import Membership, Site
 from retargeting.sites.services import rotate_secret_key
 from retargeting.tracking.models import Event
 
@@ -26,10 +28,12 @@ LAST_EVENTS = 20
 
 
 def snippet_tag(site: Site) -> str:
-    """The one tag a shop adds to every page."""
+    """The one tag a shop adds to every page; it waits for the visitor's cookie consent where
+    the site requires it (the EU and the EEA by default)."""
+    consent = ' data-consent="required"' if site.cookie_consent_required else ""
     return (
         f'<script async src="{settings.PUBLIC_BASE_URL}/t.js" '
-        f'data-site="{site.public_key}"></script>'
+        f'data-site="{site.public_key}"{consent}></script>'
     )
 
 
@@ -37,6 +41,30 @@ def may_rotate(request: HttpRequest, site: Site) -> bool:
     """Only the platform's operators replace a site's keys, as they set its name, sender and
     domains (a shop's owner who fears a leaked key asks them)."""
     return bool(request.user.is_superuser)
+
+
+def shows_platforms(request: HttpRequest, site: Site) -> bool:
+    """The site's owners and the operators see the platforms' webhook addresses."""
+    if request.user.is_superuser:
+        return True
+    return Membership.objects.filter(
+        user_id=request.user.pk or 0, site=site, role=Membership.Role.OWNER
+    ).exists()
+
+
+def platform_webhooks(request: HttpRequest, site: Site) -> list[dict[str, object]]:
+    """The addresses the shop's platform posts its webhooks to, for the site's owners and the
+    operators (``manage.py connect_platform`` makes them; the signing secret is never shown)."""
+    if not shows_platforms(request, site):
+        return []
+    return [
+        {
+            "platform": connection.get_platform_display(),
+            "webhook_url": connection.webhook_url,
+            "topics": TOPICS[Platform(connection.platform)],
+        }
+        for connection in site.platforms.order_by("platform")
+    ]
 
 
 def last_events(site: Site, *, limit: int = LAST_EVENTS) -> list[dict[str, str]]:
@@ -97,6 +125,8 @@ def _page(request: HttpRequest, frame: Frame, *, new_key: str, status: int = 200
             refused=status == 403,
             events=last_events(site),
             confirmations_today=confirmations_today(site),
+            platforms=platform_webhooks(request, site),
+            shows_platforms=shows_platforms(request, site),
         ),
         status=status,
     )

@@ -26,14 +26,16 @@ class MembershipInline(SiteScopedInline, admin.TabularInline):
         return bool(request.user.is_superuser)
 
 
-# What a shop is called and sends as, where its links may lead, and what a stranger may
-# make it spend: the platform operators' decision, never a member's (a marketer of one shop
+# What a shop is called and sends as, where its links may lead, what a stranger may make
+# it spend, and whether its visitors' cookie consent is awaited: the platform operators'
+# decision, never a member's (a marketer of one shop
 # could otherwise take another shop's name or sender).
 OPERATOR_FIELDS = [
     "name",
     "sender",
     "stop_number",
     "allowed_domains",
+    "cookie_consent",
     "enrol_countries",
     "confirmations_per_day",
     "confirmations_per_ip_per_day",

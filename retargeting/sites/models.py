@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
+from typing import Any
 
 import phonenumbers
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from retargeting.sites.cookie_consent import consent_required_in
 from retargeting.sites.domains import normalize_domain, url_on_domains
 from retargeting.sites.hours import validate_custom_hours
 
@@ -61,6 +63,17 @@ class QuietHours(models.TextChoices):
     NONE = "none", "No quiet hours"
 
 
+class CookieConsent(models.TextChoices):
+    """Whether the snippet stores and sends nothing before the visitor's cookie consent."""
+
+    REQUIRED = "required", "Required: nothing is stored or sent before the visitor consents"
+    NOT_REQUIRED = "not_required", "Not required"
+
+    @classmethod
+    def for_country(cls, country: str) -> CookieConsent:
+        return cls.REQUIRED if consent_required_in(country) else cls.NOT_REQUIRED
+
+
 class Language(models.TextChoices):
     FR = "fr", "Français"
     EN = "en", "English"
@@ -98,6 +111,13 @@ class Site(models.Model):
         blank=True,
         help_text="The consent wording next to the box on the hosted opt-in page. "
         "Empty: a default naming the shop.",
+    )
+    cookie_consent = models.CharField(
+        max_length=16,
+        choices=CookieConsent.choices,
+        blank=True,
+        help_text="Whether the snippet waits for the visitor's cookie consent (the tag's "
+        'data-consent="required"). Empty: from the country, required in the EU and the EEA.',
     )
     cart_url = models.URLField(
         max_length=2000, blank=True, help_text="Where a short link goes when a cart has no URL."
@@ -185,6 +205,11 @@ class Site(models.Model):
             models.CheckConstraint(
                 condition=Q(language__in=Language.values), name="site_language_known"
             ),
+            # Empty: the country's default (rows written without the model, as migrations do).
+            models.CheckConstraint(
+                condition=Q(cookie_consent__in=["", *CookieConsent.values]),
+                name="site_cookie_consent_known",
+            ),
             models.CheckConstraint(
                 condition=Q(cap_per_24h__gte=1) & Q(cap_per_7d__gte=F("cap_per_24h")),
                 name="site_caps_coherent",
@@ -198,7 +223,13 @@ class Site(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self._default_cookie_consent()
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
+        # Before the constraints are checked: an empty choice means the country's default.
+        self._default_cookie_consent()
         if self.sender and (
             Site.objects.exclude(pk=self.pk).filter(sender__iexact=self.sender).exists()
         ):
@@ -209,6 +240,10 @@ class Site(models.Model):
             raise ValidationError(
                 {"quiet_hours_custom": "The custom preset needs at least one window."}
             )
+
+    def _default_cookie_consent(self) -> None:
+        if not self.cookie_consent:
+            self.cookie_consent = CookieConsent.for_country(self.country or "")
 
     @property
     def home_url(self) -> str:
@@ -226,6 +261,13 @@ class Site(models.Model):
     def countries(self) -> tuple[str, ...]:
         """The countries whose numbers the snippet and the hosted page may enrol."""
         return tuple(self.enrol_countries or [self.country])
+
+    @property
+    def cookie_consent_required(self) -> bool:
+        """Whether the snippet's tag must say ``data-consent="required"``."""
+        if not self.cookie_consent:
+            return consent_required_in(self.country or "")
+        return self.cookie_consent == CookieConsent.REQUIRED
 
     def owns_url(self, url: str) -> bool:
         """Whether ``url`` is http(s) on one of the site's domains (subdomains included)."""

@@ -11,6 +11,7 @@ save what it returns. It reads and changes only the ``Cart`` objects it is given
   again with the new contents, or created. A bought cart's id reused by the shop changes
   nothing (that cart is done).
 - An event older than the open cart's state (the buffer can write late) changes nothing.
+- A platform's reference (``ref``) is kept until an event brings another one.
 """
 
 from __future__ import annotations
@@ -32,18 +33,24 @@ FIELDS = [
     "item_count",
     "items",
     "url",
+    "ref",
 ]
 
 
 def cart_contents(data: dict[str, Any]) -> dict[str, Any]:
-    """The columns of a validated cart event's ``cart``."""
-    return {
+    """The columns of a validated cart event's ``cart``. A platform's reference is only ever
+    set, never cleared, by an event: the page knows nothing of the checkout the platform's
+    webhook named, and an order must still find its cart by it."""
+    contents = {
         "currency": data["currency"],
         "total": Decimal(data["total"]),
         "items": data["items"],
         "item_count": sum(item["quantity"] for item in data["items"]),
         "url": data["url"] or "",
     }
+    if data.get("ref"):
+        contents["ref"] = data["ref"]
+    return contents
 
 
 @dataclass

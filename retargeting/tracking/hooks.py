@@ -39,3 +39,24 @@ def check_identify(
         if refusal is not None:
             return refusal
     return None
+
+
+VisitorsOfPhone = Callable[[int, str], "str | None"]
+"""Called with ``site_id`` and a phone in E.164: the visitor id of that number's most recently
+seen browser on the site, or None."""
+
+_visitor_lookups: list[VisitorsOfPhone] = []
+
+
+def register_visitor_lookup(lookup: VisitorsOfPhone) -> None:
+    if lookup not in _visitor_lookups:
+        _visitor_lookups.append(lookup)
+
+
+def visitor_of_phone(site_id: int, phone: str) -> str | None:
+    """The browser the opt-in layer knows for this number, for the shop's server's carts."""
+    for lookup in _visitor_lookups:
+        vid = lookup(site_id, phone)
+        if vid is not None:
+            return vid
+    return None

@@ -22,12 +22,27 @@ class Visitor(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
     vid = models.CharField("visitor id", max_length=64, validators=[validate_visitor_id])
+    customer_id = models.CharField(
+        "shop's customer id",
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="The shop's own customer or guest id, as its server or platform reports it.",
+    )
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["site", "vid"], name="visitor_site_vid_unique"),
+        ]
+        indexes = [
+            # The server cart API and the platforms find a customer's browsers by their id.
+            models.Index(
+                fields=["site", "customer_id"],
+                condition=~Q(customer_id=""),
+                name="visitor_customer",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -53,6 +68,14 @@ class Cart(models.Model):
     item_count = models.PositiveIntegerField(default=0)
     items = models.JSONField(default=list)
     url = models.URLField("restore URL", max_length=2000, blank=True)
+    ref = models.CharField(
+        "platform reference",
+        max_length=128,
+        blank=True,
+        default="",
+        help_text="What the shop's platform names this cart by in its orders (WooCommerce's "
+        "cart hash, Shopify's checkout token).",
+    )
     created_at = models.DateTimeField()
     # When the contents last changed: what abandonment is measured from.
     last_change_at = models.DateTimeField()
@@ -83,6 +106,9 @@ class Cart(models.Model):
                 condition=Q(status="open", item_count__gt=0),
                 name="cart_abandonment_scan",
             ),
+            # A platform's order names its cart by the shop's cart id or the platform's ref.
+            models.Index(fields=["site", "external_id"], name="cart_site_external_id"),
+            models.Index(fields=["site", "ref"], condition=~Q(ref=""), name="cart_site_ref"),
         ]
 
     def __str__(self) -> str:

@@ -51,6 +51,23 @@ _ITEM = {
         "image": {"type": "string", "format": "uri", "maxLength": 2000},
     },
 }
+_CART = {
+    "type": "object",
+    "required": ["id", "currency", "total", "items"],
+    "properties": {
+        "id": _ID,
+        "currency": _CURRENCY,
+        "total": _AMOUNT,
+        "url": _LINK,
+        "items": {"type": "array", "maxItems": 200, "items": _ITEM},
+        "ref": {
+            "type": "string",
+            "maxLength": 128,
+            "description": "What the shop's platform names the cart by in its orders "
+            "(WooCommerce's cart hash); optional.",
+        },
+    },
+}
 _EVENTS = {
     "page_view": {
         "type": "object",
@@ -66,17 +83,7 @@ _EVENTS = {
         "required": ["type", "cart"],
         "properties": {
             "type": {"type": "string", "enum": ["cart"]},
-            "cart": {
-                "type": "object",
-                "required": ["id", "currency", "total", "items"],
-                "properties": {
-                    "id": _ID,
-                    "currency": _CURRENCY,
-                    "total": _AMOUNT,
-                    "url": _LINK,
-                    "items": {"type": "array", "maxItems": 200, "items": _ITEM},
-                },
-            },
+            "cart": _CART,
         },
     },
     "identify": {
@@ -216,6 +223,48 @@ def _description() -> dict[str, Any]:
                                             "ok": {"type": "boolean"},
                                             "phone": {"type": "string"},
                                             "vid": {"type": "string", "nullable": True},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(400, 401, 413),
+                    },
+                }
+            },
+            "/api/v1/carts": {
+                "post": {
+                    "summary": "A cart, from the shop's server or platform module, for a browser "
+                    "(vid), the shop's own customer or guest id (customer_id) or a number (phone): "
+                    "at least one. The snippet's cart rules apply.",
+                    "security": [{"secretKey": []}],
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["cart"],
+                            "properties": {
+                                "cart": _CART,
+                                "vid": _VID,
+                                "customer_id": _ID,
+                                "phone": {"type": "string", "maxLength": 64},
+                            },
+                        }
+                    ),
+                    "responses": {
+                        "200": {
+                            "description": "Recorded",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "ok": {"type": "boolean"},
+                                            "vid": {"type": "string"},
+                                            "cart_id": {"type": "string"},
+                                            "cart_status": {
+                                                "type": "string",
+                                                "enum": ["open", "converted", "replaced"],
+                                            },
                                         },
                                     }
                                 }

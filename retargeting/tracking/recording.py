@@ -46,12 +46,23 @@ class Recorded:
 
 
 def record_batch(
-    *, site_id: int, vid: str | None, events: list[dict[str, Any]], origin: Origin
+    *,
+    site_id: int,
+    vid: str | None,
+    events: list[dict[str, Any]],
+    origin: Origin,
+    customer_id: str = "",
 ) -> Recorded:
-    """Record validated ``events`` of one visitor (``vid``) of a site, dated by the server."""
+    """Record validated ``events`` of one visitor (``vid``) of a site, dated by the server.
+
+    ``customer_id``: the shop's own id for this visitor's customer (the shop's server only)."""
     now = timezone.now()
     with transaction.atomic():
-        visitor = _touch_visitor(site_id=site_id, vid=vid, now=now) if vid else None
+        visitor = (
+            _touch_visitor(site_id=site_id, vid=vid, now=now, customer_id=customer_id)
+            if vid
+            else None
+        )
         recorded = Recorded(visitor=visitor)
         touches_cart = any(event["type"] in ("cart", "purchase") for event in events)
         open_cart = _open_cart(visitor) if visitor is not None and touches_cart else None
@@ -64,12 +75,16 @@ def record_batch(
                 site_id, event["order_id"], visitor=visitor
             ):
                 continue
-            elif event["type"] == "purchase" and open_cart is not None:
-                open_cart.status = Cart.Status.CONVERTED
-                open_cart.converted_at = now
-                open_cart.save(update_fields=["status", "converted_at"])
-                recorded.converted_cart_id = open_cart.pk
-                open_cart = None
+            elif event["type"] == "purchase" and visitor is not None:
+                bought = _bought_cart(visitor, open_cart, event.get("cart"))
+                if bought is not None:
+                    if bought.status != Cart.Status.CONVERTED:
+                        bought.status = Cart.Status.CONVERTED
+                        bought.converted_at = now
+                        bought.save(update_fields=["status", "converted_at"])
+                    recorded.converted_cart_id = bought.pk
+                    if bought is open_cart:
+                        open_cart = None
         recorded.events = Event.objects.bulk_create(
             Event(
                 site_id=site_id,
@@ -98,19 +113,40 @@ def _already_bought(site_id: int, order_id: str, *, visitor: Visitor | None) -> 
     return seen.filter(vouched | Q(visitor=visitor)).exists()
 
 
-def _touch_visitor(*, site_id: int, vid: str, now: datetime) -> Visitor:
+def _bought_cart(visitor: Visitor, open_cart: Cart | None, named: str | None) -> Cart | None:
+    """The cart a purchase converts: the one its platform names (a Shopify order names its
+    checkout, perhaps converted a moment ago by the finished checkout), else the open one."""
+    if not named or (open_cart is not None and open_cart.external_id == named):
+        return open_cart
+    cart = Cart.objects.select_for_update().filter(visitor=visitor, external_id=named).first()
+    if cart is not None and cart.status == Cart.Status.REPLACED:
+        return open_cart
+    return cart or open_cart
+
+
+def _touch_visitor(*, site_id: int, vid: str, now: datetime, customer_id: str = "") -> Visitor:
     visitor = Visitor.objects.filter(site_id=site_id, vid=vid).first()
     if visitor is None:
         try:
             with transaction.atomic():
                 return Visitor.objects.create(
-                    site_id=site_id, vid=vid, first_seen_at=now, last_seen_at=now
+                    site_id=site_id,
+                    vid=vid,
+                    customer_id=customer_id,
+                    first_seen_at=now,
+                    last_seen_at=now,
                 )
         except IntegrityError:  # created by a concurrent request
             visitor = Visitor.objects.get(site_id=site_id, vid=vid)
+    changes: dict[str, Any] = {}
     if now - visitor.last_seen_at >= LAST_SEEN_PRECISION:
-        visitor.last_seen_at = now
-        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=now)
+        changes["last_seen_at"] = now
+    if customer_id and visitor.customer_id != customer_id:
+        changes["customer_id"] = customer_id
+    if changes:
+        for name, value in changes.items():
+            setattr(visitor, name, value)
+        Visitor.objects.filter(pk=visitor.pk).update(**changes)
     return visitor
 
 

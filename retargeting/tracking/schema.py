@@ -146,8 +146,8 @@ def page_view(event: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def cart(event: dict[str, Any], path: str) -> dict[str, Any]:
-    body = _object(event.get("cart"), f"{path}.cart")
-    cpath = f"{path}.cart"
+    cpath = _at(path, "cart")
+    body = _object(event.get("cart"), cpath)
     items_value = body.get("items")
     if not isinstance(items_value, list):
         raise PayloadError(f"{cpath}.items", "a list (empty when the cart was emptied)")
@@ -176,8 +176,16 @@ def cart(event: dict[str, Any], path: str) -> dict[str, Any]:
             "total": str(_amount(body, "total", cpath)),
             "url": _url(body, "url", cpath),
             "items": items,
+            **_ref(body, cpath),
         },
     }
+
+
+def _ref(body: dict[str, Any], path: str) -> dict[str, str]:
+    """The platform's name for the cart's contents (WooCommerce's cart hash), kept only when
+    given: an order of that platform finds its cart by it."""
+    ref = string_field(body, "ref", path, max_length=128, required=False)
+    return {"ref": ref} if ref else {}
 
 
 def consent(value: Any, path: str) -> dict[str, Any]:
@@ -226,15 +234,18 @@ def validate_event(raw: Any, path: str) -> dict[str, Any]:
     return _BY_TYPE[kind](event, path)
 
 
-def check_links(events: list[dict[str, Any]], domains: tuple[str, ...] | list[str]) -> None:
+def check_links(
+    events: list[dict[str, Any]], domains: tuple[str, ...] | list[str], *, in_batch: bool = True
+) -> None:
     """Refuse a cart whose link, or one of its items' links, leaves the site's domains: those
-    links end up in an SMS under the shop's name. Images may be on a CDN (never a link)."""
+    links end up in an SMS under the shop's name. Images may be on a CDN (never a link).
+    ``in_batch``: the events are a batch's (``events[N].cart``), else one body's (``cart``)."""
     expected = "an http(s) URL on one of the site's domains"
     for index, event in enumerate(events):
         if event["type"] != "cart":
             continue
         body = event["cart"]
-        path = f"events[{index}].cart"
+        path = f"events[{index}].cart" if in_batch else "cart"
         if body["url"] and not url_on_domains(body["url"], domains):
             raise PayloadError(f"{path}.url", expected)
         for item_index, item in enumerate(body["items"]):
@@ -249,6 +260,14 @@ def site_key(payload: Any) -> str:
     if not isinstance(key, str) or not 1 <= len(key) <= 64:
         raise PayloadError("site", "the site's public key")
     return key
+
+
+def customer_id(body: dict[str, Any]) -> str | None:
+    """The shop's own customer or guest id (a string or a whole number), or None."""
+    return (
+        string_field(body, "customer_id", "", max_length=128, required=False, allow_number=True)
+        or None
+    )
 
 
 def validate_batch(payload: dict[str, Any]) -> Batch:

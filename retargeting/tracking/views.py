@@ -13,17 +13,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from retargeting.sites.lookup import SiteInfo, any_site_allows, site_by_public_key
+from retargeting.sites.lookup import clear as clear_site_lookup
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
 from retargeting.tracking import buffer, hooks, limits, schema
-from retargeting.tracking.models import Event
+from retargeting.tracking.models import Cart, Event
 from retargeting.tracking.recording import Origin, record_batch
+from retargeting.tracking.server_carts import record_server_cart
 from retargeting.web import strict_json
 from retargeting.web.privacy import client_ip, truncate_ip
 from retargeting.web.ratelimit import allow
@@ -32,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 SNIPPET_PATH = Path(__file__).resolve().parent / "static" / "relance" / "t.js"
+# The platforms whose cart the snippet reads in the page (data-platform), one file each.
+PLATFORMS = ("shopify", "woocommerce", "prestashop")
+PLATFORMS_PATH = SNIPPET_PATH.parent / "a"
 # The smallest transparent GIF.
 PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -163,7 +169,14 @@ def collect(request: HttpRequest) -> HttpResponse:
     refused = _refused_identify(batch.events, site.id, batch.vid, ip)
     if refused is not None:
         return _cors(refused, request)
-    record_batch(site_id=site.id, vid=batch.vid, events=batch.events, origin=origin)
+    try:
+        record_batch(site_id=site.id, vid=batch.vid, events=batch.events, origin=origin)
+    except IntegrityError:
+        # The site was deleted in another process since this one looked its key up.
+        clear_site_lookup()
+        if site_by_public_key(key) is not None:
+            raise
+        return _cors(_error("unknown site key", 403), request)
     return _cors(HttpResponse(status=204), request)
 
 
@@ -245,17 +258,42 @@ def _record_pixel(request: HttpRequest) -> None:
     record_batch(site_id=site.id, vid=vid, events=[event], origin=origin)
 
 
+def compact(source: str) -> bytes:
+    """The script as served: its comment lines and indentation left out (they are for the
+    reader of the source; every shop's visitor would download them). Nothing else changes, so
+    what runs is what the source says."""
+    lines = (line.strip() for line in source.splitlines())
+    return ("\n".join(line for line in lines if line and not line.startswith("//")) + "\n").encode()
+
+
 @cache
 def _snippet() -> bytes:
-    return SNIPPET_PATH.read_bytes()
+    return compact(SNIPPET_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def _platform_reader(platform: str) -> bytes:
+    return compact((PLATFORMS_PATH / f"{platform}.js").read_text(encoding="utf-8"))
+
+
+def _script(body: bytes) -> HttpResponse:
+    response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def snippet(request: HttpRequest) -> HttpResponse:
     """``GET /t.js``: the snippet, cacheable for five minutes so updates spread quickly."""
-    response = HttpResponse(_snippet(), content_type="application/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=300"
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
+    return _script(_snippet())
+
+
+def platform_reader(request: HttpRequest, platform: str) -> HttpResponse:
+    """``GET /t/a/PLATFORM.js``: the cart reader that ``t.js`` loads on a shop whose tag says
+    ``data-platform="PLATFORM"``; cacheable like the snippet."""
+    if platform not in PLATFORMS:
+        return _error("unknown platform", 404)
+    return _script(_platform_reader(platform))
 
 
 # --- The shop's server API ----------------------------------------------------------------
@@ -371,4 +409,43 @@ def api_purchases(request: HttpRequest) -> JsonResponse:
             "order_id": event["order_id"],
             "cart_converted": recorded.converted_cart_id is not None,
         }
+    )
+
+
+@csrf_exempt
+def api_carts(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/carts``: a cart, from the shop's server or its platform module, for a
+    browser (``vid``), the shop's own customer (``customer_id``) or a number (``phone``)."""
+    try:
+        site, body = _api_request(request)
+        vid = _optional_vid(body)
+        customer_id = schema.customer_id(body)
+        phone = _phone(body, site.country, required=False)
+        if vid is None and customer_id is None and phone is None:
+            raise schema.PayloadError(
+                "vid", "a visitor id, a customer_id or a phone (at least one)"
+            )
+        event = schema.cart(body, "")
+        schema.check_links([event], site.allowed_domains, in_batch=False)
+    except _Refused as refused:
+        return refused.response
+    except schema.PayloadError as exc:
+        return _error(str(exc), 400)
+    result = record_server_cart(
+        site_id=site.pk,
+        cart=event,
+        origin=_server_origin(request),
+        vid=vid,
+        customer_id=customer_id,
+        phone=phone,
+    )
+    cart = (
+        Cart.objects.filter(
+            site_id=site.pk, visitor__vid=result.vid, external_id=event["cart"]["id"]
+        )
+        .values_list("status", flat=True)
+        .first()
+    )
+    return JsonResponse(
+        {"ok": True, "vid": result.vid, "cart_id": event["cart"]["id"], "cart_status": cart}
     )

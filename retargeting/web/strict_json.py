@@ -4,6 +4,8 @@ Python's ``json.loads`` takes more than JSON: ``NaN``, ``Infinity`` and ``-Infin
 such as ``1e400`` that become infinite, and ``"\\ud800"``, a lone UTF-16 surrogate that no
 encoder (UTF-8, PostgreSQL, the SMS provider) can write. Each of them crashed a later step
 with a 500; here they are refused where the body is read, with a reason the sender can fix.
+A key repeated in one object (``{"cart": 1, "cart": 2}``) is refused too: readers disagree on
+which value wins (Python keeps the last, others the first), so such a body means nothing sure.
 """
 
 from __future__ import annotations
@@ -36,11 +38,24 @@ def _finite(text: str) -> float:
     return value
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidJson(f"the body is not valid JSON: the key {key[:60]!r} is repeated")
+            seen.add(key)
+    return value
+
+
 def loads(data: bytes | str) -> Any:
-    """The value of a JSON body; raises ``InvalidJson`` for anything but finite numbers and
-    strings of whole Unicode characters."""
+    """The value of a JSON body; raises ``InvalidJson`` for anything but finite numbers,
+    strings of whole Unicode characters and objects whose keys are each given once."""
     try:
-        value = json.loads(data, parse_constant=_constant, parse_float=_finite)
+        value = json.loads(
+            data, parse_constant=_constant, parse_float=_finite, object_pairs_hook=_object
+        )
     except InvalidJson:
         raise
     except RecursionError:

@@ -390,6 +390,20 @@ def test_an_unknown_site_key_gets_a_403(client, shop):
     assert nothing_stored()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_site_deleted_by_another_process_gets_a_403_not_a_500(client, shop):
+    """This process still has the key in its cache: the write finds no site, and the answer is
+    the unknown key's, not a 500 (a beacon that outlives its site)."""
+    from retargeting.sites.lookup import site_by_public_key
+
+    assert site_by_public_key(shop.public_key) is not None  # cached here
+    # Deleted elsewhere: no signal reaches this process's cache.
+    type(shop).objects.filter(pk=shop.pk)._raw_delete(using="default")
+    response = post(client, batch(shop, GOOD_EVENTS["cart"]))
+    assert response.status_code == 403
+    assert response.json() == {"error": "unknown site key"}
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [

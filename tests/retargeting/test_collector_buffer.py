@@ -272,7 +272,9 @@ def test_drained_in_batches_with_a_few_queries(shop):
     with CaptureQueriesContext(connection) as queries:
         write_entries(entries)
     assert Event.objects.count() == 400 and Cart.objects.count() == 200
-    assert len(queries) <= 12
+    # A handful per table, whatever the number of entries (SQLite splits a long INSERT by its
+    # limit of bound variables, so a wider table can take one statement more).
+    assert len(queries) <= 14
 
 
 # --- The buffered path ends where the direct path ends ----------------------------------------

@@ -88,6 +88,19 @@ def test_the_loader_refuses_lone_surrogates_and_says_where(body, where):
     assert str(refused.value).startswith(where)
 
 
+@pytest.mark.parametrize(
+    "body", ['{"a": 1, "a": 2}', '{"x": [{"id": "1", "total": 1, "total": 2}]}']
+)
+def test_the_loader_refuses_a_key_repeated_in_one_object(body):
+    # RFC 8259 section 4: with repeated names "the behavior of software ... is unpredictable".
+    with pytest.raises(InvalidJson, match="is repeated"):
+        loads(body)
+
+
+def test_control_the_same_key_in_two_objects_is_fine():
+    assert loads('{"a": {"id": 1}, "b": {"id": 2}}') == {"a": {"id": 1}, "b": {"id": 2}}
+
+
 def test_raw_surrogates_in_the_bytes_are_refused_too():
     # json.loads decodes bytes with "surrogatepass": a surrogate encoded in the bytes gets in.
     with pytest.raises(InvalidJson, match="surrogate"):

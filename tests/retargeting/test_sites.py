@@ -126,3 +126,33 @@ def test_the_zone_table_knows_each_zones_country():
     assert zone_country("Indian/Reunion") == "RE"
     assert zone_country("Indian/Mayotte") == "YT"
     assert zone_country("Mars/Olympus") == ""
+
+
+@pytest.mark.parametrize(
+    "country, expected",
+    [("FR", "required"), ("RE", "required"), ("NO", "required"), ("US", "not_required"),
+     ("CH", "not_required")],
+)  # fmt: skip
+def test_cookie_consent_defaults_to_required_in_the_eu_and_the_eea(country, expected):
+    created = create_site(name=f"Shop {country}", domains=["shop.example"], country=country)
+    site = Site.objects.get(pk=created.site.pk)
+    assert site.cookie_consent == expected
+    assert site.cookie_consent_required is (expected == "required")
+
+
+def test_an_operator_choice_of_cookie_consent_is_kept_and_an_empty_one_means_the_country(site):
+    site.cookie_consent = "not_required"
+    site.full_clean()
+    site.save()
+    site.refresh_from_db()
+    assert site.cookie_consent == "not_required" and not site.cookie_consent_required
+    site.cookie_consent = ""
+    site.full_clean()  # the admin's form: an emptied choice takes the country's default
+    site.save()
+    site.refresh_from_db()
+    assert site.cookie_consent == "required"
+
+
+def test_the_database_refuses_an_unknown_cookie_consent(site):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(cookie_consent="maybe")

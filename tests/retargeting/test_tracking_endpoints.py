@@ -83,6 +83,29 @@ def test_the_snippet_is_under_3_kb_gzipped(client):
     assert size < 3 * 1024, f"t.js is {size} bytes gzipped"
 
 
+@pytest.mark.parametrize("platform", ["shopify", "woocommerce", "prestashop"])
+def test_each_platform_reader_is_cacheable_javascript_under_3_kb_gzipped(client, platform):
+    response = client.get(f"/t/a/{platform}.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert "public" in response["Cache-Control"] and "max-age=" in response["Cache-Control"]
+    assert b"relance" in response.content
+    size = len(gzip.compress(response.content, 9))
+    assert size < 3 * 1024, f"{platform}.js is {size} bytes gzipped"
+
+
+def test_an_unknown_platform_reader_is_a_404(client):
+    for path in ("/t/a/magento.js", "/t/a/..%2Ft.js", "/t/a/.js"):
+        assert client.get(path).status_code == 404
+
+
+def test_the_served_scripts_leave_out_comment_lines_and_indentation_only():
+    from retargeting.tracking.views import compact
+
+    source = 'a();\n  // why\n    var u = "https://x/y"; // kept: code on the line\n\n}\n'
+    assert compact(source) == b'a();\nvar u = "https://x/y"; // kept: code on the line\n}\n'
+
+
 # --- server API ----------------------------------------------------------------------------
 
 

@@ -140,3 +140,22 @@ def test_no_page_of_the_dashboard_or_the_admin_breaks_its_content_security_polic
     page.wait_for_function("window.violations.length > 0")
     assert page.console_errors  # Chromium reports it as a console error too
     page.console_errors.clear()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_an_owner_sees_the_platforms_webhook_address(page, live_server, site, width, tmp_path):
+    from retargeting.platforms.connections import connect
+    from retargeting.sites.models import Membership
+
+    connection = connect(site=site, platform="shopify", secret="shpss_0123456789")
+    user = User.objects.create_user("owner", password="pass-word-123", is_staff=True)
+    add_member(site=site, user=user, role=Membership.Role.OWNER)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/admin/login/?next=/dashboard/install/?site={site.pk}")
+    page.fill("#id_username", "owner")
+    page.fill("#id_password", "pass-word-123")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#platforms")
+    assert connection.webhook_url in page.inner_text("#platforms")
+    page.locator("#platforms").scroll_into_view_if_needed()
+    _fits_and_shoot(page, "installation-platforms", width, tmp_path)

@@ -205,6 +205,21 @@ def test_the_conversions_export_quotes_what_a_spreadsheet_would_run(client, mark
     assert rows[0]["total"] == "12.00"
 
 
+def test_the_installation_tag_waits_for_consent_only_where_the_site_requires_it(
+    client, marketer, site, settings
+):
+    client.force_login(marketer)
+    site.cookie_consent = "not_required"  # an operator's decision, in the admin
+    site.save()
+    page = html.unescape(client.get(f"/dashboard/install/?site={site.pk}").content.decode())
+    assert (
+        f'<script async src="{settings.PUBLIC_BASE_URL}/t.js" data-site="{site.public_key}">'
+        "</script>" in page
+    )
+    assert "data-consent" not in page.split('id="tag"')[1].split("</pre>")[0]
+    assert 'data-platform="shopify"' in page
+
+
 @time_machine.travel(NOW, tick=False)
 def test_the_installation_page_gives_the_tag_and_the_last_events(client, marketer, site, settings):
     Event.objects.create(
@@ -221,10 +236,12 @@ def test_the_installation_page_gives_the_tag_and_the_last_events(client, markete
     )
     client.force_login(marketer)
     page = html.unescape(client.get(f"/dashboard/install/?site={site.pk}").content.decode())
+    # A French shop: the tag waits for the visitor's cookie consent.
     assert (
-        f'<script async src="{settings.PUBLIC_BASE_URL}/t.js" data-site="{site.public_key}">'
-        in page
+        f'<script async src="{settings.PUBLIC_BASE_URL}/t.js" data-site="{site.public_key}" '
+        'data-consent="required"></script>' in page
     )
+    assert "attend le consentement aux cookies" in page
     assert "Événements reçus" in page
     feed = client.get(f"/dashboard/install/events?site={site.pk}").json()["events"]
     assert [event["type"] for event in feed] == ["identify", "page_view"]
@@ -235,6 +252,21 @@ def test_the_installation_page_gives_the_tag_and_the_last_events(client, markete
     assert client.post(f"/dashboard/install/key?site={site.pk}").status_code == 403
     site.refresh_from_db()
     assert site.secret_key_hash == before
+
+
+def test_the_platform_webhook_url_is_shown_to_owners_only(client, owner, marketer, site):
+    from retargeting.platforms.connections import connect
+
+    connection = connect(site=site, platform="shopify", secret="shpss_signing_secret")
+    client.force_login(owner)
+    page = client.get(f"/dashboard/install/?site={site.pk}").content.decode()
+    assert connection.webhook_url in page
+    assert "orders/create" in page
+    assert "shpss_signing_secret" not in page
+    client.force_login(marketer)
+    page = client.get(f"/dashboard/install/?site={site.pk}").content.decode()
+    assert connection.webhook_url not in page
+    assert 'id="platforms"' not in page
 
 
 def test_an_operator_gets_a_new_key_once_and_the_old_one_stops(client, owner, site):

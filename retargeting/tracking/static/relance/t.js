@@ -8,6 +8,7 @@
   var site = tag.getAttribute("data-site");
   var base = tag.src.replace(/\/t\.js(\?.*)?$/, "");
   var needConsent = tag.getAttribute("data-consent") === "required";
+  var platform = tag.getAttribute("data-platform");
   var COOKIE = "_relance_vid", LIFE = 395 * 864e5; // 13 months, as the CNIL allows
   var TOKEN = "_rl";
   var buffer = [], waiting = [], vid = null, timer = 0, allowed = !needConsent;
@@ -48,10 +49,23 @@
     return id;
   }
 
-  function visitorIdAfterExpiry() {
-    try { localStorage.removeItem(COOKIE); } catch (e) { /* blocked */ }
+  function drop() {
+    try { localStorage.removeItem(COOKIE); localStorage.removeItem("_relance_cart"); } catch (e) { /* blocked */ }
     d.cookie = COOKIE + "=; Max-Age=0; Path=/";
+  }
+
+  function visitorIdAfterExpiry() {
+    drop();
     return visitorId();
+  }
+
+  // A refusal, even after a consent: nothing more is sent and the visitor id is forgotten.
+  function forget() {
+    allowed = false;
+    buffer = [];
+    waiting = [];
+    vid = null;
+    drop();
   }
 
   function post(body, attempt) {
@@ -115,8 +129,8 @@
   var handle = safe(function (call) {
     var name = call && call[0], arg = (call && call[1]) || {};
     if (name === "consent") {
-      if (arg.tracking === true && !allowed) start();
-      else if (arg.tracking === false) waiting = [];
+      if (arg.tracking === true) allowed || start();
+      else if (arg.tracking === false) forget();
       return;
     }
     if (!allowed) { waiting.push(call); return; }
@@ -146,11 +160,31 @@
     earlier.forEach(handle);
   });
 
+  // The page's IAB TCF v2.2 banner: purposes 1 (store or read a cookie) and 7 (measure
+  // advertising performance: which reminder brought which purchase) must both be consented.
+  var tcf = safe(function () {
+    w.__tcfapi && w.__tcfapi("addEventListener", 2, safe(function (tc, ok) {
+      var yes = ok && tc && (tc.purpose || {}).consents || {};
+      if (ok && tc.gdprApplies === false) handle(["consent", { tracking: true }]);
+      else if (ok && /^(tcloaded|useractioncomplete)$/.test(tc.eventStatus)) {
+        handle(["consent", { tracking: !!(yes[1] && yes[7]) }]);
+      }
+    }));
+  });
+
   safe(function () {
-    w.relance = { loaded: true, push: function (call) { handle(call); } };
+    w.relance = { loaded: true, push: function (call) { handle(call); }, ok: function () { return allowed; } };
     if (allowed) start();
     // Calls made before the script loaded, in their order (a queued consent included).
     Array.prototype.slice.call(queued || []).forEach(handle);
+    w.__tcfapi ? tcf() : w.addEventListener("load", tcf);
+    if (/^(shopify|woocommerce|prestashop)$/.test(platform)) {
+      // The platform's cart reader, loaded only on the shops that ask for it.
+      var reader = d.createElement("script");
+      reader.async = true;
+      reader.src = base + "/t/a/" + platform + ".js";
+      d.head.appendChild(reader);
+    }
     d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") flush(); });
     w.addEventListener("pagehide", function () { flush(); });
   })();

@@ -1,0 +1,205 @@
+"""WooCommerce's webhooks: ``order.created`` and ``order.updated`` (WooCommerce → Settings →
+Advanced → Webhooks), bodies as the REST API v3 Order (tests/fixtures/platforms/webhooks/).
+
+- An order in ``processing`` or ``completed`` is the purchase. Its cart is found, in this order,
+  by the order's ``cart_hash`` (the hash of the cart's contents WooCommerce stores with the
+  order, and that the snippet reports from the shopper's ``woocommerce_cart_hash`` cookie: the
+  same browser's cart, exactly), by the shop's ``customer_id`` (a logged-in customer's carts
+  the shop's server reported), and by the billing phone (the number's carts on every device:
+  the buyer's number, so no reminder follows the purchase). All three are tried: each catches
+  carts the others miss (a guest has no customer id; a cookie-less browser has no hash).
+- An order still ``pending`` or ``failed`` is a checkout left at the payment: it is a cart of
+  its own (id ``order-ID``), restored by the order's ``payment_url`` (WooCommerce's "pay for
+  this order" page on the shop) when the body has one; it takes the place of the browser's cart
+  of the same hash, on that browser, so the shopper has one cart.
+- ``billing.phone`` is linked to the order's cart; it is given consent only when the shop named
+  the order meta field of its SMS consent checkbox (``connect_platform --sms-consent-field``)
+  and that field is ticked in this order. Otherwise the number is kept without consent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retargeting.platforms.models import PlatformConnection
+from retargeting.platforms.payloads import Unreadable, amount, first_phone, mapping, text
+from retargeting.sites.models import Site
+from retargeting.tracking import schema
+from retargeting.tracking.models import Cart, Visitor
+from retargeting.tracking.recording import Origin, record_batch
+from retargeting.tracking.server_carts import record_server_cart
+
+TOPICS = ("order.created", "order.updated")
+PAID = ("processing", "completed")
+LEFT_AT_PAYMENT = ("pending", "failed")
+TICKED = {"1", "yes", "on", "true", "checked", "oui"}
+
+
+def handle(
+    *, connection: PlatformConnection, topic: str, payload: dict[str, Any], origin: Origin
+) -> str:
+    if topic not in TOPICS:
+        return "ignored: topic not used"
+    order_id = text(payload.get("id"))
+    if not order_id:
+        raise Unreadable("id", "the order's id")
+    status = text(payload.get("status"))
+    site = connection.site
+    billing = mapping(payload.get("billing"))
+    region = (text(billing.get("country")) or site.country).upper()[:2]
+    phone = first_phone(
+        [billing.get("phone"), mapping(payload.get("shipping")).get("phone")], region, site.country
+    )
+    customer_id = text(payload.get("customer_id"))
+    customer_id = "" if customer_id in ("", "0") else customer_id
+    if status in PAID:
+        return _purchase(site, payload, order_id, phone, customer_id, origin)
+    if status in LEFT_AT_PAYMENT and phone:
+        return _left_at_payment(connection, payload, order_id, phone, customer_id, origin)
+    return f"ignored: order {status or 'without a status'}"
+
+
+def _identify(
+    connection: PlatformConnection, payload: dict[str, Any], phone: str
+) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "identify", "phone": phone}
+    first_name = text(mapping(payload.get("billing")).get("first_name"))
+    if first_name:
+        event["first_name"] = first_name[:80]
+    field = connection.sms_consent_field
+    if not field:
+        return event
+    values = [
+        meta.get("value")
+        for meta in payload.get("meta_data") or []
+        if isinstance(meta, dict) and meta.get("key") == field
+    ]
+    ticked = [value for value in values if value is True or text(value).lower() in TICKED]
+    event["proof"] = {"platform": "woocommerce", "field": field, "values": values[:3]}
+    if ticked:
+        shown = text(ticked[0]) or "true"
+        event["consent"] = {
+            "granted": True,
+            "source": "woocommerce",
+            "text": (connection.sms_consent_text or f"WooCommerce checkout field {field}")
+            + f" (order {text(payload.get('id'))}, {field}={shown})",
+            "given_at": text(payload.get("date_created_gmt")) or None,
+        }
+    return event
+
+
+def _left_at_payment(
+    connection: PlatformConnection,
+    payload: dict[str, Any],
+    order_id: str,
+    phone: str,
+    customer_id: str,
+    origin: Origin,
+) -> str:
+    site = connection.site
+    items = []
+    for line in payload.get("line_items") or []:
+        line = mapping(line)
+        items.append(
+            {
+                "sku": text(line.get("sku")) or text(line.get("product_id")) or "?",
+                "name": text(line.get("name")) or "?",
+                "price": amount(line.get("price", 0), "line_items[].price"),
+                "quantity": line.get("quantity", 1),
+            }
+        )
+    url = text(payload.get("payment_url")) or None
+    if url and not site.owns_url(url):
+        url = None
+    try:
+        event = schema.cart(
+            {
+                "cart": {
+                    "id": f"order-{order_id}",
+                    "currency": text(payload.get("currency")),
+                    "total": amount(payload.get("total"), "total"),
+                    "url": url,
+                    "items": items,
+                    "ref": text(payload.get("cart_hash")) or None,
+                }
+            },
+            "",
+        )
+    except schema.PayloadError as exc:
+        raise Unreadable(exc.path, str(exc)) from None
+    cart_hash = text(payload.get("cart_hash"))
+    browser = (
+        Cart.objects.filter(site=site, ref=cart_hash, status=Cart.Status.OPEN)
+        .select_related("visitor")
+        .order_by("-last_change_at")
+        .first()
+        if cart_hash
+        else None
+    )
+    result = record_server_cart(
+        site_id=site.pk,
+        cart=event,
+        origin=origin,
+        # The browser whose cart this order was made from (its hash): one person, one cart.
+        vid=browser.visitor.vid if browser is not None else None,
+        customer_id=customer_id or f"order:{order_id}",
+        phone=phone,
+        identify=_identify(connection, payload, phone),
+    )
+    return f"order left at payment: cart order-{order_id} of {result.vid}"
+
+
+def _purchase(
+    site: Site,
+    payload: dict[str, Any],
+    order_id: str,
+    phone: str | None,
+    customer_id: str,
+    origin: Origin,
+) -> str:
+    try:
+        event = schema.purchase(
+            {
+                "order_id": order_id,
+                "total": amount(payload.get("total"), "total"),
+                "currency": text(payload.get("currency")),
+            },
+            "",
+        )
+    except schema.PayloadError as exc:
+        raise Unreadable(exc.path, str(exc)) from None
+    if phone:
+        event["phone"] = phone
+    cart = _cart_of(site, payload, order_id, customer_id)
+    vid = None
+    if cart is not None:
+        vid = cart.visitor.vid
+        event["cart"] = cart.external_id
+    elif customer_id:
+        vid = (
+            Visitor.objects.filter(site=site, customer_id=customer_id)
+            .order_by("-last_seen_at")
+            .values_list("vid", flat=True)
+            .first()
+        )
+    recorded = record_batch(site_id=site.pk, vid=vid, events=[event], origin=origin)
+    if cart is not None or recorded.converted_cart_id is not None:
+        return "order paid: its cart converted"
+    return "order paid (no cart of it known)"
+
+
+def _cart_of(site: Site, payload: dict[str, Any], order_id: str, customer_id: str) -> Cart | None:
+    """The order's own cart: the checkout left at payment, else the cart of its hash, else
+    the open cart of the shop's customer."""
+    carts = Cart.objects.filter(site=site).select_related("visitor").order_by("-last_change_at")
+    own = carts.filter(external_id=f"order-{order_id}").first()
+    if own is not None:
+        return own
+    cart_hash = text(payload.get("cart_hash"))
+    if cart_hash:
+        by_hash = carts.filter(ref=cart_hash).exclude(status=Cart.Status.REPLACED).first()
+        if by_hash is not None:
+            return by_hash
+    if customer_id:
+        return carts.filter(visitor__customer_id=customer_id, status=Cart.Status.OPEN).first()
+    return None

@@ -1,0 +1,99 @@
+"""Carts the shop's server or its platform reports (``POST /api/v1/carts``, the platforms'
+webhooks): which visitor a cart belongs to when there may be no browser cookie at all.
+
+A cart is kept on a visitor, as the snippet's are, so the one cart rule applies unchanged
+(``cart_rules``): a new cart id replaces the previous cart, an emptied cart is empty, a changed
+cart starts the delay again. The visitor is, in this order:
+
+1. the browser the request names (``vid``), which then carries the ``customer_id`` too;
+2. the most recently seen visitor carrying the shop's ``customer_id`` (the same customer on
+   another device, or an earlier server cart);
+3. the number's browser, when a ``phone`` is given and the number's owner or the shop's server
+   already linked one (never a browser that merely claimed the number);
+4. a visitor of the server's own, named from the customer id or the number, so that the same
+   customer's next cart finds it (a guest's checkout works the same with the platform's guest id).
+
+A ``phone`` is the shop's server vouching for who the cart is for: the visitor is linked to that
+number (an authenticated identify without consent: it never grants or changes consent).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from retargeting.tracking import hooks
+from retargeting.tracking.models import Visitor
+from retargeting.tracking.recording import Origin, Recorded, record_batch
+
+
+@dataclass(frozen=True)
+class ServerCart:
+    vid: str
+    recorded: Recorded
+
+
+def _named_vid(kind: str, site_id: int, value: str) -> str:
+    digest = hashlib.sha256(f"{site_id}:{kind}:{value}".encode()).hexdigest()[:40]
+    return f"{kind}_{digest}"
+
+
+def visitor_for(
+    *, site_id: int, vid: str | None, customer_id: str | None, phone: str | None
+) -> str:
+    """The visitor id a server-reported cart belongs to (the rules above)."""
+    if vid:
+        return vid
+    if customer_id:
+        known = (
+            Visitor.objects.filter(site_id=site_id, customer_id=customer_id)
+            .order_by("-last_seen_at", "-pk")
+            .values_list("vid", flat=True)
+            .first()
+        )
+        if known:
+            return known
+    if phone:
+        proven = hooks.visitor_of_phone(site_id, phone)
+        if proven:
+            return proven
+    if customer_id:
+        return _named_vid("c", site_id, customer_id)
+    assert phone, "a vid, a customer_id or a phone"
+    return _named_vid("p", site_id, phone)
+
+
+def record_server_cart(
+    *,
+    site_id: int,
+    cart: dict[str, Any],
+    origin: Origin,
+    vid: str | None = None,
+    customer_id: str | None = None,
+    phone: str | None = None,
+    identify: dict[str, Any] | None = None,
+    purchase: dict[str, Any] | None = None,
+) -> ServerCart:
+    """Record a validated ``cart`` event for the visitor ``visitor_for`` names.
+
+    ``identify``: an identify event for ``phone`` to record with it (a platform's consent);
+    without it a ``phone`` links the visitor to the number with no consent change.
+    ``purchase``: a purchase event recorded after the cart (a platform's finished checkout).
+    """
+    chosen = visitor_for(site_id=site_id, vid=vid, customer_id=customer_id, phone=phone)
+    events: list[dict[str, Any]] = [cart]
+    if identify is not None:
+        events.insert(0, identify)
+    elif phone:
+        events.insert(0, {"type": "identify", "phone": phone})
+    if purchase is not None:
+        events.append(purchase)
+    recorded = record_batch(
+        site_id=site_id,
+        vid=chosen,
+        events=events,
+        origin=origin,
+        customer_id=customer_id or "",
+    )
+    return ServerCart(vid=chosen, recorded=recorded)
