@@ -76,8 +76,8 @@ def fill(site_id: int, step_id: int, sends: int) -> float:
     items = "%(items)s::jsonb" if connection.vendor == "postgresql" else "%(items)s"
     statements = [
         f"""{numbers("%(n)s")}
-        INSERT INTO tracking_visitor (vid, first_seen_at, last_seen_at, site_id)
-        SELECT 'dash-' || %(site)s || '-' || n, {left}, {left}, %(site)s FROM g""",
+        INSERT INTO tracking_visitor (vid, customer_id, first_seen_at, last_seen_at, site_id)
+        SELECT 'dash-' || %(site)s || '-' || n, '', {left}, {left}, %(site)s FROM g""",
         f"""{numbers("%(contacts)s")}
         INSERT INTO optin_contact (phone, first_name, region, consent_status,
             confirmation_code, created_at, updated_at, site_id)
@@ -86,9 +86,9 @@ def fill(site_id: int, step_id: int, sends: int) -> float:
         FROM g""",
         f"""
         INSERT INTO tracking_cart (external_id, status, currency, total, item_count, items,
-            url, created_at, last_change_at, converted_at, site_id, visitor_id)
+            url, ref, created_at, last_change_at, converted_at, site_id, visitor_id)
         SELECT 'cart-' || v.id, CASE WHEN v.n %% 20 = 0 THEN 'converted' ELSE 'open' END,
-               'EUR', 59.90, 2, {items}, '', v.first_seen_at, v.first_seen_at,
+               'EUR', 59.90, 2, {items}, '', '', v.first_seen_at, v.first_seen_at,
                CASE WHEN v.n %% 20 = 0 THEN {later("v.first_seen_at", "7200")} END,
                %(site)s, v.id
         FROM (SELECT id, first_seen_at, id - (SELECT min(id) FROM tracking_visitor
