@@ -63,7 +63,9 @@ def fill(site_id: int, step_id: int, sends: int) -> float:
     """Visitors, carts, contacts, sends, links, taps, purchases and STOPs in a few statements.
     Each cart n was left n % 90 days and n % 86400 seconds ago; its row ids follow n."""
     started = time.monotonic()
-    contacts = sends - sends // 10
+    # A tenth of the contacts get two carts, n and n + contacts: on different days, as the
+    # number of contacts is no multiple of 90 (for any size a multiple of ten).
+    contacts = sends - sends // 10 - 7
     params = {
         "site": site_id,
         "step": step_id,
@@ -95,7 +97,7 @@ def fill(site_id: int, step_id: int, sends: int) -> float:
                                               WHERE site_id = %(site)s) + 1 AS n
               FROM tracking_visitor WHERE site_id = %(site)s) v
         ORDER BY v.id""",
-        # Cart n is for contact ((n - 1) %% contacts) + 1: the first tenth have two carts.
+        # Cart n is for contact ((n - 1) %% contacts) + 1.
         f"""
         INSERT INTO campaigns_send (status, reason, reason_detail, planned_at, due_at,
             claimed_at, sent_at, body, segments, encoding, provider_id, error_code,
