@@ -51,6 +51,7 @@ TARGETS = {
     "send_sms_per_second": 500.0,
     "send_vs_bare_sdk": 0.5,  # Relance's SMS/s in one process over a bare SDK loop's
     "dashboard_ms": 300.0,
+    "dashboard_10m_ms": 1000.0,
 }
 
 
@@ -295,6 +296,10 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
     if report.database == "postgres" and env.get("REDIS_URL"):
         report.figures.update(dispatch(env))
         report.figures.update(dashboard(env))
+        if "dashboard_10m_ms" not in report.figures:
+            report.notes.append(
+                "dashboard at 10M sends: BENCH_DASHBOARD_LARGE_SENDS=10000000 (about an hour)"
+            )
     else:
         report.notes.append("the dispatch benchmark needs PostgreSQL and Redis")
     report.figures["celery_worker_rss_mb"] = celery_rss(env)
@@ -410,8 +415,15 @@ def dispatch(env: dict[str, str]) -> dict[str, float]:
 
 
 def dashboard(env: dict[str, str]) -> dict[str, float]:
-    """bench/dashboard.py: the overview's queries for a shop with BENCH_DASHBOARD_SENDS sends."""
-    return script("dashboard.py", [os.environ.get("BENCH_DASHBOARD_SENDS", "1000000")], env)
+    """bench/dashboard.py: the overview for a shop with BENCH_DASHBOARD_SENDS sends, and with
+    BENCH_DASHBOARD_LARGE_SENDS (10,000,000) too when it is set: that shop's fill and the
+    rollup of its 30 days take about an hour here, beyond make bench's 15 minutes."""
+    figures = script("dashboard.py", [os.environ.get("BENCH_DASHBOARD_SENDS", "1000000")], env)
+    large = os.environ.get("BENCH_DASHBOARD_LARGE_SENDS")
+    if large:
+        for name, value in script("dashboard.py", [large], env).items():
+            figures[name.replace("dashboard_", "dashboard_10m_", 1)] = value
+    return figures
 
 
 def script(name: str, args: list[str], env: dict[str, str]) -> dict[str, float]:
@@ -520,7 +532,14 @@ def write(report: Report) -> None:
             "",
         ),
         ("sending: Relance / bare SDK, 1 process", figures.get("send_vs_bare_sdk"), ">= 0.5"),
-        ("dashboard at 1M sends, 3 queries (ms)", figures.get("dashboard_ms"), "< 300"),
+        ("dashboard at 1M sends, overview (ms)", figures.get("dashboard_ms"), "< 300"),
+        ("dashboard at 1M: one day's rollup (ms)", figures.get("dashboard_rollup_day_ms"), ""),
+        ("dashboard at 10M sends, overview (ms)", figures.get("dashboard_10m_ms"), "< 1000"),
+        (
+            "dashboard at 10M: one day's rollup (ms)",
+            figures.get("dashboard_10m_rollup_day_ms"),
+            "",
+        ),
         ("snippet gzipped (bytes)", figures["snippet_gzip_bytes"], "< 3072"),
         (
             "snippet main thread, first page (ms)",

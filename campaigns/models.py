@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 
 from campaigns.sms_templates import template_errors
 from optin.models import Contact
@@ -279,6 +280,8 @@ class Send(models.Model):
                 fields=["provider_id"], condition=~Q(provider_id=""), name="send_provider_id"
             ),
             models.Index(fields=["site", "planned_at"], name="send_site_planned"),
+            # The dashboard's rollups: what a site sent on a day.
+            models.Index(fields=["site", "sent_at"], name="send_site_sent"),
         ]
 
     def __str__(self) -> str:
@@ -424,3 +427,127 @@ class MemberPhone(models.Model):
 
     def __str__(self) -> str:
         return mask(self.phone)
+
+
+class Channel(models.TextChoices):
+    """How a reminder reaches the customer. SMS only today; email is the planned second."""
+
+    SMS = "sms", "SMS"
+
+
+class FiguresBasis(models.TextChoices):
+    ABANDONED = "abandoned", "The carts abandoned that day, followed to the end"
+    ACTIVITY = "activity", "What a step did that day"
+
+
+class DailyFigures(models.Model):
+    """The dashboard's figures of one day (in the site's time zone), rolled up by
+    :mod:`campaigns.rollups` so that the overview reads a few rows, not millions.
+
+    Two kinds of rows (``basis``):
+
+    - **abandoned**: the carts whose last change fell on ``day``, followed to the end (the
+      funnel). One row for the whole site (no flow) and one per flow: a cart is counted once
+      per row, so rows add up over days but not over flows or steps (a cart with two sends).
+    - **activity**: what one step did on ``day``: sends by the day they went out, taps by the
+      day of the tap, revenue by the day of the purchase.
+
+    ``contacts``, ``opt_outs`` and ``clicked`` (activity) count distinct contacts or sends
+    within the day; the distinct count over a range is made exact with :class:`DayMember`.
+    """
+
+    site_path = "site"  # see retargeting.sites.access
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="daily_figures")
+    basis = models.CharField(max_length=16, choices=FiguresBasis.choices)
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, blank=True)
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SMS)
+    day = models.DateField()
+    abandoned = models.PositiveIntegerField(default=0)
+    reachable = models.PositiveIntegerField(default=0)
+    held_out = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    clicked = models.PositiveIntegerField(default=0)
+    taps = models.PositiveIntegerField(default=0, help_text="Clicks, not distinct.")
+    converted = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
+    after_delivery = models.PositiveIntegerField(default=0)
+    after_delivery_revenue = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0)
+    )
+    messages = models.PositiveIntegerField(default=0)
+    segments = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal(0))
+    contacts = models.PositiveIntegerField(default=0)
+    opt_outs = models.PositiveIntegerField(default=0)
+    messaged_converted = models.PositiveIntegerField(default=0)
+    holdout_converted = models.PositiveIntegerField(default=0)
+    messaged_orders = models.PositiveIntegerField(default=0)
+    messaged_orders_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "site",
+                "basis",
+                Coalesce("flow", Value(0)),
+                Coalesce("step", Value(0)),
+                "channel",
+                "day",
+                name="daily_figures_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(basis__in=FiguresBasis.values), name="daily_figures_basis_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(basis="abandoned", step__isnull=True)
+                | Q(basis="activity", step__isnull=False),
+                name="daily_figures_step_by_basis",
+            ),
+        ]
+        indexes = [models.Index(fields=["site", "basis", "day"], name="daily_figures_range")]
+
+    def __str__(self) -> str:
+        return f"{self.basis} {self.day} (site {self.site_id})"
+
+
+class MemberKind(models.TextChoices):
+    MESSAGED = "messaged", "Contact messaged (abandoned that day)"
+    OPTED_OUT = "opted_out", "Contact who opted out after a message"
+    CLICKED = "clicked", "Send tapped that day"
+
+
+class DayMember(models.Model):
+    """One contact (or send) counted in a day's distinct figure of :class:`DailyFigures`.
+
+    A distinct count over several days is the sum of the days' counts less, for each member
+    seen on more than one of them, its extra days. ``repeated`` marks the members seen on
+    more than one day of the same row's scope: the overview reads only those (few: most
+    contacts abandon one cart, most links are tapped on one day), the rest is kept so that
+    the mark stays right when a later day is rolled up.
+    """
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, blank=True)
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True)
+    kind = models.CharField(max_length=16, choices=MemberKind.choices)
+    day = models.DateField()
+    member = models.BigIntegerField(help_text="A contact's id, or a send's (clicked).")
+    repeated = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["site", "kind", "member"], name="day_member_lookup"),
+            models.Index(fields=["site", "day"], name="day_member_day"),
+            models.Index(
+                fields=["site", "kind", "day"],
+                condition=Q(repeated=True),
+                name="day_member_repeated",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.member} on {self.day}"

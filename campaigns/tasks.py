@@ -6,7 +6,7 @@ from collections import Counter
 
 from celery import shared_task
 
-from campaigns import dispatch, sending
+from campaigns import dispatch, rollups, sending
 
 
 @shared_task(name="campaigns.tasks.dispatch_pass", ignore_result=True)
@@ -33,3 +33,16 @@ def deliver_send(send_id: int) -> str:
 def reconcile_sends() -> dict[str, int]:
     """Settle sends a crash left in ``sending`` (every 5 minutes: within 15 minutes)."""
     return sending.reconcile_stuck()
+
+
+@shared_task(name="campaigns.tasks.roll_up_recent_figures", ignore_result=True)
+def roll_up_recent_figures() -> dict[str, int]:
+    """The dashboard's figures of the last days and of any day never rolled up (every 5
+    minutes: the overview is at most that old)."""
+    return rollups.roll_up_recent()
+
+
+@shared_task(name="campaigns.tasks.roll_up_open_figures", ignore_result=True)
+def roll_up_open_figures() -> dict[str, int]:
+    """The dashboard's figures of every day that can still change (each night)."""
+    return rollups.roll_up_open_days()

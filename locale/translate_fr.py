@@ -15,6 +15,8 @@ FR = {
     "Clicks": "Clics",
     "Revenue": "Chiffre d'affaires",
     "Sends, clicks and recovered revenue per day": "SMS, clics et chiffre d'affaires récupéré par jour",
+    "Figures as of %(time)s; they are counted again every five minutes.": "Chiffres au %(time)s ; ils sont recomptés toutes les cinq minutes.",
+    "These figures have not been counted yet: they will be within five minutes.": "Ces chiffres ne sont pas encore comptés : ils le seront d'ici cinq minutes.",
     "Send a test to this number": "Envoyer un test à ce numéro",
     "Your mobile number": "Votre numéro de mobile",
     "With sample data": "Avec des données d'exemple",

@@ -18,8 +18,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
 from campaigns.dashboard.explanations import FILTERABLE, explain, reason_label, tone
-from campaigns.dashboard.figures import bounds
 from campaigns.dashboard.frame import Frame, dashboard_page
+from campaigns.figures import bounds
 from campaigns.models import Conversion, Send
 from campaigns.send_states import NOT_SENT, TAKEN, WAITING
 from campaigns.sms_text import format_money

@@ -50,6 +50,7 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     funnel = figures.funnel(site=site, start=start, end=end)
     days = figures.daily(site=site, start=start, end=end)
     steps = figures.by_step(site=site, start=start, end=end)
+    counted_at = figures.computed_at(site=site, start=start, end=end)
 
     def money(amount: Decimal) -> str:
         return format_money(amount, settings.SMS_PRICE_CURRENCY, site.language)
@@ -77,6 +78,14 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
         "campaigns/dashboard.html",
         frame.context(
             section="overview",
+            counted_at=(
+                formats.date_format(
+                    timezone.localtime(counted_at, ZoneInfo(site.time_zone)),
+                    "SHORT_DATETIME_FORMAT",
+                )
+                if counted_at
+                else None
+            ),
             start=start,
             end=end,
             stages=[(label, count, round(count * 100 / top)) for label, count in stages],

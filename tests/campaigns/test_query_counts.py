@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from campaigns import sending
 from campaigns.dispatch import run_pass
 from campaigns.models import SendEvent, SendStatus
+from campaigns.rollups import roll_up_day, roll_up_recent
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.sites.services import add_member
@@ -168,6 +169,7 @@ def shop_with_sends(count):
             for status in (SendStatus.SENDING, SendStatus.ACCEPTED, SendStatus.DELIVERED):
                 SendEvent.objects.create(send=send, status=status, source="worker", at=NOW)
             sends.append(send)
+    roll_up_recent()  # the overview reads the rollups: they hold these sends
     return site, contact, sends
 
 
@@ -198,4 +200,14 @@ def test_each_dashboard_page_costs_the_same_queries_for_2_or_12_sends(client, ma
 
         load()  # the session and the member's language are settled on the first request
         counts.append(queries(load))
+    assert counts[0] == counts[1], counts
+
+
+@time_machine.travel(NOW, tick=False)
+def test_rolling_up_a_day_costs_the_same_queries_for_2_or_12_sends():
+    counts = []
+    for size in (2, 12):
+        site, _, _ = shop_with_sends(size)
+        day = (NOW - timedelta(days=1)).date()
+        counts.append(queries(lambda site=site, day=day: roll_up_day(site=site, day=day)))
     assert counts[0] == counts[1], counts

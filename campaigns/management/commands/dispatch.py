@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from campaigns.dispatch import run_pass
+from campaigns.rollups import roll_up_recent
 from retargeting.gateways.opt_outs import poll_opt_outs
 
 
@@ -23,6 +24,8 @@ class Command(BaseCommand):
             # The STOPs the provider reported first, so that none of them is messaged now.
             poll_opt_outs()
             report = run_pass(deliver_inline=True)
+            # The dashboard's figures, so that a fresh install shows them at once.
+            roll_up_recent()
         except DatabaseError as exc:
             raise CommandError(f"dispatch pass failed: {exc}".splitlines()[0]) from exc
         if options["json"]:

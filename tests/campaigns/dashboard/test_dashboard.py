@@ -8,8 +8,9 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 
+from campaigns.rollups import roll_up_recent
 from retargeting.sites.services import add_member
-from tests.campaigns.dashboard.test_figures import NOW, data  # noqa: F401 - the known data set
+from tests.campaigns.test_figures import NOW, data  # noqa: F401 - the known data set
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,10 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
 def test_a_marketer_sees_their_sites_figures(client, marketer, site, data):  # noqa: F811
     client.force_login(marketer)
     page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
+    assert "Ces chiffres ne sont pas encore comptés" in page
+    roll_up_recent()  # the first five-minute run after an install rolls up the whole history
+    page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
+    assert "Chiffres au 23/11/2026 13:00 ; ils sont recomptés toutes les cinq minutes." in page
     assert 'id="recovered">150,00 €<' in page
     assert "<svg" in page and "SMS, clics et chiffre d'affaires récupéré par jour" in page
     assert "30,00 €" in page  # after delivery, shown apart

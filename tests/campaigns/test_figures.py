@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from campaigns.dashboard import figures
+from campaigns import figures
 from campaigns.models import Click, Conversion, SendStatus, ShortLink
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
