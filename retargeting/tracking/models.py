@@ -106,6 +106,12 @@ class Cart(models.Model):
                 condition=Q(status="open", item_count__gt=0),
                 name="cart_abandonment_scan",
             ),
+            # The dashboard's daily rollup finds a day's abandoned carts by their last change.
+            models.Index(
+                fields=["site", "last_change_at"],
+                condition=Q(item_count__gt=0),
+                name="cart_site_abandoned_day",
+            ),
             # A platform's order names its cart by the shop's cart id or the platform's ref.
             models.Index(fields=["site", "external_id"], name="cart_site_external_id"),
             models.Index(fields=["site", "ref"], condition=~Q(ref=""), name="cart_site_ref"),
