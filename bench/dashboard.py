@@ -143,9 +143,10 @@ def fill(site_id: int, step_id: int, sends: int) -> float:
         SELECT 'revoked', 'keyword', 'STOP', NULL, '', '', {later("s.sent_at", "86400")},
                s.contact_id
         FROM campaigns_send s
-        WHERE s.site_id = %(site)s AND s.sent_at IS NOT NULL AND s.contact_id %% 100 = 7
-              AND s.id IN (SELECT min(id) FROM campaigns_send WHERE site_id = %(site)s
-                           GROUP BY contact_id)""",
+        JOIN (SELECT min(id) AS id FROM campaigns_send
+              WHERE site_id = %(site)s AND contact_id %% 100 = 7 GROUP BY contact_id) f
+          ON f.id = s.id
+        WHERE s.sent_at IS NOT NULL""",
     ]
     with connection.cursor() as cursor:
         for sql in statements:
