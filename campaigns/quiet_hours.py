@@ -230,10 +230,33 @@ def is_open(at: datetime, *, policy: Policy, who: Recipient) -> bool:
     return all(_open_in_zone(at, zone, policy, who.country) for zone in who.zones)
 
 
+# The last closed stretch found per (policy, recipient): from a closed moment to the opening
+# after it. A dispatch pass at night asks for thousands of carts due minutes apart; every one
+# of them inside that stretch has the same next opening (below), found once.
+_stretches: dict[tuple[Policy, Recipient], tuple[datetime, datetime]] = {}
+_MAX_STRETCHES = 4096
+
+
 def next_opening(at: datetime, *, policy: Policy, who: Recipient) -> datetime:
-    """``at`` itself if open; otherwise the first moment after it that is open everywhere."""
+    """``at`` itself if open; otherwise the first moment after it that is open everywhere.
+
+    The opening is the first window start after ``at`` that is open; for a closed moment
+    between an earlier closed moment and its opening, that is the same opening (a window start
+    open and earlier would be one for the earlier moment too), so it is kept and reused."""
     if is_open(at, policy=policy, who=who):
         return at
+    key = (policy, who)
+    stretch = _stretches.get(key)
+    if stretch is not None and stretch[0] <= at < stretch[1]:
+        return stretch[1]
+    opening = _next_opening(at, policy=policy, who=who)
+    if len(_stretches) >= _MAX_STRETCHES:
+        _stretches.clear()
+    _stretches[key] = (at, opening)
+    return opening
+
+
+def _next_opening(at: datetime, *, policy: Policy, who: Recipient) -> datetime:
     candidates = set()
     for zone in who.zones:
         first_day = at.astimezone(zone).date()

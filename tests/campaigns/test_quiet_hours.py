@@ -325,3 +325,31 @@ def test_a_number_settled_by_its_calling_code_gets_what_parsing_it_gives():
     assert quiet_hours._by_country_code("+33612345678") == quiet_hours.Recipient(
         (ZoneInfo("Europe/Paris"),), "FR"
     )
+
+
+@pytest.mark.parametrize("preset", ["fr_strict", "fr_af2m", "us_tcpa"])
+@pytest.mark.parametrize("phone", [FR_NUMBER, US_NUMBER, ES_NUMBER, RE_NUMBER])
+def test_the_kept_closed_stretch_gives_the_same_opening_as_working_it_out(db, preset, phone):
+    """next_opening keeps the last closed stretch it found and answers from it; every moment,
+    in any order (a dispatch pass's carts are not sorted by time), gets the opening the full
+    search finds: over a week with a public holiday (11 November) and the change to winter
+    time (25 October), every 7 minutes, then the same moments shuffled."""
+    import random
+
+    from campaigns import quiet_hours
+
+    shop = SiteFactory(country="FR", time_zone="Europe/Paris", quiet_hours=preset)
+    who = recipient(phone=phone, site=shop)
+    policy = policy_for(shop, who)
+    moments = []
+    for start in (paris(2026, 10, 23, 0, 0), paris(2026, 11, 9, 0, 0)):
+        moments += [start + timedelta(minutes=7 * n) for n in range(7 * 24 * 60 // 7)]
+    shuffled = moments[:]
+    random.Random(11).shuffle(shuffled)
+    for at in moments + shuffled:
+        expected = (
+            at
+            if is_open(at, policy=policy, who=who)
+            else quiet_hours._next_opening(at, policy=policy, who=who)
+        )
+        assert next_opening(at, policy=policy, who=who) == expected, at
