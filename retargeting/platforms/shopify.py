@@ -28,6 +28,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from retargeting.platforms.orders import record_order
 from retargeting.platforms.payloads import (
     Unreadable,
     amount,
@@ -38,8 +39,8 @@ from retargeting.platforms.payloads import (
 )
 from retargeting.sites.models import Site
 from retargeting.tracking import schema
-from retargeting.tracking.models import Cart, Visitor
-from retargeting.tracking.recording import Origin, record_batch
+from retargeting.tracking.models import Cart
+from retargeting.tracking.recording import Origin
 from retargeting.tracking.server_carts import record_server_cart
 
 logger = logging.getLogger(__name__)
@@ -265,31 +266,17 @@ def _order(site: Site, payload: dict[str, Any], origin: Origin) -> str:
         ],
         *regions,
     )
-    try:
-        event = schema.purchase(
-            {
-                "order_id": order_id,
-                "total": amount(payload.get("total_price"), "total_price"),
-                "currency": text(payload.get("currency")),
-            },
-            "",
-        )
-    except schema.PayloadError as exc:
-        raise Unreadable(exc.path, str(exc)) from None
-    if phone:
-        event["phone"] = phone
-    vid = None
-    if cart is not None:
-        vid = cart.visitor.vid
-        event["cart"] = cart.external_id
-    elif text(customer.get("id")):
-        vid = (
-            Visitor.objects.filter(site=site, customer_id=text(customer.get("id")))
-            .order_by("-last_seen_at")
-            .values_list("vid", flat=True)
-            .first()
-        )
-    recorded = record_batch(site_id=site.pk, vid=vid, events=[event], origin=origin)
+    recorded = record_order(
+        site=site,
+        order_id=order_id,
+        total=payload.get("total_price"),
+        total_field="total_price",
+        currency=payload.get("currency"),
+        phone=phone,
+        cart=cart,
+        customer_id=text(customer.get("id")),
+        origin=origin,
+    )
     if cart is not None:
         return "order recorded: its cart converted"
     if recorded.converted_cart_id is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from retargeting.platforms.models import PlatformConnection
+from retargeting.platforms.orders import record_order
 from retargeting.platforms.payloads import (
     Unreadable,
     amount,
@@ -32,8 +33,8 @@ from retargeting.platforms.payloads import (
 )
 from retargeting.sites.models import Site
 from retargeting.tracking import hooks, schema
-from retargeting.tracking.models import Cart, Visitor
-from retargeting.tracking.recording import Origin, record_batch
+from retargeting.tracking.models import Cart
+from retargeting.tracking.recording import Origin
 from retargeting.tracking.server_carts import record_server_cart
 
 TOPICS = ("order.created", "order.updated")
@@ -168,32 +169,18 @@ def _purchase(
     customer_id: str,
     origin: Origin,
 ) -> str:
-    try:
-        event = schema.purchase(
-            {
-                "order_id": order_id,
-                "total": amount(payload.get("total"), "total"),
-                "currency": text(payload.get("currency")),
-            },
-            "",
-        )
-    except schema.PayloadError as exc:
-        raise Unreadable(exc.path, str(exc)) from None
-    if phone:
-        event["phone"] = phone
     cart = _cart_of(site, payload, order_id, customer_id, phone)
-    vid = None
-    if cart is not None:
-        vid = cart.visitor.vid
-        event["cart"] = cart.external_id
-    elif customer_id:
-        vid = (
-            Visitor.objects.filter(site=site, customer_id=customer_id)
-            .order_by("-last_seen_at")
-            .values_list("vid", flat=True)
-            .first()
-        )
-    recorded = record_batch(site_id=site.pk, vid=vid, events=[event], origin=origin)
+    recorded = record_order(
+        site=site,
+        order_id=order_id,
+        total=payload.get("total"),
+        total_field="total",
+        currency=payload.get("currency"),
+        phone=phone,
+        cart=cart,
+        customer_id=customer_id,
+        origin=origin,
+    )
     if cart is not None or recorded.converted_cart_id is not None:
         return "order paid: its cart converted"
     return "order paid (no cart of it known)"

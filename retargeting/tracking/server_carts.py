@@ -42,6 +42,16 @@ def _server_vid() -> str:
     return "s_" + secrets.token_hex(20)
 
 
+def customer_visitor(site_id: int, customer_id: str) -> str | None:
+    """The visitor id of the shop's customer most recently seen, or None."""
+    return (
+        Visitor.objects.filter(site_id=site_id, customer_id=customer_id)
+        .order_by("-last_seen_at", "-pk")
+        .values_list("vid", flat=True)
+        .first()
+    )
+
+
 def visitor_for(
     *, site_id: int, vid: str | None, customer_id: str | None, phone: str | None
 ) -> str:
@@ -49,12 +59,7 @@ def visitor_for(
     if vid:
         return vid
     if customer_id:
-        known = (
-            Visitor.objects.filter(site_id=site_id, customer_id=customer_id)
-            .order_by("-last_seen_at", "-pk")
-            .values_list("vid", flat=True)
-            .first()
-        )
+        known = customer_visitor(site_id, customer_id)
         if known:
             return known
     if phone:
