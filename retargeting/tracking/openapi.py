@@ -117,6 +117,14 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+def _recorded(properties: dict[str, Any]) -> dict[str, Any]:
+    """A server API call's 200 answer: a JSON object with these properties."""
+    return {
+        "description": "Recorded",
+        "content": {"application/json": {"schema": {"type": "object", "properties": properties}}},
+    }
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Malformed: the error names the field",
@@ -213,21 +221,13 @@ def _description() -> dict[str, Any]:
                         }
                     ),
                     "responses": {
-                        "200": {
-                            "description": "Recorded",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "ok": {"type": "boolean"},
-                                            "phone": {"type": "string"},
-                                            "vid": {"type": "string", "nullable": True},
-                                        },
-                                    }
-                                }
-                            },
-                        },
+                        "200": _recorded(
+                            {
+                                "ok": {"type": "boolean"},
+                                "phone": {"type": "string"},
+                                "vid": {"type": "string", "nullable": True},
+                            }
+                        ),
                         **_errors(400, 401, 413),
                     },
                 }
@@ -251,25 +251,17 @@ def _description() -> dict[str, Any]:
                         }
                     ),
                     "responses": {
-                        "200": {
-                            "description": "Recorded",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "ok": {"type": "boolean"},
-                                            "vid": {"type": "string"},
-                                            "cart_id": {"type": "string"},
-                                            "cart_status": {
-                                                "type": "string",
-                                                "enum": ["open", "converted", "replaced"],
-                                            },
-                                        },
-                                    }
-                                }
-                            },
-                        },
+                        "200": _recorded(
+                            {
+                                "ok": {"type": "boolean"},
+                                "vid": {"type": "string"},
+                                "cart_id": {"type": "string"},
+                                "cart_status": {
+                                    "type": "string",
+                                    "enum": ["open", "converted", "replaced"],
+                                },
+                            }
+                        ),
                         **_errors(400, 401, 413),
                     },
                 }
@@ -292,21 +284,13 @@ def _description() -> dict[str, Any]:
                         }
                     ),
                     "responses": {
-                        "200": {
-                            "description": "Recorded",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "ok": {"type": "boolean"},
-                                            "order_id": {"type": "string"},
-                                            "cart_converted": {"type": "boolean"},
-                                        },
-                                    }
-                                }
-                            },
-                        },
+                        "200": _recorded(
+                            {
+                                "ok": {"type": "boolean"},
+                                "order_id": {"type": "string"},
+                                "cart_converted": {"type": "boolean"},
+                            }
+                        ),
                         **_errors(400, 401, 413),
                     },
                 }
