@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 VISITORS_PER_PHASE = 40
 
 
-def _gunicorn(env: dict[str, str], port: int, log) -> subprocess.Popen[bytes]:
+def _gunicorn(env: dict[str, str], port: int, log, threads: int = 1) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             PYTHON,
@@ -56,6 +56,8 @@ def _gunicorn(env: dict[str, str], port: int, log) -> subprocess.Popen[bytes]:
             f"127.0.0.1:{port}",
             "--workers",
             "2",
+            "--threads",  # more than 1: gunicorn's threaded workers (WEB_THREADS)
+            str(threads),
         ],
         cwd=ROOT,
         env=env,
@@ -134,7 +136,11 @@ def _phase(port: int, key: str, phase: str) -> Counter[int]:
     return answers
 
 
-def test_redis_stopped_under_traffic_loses_nothing_and_the_buffer_catches_up(tmp_path):
+@pytest.mark.parametrize("threads", [1, 4], ids=["sync-workers", "threaded-workers"])
+def test_redis_stopped_under_traffic_loses_nothing_and_the_buffer_catches_up(tmp_path, threads):
+    """With threaded workers the appends of concurrent requests go to Redis in groups
+    (buffer.GroupAppender): when Redis stops, every request of a group is written in the
+    database instead, and nothing is stored twice."""
     created = create_site(name="Boutique", domains=["shop.example"], country="FR")
     site = created.site
     site.double_opt_in = True  # the default: each number typed in gets a confirmation SMS
@@ -148,7 +154,7 @@ def test_redis_stopped_under_traffic_loses_nothing_and_the_buffer_catches_up(tmp
         env = env_for_test_database(
             REDIS_URL=redis_server.url, COLLECTOR_BUFFER="1", ALLOWED_HOSTS="127.0.0.1"
         )
-        web = _gunicorn(env, port, log)
+        web = _gunicorn(env, port, log, threads)
         try:
             assert wait_for(lambda: _post(port, {}) == 400, timeout=60), (
                 tmp_path / "web.log"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import zlib
@@ -47,6 +48,8 @@ DEAD_LETTERS = "relance:events:dead"
 LOCK_PREFIX = "relance:ingest-lock:"
 LOCK_SECONDS = 60
 BATCH_SIZE = 1000
+# How long the request sending for its process's group waits for the others under way.
+GROUP_WAIT = 0.001
 # Only these are buffered; a batch with any other type is written in the request.
 BUFFERED_TYPES = frozenset({"page_view", "cart"})
 
@@ -104,6 +107,7 @@ def reset() -> None:
     with _client_lock:
         _client = None
         _script = None
+    _drop_connection()
 
 
 def stream_key(shard: int) -> str:
@@ -132,7 +136,8 @@ def append(
     """Count the hit and buffer the batch; False when over a rate limit.
 
     ``ip`` is the truncated address that is stored; ``client_ip`` the full one the limit
-    counts. Raises ``Unavailable`` when Redis does not answer.
+    counts. Returns only once Redis has answered for this batch (``_group``); raises
+    ``Unavailable`` when Redis does not answer.
     """
     body = json.dumps(
         {
@@ -146,25 +151,214 @@ def append(
         },
         separators=(",", ":"),
     )
-    client()
-    try:
-        added = _script(
-            keys=[
-                _limit_key(limits.client_key(site_id, client_ip)),
-                _limit_key(limits.visitor_key(site_id, vid)),
-                stream_key(shard_of(vid)),
-            ],
-            args=[
-                settings.COLLECTOR_RATE_LIMIT,
-                settings.COLLECTOR_VISITOR_RATE_LIMIT,
-                60,
-                body,
-            ],
-        )
-    except redis.RedisError as exc:
-        warn_unavailable(exc)
-        raise Unavailable(str(exc)) from exc
-    return bool(added)
+    call = (
+        [
+            _limit_key(limits.client_key(site_id, client_ip)),
+            _limit_key(limits.visitor_key(site_id, vid)),
+            stream_key(shard_of(vid)),
+        ],
+        [settings.COLLECTOR_RATE_LIMIT, settings.COLLECTOR_VISITOR_RATE_LIMIT, 60, body],
+    )
+    return _group.append(call)
+
+
+class _Waiting:
+    """One request's batch in a group, and the gate its thread waits at."""
+
+    __slots__ = ("call", "done", "error", "gate", "result")
+
+    def __init__(self, call: tuple[list[str], list[Any]]) -> None:
+        self.call = call
+        self.done = False
+        self.result = False
+        self.error: BaseException | None = None
+        self.gate = threading.Lock()
+        self.gate.acquire()  # released by the thread that sent this batch, or to make it lead
+
+
+class GroupAppender:
+    """Appends the batches of concurrent requests of one process in one Redis round trip.
+
+    Under gunicorn's threaded workers a process answers several collector requests at once.
+    The first to reach this point leads: it waits, at most ``GROUP_WAIT`` seconds, for the
+    other requests under way in this process (``arriving``/``leaving``) to reach it too, then
+    sends every batch waiting in one round trip; the requests that arrive while it is in
+    flight wait and go together in the next group, led by the first of them, as a database's
+    group commit. A lone request waits for nothing. Every request returns only when Redis has
+    answered for its own batch: nothing is acknowledged before it is in the stream. On a busy
+    machine the round trip is most of the collector's cost; a group shares it. Each thread
+    waits at a gate of its own, so an arrival wakes at most the one thread it concerns.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[_Waiting] = []
+        self._busy = False  # a group is being gathered or sent
+        self._gathering: _Waiting | None = None  # the leader, while it waits for the others
+        self._under_way = 0
+
+    def arriving(self) -> None:
+        """A collector request has started in this process (it may append)."""
+        with self._lock:
+            self._under_way += 1
+
+    def leaving(self) -> None:
+        """That request is answered (it will not append any more)."""
+        with self._lock:
+            self._under_way -= 1
+            self._gathered()
+
+    def _gathered(self) -> None:
+        # Under the lock: wake the leader once everyone under way is waiting.
+        leader = self._gathering
+        if leader is not None and len(self._waiting) >= self._under_way:
+            self._gathering = None
+            leader.gate.release()
+
+    def append(self, call: tuple[list[str], list[Any]]) -> bool:
+        mine = _Waiting(call)
+        with self._lock:
+            self._waiting.append(mine)
+            leads = not self._busy
+            if leads:
+                self._busy = True
+            else:
+                self._gathered()
+        if not leads:
+            mine.gate.acquire()
+            if mine.done:
+                return self._outcome(mine)
+            # Not sent yet: the group before ours has gone, and this thread leads the next.
+        self._lead(mine)
+        return self._outcome(mine)
+
+    def _lead(self, mine: _Waiting) -> None:
+        with self._lock:
+            gather = len(self._waiting) < self._under_way
+            if gather:
+                self._gathering = mine
+        if gather:
+            mine.gate.acquire(timeout=GROUP_WAIT)
+            with self._lock:
+                if self._gathering is mine:
+                    self._gathering = None
+        with self._lock:
+            group, self._waiting = self._waiting, []
+        try:
+            self._send(group)
+        finally:
+            for waiting in group:
+                if not waiting.done:  # interrupted before an answer: not acknowledged
+                    waiting.error = Unavailable("the append was interrupted")
+                    waiting.done = True
+                if waiting is not mine:
+                    waiting.gate.release()
+            with self._lock:
+                if self._waiting:
+                    self._waiting[0].gate.release()  # it leads the next group
+                else:
+                    self._busy = False
+
+    @staticmethod
+    def _outcome(waiting: _Waiting) -> bool:
+        if isinstance(waiting.error, redis.RedisError | Unavailable):
+            raise Unavailable(str(waiting.error)) from waiting.error
+        if waiting.error is not None:
+            raise waiting.error  # a fault of ours, not Redis's: a 500, logged
+        return waiting.result
+
+    @staticmethod
+    def _send(group: list[_Waiting]) -> None:
+        try:
+            answers = _evaluate([waiting.call for waiting in group])
+        except Exception as exc:
+            answers = [exc] * len(group)
+        for waiting, answer in zip(group, answers, strict=True):
+            if isinstance(answer, Exception):
+                waiting.error = answer
+            else:
+                waiting.result = bool(answer)
+            waiting.done = True
+        failure = next((a for a in answers if isinstance(a, redis.RedisError)), None)
+        if failure is not None:
+            warn_unavailable(failure)
+
+
+def _evaluate(calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+    """The append script's answer for each call, in one round trip (an exception in place of
+    the answer of a call Redis refused or did not answer). A call refused with NOSCRIPT
+    (Redis restarted and lost its scripts) was not run: it is sent again once the script is
+    loaded. When the connection fails part way, the answers already read stand (those
+    batches are in the stream) and the others are failures (their requests write them).
+
+    Only the thread sending for the group calls this, so the process's one connection is
+    never shared; it is dropped after any error and opened again for the next group."""
+    answers: list[Any] = [None] * len(calls)
+    todo = list(range(len(calls)))
+    for attempt in range(2):
+        missing = []
+        read = 0
+        try:
+            connection = _connection()
+            connection.send_packed_command(
+                connection.pack_commands(
+                    [
+                        ("EVALSHA", _script.sha, len(calls[i][0]), *calls[i][0], *calls[i][1])
+                        for i in todo
+                    ]
+                )
+            )
+            for index in todo:
+                try:
+                    answers[index] = connection.read_response()
+                except redis.exceptions.NoScriptError as exc:
+                    if attempt:
+                        answers[index] = exc
+                    else:
+                        missing.append(index)
+                except redis.ResponseError as exc:  # this call refused; the others stand
+                    answers[index] = exc
+                read += 1
+            if missing:
+                connection.send_command("SCRIPT", "LOAD", _APPEND)
+                connection.read_response()
+        except Exception as exc:
+            _drop_connection()
+            for index in todo[read:] + missing:
+                answers[index] = exc
+            return answers
+        except BaseException:
+            _drop_connection()
+            raise
+        if not missing:
+            break
+        todo = missing
+    return answers
+
+
+_sender: tuple[int, Any] | None = None
+
+
+def _connection() -> Any:
+    """This process's connection for appends (a new one after a fork)."""
+    global _sender
+    pid = os.getpid()
+    if _sender is None or _sender[0] != pid:
+        pool = client().connection_pool
+        _sender = (pid, pool.connection_class(**pool.connection_kwargs))
+    return _sender[1]
+
+
+def _drop_connection() -> None:
+    global _sender
+    if _sender is not None:
+        _sender[1].disconnect()
+        _sender = None
+
+
+_group = GroupAppender()
+arriving = _group.arriving
+leaving = _group.leaving
 
 
 def warn_unavailable(exc: Exception) -> None:

@@ -18,7 +18,7 @@ from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse
 
-from retargeting.tracking import views
+from retargeting.tracking import buffer, views
 
 ROUTES: dict[str, Callable[[WSGIRequest], HttpResponse]] = {
     "/t/e": views.collect,
@@ -41,10 +41,13 @@ class CollectorFastPath:
             return self.fallback(environ, start_response)
         signals.request_started.send(sender=self.__class__, environ=environ)
         request = WSGIRequest(environ)
+        buffer.arriving()  # the buffer's appends of concurrent requests go together
         try:
             response = view(request)
         except Exception as exc:  # as Django's handler would: logged, then a 500 page
             response = response_for_exception(request, exc)
+        finally:
+            buffer.leaving()
         response.setdefault("X-Content-Type-Options", "nosniff")
         # Closing the response sends request_finished, as Django's handler does.
         response._handler_class = self.__class__  # type: ignore[attr-defined]

@@ -22,7 +22,6 @@ from retargeting.tracking.models import Cart, Event, IngestCursor, Visitor
 from retargeting.tracking.recording import Origin, record_batch
 from tests.factories import SiteFactory
 from tests.retargeting.test_collector import CART, ORIGIN, VID, batch, post
-from tests.support.servers import require_server
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs_redis]
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -35,20 +34,6 @@ def cart_event(cart_id="cart-1", total=59.9, quantity=2):
     data["items"][0]["quantity"] = quantity
     data["items"][0]["price"] = round(total / quantity, 2)
     return {"type": "cart", "cart": data}
-
-
-@pytest.fixture
-def redis_buffer(settings):
-    settings.REDIS_URL = require_server("Redis", "REDIS_URL")
-    settings.COLLECTOR_BUFFER = True
-    settings.COLLECTOR_BUFFER_SHARDS = 2
-    buffer.reset()
-    keys = [buffer.stream_key(n) for n in range(2)] + [buffer.DEAD_LETTERS]
-    keys += [f"{buffer.LOCK_PREFIX}{n}" for n in range(2)]
-    buffer.client().delete(*keys)
-    yield buffer.client()
-    buffer.client().delete(*keys)
-    buffer.reset()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from django.core import signals
 from django.db import close_old_connections
 
-from retargeting.tracking import views
+from retargeting.tracking import buffer, views
 from retargeting.tracking.models import Event
 from retargeting.wsgi import application, django_application
 from tests.factories import SiteFactory
@@ -147,4 +147,5 @@ def test_an_unexpected_error_is_a_logged_500_and_the_request_finishes(shop, monk
         signals.request_finished.disconnect(on_finished)
     assert status == 500
     assert len(finished) == 1
+    assert buffer._group._under_way == 0  # no group in this process waits for this request
     assert any("database gone" in str(r.exc_info) for r in caplog.records if r.exc_info)
