@@ -41,6 +41,7 @@ PYTHON = sys.executable
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VID = "b" * 32
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+THREADS = int(os.environ.get("BENCH_THREADS", "8"))  # the threaded server's, per worker
 TARGETS = {
     "collector_vs_noop_rps": 1.0,  # at least the no-op view's requests per second
     "collector_p99_ms_at_4": 3.0,
@@ -246,22 +247,7 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         }
     )
     env["RELANCE_BATCH"] = batch
-    server = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "retargeting.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            env.get("WEB_CONCURRENCY", "2"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = web_server(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/healthz")
@@ -289,6 +275,7 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    report.runs.extend(threaded(env, port))
     if env.get("REDIS_URL"):
         report.figures.update(ingest(env, manage))
     else:
@@ -312,6 +299,14 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
                 by[(name, connections)].requests_per_second / noop, 3
             )
     report.figures["collector_p99_ms_at_4"] = by[("collector", 4)].p99_ms
+    threads = THREADS
+    for connections in (4, 64):
+        report.figures[f"threaded_collector_vs_noop_rps_at_{connections}"] = round(
+            by[(f"collector-t{threads}", connections)].requests_per_second
+            / by[(f"noop-t{threads}", connections)].requests_per_second,
+            3,
+        )
+    report.figures["threaded_collector_p99_ms_at_4"] = by[(f"collector-t{threads}", 4)].p99_ms
     if "ingest_events_per_second" in report.figures:
         collector = by[("collector", 64)].requests_per_second
         report.figures["ingest_events_vs_collector_rps"] = round(
@@ -350,6 +345,55 @@ http {{
     }}
 }}
 """
+
+
+def web_server(env: dict[str, str], port: int, threads: int = 1) -> subprocess.Popen[bytes]:
+    """The production web command (docker-compose's): gunicorn, WEB_CONCURRENCY workers,
+    sync unless ``threads`` > 1 (then gunicorn's threaded workers)."""
+    server = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "retargeting.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            env.get("WEB_CONCURRENCY", "2"),
+            "--threads",
+            str(threads),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return server
+
+
+def threaded(env: dict[str, str], port: int) -> list[Run]:
+    """The no-op view and the collector again, in the same server with threaded workers
+    (WEB_THREADS): there a process answers several requests at once and the collector's
+    appends of concurrent requests share a Redis round trip (buffer.GroupAppender)."""
+    server = web_server(env, port, THREADS)
+    base = f"http://127.0.0.1:{port}"
+    script = str(ROOT / "bench" / "collector.lua")
+    runs = []
+    try:
+        wait_for(f"{base}/healthz")
+        for connections in (4, 64):
+            env["RELANCE_RUN"] = f"{int(time.time())}t{connections}"
+            for name, url, lua in (
+                ("noop", f"{base}/bench/noop", ""),
+                ("collector", f"{base}/t/e", script),
+            ):
+                run = wrk(name, url, connections, env, lua)
+                run.name = f"{name}-t{THREADS}"
+                runs.append(run)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    return runs
 
 
 def nginx_empty_gif(env: dict[str, str], workdir: Path) -> list[Run]:
@@ -511,6 +555,21 @@ def write(report: Report) -> None:
         ("pixel / no-op view, req/s, 4 conn.", figures["pixel_vs_noop_rps_at_4"], ""),
         ("pixel / no-op view, req/s, 64 conn.", figures["pixel_vs_noop_rps_at_64"], ""),
         ("collector p99 at 4 conn. (ms)", figures["collector_p99_ms_at_4"], "<= 3"),
+        (
+            f"threaded ({THREADS}): collector / no-op, 4 c.",
+            figures["threaded_collector_vs_noop_rps_at_4"],
+            ">= 1.0",
+        ),
+        (
+            f"threaded ({THREADS}): collector / no-op, 64 c.",
+            figures["threaded_collector_vs_noop_rps_at_64"],
+            ">= 1.0",
+        ),
+        (
+            f"threaded ({THREADS}): collector p99, 4 c. (ms)",
+            figures["threaded_collector_p99_ms_at_4"],
+            "<= 3",
+        ),
         (
             "ingest events/s / collector req/s",
             figures.get("ingest_events_vs_collector_rps"),

@@ -118,7 +118,15 @@ def load(
         devtools = context.new_cdp_session(page)
         devtools.send("Performance.enable")
         page.goto(url, wait_until="load")
-        page.evaluate("() => { window.dispatchEvent(new Event('pagehide')); }")
+        hide = "() => { window.dispatchEvent(new Event('pagehide')); }"
+        if with_snippet:
+            # The snippet sends what it queued (the page view, the cart) as the page hides;
+            # that request is waited for: closing the tab and its context at once could
+            # cancel it, and a page view would be missing from what the run recorded.
+            with page.expect_request_finished(lambda request: request.url.endswith("/t/e")):
+                page.evaluate(hide)
+        else:
+            page.evaluate(hide)
         metrics = {
             m["name"]: m["value"] for m in devtools.send("Performance.getMetrics")["metrics"]
         }
