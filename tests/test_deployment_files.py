@@ -60,6 +60,11 @@ def test_web_migrates_then_serves_the_wsgi_application_with_gunicorn():
     target = words[words.index("gunicorn") + 1]
     assert target == "retargeting.wsgi:application"
     assert callable(resolve(target))
+    # Workers and threads per worker come from .env, where both are documented.
+    assert words[words.index("--workers") + 1] == "${WEB_CONCURRENCY:-2}"
+    assert words[words.index("--threads") + 1] == "${WEB_THREADS:-1}"
+    example = (ROOT / ".env.example").read_text()
+    assert "\nWEB_CONCURRENCY=2\n" in example and "\nWEB_THREADS=1\n" in example
 
 
 @pytest.mark.parametrize("service", ["worker", "beat"])
