@@ -36,7 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+# Where the figures are written (`make test` runs it at a tiny size into a folder of its own).
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")
 PYTHON = sys.executable
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VID = "b" * 32
@@ -628,7 +629,7 @@ def write(report: Report) -> None:
         print(f"{label:<42}{value!s:>10}  {target}")
     for note in report.notes:
         print(f"note: {note}")
-    print(f"\nwritten to {path.relative_to(ROOT)}")
+    print(f"\nwritten to {path}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`make bench` reads wrk's report correctly (the benchmarks themselves run with `make bench`)."""
+"""`make bench`: wrk's report read correctly, and every benchmark script run at a tiny size
+(so that a change that breaks one fails here, not at the next `make bench`)."""
 
 from __future__ import annotations
 
@@ -126,3 +127,65 @@ def test_the_dashboard_benchmark_runs_at_a_tiny_size():
     assert 60 < figures["dashboard_sent_in_30_days"] < 120
     assert figures["dashboard_rollup_day_ms"] > 0
     assert all(figures[name] >= 0 for name in figures if name.endswith("_ms"))
+
+
+@pytest.mark.slow
+def test_make_bench_runs_at_a_tiny_size(tmp_path):
+    """bench/run.py whole, one second per wrk run and a few hundred rows per shop: the sync and
+    the threaded servers, the snippet in Chromium, ingest, dispatch and the dashboard (the
+    last three with PostgreSQL and Redis, as in CI), every figure printed beside its target."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    from tests.support.processes import ROOT
+    from tests.support.servers import missing
+
+    if not shutil.which("wrk"):
+        missing("make bench needs wrk: apt-get install wrk (.ci/run installs it)")
+    env = {
+        **os.environ,
+        "BENCH_SECONDS": "1",
+        "BENCH_RESULTS": str(tmp_path),
+        "BENCH_SNIPPET_ROUNDS": "1",
+        "BENCH_CARTS": "300",
+        "BENCH_ELIGIBLE": "100",
+        "BENCH_SEND": "60",
+        "BENCH_SEND_ALONE": "40",
+        "BENCH_DASHBOARD_SENDS": "300",
+        "BENCH_THREADS": "4",
+    }
+    env.pop("BENCH_DASHBOARD_LARGE_SENDS", None)
+    done = subprocess.run(
+        [sys.executable, "bench/run.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    (written,) = tmp_path.glob("*.json")
+    report = json.loads(written.read_text())
+    runs = {(run["name"], run["connections"]) for run in report["runs"]}
+    for name in ("noop", "collector", "pixel", "noop-t4", "collector-t4"):
+        assert {(name, 4), (name, 64)} <= runs, name
+    assert all(run["requests_per_second"] > 0 for run in report["runs"])
+    figures = report["figures"]
+    for name in (
+        "collector_vs_noop_rps_at_64",
+        "threaded_collector_vs_noop_rps_at_64",
+        "collector_p99_ms_at_4",
+        "snippet_gzip_bytes",
+        "web_worker_rss_mb",
+    ):
+        assert figures[name] > 0, name
+    if os.path.exists("/usr/bin/chromium"):
+        assert figures["snippet_push_us"] > 0
+    if report["database"] == "postgres" and os.environ.get("REDIS_URL"):
+        assert figures["ingest_events_vs_collector_rps"] > 0
+        assert figures["dispatch_planned"] == 100
+        assert figures["dashboard_sends"] == 300
+    assert "threaded (4): collector / no-op, 64 c." in done.stdout
