@@ -43,6 +43,8 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VID = "b" * 32
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 THREADS = int(os.environ.get("BENCH_THREADS", "8"))  # the threaded server's, per worker
+# 0: leave out bench/snippet.py, dispatch.py and dashboard.py (make test runs each on its own).
+SCRIPTS = os.environ.get("BENCH_SCRIPTS", "1") != "0"
 TARGETS = {
     "collector_vs_noop_rps": 1.0,  # at least the no-op view's requests per second
     "collector_p99_ms_at_4": 3.0,
@@ -265,7 +267,9 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
             report.runs.append(wrk("noop", f"{base}/bench/noop", connections, env))
             report.runs.append(wrk("collector", f"{base}/t/e", connections, env, script))
             report.runs.append(wrk("pixel", pixel, connections, env))
-        if os.path.exists(CHROMIUM):
+        if not SCRIPTS:
+            report.notes.append("BENCH_SCRIPTS=0: the snippet's page cost is not measured")
+        elif os.path.exists(CHROMIUM):
             report.figures.update(page_cost(base, public_key))
         else:
             report.notes.append(
@@ -281,7 +285,9 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         report.figures.update(ingest(env, manage))
     else:
         report.notes.append("no REDIS_URL: the collector writes in the request (no buffer)")
-    if report.database == "postgres" and env.get("REDIS_URL"):
+    if not SCRIPTS:
+        report.notes.append("BENCH_SCRIPTS=0: dispatch and dashboard are not measured")
+    elif report.database == "postgres" and env.get("REDIS_URL"):
         report.figures.update(dispatch(env))
         report.figures.update(dashboard(env))
         if "dashboard_10m_ms" not in report.figures:
