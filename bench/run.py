@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where the figures are written (`make test` runs it at a tiny size into a folder of its own).
@@ -354,9 +355,12 @@ http {{
 """
 
 
-def web_server(env: dict[str, str], port: int, threads: int = 1) -> subprocess.Popen[bytes]:
+def web_server(
+    env: dict[str, str], port: int, threads: int = 1, log: Any = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     """The production web command (docker-compose's): gunicorn, WEB_CONCURRENCY workers,
-    sync unless ``threads`` > 1 (then gunicorn's threaded workers)."""
+    sync unless ``threads`` > 1 (then gunicorn's threaded workers); the fault tests start
+    theirs with it too, logging to ``log``."""
     server = subprocess.Popen(
         [
             PYTHON,
@@ -372,8 +376,8 @@ def web_server(env: dict[str, str], port: int, threads: int = 1) -> subprocess.P
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,
     )
     return server
 

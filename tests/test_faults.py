@@ -20,6 +20,7 @@ import pytest
 import redis
 from django.db import OperationalError, connection
 
+from bench.run import web_server
 from campaigns.models import Send
 from optin.models import Contact, VisitorLink
 from retargeting.gateways.models import OutboxMessage
@@ -46,24 +47,8 @@ VISITORS_PER_PHASE = 40
 
 
 def _gunicorn(env: dict[str, str], port: int, log, threads: int = 1) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "retargeting.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",  # more than 1: gunicorn's threaded workers (WEB_THREADS)
-            str(threads),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    """The production web command, as make bench starts it (threads > 1: threaded workers)."""
+    return web_server({"WEB_CONCURRENCY": "2", **env}, port, threads, log)
 
 
 def _post(port: int, body: dict) -> int:
