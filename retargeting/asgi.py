@@ -1,4 +1,8 @@
-"""ASGI entry point: ``uvicorn retargeting.asgi:application``."""
+"""ASGI entry point: ``uvicorn retargeting.asgi:application`` (docker-compose's collector).
+
+The collector's two hot endpoints are answered in the event loop, their appends to Redis
+grouped per turn (``retargeting.tracking.loop``); every other path is Django's ASGI handler.
+"""
 
 import os
 
@@ -6,4 +10,8 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retargeting.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from retargeting.tracking.loop import CollectorLoop  # noqa: E402 - needs Django set up
+
+application = CollectorLoop(django_application)

@@ -39,11 +39,20 @@ _by_key: dict[str, tuple[float, SiteInfo | None]] = {}
 _all_domains: tuple[float, tuple[str, ...]] | None = None
 
 
+def cached(public_key: str) -> tuple[bool, SiteInfo | None]:
+    """What this process's cache knows of the key, without a query: (True, the site or None
+    for an unknown key), or (False, None) when the key is to be looked up."""
+    entry = _by_key.get(public_key)
+    if entry and entry[0] > time.monotonic():
+        return True, entry[1]
+    return False, None
+
+
 def site_by_public_key(public_key: str) -> SiteInfo | None:
     now = time.monotonic()
-    cached = _by_key.get(public_key)
-    if cached and cached[0] > now:
-        return cached[1]
+    entry = _by_key.get(public_key)
+    if entry and entry[0] > now:
+        return entry[1]
     row = (
         Site.objects.filter(public_key=public_key)
         .values_list("pk", "allowed_domains", "country", "enrol_countries")

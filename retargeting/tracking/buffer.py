@@ -17,20 +17,25 @@ With ``COLLECTOR_BUFFER`` on (the default when ``REDIS_URL`` is set):
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hashlib
 import json
 import logging
 import os
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import hiredis
 import redis
+import redis.asyncio
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
 from retargeting.tracking import limits
@@ -69,9 +74,11 @@ redis.call('XADD', KEYS[3], '*', 'b', ARGV[4])
 return 1
 """
 
+# What EVALSHA names the script by (Redis's SHA-1 of its text).
+_APPEND_SHA = hashlib.sha1(_APPEND.encode(), usedforsecurity=False).hexdigest()
+
 _client_lock = threading.Lock()
 _client: redis.Redis | None = None
-_script: Any = None
 _last_warning = 0.0
 
 
@@ -90,23 +97,21 @@ def bufferable(events: list[dict[str, Any]]) -> bool:
 def client() -> redis.Redis:
     """One connection pool per process, with short timeouts: a stuck Redis must not hold the
     collector's requests; they fall back to the database."""
-    global _client, _script
+    global _client
     if _client is None:
         with _client_lock:
             if _client is None:
                 _client = redis.Redis.from_url(
                     settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
                 )
-                _script = _client.register_script(_APPEND)
     return _client
 
 
 def reset() -> None:
     """Forget the connection pool (tests that change REDIS_URL; after a fork)."""
-    global _client, _script
+    global _client
     with _client_lock:
         _client = None
-        _script = None
     _drop_connection()
 
 
@@ -120,10 +125,21 @@ def shard_of(vid: str) -> int:
 
 def _limit_key(key: str) -> str:
     # The raw Redis key of the cache's rate limiter (retargeting.web.ratelimit), for the script.
-    return cache.make_key(window_key(key))
+    return _key_maker(id(settings.CACHES))(window_key(key))
 
 
-def append(
+@functools.lru_cache(maxsize=1)
+def _key_maker(_settings: int) -> Callable[[str], str]:
+    """The default cache's ``make_key``, looked up once per CACHES setting (through the
+    ``cache`` proxy it is a lookup per call, a tenth of the collector's own work)."""
+    return caches.create_connection(DEFAULT_CACHE_ALIAS).make_key
+
+
+# One append: the script's keys (the two rate limits' counters, the stream) and arguments.
+Call = tuple[list[str], list[Any]]
+
+
+def append_call(
     *,
     site_id: int,
     vid: str,
@@ -132,13 +148,11 @@ def append(
     ip: str | None,
     client_ip: str | None,
     user_agent: str,
-) -> bool:
-    """Count the hit and buffer the batch; False when over a rate limit.
+) -> Call:
+    """The append script's call that counts the hit and buffers the batch.
 
     ``ip`` is the truncated address that is stored; ``client_ip`` the full one the limit
-    counts. Returns only once Redis has answered for this batch (``_group``); raises
-    ``Unavailable`` when Redis does not answer.
-    """
+    counts."""
     body = json.dumps(
         {
             "s": site_id,
@@ -151,7 +165,7 @@ def append(
         },
         separators=(",", ":"),
     )
-    call = (
+    return (
         [
             _limit_key(limits.client_key(site_id, client_ip)),
             _limit_key(limits.visitor_key(site_id, vid)),
@@ -159,6 +173,12 @@ def append(
         ],
         [settings.COLLECTOR_RATE_LIMIT, settings.COLLECTOR_VISITOR_RATE_LIMIT, 60, body],
     )
+
+
+def append(call: Call) -> bool:
+    """Buffer a batch (``append_call``); False when over a rate limit. Returns only once
+    Redis has answered for this batch (``_group``); raises ``Unavailable`` when Redis does
+    not answer."""
     return _group.append(call)
 
 
@@ -167,7 +187,7 @@ class _Waiting:
 
     __slots__ = ("call", "done", "error", "gate", "result")
 
-    def __init__(self, call: tuple[list[str], list[Any]]) -> None:
+    def __init__(self, call: Call) -> None:
         self.call = call
         self.done = False
         self.result = False
@@ -215,7 +235,7 @@ class GroupAppender:
             self._gathering = None
             leader.gate.release()
 
-    def append(self, call: tuple[list[str], list[Any]]) -> bool:
+    def append(self, call: Call) -> bool:
         mine = _Waiting(call)
         with self._lock:
             self._waiting.append(mine)
@@ -261,11 +281,7 @@ class GroupAppender:
 
     @staticmethod
     def _outcome(waiting: _Waiting) -> bool:
-        if isinstance(waiting.error, redis.RedisError | Unavailable):
-            raise Unavailable(str(waiting.error)) from waiting.error
-        if waiting.error is not None:
-            raise waiting.error  # a fault of ours, not Redis's: a 500, logged
-        return waiting.result
+        return _outcome(waiting.error if waiting.error is not None else waiting.result)
 
     @staticmethod
     def _send(group: list[_Waiting]) -> None:
@@ -284,33 +300,37 @@ class GroupAppender:
             warn_unavailable(failure)
 
 
-def _evaluate(calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
-    """The append script's answer for each call, in one round trip (an exception in place of
-    the answer of a call Redis refused or did not answer). A call refused with NOSCRIPT
-    (Redis restarted and lost its scripts) was not run: it is sent again once the script is
-    loaded. When the connection fails part way, the answers already read stand (those
-    batches are in the stream) and the others are failures (their requests write them).
+# The steps of one exchange with Redis, as ``_exchange`` asks its driver for them.
+_SEND = "send"  # send these commands (the driver answers None)
+_READ = "read"  # read one reply (the driver answers it, or throws the error it raised)
+Exchange = Generator[tuple[str, list[tuple[Any, ...]]], Any, tuple[list[Any], bool]]
 
-    Only the thread sending for the group calls this, so the process's one connection is
-    never shared; it is dropped after any error and opened again for the next group."""
+
+def _exchange(calls: list[Call]) -> Exchange:
+    """The append script's answer for each call, in one round trip (an exception in place of
+    the answer of a call Redis refused or did not answer), with no I/O of its own: it yields
+    what to send and when to read, so a thread (``_evaluate``) and the collector's event loop
+    (``LoopAppender``) drive the same steps. A call refused with NOSCRIPT (Redis restarted and
+    lost its scripts) was not run: it is sent again once the script is loaded. When the
+    connection fails part way, the answers already read stand (those batches are in the
+    stream) and the others are failures (their requests write them). Returns the answers and
+    whether the connection failed (the driver drops it)."""
     answers: list[Any] = [None] * len(calls)
     todo = list(range(len(calls)))
     for attempt in range(2):
         missing = []
         read = 0
         try:
-            connection = _connection()
-            connection.send_packed_command(
-                connection.pack_commands(
-                    [
-                        ("EVALSHA", _script.sha, len(calls[i][0]), *calls[i][0], *calls[i][1])
-                        for i in todo
-                    ]
-                )
+            yield (
+                _SEND,
+                [
+                    ("EVALSHA", _APPEND_SHA, len(calls[i][0]), *calls[i][0], *calls[i][1])
+                    for i in todo
+                ],
             )
             for index in todo:
                 try:
-                    answers[index] = connection.read_response()
+                    answers[index] = yield (_READ, [])
                 except redis.exceptions.NoScriptError as exc:
                     if attempt:
                         answers[index] = exc
@@ -320,20 +340,137 @@ def _evaluate(calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
                     answers[index] = exc
                 read += 1
             if missing:
-                connection.send_command("SCRIPT", "LOAD", _APPEND)
-                connection.read_response()
+                yield (_SEND, [("SCRIPT", "LOAD", _APPEND)])
+                yield (_READ, [])
         except Exception as exc:
-            _drop_connection()
             for index in todo[read:] + missing:
                 answers[index] = exc
-            return answers
-        except BaseException:
-            _drop_connection()
-            raise
+            return answers, True
         if not missing:
             break
         todo = missing
-    return answers
+    return answers, False
+
+
+def _evaluate(calls: list[Call]) -> list[Any]:
+    """``_exchange`` over this process's connection, in the calling thread.
+
+    Only the thread sending for the group calls this, so the process's one connection is
+    never shared; it is dropped after any error and opened again for the next group."""
+    exchange = _exchange(calls)
+    reply: Any = None
+    error: Exception | None = None
+    try:
+        while True:
+            step, commands = exchange.throw(error) if error else exchange.send(reply)
+            reply = error = None
+            try:
+                connection = _connection()
+                if step == _SEND:
+                    connection.send_packed_command(connection.pack_commands(commands))
+                else:
+                    reply = connection.read_response()
+            except Exception as exc:
+                error = exc
+    except StopIteration as done:
+        answers, failed = done.value
+    except BaseException:
+        _drop_connection()
+        raise
+    if failed:
+        _drop_connection()
+    return list(answers)
+
+
+class LoopAppender:
+    """Appends the batches of one event loop's requests (the collector server,
+    ``retargeting.tracking.loop``) in one Redis round trip per turn.
+
+    A request hands its batch here and waits for its own answer; the batches that arrive in
+    the same turn of the loop, and those that arrive while a round trip is out, go together
+    in the next one. One connection per loop, one round trip out at a time, so replies are
+    read in order. Nothing is acknowledged before Redis has answered for it.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._sending: asyncio.Task[None] | None = None
+        self._connection: Any = None
+
+    async def append(self, call: Call) -> bool:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._waiting.append((call, future))
+        if self._sending is None:
+            self._sending = loop.create_task(self._send_all())
+        return _outcome(await future)
+
+    async def _send_all(self) -> None:
+        group: list[tuple[Call, asyncio.Future[Any]]] = []
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                answers = await self._evaluate([call for call, _ in group])
+                for (_, future), answer in zip(group, answers, strict=True):
+                    if not future.done():
+                        future.set_result(answer)
+                failure = next((a for a in answers if isinstance(a, redis.RedisError)), None)
+                if failure is not None:
+                    warn_unavailable(failure)
+        finally:
+            self._sending = None
+            for _, future in group + self._waiting:
+                if not future.done():  # interrupted before an answer: not acknowledged
+                    future.set_result(Unavailable("the append was interrupted"))
+            self._waiting = []
+
+    async def _evaluate(self, calls: list[Call]) -> list[Any]:
+        exchange = _exchange(calls)
+        reply: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                step, commands = exchange.throw(error) if error else exchange.send(reply)
+                reply = error = None
+                try:
+                    connection = self._connect()
+                    if step == _SEND:
+                        # hiredis packs in C; redis.asyncio's own packing is Python's.
+                        packed = b"".join(hiredis.pack_command(c) for c in commands)
+                        await connection.send_packed_command(packed, check_health=False)
+                    else:
+                        reply = await connection.read_response()
+                except Exception as exc:
+                    error = exc
+        except StopIteration as done:
+            answers, failed = done.value
+        except BaseException:
+            await self.close()
+            raise
+        if failed:
+            await self.close()
+        return list(answers)
+
+    def _connect(self) -> Any:
+        if self._connection is None:
+            pool = redis.asyncio.ConnectionPool.from_url(
+                settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
+            self._connection = pool.connection_class(**pool.connection_kwargs)
+        return self._connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.disconnect()
+
+
+def _outcome(answer: Any) -> bool:
+    if isinstance(answer, redis.RedisError | Unavailable | OSError):
+        raise Unavailable(str(answer)) from answer
+    if isinstance(answer, BaseException):
+        raise answer  # a fault of ours, not Redis's: a 500, logged
+    return bool(answer)
 
 
 _sender: tuple[int, Any] | None = None

@@ -7,6 +7,8 @@ site or origin; 413 too large; 429 over the rate limit; never a 500 on any input
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -119,6 +121,36 @@ def _refused_identify(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A batch the collector has checked and not yet stored."""
+
+    key: str
+    site: SiteInfo
+    vid: str
+    events: list[dict[str, Any]]
+    origin: Origin
+    ip: str | None
+
+    def bufferable(self) -> bool:
+        return buffer.enabled() and buffer.bufferable(self.events)
+
+    def append_call(self) -> buffer.Call:
+        """The buffer's append of this batch (``buffer.append``'s script and arguments)."""
+        return buffer.append_call(
+            site_id=self.site.id,
+            vid=self.vid,
+            events=self.events,
+            source=self.origin.source,
+            ip=self.origin.ip,
+            client_ip=self.ip,
+            user_agent=self.origin.user_agent,
+        )
+
+
+Lookup = Callable[[str], SiteInfo | None]
+
+
 @csrf_exempt
 def collect(request: HttpRequest) -> HttpResponse:
     """``POST /t/e``: a batch of events from the snippet."""
@@ -126,6 +158,20 @@ def collect(request: HttpRequest) -> HttpResponse:
         return _preflight(request)
     if request.method != "POST":
         return _not_allowed("OPTIONS, POST")
+    checked = check_batch(request)
+    if isinstance(checked, HttpResponse):
+        return checked
+    buffered = _buffer(checked)
+    if buffered is not None:
+        return accepted(buffered, request)
+    return store_batch(request, checked)
+
+
+def check_batch(
+    request: HttpRequest, lookup: Lookup = site_by_public_key
+) -> Accepted | HttpResponse:
+    """A ``POST /t/e`` checked: its batch, or the answer that refuses it. ``lookup`` finds the
+    site by its key (the collector's event loop passes one that only reads the cache)."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -140,7 +186,7 @@ def collect(request: HttpRequest) -> HttpResponse:
         key = schema.site_key(payload)
     except (schema.PayloadError, strict_json.InvalidJson) as exc:
         return _cors(_error(str(exc), 400), request)
-    site = site_by_public_key(key)
+    site = lookup(key)
     if site is None:
         return _cors(_error("unknown site key", 403), request)
     host = _request_host(request)
@@ -157,48 +203,46 @@ def collect(request: HttpRequest) -> HttpResponse:
         ip=truncate_ip(ip),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
     )
-    buffered = _buffer(site, batch.vid, batch.events, origin, ip)
-    if buffered is not None:
-        return _cors(_accepted(buffered), request)
-    if _rate_limited(site, ip, batch.vid):
+    return Accepted(key, site, batch.vid, batch.events, origin, ip)
+
+
+def store_batch(request: HttpRequest, checked: Accepted) -> HttpResponse:
+    """Write a checked batch in the request (not bufferable, or the buffer off or down)."""
+    site = checked.site
+    if _rate_limited(site, checked.ip, checked.vid):
         return _cors(_error("too many requests; retry in a minute", 429), request)
     try:
-        _normalise_phones(batch.events, site)
+        _normalise_phones(checked.events, site)
     except schema.PayloadError as exc:
         return _cors(_error(str(exc), 400), request)
-    refused = _refused_identify(batch.events, site.id, batch.vid, ip)
+    refused = _refused_identify(checked.events, site.id, checked.vid, checked.ip)
     if refused is not None:
         return _cors(refused, request)
     try:
-        record_batch(site_id=site.id, vid=batch.vid, events=batch.events, origin=origin)
+        record_batch(site_id=site.id, vid=checked.vid, events=checked.events, origin=checked.origin)
     except IntegrityError:
         # The site was deleted in another process since this one looked its key up.
         clear_site_lookup()
-        if site_by_public_key(key) is not None:
+        if site_by_public_key(checked.key) is not None:
             raise
         return _cors(_error("unknown site key", 403), request)
     return _cors(HttpResponse(status=204), request)
 
 
-def _buffer(
-    site: SiteInfo, vid: str, events: list[dict[str, Any]], origin: Origin, ip: str | None
-) -> bool | None:
+def _buffer(checked: Accepted) -> bool | None:
     """Hand page views and carts to the buffer: True taken, False over a rate limit, None
     when the batch is to be written in the request (not bufferable, buffer off or down)."""
-    if not (buffer.enabled() and buffer.bufferable(events)):
+    if not checked.bufferable():
         return None
     try:
-        return buffer.append(
-            site_id=site.id,
-            vid=vid,
-            events=events,
-            source=origin.source,
-            ip=origin.ip,
-            client_ip=ip,
-            user_agent=origin.user_agent,
-        )
+        return buffer.append(checked.append_call())
     except buffer.Unavailable:
         return None
+
+
+def accepted(taken: bool, request: HttpRequest) -> HttpResponse:
+    """The answer to a batch the buffer took (True) or refused over a rate limit (False)."""
+    return _cors(_accepted(taken), request)
 
 
 def _accepted(taken: bool) -> HttpResponse:
@@ -228,34 +272,52 @@ def pixel(request: HttpRequest) -> HttpResponse:
     except Exception:
         # The pixel must never break a page; what failed is in the log.
         logger.exception("pixel event not recorded")
-    response = HttpResponse(PIXEL, content_type="image/gif")
-    response["Cache-Control"] = "no-store"
-    return response
+    return pixel_response()
 
 
 def _record_pixel(request: HttpRequest) -> None:
+    checked = check_pixel(request)
+    if checked is None or _buffer(checked) is not None:
+        return
+    store_pixel(checked)
+
+
+def check_pixel(request: HttpRequest, lookup: Lookup = site_by_public_key) -> Accepted | None:
+    """The page view a ``GET /t/p.gif`` carries, or None when it records nothing."""
     params = request.GET
     if params.get("type", "page_view") != "page_view":
-        return
-    site = site_by_public_key(params.get("site", "")[:64])
+        return None
+    key = params.get("site", "")[:64]
+    site = lookup(key)
     if site is None:
-        return
+        return None
     try:
         vid = schema.validate_vid(params.get("vid"))
         event = schema.page_view({"url": params.get("url"), "title": params.get("title")}, "")
     except schema.PayloadError:
-        return
+        return None
     ip = client_ip(request)
     origin = Origin(
         source=Event.Source.PIXEL,
         ip=truncate_ip(ip),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
     )
-    if _buffer(site, vid, [event], origin, ip) is not None:
+    return Accepted(key, site, vid, [event], origin, ip)
+
+
+def store_pixel(checked: Accepted) -> None:
+    """Write the pixel's page view in the request (the buffer off or down)."""
+    if _rate_limited(checked.site, checked.ip, checked.vid):
         return
-    if _rate_limited(site, ip, vid):
-        return
-    record_batch(site_id=site.id, vid=vid, events=[event], origin=origin)
+    record_batch(
+        site_id=checked.site.id, vid=checked.vid, events=checked.events, origin=checked.origin
+    )
+
+
+def pixel_response() -> HttpResponse:
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def compact(source: str) -> bytes:

@@ -1,11 +1,15 @@
-"""The collector's appends grouped per process (``buffer.GroupAppender``), on a real Redis.
+"""The collector's appends grouped per process (``buffer.GroupAppender``) and per event loop
+(``buffer.LoopAppender``), on a real Redis.
 
-Under gunicorn's threaded workers the batches of concurrent requests go to Redis in one round
-trip; every request still returns only once Redis has answered for its own batch.
+Under gunicorn's threaded workers, and in the collector's server, the batches of concurrent
+requests go to Redis in one round trip; every request still returns only once Redis has
+answered for its own batch. Both drive the same exchange (``buffer._exchange``): the tests of
+its answers run with each driver.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -17,6 +21,26 @@ import redis
 from retargeting.tracking import buffer
 
 pytestmark = [pytest.mark.needs_redis]
+
+
+def in_a_loop(*rounds: list[buffer.Call]) -> list[list]:
+    """Round trips one after the other through one event loop's appender."""
+
+    async def run() -> list[list]:
+        appender = buffer.LoopAppender()
+        try:
+            return [await appender._evaluate(calls) for calls in rounds]
+        finally:
+            await appender.close()
+
+    return asyncio.run(run())
+
+
+def in_a_thread(*rounds: list[buffer.Call]) -> list[list]:
+    return [buffer._evaluate(calls) for calls in rounds]
+
+
+DRIVERS = pytest.mark.parametrize("driver", [in_a_thread, in_a_loop], ids=["thread", "loop"])
 PAGE = {"type": "page_view", "url": "https://www.shop.example/p/a1", "title": "Chemise"}
 
 
@@ -25,7 +49,11 @@ def vid(n: int) -> str:
 
 
 def append(n: int) -> bool:
-    return buffer.append(
+    return buffer.append(call(n))
+
+
+def call(n: int) -> buffer.Call:
+    return buffer.append_call(
         site_id=1,
         vid=vid(n),
         events=[PAGE],
@@ -200,7 +228,8 @@ def test_a_script_lost_by_a_redis_restart_is_loaded_again_and_nothing_runs_twice
     assert stored_vids(redis_buffer) == sorted(vid(n) for n in range(5))
 
 
-def test_each_batch_of_a_group_gets_its_own_answer(redis_buffer, settings):
+@DRIVERS
+def test_each_batch_of_a_group_gets_its_own_answer(redis_buffer, settings, driver):
     """A round trip of four: one over its visitor's limit, one refused by Redis (its stream
     key holds a string), two taken."""
     settings.COLLECTOR_VISITOR_RATE_LIMIT = 1
@@ -213,7 +242,7 @@ def test_each_batch_of_a_group_gets_its_own_answer(redis_buffer, settings):
             (["", "", "relance:test:not-a-stream"], [0, 0, 60, '{"v":"c"}']),
             (["", "", buffer.stream_key(1)], [0, 0, 60, '{"v":"d"}']),
         ]
-        answers = buffer._evaluate(calls)
+        [answers] = driver(calls)
     finally:
         redis_buffer.delete("relance:test:not-a-stream", visitor_limit)
     assert answers[0] == 1 and answers[1] == 0 and answers[3] == 1
@@ -221,7 +250,8 @@ def test_each_batch_of_a_group_gets_its_own_answer(redis_buffer, settings):
     assert stored_vids(redis_buffer) == ["a", "d"]
 
 
-def test_a_connection_lost_part_way_keeps_the_answers_already_read(settings):
+@DRIVERS
+def test_a_connection_lost_part_way_keeps_the_answers_already_read(settings, driver):
     """A server that answers the first call of a round trip of three, then hangs up (as a
     Redis killed mid-reply): the first batch is in, the two others are failures, written by
     their requests in the database instead, and the next round trip opens a new connection."""
@@ -267,8 +297,7 @@ def test_a_connection_lost_part_way_keeps_the_answers_already_read(settings):
     buffer.reset()
     try:
         calls = [(["", "", buffer.stream_key(0)], [0, 0, 60, f'{{"v":"{n}"}}']) for n in range(3)]
-        answers = buffer._evaluate(calls)
-        again = buffer._evaluate(calls[:1])
+        answers, again = driver(calls, calls[:1])
     finally:
         buffer.reset()
         listener.close()
