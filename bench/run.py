@@ -47,11 +47,13 @@ THREADS = int(os.environ.get("BENCH_THREADS", "8"))  # the threaded server's, pe
 # 0: leave out bench/snippet.py, dispatch.py and dashboard.py (make test runs each on its own).
 SCRIPTS = os.environ.get("BENCH_SCRIPTS", "1") != "0"
 TARGETS = {
-    "collector_vs_noop_rps": 1.0,  # at least the no-op view's requests per second
-    "collector_p99_ms_at_4": 3.0,
+    # The collector's server (docker-compose's collector service, to which the TLS proxy
+    # routes /t/e and /t/p.gif) against the no-op Django view in the web server.
+    "loop_collector_vs_noop_rps": 1.0,  # at least the no-op view's requests per second
+    "loop_collector_p99_ms_at_4": 3.0,
     "snippet_gzip_bytes": 3072,
     "worker_rss_mb": 150.0,
-    "ingest_events_vs_collector_rps": 5.0,
+    "ingest_events_vs_loop_collector_rps": 5.0,
     "dispatch_plan_seconds": 10.0,
     "send_sms_per_second": 500.0,
     "send_vs_bare_sdk": 0.5,  # Relance's SMS/s in one process over a bare SDK loop's
@@ -251,6 +253,7 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         }
     )
     env["RELANCE_BATCH"] = batch
+    env["RELANCE_KEY"] = public_key
     server = web_server(env, port)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -282,6 +285,7 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     report.runs.extend(threaded(env, port))
+    report.runs.extend(in_the_loop(env, port))
     if env.get("REDIS_URL"):
         report.figures.update(ingest(env, manage))
     else:
@@ -315,11 +319,19 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
             3,
         )
     report.figures["threaded_collector_p99_ms_at_4"] = by[(f"collector-t{threads}", 4)].p99_ms
+    for connections in (4, 64):
+        noop = by[("noop", connections)].requests_per_second
+        for name in ("collector", "pixel"):
+            report.figures[f"loop_{name}_vs_noop_rps_at_{connections}"] = round(
+                by[(f"{name}-loop", connections)].requests_per_second / noop, 3
+            )
+    report.figures["loop_collector_p99_ms_at_4"] = by[("collector-loop", 4)].p99_ms
     if "ingest_events_per_second" in report.figures:
-        collector = by[("collector", 64)].requests_per_second
-        report.figures["ingest_events_vs_collector_rps"] = round(
-            report.figures["ingest_events_per_second"] / collector, 2
-        )
+        for key, name in (("", "collector"), ("loop_", "collector-loop")):
+            collector = by[(name, 64)].requests_per_second
+            report.figures[f"ingest_events_vs_{key}collector_rps"] = round(
+                report.figures["ingest_events_per_second"] / collector, 2
+            )
     if shutil.which("nginx"):
         for run in nginx_empty_gif(env, workdir):
             report.runs.append(run)
@@ -380,6 +392,70 @@ def web_server(
         stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,
     )
     return server
+
+
+def collector_server(
+    env: dict[str, str], port: int, log: Any = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """The collector's server command (docker-compose's collector service): uvicorn,
+    WEB_CONCURRENCY processes, each answering the collector in its event loop
+    (retargeting.tracking.loop); the fault tests start theirs with it too."""
+    return subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "retargeting.asgi:application",
+            *COLLECTOR_OPTIONS,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            env.get("WEB_CONCURRENCY", "2"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not subprocess.DEVNULL else subprocess.DEVNULL,
+    )
+
+
+# As docker-compose's collector service runs uvicorn: its C parser and loop, no access log,
+# and the client's address as Relance reads it (TRUSTED_PROXIES), not rewritten by uvicorn.
+COLLECTOR_OPTIONS = (
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--no-access-log",
+    "--no-proxy-headers",
+    "--log-level",
+    "warning",
+)
+
+
+def in_the_loop(env: dict[str, str], port: int) -> list[Run]:
+    """The collector and the pixel in the collector's server (an event loop per process,
+    the appends of a turn in one Redis round trip), measured against the no-op view of the
+    web server's run: Django's floor on the same cores."""
+    server = collector_server(env, port)
+    base = f"http://127.0.0.1:{port}"
+    script = str(ROOT / "bench" / "collector.lua")
+    pixel = f"{base}/t/p.gif?site={env['RELANCE_KEY']}&vid={VID}&url=https%3A%2F%2F127.0.0.1%2F"
+    runs = []
+    try:
+        wait_for(f"{base}/healthz")
+        for connections in (4, 64):
+            env["RELANCE_RUN"] = f"{int(time.time())}l{connections}"
+            for name, url, lua in (("collector", f"{base}/t/e", script), ("pixel", pixel, "")):
+                run = wrk(name, url, connections, env, lua)
+                run.name = f"{name}-loop"
+                runs.append(run)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    return runs
 
 
 def threaded(env: dict[str, str], port: int) -> list[Run]:
@@ -552,39 +628,52 @@ def write(report: Report) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
     figures = report.figures
     rows = [
-        ("collector / no-op view, req/s, 4 conn.", figures["collector_vs_noop_rps_at_4"], ">= 1.0"),
         (
-            "collector / no-op view, req/s, 64 conn.",
-            figures["collector_vs_noop_rps_at_64"],
+            "collector server: collector / no-op, 4 c.",
+            figures["loop_collector_vs_noop_rps_at_4"],
             ">= 1.0",
         ),
+        (
+            "collector server: collector / no-op, 64 c.",
+            figures["loop_collector_vs_noop_rps_at_64"],
+            ">= 1.0",
+        ),
+        ("collector server: p99 at 4 conn. (ms)", figures["loop_collector_p99_ms_at_4"], "<= 3"),
+        ("collector server: pixel / no-op, 64 c.", figures["loop_pixel_vs_noop_rps_at_64"], ""),
+        ("web server: collector / no-op view, 4 c.", figures["collector_vs_noop_rps_at_4"], ""),
+        ("web server: collector / no-op view, 64 c.", figures["collector_vs_noop_rps_at_64"], ""),
         (
             "collector / nginx empty_gif, req/s, 64 c.",
             figures.get("collector_vs_nginx_rps_at_64"),
             "",
         ),
-        ("pixel / no-op view, req/s, 4 conn.", figures["pixel_vs_noop_rps_at_4"], ""),
-        ("pixel / no-op view, req/s, 64 conn.", figures["pixel_vs_noop_rps_at_64"], ""),
-        ("collector p99 at 4 conn. (ms)", figures["collector_p99_ms_at_4"], "<= 3"),
+        ("web server: pixel / no-op view, 4 c.", figures["pixel_vs_noop_rps_at_4"], ""),
+        ("web server: pixel / no-op view, 64 c.", figures["pixel_vs_noop_rps_at_64"], ""),
+        ("web server: collector p99 at 4 c. (ms)", figures["collector_p99_ms_at_4"], ""),
         (
             f"threaded ({THREADS}): collector / no-op, 4 c.",
             figures["threaded_collector_vs_noop_rps_at_4"],
-            ">= 1.0",
+            "",
         ),
         (
             f"threaded ({THREADS}): collector / no-op, 64 c.",
             figures["threaded_collector_vs_noop_rps_at_64"],
-            ">= 1.0",
+            "",
         ),
         (
             f"threaded ({THREADS}): collector p99, 4 c. (ms)",
             figures["threaded_collector_p99_ms_at_4"],
-            "<= 3",
+            "",
         ),
         (
-            "ingest events/s / collector req/s",
-            figures.get("ingest_events_vs_collector_rps"),
+            "ingest events/s / collector server req/s",
+            figures.get("ingest_events_vs_loop_collector_rps"),
             ">= 5",
+        ),
+        (
+            "ingest events/s / web server collector",
+            figures.get("ingest_events_vs_collector_rps"),
+            "",
         ),
         ("dispatch: plan 100k of 1M carts (s)", figures.get("dispatch_plan_seconds"), "< 10"),
         ("dispatch: planning, per cart (µs)", figures.get("dispatch_plan_us_per_cart"), ""),

@@ -165,19 +165,24 @@ def test_make_bench_runs_at_a_tiny_size(tmp_path):
     (written,) = tmp_path.glob("*.json")
     report = json.loads(written.read_text())
     runs = {(run["name"], run["connections"]) for run in report["runs"]}
-    for name in ("noop", "collector", "pixel", "noop-t4", "collector-t4"):
+    for name in ("noop", "collector", "pixel", "noop-t4", "collector-t4", "collector-loop"):
         assert {(name, 4), (name, 64)} <= runs, name
     assert all(run["requests_per_second"] > 0 for run in report["runs"])
     figures = report["figures"]
     for name in (
         "collector_vs_noop_rps_at_64",
         "threaded_collector_vs_noop_rps_at_64",
+        "loop_collector_vs_noop_rps_at_64",
+        "loop_pixel_vs_noop_rps_at_64",
         "collector_p99_ms_at_4",
+        "loop_collector_p99_ms_at_4",
         "snippet_gzip_bytes",
         "web_worker_rss_mb",
     ):
         assert figures[name] > 0, name
     if os.environ.get("REDIS_URL"):
         assert figures["ingest_events_vs_collector_rps"] > 0
+        assert figures["ingest_events_vs_loop_collector_rps"] > 0
     assert figures["celery_worker_rss_mb"] > 0
     assert "threaded (4): collector / no-op, 64 c." in done.stdout
+    assert "collector server: collector / no-op, 64 c." in done.stdout
