@@ -37,8 +37,8 @@ def resolve(target: str) -> object:
     return getattr(module, attribute)
 
 
-def test_the_five_services_are_there():
-    assert set(SERVICES) == {"postgres", "redis", "web", "worker", "beat"}
+def test_the_six_services_are_there():
+    assert set(SERVICES) == {"postgres", "redis", "web", "collector", "worker", "beat"}
 
 
 def test_postgres_has_a_health_check_and_a_volume():
@@ -65,6 +65,24 @@ def test_web_migrates_then_serves_the_wsgi_application_with_gunicorn():
     assert words[words.index("--threads") + 1] == "${WEB_THREADS:-1}"
     example = (ROOT / ".env.example").read_text()
     assert "\nWEB_CONCURRENCY=2\n" in example and "\nWEB_THREADS=1\n" in example
+
+
+def test_the_collector_serves_the_asgi_application_as_make_bench_measures_it():
+    """The same uvicorn options as bench/run.py's collector_server, which make bench and the
+    fault tests start: what is measured and tested is what runs."""
+    from bench.run import COLLECTOR_OPTIONS
+
+    words = command_words("collector")
+    assert words[:2] == ["uvicorn", "retargeting.asgi:application"]
+    assert callable(resolve(words[1]))
+    assert words[2 : 2 + len(COLLECTOR_OPTIONS)] == list(COLLECTOR_OPTIONS)
+    assert words[words.index("--port") + 1] == "8001"
+    assert words[words.index("--workers") + 1] == "${COLLECTOR_CONCURRENCY:-2}"
+    assert SERVICES["collector"]["ports"] == ["${COLLECTOR_PORT:-8001}:8001"]
+    assert "8001/healthz" in " ".join(SERVICES["collector"]["healthcheck"]["test"])
+    # It starts once the web service has migrated the database (web's health check).
+    assert SERVICES["collector"]["depends_on"]["web"] == {"condition": "service_healthy"}
+    assert "\nCOLLECTOR_CONCURRENCY=2\n" in ENV_EXAMPLE and "\nCOLLECTOR_PORT=8001\n" in ENV_EXAMPLE
 
 
 @pytest.mark.parametrize("service", ["worker", "beat"])
@@ -133,6 +151,9 @@ def test_the_production_lock_has_what_the_processes_run():
         "phonenumbers==",
         "django-environ==",
         "whitenoise==",
+        "uvicorn==",
+        "uvloop==",
+        "httptools==",
     ):
         assert package in lock
     assert "--hash=sha256:" in lock
