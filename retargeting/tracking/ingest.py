@@ -40,7 +40,7 @@ def write_entries(entries: list[Entry]) -> None:
         [
             {
                 "site_id": entry.site_id,
-                "visitor_id": visitors[(entry.site_id, entry.vid)].pk,
+                "visitor_id": visitors[(entry.site_id, entry.vid)],
                 "type": event["type"],
                 "source": entry.source,
                 "payload": event,
@@ -53,34 +53,56 @@ def write_entries(entries: list[Entry]) -> None:
     )
 
 
-def _visitors(entries: list[Entry]) -> dict[tuple[int, str], Visitor]:
+def _visitors(entries: list[Entry]) -> dict[tuple[int, str], int]:
+    """The id of each entry's visitor, created if new, its last-seen time moved on (at most
+    once per ``LAST_SEEN_PRECISION``) if known."""
     first: dict[tuple[int, str], datetime] = {}
     last: dict[tuple[int, str], datetime] = {}
     for entry in entries:
         key = (entry.site_id, entry.vid)
         first.setdefault(key, entry.received_at)
         last[key] = max(last.get(key, entry.received_at), entry.received_at)
-    found = _existing(first)
-    missing = [key for key in first if key not in found]
-    if missing:
-        Visitor.objects.bulk_create(
-            [
-                Visitor(site_id=site_id, vid=vid, first_seen_at=first[key], last_seen_at=last[key])
-                for key in missing
-                for site_id, vid in [key]
-            ],
-            ignore_conflicts=True,  # created meanwhile by a request that wrote directly
-            batch_size=1000,
-        )
-        found.update(_existing(dict.fromkeys(missing)))
+    # PostgreSQL: the new visitors in one COPY and one INSERT, their ids returned; only the
+    # known ones are read. Elsewhere: read, create what is missing, read those again.
+    inserted = bulk.insert_ignoring_conflicts(
+        Visitor,
+        [
+            {"site_id": site_id, "vid": vid, "first_seen_at": first[key], "last_seen_at": last[key]}
+            for key in first
+            for site_id, vid in [key]
+        ],
+        returning=["id", "site_id", "vid"],
+    )
+    if inserted is None:
+        ids: dict[tuple[int, str], int] = {}
+        found = _existing(first)
+        missing = [key for key in first if key not in found]
+        if missing:
+            Visitor.objects.bulk_create(
+                [
+                    Visitor(
+                        site_id=site_id, vid=vid, first_seen_at=first[key], last_seen_at=last[key]
+                    )
+                    for key in missing
+                    for site_id, vid in [key]
+                ],
+                ignore_conflicts=True,  # created meanwhile by a request that wrote directly
+                batch_size=1000,
+            )
+            found.update(_existing(dict.fromkeys(missing)))
+    else:
+        ids = {(site_id, vid): pk for pk, site_id, vid in inserted}
+        known = {key: None for key in first if key not in ids}
+        found = _existing(known) if known else {}
     stale = []
     for key, visitor in found.items():
+        ids[key] = visitor.pk
         if last[key] - visitor.last_seen_at >= LAST_SEEN_PRECISION:
             visitor.last_seen_at = last[key]
             stale.append(visitor)
     if stale:
         Visitor.objects.bulk_update(stale, ["last_seen_at"], batch_size=1000)
-    return found
+    return ids
 
 
 def _existing(keys: Mapping[tuple[int, str], object]) -> dict[tuple[int, str], Visitor]:
@@ -93,8 +115,8 @@ def _existing(keys: Mapping[tuple[int, str], object]) -> dict[tuple[int, str], V
     return {(v.site_id, v.vid): v for v in rows if (v.site_id, v.vid) in keys}
 
 
-def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], Visitor]) -> None:
-    visitor_ids = {visitors[(entry.site_id, entry.vid)].pk for entry in entries}
+def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], int]) -> None:
+    visitor_ids = {visitors[(entry.site_id, entry.vid)] for entry in entries}
     external_ids = {
         event["cart"]["id"]
         for entry in entries
@@ -127,18 +149,18 @@ def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], Visitor])
                 open_cart[visitor_id] = None
 
     for entry in entries:
-        visitor = visitors[(entry.site_id, entry.vid)]
+        visitor_id = visitors[(entry.site_id, entry.vid)]
         now = entry.received_at
         for event in entry.events:
             if event["type"] != "cart":
                 continue
-            settle(visitor.pk, before=now)
+            settle(visitor_id, before=now)
             data = event["cart"]
-            key = (visitor.pk, data["id"])
+            key = (visitor_id, data["id"])
             change = apply_cart_event(
                 site_id=entry.site_id,
-                visitor_id=visitor.pk,
-                open_cart=open_cart[visitor.pk],
+                visitor_id=visitor_id,
+                open_cart=open_cart[visitor_id],
                 known=by_external.get(key),
                 data=data,
                 at=now,
@@ -148,7 +170,7 @@ def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], Visitor])
             if change.created is not None:
                 by_external[key] = change.created
                 created.append(change.created)
-            open_cart[visitor.pk] = change.open_cart
+            open_cart[visitor_id] = change.open_cart
     for visitor_id in list(purchases):
         settle(visitor_id, before=None)
     # Carts leaving "open" first, so that no visitor has two open carts at any moment.
