@@ -31,10 +31,10 @@ def write_entries(entries: list[Entry]) -> None:
     """Write ``entries`` (in stream order) inside the caller's transaction."""
     if not entries:
         return
-    visitors = _visitors(entries)
+    visitors, created = _visitors(entries)
     with_carts = [entry for entry in entries if any(e["type"] == "cart" for e in entry.events)]
     if with_carts:
-        _apply_carts(with_carts, visitors)
+        _apply_carts(with_carts, visitors, created)
     bulk.insert(
         Event,
         [
@@ -53,9 +53,10 @@ def write_entries(entries: list[Entry]) -> None:
     )
 
 
-def _visitors(entries: list[Entry]) -> dict[tuple[int, str], int]:
+def _visitors(entries: list[Entry]) -> tuple[dict[tuple[int, str], int], set[int]]:
     """The id of each entry's visitor, created if new, its last-seen time moved on (at most
-    once per ``LAST_SEEN_PRECISION``) if known."""
+    once per ``LAST_SEEN_PRECISION``) if known; and the ids of the visitors this transaction
+    created (nothing else can refer to them yet: they have no cart and no purchase)."""
     first: dict[tuple[int, str], datetime] = {}
     last: dict[tuple[int, str], datetime] = {}
     for entry in entries:
@@ -73,7 +74,10 @@ def _visitors(entries: list[Entry]) -> dict[tuple[int, str], int]:
         ],
         returning=["id", "site_id", "vid"],
     )
+    created: set[int] = set()
     if inserted is None:
+        # Which of those found were created by bulk_create and not by a request meanwhile
+        # cannot be told: none is taken for new.
         ids: dict[tuple[int, str], int] = {}
         found = _existing(first)
         missing = [key for key in first if key not in found]
@@ -92,6 +96,7 @@ def _visitors(entries: list[Entry]) -> dict[tuple[int, str], int]:
             found.update(_existing(dict.fromkeys(missing)))
     else:
         ids = {(site_id, vid): pk for pk, site_id, vid in inserted}
+        created = set(ids.values())
         known = {key: None for key in first if key not in ids}
         found = _existing(known) if known else {}
     stale = []
@@ -102,7 +107,7 @@ def _visitors(entries: list[Entry]) -> dict[tuple[int, str], int]:
             stale.append(visitor)
     if stale:
         Visitor.objects.bulk_update(stale, ["last_seen_at"], batch_size=1000)
-    return ids
+    return ids, created
 
 
 def _existing(keys: Mapping[tuple[int, str], object]) -> dict[tuple[int, str], Visitor]:
@@ -115,8 +120,13 @@ def _existing(keys: Mapping[tuple[int, str], object]) -> dict[tuple[int, str], V
     return {(v.site_id, v.vid): v for v in rows if (v.site_id, v.vid) in keys}
 
 
-def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], int]) -> None:
+def _apply_carts(
+    entries: list[Entry], visitors: dict[tuple[int, str], int], new_visitors: set[int]
+) -> None:
     visitor_ids = {visitors[(entry.site_id, entry.vid)] for entry in entries}
+    known = (
+        visitor_ids - new_visitors
+    )  # the new visitors' carts and purchases are all in this batch
     external_ids = {
         event["cart"]["id"]
         for entry in entries
@@ -125,13 +135,15 @@ def _apply_carts(entries: list[Entry], visitors: dict[tuple[int, str], int]) -> 
     }
     open_cart: dict[int, Cart | None] = defaultdict(lambda: None)
     by_external: dict[tuple[int, str], Cart] = {}
-    for cart in Cart.objects.select_for_update().filter(
-        Q(status=Cart.Status.OPEN) | Q(external_id__in=external_ids), visitor_id__in=visitor_ids
-    ):
+    rows = Cart.objects.select_for_update().filter(
+        Q(status=Cart.Status.OPEN) | Q(external_id__in=external_ids), visitor_id__in=known
+    )
+    for cart in rows if known else ():
         by_external[(cart.visitor_id, cart.external_id)] = cart
         if cart.status == Cart.Status.OPEN:
             open_cart[cart.visitor_id] = cart
-    purchases = _purchases(visitor_ids, since=min(entry.received_at for entry in entries))
+    since = min(entry.received_at for entry in entries)
+    purchases = _purchases(known, since=since) if known else {}
     changed: dict[int, Cart] = {}  # existing carts, by id
     created: list[Cart] = []
 

@@ -10,9 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from retargeting.tracking import schema
 from retargeting.tracking.entries import Entry
 from retargeting.tracking.ingest import write_entries
-from retargeting.tracking.models import Event, Visitor
+from retargeting.tracking.models import Cart, Event, Visitor
 from tests.factories import SiteFactory
 from tests.support.servers import require_server
 
@@ -20,12 +21,17 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def entry(site, vid: str, at: datetime, n: int = 0) -> Entry:
+def entry(site, vid: str, at: datetime, n: int = 0, *, cart: bool = False) -> Entry:
+    events: list[dict] = [{"type": "page_view", "url": f"https://shop.example/p/{n}"}]
+    if cart:
+        line = {"sku": "A1", "name": "Chemise", "price": 29.95, "quantity": 1}
+        data = {"id": f"c{n}", "currency": "EUR", "total": 29.95, "items": [line]}
+        events.append(schema.cart({"cart": data}, ""))  # as the collector checked it
     return Entry(
         id=f"{int(at.timestamp() * 1000)}-{n}",
         site_id=site.pk,
         vid=vid,
-        events=[{"type": "page_view", "url": f"https://shop.example/p/{n}"}],
+        events=events,
         received_at=at,
         source="snippet",
         ip="192.0.2.0",
@@ -66,15 +72,18 @@ def test_new_known_and_recently_seen_visitors_in_one_batch():
 
 
 def test_a_batch_of_new_visitors_costs_the_same_queries_as_one():
-    """On PostgreSQL (SQLite's bulk_create splits by its limit of parameters)."""
+    """On PostgreSQL (SQLite's bulk_create splits by its limit of parameters). New visitors
+    have no cart or purchase to read yet: their carts are created without a query for them."""
     require_server("PostgreSQL", "DATABASE_URL")
     site = SiteFactory(allowed_domains=["shop.example"])
 
     def queries(count: int, start: int) -> int:
-        batch = [entry(site, f"{start + n:032d}", T0, start + n) for n in range(count)]
+        batch = [entry(site, f"{start + n:032d}", T0, start + n, cart=True) for n in range(count)]
         with CaptureQueriesContext(connection) as captured:
             write_entries(batch)
         return len(captured)
 
     assert queries(1, 0) == queries(300, 1000)
     assert Visitor.objects.filter(site=site).count() == 301
+    assert Cart.objects.filter(site=site, status=Cart.Status.OPEN).count() == 301
+    assert Event.objects.filter(site=site).count() == 2 * 301
