@@ -9,7 +9,6 @@ its answers run with each driver.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading
@@ -19,6 +18,7 @@ import pytest
 import redis
 
 from retargeting.tracking import buffer
+from tests.support.loop_client import BesideTheTest
 
 pytestmark = [pytest.mark.needs_redis]
 
@@ -33,7 +33,7 @@ def in_a_loop(*rounds: list[buffer.Call]) -> list[list]:
         finally:
             await appender.close()
 
-    return asyncio.run(run())
+    return BesideTheTest().run(run)
 
 
 def in_a_thread(*rounds: list[buffer.Call]) -> list[list]:

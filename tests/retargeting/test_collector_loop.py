@@ -11,7 +11,6 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
 from django.core import signals
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
@@ -32,7 +31,7 @@ from tests.retargeting.test_tracking_endpoints import (  # noqa: F401
     test_the_pixel_always_answers_the_gif_and_records_only_what_is_valid,
     test_the_pixel_records_a_page_view,
 )
-from tests.support.loop_client import LoopClient
+from tests.support.loop_client import BesideTheTest, LoopClient
 from tests.support.processes import free_port
 
 ORIGIN = "https://www.shop.example"
@@ -80,16 +79,17 @@ async def _exchange(app, scope: dict, body: bytes) -> int:
     return sent[0]["status"]
 
 
-class _Counting:
+class _Counting(BesideTheTest):
     """The server's thread runner, counting what it is asked to run (nothing, on the path of
     a known site's page views and carts)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = 0
 
-    async def __call__(self, function):
+    async def run_sync(self, function):
         self.calls += 1
-        return await sync_to_async(function, thread_sensitive=True)()
+        return await super().run_sync(function)
 
 
 def _page_views(shop, count: int) -> list[bytes]:
@@ -131,7 +131,7 @@ def test_the_requests_of_one_turn_share_one_round_trip_and_no_thread(
 
     monkeypatch.setattr(buffer.LoopAppender, "_evaluate", counted)
     threads = _Counting()
-    app = CollectorLoop(django_application, run_sync=threads)
+    app = CollectorLoop(django_application, run_sync=threads.run_sync)
     bodies = _page_views(shop, 20)
 
     async def run():
@@ -143,7 +143,7 @@ def test_the_requests_of_one_turn_share_one_round_trip_and_no_thread(
             await app.close_loop()
 
     with CaptureQueriesContext(connection) as queries:
-        statuses = async_to_sync(run)()
+        statuses = threads.run(run)
     assert statuses == [204] * 20
     assert threads.calls == 1  # the site's lookup, once
     assert len(queries) == 1
@@ -160,7 +160,7 @@ def test_a_redis_that_does_not_answer_makes_the_batch_written_in_the_request(
     written in the database in a thread, and the answer is the same 204."""
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     threads = _Counting()
-    app = CollectorLoop(django_application, run_sync=threads)
+    app = CollectorLoop(django_application, run_sync=threads.run_sync)
     [body] = _page_views(shop, 1)
 
     async def run():
@@ -169,7 +169,7 @@ def test_a_redis_that_does_not_answer_makes_the_batch_written_in_the_request(
         finally:
             await app.close_loop()
 
-    assert async_to_sync(run)() == 204
+    assert threads.run(run) == 204
     assert threads.calls == 2  # the site's lookup, then the write
     assert Event.objects.filter(site=shop, type="page_view").count() == 1
 
@@ -204,7 +204,7 @@ def test_the_server_starts_and_stops_through_the_lifespan_protocol():
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app({"type": "lifespan"}, receive, send))
+    BesideTheTest().run(lambda: app({"type": "lifespan"}, receive, send))
     assert [m["type"] for m in sent] == [
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",

@@ -10,26 +10,62 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from typing import Any
+import queue
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from asgiref.sync import async_to_sync, sync_to_async
 from django.core import signals
 from django.db import close_old_connections
-from django.http import HttpResponse
 
 from retargeting.asgi import django_application
 from retargeting.tracking.loop import CollectorLoop
 
 
-async def _in_the_tests_thread(function: Callable[[], HttpResponse]) -> HttpResponse:
-    # Under async_to_sync (below), a thread-sensitive call runs in the thread that called it:
-    # the test's, with its database connection and transaction.
-    return await sync_to_async(function, thread_sensitive=True)()
+class BesideTheTest:
+    """Runs an event loop in a thread of its own while the test's thread runs what the loop
+    hands it (``run_sync``, the server's thread pool here): the database is then used in the
+    test's thread, with its connection and transaction, as Django's test client does. (The
+    loop cannot run in the test's thread: once a browser test has started Playwright, that
+    thread counts as running Playwright's loop.)"""
+
+    def __init__(self) -> None:
+        self._calls: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
+
+    async def run_sync(self, function: Callable[[], Any]) -> Any:
+        future: Future[Any] = Future()
+        self._calls.put((function, future))
+        return await asyncio.wrap_future(future)
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        outcome: dict[str, Any] = {}
+
+        def loop() -> None:
+            try:
+                outcome["value"] = asyncio.run(make())
+            except BaseException as exc:  # handed to the test's thread
+                outcome["error"] = exc
+            finally:
+                self._calls.put(None)
+
+        thread = threading.Thread(target=loop, name="test-event-loop")
+        thread.start()
+        while (call := self._calls.get()) is not None:
+            function, future = call
+            try:
+                future.set_result(function())
+            except BaseException as exc:
+                future.set_exception(exc)
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
 
 Body = bytes | str | dict[str, Any]
+T = TypeVar("T")
 
 
 class Answer:
@@ -59,7 +95,8 @@ class Answer:
 
 class LoopClient:
     def __init__(self) -> None:
-        self.app = CollectorLoop(django_application, run_sync=_in_the_tests_thread)
+        self.thread = BesideTheTest()
+        self.app = CollectorLoop(django_application, run_sync=self.thread.run_sync)
 
     def get(self, path: str, data: dict[str, Any] | None = None, **extra: str) -> Answer:
         return self.request("GET", path, query=urlencode(data or {}, doseq=True), **extra)
@@ -152,7 +189,7 @@ class LoopClient:
         signals.request_started.disconnect(close_old_connections)
         signals.request_finished.disconnect(close_old_connections)
         try:
-            async_to_sync(exchange)()
+            self.thread.run(exchange)
         finally:
             signals.request_started.connect(close_old_connections)
             signals.request_finished.connect(close_old_connections)
