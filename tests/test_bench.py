@@ -131,7 +131,8 @@ def test_the_dashboard_benchmark_runs_at_a_tiny_size():
 
 @pytest.mark.slow
 def test_make_bench_runs_at_a_tiny_size(tmp_path):
-    """bench/run.py, one second per wrk run: the sync and the threaded servers, the snippet's
+    """bench/run.py, one second per wrk run: the sync and the threaded servers, the collector's
+    server, the snippet's
     size, ingest (with PostgreSQL and Redis, as in CI), the workers' memory, every figure
     printed beside its target. Its three scripts run at a tiny size in the tests above."""
     import json
