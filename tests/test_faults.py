@@ -98,6 +98,19 @@ def _visit(port: int, key: str, number: int, phase: str) -> list[int]:
     return [_post(port, {"site": key, "vid": vid, "events": events}) for events in batches]
 
 
+def _ingest(env: dict[str, str]) -> int:
+    """One ingest pass, as the worker runs every second, in a process of its own: how many
+    buffered entries it wrote."""
+    drained = run_python(
+        "import django; django.setup()\n"
+        "from retargeting.tracking import buffer\n"
+        "print(buffer.drain(max_seconds=30))",
+        env,
+    )
+    assert drained.returncode == 0, drained.stderr
+    return int(drained.stdout.strip().splitlines()[-1])
+
+
 def phase_digits(phase: str) -> str:
     return {"up": "11", "down": "22", "back": "33"}[phase]
 
@@ -204,14 +217,7 @@ def test_redis_stopped_under_traffic_loses_nothing_and_the_buffer_catches_up(tmp
         # While Redis was down, page views and carts were written in the request too; those
         # buffered before and after are in Redis's append-only file, and one ingest pass
         # (what the worker runs every second) writes them.
-        drained = run_python(
-            "import django; django.setup()\n"
-            "from retargeting.tracking import buffer\n"
-            "print(buffer.drain(max_seconds=30))",
-            env,
-        )
-        assert drained.returncode == 0, drained.stderr
-        assert int(drained.stdout.strip().splitlines()[-1]) == 2 * 2 * VISITORS_PER_PHASE
+        assert _ingest(env) == 2 * 2 * VISITORS_PER_PHASE
     assert Visitor.objects.filter(site=site).count() == 3 * VISITORS_PER_PHASE
     assert Cart.objects.filter(site=site).count() == 3 * VISITORS_PER_PHASE
     assert Event.objects.filter(site=site).count() == 3 * per_phase
@@ -408,14 +414,8 @@ def test_postgresql_stopped_the_collector_server_takes_page_views_and_then_write
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
             log.close()
-        drained = run_python(
-            "import django; django.setup()\n"
-            "from retargeting.tracking import buffer\n"
-            "print(buffer.drain(max_seconds=30))",
-            env,
-        )
-        assert drained.returncode == 0, drained.stderr
-    assert int(drained.stdout.strip().splitlines()[-1]) == 3 * 10 * 2
+        written = _ingest(env)
+    assert written == 3 * 10 * 2
     assert Contact.objects.filter(site=site).count() == 2
     assert Event.objects.filter(site=site, type="identify").count() == 2
     assert Event.objects.filter(site=site, type="page_view").count() == 3 * 10

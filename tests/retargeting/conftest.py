@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.core import signals
+from django.db import close_old_connections
 
 from retargeting.tracking import buffer
 from tests.support.servers import require_server
@@ -20,3 +22,13 @@ def redis_buffer(settings):
     yield buffer.client()
     buffer.client().delete(*keys)
     buffer.reset()
+
+
+@pytest.fixture
+def in_the_test_transaction():
+    """As Django's test client: requests must not close the test's connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -11,8 +11,7 @@ import asyncio
 import json
 
 import pytest
-from django.core import signals
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from retargeting.asgi import django_application
@@ -103,16 +102,6 @@ def _page_views(shop, count: int) -> list[bytes]:
         ).encode()
         for n in range(count)
     ]
-
-
-@pytest.fixture
-def in_the_test_transaction():
-    """As Django's test client: requests must not close the test's connection."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.mark.usefixtures("in_the_test_transaction")

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 import pytest
 from django.core import signals
-from django.db import close_old_connections
 
 from retargeting.tracking import buffer, views
 from retargeting.tracking.models import Event
@@ -21,13 +20,8 @@ ORIGIN = "https://www.shop.example"
 
 
 @pytest.fixture(autouse=True)
-def _keep_the_test_transaction():
-    """As Django's test client does: requests must not close the test's connection."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
+def _keep_the_test_transaction(in_the_test_transaction):
+    """Every request of these tests runs in the test's transaction (see conftest.py)."""
 
 
 @pytest.fixture
