@@ -113,13 +113,7 @@ class CollectorLoop:
 
     async def _post(self, request: HttpRequest, again: Callable[[], HttpRequest]) -> HttpResponse:
         try:
-            try:
-                checked = views.check_batch(request, lookup=_cached_site)
-            except NotCached as missing:
-                key = missing.key
-                site = await self._sync(lambda: lookup.site_by_public_key(key))
-                request = again()
-                checked = views.check_batch(request, lookup=lambda _key: site)
+            request, checked = await self._checked(views.check_batch, request, again)
         except Exception as exc:  # as Django's handler would: logged, then a 500 page
             return response_for_exception(request, exc)
         if isinstance(checked, HttpResponse):
@@ -147,12 +141,7 @@ class CollectorLoop:
 
     async def _record_pixel(self, request: HttpRequest, again: Callable[[], HttpRequest]) -> None:
         try:
-            try:
-                checked = views.check_pixel(request, lookup=_cached_site)
-            except NotCached as missing:
-                key = missing.key
-                site = await self._sync(lambda: lookup.site_by_public_key(key))
-                checked = views.check_pixel(request, lookup=lambda _key: site)
+            _, checked = await self._checked(views.check_pixel, request, again)
             if checked is None:
                 return
             if buffer.enabled():  # a pixel's page view is always bufferable
@@ -167,6 +156,23 @@ class CollectorLoop:
             logger.exception("pixel event not recorded")
 
     # --- What needs the database, in a thread -------------------------------------------------
+
+    async def _checked(
+        self,
+        check: Callable[..., Any],
+        request: HttpRequest,
+        again: Callable[[], HttpRequest],
+    ) -> tuple[HttpRequest, Any]:
+        """``check`` (``views.check_batch`` or ``check_pixel``) on the request, the site read
+        from this process's cache; a key not cached yet is looked up in a thread, then the
+        check runs again on a fresh request (its body unread) with the site found."""
+        try:
+            return request, check(request, lookup=_cached_site)
+        except NotCached as missing:
+            key = missing.key
+        site = await self._sync(lambda: lookup.site_by_public_key(key))
+        request = again()
+        return request, check(request, lookup=lambda _key: site)
 
     async def _view(
         self, view: Callable[[HttpRequest], HttpResponse], build: Callable[[], HttpRequest]
