@@ -87,6 +87,10 @@ def run_pass(
         for flow in flows:
             for previous, step in itertools.pairwise(flow.ordered_steps):
                 _plan_next_step(step=step, previous=previous, now=now, report=report)
+    # A large pass (a shop's first, a campaign's start) makes the sends' statistics stale at
+    # once: the claims that follow would be planned for a table without those sends.
+    for model in (Send, SendEvent):
+        bulk.refresh_statistics(model, added=report.planned + report.held_out)
     # Double opt-in confirmations whose task was lost or whose provider was down.
     report.confirmations = send_pending_confirmations()
     due = list(

@@ -142,7 +142,8 @@ def advance_many(moves: Sequence[Move], *, source: str, at: datetime | None = No
             .order_by("pk")
             .values_list("pk", "status")
         )
-        events, moved_sends, names = [], [], {"updated_at"}
+        events: list[dict[str, object]] = []
+        moved_sends, names = [], {"updated_at"}
         for move in moves:
             send = move.send
             if send.pk not in current:
@@ -151,15 +152,15 @@ def advance_many(moves: Sequence[Move], *, source: str, at: datetime | None = No
             moved = can_move(now_at, move.status)
             detail = move.detail if moved else f"ignored after {now_at}: {move.detail}".strip(": ")
             events.append(
-                SendEvent(
-                    send=send,
-                    status=move.status,
-                    reason=move.reason or "",
-                    error_code=move.error_code,
-                    source=source,
-                    at=at,
-                    detail=detail[:255],
-                )
+                {
+                    "send_id": send.pk,
+                    "status": move.status,
+                    "reason": move.reason or "",
+                    "error_code": move.error_code,
+                    "source": source,
+                    "at": at,
+                    "detail": detail[:255],
+                }
             )
             if not moved:
                 send.status = now_at
@@ -175,5 +176,5 @@ def advance_many(moves: Sequence[Move], *, source: str, at: datetime | None = No
             send.updated_at = at
             names.update(changes)
             moved_sends.append(send)
-        SendEvent.objects.bulk_create(events)
+        bulk.insert(SendEvent, events)
         bulk.update(Send, moved_sends, sorted(names))

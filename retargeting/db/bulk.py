@@ -127,3 +127,30 @@ def update(model: type[Model], objects: Sequence[Model], fields: Sequence[str]) 
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# PostgreSQL's autovacuum analyzes a table once a tenth of it changed, within a minute or so;
+# the same rule, applied at once by whoever has just written that many rows.
+STALE_SHARE = 0.1
+STALE_MINIMUM = 1000
+
+
+def refresh_statistics(model: type[Model], *, added: int) -> bool:
+    """ANALYZE ``model``'s table when ``added`` new rows make its statistics stale; return
+    whether it did. PostgreSQL only.
+
+    The query planner reads row counts and value ranges from the statistics: until they are
+    refreshed, rows just written in bulk are invisible to it, and a claim of a hundred sends
+    by id, for one, scans the hundred thousand just planned (35 ms instead of 1 ms).
+    """
+    if connection.vendor != "postgresql" or added < STALE_MINIMUM:
+        return False
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+        known = max(row[0], 0) if row else 0  # -1: never analyzed
+        if added <= STALE_SHARE * known:
+            return False
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    return True
