@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import hiredis
+import orjson
 import redis
 import redis.asyncio
 from django.conf import settings
@@ -513,7 +514,10 @@ def _decode(entry_id: bytes | str, fields: dict[bytes, bytes] | None) -> Entry |
     entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     if not fields:  # deleted while pending
         return None
-    body = json.loads(fields[b"b"])
+    try:
+        body = orjson.loads(fields[b"b"])
+    except orjson.JSONDecodeError:  # what orjson refuses and json reads (a lone surrogate)
+        body = json.loads(fields[b"b"])
     return Entry(
         id=entry_id,
         site_id=body["s"],
