@@ -154,6 +154,7 @@ def test_the_production_lock_has_what_the_processes_run():
         "uvicorn==",
         "uvloop==",
         "httptools==",
+        "orjson==",
     ):
         assert package in lock
     assert "--hash=sha256:" in lock
