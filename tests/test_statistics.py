@@ -52,6 +52,9 @@ def test_a_tenth_of_the_table_or_more_written_at_once_is_analyzed_then():
     assert estimated_rows(Visitor) == known  # nothing told the planner yet
     assert bulk.refresh_statistics(Visitor, added=2000) is True
     assert estimated_rows(Visitor) == Visitor.objects.count()
+    with connection.cursor() as cursor:  # the caller's transaction keeps its own lock timeout
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
     # Fewer than autovacuum's own threshold (a tenth, and at least a thousand rows): left to it.
     visitors(site, 2000, 150)
     assert bulk.refresh_statistics(Visitor, added=150) is False
@@ -79,3 +82,28 @@ def test_a_pass_that_plans_many_sends_refreshes_their_statistics(monkeypatch):
     assert report.planned == 5
     assert estimated_rows(Send) == Send.objects.count() >= 5
     assert estimated_rows(SendEvent) == SendEvent.objects.count() >= 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_table_is_left_to_autovacuum_without_waiting(monkeypatch, caplog):
+    """A VACUUM (or another pass's ANALYZE) holds the table: the pass goes on after the lock
+    timeout, with a warning, instead of waiting for it."""
+    require_server("PostgreSQL", "DATABASE_URL")
+    import psycopg
+
+    monkeypatch.setattr(bulk, "ANALYZE_LOCK_TIMEOUT", "200ms")
+    site = SiteFactory()
+    visitors(site, 0, 1500)
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+    ) as other:
+        other.execute("LOCK TABLE tracking_visitor IN SHARE UPDATE EXCLUSIVE MODE")
+        assert bulk.refresh_statistics(Visitor, added=1500) is False
+        other.rollback()
+    assert "left to autovacuum" in caplog.text
+    assert bulk.refresh_statistics(Visitor, added=1500) is True  # once the lock is gone

@@ -9,13 +9,16 @@ defaults (``auto_now`` and ``auto_now_add`` fields: now).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import Field, JSONField, Model
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 def insert(model: type[Model], rows: Sequence[dict[str, Any]]) -> None:
@@ -154,6 +157,9 @@ def update(model: type[Model], objects: Sequence[Model], fields: Sequence[str]) 
 # the same rule, applied at once by whoever has just written that many rows.
 STALE_SHARE = 0.1
 STALE_MINIMUM = 1000
+# How long to wait for a conflicting lock (a VACUUM, another pass's ANALYZE) before leaving
+# the statistics to autovacuum: the caller's work must not stall on them.
+ANALYZE_LOCK_TIMEOUT = "2s"
 
 
 def refresh_statistics(model: type[Model], *, added: int) -> bool:
@@ -170,8 +176,20 @@ def refresh_statistics(model: type[Model], *, added: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
         row = cursor.fetchone()
-        known = max(row[0], 0) if row else 0  # -1: never analyzed
-        if added <= STALE_SHARE * known:
-            return False
-        cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+    known = max(row[0], 0) if row else 0  # -1: never analyzed
+    if added <= STALE_SHARE * known:
+        return False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # For this statement only (a caller's own transaction keeps its setting).
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                [ANALYZE_LOCK_TIMEOUT],
+            )
+            before = cursor.fetchone()[0]
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [before])
+    except OperationalError:  # the lock was not had in time
+        logger.warning("statistics of %s left to autovacuum: the table is locked", table)
+        return False
     return True
