@@ -189,3 +189,57 @@ def test_make_bench_runs_at_a_tiny_size(tmp_path):
     assert figures["celery_worker_rss_mb"] > 0
     assert "threaded (4): collector / no-op, 64 c." in done.stdout
     assert "collector server: collector / no-op, 64 c." in done.stdout
+
+
+def test_the_scratch_database_is_dropped_with_a_session_still_open_on_it():
+    """make bench ends by dropping its scratch database, even with a session left on it."""
+    import os
+
+    import psycopg
+
+    from tests.support.servers import require_server
+
+    require_server("PostgreSQL", "DATABASE_URL")
+    url = os.environ["DATABASE_URL"]
+    scratch = bench.ScratchDatabase(url)
+    left = psycopg.connect(scratch.url)
+    try:
+        scratch.drop()
+        with psycopg.connect(scratch.admin) as admin:
+            found = admin.execute(
+                "SELECT count(*) FROM pg_database WHERE datname = %s", [scratch.name]
+            ).fetchone()
+        assert found == (0,)
+    finally:
+        left.close()
+
+
+def test_a_session_force_may_not_end_is_waited_for(monkeypatch):
+    """An autovacuum worker on the scratch database: FORCE is refused to a role that is not a
+    superuser; a plain DROP (which stops autovacuum and waits for it) is tried until it
+    goes."""
+    import psycopg
+
+    scratch = bench.ScratchDatabase("sqlite:///unused")
+    scratch.name = "relance_bench_0"
+    answers = [
+        psycopg.errors.InsufficientPrivilege("must be a member of the role"),
+        psycopg.errors.ObjectInUse("is being accessed by other users"),
+        None,
+    ]
+    run: list[str] = []
+
+    def execute(sql: str) -> None:
+        run.append(sql)
+        answer = answers.pop(0)
+        if answer is not None:
+            raise answer
+
+    monkeypatch.setattr(scratch, "_run", execute)
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
+    scratch.drop()
+    assert run == [
+        'DROP DATABASE IF EXISTS "relance_bench_0" WITH (FORCE)',
+        'DROP DATABASE IF EXISTS "relance_bench_0"',
+        'DROP DATABASE IF EXISTS "relance_bench_0"',
+    ]
