@@ -13,6 +13,9 @@ export PORT
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
+	@# Python 3.11's bundled pip (23.2) refuses the lock's extras in hash mode (pip-audit's
+	@# CacheControl[filecache]); a pinned newer pip installs the same locked files.
+	$(PY) -m pip install --quiet pip==25.3
 	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $@
 
