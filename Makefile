@@ -26,15 +26,20 @@ run: install
 	$(PY) manage.py demo
 	$(PY) manage.py runall --port $(PORT)
 
+# The suite runs on every core (TEST_WORKERS=0 runs it in one process); a file's tests stay
+# on one worker, so the servers and browsers a module starts are started once.
+TEST_WORKERS ?= auto
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: install
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The edit-test loop: everything but the browser tests and the tests that start processes
 # (workers, servers, commands run as their own process); `make test` still runs them all.
 test-fast: install
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not slow and not browser" $(PYTEST_ARGS)
 
 # Benchmarks on 127.0.0.1 (needs wrk); on PostgreSQL and Redis when their URLs are set.
 bench: install

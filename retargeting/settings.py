@@ -17,14 +17,15 @@ from urllib.parse import urlsplit
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-
 env = environ.Env()
 # ENV_FILE names another file; an empty ENV_FILE reads none.
 ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
 if ENV_FILE and Path(ENV_FILE).is_file():
     # Variables already in the environment win over the file.
     env.read_env(ENV_FILE, overwrite=False)
+# What the embedded mode writes (SQLite database, file cache, file-system broker); each test
+# worker of `make test` has its own (tests/support/xdist_workers.py).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 PORT = env.int("PORT", default=8000)

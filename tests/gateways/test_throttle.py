@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from retargeting.gateways import throttle
 from tests.support.processes import PYTHON, ROOT, base_env
@@ -79,7 +81,7 @@ def test_the_limit_holds_across_two_worker_processes():
 
         redis.Redis.from_url(env["REDIS_URL"]).delete(f"relance:mps:{sender}")
     else:
-        for path in (ROOT / "var" / "throttle").glob("*"):
+        for path in (Path(settings.VAR_DIR) / "throttle").glob("*"):
             path.unlink()
     workers = [
         subprocess.Popen(
