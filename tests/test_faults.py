@@ -311,6 +311,7 @@ def report_left_sending() -> int:
     return Send.objects.filter(status="sending").count()
 
 
+@pytest.mark.exclusive
 def test_postgresql_restarted_during_a_pass_fails_it_cleanly_and_the_next_completes(site):
     if connection.vendor != "postgresql":
         _restart_postgresql()  # fails in CI, skips elsewhere, with the reason
@@ -361,6 +362,7 @@ def _postgresql_stopped() -> Callable[[], None]:
     return lambda: subprocess.run(["pg_ctlcluster", version, cluster, "start"], check=True)
 
 
+@pytest.mark.exclusive
 def test_postgresql_stopped_the_collector_server_takes_page_views_and_then_writes_once(
     tmp_path,
 ):
