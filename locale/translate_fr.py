@@ -190,4 +190,7 @@ FR = {
     "Events": "Événements",
     "Paste this URL in the platform's webhook settings, one webhook per event, in JSON. Its deliveries are checked against the signing secret the platform's operators stored.": "Collez cette URL dans les réglages de webhooks de la plateforme, un webhook par événement, au format JSON. Chaque envoi est vérifié avec le secret de signature enregistré par les opérateurs de la plateforme.",
     "No Shopify or WooCommerce store is connected. The platform's operators connect one with manage.py connect_platform; see docs/platforms.md.": "Aucune boutique Shopify ou WooCommerce n'est connectée. Les opérateurs de la plateforme en connectent une avec manage.py connect_platform ; voir docs/platforms.md.",
+    "Result": "Résultat",
+    "Refused: %(reason)s": "Refusé : %(reason)s",
+    "A number typed in the shop's pages that Relance refused (a landline, a number from another country, the day's confirmation limit) is listed with the reason, the number masked; the page that sent it is told the same reason.": "Un numéro saisi sur les pages de la boutique que Relance a refusé (un fixe, un numéro d'un autre pays, la limite de confirmations du jour) est listé avec la raison, le numéro masqué ; la page qui l'a envoyé reçoit la même raison.",
 }

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from retargeting.embedded import prune_processed_messages
 from retargeting.tracking.retention import purge_old_events as purge
+from retargeting.tracking.retention import purge_old_refusals
 
 
 @shared_task(name="retargeting.tasks.prune_embedded_broker")
@@ -20,8 +21,8 @@ def prune_embedded_broker() -> int:
 
 @shared_task(name="retargeting.tasks.purge_old_events")
 def purge_old_events() -> int:
-    """Nightly: raw events past their retention period."""
-    return purge()
+    """Nightly: raw events past their retention period, and the collector's refusals."""
+    return purge() + purge_old_refusals()
 
 
 @shared_task(name="retargeting.tasks.ingest_events")

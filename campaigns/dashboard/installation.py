@@ -22,7 +22,7 @@ from retargeting.platforms.connections import TOPICS
 from retargeting.platforms.models import Platform
 from retargeting.sites.models import Membership, Site
 from retargeting.sites.services import rotate_secret_key
-from retargeting.tracking.models import Event
+from retargeting.tracking.models import Event, Refusal
 
 LAST_EVENTS = 20
 
@@ -69,27 +69,37 @@ def platform_webhooks(request: HttpRequest, site: Site) -> list[dict[str, object
 
 def last_events(site: Site, *, limit: int = LAST_EVENTS) -> list[dict[str, str]]:
     """The site's latest events, without what they say about a person: type, origin, time,
-    and the page's host and path."""
+    and the page's host and path; and among them the identifies the collector refused, with
+    its reason (the number masked), so that a shop sees why a customer's number was not
+    taken."""
     zone = ZoneInfo(site.time_zone)
-    rows = []
+    found: list[tuple[datetime, int, dict[str, str]]] = []
     for event in Event.objects.filter(site=site).order_by("-received_at", "-pk")[:limit]:
         url = ""
         raw = event.payload.get("url") if isinstance(event.payload, dict) else None
         if isinstance(raw, str):
             parts = urlsplit(raw)
             url = f"{parts.hostname or ''}{parts.path}"[:120]
-        rows.append(
-            {
-                "type": event.type,
-                "source": event.source,
-                "at": formats.date_format(
-                    timezone.localtime(event.received_at, zone), "SHORT_DATETIME_FORMAT"
-                ),
-                "ago": _ago(event.received_at),
-                "page": url,
-            }
+        found.append(
+            (event.received_at, 0, _row(event.type, event.source, event.received_at, zone, url))
         )
-    return rows
+    for refusal in Refusal.objects.filter(site=site).order_by("-received_at", "-pk")[:limit]:
+        row = _row(refusal.type, refusal.source, refusal.received_at, zone, "")
+        row["refused"] = _("Refused: %(reason)s") % {"reason": refusal.reason}
+        found.append((refusal.received_at, 1, row))
+    found.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [row for _at, _order, row in found[:limit]]
+
+
+def _row(kind: str, source: str, at: datetime, zone: ZoneInfo, page: str) -> dict[str, str]:
+    return {
+        "type": kind,
+        "source": source,
+        "at": formats.date_format(timezone.localtime(at, zone), "SHORT_DATETIME_FORMAT"),
+        "ago": _ago(at),
+        "page": page,
+        "refused": "",
+    }
 
 
 def _ago(at: datetime) -> str:

@@ -174,6 +174,32 @@ class Event(models.Model):
         return f"{self.type} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
+class Refusal(models.Model):
+    """An event the collector refused, kept a short while so that the installation page can
+    show the shop why (a landline typed at checkout, a number from another country, the day's
+    confirmation limit). Never what the shopper typed: the reason, the number masked as in
+    the logs."""
+
+    site_path = "site"  # see retargeting.sites.access
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="refusals")
+    type = models.CharField(max_length=16)
+    source = models.CharField(max_length=16, default=Event.Source.SNIPPET)
+    reason = models.CharField(max_length=300)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The installation check shows a site's latest refusals beside its events.
+            models.Index(fields=["site", "-received_at"], name="refusal_site_latest"),
+            # The nightly purge finds the old ones.
+            models.Index(fields=["received_at"], name="refusal_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} refused @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
 class IngestCursor(models.Model):
     """How far the ingest task has written one shard of the collector's buffer.
 

@@ -1,4 +1,5 @@
-"""Purging raw events past their retention period, in batches (no long lock on the table)."""
+"""Purging raw events past their retention period, in batches (no long lock on the table),
+and the collector's refusals past theirs."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from retargeting.tracking.models import Event
+from retargeting.tracking.models import Event, Refusal
 
 BATCH = 5_000
+# Refusals serve the installation page's live check, nothing else.
+REFUSALS_KEPT = timedelta(days=30)
 
 
 def purge_old_events(*, now: datetime | None = None, batch: int = BATCH) -> int:
@@ -28,3 +31,9 @@ def purge_old_events(*, now: datetime | None = None, batch: int = BATCH) -> int:
             return deleted
         after = ids[-1]
         deleted += Event.objects.filter(pk__in=ids).delete()[0]
+
+
+def purge_old_refusals(*, now: datetime | None = None) -> int:
+    """Delete the collector's refusals older than REFUSALS_KEPT; return how many."""
+    cutoff = (now or timezone.now()) - REFUSALS_KEPT
+    return Refusal.objects.filter(received_at__lt=cutoff).delete()[0]

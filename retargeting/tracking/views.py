@@ -28,6 +28,7 @@ from retargeting.sms.phones import InvalidPhone, parse_phone
 from retargeting.tracking import buffer, hooks, limits, schema
 from retargeting.tracking.models import Cart, Event
 from retargeting.tracking.recording import Origin, record_batch
+from retargeting.tracking.refusals import record_refusal
 from retargeting.tracking.server_carts import record_server_cart
 from retargeting.web import strict_json
 from retargeting.web.privacy import client_ip, truncate_ip
@@ -214,9 +215,13 @@ def store_batch(request: HttpRequest, checked: Accepted) -> HttpResponse:
     try:
         _normalise_phones(checked.events, site)
     except schema.PayloadError as exc:
+        record_refusal(site_id=site.id, events=checked.events, error=str(exc))
         return _cors(_error(str(exc), 400), request)
     refused = _refused_identify(checked.events, site.id, checked.vid, checked.ip)
     if refused is not None:
+        # The shop sees why on its installation page (the page that sent it, in the answer).
+        error = strict_json.loads(refused.content)["error"]
+        record_refusal(site_id=site.id, events=checked.events, error=error)
         return _cors(refused, request)
     try:
         record_batch(site_id=site.id, vid=checked.vid, events=checked.events, origin=checked.origin)

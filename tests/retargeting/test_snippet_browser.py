@@ -238,3 +238,77 @@ relance.push(["unknown", 1]); relance.push(["identify", "not an object"]);</scri
     time.sleep(1)
     assert page.console_errors == []
     assert page.evaluate("Object.keys(window).filter(k => /relance/i.test(k))") == ["relance"]
+
+
+def identify_page(key, phone):
+    """A shop page with a cart, then an identify of ``phone`` whose answer the page hears
+    through the call's callback and through the DOM events."""
+    cart = {
+        "id": "with-identify",
+        "currency": "EUR",
+        "total": 29.95,
+        "items": [{"sku": "CH-01", "name": "Chemise", "price": 29.95, "quantity": 1}],
+    }
+    identify = {
+        "phone": phone,
+        "first_name": "Marie",
+        "consent": {"granted": True, "text": CONSENT_TEXT, "source": "checkout"},
+    }
+    return f"""<!doctype html><title>Checkout</title>
+<script>window.told = []; window.heard = []; window.errors = [];
+window.addEventListener("relance:identify", function (e) {{ heard.push(e.detail); }});
+document.addEventListener("relance:error", function (e) {{ errors.push(e.detail); }});
+window.relance = window.relance || [];
+relance.push(["cart", {json.dumps(cart)}]);
+relance.push(["identify", {json.dumps(identify)}, function (result) {{ told.push(result); }}]);
+</script>
+<script async src="/t.js" data-site="{key}"></script>"""
+
+
+def test_a_refused_number_refuses_only_the_identify_and_the_page_is_told_why(
+    page, live_server, demo
+):
+    serve(page, live_server, "/landline", identify_page(demo.public_key, "01 23 45 67 89"))
+    page.goto(f"{live_server.url}/landline")
+    # The cart and the page view sent with it are stored; only the identify is refused.
+    assert wait_until(lambda: Cart.objects.filter(site=demo, external_id="with-identify").exists())
+    assert events(demo, type="page_view")
+    assert wait_until(lambda: page.evaluate("told.length") == 1)
+    told = page.evaluate("told[0]")
+    assert told["ok"] is False and told["type"] == "identify"
+    assert "not a mobile number" in told["error"]
+    # The shop hears it too, without a callback: on window and on document.
+    assert page.evaluate("heard") == [told]
+    assert page.evaluate("errors") == [told]
+    assert events(demo, type="identify") == []
+
+
+def test_a_mobile_number_is_stored_and_the_page_is_told_it_is(page, live_server, demo):
+    serve(page, live_server, "/mobile", identify_page(demo.public_key, "06 12 34 56 78"))
+    page.goto(f"{live_server.url}/mobile")
+    assert wait_until(lambda: page.evaluate("told.length") == 1)
+    assert page.evaluate("told[0]") == {"ok": True, "type": "identify"}
+    assert page.evaluate("heard") == [{"ok": True, "type": "identify"}]
+    assert page.evaluate("errors") == []
+    assert [e.payload["phone"] for e in events(demo, type="identify")] == ["+33612345678"]
+    assert Cart.objects.filter(site=demo, external_id="with-identify").exists()
+    assert page.console_errors == []
+
+
+def test_the_demo_shop_shows_why_a_number_is_refused(page, live_server, demo):
+    page.goto(f"{live_server.url}/demo/shop/")
+    page.click("button[data-sku='SA-03']")
+    page.click("#cart-link")
+    page.fill("input[name=phone]", "01 23 45 67 89")
+    page.check("#consent")
+    page.click("#checkout button[type=submit]")
+    page.wait_for_selector("#saved:not([hidden])")
+    assert wait_until(lambda: "mobile" in page.inner_text("#saved"))
+    assert "Enregistré" not in page.inner_text("#saved")
+    # The cart left before the refused number is still recorded.
+    assert wait_until(lambda: Cart.objects.filter(site=demo, item_count=1).exists())
+    # Control: a mobile number is saved, and the page says so.
+    page.fill("input[name=phone]", "06 12 34 56 78")
+    page.click("#checkout button[type=submit]")
+    assert wait_until(lambda: page.inner_text("#saved") == "Enregistré.")
+    assert wait_until(lambda: events(demo, type="identify"))

@@ -29,7 +29,7 @@
         if (!data) return;
         body.replaceChildren.apply(body, data.events.map(function (event) {
           var row = document.createElement("tr");
-          [event.at, event.type, event.source, event.page].forEach(function (text) { row.appendChild(cell(text)); });
+          [event.at, event.type, event.source, event.page, event.refused].forEach(function (text) { row.appendChild(cell(text)); });
           return row;
         }));
         status.textContent = data.events.length

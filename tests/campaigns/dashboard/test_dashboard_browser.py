@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from campaigns.models import Flow, SendStatus
 from retargeting.sites.services import add_member
-from retargeting.tracking.models import Event
+from retargeting.tracking.models import Event, Refusal
 from tests.factories import SendFactory, StepFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,6 +108,24 @@ def test_the_installation_page_shows_events_as_they_arrive(
     page.wait_for_selector("#live-events tbody tr", timeout=15_000)
     assert "shop.example/chemises" in page.inner_text("#live-events")
     _fits_and_shoot(page, "installation", width, tmp_path)
+
+
+def test_the_installation_page_shows_a_refused_identify_as_it_arrives(signed_in, live_server, site):
+    page = signed_in
+    page.goto(f"{live_server.url}/dashboard/install/?site={site.pk}")
+    assert page.locator("#live-events tbody tr").count() == 0
+    Refusal.objects.create(
+        site=site,
+        type="identify",
+        reason="events[0].phone: expected a mobile number ('01 23 45 •• ••' is not a mobile "
+        "number, so it cannot receive SMS.)",
+        received_at=timezone.now(),
+    )
+    page.wait_for_selector("#live-events tbody tr", timeout=15_000)
+    cells = page.locator("#live-events tbody tr td").all_inner_texts()
+    assert cells[1] == "identify"
+    assert cells[4].startswith("Refusé : ") and "'01 23 45 •• ••' is not a mobile" in cells[4]
+    assert page.console_errors == []
 
 
 def test_no_page_of_the_dashboard_or_the_admin_breaks_its_content_security_policy(

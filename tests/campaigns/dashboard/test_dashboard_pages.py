@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -252,6 +253,40 @@ def test_the_installation_page_gives_the_tag_and_the_last_events(client, markete
     assert client.post(f"/dashboard/install/key?site={site.pk}").status_code == 403
     site.refresh_from_db()
     assert site.secret_key_hash == before
+
+
+def test_the_installation_page_shows_a_refused_identify_with_its_reason_masked(
+    client, marketer, site
+):
+    """A landline typed at checkout is refused by the collector: the shop sees why among the
+    live events, never the number itself; the page view sent before it is there too."""
+
+    def send(*events):
+        body = {"site": site.public_key, "vid": "0123456789abcdef0123456789abcdef"}
+        return client.post(
+            "/t/e",
+            data=json.dumps({**body, "events": list(events)}),
+            content_type="text/plain",
+            HTTP_ORIGIN="https://www.shop.example",
+        )
+
+    assert send({"type": "page_view", "url": "https://shop.example/panier"}).status_code == 204
+    consent = {"granted": True, "text": "J'accepte les SMS.", "source": "checkout"}
+    landline = send({"type": "identify", "phone": "01 23 45 67 89", "consent": consent})
+    assert landline.status_code == 400
+    client.force_login(marketer)
+    feed = client.get(f"/dashboard/install/events?site={site.pk}").json()["events"]
+    assert [(event["type"], bool(event["refused"])) for event in feed] == [
+        ("identify", True),
+        ("page_view", False),
+    ]
+    assert feed[0]["refused"].startswith("Refusé : ")
+    assert "not a mobile number" in feed[0]["refused"]
+    assert "01 23 45 •• ••" in feed[0]["refused"]
+    page = html.unescape(client.get(f"/dashboard/install/?site={site.pk}").content.decode())
+    assert "not a mobile number" in page and "Résultat" in page
+    for shown in (str(feed), page):
+        assert "67 89" not in shown and "+33123456789" not in shown
 
 
 def test_the_platform_webhook_url_is_shown_to_owners_only(client, owner, marketer, site):

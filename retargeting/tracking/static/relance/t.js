@@ -11,6 +11,8 @@
   var platform = tag.getAttribute("data-platform");
   var COOKIE = "_relance_vid", LIFE = 395 * 864e5; // 13 months, as the CNIL allows
   var TOKEN = "_rl";
+  // The other kinds that carry what a shopper typed, sent alone like identify.
+  var ALONE = /^(back_in_stock|email_cart)$/;
   var buffer = [], waiting = [], vid = null, timer = 0, allowed = !needConsent;
 
   function safe(fn) {
@@ -68,21 +70,47 @@
     drop();
   }
 
-  function post(body, attempt) {
-    if (!w.fetch) return pixel(body);
+  // done (for a call sent alone) hears the final answer: a response, or nothing.
+  function post(body, attempt, done) {
+    if (!w.fetch) return done ? done() : pixel(body);
     fetch(base + "/t/e", {
       method: "POST", body: body, keepalive: true, credentials: "omit", mode: "cors",
       headers: { "Content-Type": "text/plain" }
     }).then(function (r) {
-      if (r.status >= 500) retry(body, attempt);
-    }, function () { retry(body, attempt); });
+      r.status >= 500 ? retry(body, attempt, done) : done && done(r);
+    }, function () { retry(body, attempt, done); });
   }
 
-  function retry(body, attempt) {
-    if (attempt >= 3) return; // bounded: the next page view sends what comes next
+  function retry(body, attempt, done) {
+    // Bounded: the next page view sends what comes next.
+    if (attempt >= 3) return done && done();
     var wait = 1000 * Math.pow(2, attempt) * (0.5 + Math.random());
-    setTimeout(function () { post(body, attempt + 1); }, wait);
+    setTimeout(function () { post(body, attempt + 1, done); }, wait);
   }
+
+  // What a shopper typed (a number, an address) goes in a request of its own, after what
+  // came before: the collector refuses a batch whole, and a refused number must never take
+  // a page view or a cart with it. The page hears the answer: the call's callback, and the
+  // events relance:TYPE (and relance:error when refused) on document, bubbling to window.
+  function alone(event, callback) {
+    flush();
+    event.ts = Date.now();
+    var type = event.type;
+    post(JSON.stringify({ site: site, vid: vid, events: [event] }), 0, function (r) {
+      var ok = !!r && r.status < 300;
+      (ok || !r ? Promise.resolve({}) : r.json()).catch(function () { return {}; }).then(function (answer) {
+        var result = { ok: ok, type: type };
+        if (!ok) result.error = answer.error || (r ? "HTTP " + r.status : "no answer");
+        callback && safe(callback)(result);
+        tell(type, result);
+        ok || tell("error", result);
+      });
+    });
+  }
+
+  var tell = safe(function (name, result) {
+    d.dispatchEvent(new CustomEvent("relance:" + name, { detail: result, bubbles: true }));
+  });
 
   function pixel(body) {
     JSON.parse(body).events.forEach(function (e) {
@@ -138,7 +166,8 @@
     if (typeof arg !== "object") return warn(name);
     if (name === "page_view") pageView(arg);
     else if (name === "cart") arg.id != null && arg.items ? add({ type: "cart", cart: arg }) : warn(name);
-    else if (name === "identify") arg.phone || arg.token ? add(merge({ type: "identify" }, arg), true) : warn(name);
+    else if (name === "identify") arg.phone || arg.token ? alone(merge({ type: name }, arg), call[2]) : warn(name);
+    else if (ALONE.test(name)) alone(merge({ type: name }, arg), call[2]);
     else if (name === "purchase") arg.order_id != null ? add(merge({ type: "purchase" }, arg), true) : warn(name);
     else warn(name);
   });
@@ -154,7 +183,7 @@
       history.replaceState(history.state, "", location.pathname + (query ? "?" + query : "") + location.hash);
     }
     pageView();
-    if (token) add({ type: "identify", token: token }, true);
+    if (token) alone({ type: "identify", token: token });
     var earlier = waiting;
     waiting = [];
     earlier.forEach(handle);
