@@ -255,24 +255,13 @@ def _order(site: Site, payload: dict[str, Any], origin: Origin) -> str:
         if tokens
         else None
     )
-    regions = (_region(payload) or site.country, site.country)
     customer = mapping(payload.get("customer"))
-    phone = first_phone(
-        [
-            payload.get("phone"),
-            customer.get("phone"),
-            mapping(payload.get("billing_address")).get("phone"),
-            mapping(payload.get("shipping_address")).get("phone"),
-        ],
-        *regions,
-    )
     recorded = record_order(
         site=site,
         order_id=order_id,
         total=payload.get("total_price"),
         total_field="total_price",
         currency=payload.get("currency"),
-        phone=phone,
         cart=cart,
         customer_id=text(customer.get("id")),
         origin=origin,
