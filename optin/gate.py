@@ -20,14 +20,13 @@ link). The rules are written here once; a door never decides them itself:
 - Whatever a claim names, the door's answer is the same, so nobody learns which numbers a
   shop knows (``enrolment.refuse`` spends the same limits either way).
 
-``TABLE`` is the promise per door, kind of proof and state of the number; docs/consent.md
-shows it, and tests/optin/test_gate_table.py holds every row through its real door.
+``optin/gate_table.py`` is the promise per door, kind of proof and state of the number;
+docs/consent.md shows it, and tests/optin/test_gate_table.py holds every row through its door.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -45,7 +44,7 @@ from retargeting.tracking.models import Visitor
 from retargeting.tracking.proofs import Proof
 from retargeting.tracking.signals import identify_received
 
-__all__ = ["TABLE", "Proof", "identify"]
+__all__ = ["Proof", "identify"]
 
 logger = logging.getLogger(__name__)
 
@@ -254,20 +253,3 @@ def on_identify(
         ip=ip,
         user_agent=user_agent,
     )
-
-
-# --- The promise, per door ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    door: str
-    proof: str
-    state: str
-    outcome: str
-    built: bool = True
-
-
-STATES = ("unknown", "pending", "granted", "revoked")
-
-TABLE: list[Row] = []

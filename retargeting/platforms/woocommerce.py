@@ -1,20 +1,20 @@
 """WooCommerce's webhooks: ``order.created`` and ``order.updated`` (WooCommerce → Settings →
 Advanced → Webhooks), bodies as the REST API v3 Order (tests/fixtures/platforms/webhooks/).
 
-- An order in ``processing`` or ``completed`` is the purchase. Its cart is found, in this order,
-  by the order's ``cart_hash`` (the hash of the cart's contents WooCommerce stores with the
-  order, and that the snippet reports from the shopper's ``woocommerce_cart_hash`` cookie: the
-  same browser's cart, exactly), by the shop's ``customer_id`` (a logged-in customer's carts
-  the shop's server reported), and by the billing phone (the number's carts on every device:
-  the buyer's number, so no reminder follows the purchase). All three are tried: each catches
-  carts the others miss (a guest has no customer id; a cookie-less browser has no hash).
+- An order in ``processing`` or ``completed`` is the purchase. Its cart is found by what
+  WooCommerce vouches for: the checkout left at payment of that order, else, for a logged-in
+  customer (``customer_id``), the cart of the order's ``cart_hash`` among that customer's carts
+  (the hash of the cart's contents, which the snippet reports from the shopper's
+  ``woocommerce_cart_hash`` cookie: two shoppers with the same product share it), else the
+  customer's open cart. Never by the billing phone: whoever checks out types it.
 - An order still ``pending`` or ``failed`` is a checkout left at the payment: it is a cart of
-  its own (id ``order-ID``), restored by the order's ``payment_url`` (WooCommerce's "pay for
-  this order" page on the shop) when the body has one; it takes the place of the browser's cart
-  of the same hash, on that browser, so the shopper has one cart.
-- ``billing.phone`` is linked to the order's cart; it is given consent only when the shop named
-  the order meta field of its SMS consent checkbox (``connect_platform --sms-consent-field``)
-  and that field is ticked in this order. Otherwise the number is kept without consent.
+  its own (id ``order-ID``) on the visitor of the shop's customer (else of the order itself),
+  restored by the order's ``payment_url`` (WooCommerce's "pay for this order" page on the
+  shop) when the body has one.
+- ``billing.phone``, its first name and the consent field the shop named
+  (``connect_platform --sms-consent-field``) are the shopper's claims, handed to the opt-in
+  layer's gate as such (``origin.proof``): a ticked field starts the double opt-in of a number
+  without a consent state, and ties the order's cart to it; nothing else changes a number.
 """
 
 from __future__ import annotations
