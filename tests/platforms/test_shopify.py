@@ -524,3 +524,34 @@ def test_a_strangers_checkout_with_a_customers_number_never_texts_her(client, sh
     send = Send.objects.get()
     assert send.cart.external_id == "her-cart"
     assert Contact.objects.get(phone=PHONE).first_name == ""
+
+
+def test_ticked_boxes_at_checkouts_spend_the_sites_daily_confirmations(client, shop):
+    """A signed webhook carries no shopper's address nor browser: the site's daily limit holds
+    the confirmation SMS that checkouts' ticked boxes cause. The first one is asked (control);
+    past the limit nothing is started, and the checkout is tied to no number."""
+    shop.site.confirmations_per_day = 1
+    shop.site.save()
+    for index, typed in enumerate(("06 12 34 56 78", "06 98 76 54 32")):
+        body = consenting_checkout(token=f"checkout-{index}", cart_token=f"cart-{index}")
+        body["sms_marketing_phone"] = typed
+        body["customer"]["id"] = 100 + index
+        deliver(client, shop, "checkouts/create", body)
+    (first,) = Contact.objects.all()
+    assert (first.phone, first.consent_status) == (PHONE, ConsentStatus.PENDING)
+    assert list(OutboxMessage.objects.values_list("to", flat=True)) == [PHONE]
+    second = Cart.objects.get(external_id="checkout-1")
+    assert not VisitorLink.objects.filter(visitor=second.visitor).exists()
+
+
+def test_a_ticked_box_for_a_number_outside_the_sites_countries_enrols_nothing(client, shop):
+    british = consenting_checkout()
+    british["sms_marketing_phone"] = "+447400123456"
+    deliver(client, shop, "checkouts/create", british)
+    assert not Consent.objects.exists()
+    assert not OutboxMessage.objects.exists()
+    # Control: the operators widen the site's countries, and the same box starts the opt-in.
+    shop.site.enrol_countries = ["FR", "GB"]
+    shop.site.save()
+    deliver(client, shop, "checkouts/update", {**british, "total_price": "1.00"})
+    assert Contact.objects.get(phone="+447400123456").consent_status == ConsentStatus.PENDING
