@@ -16,7 +16,6 @@ which the database keeps (one link per visitor); a race is settled by that const
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,7 +23,6 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from optin.models import Contact, VisitorLink
 from optin.tasks import send_confirmation_sms
-from retargeting.sites.models import Site
 from retargeting.tracking.models import Visitor
 
 logger = logging.getLogger(__name__)
@@ -74,31 +72,6 @@ def link_visitor(*, visitor: Visitor, contact: Contact, method: str) -> bool:
         existing.save(update_fields=["contact", "method", "linked_at"])
         return True
     return False
-
-
-def identify(
-    *,
-    site: Site,
-    visitor: Visitor | None,
-    event: dict[str, Any],
-    authenticated: bool,
-    ip: str | None = None,
-    user_agent: str = "",
-    source: str | None = None,
-) -> Contact | None:
-    """The gate's ``identify`` for a caller that knows only whether the shop's server vouches
-    (``authenticated``) or a page claims: see ``optin.gate``."""
-    from optin import gate  # the gate builds on this module's links
-
-    return gate.identify(
-        site=site,
-        visitor=visitor,
-        event=event,
-        proof=gate.Proof.SHOP_SERVER if authenticated else gate.Proof.CLAIM,
-        ip=ip,
-        user_agent=user_agent,
-        source=source,
-    )
 
 
 def visitors_of_phone(site_id: int, phone: str) -> list[str]:
