@@ -61,6 +61,7 @@ class ContactAdmin(SiteScopedAdmin):
     search_fields = ["phone", "first_name"]
     readonly_fields = [
         "consent_status",
+        "claimed_first_name",
         "shop_created_at",
         "shop_last_messaged_at",
         "created_at",

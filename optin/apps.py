@@ -6,7 +6,7 @@ class OptinConfig(AppConfig):
     verbose_name = "Opt-in and consent"
 
     def ready(self) -> None:
-        from optin import enrolment, matching, replies
+        from optin import enrolment, gate, matching, replies  # noqa: F401 (gate: its receiver)
         from optin.provider_opt_outs import apply_provider_opt_out
         from retargeting.gateways import hooks
         from retargeting.tracking import hooks as tracking_hooks

@@ -49,6 +49,7 @@ def record_consent(
     its row is locked, and None is returned otherwise: of two changes racing (an OUI and a STOP
     answered a second apart), the later sees what the earlier did.
     Raises ``ConsentBlocked`` for consent to a number erased after a STOP.
+    A confirmation by the owner makes a claimed first name (``gate``) the contact's.
     """
     if status != ConsentStatus.REVOKED and is_blocked(site_id=contact.site_id, e164=contact.phone):
         raise ConsentBlocked(f"{contact} said STOP before it was erased")
@@ -67,6 +68,12 @@ def record_consent(
             inbound_message_id=inbound_message_id,
             created_at=at or timezone.now(),
         )
-        Contact.objects.filter(pk=locked.pk).update(consent_status=status)
+        changes: dict[str, str] = {"consent_status": status}
+        if status == ConsentStatus.CONFIRMED and locked.claimed_first_name:
+            # The owner answered our message: the first name typed with the number is theirs.
+            if not locked.first_name:
+                changes["first_name"] = contact.first_name = locked.claimed_first_name
+            changes["claimed_first_name"] = contact.claimed_first_name = ""
+        Contact.objects.filter(pk=locked.pk).update(**changes)
     contact.consent_status = status
     return row

@@ -4,7 +4,10 @@ Anyone who read a shop's public key can post identify events, each with another 
 new number on a double opt-in site costs a confirmation SMS. These limits bound what a stranger
 can buy with the shop's money: per client address, per browser and per site, each per day (the
 site's own settings). The check runs before the collector or the hosted page stores anything,
-so a refused request changes nothing. Numbers already known cause no SMS and are not counted.
+so a refused request changes nothing. Every identify giving consent is counted, whether or not
+its number is known (a known one causes no SMS): a limit spent only by unknown numbers would
+tell a stranger which numbers a shop knows. A consent a platform relays (no browser, no client
+address) is counted against the site's daily limit by the gate.
 
 The counters live in the cache (Redis in production), like the collector's rate limit; with
 the cache away they are not enforced and a warning is logged, so that opt-ins keep working.
@@ -19,7 +22,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from optin.models import Contact
 from retargeting.sites.models import Language, Site
 from retargeting.tracking.hooks import Refusal
 from retargeting.web.ratelimit import count, take
@@ -81,19 +83,6 @@ def asks_consent(*, site: Site, event: dict[str, Any]) -> bool:
     )
 
 
-def causes_confirmation(*, site: Site, event: dict[str, Any]) -> bool:
-    """Whether this unauthenticated identify would send a confirmation SMS: a number the site
-    has no consent state for, given with consent, on a double opt-in site."""
-    if not asks_consent(site=site, event=event):
-        return False
-    status = (
-        Contact.objects.filter(site=site, phone=event["phone"])
-        .values_list("consent_status", flat=True)
-        .first()
-    )
-    return status is None or status == Contact.NO_CONSENT
-
-
 def _counters(site: Site, vid: str | None, client_ip: str | None) -> list[tuple[str, int]]:
     day = _today(site)
     found = [
@@ -114,25 +103,35 @@ def refuse(
     *, site: Site, event: dict[str, Any], vid: str | None, client_ip: str | None
 ) -> Refusal | None:
     """The limits on confirmation SMS, for an unauthenticated identify (the collector, the
-    hosted page). Once a limit is reached every identify giving consent is refused, whether or
-    not its number is known, so that the answer tells a stranger nothing about which numbers
-    a shop knows; only a number that costs a confirmation is counted."""
+    hosted page). Every identify giving consent spends the same limits and gets the same
+    answer, whether its number is new, pending, granted or revoked, so that nobody learns which
+    numbers a shop knows from what the limits let through."""
     if not asks_consent(site=site, event=event):
         return None
     refusal = Refusal(429, TEXT[Language(site.language)])
     try:
         counters = _counters(site, vid, client_ip)
+        # A refused request spends nothing: the site's count stays the confirmations let through.
         if any(count(key=key) >= limit for key, limit in counters):
             logger.warning("site %s: a daily confirmation limit is reached", site.pk)
             return refusal
-        if not causes_confirmation(site=site, event=event):
-            return None
         for key, limit in counters:
             if not take(key=key, limit=limit, timeout=DAY_TIMEOUT):
                 return refusal
     except Exception as exc:
         logger.warning("confirmation limits not enforced: the cache is away (%s)", exc)
     return None
+
+
+def take_relayed_confirmation(*, site: Site) -> bool:
+    """Count a consent a platform relays (a checkout's ticked box) against the site's daily
+    confirmation limit; False once it is reached. A webhook carries neither the shopper's
+    address nor a browser, so the site's limit (and the number's own) is what holds."""
+    try:
+        return take(key=site_counter(site), limit=site.confirmations_per_day, timeout=DAY_TIMEOUT)
+    except Exception as exc:
+        logger.warning("confirmation limits not enforced: the cache is away (%s)", exc)
+        return True
 
 
 def check_identify(

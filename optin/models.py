@@ -31,6 +31,8 @@ class ConsentSource(models.TextChoices):
     PROVIDER = "provider", "SMS provider"
     CONFIRMATION_LINK = "link", "Confirmation link"
     OPT_OUT_LINK = "optout_link", "Opt-out link"
+    SHOPIFY = "shopify", "Shopify checkout (the shopper's claim)"
+    WOOCOMMERCE = "woocommerce", "WooCommerce checkout (the shopper's claim)"
 
 
 class Contact(models.Model):
@@ -43,6 +45,13 @@ class Contact(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="contacts")
     phone = models.CharField("phone (E.164)", max_length=16)
     first_name = models.CharField(max_length=80, blank=True)
+    claimed_first_name = models.CharField(
+        max_length=80,
+        blank=True,
+        default="",
+        help_text="A first name typed at a checkout or in a page: used only once the number's "
+        "owner confirmed (then it becomes the first name).",
+    )
     region = models.CharField(
         max_length=2, help_text="The country the number belongs to (ISO 3166)."
     )

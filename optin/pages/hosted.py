@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from optin.confirmation import DAY, hosted_page_key
 from optin.enrolment import refuse
-from optin.matching import identify
+from optin.gate import Proof, identify
 from optin.models import ConsentSource
 from retargeting.sites.models import Language, Site
 from retargeting.sms.phones import InvalidPhone, parse_phone
@@ -117,7 +117,7 @@ def optin_page(request: HttpRequest, public_key: str) -> HttpResponse:
         identify(
             site=site,
             visitor=None,
-            authenticated=False,
+            proof=Proof.CLAIM,
             ip=truncate_ip(ip),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
             event=event,

@@ -1,5 +1,10 @@
 """A platform's order as a purchase: the one way Shopify's and WooCommerce's orders are
-recorded once their cart is found."""
+recorded once their cart is found.
+
+An order's phone is what the buyer typed (a claim): it never finds a cart, never converts a
+number's carts and never makes the order count for that number. The cart is found by what the
+platform itself vouches for: its checkout or cart token, its own order, its customer id.
+"""
 
 from __future__ import annotations
 
@@ -20,14 +25,13 @@ def record_order(
     total: Any,
     total_field: str,
     currency: Any,
-    phone: str | None,
     cart: Cart | None,
     customer_id: str,
     origin: Origin,
 ) -> Recorded:
     """Record the purchase of ``order_id``: on its cart's visitor (the cart named, so it
     converts even if another became the open one), else on the shop's customer's latest
-    visitor; the buyer's ``phone`` converts that number's open carts too."""
+    visitor (no phone: the buyer's typed number proves nothing)."""
     try:
         event = schema.purchase(
             {
@@ -39,8 +43,6 @@ def record_order(
         )
     except schema.PayloadError as exc:
         raise Unreadable(exc.path, str(exc)) from None
-    if phone:
-        event["phone"] = phone
     vid = None
     if cart is not None:
         vid = cart.visitor.vid

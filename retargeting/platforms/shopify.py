@@ -10,14 +10,15 @@ objects (tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples)
   ``line_items``. Its ``cart_token`` (else its token) is kept as the cart's ``ref``: the order
   names both, so it finds its cart by either.
 - Its number (``sms_marketing_phone``, ``phone``, the shipping then billing address's, the
-  customer's) is linked to the cart. Consent comes only from Shopify's own fields:
-  ``buyer_accepts_sms_marketing`` (with ``sms_marketing_phone``) or
-  ``customer.sms_marketing_consent.state == "subscribed"``; their values are kept as the proof.
+  customer's), first name and consent fields are what the shopper typed: claims, handed to the
+  opt-in layer's gate as such (``origin.proof``). Consent is read only from Shopify's own
+  fields, ``buyer_accepts_sms_marketing`` (with ``sms_marketing_phone``) or
+  ``customer.sms_marketing_consent.state == "subscribed"``, kept as the proof; the gate starts
+  the double opt-in of a number without a consent state and only then ties the cart to it.
   ``"unsubscribed"`` there withdraws a live consent. No consent field: no consent, no SMS.
-  A consent Shopify dates before the number's last STOP to us does not restore it.
 - A checkout with ``completed_at``, or an order whose ``checkout_token`` or ``cart_token`` names
   a cart, is the purchase: the cart converts (its reminders stop) and the order is attributed as
-  any purchase (order id: Shopify's order ``id``).
+  any purchase (order id: Shopify's order ``id``). The order's phone finds nothing.
 """
 
 from __future__ import annotations
@@ -255,24 +256,13 @@ def _order(site: Site, payload: dict[str, Any], origin: Origin) -> str:
         if tokens
         else None
     )
-    regions = (_region(payload) or site.country, site.country)
     customer = mapping(payload.get("customer"))
-    phone = first_phone(
-        [
-            payload.get("phone"),
-            customer.get("phone"),
-            mapping(payload.get("billing_address")).get("phone"),
-            mapping(payload.get("shipping_address")).get("phone"),
-        ],
-        *regions,
-    )
     recorded = record_order(
         site=site,
         order_id=order_id,
         total=payload.get("total_price"),
         total_field="total_price",
         currency=payload.get("currency"),
-        phone=phone,
         cart=cart,
         customer_id=text(customer.get("id")),
         origin=origin,

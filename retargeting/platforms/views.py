@@ -24,6 +24,7 @@ from retargeting.platforms import shopify, signatures, woocommerce
 from retargeting.platforms.models import Platform, PlatformConnection, PlatformDelivery
 from retargeting.platforms.payloads import Unreadable
 from retargeting.tracking.models import Event
+from retargeting.tracking.proofs import Proof
 from retargeting.tracking.recording import Origin
 from retargeting.web import strict_json
 from retargeting.web.privacy import client_ip, truncate_ip
@@ -82,6 +83,9 @@ def webhook(request: HttpRequest, platform: str, token: str) -> JsonResponse:
         ip=truncate_ip(client_ip(request)),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
         authenticated=True,
+        # Signed by the shop's platform, but its phones, names and consent boxes are what a
+        # shopper typed at the checkout: claims, which the opt-in layer's gate judges.
+        proof=Proof.CLAIM,
     )
     try:
         with transaction.atomic():

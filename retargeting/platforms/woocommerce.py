@@ -1,20 +1,20 @@
 """WooCommerce's webhooks: ``order.created`` and ``order.updated`` (WooCommerce → Settings →
 Advanced → Webhooks), bodies as the REST API v3 Order (tests/fixtures/platforms/webhooks/).
 
-- An order in ``processing`` or ``completed`` is the purchase. Its cart is found, in this order,
-  by the order's ``cart_hash`` (the hash of the cart's contents WooCommerce stores with the
-  order, and that the snippet reports from the shopper's ``woocommerce_cart_hash`` cookie: the
-  same browser's cart, exactly), by the shop's ``customer_id`` (a logged-in customer's carts
-  the shop's server reported), and by the billing phone (the number's carts on every device:
-  the buyer's number, so no reminder follows the purchase). All three are tried: each catches
-  carts the others miss (a guest has no customer id; a cookie-less browser has no hash).
+- An order in ``processing`` or ``completed`` is the purchase. Its cart is found by what
+  WooCommerce vouches for: the checkout left at payment of that order, else, for a logged-in
+  customer (``customer_id``), the cart of the order's ``cart_hash`` among that customer's carts
+  (the hash of the cart's contents, which the snippet reports from the shopper's
+  ``woocommerce_cart_hash`` cookie: two shoppers with the same product share it), else the
+  customer's open cart. Never by the billing phone: whoever checks out types it.
 - An order still ``pending`` or ``failed`` is a checkout left at the payment: it is a cart of
-  its own (id ``order-ID``), restored by the order's ``payment_url`` (WooCommerce's "pay for
-  this order" page on the shop) when the body has one; it takes the place of the browser's cart
-  of the same hash, on that browser, so the shopper has one cart.
-- ``billing.phone`` is linked to the order's cart; it is given consent only when the shop named
-  the order meta field of its SMS consent checkbox (``connect_platform --sms-consent-field``)
-  and that field is ticked in this order. Otherwise the number is kept without consent.
+  its own (id ``order-ID``) on the visitor of the shop's customer (else of the order itself),
+  restored by the order's ``payment_url`` (WooCommerce's "pay for this order" page on the
+  shop) when the body has one.
+- ``billing.phone``, its first name and the consent field the shop named
+  (``connect_platform --sms-consent-field``) are the shopper's claims, handed to the opt-in
+  layer's gate as such (``origin.proof``): a ticked field starts the double opt-in of a number
+  without a consent state, and ties the order's cart to it; nothing else changes a number.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from retargeting.platforms.payloads import (
     text,
 )
 from retargeting.sites.models import Site
-from retargeting.tracking import hooks, schema
+from retargeting.tracking import schema
 from retargeting.tracking.models import Cart
 from retargeting.tracking.recording import Origin
 from retargeting.tracking.server_carts import record_server_cart
@@ -61,7 +61,7 @@ def handle(
     customer_id = text(payload.get("customer_id"))
     customer_id = "" if customer_id in ("", "0") else customer_id
     if status in PAID:
-        return _purchase(site, payload, order_id, phone, customer_id, origin)
+        return _purchase(site, payload, order_id, customer_id, origin)
     if status in LEFT_AT_PAYMENT and phone:
         return _left_at_payment(connection, payload, order_id, phone, customer_id, origin)
     return f"ignored: order {status or 'without a status'}"
@@ -135,25 +135,12 @@ def _left_at_payment(
         )
     except schema.PayloadError as exc:
         raise Unreadable(exc.path, str(exc)) from None
-    # The browser whose cart this order was made from (its hash), when it is already proven the
-    # number's: a cart hash is the hash of the cart's contents, which any browser can report.
-    cart_hash = text(payload.get("cart_hash"))
-    proven = hooks.visitors_of_phone(site.pk, phone) if cart_hash else []
-    browser = (
-        Cart.objects.filter(
-            site=site, ref=cart_hash, status=Cart.Status.OPEN, visitor__vid__in=proven
-        )
-        .select_related("visitor")
-        .order_by("-last_change_at")
-        .first()
-        if proven
-        else None
-    )
+    # The billing phone is what the buyer typed (a claim): it never picks a browser, so the
+    # order's cart stays on the visitor of the shop's customer id, or of the order itself.
     result = record_server_cart(
         site_id=site.pk,
         cart=event,
         origin=origin,
-        vid=browser.visitor.vid if browser is not None else None,
         customer_id=customer_id or f"order:{order_id}",
         phone=phone,
         identify=_identify(connection, payload, phone),
@@ -165,18 +152,16 @@ def _purchase(
     site: Site,
     payload: dict[str, Any],
     order_id: str,
-    phone: str | None,
     customer_id: str,
     origin: Origin,
 ) -> str:
-    cart = _cart_of(site, payload, order_id, customer_id, phone)
+    cart = _cart_of(site, payload, order_id, customer_id)
     recorded = record_order(
         site=site,
         order_id=order_id,
         total=payload.get("total"),
         total_field="total",
         currency=payload.get("currency"),
-        phone=phone,
         cart=cart,
         customer_id=customer_id,
         origin=origin,
@@ -186,12 +171,11 @@ def _purchase(
     return "order paid (no cart of it known)"
 
 
-def _cart_of(
-    site: Site, payload: dict[str, Any], order_id: str, customer_id: str, phone: str | None
-) -> Cart | None:
-    """The order's own cart: the checkout left at payment (kept on the visitor this webhook
-    named after the order or its customer: a browser cannot name a visitor so), else the cart
-    of its hash on a browser proven the buyer's, else the open cart of the shop's customer."""
+def _cart_of(site: Site, payload: dict[str, Any], order_id: str, customer_id: str) -> Cart | None:
+    """The order's own cart, by what WooCommerce vouches for (never by the typed billing phone):
+    the checkout left at payment (kept on the visitor this webhook named after the order or its
+    customer: a browser cannot name a visitor so), else, for the shop's logged-in customer, the
+    cart of the order's hash among that customer's visitors, else the customer's open cart."""
     carts = Cart.objects.filter(site=site).select_related("visitor").order_by("-last_change_at")
     own_visitors = [name for name in (customer_id, f"order:{order_id}") if name]
     own = carts.filter(
@@ -199,16 +183,12 @@ def _cart_of(
     ).first()
     if own is not None:
         return own
+    if not customer_id:
+        return None
+    customers = carts.filter(visitor__customer_id=customer_id)
     cart_hash = text(payload.get("cart_hash"))
-    proven = hooks.visitors_of_phone(site.pk, phone) if cart_hash and phone else []
-    if proven:
-        by_hash = (
-            carts.filter(ref=cart_hash, visitor__vid__in=proven)
-            .exclude(status=Cart.Status.REPLACED)
-            .first()
-        )
+    if cart_hash:
+        by_hash = customers.filter(ref=cart_hash).exclude(status=Cart.Status.REPLACED).first()
         if by_hash is not None:
             return by_hash
-    if customer_id:
-        return carts.filter(visitor__customer_id=customer_id, status=Cart.Status.OPEN).first()
-    return None
+    return customers.filter(status=Cart.Status.OPEN).first()

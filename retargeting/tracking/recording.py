@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
 from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.tracking.proofs import Proof
 from retargeting.tracking.signals import identify_received, purchase_received
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,17 @@ class Origin:
     """Already truncated."""
     user_agent: str = ""
     authenticated: bool = False
-    """True for the shop's server API (secret key)."""
+    """True when the shop signed the request: its server API (secret key) or its platform's
+    webhook (signed with its secret)."""
+    proof: Proof | None = None
+    """What the identities and consents of the batch prove (``proofs.Proof``); by default the
+    shop's server's word when ``authenticated``, else a claim. A platform's webhook is signed
+    but relays what a shopper typed: a claim."""
+
+    def kind_of_proof(self) -> Proof:
+        if self.proof is not None:
+            return self.proof
+        return Proof.SHOP_SERVER if self.authenticated else Proof.CLAIM
 
 
 @dataclass
@@ -186,7 +197,9 @@ def _announce(*, site_id: int, recorded: Recorded, origin: Origin) -> None:
                 visitor_id=visitor_id,
                 event_id=event.pk,
                 event=event.payload,
-                authenticated=origin.authenticated,
+                authenticated=origin.kind_of_proof() == Proof.SHOP_SERVER,
+                proof=origin.kind_of_proof(),
+                relayed=origin.authenticated and origin.kind_of_proof() == Proof.CLAIM,
                 ip=origin.ip,
                 user_agent=origin.user_agent,
             )

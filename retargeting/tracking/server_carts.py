@@ -8,14 +8,18 @@ cart starts the delay again. The visitor is, in this order:
 1. the browser the request names (``vid``), which then carries the ``customer_id`` too;
 2. the most recently seen visitor carrying the shop's ``customer_id`` (the same customer on
    another device, or an earlier server cart);
-3. the number's browser, when a ``phone`` is given and the number's owner or the shop's server
-   already linked one (never a browser that merely claimed the number);
+3. the number's browser, when the shop's server gives the ``phone`` (not a platform relaying
+   what a shopper typed) and the number's owner or the shop's server already linked one (never
+   a browser that merely claimed the number);
 4. a new visitor of the server's own (a random id), which the same customer's next cart finds
    by the customer id, or by the number it is linked to (a guest's checkout works the same with
    the platform's guest id).
 
-A ``phone`` is the shop's server vouching for who the cart is for: the visitor is linked to that
-number (an authenticated identify without consent: it never grants or changes consent).
+A ``phone`` from the shop's server (``POST /api/v1/carts``) is the server vouching for who the
+cart is for: the visitor is linked to that number (an identify without consent: it never grants
+or changes consent). A phone a platform relays (a checkout's, typed by whoever checked out) is
+a claim (``origin.proof``): it is handed to the opt-in layer's gate as such, which never ties the
+cart to a number that already has a consent state, and it never picks the number's browser.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from retargeting.tracking import hooks
 from retargeting.tracking.models import Visitor
+from retargeting.tracking.proofs import Proof
 from retargeting.tracking.recording import Origin, Recorded, record_batch
 
 
@@ -53,16 +58,22 @@ def customer_visitor(site_id: int, customer_id: str) -> str | None:
 
 
 def visitor_for(
-    *, site_id: int, vid: str | None, customer_id: str | None, phone: str | None
+    *,
+    site_id: int,
+    vid: str | None,
+    customer_id: str | None,
+    phone: str | None,
+    phone_vouched: bool = True,
 ) -> str:
-    """The visitor id a server-reported cart belongs to (the rules above)."""
+    """The visitor id a server-reported cart belongs to (the rules above); ``phone_vouched``
+    False for a number a shopper typed."""
     if vid:
         return vid
     if customer_id:
         known = customer_visitor(site_id, customer_id)
         if known:
             return known
-    if phone:
+    if phone and phone_vouched:
         proven = hooks.visitor_of_phone(site_id, phone)
         if proven:
             return proven
@@ -87,7 +98,13 @@ def record_server_cart(
     without it a ``phone`` links the visitor to the number with no consent change.
     ``purchase``: a purchase event recorded after the cart (a platform's finished checkout).
     """
-    chosen = visitor_for(site_id=site_id, vid=vid, customer_id=customer_id, phone=phone)
+    chosen = visitor_for(
+        site_id=site_id,
+        vid=vid,
+        customer_id=customer_id,
+        phone=phone,
+        phone_vouched=origin.kind_of_proof() == Proof.SHOP_SERVER,
+    )
     events: list[dict[str, Any]] = [cart]
     if identify is not None:
         events.insert(0, identify)

@@ -4,8 +4,10 @@ Both are sent once the events are committed, with ``send_robust``: a failing rec
 logged and never undoes what was recorded, and the stored ``Event`` row keeps the payload.
 
 ``identify_received`` kwargs: ``site_id``, ``visitor_id`` (or None), ``event_id``, ``event``
-(the validated payload; a phone is already in E.164), ``authenticated`` (True from the shop's
-server API), ``ip`` (truncated), ``user_agent``.
+(the validated payload; a phone is already in E.164), ``proof`` (a ``proofs.Proof``: the
+shop's server API vouches, anything else is a claim), ``authenticated`` (``proof`` is the
+shop's server's), ``relayed`` (a claim a signed platform webhook relays), ``ip`` (truncated),
+``user_agent``.
 
 ``purchase_received`` kwargs: ``site_id``, ``visitor_id`` (or None), ``event_id``, ``event``,
 ``cart_id`` (the cart the purchase converted, or None), ``phone`` (E.164, server API only).

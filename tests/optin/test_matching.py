@@ -10,7 +10,8 @@ import time_machine
 from django.utils import timezone
 
 from optin.confirmation import send_confirmation
-from optin.matching import identify, link_visitor
+from optin.gate import Proof, identify
+from optin.matching import link_visitor
 from optin.models import Contact, VisitorLink
 from optin.tokens import contact_for_token, make_token
 from retargeting.gateways.models import OutboxMessage
@@ -146,7 +147,7 @@ def test_one_contact_owns_many_visitors_a_phone_and_a_laptop(client, shop):
         site=shop.site,
         visitor=laptop,
         event={"type": "identify", "token": make_token(contact)},
-        authenticated=False,
+        proof=Proof.CLAIM,
     )
     assert set(contact.visitor_links.values_list("visitor__vid", flat=True)) == {"a" * 32, "b" * 32}
 

@@ -24,7 +24,7 @@ import time_machine
 
 from campaigns.dispatch import run_pass
 from campaigns.flows import create_default_flow
-from campaigns.models import Conversion, Send, SendStatus
+from campaigns.models import Conversion, Send
 from optin.consent import record_consent
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact, VisitorLink
 from retargeting.gateways.models import OutboxMessage
@@ -32,6 +32,7 @@ from retargeting.platforms.connections import connect
 from retargeting.platforms.models import PlatformDelivery
 from retargeting.sites.services import create_site
 from retargeting.tracking.models import Cart, Event, Visitor
+from tests.support.owner import answer
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "platforms" / "webhooks"
@@ -142,19 +143,47 @@ def test_no_consent_field_no_consent(client, shop):
     assert all(c.consent_status == Contact.NO_CONSENT for c in Contact.objects.all())
 
 
-def test_the_sms_box_ticked_at_checkout_is_the_consent_with_its_proof(client, shop):
+def test_the_sms_box_ticked_at_checkout_starts_the_double_opt_in_with_its_proof(client, shop):
+    """The box and the number are what the shopper typed: a claim. On a site with double
+    opt-in it costs one confirmation SMS, and only the number's answer makes it a consent."""
     deliver(client, shop, "checkouts/create", consenting_checkout())
     contact = Contact.objects.get(phone=PHONE)
-    assert contact.consent_status == ConsentStatus.GRANTED
+    assert contact.consent_status == ConsentStatus.PENDING
     consent = Consent.objects.get(contact=contact)
-    assert consent.source == ConsentSource.SERVER_API
+    assert consent.source == ConsentSource.SHOPIFY
     assert "buyer_accepts_sms_marketing=true" in consent.text
     assert CHECKOUT["token"] in consent.text
     link = VisitorLink.objects.get(contact=contact)
-    assert link.method == "server"
+    assert link.method == "snippet"  # a claim's link: the owner's tap or the server's replace it
     assert Cart.objects.get().visitor == link.visitor
     identify = Event.objects.get(type="identify")
     assert identify.payload["proof"]["buyer_accepts_sms_marketing"] is True
+    (confirmation,) = OutboxMessage.objects.all()
+    assert (confirmation.to, "OUI" in confirmation.body) == (PHONE, True)
+    answer(shop.site, PHONE, "OUI")
+    contact.refresh_from_db()
+    assert contact.consent_status == ConsentStatus.CONFIRMED
+
+
+def test_a_site_without_double_opt_in_takes_the_ticked_box_at_once(client, shop):
+    shop.site.double_opt_in = False
+    shop.site.save()
+    deliver(client, shop, "checkouts/create", consenting_checkout())
+    assert Contact.objects.get(phone=PHONE).consent_status == ConsentStatus.GRANTED
+    assert not OutboxMessage.objects.exists()
+
+
+def test_the_billing_first_name_waits_for_the_owners_answer(client, shop):
+    """Whatever was typed as a first name is not put in an SMS before the number's owner
+    answered: then it is theirs."""
+    body = consenting_checkout()
+    body["customer"]["first_name"] = "Payez ici http"
+    deliver(client, shop, "checkouts/create", body)
+    contact = Contact.objects.get(phone=PHONE)
+    assert (contact.first_name, contact.claimed_first_name) == ("", "Payez ici http")
+    answer(shop.site, PHONE, "OUI")
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.claimed_first_name) == ("Payez ici http", "")
 
 
 def test_the_customers_subscribed_state_is_a_consent_too(client, shop):
@@ -163,13 +192,14 @@ def test_the_customers_subscribed_state_is_a_consent_too(client, shop):
     body["customer"]["sms_marketing_consent"]["state"] = "subscribed"
     deliver(client, shop, "checkouts/update", body)
     consent = Consent.objects.get(contact__phone=PHONE)
-    assert consent.status == ConsentStatus.GRANTED
+    assert consent.status == ConsentStatus.PENDING
     assert "opt_in_level=single_opt_in" in consent.text
     assert "consent_updated_at=2024-01-01T07:00:00-05:00" in consent.text
 
 
 def test_unsubscribed_at_shopify_withdraws_a_live_consent(client, shop):
     deliver(client, shop, "checkouts/create", consenting_checkout())
+    answer(shop.site, PHONE, "OUI")
     body = consenting_checkout(updated_at="2026-11-25T10:00Z")
     body["buyer_accepts_sms_marketing"] = False
     body["customer"]["phone"] = PHONE
@@ -211,26 +241,27 @@ def test_a_checkout_updated_after_a_stop_does_not_bring_consent_back(client, sho
         assert contact.consent_status == ConsentStatus.REVOKED
 
 
-def test_shopifys_own_unsubscribe_is_undone_only_by_a_later_dated_consent(client, shop):
+def test_after_shopifys_own_unsubscribe_only_the_number_restores_consent(client, shop):
+    """A consent Shopify relays is the shopper's claim: after any revocation, even Shopify's
+    own, a later ticked box (dated or not) changes nothing; the number's own START does."""
     body = checkout()
     body["customer"]["phone"] = PHONE
     marketing = body["customer"]["sms_marketing_consent"]
     marketing.update(state="subscribed", consent_updated_at="2026-11-24T08:00:00Z")
     with time_machine.travel(NOW, tick=False):
         deliver(client, shop, "checkouts/create", body)
+        answer(shop.site, PHONE, "OUI")
         marketing.update(state="unsubscribed", consent_updated_at="2026-11-24T09:30:00Z")
         deliver(client, shop, "checkouts/update", body)
     contact = Contact.objects.get(phone=PHONE)
     assert contact.consent_status == ConsentStatus.REVOKED
-    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
-        # The earlier subscription, sent again, is older than the unsubscribe.
-        marketing.update(state="subscribed", consent_updated_at="2026-11-24T08:00:00Z")
-        deliver(client, shop, "checkouts/update", {**body, "total_price": "1.00"})
+    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
+        marketing.update(state="subscribed", consent_updated_at="2026-11-24T11:00:00Z")
+        deliver(client, shop, "checkouts/update", {**body, "total_price": "2.00"})
     contact.refresh_from_db()
     assert contact.consent_status == ConsentStatus.REVOKED
-    with time_machine.travel(NOW + timedelta(hours=2), tick=False):
-        marketing.update(consent_updated_at="2026-11-24T11:00:00Z")
-        deliver(client, shop, "checkouts/update", {**body, "total_price": "2.00"})
+    with time_machine.travel(NOW + timedelta(hours=3), tick=False):
+        answer(shop.site, PHONE, "START")
     contact.refresh_from_db()
     assert contact.consent_status == ConsentStatus.GRANTED
 
@@ -355,11 +386,12 @@ def test_a_checkout_then_its_order_the_reminder_goes_then_stops(client, shop):
     reminder goes as for the snippet, and the order converts the cart and is attributed."""
     with time_machine.travel(NOW, tick=False):
         deliver(client, shop, "checkouts/create", consenting_checkout())
+        answer(shop.site, PHONE, "OUI")  # the number confirms the box it ticked
     with time_machine.travel(NOW + timedelta(minutes=29), tick=False):
         assert run_pass(deliver_inline=True).sent == 0
     with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
         assert run_pass(deliver_inline=True).sent == 1
-    message = OutboxMessage.objects.get()
+    message = OutboxMessage.objects.latest("pk")
     assert message.to == PHONE
     send = Send.objects.get()
     # The customer taps the link, then orders.
@@ -401,6 +433,7 @@ def test_an_order_finds_its_checkout_by_the_cart_token_alone(client, shop):
 def test_a_finished_checkout_stops_the_planned_reminder(client, shop):
     with time_machine.travel(NOW, tick=False):
         deliver(client, shop, "checkouts/create", consenting_checkout())
+        answer(shop.site, PHONE, "OUI")
     with time_machine.travel(NOW + timedelta(minutes=20), tick=False):
         response = deliver(
             client,
@@ -411,21 +444,29 @@ def test_a_finished_checkout_stops_the_planned_reminder(client, shop):
     assert response.json()["outcome"] == "checkout completed: cart converted"
     with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
         assert run_pass(deliver_inline=True).sent == 0
-    assert not OutboxMessage.objects.exists()
+    assert not Send.objects.exists()
     assert Cart.objects.get().status == Cart.Status.CONVERTED
 
 
-def test_an_order_without_a_known_cart_converts_the_buyers_carts_by_number(client, shop):
+def test_an_order_with_a_typed_number_converts_none_of_that_numbers_carts(client, shop):
+    """An order's phone is what the buyer typed: a stranger's order with a customer's number
+    neither stops her reminder nor counts as revenue recovered from her; the order's own
+    checkout token (Shopify's) converts its cart (control)."""
     with time_machine.travel(NOW, tick=False):
         deliver(client, shop, "checkouts/create", consenting_checkout(cart_token="other"))
-    body = order(checkout_token="unknown", cart_token="unknown", phone="06 12 34 56 78")
-    body["customer"]["id"] = 1  # another customer id: only the number is left to match
+        answer(shop.site, PHONE, "OUI")
+    theirs = order(checkout_token="unknown", cart_token="unknown", phone="06 12 34 56 78")
+    theirs["customer"]["id"] = 1  # another customer: only the typed number names her
     with time_machine.travel(NOW + timedelta(minutes=10), tick=False):
-        deliver(client, shop, "orders/create", body)
-    assert Cart.objects.get().status == Cart.Status.CONVERTED
+        deliver(client, shop, "orders/create", theirs)
+    assert Cart.objects.get().status == Cart.Status.OPEN
+    assert Conversion.objects.get().contact is None
     with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
-        assert run_pass(deliver_inline=True).sent == 0
-    assert Send.objects.filter(status=SendStatus.ACCEPTED).count() == 0
+        assert run_pass(deliver_inline=True).sent == 1
+    own = order(id=2, checkout_token=CHECKOUT["token"], phone="06 12 34 56 78")
+    with time_machine.travel(NOW + timedelta(minutes=40), tick=False):
+        deliver(client, shop, "orders/create", own)
+    assert Cart.objects.get().status == Cart.Status.CONVERTED
 
 
 def test_erasure_removes_the_platforms_proof_with_the_number(client, shop):
@@ -443,3 +484,74 @@ def test_erasure_removes_the_platforms_proof_with_the_number(client, shop):
     erase_contact(site=shop.site, raw_phone=PHONE)
     for payload in Event.objects.values_list("payload", flat=True):
         assert "612345678" not in json.dumps(payload)
+
+
+def test_a_strangers_checkout_with_a_customers_number_never_texts_her(client, shop):
+    """A guest typed a consenting customer's number as the shipping phone of their own
+    checkout: the number is a claim, so the checkout is not hers. She is reminded of her own
+    cart only (control), never led to the stranger's checkout with her token."""
+    vid = "0123456789abcdef0123456789abcdef"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key}"}
+    own_cart = {
+        "id": "her-cart",
+        "currency": "EUR",
+        "total": 30,
+        "url": "https://boutique.example/cart",
+        "items": [{"sku": "A1", "name": "Chemise", "price": 30, "quantity": 1}],
+    }
+    with time_machine.travel(NOW, tick=False), shop.capture(execute=True):
+        client.post(
+            "/api/v1/identify",
+            {"phone": PHONE, "vid": vid, "consent": {"granted": True, "text": "Oui aux SMS"}},
+            content_type="application/json",
+            **auth,
+        )
+        client.post(
+            "/api/v1/carts", {"vid": vid, "cart": own_cart}, content_type="application/json", **auth
+        )
+    theirs = checkout(currency="EUR", presentment_currency="EUR", phone=None)
+    theirs["customer"] = {"id": 999, "first_name": "Intrus"}
+    theirs["shipping_address"]["phone"] = "06 12 34 56 78"
+    theirs["billing_address"]["phone"] = "06 12 34 56 78"
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        assert deliver(client, shop, "checkouts/create", theirs).status_code == 200
+    stranger = Cart.objects.get(external_id=CHECKOUT["token"])
+    assert stranger.visitor.vid != vid
+    assert not VisitorLink.objects.filter(visitor=stranger.visitor).exists()
+    assert Cart.objects.get(external_id="her-cart").status == Cart.Status.OPEN
+    with time_machine.travel(NOW + timedelta(minutes=40), tick=False):
+        assert run_pass(deliver_inline=True).sent == 1
+    send = Send.objects.get()
+    assert send.cart.external_id == "her-cart"
+    assert Contact.objects.get(phone=PHONE).first_name == ""
+
+
+def test_ticked_boxes_at_checkouts_spend_the_sites_daily_confirmations(client, shop):
+    """A signed webhook carries no shopper's address nor browser: the site's daily limit holds
+    the confirmation SMS that checkouts' ticked boxes cause. The first one is asked (control);
+    past the limit nothing is started, and the checkout is tied to no number."""
+    shop.site.confirmations_per_day = 1
+    shop.site.save()
+    for index, typed in enumerate(("06 12 34 56 78", "06 98 76 54 32")):
+        body = consenting_checkout(token=f"checkout-{index}", cart_token=f"cart-{index}")
+        body["sms_marketing_phone"] = typed
+        body["customer"]["id"] = 100 + index
+        deliver(client, shop, "checkouts/create", body)
+    (first,) = Contact.objects.all()
+    assert (first.phone, first.consent_status) == (PHONE, ConsentStatus.PENDING)
+    assert list(OutboxMessage.objects.values_list("to", flat=True)) == [PHONE]
+    second = Cart.objects.get(external_id="checkout-1")
+    assert not VisitorLink.objects.filter(visitor=second.visitor).exists()
+
+
+def test_a_ticked_box_for_a_number_outside_the_sites_countries_enrols_nothing(client, shop):
+    british = consenting_checkout()
+    british["sms_marketing_phone"] = "+447400123456"
+    deliver(client, shop, "checkouts/create", british)
+    assert not Consent.objects.exists()
+    assert not OutboxMessage.objects.exists()
+    # Control: the operators widen the site's countries, and the same box starts the opt-in.
+    shop.site.enrol_countries = ["FR", "GB"]
+    shop.site.save()
+    deliver(client, shop, "checkouts/update", {**british, "total_price": "1.00"})
+    assert Contact.objects.get(phone="+447400123456").consent_status == ConsentStatus.PENDING

@@ -25,13 +25,14 @@ import time_machine
 
 from campaigns.dispatch import run_pass
 from campaigns.flows import create_default_flow
-from campaigns.models import Conversion
+from campaigns.models import Conversion, Send
 from optin.consent import record_consent
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact, VisitorLink
 from retargeting.gateways.models import OutboxMessage
 from retargeting.platforms.connections import connect
 from retargeting.sites.services import create_site
 from retargeting.tracking.models import Cart, Event, Visitor
+from tests.support.owner import answer
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "platforms" / "webhooks"
@@ -174,10 +175,12 @@ def proven(cart, phone=PHONE):
 
 
 def test_a_paid_order_converts_the_cart_of_its_cart_hash(client, shop):
-    cart = browser_cart(shop.site, at=NOW, ref="b0d3e2a8c1f4")
-    proven(cart)
+    """The logged-in customer's browser that holds the order's cart (its hash) converts."""
+    cart = browser_cart(shop.site, at=NOW, ref="b0d3e2a8c1f4", customer_id="42")
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
-        response = deliver(client, shop, "order.created", order(cart_hash="b0d3e2a8c1f4"))
+        response = deliver(
+            client, shop, "order.created", order(customer_id=42, cart_hash="b0d3e2a8c1f4")
+        )
     assert response.json()["outcome"] == "order paid: its cart converted"
     cart.refresh_from_db()
     assert cart.status == Cart.Status.CONVERTED
@@ -192,14 +195,24 @@ def test_a_paid_order_converts_the_open_cart_of_its_customer(client, shop):
     assert cart.status == Cart.Status.CONVERTED
 
 
-def test_a_paid_order_converts_the_buyers_carts_by_the_billing_phone(client, shop):
-    cart = browser_cart(shop.site, at=NOW)
-    contact = Contact.objects.create(site=shop.site, phone=PHONE)
-    VisitorLink.objects.create(visitor=cart.visitor, contact=contact, method="token", linked_at=NOW)
+def test_a_strangers_order_with_a_customers_billing_phone_is_not_hers(client, shop):
+    """The billing phone is what the buyer typed: a stranger's paid order with a consenting
+    customer's number converts none of her carts (her reminder still goes) and is not counted
+    as revenue recovered from her, even with her cart's hash; the shop's own customer id
+    converts the customer's cart (control, above)."""
+    cart = browser_cart(shop.site, at=NOW, ref="samehash")
+    contact = proven(cart)
+    record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API)
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
-        deliver(client, shop, "order.created", order())
+        response = deliver(client, shop, "order.created", order(cart_hash="samehash"))
+    assert response.json()["outcome"] == "order paid (no cart of it known)"
     cart.refresh_from_db()
-    assert cart.status == Cart.Status.CONVERTED
+    assert cart.status == Cart.Status.OPEN
+    conversion = Conversion.objects.get()
+    assert (conversion.contact, conversion.cart, conversion.send) == (None, None, None)
+    with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
+        assert run_pass(deliver_inline=True).sent == 1
+    assert Send.objects.get().cart == cart
 
 
 @pytest.mark.parametrize("status", ["on-hold", "cancelled", "refunded", "draft"])
@@ -221,8 +234,11 @@ def test_the_billing_phone_gets_consent_only_from_the_named_ticked_field(client,
     assert contact.consent_status == Contact.NO_CONSENT  # the box left empty
     deliver(client, shop, "order.updated", order("pending", ticked="1", total="31.00"))
     contact.refresh_from_db()
-    assert contact.consent_status == ConsentStatus.GRANTED
+    # The ticked box is the shopper's claim: the site's double opt-in asks the number.
+    assert contact.consent_status == ConsentStatus.PENDING
+    assert OutboxMessage.objects.get().to == PHONE
     consent = Consent.objects.get()
+    assert consent.source == ConsentSource.WOOCOMMERCE
     assert consent.text.startswith("Je veux recevoir les offres de la Boutique par SMS")
     assert "_relance_sms_optin=1" in consent.text
 
@@ -244,11 +260,12 @@ def test_an_order_left_at_payment_is_reminded_then_its_payment_stops_the_rest(cl
     )
     with time_machine.travel(NOW, tick=False):
         deliver(client, shop, "order.created", body)
+        answer(shop.site, PHONE, "OUI")  # the number confirms the box it ticked
     cart = Cart.objects.get()
     assert (cart.external_id, cart.url) == ("order-727", body["payment_url"])
     with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
         assert run_pass(deliver_inline=True).sent == 1
-    assert OutboxMessage.objects.get().to == PHONE
+    assert OutboxMessage.objects.latest("pk").to == PHONE
     with time_machine.travel(NOW + timedelta(minutes=50), tick=False):
         paid = deliver(client, shop, "order.updated", {**body, "status": "processing"})
     assert paid.json()["outcome"] == "order paid: its cart converted"
@@ -261,11 +278,12 @@ def test_a_paid_order_before_the_delay_means_no_reminder(client, shop):
     body = order("pending", ticked="yes")
     with time_machine.travel(NOW, tick=False):
         deliver(client, shop, "order.created", body)
+        answer(shop.site, PHONE, "OUI")
     with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
         deliver(client, shop, "order.updated", {**body, "status": "processing"})
     with time_machine.travel(NOW + timedelta(minutes=31), tick=False):
         assert run_pass(deliver_inline=True).sent == 0
-    assert not OutboxMessage.objects.exists()
+    assert not Send.objects.exists()
 
 
 def test_a_stop_is_not_undone_by_the_same_order_sent_again(client, shop):
@@ -291,18 +309,38 @@ def test_a_payment_link_off_the_shops_domains_is_not_kept(client, shop):
     assert Cart.objects.get().url == ""
 
 
-def test_an_order_left_at_payment_continues_the_browsers_cart_of_its_hash(client, shop):
-    """The snippet saw the cart (and its woocommerce_cart_hash); the order made from it takes
-    its place on the same browser, so the shopper has one cart, not two."""
-    snippet = browser_cart(shop.site, at=NOW, ref="f00d")
-    proven(snippet)
+def test_an_order_left_at_payment_continues_the_customers_browser_cart(client, shop):
+    """The snippet saw the logged-in customer's cart; the order made from it takes its place
+    on the same browser (the shop's customer id names it), so the shopper has one cart."""
+    snippet = browser_cart(shop.site, at=NOW, ref="f00d", customer_id="42")
     with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
-        deliver(client, shop, "order.created", order("pending", ticked="yes", cart_hash="f00d"))
+        deliver(
+            client,
+            shop,
+            "order.created",
+            order("pending", ticked="yes", cart_hash="f00d", customer_id=42),
+        )
     snippet.refresh_from_db()
     assert snippet.status == Cart.Status.REPLACED
     mine = Cart.objects.get(external_id="order-727")
     assert (mine.visitor, mine.status) == (snippet.visitor, Cart.Status.OPEN)
     assert Cart.objects.filter(status=Cart.Status.OPEN).count() == 1
+
+
+def test_a_guests_order_with_a_customers_number_never_lands_on_her_browser(client, shop):
+    """A guest's order left at payment, with a consenting customer's number and her cart's
+    hash, stays the guest's: her browser and her cart are untouched, her consent too."""
+    hers = browser_cart(shop.site, at=NOW, ref="f00d")
+    contact = proven(hers)
+    record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API)
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        deliver(client, shop, "order.created", order("pending", ticked="yes", cart_hash="f00d"))
+    hers.refresh_from_db()
+    assert hers.status == Cart.Status.OPEN
+    theirs = Cart.objects.get(external_id="order-727")
+    assert theirs.visitor != hers.visitor
+    assert not VisitorLink.objects.filter(visitor=theirs.visitor).exists()
+    assert Consent.objects.filter(contact=contact).count() == 1
 
 
 def test_a_browser_that_reports_the_same_cart_hash_is_not_tied_to_the_buyer(client, shop):

@@ -1,0 +1,255 @@
+"""The gate: the one place that decides what an identity or a consent claim may change.
+
+Every door hands its identify here with the kind of proof behind it (``Proof``): the snippet,
+the pixel and the hosted page (claims), the server API (the shop's server), the platforms'
+webhooks (claims relayed inside a signed body: a checkout's phone, a ticked box, a billing
+first name are what a shopper typed), the contact token (the number's owner, who tapped our
+link). The rules are written here once; a door never decides them itself:
+
+- **The shop's server** (secret key) is authoritative: it creates the contact, grants or
+  withdraws consent (never after the number was erased following a STOP), and links a browser,
+  re-linking one it says belongs to someone else.
+- **The owner** (a signed token from our short link) links the browser that opened it.
+- **A claim** changes nothing about a number that already has a consent state (pending,
+  granted, confirmed, revoked): not its consent, not its first name, not which browsers or
+  carts are its own. For a number without one it may start its consent: a double opt-in the
+  owner must answer where the site has it (under the anti-pumping limits), the shop's single
+  opt-in otherwise; only then is the browser (or the platform's cart) linked to it. A claimed
+  first name is kept aside and used only once the owner confirmed. A consent a platform
+  relays is kept as the shopper's claim: its source (the platform) and exact wording.
+- Whatever a claim names, the door's answer is the same, so nobody learns which numbers a
+  shop knows (``enrolment.refuse`` spends the same limits either way).
+
+``optin/gate_table.py`` is the promise per door, kind of proof and state of the number;
+docs/consent.md shows it, and tests/optin/test_gate_table.py holds every row through its door.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from optin import enrolment
+from optin.consent import ConsentBlocked, is_live, record_consent
+from optin.contacts import get_or_create_contact
+from optin.matching import Method, enqueue_confirmation, link_visitor
+from optin.models import ConsentSource, ConsentStatus, Contact
+from optin.tokens import contact_for_token
+from retargeting.sites.models import Site
+from retargeting.sms.phones import parse_phone
+from retargeting.tracking.models import Visitor
+from retargeting.tracking.proofs import Proof
+from retargeting.tracking.signals import identify_received
+
+__all__ = ["Proof", "identify"]
+
+logger = logging.getLogger(__name__)
+
+# The platforms whose relayed consent is kept under their own name.
+_RELAYED_SOURCES = {
+    "shopify": ConsentSource.SHOPIFY,
+    "woocommerce": ConsentSource.WOOCOMMERCE,
+}
+
+
+def identify(
+    *,
+    site: Site,
+    visitor: Visitor | None,
+    event: dict[str, Any],
+    proof: Proof,
+    relayed: bool = False,
+    ip: str | None = None,
+    user_agent: str = "",
+    source: str | None = None,
+) -> Contact | None:
+    """Apply one identify event under the rules above; return the contact it names.
+
+    ``proof``: what vouches for the event's phone, first name and consent. ``relayed``: a
+    claim a signed platform webhook carried (no browser, no client address: only the site's
+    daily confirmation limit can count it). ``source`` names where the consent was given when
+    the door is not the snippet, the server API or a platform (the hosted page).
+    """
+    if "token" in event:
+        return _owner_token(site=site, visitor=visitor, token=event["token"])
+    if proof == Proof.SHOP_SERVER:
+        return _vouched(
+            site=site, visitor=visitor, event=event, ip=ip, user_agent=user_agent, source=source
+        )
+    return _claimed(
+        site=site,
+        visitor=visitor,
+        event=event,
+        relayed=relayed,
+        ip=ip,
+        user_agent=user_agent,
+        source=source,
+    )
+
+
+def _owner_token(*, site: Site, visitor: Visitor | None, token: str) -> Contact | None:
+    """A signed token from our short link: the browser that opened it is the number's."""
+    contact = contact_for_token(token, site=site)
+    if contact is not None and visitor is not None:
+        link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
+    return contact
+
+
+def _vouched(
+    *,
+    site: Site,
+    visitor: Visitor | None,
+    event: dict[str, Any],
+    ip: str | None,
+    user_agent: str,
+    source: str | None,
+) -> Contact:
+    """The shop's server's word (secret key): it grants, withdraws and links."""
+    with transaction.atomic():
+        contact, _ = get_or_create_contact(
+            site=site, raw_phone=event["phone"], first_name=event.get("first_name", "")
+        )
+        consent = event.get("consent") or {}
+        if consent.get("withdrawn") and is_live(status=contact.consent_status):
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.REVOKED,
+                source=source or ConsentSource.SERVER_API,
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
+            )
+        elif consent.get("granted") and not is_live(status=contact.consent_status):
+            try:
+                record_consent(
+                    contact=contact,
+                    status=ConsentStatus.GRANTED,
+                    source=source or ConsentSource.SERVER_API,
+                    text=consent.get("text", ""),
+                    ip=ip,
+                    user_agent=user_agent,
+                )
+            except ConsentBlocked:
+                logger.info("consent refused: the number said STOP before it was erased")
+        if visitor is not None:
+            link_visitor(visitor=visitor, contact=contact, method=Method.SERVER)
+    return contact
+
+
+def _claimed(
+    *,
+    site: Site,
+    visitor: Visitor | None,
+    event: dict[str, Any],
+    relayed: bool,
+    ip: str | None,
+    user_agent: str,
+    source: str | None,
+) -> Contact | None:
+    """What a shopper typed (a page, or a platform's checkout relayed by its webhook)."""
+    consent = event.get("consent") or {}
+    known = Contact.objects.filter(site=site, phone=event["phone"]).first()
+    if known is not None and known.consent_status != Contact.NO_CONSENT:
+        if relayed and consent.get("withdrawn") and is_live(status=known.consent_status):
+            # The platform's own record says the customer unsubscribed there: stopping is the
+            # safe side, so this claim is honoured (only a claim to stop, never one to start).
+            record_consent(
+                contact=known,
+                status=ConsentStatus.REVOKED,
+                source=_RELAYED_SOURCES.get(consent.get("source", ""), ConsentSource.SERVER_API),
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
+            )
+        logger.info("identify of a number with a consent state: a claim changes nothing")
+        return known
+    if not consent.get("granted"):
+        # Nothing is started, so nothing is linked: a browser or a cart tied to a number
+        # without consent would become hers the day the shop's server grants it.
+        with transaction.atomic():
+            contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])
+            _keep_claimed_first_name(contact, event.get("first_name", ""))
+        return contact
+    if contact_region(event["phone"], site) not in site.countries:
+        logger.info("a claimed consent for a number outside the site's countries: not started")
+        return known
+    immediate = not site.double_opt_in
+    if relayed and not immediate and not enrolment.take_relayed_confirmation(site=site):
+        logger.warning("site %s: a platform's claimed consent over the daily limit", site.pk)
+        return known
+    with transaction.atomic():
+        contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])
+        _keep_claimed_first_name(contact, event.get("first_name", ""))
+        try:
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING,
+                source=_claim_source(consent, relayed=relayed, source=source),
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
+                only_from={Contact.NO_CONSENT},
+            )
+        except ConsentBlocked:
+            logger.info("consent refused: the number said STOP before it was erased")
+            return contact
+        if contact.consent_status != (
+            ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING
+        ):
+            return contact  # a concurrent door gave the number a state first
+        if not immediate:
+            contact_id = contact.pk
+            transaction.on_commit(lambda: enqueue_confirmation(contact_id))
+        if visitor is not None:
+            link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
+    return contact
+
+
+def contact_region(phone: str, site: Site) -> str:
+    """The country of a number already in E.164."""
+    return parse_phone(phone, default_region=site.country).region
+
+
+def _claim_source(consent: dict[str, Any], *, relayed: bool, source: str | None) -> str:
+    if relayed:
+        return _RELAYED_SOURCES.get(consent.get("source", ""), ConsentSource.SERVER_API)
+    return source or ConsentSource.SNIPPET
+
+
+def _keep_claimed_first_name(contact: Contact, first_name: str) -> None:
+    """A typed first name waits aside until the owner confirms (``consent.record_consent``
+    promotes it then): until then no SMS carries what a stranger may have typed."""
+    first_name = first_name.strip()[:80]
+    if first_name and not contact.first_name and not contact.claimed_first_name:
+        contact.claimed_first_name = first_name
+        contact.save(update_fields=["claimed_first_name", "updated_at"])
+
+
+@receiver(identify_received, dispatch_uid="optin.gate.on_identify")
+def on_identify(
+    *,
+    site_id: int,
+    visitor_id: int | None,
+    event: dict[str, Any],
+    authenticated: bool,
+    proof: str | None = None,
+    relayed: bool = False,
+    ip: str | None = None,
+    user_agent: str = "",
+    **kwargs: Any,
+) -> None:
+    site = Site.objects.get(pk=site_id)
+    visitor = Visitor.objects.filter(pk=visitor_id).first() if visitor_id else None
+    kind = Proof(proof) if proof else (Proof.SHOP_SERVER if authenticated else Proof.CLAIM)
+    identify(
+        site=site,
+        visitor=visitor,
+        event=event,
+        proof=kind,
+        relayed=relayed,
+        ip=ip,
+        user_agent=user_agent,
+    )

@@ -1,0 +1,211 @@
+"""What each door does with a number, per kind of proof and the number's state: the gate's
+promise (``optin/gate.py``), in one table.
+
+docs/consent.md shows ``render()`` between its ``gate-table`` markers; the test
+tests/optin/test_gate_table.py checks the page is this table and sends every built row through
+its real door (HTTP, signed webhooks), on a site with double opt-in, so the code, the table and
+the page cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from retargeting.tracking.proofs import Proof
+
+STATES = ("unknown", "pending", "granted", "revoked")
+
+
+@dataclass(frozen=True)
+class Row:
+    door: str
+    """The way in, as the table names it (the test keys its requests on it)."""
+    proof: Proof | None
+    state: str
+    """The number's state at this shop before the request: one of ``STATES``, or "any"."""
+    consent: str
+    """Its state after: unknown (no contact), none (a contact without consent), pending,
+    granted, revoked, confirmed."""
+    ties: bool | None
+    """Whether the browser, the cart or the order becomes the number's (None: nothing to tie)."""
+    sms: int
+    """Confirmation SMS the request causes."""
+    answer: int | None
+    """The door's HTTP status (the same for every state of a claim)."""
+    note: str = ""
+    built: bool = True
+
+
+def _claim(door: str, answer: int, *, ties_new: bool | None = True) -> list[Row]:
+    """A claim that gives consent: it starts the double opt-in of a number without a state, and
+    changes nothing about a number that has one."""
+    return [
+        Row(door, Proof.CLAIM, "unknown", "pending", ties_new, 1, answer),
+        *(
+            Row(door, Proof.CLAIM, state, state, False if ties_new is not None else None, 0, answer)
+            for state in STATES[1:]
+        ),
+    ]
+
+
+TABLE: list[Row] = [
+    *_claim("snippet identify (`POST /t/e`)", 204),
+    *_claim("hosted page (`/o/KEY/`)", 200, ties_new=None),
+    *(
+        Row(
+            "pixel (`/t/p.gif`)",
+            Proof.CLAIM,
+            state,
+            state,
+            None,
+            0,
+            200,
+            "reads no identity: page views only",
+        )
+        for state in STATES
+    ),
+    *(
+        Row(
+            "server API identify (`POST /api/v1/identify`)",
+            Proof.SHOP_SERVER,
+            state,
+            "granted",
+            True,
+            0,
+            200,
+            "the shop vouches: consent given or given back (never after an erasure that "
+            "followed a STOP)"
+            if state == "revoked"
+            else "",
+        )
+        for state in STATES
+    ),
+    *(
+        Row(
+            "server API carts with a `phone` (`POST /api/v1/carts`)",
+            Proof.SHOP_SERVER,
+            state,
+            "none" if state == "unknown" else state,
+            True,
+            0,
+            200,
+            "the cart is the number's; consent never changes",
+        )
+        for state in STATES
+    ),
+    *(
+        Row(
+            "server API purchase with a `phone` (`POST /api/v1/purchases`)",
+            Proof.SHOP_SERVER,
+            state,
+            state,
+            None if state == "unknown" else True,
+            0,
+            200,
+            "the number's open carts convert and the order is theirs",
+        )
+        for state in STATES
+    ),
+    *_claim("Shopify checkout webhook (phone, ticked SMS box)", 200),
+    *(
+        Row(
+            "Shopify order webhook (its phone)",
+            Proof.CLAIM,
+            state,
+            state,
+            None if state == "unknown" else False,
+            0,
+            200,
+            "found by the checkout or cart token and the customer id only",
+        )
+        for state in STATES
+    ),
+    *_claim("WooCommerce order webhook (billing phone, ticked meta field)", 200),
+    *(
+        Row(
+            "WooCommerce paid order webhook (billing phone)",
+            Proof.CLAIM,
+            state,
+            state,
+            None if state == "unknown" else False,
+            0,
+            200,
+            "found by its own order, the customer id (and the cart hash among that "
+            "customer's carts) only",
+        )
+        for state in STATES
+    ),
+    Row(
+        "contact token (`_rl`, `identify` with `token`)",
+        Proof.OWNER,
+        "unknown",
+        "unknown",
+        None,
+        0,
+        204,
+        "no token exists for a number we never messaged: a forged one links nothing",
+    ),
+    *(
+        Row(
+            "contact token (`_rl`, `identify` with `token`)",
+            Proof.OWNER,
+            state,
+            state,
+            True,
+            0,
+            204,
+            "the browser that opened our link is the number's; consent never changes",
+        )
+        for state in STATES[1:]
+    ),
+    Row(
+        "email identify (`email`, `email_consent`)",
+        None,
+        "any",
+        "—",
+        None,
+        0,
+        None,
+        "not built yet: it will hand its claims to the gate like the snippet",
+        built=False,
+    ),
+    Row(
+        "PrestaShop module",
+        None,
+        "any",
+        "—",
+        None,
+        0,
+        None,
+        "not built yet: it will call the server API rows above; a number typed at its "
+        "checkout must reach the gate as a claim",
+        built=False,
+    ),
+]
+
+_PROOF_WORDS = {
+    Proof.OWNER: "owner",
+    Proof.SHOP_SERVER: "shop's server",
+    Proof.CLAIM: "claim",
+    None: "—",
+}
+_TIES = {True: "yes", False: "**no**", None: "—"}
+
+START = "<!-- gate-table:start -->"
+END = "<!-- gate-table:end -->"
+
+
+def render() -> str:
+    """The table as docs/consent.md shows it (between ``START`` and ``END``)."""
+    lines = [
+        "| door | proof | the number is | consent after | browser, cart or order "
+        "becomes the number's | confirmation SMS | answer | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in TABLE:
+        lines.append(
+            f"| {row.door} | {_PROOF_WORDS[row.proof]} | {row.state} | {row.consent} | "
+            f"{_TIES[row.ties]} | {row.sms if row.built else '—'} | "
+            f"{row.answer if row.answer is not None else '—'} | {row.note} |"
+        )
+    return "\n".join(lines)
