@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -21,7 +20,12 @@ from campaigns.models import (
 )
 from campaigns.sms_text import worst_case_errors
 from retargeting.sites.models import Site
-from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
+from retargeting.sites.scoped_admin import (
+    RecordAdmin,
+    RecordInline,
+    SiteScopedAdmin,
+    SiteScopedInline,
+)
 from retargeting.sites.times import shop_time_column
 
 
@@ -81,20 +85,15 @@ class FlowAdmin(SiteScopedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class SendEventInline(SiteScopedInline, admin.TabularInline):
+class SendEventInline(RecordInline, admin.TabularInline):
     model = SendEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ["status", "reason", "detail", "error_code", "source", "shop_at"]
     fields = tuple(readonly_fields)
     shop_at = shop_time_column("at", site_of=_send_site, description="at (shop time)")
 
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
 
 @admin.register(Send)
-class SendAdmin(SiteScopedAdmin):
+class SendAdmin(RecordAdmin):
     list_display = ["pk", "site", "status", "reason", "shop_due_at", "shop_sent_at"]
     list_filter = ["site", "status", "reason"]
     raw_id_fields = ["cart", "contact", "step"]
@@ -123,7 +122,7 @@ class SendAdmin(SiteScopedAdmin):
 
 
 @admin.register(ShortLink)
-class ShortLinkAdmin(SiteScopedAdmin):
+class ShortLinkAdmin(RecordAdmin):
     list_display = ["code", "send", "shop_created_at", "shop_expires_at"]
     list_select_related = ["send__site"]
     search_fields = ["code"]
@@ -137,7 +136,7 @@ class ShortLinkAdmin(SiteScopedAdmin):
 
 
 @admin.register(Click)
-class ClickAdmin(SiteScopedAdmin):
+class ClickAdmin(RecordAdmin):
     list_display = ["link", "shop_at", "user_agent_class"]
     list_select_related = ["link__send__site"]
     raw_id_fields = ["link"]
@@ -147,7 +146,7 @@ class ClickAdmin(SiteScopedAdmin):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(SiteScopedAdmin):
+class ConversionAdmin(RecordAdmin):
     list_display = ["order_id", "site", "total", "currency", "attribution", "shop_occurred_at"]
     list_filter = ["site", "attribution"]
     search_fields = ["order_id"]

@@ -12,7 +12,7 @@ from optin.imports import ImportFileError, import_contacts
 from optin.models import Consent, Contact, VisitorLink
 from retargeting.sites.access import sites_for
 from retargeting.sites.models import Site
-from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
+from retargeting.sites.scoped_admin import RecordAdmin, RecordInline, SiteScopedAdmin
 from retargeting.sites.times import shop_time_column
 
 
@@ -24,10 +24,8 @@ def _contact_site(obj: Consent) -> Site:
     return obj.contact.site
 
 
-class ConsentInline(SiteScopedInline, admin.TabularInline):
+class ConsentInline(RecordInline, admin.TabularInline):
     model = Consent
-    extra = 0
-    can_delete = False
     readonly_fields = [
         "status",
         "source",
@@ -41,9 +39,6 @@ class ConsentInline(SiteScopedInline, admin.TabularInline):
     shop_created_at = shop_time_column(
         "created_at", site_of=_contact_site, description="at (shop time)"
     )
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 class ImportForm(forms.Form):
@@ -143,7 +138,9 @@ class ContactAdmin(SiteScopedAdmin):
         return None
 
 
+# Which browser is whose is decided by matching (optin.matching) only: a link typed here would
+# send a browser's carts to another number.
 @admin.register(VisitorLink)
-class VisitorLinkAdmin(SiteScopedAdmin):
+class VisitorLinkAdmin(RecordAdmin):
     list_display = ["visitor", "contact", "method", "linked_at"]
     raw_id_fields = ["visitor", "contact"]

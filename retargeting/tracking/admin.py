@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from retargeting.sites.scoped_admin import SiteScopedAdmin
+from retargeting.sites.scoped_admin import RecordAdmin, SiteScopedAdmin
 from retargeting.tracking.models import Cart, Event, Visitor
 
 
@@ -28,7 +28,7 @@ class CartAdmin(SiteScopedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(SiteScopedAdmin):
+class EventAdmin(RecordAdmin):
     list_display = ["type", "site", "source", "received_at"]
     list_filter = ["site", "type", "source"]
     raw_id_fields = ["visitor"]
