@@ -2,8 +2,8 @@
 
 - The shop's server (secret key) is authoritative: it links, and re-links a visitor it says
   belongs to someone else; the most recent authenticated identification wins.
-- A signed short-link token links the browser that opened the link, unless the shop's server
-  already linked that browser.
+- A signed short-link token links the browser that opened the link, once, soon after the tap
+  (``optin.tokens``), unless the shop's server already linked that browser.
 - The snippet (or the hosted page) is a claim: it links a browser only to a number whose
   consent it starts (a double opt-in the number's owner must answer), never to a number that
   already has a consent state, and never steals a visitor linked to another contact.
@@ -49,11 +49,15 @@ def _enqueue_confirmation(contact_id: int) -> None:
 
 
 Method = VisitorLink.Method
-# Which methods may replace a link made by which.
+# Which methods may replace a link made by which. A snippet's claim links a browser only to a
+# number it starts the consent of (a number with no consent state: see _anonymous_identify),
+# so it may take a browser from a token: the browser's own identify, to be confirmed by the
+# number's owner before any reminder, wins over a link tapped earlier (perhaps someone else's
+# link, posted for others).
 _MAY_REPLACE = {
     Method.SERVER: {Method.SERVER, Method.TOKEN, Method.SNIPPET},
     Method.TOKEN: {Method.TOKEN, Method.SNIPPET},
-    Method.SNIPPET: set(),
+    Method.SNIPPET: {Method.TOKEN},
 }
 
 
@@ -98,8 +102,10 @@ def identify(
     (the hosted page).
     """
     if "token" in event:
-        contact = contact_for_token(event["token"], site=site)
-        if contact is not None and visitor is not None:
+        if visitor is None:  # nothing to link: the token stays for its browser
+            return None
+        contact = contact_for_token(event["token"], site=site, user_agent=user_agent)
+        if contact is not None:
             link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
         return contact
     if not authenticated:
