@@ -46,7 +46,7 @@ def correct_conversion(
     wanted = Kind(kind) == Kind.COUNTED
     with transaction.atomic():
         conversion = (
-            Conversion.objects.select_for_update()
+            Conversion.objects.select_for_update(of=("self",))
             .select_related("site", "cart", "send__cart")
             .get(pk=conversion_id)
         )
