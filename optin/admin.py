@@ -54,8 +54,15 @@ class ContactAdmin(SiteScopedAdmin):
     list_display = ["__str__", "site", "first_name", "consent_status", "shop_created_at"]
     list_filter = ["site", "consent_status"]
     search_fields = ["phone", "first_name"]
+    # What the product records about a number (its consent, its confirmation, what the
+    # provider said of it) is read here, never typed: a confirmation code typed in would let
+    # anyone confirm a double opt-in the number's owner never answered.
     readonly_fields = [
         "consent_status",
+        "confirmation_sent_at",
+        "confirmation_code",
+        "unreachable_at",
+        "last_messaged_at",
         "shop_created_at",
         "shop_last_messaged_at",
         "created_at",
@@ -109,6 +116,14 @@ class ContactAdmin(SiteScopedAdmin):
                 "imported": sum(r.imported for r in results or []),
             },
         )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Its consent was given by this number at this shop: another number, or another
+            # shop, would be messaged on a consent it never gave.
+            fields += ["site", "phone"]
+        return fields
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # A contact goes only through erasure, which keeps what the law requires.

@@ -157,3 +157,38 @@ def test_a_hand_made_conversion_cannot_be_added_by_a_member_or_an_operator(clien
         )
     assert not Conversion.objects.filter(order_id="forged").exists()
     assert Conversion.objects.get().total == Decimal("10")
+
+
+@pytest.mark.parametrize("who", ["operator", "member"])
+def test_a_contacts_number_shop_and_confirmation_are_never_typed_in_the_admin(client, world, who):
+    rows, users = world
+    contact = type(rows[Consent].contact).objects.get(pk=rows[Consent].contact_id)
+    before = (contact.site_id, contact.phone, contact.confirmation_code, contact.consent_status)
+    other_site = SiteFactory(name="Shop A bis")
+    add_member(site=other_site, user=users["member"])
+    client.force_login(users[who])
+    url = _url(type(contact), "change", contact.pk)
+    page = client.get(url)
+    for name in ("site", "phone", "confirmation_code", "confirmation_sent_at"):
+        assert name not in page.context["adminform"].form.fields, name
+    response = client.post(
+        url,
+        {
+            "site": other_site.pk,
+            "phone": "+33699999999",
+            "confirmation_code": "Typed12345",
+            "first_name": "Léa",
+            "region": contact.region,
+            "consents-TOTAL_FORMS": 1,
+            "consents-INITIAL_FORMS": 1,
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    contact.refresh_from_db()
+    assert (
+        contact.site_id,
+        contact.phone,
+        contact.confirmation_code,
+        contact.consent_status,
+    ) == before
+    assert contact.first_name == "Léa"  # control: the name is the shop's to correct
