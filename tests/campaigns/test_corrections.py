@@ -3,7 +3,9 @@ again) by an admin action that writes who, when and why, and the figures say so.
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 from datetime import date
 from decimal import Decimal
 
@@ -92,6 +94,14 @@ def test_excluding_a_conversion_takes_it_out_of_the_figures_with_who_when_and_wh
     page = _overview(client, site)
     assert 'id="recovered">50,00 €<' in page
     assert "1 achat de cette période est exclu de ces chiffres par une correction" in page
+    export = client.get(f"/dashboard/exports/conversions.csv?site={site.pk}&{PERIOD}")
+    counted = {
+        row["order_id"]: row["counted_in_figures"]
+        for row in csv.DictReader(
+            io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))
+        )
+    }
+    assert counted == {"o3": "true", "o4": "false", "o5": "true", "o7": "true"}
 
     # Counted again, the same way: a second row, the figures back.
     with django_capture_on_commit_callbacks(execute=True):
