@@ -1,7 +1,7 @@
 """Every admin page, walked over the admin registry as an operator and as a shop's member: none
-answers 500, and records (what the product wrote: sends and their history, events, clicks,
-conversions, consent history, the browsers' links to contacts, messages and deliveries) can be
-read but never added, changed or deleted by hand, by anyone."""
+answers 500, and records (what the product wrote: visitors, carts and events, sends and their
+history, clicks, conversions, consent history, the browsers' links to contacts, messages and
+deliveries) can be read but never added, changed or deleted by hand, by anyone."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from optin.models import Consent, VisitorLink
 from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.platforms.models import PlatformConnection, PlatformDelivery
 from retargeting.sites.services import add_member
-from retargeting.tracking.models import Event
+from retargeting.tracking.models import Cart, Event, Visitor
 from tests.factories import SiteFactory
 from tests.support.tenants import rows_of
 
 pytestmark = pytest.mark.django_db
 REGISTERED = sorted(admin.site._registry, key=lambda model: model._meta.label)
 RECORDS = {
+    Visitor,
+    Cart,
     Event,
     Send,
     ShortLink,
