@@ -6,7 +6,8 @@
   (``optin.tokens``), unless the shop's server already linked that browser.
 - The snippet (or the hosted page) is a claim: it links a browser only to a number whose
   consent it starts (a double opt-in the number's owner must answer), never to a number that
-  already has a consent state, and never steals a visitor linked to another contact.
+  already has a consent state, and never takes a visitor the shop's server or another claim
+  linked; it does take one from a token's link (the browser's own, newer identification).
 
 One contact may own many visitors (phone, laptop); a visitor belongs to at most one contact,
 which the database keeps (one link per visitor); a race is settled by that constraint.
