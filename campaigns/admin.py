@@ -1,16 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from campaigns.corrections import correct_conversion
 from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
 from campaigns.flows import mention_errors
 from campaigns.models import (
     Click,
     Conversion,
+    ConversionCorrection,
     DiscountMode,
     Flow,
     PoolFallback,
@@ -21,7 +24,12 @@ from campaigns.models import (
 )
 from campaigns.sms_text import worst_case_errors
 from retargeting.sites.models import Site
-from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
+from retargeting.sites.scoped_admin import (
+    RecordAdmin,
+    RecordInline,
+    SiteScopedAdmin,
+    SiteScopedInline,
+)
 from retargeting.sites.times import shop_time_column
 
 
@@ -81,20 +89,15 @@ class FlowAdmin(SiteScopedAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-class SendEventInline(SiteScopedInline, admin.TabularInline):
+class SendEventInline(RecordInline, admin.TabularInline):
     model = SendEvent
-    extra = 0
-    can_delete = False
     readonly_fields = ["status", "reason", "detail", "error_code", "source", "shop_at"]
     fields = tuple(readonly_fields)
     shop_at = shop_time_column("at", site_of=_send_site, description="at (shop time)")
 
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
 
 @admin.register(Send)
-class SendAdmin(SiteScopedAdmin):
+class SendAdmin(RecordAdmin):
     list_display = ["pk", "site", "status", "reason", "shop_due_at", "shop_sent_at"]
     list_filter = ["site", "status", "reason"]
     raw_id_fields = ["cart", "contact", "step"]
@@ -123,7 +126,7 @@ class SendAdmin(SiteScopedAdmin):
 
 
 @admin.register(ShortLink)
-class ShortLinkAdmin(SiteScopedAdmin):
+class ShortLinkAdmin(RecordAdmin):
     list_display = ["code", "send", "shop_created_at", "shop_expires_at"]
     list_select_related = ["send__site"]
     search_fields = ["code"]
@@ -137,7 +140,7 @@ class ShortLinkAdmin(SiteScopedAdmin):
 
 
 @admin.register(Click)
-class ClickAdmin(SiteScopedAdmin):
+class ClickAdmin(RecordAdmin):
     list_display = ["link", "shop_at", "user_agent_class"]
     list_select_related = ["link__send__site"]
     raw_id_fields = ["link"]
@@ -146,15 +149,103 @@ class ClickAdmin(SiteScopedAdmin):
     )
 
 
+class CorrectionInline(RecordInline, admin.TabularInline):
+    model = ConversionCorrection
+    readonly_fields = ["kind", "reason", "username", "shop_created_at"]
+    fields = tuple(readonly_fields)
+    shop_created_at = shop_time_column(
+        "created_at",
+        site_of=lambda correction: correction.conversion.site,
+        description="at (shop time)",
+    )
+
+
+class CorrectionForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why (kept with your name and the time, shown to the shop's members).",
+    )
+
+
 @admin.register(Conversion)
-class ConversionAdmin(SiteScopedAdmin):
-    list_display = ["order_id", "site", "total", "currency", "attribution", "shop_occurred_at"]
-    list_filter = ["site", "attribution"]
+class ConversionAdmin(RecordAdmin):
+    list_display = [
+        "order_id",
+        "site",
+        "total",
+        "currency",
+        "attribution",
+        "counted",
+        "shop_occurred_at",
+    ]
+    list_filter = ["site", "attribution", "counted"]
     search_fields = ["order_id"]
     raw_id_fields = ["visitor", "contact", "cart", "send"]
+    readonly_fields = ["counted"]
+    inlines = [CorrectionInline]
+    actions = ["exclude_from_figures", "count_in_figures_again"]
     shop_occurred_at = shop_time_column(
         "occurred_at", site_of=_site, description="occurred (shop time)"
     )
+
+    def has_correct_permission(self, request: HttpRequest) -> bool:
+        """Who may correct: whoever sees the conversion (its shop's members, operators)."""
+        return self.has_view_permission(request)
+
+    @admin.action(description="Exclude from the figures (with a reason)", permissions=["correct"])
+    def exclude_from_figures(
+        self, request: HttpRequest, queryset: QuerySet[Conversion]
+    ) -> TemplateResponse | None:
+        return self._correct(request, queryset, ConversionCorrection.Kind.EXCLUDED)
+
+    @admin.action(description="Count in the figures again (with a reason)", permissions=["correct"])
+    def count_in_figures_again(
+        self, request: HttpRequest, queryset: QuerySet[Conversion]
+    ) -> TemplateResponse | None:
+        return self._correct(request, queryset, ConversionCorrection.Kind.COUNTED)
+
+    def _correct(
+        self, request: HttpRequest, queryset: QuerySet[Conversion], kind: str
+    ) -> TemplateResponse | None:
+        """Ask for the reason, then write one correction per conversion that changes."""
+        excluding = kind == ConversionCorrection.Kind.EXCLUDED
+        form = CorrectionForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(
+                request,
+                "admin/campaigns/conversion/correct.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Exclude from the figures" if excluding else "Count again",
+                    "explanation": (
+                        "These purchases will no longer count in the figures (recovered "
+                        "revenue, conversions, per step and per day). The purchases stay as "
+                        "they are; the correction keeps your name, the time and your reason, "
+                        "and the dashboard says how many purchases corrections left out."
+                        if excluding
+                        else "These purchases will count in the figures again; the correction "
+                        "keeps your name, the time and your reason."
+                    ),
+                    "button": "Exclude them" if excluding else "Count them again",
+                    "form": form,
+                    "conversions": queryset.select_related("site"),
+                    "action": request.POST.get("action", ""),
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        done = sum(
+            correct_conversion(
+                conversion_id=conversion_id,
+                kind=kind,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+            is not None
+            for conversion_id in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{done} conversion(s) corrected.", messages.SUCCESS)
+        return None
 
 
 class CodeImportForm(forms.Form):

@@ -13,6 +13,8 @@ zone:
   Each stage is a subset of the one before it. Recovered revenue is the total of purchases
   attributed to a click; purchases after a reminder that was not tapped are reported apart;
   the incremental revenue compares the messaged carts with the held-out ones.
+- A purchase a correction excluded (:mod:`campaigns.corrections`) counts nowhere: not as
+  revenue, nor in the messaged carts' average order; the dashboard says how many it left out.
 - :func:`daily` and :func:`by_step` count **what happened in the period** (sends by the day they
   went out, clicks by the day of the tap, revenue by the day of the purchase).
 """
@@ -224,7 +226,7 @@ def funnel(
     )
     result = Funnel(**counts)
     cohort_sends = sends.filter(cart__in=carts)
-    conversions = Conversion.objects.filter(site=site, send__in=cohort_sends)
+    conversions = Conversion.objects.filter(site=site, counted=True, send__in=cohort_sends)
     clicked = conversions.filter(attribution=Conversion.Attribution.CLICKED).aggregate(
         n=Count("send__cart", distinct=True), revenue=Sum("total")
     )
@@ -249,7 +251,7 @@ def funnel(
         site=site, start=start, end=end, flow=flow, carts=carts
     ).count()
     messaged_carts = carts.filter(has["sent"], status=Cart.Status.CONVERTED)
-    average = Conversion.objects.filter(site=site, cart__in=messaged_carts).aggregate(
+    average = Conversion.objects.filter(site=site, counted=True, cart__in=messaged_carts).aggregate(
         total=Sum("total"), n=Count("pk")
     )
     # Kept as a sum and a count so that days add up (the rollups keep both).
@@ -287,7 +289,7 @@ def daily(*, site: Site, start: date, end: date, flow: Flow | None = None) -> li
     clicks = per_day(Click.objects.filter(link__send__in=sends), "at", Count("pk"))
     revenue = per_day(
         Conversion.objects.filter(
-            site=site, send__in=sends, attribution=Conversion.Attribution.CLICKED
+            site=site, counted=True, send__in=sends, attribution=Conversion.Attribution.CLICKED
         ),
         "occurred_at",
         Sum("total"),
@@ -342,6 +344,7 @@ def by_step(*, site: Site, start: date, end: date) -> list[StepFigures]:
         step_id: (n, revenue)
         for step_id, n, revenue in Conversion.objects.filter(
             site=site,
+            counted=True,
             attribution=Conversion.Attribution.CLICKED,
             occurred_at__gte=since,
             occurred_at__lt=until,

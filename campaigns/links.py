@@ -37,8 +37,9 @@ def user_agent_class(user_agent: str) -> str:
     return "desktop"
 
 
-def destination(link: ShortLink, *, with_token: bool = True) -> str:
-    """The target URL with its own query kept, the UTM tags and the contact token added.
+def destination(link: ShortLink, *, with_token: bool = True, user_agent: str = "") -> str:
+    """The target URL with its own query kept, the UTM tags and the contact token added (a
+    token for this tap, by the browser sending ``user_agent``: see ``optin.tokens``).
 
     The target is checked against the site's domains now, not only when the cart came in (a
     domain may have been removed since): a link of ours never leads off the shop's site, and
@@ -59,5 +60,5 @@ def destination(link: ShortLink, *, with_token: bool = True) -> str:
         ("utm_campaign", send.step.flow.slug),
     ]
     if with_token and send.contact is not None and site.owns_url(target):
-        query.append((TOKEN_PARAM, make_token(send.contact)))
+        query.append((TOKEN_PARAM, make_token(send.contact, user_agent=user_agent)))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -389,6 +390,11 @@ class Conversion(models.Model):
         max_length=16, choices=Attribution.choices, default=Attribution.NONE
     )
     occurred_at = models.DateTimeField()
+    # Whether the figures count it: only a correction (campaigns.corrections) changes it, with
+    # its audit row; the purchase itself is never edited.
+    counted = models.BooleanField(
+        default=True, editable=False, help_text="False once a correction excluded it."
+    )
 
     class Meta:
         constraints = [
@@ -405,6 +411,44 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.order_id}"
+
+
+class ConversionCorrection(models.Model):
+    """A conversion taken out of the figures, or counted in them again, by hand: who, when and
+    why. Append-only, like the consent history; the conversion itself stays as it was."""
+
+    site_path = "conversion__site"  # see retargeting.sites.access
+
+    class Kind(models.TextChoices):
+        EXCLUDED = "excluded", "Excluded from the figures"
+        COUNTED = "counted", "Counted in the figures again"
+
+    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="corrections")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    reason = models.TextField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Who, kept when the account is deleted.
+    username = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["excluded", "counted"]), name="correction_kind_known"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="correction_reason_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.username} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("Corrections are append-only.")
+        super().save(*args, **kwargs)
 
 
 class MemberPhone(models.Model):

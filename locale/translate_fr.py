@@ -104,6 +104,13 @@ FR = {
     "SMS cost (%(messages)s messages, %(segments)s segments)": "coût des SMS (%(messages)s messages, %(segments)s segments)",
     "return on SMS cost": "retour sur le coût des SMS",
     (
+        "%(counter)s purchase of this period is left out of these figures by a correction (Admin → Conversions: who, when and why).",
+        "%(counter)s purchases of this period are left out of these figures by corrections (Admin → Conversions: who, when and why).",
+    ): (
+        "%(counter)s achat de cette période est exclu de ces chiffres par une correction (Admin → Conversions : qui, quand et pourquoi).",
+        "%(counter)s achats de cette période sont exclus de ces chiffres par des corrections (Admin → Conversions : qui, quand et pourquoi).",
+    ),
+    (
         "%(counter)s purchase after an SMS not tapped (not counted above)",
         "%(counter)s purchases after an SMS not tapped (not counted above)",
     ): (

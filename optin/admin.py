@@ -12,7 +12,7 @@ from optin.imports import ImportFileError, import_contacts
 from optin.models import Consent, Contact, VisitorLink
 from retargeting.sites.access import sites_for
 from retargeting.sites.models import Site
-from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
+from retargeting.sites.scoped_admin import RecordAdmin, RecordInline, SiteScopedAdmin
 from retargeting.sites.times import shop_time_column
 
 
@@ -24,10 +24,8 @@ def _contact_site(obj: Consent) -> Site:
     return obj.contact.site
 
 
-class ConsentInline(SiteScopedInline, admin.TabularInline):
+class ConsentInline(RecordInline, admin.TabularInline):
     model = Consent
-    extra = 0
-    can_delete = False
     readonly_fields = [
         "status",
         "source",
@@ -41,9 +39,6 @@ class ConsentInline(SiteScopedInline, admin.TabularInline):
     shop_created_at = shop_time_column(
         "created_at", site_of=_contact_site, description="at (shop time)"
     )
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 class ImportForm(forms.Form):
@@ -59,9 +54,16 @@ class ContactAdmin(SiteScopedAdmin):
     list_display = ["__str__", "site", "first_name", "consent_status", "shop_created_at"]
     list_filter = ["site", "consent_status"]
     search_fields = ["phone", "first_name"]
+    # What the product records about a number (its consent, its confirmation, what the
+    # provider said of it) is read here, never typed: a confirmation code typed in would let
+    # anyone confirm a double opt-in the number's owner never answered.
     readonly_fields = [
         "consent_status",
         "claimed_first_name",
+        "confirmation_sent_at",
+        "confirmation_code",
+        "unreachable_at",
+        "last_messaged_at",
         "shop_created_at",
         "shop_last_messaged_at",
         "created_at",
@@ -116,6 +118,14 @@ class ContactAdmin(SiteScopedAdmin):
             },
         )
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            # Its consent was given by this number at this shop: another number, or another
+            # shop, would be messaged on a consent it never gave.
+            fields += ["site", "phone"]
+        return fields
+
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         # A contact goes only through erasure, which keeps what the law requires.
         return False
@@ -144,7 +154,9 @@ class ContactAdmin(SiteScopedAdmin):
         return None
 
 
+# Which browser is whose is decided by matching (optin.matching) only: a link typed here would
+# send a browser's carts to another number.
 @admin.register(VisitorLink)
-class VisitorLinkAdmin(SiteScopedAdmin):
+class VisitorLinkAdmin(RecordAdmin):
     list_display = ["visitor", "contact", "method", "linked_at"]
     raw_id_fields = ["visitor", "contact"]

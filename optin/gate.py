@@ -74,7 +74,7 @@ def identify(
     the door is not the snippet, the server API or a platform (the hosted page).
     """
     if "token" in event:
-        return _owner_token(site=site, visitor=visitor, token=event["token"])
+        return _owner_token(site=site, visitor=visitor, token=event["token"], user_agent=user_agent)
     if proof == Proof.SHOP_SERVER:
         return _vouched(
             site=site, visitor=visitor, event=event, ip=ip, user_agent=user_agent, source=source
@@ -90,10 +90,15 @@ def identify(
     )
 
 
-def _owner_token(*, site: Site, visitor: Visitor | None, token: str) -> Contact | None:
-    """A signed token from our short link: the browser that opened it is the number's."""
-    contact = contact_for_token(token, site=site)
-    if contact is not None and visitor is not None:
+def _owner_token(
+    *, site: Site, visitor: Visitor | None, token: str, user_agent: str
+) -> Contact | None:
+    """A signed token from our short link: the browser that tapped it is the number's, once,
+    soon after the tap (``optin.tokens``)."""
+    if visitor is None:  # nothing to link: the token stays for its browser
+        return None
+    contact = contact_for_token(token, site=site, user_agent=user_agent)
+    if contact is not None:
         link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
     return contact
 

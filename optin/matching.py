@@ -4,10 +4,12 @@ Who may link what is decided by the gate (``optin/gate.py``); this module keeps 
 
 - The shop's server (secret key) is authoritative: it links, and re-links a visitor it says
   belongs to someone else; the most recent authenticated identification wins.
-- A signed short-link token links the browser that opened the link, unless the shop's server
-  already linked that browser.
+- A signed short-link token links the browser that opened the link, once, soon after the tap
+  (``optin.tokens``), unless the shop's server already linked that browser.
 - A claim (the snippet, the hosted page, a platform's checkout) links a browser only to a
-  number whose consent it starts, and never steals a visitor linked to another contact.
+  number whose consent it starts, and never takes a visitor the shop's server or another
+  claim linked; it does take one from a token's link (the browser's own, newer
+  identification).
 
 One contact may own many visitors (phone, laptop); a visitor belongs to at most one contact,
 which the database keeps (one link per visitor); a race is settled by that constraint.
@@ -41,11 +43,15 @@ def enqueue_confirmation(contact_id: int) -> None:
 
 
 Method = VisitorLink.Method
-# Which methods may replace a link made by which.
+# Which methods may replace a link made by which. A snippet's claim links a browser only to a
+# number it starts the consent of (a number with no consent state: see gate._claimed),
+# so it may take a browser from a token: the browser's own identify, to be confirmed by the
+# number's owner before any reminder, wins over a link tapped earlier (perhaps someone else's
+# link, posted for others).
 _MAY_REPLACE = {
     Method.SERVER: {Method.SERVER, Method.TOKEN, Method.SNIPPET},
     Method.TOKEN: {Method.TOKEN, Method.SNIPPET},
-    Method.SNIPPET: set(),
+    Method.SNIPPET: {Method.TOKEN},
 }
 
 

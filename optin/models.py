@@ -200,3 +200,14 @@ class DoNotContact(models.Model):
 
     def __str__(self) -> str:
         return f"do not contact ({self.reason})"
+
+
+class UsedToken(models.Model):
+    """A contact token (``optin.tokens``) already honoured: each is honoured once, so a link
+    copied from the address bar and posted for others links none of their browsers."""
+
+    nonce = models.CharField(max_length=32, unique=True)
+    used_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"token used at {self.used_at:%Y-%m-%d %H:%M}"

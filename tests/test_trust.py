@@ -269,7 +269,7 @@ def test_tapping_our_link_links_the_browser_that_opened_it(client, shop, consent
     from optin.tokens import make_token
 
     with time_machine.travel(MORNING, tick=False):
-        token = {"type": "identify", "token": make_token(consenting_customer)}
+        token = {"type": "identify", "token": make_token(consenting_customer, user_agent="")}
         assert collect(client, shop, token, vid=ATTACKER_VID).status_code == 204
     assert VisitorLink.objects.get(visitor__vid=ATTACKER_VID).contact == consenting_customer
 

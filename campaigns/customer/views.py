@@ -30,7 +30,8 @@ def follow(request: HttpRequest, code: str) -> HttpResponse:
             {"site": site, "shop_url": site.home_url},
             status=410,
         )
-    agent = user_agent_class(request.META.get("HTTP_USER_AGENT", ""))
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    agent = user_agent_class(user_agent)
     if request.method == "GET" and agent != "preview":
         ip = truncate_ip(client_ip(request))
         repeated = Click.objects.filter(link=link, ip=ip, at__gte=now - REPEAT_WINDOW).exists()
@@ -39,7 +40,10 @@ def follow(request: HttpRequest, code: str) -> HttpResponse:
     # The contact token goes only to a person tapping the link: a preview fetcher (a chat
     # app's server) or a HEAD request gets the redirect without it.
     person = request.method == "GET" and agent != "preview"
-    response = HttpResponseRedirect(destination(link, with_token=person))
+    # The collector reads the user agent cut at 512 characters: the token is bound to the same.
+    response = HttpResponseRedirect(
+        destination(link, with_token=person, user_agent=user_agent[:512])
+    )
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response

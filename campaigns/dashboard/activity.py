@@ -291,6 +291,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
         "step",
         "contact_id",
         "cart_id",
+        "counted_in_figures",  # false once a correction excluded it (campaigns.corrections)
     ]
 
     def rows() -> Iterator[list[Any]]:
@@ -307,6 +308,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
                 send.step.position if send else "",
                 conversion.contact_id or "",
                 conversion.cart_id or "",
+                "true" if conversion.counted else "false",
             ]
 
     return _csv_response(f"relance-conversions-{site.pk}.csv", header, rows())

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from campaigns.corrections import excluded_in_period
 from campaigns.dashboard import figures
 from campaigns.dashboard.charts import Series, line_chart
 from campaigns.dashboard.frame import Frame, dashboard_page
@@ -51,6 +52,8 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     days = figures.daily(site=site, start=start, end=end)
     steps = figures.by_step(site=site, start=start, end=end)
     counted_at = figures.computed_at(site=site, start=start, end=end)
+    # Figures a correction changed say so (records are facts; corrections are shown).
+    excluded = excluded_in_period(site=site, start=start, end=end)
 
     def money(amount: Decimal) -> str:
         return format_money(amount, settings.SMS_PRICE_CURRENCY, site.language)
@@ -88,6 +91,7 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             ),
             start=start,
             end=end,
+            excluded=excluded,
             stages=[(label, count, round(count * 100 / top)) for label, count in stages],
             funnel=funnel,
             recovered=money(funnel.recovered_revenue),

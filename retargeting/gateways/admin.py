@@ -1,24 +1,13 @@
 from django.contrib import admin
-from django.db.models import Model
-from django.http import HttpRequest
 
 from retargeting.gateways.models import InboundMessage, OutboxMessage
-from retargeting.sites.scoped_admin import SiteScopedAdmin
+from retargeting.sites.scoped_admin import RecordAdmin
 from retargeting.sites.times import sender_time_zone, shop_time
 
 
-class ReadOnlyAdmin(SiteScopedAdmin):
-    """Messages are records: read them, never edit them here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-
+# Messages are records: read them, never edit them here.
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdmin):
+class InboundMessageAdmin(RecordAdmin):
     list_display = ["shop_received_at", "sender", "recipient", "body", "reply", "provider"]
     list_filter = ["provider"]
     search_fields = ["sender", "body"]
@@ -30,7 +19,7 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdmin):
+class OutboxMessageAdmin(RecordAdmin):
     list_display = ["shop_created_at", "to", "sender", "body"]
     search_fields = ["to", "body"]
 

@@ -7,7 +7,7 @@ from retargeting.platforms.models import PlatformConnection, PlatformDelivery
 class PlatformConnectionAdmin(admin.ModelAdmin):
     list_display = ["site", "platform", "shop_domain", "updated_at"]
     list_filter = ["platform"]
-    readonly_fields = ["webhook_url", "created_at", "updated_at"]
+    readonly_fields = ["webhook_address", "created_at", "updated_at"]
     fields = [
         "site",
         "platform",
@@ -15,10 +15,15 @@ class PlatformConnectionAdmin(admin.ModelAdmin):
         "shop_domain",
         "sms_consent_field",
         "sms_consent_text",
-        "webhook_url",
+        "webhook_address",
         "created_at",
         "updated_at",
     ]
+
+    @admin.display(description="webhook URL")
+    def webhook_address(self, connection: PlatformConnection) -> str:
+        # A connection being added has no platform nor token yet: its address comes on save.
+        return connection.webhook_url if connection.pk else "-"
 
     def has_module_permission(self, request):  # type: ignore[no-untyped-def]
         return bool(request.user.is_superuser)
@@ -33,7 +38,14 @@ class PlatformDeliveryAdmin(admin.ModelAdmin):
     list_filter = ["topic"]
     readonly_fields = ["connection", "delivery_id", "topic", "outcome", "received_at"]
 
+    # What a platform sent and what became of it: a record, read only, operators included.
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
     def has_module_permission(self, request):  # type: ignore[no-untyped-def]

@@ -27,16 +27,19 @@ class MembershipInline(SiteScopedInline, admin.TabularInline):
 
 
 # What a shop is called and sends as, where its links may lead, what a stranger may make
-# it spend, and whether its visitors' cookie consent is awaited: the platform operators'
-# decision, never a member's (a marketer of one shop
-# could otherwise take another shop's name or sender).
+# it spend (the numbers a page may enrol: the country, which the allowed countries default
+# to, and the double opt-in and its limits), and whether its visitors' cookie consent is
+# awaited: the platform operators' decision, never a member's (a marketer of one shop could
+# otherwise take another shop's name or sender, or open the shop to SMS pumping).
 OPERATOR_FIELDS = [
     "name",
     "sender",
     "stop_number",
     "allowed_domains",
     "cookie_consent",
+    "country",
     "enrol_countries",
+    "double_opt_in",
     "confirmations_per_day",
     "confirmations_per_ip_per_day",
     "confirmations_per_visitor_per_day",

@@ -129,3 +129,36 @@ class SiteScopedAdmin(_Scoped, admin.ModelAdmin):
 
 class SiteScopedInline(_Scoped):
     """Mixed into an inline (before ``TabularInline``/``StackedInline``)."""
+
+
+class RecordAdmin(SiteScopedAdmin):
+    """The admin of a record: what the product wrote (a send, an event, a click, a
+    conversion, a message). Records are facts: anyone who may see one reads it, nobody adds,
+    edits or deletes one here, operators included; a correction is an action of its own that
+    writes its audit row (who, when, why)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class RecordInline(SiteScopedInline):
+    """A record's history shown in its page (a send's statuses, a contact's consents): read
+    only, as :class:`RecordAdmin`. Mixed in before ``TabularInline``/``StackedInline``."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

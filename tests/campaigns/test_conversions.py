@@ -22,6 +22,7 @@ from tests.factories import FlowFactory, StepFactory
 pytestmark = pytest.mark.django_db(transaction=True)  # receivers run on commit
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Paris
 PHONE_VID, LAPTOP_VID = "a" * 32, "b" * 32
+LAPTOP = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15"
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148 Safari/604.1"
 CONSENT = {"granted": True, "text": "J'accepte les SMS", "source": "checkout"}
 
@@ -44,12 +45,13 @@ def flow(shop):
     return flow
 
 
-def collect(client, shop, vid, *events):
+def collect(client, shop, vid, *events, user_agent=""):
     response = client.post(
         "/t/e",
         data=json.dumps({"site": shop.site.public_key, "vid": vid, "events": list(events)}),
         content_type="text/plain",
         HTTP_ORIGIN="https://shop.example",
+        HTTP_USER_AGENT=user_agent,
     )
     assert response.status_code == 204, response.content
 
@@ -92,22 +94,25 @@ def reminded(client, shop, flow):
     return Send.objects.get()
 
 
-def tap(client, send, at):
+def tap(client, send, at, user_agent=IPHONE):
     with time_machine.travel(at, tick=False):
-        response = client.get(f"/s/{send.short_link.code}", HTTP_USER_AGENT=IPHONE)
+        response = client.get(f"/s/{send.short_link.code}", HTTP_USER_AGENT=user_agent)
     assert response.status_code == 302
     return response["Location"]
 
 
-def test_a_tap_on_the_phone_and_a_purchase_on_the_laptop_are_tied_by_the_token(
+def test_a_cart_on_the_phone_and_a_tap_and_purchase_on_the_laptop_are_tied_by_the_token(
     client, shop, reminded
 ):
-    location = tap(client, reminded, NOW + timedelta(hours=1))
+    # The reminder about the phone's cart is opened on the laptop (its SMS app): the laptop's
+    # landing page sends the token of its own tap back.
+    location = tap(client, reminded, NOW + timedelta(hours=1), user_agent=LAPTOP)
     token = parse_qs(urlsplit(location).query)[TOKEN_PARAM][0]
+    with time_machine.travel(NOW + timedelta(hours=1, seconds=2), tick=False):
+        collect(client, shop, LAPTOP_VID, {"type": "identify", "token": token}, user_agent=LAPTOP)
     later = NOW + timedelta(hours=2)
     with time_machine.travel(later, tick=False):
-        collect(client, shop, LAPTOP_VID, {"type": "identify", "token": token})
-        collect(client, shop, LAPTOP_VID, purchase())
+        collect(client, shop, LAPTOP_VID, purchase(), user_agent=LAPTOP)
     laptop_link = VisitorLink.objects.get(visitor__vid=LAPTOP_VID)
     assert laptop_link.contact == reminded.contact
     conversion = Conversion.objects.get()

@@ -43,7 +43,7 @@ def test_a_tap_redirects_to_the_cart_with_its_query_utm_tags_and_the_token(clien
         ["relance"],
         ["panier-abandonne"],
     )
-    contact = contact_for_token(query["_rl"][0], site=link.send.site)
+    contact = contact_for_token(query["_rl"][0], site=link.send.site, user_agent=IPHONE)
     assert contact == link.send.contact
     click = Click.objects.get()
     assert click.user_agent_class == "mobile" and click.ip == "127.0.0.0"

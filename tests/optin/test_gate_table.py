@@ -246,14 +246,20 @@ def woocommerce_paid(client, shop, contact):
 
 
 def contact_token(client, shop, contact):
-    token = make_token(contact) if contact is not None else "1.1:forged:signature"
+    # The browser that tapped the link sends the token back (its user agent, as it tapped).
+    agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X)"
+    token = make_token(contact, user_agent=agent) if contact is not None else "1.1:forged:signature"
     body = {
         "site": shop.site.public_key,
         "vid": STRANGER_VID,
         "events": [{"type": "identify", "token": token}],
     }
     status = client.post(
-        "/t/e", data=json.dumps(body), content_type="text/plain", HTTP_ORIGIN=ORIGIN
+        "/t/e",
+        data=json.dumps(body),
+        content_type="text/plain",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_USER_AGENT=agent,
     ).status_code
     return status, lambda: _linked(STRANGER_VID) if contact is not None else None
 

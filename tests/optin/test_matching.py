@@ -146,7 +146,7 @@ def test_one_contact_owns_many_visitors_a_phone_and_a_laptop(client, shop):
     identify(
         site=shop.site,
         visitor=laptop,
-        event={"type": "identify", "token": make_token(contact)},
+        event={"type": "identify", "token": make_token(contact, user_agent="")},
         proof=Proof.CLAIM,
     )
     assert set(contact.visitor_links.values_list("visitor__vid", flat=True)) == {"a" * 32, "b" * 32}
@@ -173,17 +173,23 @@ def test_a_concurrent_link_is_settled_by_the_database(shop, monkeypatch):
     assert VisitorLink.objects.get().contact == first
 
 
-def test_tokens_are_bound_to_their_site_and_expire(shop):
+def test_tokens_are_bound_to_their_site_and_browser_expire_and_work_once(shop):
     contact = ContactFactory(site=shop.site)
-    token = make_token(contact)
-    assert contact_for_token(token, site=shop.site) == contact
-    assert contact_for_token(token, site=SiteFactory()) is None
+    token = make_token(contact, user_agent="Firefox")
+    assert contact_for_token(token, site=SiteFactory(), user_agent="Firefox") is None
+    assert contact_for_token(token, site=shop.site, user_agent="Chrome") is None
     assert (
-        contact_for_token(token[:-1] + ("A" if token[-1] != "A" else "B"), site=shop.site) is None
+        contact_for_token(
+            token[:-1] + ("A" if token[-1] != "A" else "B"), site=shop.site, user_agent="Firefox"
+        )
+        is None
     )
-    assert contact_for_token("garbage", site=shop.site) is None
-    with time_machine.travel(timezone.now() + timedelta(days=shop.site.link_ttl_days, hours=1)):
-        assert contact_for_token(token, site=shop.site) is None
+    assert contact_for_token("garbage", site=shop.site, user_agent="Firefox") is None
+    with time_machine.travel(timezone.now() + timedelta(minutes=31)):
+        assert contact_for_token(token, site=shop.site, user_agent="Firefox") is None
+    # None of the refusals spent it: its browser uses it, once.
+    assert contact_for_token(token, site=shop.site, user_agent="Firefox") == contact
+    assert contact_for_token(token, site=shop.site, user_agent="Firefox") is None
 
 
 def test_a_token_sent_by_the_snippet_links_the_browser(client, shop):
@@ -194,7 +200,7 @@ def test_a_token_sent_by_the_snippet_links_the_browser(client, shop):
             {
                 "site": shop.site.public_key,
                 "vid": VID,
-                "events": [{"type": "identify", "token": make_token(contact)}],
+                "events": [{"type": "identify", "token": make_token(contact, user_agent="")}],
             }
         ),
         content_type="text/plain",
@@ -206,7 +212,7 @@ def test_a_token_sent_by_the_snippet_links_the_browser(client, shop):
 
 def test_a_tampered_token_links_nothing(client, shop):
     contact = ContactFactory(site=shop.site)
-    token = make_token(contact).replace(str(contact.pk), str(contact.pk + 1), 1)
+    token = make_token(contact, user_agent="").replace(str(contact.pk), str(contact.pk + 1), 1)
     client.post(
         "/t/e",
         data=json.dumps(

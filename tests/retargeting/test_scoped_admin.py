@@ -132,3 +132,84 @@ def test_a_superuser_sees_every_sites_rows(client, world):
             .queryset.values_list("pk", flat=True)
         )
         assert {rows_a[model].pk, rows_b[model].pk} <= listed, model
+
+
+def _posted_back(response):
+    """What the admin's change form posts back, as the browser shows it."""
+    data = {}
+
+    def add(form):
+        for name in form.fields:
+            value = form[name].value()
+            if value is True:
+                data[form.add_prefix(name)] = "on"
+            elif value not in (None, False):
+                data[form.add_prefix(name)] = value
+
+    add(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[f"{formset.prefix}-{name}"] = formset.management_form[name].value()
+        for form in formset.forms:
+            add(form)
+    return data
+
+
+# What widens what a stranger's page may make a shop spend: operators only.
+SPENDING = {
+    "country": "BE",
+    "enrol_countries": '["FR", "BE", "DE", "GB"]',
+    "double_opt_in": None,  # unticked: off
+    "confirmations_per_day": "100000",
+    "confirmations_per_ip_per_day": "500",
+    "confirmations_per_visitor_per_day": "300",
+}
+
+
+def _post_spending(client, site):
+    url = _url(Site, "change", site.pk)
+    data = _posted_back(client.get(url))
+    for name, value in SPENDING.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    data["stale_after_hours"] = "24"  # the member's own setting, the control
+    return client.post(url, data)
+
+
+def _spending(site):
+    site.refresh_from_db()
+    return (
+        site.country,
+        site.enrol_countries,
+        site.double_opt_in,
+        site.confirmations_per_day,
+        site.confirmations_per_ip_per_day,
+        site.confirmations_per_visitor_per_day,
+    )
+
+
+def test_a_member_cannot_widen_what_strangers_may_make_the_shop_spend(client, world):
+    rows_a, _ = world
+    site = rows_a[Site]
+    before = _spending(site)
+    assert before[:3] == ("FR", [], True)
+    response = _post_spending(client, site)
+    assert response.status_code in (302, 403)
+    assert _spending(site) == before
+    page = client.get(_url(Site, "change", site.pk)).content.decode()
+    for name in SPENDING:
+        assert f'name="{name}"' not in page, name  # shown read-only
+    # Control: the member's own setting is saved.
+    assert response.status_code == 302 and site.stale_after_hours == 24
+
+
+def test_an_operator_may_widen_what_strangers_may_make_the_shop_spend(client, world):
+    rows_a, _ = world
+    site = rows_a[Site]
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    response = _post_spending(client, site)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert _spending(site) == ("BE", ["FR", "BE", "DE", "GB"], False, 100000, 500, 300)
