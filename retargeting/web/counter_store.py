@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,11 @@ SCHEMA = (
     " key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS counters_expires ON counters (expires)",
 )
-# A live entry: "(expires IS NULL OR expires > ?)" in every query below, with the time.
+# A live entry, in the queries below: "(expires IS NULL OR expires > ?)", with the time.
+
+# One connection per thread and file, whatever the number of cache objects (Django makes one
+# per thread, and one per task under ASGI): opening the file costs more than the counting.
+_connections = threading.local()
 
 
 class CounterStore(BaseCache):
@@ -42,22 +47,24 @@ class CounterStore(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
         self._path = Path(location)
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
         self._swept_at = 0.0
 
     # --- the connection ----------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
-        # Django gives each thread its own cache object; a forked child opens its own file.
-        if self._connection is None or self._pid != os.getpid():
+        opened: dict[tuple[int, Path], sqlite3.Connection] = _connections.__dict__.setdefault(
+            "by_file", {}
+        )
+        key = (os.getpid(), self._path)  # a forked child opens the file again
+        connection = opened.get(key)
+        if connection is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self._path, timeout=20, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             for statement in SCHEMA:
                 connection.execute(statement)
-            self._connection, self._pid = connection, os.getpid()
-        return self._connection
+            opened[key] = connection
+        return connection
 
     def _write(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
         now = time.time()
@@ -154,8 +161,8 @@ class CounterStore(BaseCache):
         self._db().execute("DELETE FROM counters")
 
     def close(self, **kwargs: Any) -> None:
-        """Kept open between requests (Django closes caches after each one): opening the
-        file costs more than the counting."""
+        """The thread's connection stays open between requests (Django closes caches after
+        each one)."""
 
     def entries(self) -> int:
         """How many entries the store holds, expired ones not yet swept included."""
