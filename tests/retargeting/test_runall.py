@@ -28,7 +28,9 @@ def answers(port: int) -> bool:
         return False
 
 
-def start(command: list[str], port: int, log: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
+def start(
+    command: list[str], port: int, log: Path, **options: object
+) -> tuple[subprocess.Popen[bytes], set[int]]:
     """``command`` in a session (and so a process group) of its own, as a terminal starts it;
     returns once the web server answers and the worker is ready, with every process below."""
     with log.open("wb") as out:
@@ -39,6 +41,7 @@ def start(command: list[str], port: int, log: Path) -> tuple[subprocess.Popen[by
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            **options,  # type: ignore[call-overload]
         )
     try:
         assert wait_for(lambda: answers(port), timeout=90), log.read_text()[-3000:]
@@ -94,6 +97,24 @@ def test_killing_runall_ends_its_children(tmp_path):
     process, below = start(command, port, tmp_path / "runall.log")
     assert len(below) >= 3  # web, worker, beat
     process.kill()
+    assert_all_ended(process, below, port)
+
+
+def test_under_nohup_a_hangup_is_ignored_and_ctrl_c_still_stops_everything(tmp_path):
+    """`nohup make run &` asks to outlive the terminal: SIGHUP, ignored when runall starts,
+    stays ignored. Control for the hang-up test: the signal, not something else, ends it."""
+    port = free_port()
+    command = [PYTHON, MANAGE, "runall", "--port", str(port)]
+
+    def nohup() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    process, below = start(command, port, tmp_path / "runall.log", preexec_fn=nohup)
+    os.killpg(process.pid, signal.SIGHUP)
+    with pytest.raises(subprocess.TimeoutExpired):
+        process.wait(timeout=3)
+    assert answers(port) and all(alive(pid) for pid in below)
+    process.send_signal(signal.SIGINT)
     assert_all_ended(process, below, port)
 
 

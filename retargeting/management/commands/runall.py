@@ -85,7 +85,9 @@ class Command(BaseCommand):
             stopping = True
 
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, stop)
+            # `nohup make run` asks to survive the terminal: an ignored signal stays ignored.
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, stop)
         parent = os.getppid()
         try:
             for name, command in commands.items():
