@@ -98,10 +98,9 @@ def test_a_flood_of_page_views_does_not_reset_the_confirmation_limit(client, sho
 def test_a_flood_of_page_views_does_not_reset_a_browsers_rate_limit(client, shop, settings):
     settings.COLLECTOR_VISITOR_RATE_LIMIT = 3
     attacker = "attacker0000000000000000000000aa"
-    answers = [collect(client, shop, PAGE, vid=attacker, ip=ATTACKER_IP).status_code]
-    answers += [collect(client, shop, PAGE, vid=attacker, ip=ATTACKER_IP).status_code]
-    answers += [collect(client, shop, PAGE, vid=attacker, ip=ATTACKER_IP).status_code]
-    answers += [collect(client, shop, PAGE, vid=attacker, ip=ATTACKER_IP).status_code]
+    answers = [
+        collect(client, shop, PAGE, vid=attacker, ip=ATTACKER_IP).status_code for _ in range(4)
+    ]
     assert answers == [204, 204, 204, 429]
 
     flood(client, shop)
