@@ -58,6 +58,26 @@ def make_run(port: int, log: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
     return process, below
 
 
+def in_use(port: int) -> str:
+    return f"relance: port {port} is in use; set PORT= to use another"
+
+
+def run_make(port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "-s", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=env_for_test_database(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def relance_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What Relance wrote on stderr (make adds its own "make: *** ... Error" line)."""
+    return [line for line in result.stderr.splitlines() if not line.startswith("make")]
+
+
 def assert_all_ended(process: subprocess.Popen[bytes], below: set[int], port: int) -> None:
     try:
         process.wait(timeout=30)
@@ -78,6 +98,11 @@ def test_a_signal_to_make_runs_group_ends_every_process_and_frees_the_port(tmp_p
     (SIGTERM, already handled before SIGHUP was, is the control.)"""
     port = free_port()
     process, below = make_run(port, tmp_path / "run.log")
+    # A second `make run` on the same port fails at once and starts nothing.
+    second = run_make(port)
+    assert second.returncode != 0
+    assert relance_lines(second) == [in_use(port)]
+    assert child_pids(process.pid) == below
     os.killpg(process.pid, signum)
     assert_all_ended(process, below, port)
 
@@ -124,17 +149,9 @@ def test_a_busy_port_fails_at_once_in_one_line_naming_port(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         assert not is_free("127.0.0.1", port)
-        result = subprocess.run(
-            ["make", "-s", "run", f"PORT={port}"],
-            cwd=ROOT,
-            env=env_for_test_database(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_make(port)
         assert result.returncode != 0
-        relance = [line for line in result.stderr.splitlines() if not line.startswith("make")]
-        assert relance == [f"relance: port {port} is in use; set PORT= to use another"]
+        assert relance_lines(result) == [in_use(port)]
         assert result.stdout == ""  # nothing migrated, nothing started
         # runall alone says the same, before starting any child.
         direct = subprocess.run(
