@@ -15,7 +15,8 @@ COPY . .
 
 # Static files are collected at build time and served by WhiteNoise from gunicorn.
 RUN DEBUG=0 ENV_FILE= SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
-    PUBLIC_BASE_URL=http://localhost SMS_OUTBOX_IN_PRODUCTION=1 python manage.py collectstatic --noinput \
+    PUBLIC_BASE_URL=http://localhost SMS_OUTBOX_IN_PRODUCTION=1 EMBEDDED_LIMITS_IN_PRODUCTION=1 \
+    python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app relance \
     && chown -R relance /app/var
 

@@ -22,6 +22,8 @@ $(VENV)/.installed: requirements/dev.txt
 install: $(VENV)/.installed
 
 run: install
+	@# A busy port (a second `make run`) fails here, in one line, before anything starts.
+	@$(PY) retargeting/ports.py 127.0.0.1 $(PORT)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 	$(PY) manage.py runall --port $(PORT)

@@ -172,6 +172,8 @@ def main() -> int:
         "COLLECTOR_VISITOR_RATE_LIMIT": "0",
         "BENCHMARK_ENDPOINTS": "1",
         "SMS_OUTBOX_IN_PRODUCTION": "1",
+        # Without REDIS_URL the bench measures the embedded default, limits on this machine.
+        "EMBEDDED_LIMITS_IN_PRODUCTION": "1",
         "LOG_LEVEL": "WARNING",
     }
     env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")

@@ -11,6 +11,10 @@ The one rule for what a customer's reply means (docs/consent.md shows it with ex
 - Words run together or split count as one: "STOP ALL", "opt-out", "S.T.O.P" (but a
   single letter is never run into the next word, "qui t'a" being no QUIT, and "week-end"
   is no END).
+- A French sentence asking for no more messages is an opt-out too, without any opt-out
+  word: "ne ... plus" then messages ("Je ne veux plus recevoir de SMS", "Ne m'envoyez plus
+  de messages", "merci de ne plus m'écrire"), or "plus de SMS" alone, spoken French dropping
+  the "ne". Twilio stops on none of these; a customer who writes them means it.
 
 The provider's own classification, when it sends one (Twilio's ``OptOutType``), is used too:
 its STOP always stops, and its START or HELP holds unless our opt-out rule finds an opt-out
@@ -85,6 +89,42 @@ POLITENESS: frozenset[tuple[str, ...]] = frozenset(
 )
 # Everyday phrases that contain an opt-out word only because they are written in two parts.
 ORDINARY_PHRASES: frozenset[tuple[str, ...]] = frozenset({("WEEK", "END")})
+# "No more messages" sentences: a message word after "ne ... plus" (or after "plus de"),
+# brought in by a word that makes it messages in general ("de SMS", "vos messages"), not one
+# message ("je ne trouve plus le SMS" asks for help, it does not stop).
+MESSAGE_WORDS = frozenset(
+    {
+        "SMS",
+        "MESSAGE",
+        "MESSAGES",
+        "TEXTO",
+        "TEXTOS",
+        "MSG",
+        "PUB",
+        "PUBS",
+        "PUBLICITE",
+        "PUBLICITES",
+    }
+)
+MESSAGES_IN_GENERAL = frozenset({"DE", "D", "DES", "VOS", "TES", "CES"})
+# "ne m'écrivez plus", "ne plus me contacter": a verb of writing to the customer.
+WRITING_VERBS = frozenset(
+    {
+        "ECRIRE",
+        "ECRIVEZ",
+        "ECRIS",
+        "CONTACTER",
+        "CONTACTEZ",
+        "RELANCER",
+        "RELANCEZ",
+        "SPAMMER",
+        "SPAMMEZ",
+        "HARCELER",
+        "HARCELEZ",
+    }
+)
+# One clause at a time: "plus de stock, envoyez un SMS" asks for a message.
+_CLAUSE_END = re.compile(r"[.,;:!?()\n]+")
 PROVIDER_TYPES = {"STOP": Keyword.STOP, "START": Keyword.START, "HELP": Keyword.HELP}
 _NOT_WORD = re.compile(r"[^A-Z0-9]+")
 
@@ -114,6 +154,39 @@ def has_opt_out_word(words: list[str]) -> bool:
     if words and all(len(word) == 1 for word in words):
         candidates.add("".join(words))
     return not OPT_OUT_WORDS.isdisjoint(candidates)
+
+
+def asks_for_no_more_messages(text: str) -> bool:
+    """Whether a clause of ``text`` asks for no more messages, in French: "ne ... plus"
+    followed by messages in general ("de SMS", "vos messages") or by a verb of writing to the
+    customer ("m'écrire", "me contacter"), or "plus de SMS" without the "ne"."""
+    return any(_no_more_messages(normalize(part)) for part in _CLAUSE_END.split(text or ""))
+
+
+def _no_more_messages(words: list[str]) -> bool:
+    negation = next((i for i, word in enumerate(words) if word in ("NE", "N")), None)
+    for index, word in enumerate(words):
+        if word != "PLUS":
+            continue
+        after = words[index + 1 :]
+        if negation is not None and negation < index:
+            if _writes_to_the_customer(words[negation:]):
+                return True
+        elif after[:1] not in (["DE"], ["D"]):
+            continue  # "plus" without "ne" stops only as "plus de SMS"
+        if any(
+            later in MESSAGE_WORDS and not MESSAGES_IN_GENERAL.isdisjoint(after[:position])
+            for position, later in enumerate(after)
+        ):
+            return True
+    return False
+
+
+def _writes_to_the_customer(words: list[str]) -> bool:
+    return any(
+        first in ("M", "ME") and second in WRITING_VERBS
+        for first, second in itertools.pairwise(words)
+    )
 
 
 def _without_ordinary_phrases(words: list[str]) -> list[str]:
@@ -153,7 +226,7 @@ def classify(text: str, *, provider_type: str = "") -> Keyword | None:
     """Which keyword ``text`` is, or None for an ordinary message (the rule: module doc)."""
     words = normalize(text)
     provider = PROVIDER_TYPES.get(provider_type.strip().upper())
-    if provider is Keyword.STOP or has_opt_out_word(words):
+    if provider is Keyword.STOP or has_opt_out_word(words) or asks_for_no_more_messages(text):
         return Keyword.STOP
     own = _alone(words)
     if provider is None:

@@ -2,9 +2,10 @@
 
 Every setting a shop operator may change is listed in `.env.example` and in
 docs/configuration.md. The embedded defaults (DEBUG on, no variable set) need no external
-server: SQLite in WAL mode, a file-system Celery broker, a file-based cache and the `outbox`
-SMS backend. With DEBUG off, the settings that production cannot guess are required and a
-missing one stops start-up with one line naming it.
+server: SQLite in WAL mode, a file-system Celery broker, a file-based cache, a SQLite store
+for the rate and confirmation limits and the `outbox` SMS backend. With DEBUG off, the
+settings that production cannot guess are required and a missing one stops start-up with one
+line naming it.
 """
 
 from __future__ import annotations
@@ -177,7 +178,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and Celery broker: Redis when REDIS_URL is set; otherwise the file system, which
 # every process on the machine shares (see docs/architecture-decisions.md).
+# The rate and confirmation limits count in the `limits` cache (retargeting/web/ratelimit.py):
+# Redis too when it is there; otherwise a store that never drops a live counter
+# (retargeting/web/counter_store.py), where the file-based cache culled a third of its entries
+# past 300 and a flood of page views reset every limit.
 REDIS_URL = env.str("REDIS_URL", default="")
+# With DEBUG off the limits need Redis, shared by every process of every machine. The embedded
+# store is shared by one machine's processes only; a production on one machine may keep it, on
+# purpose.
+EMBEDDED_LIMITS_IN_PRODUCTION = env.bool("EMBEDDED_LIMITS_IN_PRODUCTION", default=False)
+if not DEBUG and not REDIS_URL and not EMBEDDED_LIMITS_IN_PRODUCTION:
+    sys.stderr.write(
+        "relance: missing required setting: REDIS_URL (required when DEBUG is off: the rate and "
+        "confirmation limits need a store every process shares; EMBEDDED_LIMITS_IN_PRODUCTION=1 "
+        "keeps them in var/ for the processes of one machine, on purpose)\n"
+    )
+    raise SystemExit(1)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -186,6 +202,8 @@ if REDIS_URL:
             "KEY_PREFIX": "relance",
         }
     }
+    # The same keys as the default cache: the collector's buffer counts in them too.
+    CACHES["limits"] = dict(CACHES["default"])
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Longer than the longest task: an unacknowledged task is redelivered after this.
@@ -197,7 +215,12 @@ else:
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
             "KEY_PREFIX": "relance",
-        }
+        },
+        "limits": {
+            "BACKEND": "retargeting.web.counter_store.CounterStore",
+            "LOCATION": str(VAR_DIR / "limits.sqlite3"),
+            "KEY_PREFIX": "relance",
+        },
     }
     _broker_dir = Path(env.str("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
     CELERY_BROKER_URL = "filesystem://"

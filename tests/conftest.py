@@ -68,12 +68,14 @@ def _collector_writes_in_the_request(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Rate-limit counters and the site lookup start empty in every test."""
+    """Rate-limit counters (the limits store) and the site lookup start empty in every test."""
     from django.core.cache import cache
 
     from retargeting.sites import lookup
+    from retargeting.web.ratelimit import store
 
     cache.clear()
+    store().clear()
     lookup.clear()
     yield
     lookup.clear()

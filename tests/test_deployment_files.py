@@ -78,11 +78,44 @@ def test_the_collector_serves_the_asgi_application_as_make_bench_measures_it():
     assert words[2 : 2 + len(COLLECTOR_OPTIONS)] == list(COLLECTOR_OPTIONS)
     assert words[words.index("--port") + 1] == "8001"
     assert words[words.index("--workers") + 1] == "${COLLECTOR_CONCURRENCY:-2}"
-    assert SERVICES["collector"]["ports"] == ["${COLLECTOR_PORT:-8001}:8001"]
+    assert SERVICES["collector"]["ports"] == [
+        "${BIND_ADDRESS:-127.0.0.1}:${COLLECTOR_PORT:-8001}:8001"
+    ]
     assert "8001/healthz" in " ".join(SERVICES["collector"]["healthcheck"]["test"])
     # It starts once the web service has migrated the database (web's health check).
     assert SERVICES["collector"]["depends_on"]["web"] == {"condition": "service_healthy"}
     assert "\nCOLLECTOR_CONCURRENCY=2\n" in ENV_EXAMPLE and "\nCOLLECTOR_PORT=8001\n" in ENV_EXAMPLE
+
+
+def published(port: str, environment: dict[str, str]) -> tuple[str, str, str]:
+    """A ``ports`` entry as docker compose reads it with ``environment`` (``${NAME:-default}``
+    resolved): (host address, host port, container port); the address is empty when none is
+    given, which publishes the port on every interface."""
+    value = re.sub(
+        r"\$\{([A-Z_][A-Z0-9_]*):-([^}]*)\}",
+        lambda match: environment.get(match[1]) or match[2],
+        port,
+    )
+    parts = value.split(":")
+    if len(parts) == 2:
+        parts.insert(0, "")
+    address, host_port, container_port = parts
+    return address, host_port, container_port
+
+
+def test_every_published_port_listens_on_the_loopback_only_by_default():
+    """Reachable from outside, the web and collector servers would take a forged
+    X-Forwarded-For from anyone (TRUSTED_PROXIES trusts one hop): only the proxy in front, on
+    the same machine, reaches them."""
+    ports = {name: service.get("ports", []) for name, service in SERVICES.items()}
+    assert {name for name, entries in ports.items() if entries} == {"web", "collector"}
+    for entries in ports.values():
+        for entry in entries:
+            assert published(entry, {})[0] == "127.0.0.1", entry
+    assert [published(entry, {}) for entry in ports["web"]] == [("127.0.0.1", "8000", "8000")]
+    # A proxy on another machine: the operator widens it on purpose, in .env.
+    assert published(ports["collector"][0], {"BIND_ADDRESS": "10.0.0.5"})[0] == "10.0.0.5"
+    assert "\nBIND_ADDRESS=127.0.0.1\n" in ENV_EXAMPLE
 
 
 @pytest.mark.parametrize("service", ["worker", "beat"])

@@ -2,7 +2,8 @@
 or ``FAILURES_PER_IP`` from one address, within ``WINDOW_SECONDS``, the login form refuses to
 check any password for that username or address until the window has passed.
 
-Counters live in the cache that every process shares (Redis in production). A successful
+Counters live with the other limits' (retargeting/web/ratelimit.py: Redis in production, a
+store no flood can cull in the embedded default). A successful
 login clears its username's counter, not its address's: a shared office address that keeps
 failing stays throttled.
 """
@@ -14,11 +15,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from retargeting.web.privacy import client_ip
+from retargeting.web.ratelimit import store
 
 FAILURES_PER_USERNAME = 5
 FAILURES_PER_IP = 30
@@ -34,6 +35,7 @@ def _keys(username: str, ip: str | None) -> tuple[str, str]:
 def is_throttled(*, username: str, ip: str | None) -> bool:
     """Whether a login for ``username`` from ``ip`` must be refused without checking it."""
     user_key, ip_key = _keys(username, ip)
+    cache = store()
     return (cache.get(user_key) or 0) >= FAILURES_PER_USERNAME or (
         cache.get(ip_key) or 0
     ) >= FAILURES_PER_IP
@@ -41,6 +43,7 @@ def is_throttled(*, username: str, ip: str | None) -> bool:
 
 def record_failure(*, username: str, ip: str | None) -> None:
     """Count one failed login. The window starts at the first failure."""
+    cache = store()
     for key in _keys(username, ip):
         if not cache.add(key, 1, timeout=WINDOW_SECONDS):
             try:
@@ -50,7 +53,7 @@ def record_failure(*, username: str, ip: str | None) -> None:
 
 
 def record_success(*, username: str) -> None:
-    cache.delete(_keys(username, None)[0])
+    store().delete(_keys(username, None)[0])
 
 
 class ThrottledAuthenticationForm(AdminAuthenticationForm):

@@ -36,14 +36,14 @@ import orjson
 import redis
 import redis.asyncio
 from django.conf import settings
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache import caches
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 
 from retargeting.tracking import limits
 from retargeting.tracking.entries import Entry
 from retargeting.tracking.ingest import write_entries
 from retargeting.tracking.models import IngestCursor
-from retargeting.web.ratelimit import window_key
+from retargeting.web.ratelimit import LIMITS_CACHE, window_key
 
 logger = logging.getLogger(__name__)
 
@@ -131,9 +131,9 @@ def _limit_key(key: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _key_maker(_settings: int) -> Callable[[str], str]:
-    """The default cache's ``make_key``, looked up once per CACHES setting (through the
-    ``cache`` proxy it is a lookup per call, a tenth of the collector's own work)."""
-    return caches.create_connection(DEFAULT_CACHE_ALIAS).make_key
+    """The limits cache's ``make_key``, looked up once per CACHES setting (through the
+    ``caches`` handler it is a lookup per call, a tenth of the collector's own work)."""
+    return caches.create_connection(LIMITS_CACHE).make_key
 
 
 # One append: the script's keys (the two rate limits' counters, the stream) and arguments.

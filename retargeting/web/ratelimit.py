@@ -1,17 +1,30 @@
-"""Fixed-window counters shared by every process through the cache (Redis in production)."""
+"""Fixed-window counters shared by every process through the ``limits`` cache.
+
+Every rate and confirmation limit counts here (and the login throttle): Redis in production;
+in the embedded default a store that keeps each counter until its window ends, whatever the
+number of other counters (retargeting/web/counter_store.py), so that no flood resets a limit.
+"""
 
 from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
+
+# settings.CACHES's alias for the limits' counters.
+LIMITS_CACHE = "limits"
+
+
+def store() -> BaseCache:
+    """The cache the limits count in (one object per thread, as Django's caches)."""
+    return caches[LIMITS_CACHE]
 
 
 def allow(*, key: str, limit: int, window_seconds: int = 60) -> bool:
     """Count one hit on ``key``; False once more than ``limit`` fell in this window.
 
-    A ``limit`` of 0 turns the limit off. On Redis the count is atomic; on the file-based
-    cache of the embedded mode it is approximate, which is enough for one machine.
+    A ``limit`` of 0 turns the limit off. The count is atomic on Redis and on the embedded
+    store alike.
     """
     if limit <= 0:
         return True
@@ -27,6 +40,7 @@ def window_key(key: str, window_seconds: int = 60, *, windows_ago: int = 0) -> s
 def take(*, key: str, limit: int, timeout: int) -> bool:
     """Count one hit on ``key``, a counter whose name carries its own period (a day's date);
     False once more than ``limit`` were counted."""
+    cache = store()
     if cache.add(key, 1, timeout=timeout):
         return limit >= 1
     try:
@@ -38,13 +52,13 @@ def take(*, key: str, limit: int, timeout: int) -> bool:
 
 def count(*, key: str) -> int:
     """How many hits ``take`` counted on ``key`` (0 when none or expired)."""
-    value = cache.get(key)
+    value = store().get(key)
     return int(value) if value else 0
 
 
 def forget(*, key: str, window_seconds: int = 60) -> None:
     """Drop the counts of ``key`` (this window and the one before): for a key that holds
     personal data, such as a phone number, when that data is erased."""
-    cache.delete_many(
+    store().delete_many(
         [window_key(key, window_seconds), window_key(key, window_seconds, windows_ago=1)]
     )

@@ -9,7 +9,6 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import models
 from django.utils import timezone
@@ -25,7 +24,7 @@ from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.sites.models import Site
 from retargeting.sites.services import create_site
 from retargeting.tracking.models import Cart, Event, Visitor
-from retargeting.web.ratelimit import window_key
+from retargeting.web.ratelimit import store, window_key
 from tests.factories import SendFactory, StepFactory
 from tests.support.processes import MANAGE, PYTHON, ROOT, env_for_test_database
 
@@ -181,7 +180,7 @@ def test_erasure_leaves_no_trace_of_the_number_or_the_name_on_that_site_only(
             "gateways.OutboxMessage",
         }
     kept = rows_per_site(other_shop.site)
-    assert cache.get(DOI_BUCKET) is not None
+    assert store().get(DOI_BUCKET) is not None
 
     report = erase_contact(site=shop.site, raw_phone=TYPED)
 
@@ -198,7 +197,7 @@ def test_erasure_leaves_no_trace_of_the_number_or_the_name_on_that_site_only(
     assert not Click.objects.filter(link__send__site=site).exists()
     assert not Event.objects.filter(site=site).exclude(payload__phone="erased").exists()
     assert Conversion.objects.filter(site=site).exists()  # anonymous, for the revenue figures
-    assert cache.get(DOI_BUCKET) is None  # the confirmation limit held the number
+    assert store().get(DOI_BUCKET) is None  # the confirmation limit held the number
 
 
 def test_messages_over_a_shared_sender_stay_while_another_shop_knows_the_number(client, shop):

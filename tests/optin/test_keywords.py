@@ -144,3 +144,46 @@ def test_the_providers_classification_and_ours(text, provider, keyword):
 
 def test_normalisation_drops_case_accents_and_punctuation():
     assert normalize("  Arrêt, s'il vous plaît !") == ["ARRET", "S", "IL", "VOUS", "PLAIT"]
+
+
+# "No more messages" sentences: an opt-out with no opt-out word (Twilio does not stop on them;
+# Relance does, on purpose, as with STOP anywhere).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je ne veux plus de SMS",
+        "je ne veux plus recevoir de sms",
+        "ne plus m'envoyer de messages",
+        "Ne m'envoyez plus de SMS svp",
+        "N'envoyez plus de textos",
+        "Je n'en veux plus de vos messages",
+        "Je ne veux plus recevoir vos messages",
+        "Ne me contactez plus",
+        "merci de ne plus m'écrire",
+        "plus de SMS comme ça svp!",
+        "Plus de pub svp",
+        "Bonjour. Je ne veux plus de SMS. Merci",
+    ],
+)
+def test_asking_for_no_more_messages_is_an_opt_out(text):
+    assert classify(text) is Keyword.STOP
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "je ne veux plus attendre, envoyez le colis",
+        "Je ne trouve plus le SMS avec le lien",
+        "J'ai reçu votre SMS mais je ne veux plus le produit",
+        "Je ne veux plus attendre. Envoyez-moi un SMS quand c'est prêt",
+        "il n'y a plus de stock, envoyez un sms",
+        "Je passe plus tard",
+        "Encore plus de choix ?",
+    ],
+)
+def test_ne_plus_about_anything_else_is_no_opt_out(text):
+    assert classify(text) is None
+
+
+def test_a_no_more_messages_sentence_beats_the_providers_start():
+    assert classify("Je ne veux plus de SMS", provider_type="START") is Keyword.STOP

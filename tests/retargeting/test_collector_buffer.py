@@ -224,13 +224,12 @@ def test_without_redis_the_collector_writes_in_the_request(client, shop, setting
     """Redis stopped: the answer is still 204 and the events are in the database at once."""
     settings.COLLECTOR_BUFFER = True
     settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": settings.REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
+    redis = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": settings.REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
     }
+    settings.CACHES = {"default": redis, "limits": redis}  # as settings.py sets them
     buffer.reset()
     try:
         response = post(client, batch(shop, PAGE, cart_event()))

@@ -37,6 +37,7 @@ def base_env(**overrides: str) -> dict[str, str]:
             "PUBLIC_BASE_URL",
             "SMS_BACKEND",
             "SMS_OUTBOX_IN_PRODUCTION",
+            "EMBEDDED_LIMITS_IN_PRODUCTION",
         }
     }
     env.update({"ENV_FILE": "", "DEBUG": "1", "PYTHONUNBUFFERED": "1"})
@@ -52,6 +53,8 @@ PRODUCTION = {
     "PUBLIC_BASE_URL": "https://relance.example",
     # Production processes under test send through the outbox (nothing leaves the machine).
     "SMS_OUTBOX_IN_PRODUCTION": "1",
+    # Without REDIS_URL (the embedded database's runs) the limits stay on this machine.
+    "EMBEDDED_LIMITS_IN_PRODUCTION": "1",
 }
 
 

@@ -1,25 +1,32 @@
 """``manage.py runall``: the web server, a Celery worker and beat, as child processes.
 
-This is what `make run` starts. Ctrl-C (or SIGTERM) stops every child; if one child dies,
-the others are stopped too and the command exits non-zero, so nothing keeps running half.
+This is what `make run` starts. Ctrl-C, SIGTERM or SIGHUP (the terminal closed) stops every
+child; if one child dies, the others are stopped too and the command exits non-zero, so nothing
+keeps running half. Nothing outlives the command either: on Linux each child is told by the
+kernel when the command dies, even by SIGKILL, and the command itself stops everything once
+its own parent (`make`) is gone. A busy port stops it before any child starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from retargeting.embedded import ensure_broker_folders, prune_processed_messages
+from retargeting.ports import in_use_message, is_free
 
 CELERY_APP = "retargeting.celery:app"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class Command(BaseCommand):
@@ -30,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not is_free(options["host"], options["port"]):
+            raise CommandError(in_use_message(options["port"]))
         ensure_broker_folders()
         processed = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("processed_folder")
         if processed:
@@ -75,18 +84,26 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            # `nohup make run` asks to survive the terminal: an ignored signal stays ignored.
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, stop)
+        parent = os.getppid()
         try:
             for name, command in commands.items():
                 # A session of its own: Ctrl-C reaches only this command, which then stops
                 # each child and everything the child started.
-                children[name] = subprocess.Popen(command, start_new_session=True)  # noqa: S603
+                children[name] = subprocess.Popen(  # noqa: S603
+                    command, start_new_session=True, preexec_fn=_ended_with(os.getpid())
+                )
             self._print_urls(options["host"], options["port"])
             failed = None
             while not stopping and failed is None:
                 time.sleep(0.5)
                 failed = next((n for n, p in children.items() if p.poll() is not None), None)
+                # Our parent (make, a shell) is gone, SIGKILLed maybe: nobody is left to say
+                # stop, and the port and the sending would stay taken.
+                stopping = stopping or os.getppid() != parent
         finally:
             self._stop_all(children)
         if failed is not None:
@@ -124,3 +141,19 @@ class Command(BaseCommand):
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def _ended_with(parent: int) -> Callable[[], None] | None:
+    """A child's ``preexec_fn`` (Linux): the kernel sends the child SIGTERM when ``parent``
+    dies, however it dies (SIGKILL leaves it no time to stop its children)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    # Loaded before the fork: the child only calls it.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # died between the fork and the prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec

@@ -1,0 +1,39 @@
+"""Whether a TCP port is free to listen on, asked before `make run` starts anything.
+
+A second `make run`, or another program on the port, then fails at once with one line naming
+``PORT=``, before a worker and a scheduler start beside the ones already running. `make run`
+runs this file as a script (``python retargeting/ports.py HOST PORT``: no Django, no package
+import, a few milliseconds); ``manage.py runall`` imports it.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+
+
+def in_use_message(port: int) -> str:
+    return f"port {port} is in use; set PORT= to use another"
+
+
+def is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now. A socket still in TIME_WAIT
+    (a server just stopped) does not count: the web server reuses the address as well."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+if __name__ == "__main__":
+    host, port = sys.argv[1], int(sys.argv[2])
+    if not is_free(host, port):
+        sys.stderr.write(f"relance: {in_use_message(port)}\n")
+        raise SystemExit(1)
