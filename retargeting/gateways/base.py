@@ -128,6 +128,10 @@ class MalformedWebhook(InvalidWebhook):
 
 class Gateway(abc.ABC):
     name: str
+    lists_messages: bool = False
+    """Whether :meth:`recent_messages` shows the messages sent earlier, with their text: a
+    message whose answer was lost (a timeout, a killed worker) is then looked up there;
+    elsewhere it stays unknown, never sent twice."""
 
     @abc.abstractmethod
     def send(self, sms: OutgoingSms) -> SendResult:

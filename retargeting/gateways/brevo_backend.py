@@ -154,6 +154,8 @@ def _error_message(body: Any) -> str:
 
 class BrevoGateway(Gateway):
     name = "brevo"
+    # Brevo lists events, not messages with their text (see recent_messages).
+    lists_messages = False
 
     @property
     def client(self) -> Brevo:

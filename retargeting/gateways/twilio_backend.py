@@ -106,6 +106,7 @@ def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
 
 class TwilioGateway(Gateway):
     name = "twilio"
+    lists_messages = True
 
     @property
     def client(self) -> Client:
