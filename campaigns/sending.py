@@ -33,9 +33,10 @@ from optin.consent import is_live, record_consent
 from optin.contacts import mark_all_messaged, mark_messaged
 from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting.db import bulk
-from retargeting.gateways import get_gateway, throttle
+from retargeting.gateways import deliver as deliver_sms
+from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
-from retargeting.gateways.errors import AMBIGUOUS
+from retargeting.gateways.errors import AMBIGUOUS, NOT_HANDED, THROTTLED
 from retargeting.sms import segments
 from retargeting.tracking.models import Cart
 
@@ -266,11 +267,11 @@ def _send_locked(
                     callback=callback,
                     mark=mark,
                 )
-                if result is _TAKEN_BACK:
+                if result.error_code == NOT_HANDED:
                     # Settled by the reconciler meanwhile (a batch slower than STUCK_AFTER):
                     # no longer this worker's to send, nor to record.
                     outcomes[send.pk] = "taken_back"
-                elif result is None:  # throttled
+                elif result.error_code == THROTTLED:
                     move = Move(
                         send,
                         SendStatus.PLANNED,
@@ -356,9 +357,6 @@ def _cap_and_hours(
     )
 
 
-_TAKEN_BACK = SendResult(Outcome.TRANSIENT, reason="settled by the reconciler meanwhile")
-
-
 @contextmanager
 def _handing_marks() -> Iterator[Callable[[Send], bool]]:
     """What writes a send's write-ahead mark (``handed_at``), committed before it returns.
@@ -411,17 +409,12 @@ def _call(
     gateway: Gateway,
     callback: str,
     mark: Callable[[Send], bool],
-) -> SendResult | None:
-    """Hand the send to the provider, within the sender's rate, once its mark is written;
-    ``None`` when throttled, ``_TAKEN_BACK`` when the send is no longer this claim's."""
+) -> SendResult:
+    """Hand the send to the provider, within the sender's rate, once its mark is written
+    (after the wait for the rate, so that a crash while waiting leaves it unmarked); a
+    transient ``throttled`` or ``not_handed`` result when it was not sent."""
     assert send.contact is not None
-    sender = send.site.effective_sender or "default"
-    if not throttle.acquire(sender, send.segments or 1, max_wait=20):
-        return None
-    # Written after the wait for the rate, so that a crash while waiting leaves it unmarked.
-    if not mark(send):
-        return _TAKEN_BACK
-    return gateway.send(
+    return deliver_sms(
         OutgoingSms(
             to=send.contact.phone,
             body=send.body,
@@ -429,7 +422,11 @@ def _call(
             status_callback=callback,
             tag=f"relance-send-{send.pk}",
             validity_seconds=max(1, int((expires_at - now).total_seconds())),
-        )
+        ),
+        gateway=gateway,
+        max_wait=20,
+        handing=lambda: mark(send),
+        segments=send.segments,
     )
 
 

@@ -145,6 +145,10 @@ class Gateway(abc.ABC):
         """Where the provider must report each message's delivery status; empty: nowhere."""
         return ""
 
+    def default_sender(self) -> str:
+        """The sender of a message that names none (its rate is shared with that sender's)."""
+        return ""
+
     @abc.abstractmethod
     def sender_receives_replies(self, sender: str) -> bool:
         """Whether a customer can answer ``sender`` (empty: the platform's default sender), so

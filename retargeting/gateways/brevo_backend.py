@@ -166,6 +166,9 @@ class BrevoGateway(Gateway):
     def status_callback_url(self) -> str:
         return webhook_url()
 
+    def default_sender(self) -> str:
+        return str(settings.BREVO_SENDER)
+
     def sender_receives_replies(self, sender: str) -> bool:
         # Brevo's senders are alphanumeric or numeric names nobody can answer: a STOP goes to
         # Brevo's short code, named by the mention.
