@@ -14,6 +14,8 @@ from campaigns.models import OptOutLink, SendStatus
 from campaigns.sms_text import render_body
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
+from retargeting.gateways import get_gateway
+from retargeting.gateways.base import OutgoingSms
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sms import segments
 from tests.factories import SendFactory, StepFactory
@@ -244,6 +246,21 @@ def test_a_claimed_send_never_handed_to_the_provider_is_sent_again_once(twilio, 
         ("sending", "worker"),
         ("accepted", "worker"),
     ]
+
+
+def test_an_unmarked_send_the_provider_has_is_found_not_sent_again(twilio, planned):
+    # The mark lost with a crash of the database server (marks do not wait for the disk),
+    # the message taken by the provider all the same.
+    claimed_at = timezone.now() - timedelta(minutes=11)
+    body = "Boutique : votre panier vous attend https://relance.example/s/ABC"
+    type(planned).objects.filter(pk=planned.pk).update(
+        status=SendStatus.SENDING, claimed_at=claimed_at, body=body
+    )
+    taken = get_gateway().send(OutgoingSms(to=planned.contact.phone, body=body))
+    assert sending.reconcile_stuck() == {"resumed": 0, "found": 1, "unknown": 0}
+    planned.refresh_from_db()
+    assert (planned.status, planned.provider_id) == (SendStatus.ACCEPTED, taken.provider_id)
+    assert len(twilio.sent_to(planned.contact.phone)) == 1
 
 
 def test_a_provider_that_lists_no_messages_leaves_a_handed_send_unknown(
