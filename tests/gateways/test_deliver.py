@@ -147,3 +147,24 @@ def test_every_kind_of_message_goes_out_within_the_senders_rate(twilio, sender, 
     }
     assert len(twilio.messages) == 4
     assert {message.from_ for message in twilio.messages.values()} == {sender}
+
+
+@pytest.mark.parametrize("backend", ["outbox", "twilio"])
+def test_a_gateway_that_lists_its_messages_finds_one_it_sent(request, backend, sender):
+    if backend == "twilio":
+        request.getfixturevalue("twilio")
+    gateway = get_gateway()
+    assert gateway.name == backend and gateway.lists_messages
+    since = timezone.now() - timedelta(minutes=1)
+    sent = deliver(OutgoingSms(to=TO, body="Votre panier vous attend", sender=sender))
+    listed = gateway.recent_messages(to=TO, since=since)
+    assert [(m.provider_id, m.body) for m in listed] == [
+        (sent.provider_id, "Votre panier vous attend")
+    ]
+    assert gateway.recent_messages(to="+33612340002", since=since) == []  # control
+
+
+def test_brevo_says_it_cannot_list_its_messages(settings):
+    settings.SMS_BACKEND = "brevo"
+    gateway = get_gateway()
+    assert gateway.name == "brevo" and not gateway.lists_messages
