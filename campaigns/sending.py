@@ -302,8 +302,21 @@ def _send_locked(
                     )
         except BaseException as exc:  # raised again below, once the results are saved
             crash = exc
+            # Those never handed to the provider go back at once, for the next pass; the one
+            # under way (marked) is left to the reconciler, which looks it up.
+            moves.extend(
+                Move(
+                    send,
+                    SendStatus.PLANNED,
+                    SendReason.INTERRUPTED,
+                    detail="never handed to the provider; sent again",
+                    fields={"due_at": now, "claimed_at": None},
+                )
+                for send in going
+                if send.pk not in outcomes and send.handed_at is None
+            )
         # What the provider took is written (and committed with the contacts' lock) even when
-        # a later call of the batch raised; the sends not settled are left to the reconciler.
+        # a later call of the batch raised.
         advance_many(moves, source="worker")
         mark_all_messaged(contact_ids=messaged, at=timezone.now())
     if crash is not None:
