@@ -240,6 +240,13 @@ class Send(models.Model):
     planned_at = models.DateTimeField()
     due_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The write-ahead mark: committed just before the provider is called for this claim. After
+    # a crash, a send in `sending` without it never reached the provider and is sent again.
+    handed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When it was handed to the provider (written before the call).",
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     body = models.TextField(blank=True)
     segments = models.PositiveSmallIntegerField(default=0)

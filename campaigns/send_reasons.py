@@ -24,6 +24,10 @@ class SendReason(models.TextChoices):
     THROTTLED = "throttled", gettext_lazy("Sender's rate limit")
     PROVIDER_RETRY = "provider_retry", gettext_lazy("Provider busy, retrying")
     CART_CHANGED = "cart_changed", gettext_lazy("Cart changed: the delay starts again")
+    INTERRUPTED = (
+        "interrupted",
+        gettext_lazy("Interrupted by a crash before reaching the provider: sent again"),
+    )
     # Dropped: too late, or nothing to send.
     STALE = "stale", gettext_lazy("Too late: the cart is older than the staleness limit")
     # Cancelled: the cart or the contact no longer qualifies (campaigns.eligibility).
@@ -62,6 +66,7 @@ DEFERRALS = frozenset(
         SendReason.THROTTLED,
         SendReason.PROVIDER_RETRY,
         SendReason.CART_CHANGED,
+        SendReason.INTERRUPTED,
     }
 )
 """The reasons a planned send waits for: it goes out later, at its due time."""

@@ -43,6 +43,7 @@ FR = {
     "Sender's rate limit": "Débit maximal de l'expéditeur",
     "Provider busy, retrying": "Opérateur occupé, nouvel essai",
     "Cart changed: the delay starts again": "Panier modifié : le délai recommence",
+    "Interrupted by a crash before reaching the provider: sent again": "Interrompu par une panne avant d'atteindre l'opérateur : renvoyé",
     "Too late: the cart is older than the staleness limit": "Trop tard : le panier dépasse la limite d'ancienneté",
     "Bought before the reminder": "Achat avant la relance",
     "Cart replaced by a newer one": "Panier remplacé par un plus récent",

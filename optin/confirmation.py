@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from optin.contacts import mark_messaged
 from optin.models import ConsentStatus, Contact
-from retargeting.gateways import get_gateway
+from retargeting.gateways import deliver
 from retargeting.gateways.base import Outcome, OutgoingSms
 from retargeting.gateways.errors import AMBIGUOUS
 from retargeting.sites.models import Language
@@ -91,7 +91,7 @@ def send_confirmation(*, contact_id: int) -> bool:
     ):
         return False
     contact.confirmation_code = code
-    result = get_gateway().send(
+    result = deliver(
         OutgoingSms(
             to=contact.phone,
             body=confirmation_text(contact),

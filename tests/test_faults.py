@@ -334,8 +334,9 @@ def test_postgresql_restarted_during_a_pass_fails_it_cleanly_and_the_next_comple
     assert second.returncode == 0, error
     report = json.loads(out.strip().splitlines()[-1])
     assert report["sent"] == RESTART_CARTS - sent_before - report_left_sending()
-    # The send claimed when the server went away is settled by the reconciler (every five
-    # minutes): found at the provider, or `unknown`, never sent a second time.
+    # The sends claimed when the server went away are settled by the reconciler (every five
+    # minutes): those never handed to the provider go back to be sent (by the next pass); the
+    # one handed over is found at the provider, or `unknown`, never sent a second time.
     settled = run_python(
         "import django; django.setup()\n"
         "from datetime import timedelta\n"
@@ -344,6 +345,9 @@ def test_postgresql_restarted_during_a_pass_fails_it_cleanly_and_the_next_comple
         env_for_test_database(),
     )
     assert settled.returncode == 0, settled.stderr
+    third = start_dispatch_pass(env_for_test_database(SMS_DEFAULT_MPS="200"))
+    _, error = third.communicate(timeout=180)
+    assert third.returncode == 0, error
     statuses = Counter(Send.objects.values_list("status", flat=True))
     assert set(statuses) <= {"delivered", "accepted", "unknown"}, statuses
     recipients = list(OutboxMessage.objects.values_list("to", flat=True))

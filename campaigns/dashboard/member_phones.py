@@ -17,7 +17,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from campaigns.models import MemberPhone
-from retargeting.gateways import get_gateway
+from retargeting.gateways import INTERACTIVE_WAIT, deliver
 from retargeting.gateways.base import Outcome, OutgoingSms
 from retargeting.sites.models import Site
 from retargeting.sms.phones import mask
@@ -60,8 +60,9 @@ def send_code(*, user_id: int, phone: str, site: Site) -> None:
     member_phone.attempts = 0
     member_phone.save(update_fields=["code_hash", "code_sent_at", "attempts"])
     body = _("Relance: your code to send tests to this number is %(code)s.") % {"code": code}
-    result = get_gateway().send(
-        OutgoingSms(to=phone, body=body, sender=site.sender, validity_seconds=900)
+    result = deliver(
+        OutgoingSms(to=phone, body=body, sender=site.sender, validity_seconds=900),
+        max_wait=INTERACTIVE_WAIT,
     )
     logger.info("proof code to %s for user %s: %s", mask(phone), user_id, result.outcome)
     if result.outcome is not Outcome.ACCEPTED:

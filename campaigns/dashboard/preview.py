@@ -28,7 +28,7 @@ from campaigns.sms_text import (
 )
 from optin.erasure import is_blocked
 from optin.models import ConsentStatus, Contact
-from retargeting.gateways import get_gateway
+from retargeting.gateways import INTERACTIVE_WAIT, deliver
 from retargeting.gateways.base import Outcome, OutgoingSms
 from retargeting.sites.models import Language, Site
 from retargeting.sms import segments
@@ -204,13 +204,15 @@ def send_test(*, step: Step, phone: str, user_id: int) -> str:
         )
     site = step.flow.site
     refuse_stopped(site=site, phone=phone)
-    result = get_gateway().send(
+    # Within the sender's rate, shared with the reminders; a member waits a few seconds at most.
+    result = deliver(
         OutgoingSms(
             to=phone,
             body=TEST_PREFIX + sample_text(step),
             sender=site.sender,
             validity_seconds=3600,
-        )
+        ),
+        max_wait=INTERACTIVE_WAIT,
     )
     logger.info(
         "test send of a step of site %s to %s by user %s: %s",

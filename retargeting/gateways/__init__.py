@@ -2,14 +2,25 @@
 
 ``get_gateway()`` returns the backend chosen by ``SMS_BACKEND``: ``outbox`` (stores messages,
 shown on the phone simulator), ``twilio`` (Twilio's API through its official SDK, or any
-Twilio-compatible API) or ``brevo`` (Brevo's transactional SMS through its official SDK). The
-opt-in and campaign layers send through it and register the handlers that inbound messages,
-delivery statuses and the provider's opt-outs are handed to (``hooks``).
+Twilio-compatible API) or ``brevo`` (Brevo's transactional SMS through its official SDK).
+Every message Relance sends (reminders, confirmations, test sends, a member's code) leaves
+through ``deliver()``, within its sender's shared rate. The opt-in and campaign layers register
+the handlers that inbound messages, delivery statuses and the provider's opt-outs are handed to
+(``hooks``).
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.conf import settings
 
-from retargeting.gateways.base import Gateway
+from retargeting.gateways import throttle
+from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
+from retargeting.gateways.errors import NOT_HANDED, THROTTLED
+
+INTERACTIVE_WAIT = 5.0
+"""Seconds a person's request (a test send, a code) may wait for the sender's rate."""
 
 
 def get_gateway() -> Gateway:
@@ -25,3 +36,40 @@ def get_gateway() -> Gateway:
     from retargeting.gateways.outbox import OutboxGateway
 
     return OutboxGateway()
+
+
+def deliver(
+    sms: OutgoingSms,
+    *,
+    gateway: Gateway | None = None,
+    max_wait: float = 20.0,
+    handing: Callable[[], bool] | None = None,
+    segments: int | None = None,
+) -> SendResult:
+    """Send one message: the one path every SMS of Relance takes to the provider.
+
+    Waits for the sender's rate (``throttle``: shared by every process, a long message costing
+    one token per segment) for at most ``max_wait`` seconds; longer, the provider is not called
+    and the result is transient, ``throttled``. ``handing``, the caller's write-ahead mark, is
+    called after the wait and just before the provider: when it returns False the message is
+    not sent (transient, ``not_handed``). Both are certainly not sent, so safe to try again.
+    ``segments``: the message's, when the caller counted them already.
+    """
+    gateway = gateway or get_gateway()
+    sender = sms.sender or gateway.default_sender() or "default"
+    cost = segments or throttle.cost_of(sms.body)
+    if not throttle.acquire(sender, cost, max_wait=max_wait):
+        return SendResult(
+            Outcome.TRANSIENT,
+            error_code=THROTTLED,
+            reason=f"the sender's rate allowed no message within {max_wait:g} s",
+            action=Action.RETRY,
+        )
+    if handing is not None and not handing():
+        return SendResult(
+            Outcome.TRANSIENT,
+            error_code=NOT_HANDED,
+            reason="no longer the caller's to send",
+            action=Action.NONE,
+        )
+    return gateway.send(sms)

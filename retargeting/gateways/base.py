@@ -128,6 +128,10 @@ class MalformedWebhook(InvalidWebhook):
 
 class Gateway(abc.ABC):
     name: str
+    lists_messages: bool = False
+    """Whether :meth:`recent_messages` shows the messages sent earlier, with their text: a
+    message whose answer was lost (a timeout, a killed worker) is then looked up there;
+    elsewhere it stays unknown, never sent twice."""
 
     @abc.abstractmethod
     def send(self, sms: OutgoingSms) -> SendResult:
@@ -139,6 +143,10 @@ class Gateway(abc.ABC):
 
     def status_callback_url(self) -> str:
         """Where the provider must report each message's delivery status; empty: nowhere."""
+        return ""
+
+    def default_sender(self) -> str:
+        """The sender of a message that names none (its rate is shared with that sender's)."""
         return ""
 
     @abc.abstractmethod

@@ -154,6 +154,8 @@ def _error_message(body: Any) -> str:
 
 class BrevoGateway(Gateway):
     name = "brevo"
+    # Brevo lists events, not messages with their text (see recent_messages).
+    lists_messages = False
 
     @property
     def client(self) -> Brevo:
@@ -163,6 +165,9 @@ class BrevoGateway(Gateway):
 
     def status_callback_url(self) -> str:
         return webhook_url()
+
+    def default_sender(self) -> str:
+        return str(settings.BREVO_SENDER)
 
     def sender_receives_replies(self, sender: str) -> bool:
         # Brevo's senders are alphanumeric or numeric names nobody can answer: a STOP goes to

@@ -44,6 +44,9 @@ def outcome_of(action: Action) -> Outcome:
 # retry (a second send could reach the customer twice).
 TIMEOUT, CONNECTION = "timeout", "connection"
 AMBIGUOUS = frozenset({TIMEOUT, CONNECTION})
+# Never handed to the provider, so certainly not sent: the sender's rate allowed no message
+# within the caller's wait, or the caller's write-ahead mark refused it.
+THROTTLED, NOT_HANDED = "throttled", "not_handed"
 
 
 def timed_out() -> SendResult:

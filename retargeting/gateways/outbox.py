@@ -27,6 +27,7 @@ from retargeting.gateways.models import OutboxMessage
 
 class OutboxGateway(Gateway):
     name = "outbox"
+    lists_messages = True
 
     def send(self, sms: OutgoingSms) -> SendResult:
         provider_id = "OB" + uuid.uuid4().hex

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
+from retargeting.sms import segments
+
 _BUCKET = """
 local rate = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
@@ -89,6 +91,11 @@ def _file_bucket(sender: str, rate: float, cost: int) -> float:
         handle.truncate()
         handle.write(json.dumps({"tokens": tokens, "at": now}))
     return wait
+
+
+def cost_of(body: str) -> int:
+    """The tokens a message costs: its segments, as the provider counts them."""
+    return max(1, segments.count(body).segments)
 
 
 def acquire(sender: str, cost: int = 1, *, max_wait: float = 30.0) -> bool:

@@ -106,6 +106,7 @@ def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
 
 class TwilioGateway(Gateway):
     name = "twilio"
+    lists_messages = True
 
     @property
     def client(self) -> Client:
@@ -145,6 +146,10 @@ class TwilioGateway(Gateway):
 
     def status_callback_url(self) -> str:
         return settings.PUBLIC_BASE_URL + reverse("twilio-status")
+
+    def default_sender(self) -> str:
+        # As send() chooses: the Messaging Service when there is one, else TWILIO_FROM.
+        return str(settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM)
 
     def sender_receives_replies(self, sender: str) -> bool:
         # A number or a short code can be answered; an alphanumeric sender cannot. Without a

@@ -34,9 +34,13 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def queries(action) -> int:
+    return len(captured_queries(action))
+
+
+def captured_queries(action) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
         action()
-    return len(captured.captured_queries)
+    return [query["sql"] for query in captured.captured_queries]
 
 
 def consenting(site, count):
@@ -107,8 +111,11 @@ def test_sending_one_reminder_costs_the_same_queries_however_many_the_contact_go
 def test_a_batch_of_sends_costs_the_same_queries_for_3_or_12_sends(twilio):
     """Claim, checks (purchase, consent, staleness, the cap of every contact, quiet hours),
     texts and links, the contacts' lock, the results: a constant number of queries per batch,
-    whatever its size. The provider's emulator is outside the database: only Relance counts."""
-    counts = []
+    whatever its size, and one per message: its write-ahead mark, the update committed just
+    before the provider is called for it (so that a crash never leaves a message nobody can
+    tell was handed over). The provider's emulator is outside the database: only Relance
+    counts."""
+    counts, marks = [], []
     for size in (3, 12):
         site = SiteFactory(quiet_hours="none")
         step = StepFactory(flow__site=site, delay_minutes=30)
@@ -128,12 +135,13 @@ def test_a_batch_of_sends_costs_the_same_queries_for_3_or_12_sends(twilio):
             due = list(site.sends.filter(status=SendStatus.PLANNED).values_list("pk", flat=True))
             assert len(due) == size
             outcomes: dict[int, str] = {}
-            counts.append(
-                queries(
-                    lambda due=due, out=outcomes: out.update(sending.deliver_batch(send_ids=due))
-                )
+            sql = captured_queries(
+                lambda due=due, out=outcomes: out.update(sending.deliver_batch(send_ids=due))
             )
         assert list(outcomes.values()) == ["accepted"] * size
+        marks.append(sum("SET handed_at =" in query for query in sql))
+        counts.append(len(sql) - size)  # the batch's own queries, without one mark per message
+    assert marks == [3, 12], marks  # exactly one per message, and nothing else grows
     assert counts[0] == counts[1], counts
     # Pinned: 13 statements (14 on PostgreSQL, which locks the contacts) and the savepoints of
     # the two transactions; one send alone cost 14 statements before batches.

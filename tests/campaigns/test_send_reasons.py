@@ -25,6 +25,7 @@ STORED = {
     "throttled",
     "provider_retry",
     "cart_changed",
+    "interrupted",
     "stale",
     "converted",
     "cart_replaced",

@@ -14,6 +14,8 @@ from campaigns.models import OptOutLink, SendStatus
 from campaigns.sms_text import render_body
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
+from retargeting.gateways import get_gateway
+from retargeting.gateways.base import OutgoingSms
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sms import segments
 from tests.factories import SendFactory, StepFactory
@@ -203,29 +205,85 @@ def test_a_timeout_is_never_resent_blindly(twilio, planned, settings):
     twilio.delay_seconds = 0
     # The emulator finishes taking the message it held when we gave up.
     assert wait_for(lambda: twilio.sent_to(planned.contact.phone), timeout=10)
-    assert sending.reconcile_stuck(stuck_after=timedelta(0)) == {"found": 1, "unknown": 0}
+    counts = sending.reconcile_stuck(stuck_after=timedelta(0))
+    assert counts == {"resumed": 0, "found": 1, "unknown": 0}
     planned.refresh_from_db()
     assert planned.status == SendStatus.ACCEPTED and planned.provider_id
     assert len(twilio.sent_to(planned.contact.phone)) == 1
 
 
-def test_a_claimed_send_the_provider_never_saw_becomes_unknown_not_resent(twilio, planned):
+def test_a_handed_send_the_provider_never_saw_becomes_unknown_not_resent(twilio, planned):
+    claimed_at = timezone.now() - timedelta(minutes=11)
     type(planned).objects.filter(pk=planned.pk).update(
         status=SendStatus.SENDING,
-        claimed_at=timezone.now() - timedelta(minutes=11),
+        claimed_at=claimed_at,
+        handed_at=claimed_at,  # marked, then the worker died before the provider took it
         body="never reached the provider",
     )
-    assert sending.reconcile_stuck() == {"found": 0, "unknown": 1}
+    assert sending.reconcile_stuck() == {"resumed": 0, "found": 0, "unknown": 1}
     planned.refresh_from_db()
     assert (planned.status, planned.reason) == (SendStatus.UNKNOWN, "not_found_at_provider")
+    assert sending.deliver(send_id=planned.pk) == "not_claimed"
     assert twilio.messages == {}
+
+
+def test_a_claimed_send_never_handed_to_the_provider_is_sent_again_once(twilio, planned):
+    # Claimed, then the worker died before writing its mark: the provider never saw it.
+    type(planned).objects.filter(pk=planned.pk).update(
+        status=SendStatus.SENDING, claimed_at=timezone.now() - timedelta(minutes=11)
+    )
+    assert sending.reconcile_stuck() == {"resumed": 1, "found": 0, "unknown": 0}
+    planned.refresh_from_db()
+    assert (planned.status, planned.reason) == (SendStatus.PLANNED, "interrupted")
+    assert planned.due_at <= timezone.now() and planned.claimed_at is None
+    assert sending.deliver(send_id=planned.pk) == "accepted"
+    assert sending.deliver(send_id=planned.pk) == "not_claimed"
+    assert len(twilio.sent_to(planned.contact.phone)) == 1
+    planned.refresh_from_db()
+    assert planned.status == SendStatus.ACCEPTED and planned.handed_at is not None
+    assert history(planned) == [
+        ("planned", "reconciler"),
+        ("sending", "worker"),
+        ("accepted", "worker"),
+    ]
+
+
+def test_an_unmarked_send_the_provider_has_is_found_not_sent_again(twilio, planned):
+    # The mark lost with a crash of the database server (marks do not wait for the disk),
+    # the message taken by the provider all the same.
+    claimed_at = timezone.now() - timedelta(minutes=11)
+    body = "Boutique : votre panier vous attend https://relance.example/s/ABC"
+    type(planned).objects.filter(pk=planned.pk).update(
+        status=SendStatus.SENDING, claimed_at=claimed_at, body=body
+    )
+    taken = get_gateway().send(OutgoingSms(to=planned.contact.phone, body=body))
+    assert sending.reconcile_stuck() == {"resumed": 0, "found": 1, "unknown": 0}
+    planned.refresh_from_db()
+    assert (planned.status, planned.provider_id) == (SendStatus.ACCEPTED, taken.provider_id)
+    assert len(twilio.sent_to(planned.contact.phone)) == 1
+
+
+def test_a_provider_that_lists_no_messages_leaves_a_handed_send_unknown(
+    twilio, planned, monkeypatch
+):
+    from retargeting.gateways.twilio_backend import TwilioGateway
+
+    claimed_at = timezone.now() - timedelta(minutes=11)
+    type(planned).objects.filter(pk=planned.pk).update(
+        status=SendStatus.SENDING, claimed_at=claimed_at, handed_at=claimed_at
+    )
+    monkeypatch.setattr(TwilioGateway, "lists_messages", False)
+    assert sending.reconcile_stuck() == {"resumed": 0, "found": 0, "unknown": 1}
+    assert not any(request["method"] == "GET" for request in twilio.requests)
+    planned.refresh_from_db()
+    assert "lists no messages" in planned.reason_detail
 
 
 def test_reconciliation_waits_for_the_claim_to_be_old_enough(twilio, planned):
     type(planned).objects.filter(pk=planned.pk).update(
         status=SendStatus.SENDING, claimed_at=timezone.now() - timedelta(minutes=2)
     )
-    assert sending.reconcile_stuck() == {"found": 0, "unknown": 0}
+    assert sending.reconcile_stuck() == {"resumed": 0, "found": 0, "unknown": 0}
 
 
 def test_status_callbacks_move_a_send_forward_only(client, twilio, planned):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 
 from campaigns import sending
 from campaigns.models import Send, SendStatus
@@ -169,24 +170,98 @@ class KilledAfter:
 
 
 @pytest.mark.parametrize("taken", [False, True], ids=["before-the-call", "after-the-call"])
-def test_a_crash_mid_batch_is_reconciled_without_a_duplicate(twilio, taken):
+def test_a_crash_mid_batch_sends_the_rest_once_and_looks_up_the_one_in_flight(twilio, taken):
     site = SiteFactory(quiet_hours="none")
     step = StepFactory(flow__site=site, template=TEMPLATE)
     with time_machine.travel(NOW, tick=False):
         ids = [due(step, consenting(site)).pk for _ in range(6)]
         with pytest.raises(SystemExit):
             sending.deliver_batch(send_ids=ids, gateway=KilledAfter(2, taken=taken))
-        # Every text was saved before the first call; the ones not settled wait in `sending`.
+        # The third, whose call was under way, was marked as handed to the provider: it waits
+        # in `sending` for the reconciler. The three never handed over went back at once.
         left = Send.objects.filter(pk__in=ids, status=SendStatus.SENDING)
-        assert left.count() == 4 and all(left.values_list("body", flat=True))
-        # Handed on again (a redelivered task): a claimed send is never sent a second time.
-        assert sending.deliver_batch(send_ids=ids) == {}
+        assert list(left.values_list("pk", flat=True)) == [ids[2]] and left.get().handed_at
+        back = Send.objects.filter(pk__in=ids, status=SendStatus.PLANNED)
+        assert list(back.values_list("reason", flat=True)) == ["interrupted"] * 3
+        # Handed on again (a redelivered task, the next pass): the three are sent, once; the
+        # claimed one is never sent a second time.
+        assert sending.deliver_batch(send_ids=ids) == dict.fromkeys(ids[3:], "accepted")
     with time_machine.travel(NOW + timedelta(minutes=15), tick=False):
         counts = sending.reconcile_stuck()
-    assert counts == {"found": 1 if taken else 0, "unknown": 3 if taken else 4}
+    assert counts == {"resumed": 0, "found": 1 if taken else 0, "unknown": 0 if taken else 1}
     statuses = Counter(Send.objects.filter(pk__in=ids).values_list("status", flat=True))
-    assert statuses == {"accepted": 3 if taken else 2, "unknown": 3 if taken else 4}
+    assert statuses == ({"accepted": 6} if taken else {"accepted": 5, "unknown": 1})
     per_number = Counter(message.to for message in twilio.messages.values())
-    assert len(twilio.messages) == (3 if taken else 2) and set(per_number.values()) == {1}
+    assert len(twilio.messages) == (6 if taken else 5) and set(per_number.values()) == {1}
     accepted = Send.objects.filter(pk__in=ids, status=SendStatus.ACCEPTED)
     assert set(accepted.values_list("provider_id", flat=True)) == set(twilio.messages)
+
+
+class Witness:
+    """The real gateway, which reads each send's mark through a connection of its own (as
+    another process would) at the moment the provider is called for it."""
+
+    def __init__(self):
+        self.real, self.seen = get_gateway(), {}
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def send(self, sms):
+        send_id = int(sms.tag.removeprefix("relance-send-"))
+        other = connection.copy()
+        try:
+            with other.cursor() as cursor:
+                table = other.ops.quote_name(Send._meta.db_table)
+                cursor.execute(f"SELECT handed_at FROM {table} WHERE id = %s", [send_id])  # noqa: S608
+                self.seen[send_id] = cursor.fetchone()[0]
+        finally:
+            other.close()
+        return self.real.send(sms)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_send_is_marked_and_committed_before_the_provider_is_called_for_it(twilio):
+    site = SiteFactory(quiet_hours="none")
+    step = StepFactory(flow__site=site, template=TEMPLATE)
+    with time_machine.travel(NOW, tick=False):
+        ids = [due(step, consenting(site)).pk for _ in range(4)]
+        assert not Send.objects.filter(pk__in=ids, handed_at__isnull=False).exists()  # control
+        witness = Witness()
+        assert set(sending.deliver_batch(send_ids=ids, gateway=witness).values()) == {"accepted"}
+    # Another connection saw each mark at its call: a crash there leaves a marked send.
+    assert sorted(witness.seen) == ids and all(witness.seen.values()), witness.seen
+    assert not Send.objects.filter(pk__in=ids, handed_at__isnull=True).exists()
+
+
+class ReconciledDuring:
+    """A first call that outlasts the reconciler's patience: it runs while the batch waits."""
+
+    def __init__(self):
+        self.real, self.counts = get_gateway(), None
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def send(self, sms):
+        if self.counts is None:
+            self.counts = sending.reconcile_stuck(stuck_after=timedelta(0))
+        return self.real.send(sms)
+
+
+def test_a_send_the_reconciler_took_back_is_not_sent_by_the_slow_batch_too(twilio):
+    site = SiteFactory(quiet_hours="none")
+    step = StepFactory(flow__site=site, template=TEMPLATE)
+    with time_machine.travel(NOW, tick=False):
+        ids = [due(step, consenting(site)).pk for _ in range(4)]
+        slow = ReconciledDuring()
+        outcomes = sending.deliver_batch(send_ids=ids, gateway=slow)
+        # The one under way was handed over, so it is looked up (not there yet: unknown, and
+        # then accepted when the provider answers); the three others were taken back.
+        assert slow.counts == {"resumed": 3, "found": 0, "unknown": 1}
+        assert outcomes == {ids[0]: "accepted", **dict.fromkeys(ids[1:], "taken_back")}
+        # The next pass sends them, once.
+        assert set(sending.deliver_batch(send_ids=ids).values()) == {"accepted"}
+    per_number = Counter(message.to for message in twilio.messages.values())
+    assert len(per_number) == 4 and set(per_number.values()) == {1}
+    assert set(Send.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"accepted"}

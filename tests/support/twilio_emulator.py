@@ -2,13 +2,15 @@
 
 It implements what Relance uses of Twilio's REST API: create a message, list messages, fetch
 one, with HTTP Basic auth and Twilio-shaped JSON answers and errors. Faults are configurable
-(an error code per number, 5xx for the next N calls, slow answers), and it can send the
-product signed status callbacks and inbound messages, as Twilio does.
+(an error code per number, 5xx for the next N calls, slow answers, a call held at a given
+position so that a test can kill its client there), and it can send the product signed status
+callbacks and inbound messages, as Twilio does.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -81,6 +83,12 @@ class TwilioEmulator:
         self.faults_by_number: dict[str, Fault] = {}
         self.next_faults: list[Fault] = []
         self.delay_seconds = 0.0
+        self.creates = 0
+        """Calls that create a message, whatever came of them."""
+        self.hold: tuple[int, bool] | None = None
+        self.holding = threading.Event()
+        """Set when the held call arrived (see :meth:`hold_at`)."""
+        self._released = threading.Event()
         self.lock = threading.Lock()
         self.connections = 0
         """TCP connections accepted: a client that keeps its connection alive opens one."""
@@ -110,6 +118,26 @@ class TwilioEmulator:
 
     def fail_for(self, number: str, status: int, code: int, message: str = "error") -> None:
         self.faults_by_number[number] = Fault(status, code, message)
+
+    def hold_at(self, position: int, *, taken: bool) -> None:
+        """Hold the ``position``-th call creating a message (from 1) until :meth:`release`:
+        once the message is taken, before answering (``taken``), or before taking it, and
+        then it is dropped without an answer, as a call whose client died before it arrived.
+        ``holding`` is set when the call arrives, so that a test kills the client there."""
+        self.hold = (position, taken)
+        self.holding.clear()
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _held(self, index: int, *, taken: bool) -> bool:
+        """Whether this call is the held one; if so, waits for the release first."""
+        if self.hold != (index, taken):
+            return False
+        self.holding.set()
+        self._released.wait(timeout=120)
+        return True
 
     def sent_to(self, number: str) -> list[EmulatedMessage]:
         return [m for m in self.messages.values() if m.to == number]
@@ -257,6 +285,12 @@ class TwilioEmulator:
                 if emulator.delay_seconds:
                     time.sleep(emulator.delay_seconds)
                 with emulator.lock:
+                    emulator.creates += 1
+                    index = emulator.creates
+                if emulator._held(index, taken=False):
+                    self.close_connection = True
+                    return None  # never taken, never answered
+                with emulator.lock:
                     fault = emulator.next_faults.pop(0) if emulator.next_faults else None
                 if fault is None:
                     fault = emulator.faults_by_number.get(form.get("To", ""))
@@ -283,6 +317,11 @@ class TwilioEmulator:
                 )
                 with emulator.lock:
                     emulator.messages[message.sid] = message
+                if emulator._held(index, taken=True):
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):  # the client is gone
+                        self._send(201, message.as_json(emulator.account_sid))
+                    return None
                 self._send(201, message.as_json(emulator.account_sid))
 
             def do_GET(self) -> None:
