@@ -214,9 +214,13 @@ def _send_locked(
     what became of them."""
     contact_ids = sorted({send.contact_id for send in sends if send.contact_id is not None})
     outcomes: dict[int, str] = {}
+    gateway = gateway or get_gateway()
     # The marks' writer first: it must know whether the batch runs in a transaction of its
     # caller's before the contacts' lock opens one.
-    with _handing_marks() as mark, _contacts_lock(contact_ids) as contacts:
+    with (
+        _handing_marks(durable=not gateway.lists_messages) as mark,
+        _contacts_lock(contact_ids) as contacts,
+    ):
         # Checked again once the contacts are locked: a STOP (or a purchase) committed since
         # the first check must stop this SMS; one that comes now waits for it to be sent.
         carts = {
@@ -246,7 +250,6 @@ def _send_locked(
         # sends of one contact in one batch obey the cap as two batches would.
         sent = recent_messages(contact_ids=contact_ids, at=now, exclude=[send.pk for send in sends])
         messaged: list[int] = []  # the contacts the provider took a message to
-        gateway = gateway or get_gateway()
         callback = gateway.status_callback_url()  # the same for every SMS of the batch
         crash: BaseException | None = None
         try:
@@ -371,7 +374,7 @@ def _cap_and_hours(
 
 
 @contextmanager
-def _handing_marks() -> Iterator[Callable[[Send], bool]]:
+def _handing_marks(*, durable: bool) -> Iterator[Callable[[Send], bool]]:
     """What writes a send's write-ahead mark (``handed_at``), committed before it returns.
 
     The mark is one conditional update by primary key: it holds only while the send is still
@@ -382,13 +385,15 @@ def _handing_marks() -> Iterator[Callable[[Send], bool]]:
     transaction of the caller's (a test's) the marks join it: nothing could commit them
     earlier.
 
-    A mark is committed without waiting for the disk (PostgreSQL's ``synchronous_commit``
-    off, as SQLite's WAL with ``synchronous=NORMAL`` already does): visible to every other
-    process at once and kept whatever becomes of the worker, which is what it is for; only a
-    crash of the database server itself within a fraction of a second could lose it, and the
-    reconciler then still looks for the message at the provider where it can. Waiting for the
-    disk would cost a flush per SMS (0.2 to 5 ms on the development machine, where a message
-    costs about 1.5 ms)."""
+    Where the provider can list its messages, a mark is committed without waiting for the disk
+    (PostgreSQL's ``synchronous_commit`` off, as SQLite's WAL with ``synchronous=NORMAL``
+    already does): visible to every other process at once and kept whatever becomes of the
+    worker, which is what it is for; only a crash of the database server itself within a
+    fraction of a second could lose it, and the reconciler then finds the message at the
+    provider before sending anything again. Waiting for the disk costs a flush per SMS (0.2
+    to 5 ms on the development machine, where a message costs about 1.5 ms), paid only where
+    nothing could find a lost mark's message (``durable``: a provider that cannot list its
+    messages, Brevo's), since a message sent twice is worse than a slower batch."""
     apart = connection.vendor == "postgresql" and not connection.in_atomic_block
     own = connection.copy() if apart else None
     writer = own or connection
@@ -403,7 +408,7 @@ def _handing_marks() -> Iterator[Callable[[Send], bool]]:
         nonlocal opened
         at = timezone.now()
         with writer.cursor() as cursor:
-            if own is not None and not opened:
+            if own is not None and not opened and not durable:
                 cursor.execute("SET synchronous_commit TO OFF")
                 opened = True
             cursor.execute(
