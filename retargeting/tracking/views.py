@@ -287,7 +287,9 @@ def check_pixel(request: HttpRequest, lookup: Lookup = site_by_public_key) -> Ac
     params = request.GET
     if params.get("type", "page_view") != "page_view":
         return None
-    key = params.get("site", "")[:64]
+    key = params.get("site", "")
+    if not schema.is_site_key(key):
+        return None
     site = lookup(key)
     if site is None:
         return None
@@ -435,7 +437,9 @@ def api_identify(request: HttpRequest) -> JsonResponse:
             "phone": phone,
             "consent": schema.consent(body["consent"], "consent"),
         }
-        first_name = schema.string_field(body, "first_name", "", max_length=80, required=False)
+        first_name = schema.string_field(
+            body, "first_name", "", max_length=schema.FIRST_NAME_LENGTH, required=False
+        )
         if first_name:
             event["first_name"] = first_name
     except _Refused as refused:
