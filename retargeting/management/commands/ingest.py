@@ -30,7 +30,12 @@ class Command(BaseCommand):
         written = buffer.drain(max_seconds=options["max_seconds"])
         seconds = time.monotonic() - started
         left = buffer.pending()
+        kept = buffer.kept_aside()
         if options["json"]:
-            self.stdout.write(json.dumps({"written": written, "seconds": seconds, "left": left}))
+            report = {"written": written, "seconds": seconds, "left": left, "kept_aside": kept}
+            self.stdout.write(json.dumps(report))
         else:
-            self.stdout.write(f"ingest: {written} entries written in {seconds:.1f} s, {left} left")
+            self.stdout.write(
+                f"ingest: {written} entries written in {seconds:.1f} s, {left} left, "
+                f"{kept} kept aside in {buffer.DEAD_LETTERS}"
+            )
