@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core import signals
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
@@ -36,11 +37,20 @@ class CollectorFastPath:
         self.fallback = fallback
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        refused = views.framing_refused(environ.get("HTTP_TRANSFER_ENCODING"))
+        if refused is not None:  # on every path, as the collector's server (loop.py)
+            return _answer(refused, start_response)
         view = ROUTES.get(environ.get("PATH_INFO", ""))
         if view is None:
             return self.fallback(environ, start_response)
         signals.request_started.send(sender=self.__class__, environ=environ)
         request = WSGIRequest(environ)
+        # gunicorn's socket: a body that stops coming is a 408 after COLLECTOR_BODY_TIMEOUT
+        # seconds without a byte, as in the collector's server, not a worker held until
+        # gunicorn kills it.
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            sock.settimeout(settings.COLLECTOR_BODY_TIMEOUT)
         buffer.arriving()  # the buffer's appends of concurrent requests go together
         try:
             response = view(request)
@@ -48,6 +58,8 @@ class CollectorFastPath:
             response = response_for_exception(request, exc)
         finally:
             buffer.leaving()
+            if sock is not None:
+                sock.settimeout(None)
         response.setdefault("X-Content-Type-Options", "nosniff")
         # Closing the response sends request_finished, as Django's handler does.
         response._handler_class = self.__class__  # type: ignore[attr-defined]
@@ -59,3 +71,10 @@ class CollectorFastPath:
         ]
         start_response(status, headers)
         return response
+
+
+def _answer(response: HttpResponse, start_response: StartResponse) -> Iterable[bytes]:
+    """``response`` sent as is, before Django sees the request."""
+    response.setdefault("X-Content-Type-Options", "nosniff")
+    start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
+    return [response.content]

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
+from django.conf import settings
 from django.core import signals
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.exception import response_for_exception
@@ -93,6 +94,11 @@ class CollectorLoop:
             await self._lifespan(receive, send)
             return
         path = scope.get("path") if scope["type"] == "http" else None
+        if path is not None:
+            refused = views.framing_refused(_header(scope, b"transfer-encoding"))
+            if refused is not None:  # on every path, as the web server (fastpath.py)
+                await _respond(send, refused, head=scope.get("method") == "HEAD")
+                return
         if path == "/t/e":
             await self._collect(scope, receive, send)
         elif path == "/t/p.gif":
@@ -103,7 +109,19 @@ class CollectorLoop:
     # --- POST /t/e ---------------------------------------------------------------------------
 
     async def _collect(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive, views.MAX_BODY + 1)
+        try:
+            declared = int(_header(scope, b"content-length") or 0)
+        except ValueError:
+            declared = 0
+        # A length over the limit is answered at once (413), as by the web server: the body
+        # is not waited for.
+        try:
+            body = (
+                await _read_body(receive, views.MAX_BODY + 1) if declared <= views.MAX_BODY else b""
+            )
+        except TimeoutError:
+            await _respond(send, views.incomplete_body(408), head=False)
+            return
         request = _Request(scope, body)
         if request.method != "POST":  # preflights, and the 405 of any other method
             response = await self._view(views.collect, lambda: _Request(scope, body))
@@ -130,7 +148,11 @@ class CollectorLoop:
     # --- GET /t/p.gif ------------------------------------------------------------------------
 
     async def _pixel(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive, 0)
+        try:
+            body = await _read_body(receive, 0)
+        except TimeoutError:
+            await _respond(send, views.incomplete_body(408), head=False)
+            return
         request = _Request(scope, body)
         if request.method not in ("GET", "HEAD"):
             response = await self._view(views.pixel, lambda: _Request(scope, body))
@@ -237,14 +259,23 @@ class CollectorLoop:
             await appender.close()
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The request header ``name`` (lower case), or None."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     """The request's body, at most ``limit`` bytes (more is left unread: the view's check of
-    the size answers 413)."""
+    the size answers 413). ``TimeoutError`` when no byte came for ``COLLECTOR_BODY_TIMEOUT``
+    seconds, as the web server's socket times out (a body shorter than its length)."""
     chunks: list[bytes] = []
     size = 0
     more = True
     while more and size <= limit:
-        message = await receive()
+        message = await asyncio.wait_for(receive(), settings.COLLECTOR_BODY_TIMEOUT)
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")

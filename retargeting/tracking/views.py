@@ -69,6 +69,31 @@ def _request_host(request: HttpRequest) -> str | None:
     return None
 
 
+def framing_refused(transfer_encoding: str | None) -> JsonResponse | None:
+    """The answer of both servers to a body sent with ``Transfer-Encoding`` (chunked), on
+    every path: 411. Django reads a body by its ``Content-Length`` only, so the web server
+    saw an empty body where the collector's server read the chunks: one answer each. Browsers
+    (``sendBeacon``, ``fetch``) and the shops' servers send a length; the answer says how."""
+    if transfer_encoding is None:
+        return None
+    response = _error("send the body with a Content-Length (chunked bodies are refused)", 411)
+    response["Connection"] = "close"
+    return response
+
+
+def incomplete_body(status: int) -> JsonResponse:
+    """A body shorter than its ``Content-Length``: the client stopped sending (408 after
+    ``COLLECTOR_BODY_TIMEOUT`` seconds without a byte) or closed its side (400). Nothing
+    of it is read as a batch; the connection is closed, as what follows is not a request."""
+    if status == 408:
+        message = f"the body did not arrive within {settings.COLLECTOR_BODY_TIMEOUT:g} s"
+    else:
+        message = "the body is shorter than its Content-Length"
+    response = _error(message, status)
+    response["Connection"] = "close"
+    return response
+
+
 def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:
     origin = request.META.get("HTTP_ORIGIN")
     if origin:
@@ -178,9 +203,14 @@ def check_batch(
         declared = 0
     if declared > MAX_BODY:
         return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
-    body = request.read(MAX_BODY + 1)
+    try:
+        body = request.read(MAX_BODY + 1)
+    except OSError:  # the web server's socket: no byte for COLLECTOR_BODY_TIMEOUT seconds
+        return _cors(incomplete_body(408), request)
     if len(body) > MAX_BODY:
         return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
+    if len(body) < declared:  # the client closed its side before the end: not a batch
+        return _cors(incomplete_body(400), request)
     try:
         payload = strict_json.loads(body)
         key = schema.site_key(payload)
