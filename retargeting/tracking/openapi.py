@@ -168,6 +168,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "Malformed: the error names the field",
         401: "Missing or wrong secret key",
         403: "Unknown site key or origin not allowed",
+        408: "The body stopped coming before its Content-Length",
+        411: "A body sent in chunks (Transfer-Encoding): send a Content-Length",
         413: "Body over 64 KiB",
         429: "Over the rate limit",
     }
@@ -227,7 +229,10 @@ def _description() -> dict[str, Any]:
                             "schema": {"type": "string"},
                         }
                     ],
-                    "responses": {"204": {"description": "Stored"}, **_errors(400, 403, 413, 429)},
+                    "responses": {
+                        "204": {"description": "Stored"},
+                        **_errors(400, 403, 408, 411, 413, 429),
+                    },
                 }
             },
             "/t/p.gif": {
@@ -269,7 +274,7 @@ def _description() -> dict[str, Any]:
                                 "vid": {"type": "string", "nullable": True},
                             }
                         ),
-                        **_errors(400, 401, 413),
+                        **_errors(400, 401, 411, 413),
                     },
                 }
             },
@@ -303,7 +308,7 @@ def _description() -> dict[str, Any]:
                                 },
                             }
                         ),
-                        **_errors(400, 401, 413),
+                        **_errors(400, 401, 411, 413),
                     },
                 }
             },
@@ -332,7 +337,7 @@ def _description() -> dict[str, Any]:
                                 "cart_converted": {"type": "boolean"},
                             }
                         ),
-                        **_errors(400, 401, 413),
+                        **_errors(400, 401, 411, 413),
                     },
                 }
             },
