@@ -143,3 +143,16 @@ def test_a_visitor_id_or_site_key_with_anything_after_it_is_refused(suffix):
         schema.validate_vid(vid + suffix)
     with pytest.raises(schema.PayloadError):
         schema.site_key({"site": "pk_" + "k" * 22 + suffix})
+
+
+@pytest.mark.parametrize("suffix", ["%0A", "%0D%0A", "%00"])
+def test_a_platform_webhook_token_with_anything_after_it_reaches_no_view(suffix):
+    """The route's pattern ends with ``$``, and Django matches such a route whole."""
+    from urllib.parse import unquote
+
+    from django.urls import Resolver404, resolve
+
+    token = "a" * 64
+    assert resolve(f"/webhooks/shopify/{token}").url_name == "platform-webhook"  # control
+    with pytest.raises(Resolver404):
+        resolve(unquote(f"/webhooks/shopify/{token}{suffix}"))
