@@ -158,3 +158,33 @@ def test_a_visitor_id_with_a_trailing_newline_is_a_400_on_every_direct_path(clie
     assert answers(VID) == [204, 204, 200, 200, 200]  # control
     assert pixel(client, shop.site, VID).status_code == 200
     assert Visitor.objects.get().vid == VID
+
+
+def test_entries_kept_aside_are_written_once_replayed_after_the_cause_is_fixed(
+    client, shops, redis_buffer, monkeypatch, capsys
+):
+    _, first, second = shops
+    write = buffer.write_entries
+
+    def refuses_one_shop(entries):
+        if any(entry.site_id == second.pk for entry in entries):
+            raise ValueError("a fault since fixed")
+        write(entries)
+
+    monkeypatch.setattr(buffer, "write_entries", refuses_one_shop)
+    assert post(client, batch(first, PAGE)).status_code == 204
+    assert post(client, batch(second, PAGE, vid=OTHER_VID)).status_code == 204
+    assert buffer.drain(max_seconds=10) == 1
+    assert buffer.kept_aside() == 1
+    monkeypatch.setattr(buffer, "write_entries", write)  # fixed
+
+    call_command("ingest", "--json", "--replay-kept-aside", "--max-seconds", "10")
+    report = json.loads(capsys.readouterr().out)
+    assert (report["replayed"], report["written"], report["kept_aside"]) == (1, 1, 0)
+    assert sorted(Event.objects.values_list("site_id", flat=True)) == sorted([first.pk, second.pk])
+    # One that fails again is kept aside again, never lost.
+    _poison(redis_buffer, first.pk, NEWLINE_VID)
+    buffer.drain(max_seconds=10)
+    call_command("ingest", "--json", "--replay-kept-aside", "--max-seconds", "10")
+    report = json.loads(capsys.readouterr().out)
+    assert (report["replayed"], report["written"], report["kept_aside"]) == (1, 0, 1)
