@@ -40,17 +40,20 @@ class CollectorFastPath:
         refused = views.framing_refused(environ.get("HTTP_TRANSFER_ENCODING"))
         if refused is not None:  # on every path, as the collector's server (loop.py)
             return _answer(refused, start_response)
-        view = ROUTES.get(environ.get("PATH_INFO", ""))
+        path = environ.get("PATH_INFO", "")
+        view = ROUTES.get(path)
+        # gunicorn's socket: a collector or server API body that stops coming is a 408 after
+        # COLLECTOR_BODY_TIMEOUT seconds without a byte (views.read_body), as in the
+        # collector's server, not a worker held until gunicorn kills it.
+        sock = environ.get("gunicorn.socket")
+        if sock is None or (view is None and not path.startswith(views.API_PREFIX)):
+            sock = None
+        else:
+            sock.settimeout(settings.COLLECTOR_BODY_TIMEOUT)
         if view is None:
-            return self.fallback(environ, start_response)
+            return self._fallback(environ, start_response, sock)
         signals.request_started.send(sender=self.__class__, environ=environ)
         request = WSGIRequest(environ)
-        # gunicorn's socket: a body that stops coming is a 408 after COLLECTOR_BODY_TIMEOUT
-        # seconds without a byte, as in the collector's server, not a worker held until
-        # gunicorn kills it.
-        sock = environ.get("gunicorn.socket")
-        if sock is not None:
-            sock.settimeout(settings.COLLECTOR_BODY_TIMEOUT)
         buffer.arriving()  # the buffer's appends of concurrent requests go together
         try:
             response = view(request)
@@ -71,6 +74,16 @@ class CollectorFastPath:
         ]
         start_response(status, headers)
         return response
+
+    def _fallback(
+        self, environ: dict[str, Any], start_response: StartResponse, sock: Any
+    ) -> Iterable[bytes]:
+        """Django's handler; the socket back to blocking once the view has answered."""
+        try:
+            return self.fallback(environ, start_response)
+        finally:
+            if sock is not None:
+                sock.settimeout(None)
 
 
 def _answer(response: HttpResponse, start_response: StartResponse) -> Iterable[bytes]:

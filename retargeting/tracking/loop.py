@@ -103,21 +103,21 @@ class CollectorLoop:
             await self._collect(scope, receive, send)
         elif path == "/t/p.gif":
             await self._pixel(scope, receive, send)
+        elif path is not None and path.startswith(views.API_PREFIX):
+            await self._api(scope, receive, send)
         else:
             await self.fallback(scope, receive, send)
 
     # --- POST /t/e ---------------------------------------------------------------------------
 
     async def _collect(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            declared = int(_header(scope, b"content-length") or 0)
-        except ValueError:
-            declared = 0
         # A length over the limit is answered at once (413), as by the web server: the body
         # is not waited for.
         try:
             body = (
-                await _read_body(receive, views.MAX_BODY + 1) if declared <= views.MAX_BODY else b""
+                await _read_body(receive, views.MAX_BODY + 1)
+                if _declared_length(scope) <= views.MAX_BODY
+                else b""
             )
         except TimeoutError:
             await _respond(send, views.incomplete_body(408), head=False)
@@ -144,6 +144,34 @@ class CollectorLoop:
             else:
                 return views.accepted(taken, request)
         return await self._view(lambda retry: views.store_batch(retry, checked), again)
+
+    # --- The server API: Django's view, its body read here first -----------------------------
+
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Django's handler, given the body read here with the web server's rules
+        (``views.read_body`` then answers as in gunicorn): a body that stops coming is a 408
+        after ``COLLECTOR_BODY_TIMEOUT`` (Django's handler would wait for ever); a length over
+        64 KiB is not waited for."""
+        body = b""
+        if _declared_length(scope) <= views.MAX_BODY:
+            try:
+                body = await _read_body(receive, views.MAX_BODY + 1)
+            except TimeoutError:
+                await _respond(send, views.incomplete_body(408), head=False)
+                return
+        given = False
+
+        async def replay() -> Message:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            while True:  # the disconnect, once the answer is sent; a body left unread
+                message = await receive()  # (over the limit) is not Django's to see
+                if message["type"] != "http.request":
+                    return message
+
+        await self.fallback(scope, replay, send)
 
     # --- GET /t/p.gif ------------------------------------------------------------------------
 
@@ -265,6 +293,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key.lower() == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _declared_length(scope: Scope) -> int:
+    try:
+        return int(_header(scope, b"content-length") or 0)
+    except ValueError:
+        return 0
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

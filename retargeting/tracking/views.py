@@ -36,6 +36,8 @@ from retargeting.web.ratelimit import allow
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+# The shop's server API: its bodies are read as the collector's (``read_body``).
+API_PREFIX = "/api/v1/"
 SNIPPET_PATH = Path(__file__).resolve().parent / "static" / "relance" / "t.js"
 # The platforms whose cart the snippet reads in the page (data-platform), one file each.
 PLATFORMS = ("shopify", "woocommerce", "prestashop")
@@ -192,25 +194,36 @@ def collect(request: HttpRequest) -> HttpResponse:
     return store_batch(request, checked)
 
 
-def check_batch(
-    request: HttpRequest, lookup: Lookup = site_by_public_key
-) -> Accepted | HttpResponse:
-    """A ``POST /t/e`` checked: its batch, or the answer that refuses it. ``lookup`` finds the
-    site by its key (the collector's event loop passes one that only reads the cache)."""
+def read_body(request: HttpRequest) -> bytes | JsonResponse:
+    """The body of a collector or server API request, or the answer that refuses it, the same
+    in both servers: 413 for a ``Content-Length`` over 64 KiB at once (the body is not waited
+    for) or for what was read; 408 when no byte came for ``COLLECTOR_BODY_TIMEOUT`` seconds,
+    400 when the client closed its side first (both shorter than the length claimed)."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > MAX_BODY:
-        return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
+        return _error(f"the body is over {MAX_BODY // 1024} KiB", 413)
     try:
         body = request.read(MAX_BODY + 1)
     except OSError:  # the web server's socket: no byte for COLLECTOR_BODY_TIMEOUT seconds
-        return _cors(incomplete_body(408), request)
+        return incomplete_body(408)
     if len(body) > MAX_BODY:
-        return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
-    if len(body) < declared:  # the client closed its side before the end: not a batch
-        return _cors(incomplete_body(400), request)
+        return _error(f"the body is over {MAX_BODY // 1024} KiB", 413)
+    if len(body) < declared:  # the client closed its side before the end: not a request
+        return incomplete_body(400)
+    return body
+
+
+def check_batch(
+    request: HttpRequest, lookup: Lookup = site_by_public_key
+) -> Accepted | HttpResponse:
+    """A ``POST /t/e`` checked: its batch, or the answer that refuses it. ``lookup`` finds the
+    site by its key (the collector's event loop passes one that only reads the cache)."""
+    body = read_body(request)
+    if isinstance(body, JsonResponse):
+        return _cors(body, request)
     try:
         payload = strict_json.loads(body)
         key = schema.site_key(payload)
@@ -417,10 +430,11 @@ def _api_request(request: HttpRequest) -> tuple[Site, dict[str, Any]]:
         response = _error("a valid secret key is required: Authorization: Bearer sk_...", 401)
         response["WWW-Authenticate"] = 'Bearer realm="relance"'
         raise _Refused(response)
-    if len(request.body) > MAX_BODY:
-        raise _Refused(_error(f"the body is over {MAX_BODY // 1024} KiB", 413))
+    raw = read_body(request)
+    if isinstance(raw, JsonResponse):
+        raise _Refused(raw)
     try:
-        body = strict_json.loads(request.body)
+        body = strict_json.loads(raw)
     except strict_json.InvalidJson as exc:
         raise _Refused(_error(str(exc), 400)) from None
     if not isinstance(body, dict):

@@ -40,6 +40,14 @@ def _post(path: str, headers: str, body: bytes = b"") -> bytes:
     ).encode() + body
 
 
+def _api_cart(vid: str) -> bytes:
+    cart = (
+        '{"id": "c1", "currency": "EUR", "total": 10, "url": "https://shop.example/c", '
+        '"items": [{"sku": "A1", "name": "Chemise", "price": 10, "quantity": 1}]}'
+    )
+    return f'{{"vid": "{vid}", "cart": {cart}}}'.encode()
+
+
 def _chunks(body: bytes, size: int = 7) -> bytes:
     parts = [body[i : i + size] for i in range(0, len(body), size)]
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
@@ -49,65 +57,82 @@ def _length(body: bytes, claimed: int | None = None) -> str:
     return f"Content-Length: {len(body) if claimed is None else claimed}\r\n"
 
 
-# Each case: the raw request, from the site's public key and a visitor id of its own.
-Case = Callable[[str, str], bytes]
+# Each case: the raw request, from the site's public key, a visitor id of its own and the
+# site's secret key.
+Case = Callable[[str, str, str], bytes]
 LIMIT = 64 * 1024
 CORPUS: dict[str, Case] = {
-    "a well-formed batch": lambda k, v: _post("/t/e", _length(_batch(k, v)), _batch(k, v)),
-    "a batch of exactly 64 KiB": lambda k, v: _post(
+    "a well-formed batch": lambda k, v, s: _post("/t/e", _length(_batch(k, v)), _batch(k, v)),
+    "a batch of exactly 64 KiB": lambda k, v, s: _post(
         "/t/e", _length(b"x" * LIMIT), _batch(k, v, LIMIT - len(_batch(k, v)))
     ),
-    "a batch one byte over 64 KiB": lambda k, v: _post(
+    "a batch one byte over 64 KiB": lambda k, v, s: _post(
         "/t/e", _length(b"x" * (LIMIT + 1)), _batch(k, v, LIMIT + 1 - len(_batch(k, v)))
     ),
-    "a batch in chunks": lambda k, v: _post(
+    "a batch in chunks": lambda k, v, s: _post(
         "/t/e", "Transfer-Encoding: chunked\r\n", _chunks(_batch(k, v))
     ),
-    "an empty body in chunks": lambda k, v: _post(
+    "an empty body in chunks": lambda k, v, s: _post(
         "/t/e", "Transfer-Encoding: chunked\r\n", b"0\r\n\r\n"
     ),
-    "a batch in chunks, Transfer-Encoding in capitals": lambda k, v: _post(
+    "a batch in chunks, Transfer-Encoding in capitals": lambda k, v, s: _post(
         "/t/e", "TRANSFER-ENCODING: Chunked\r\n", _chunks(_batch(k, v))
     ),
-    "a length over 64 KiB, a small body sent": lambda k, v: _post(
+    "a length over 64 KiB, a small body sent": lambda k, v, s: _post(
         "/t/e", _length(b"", 10_000_000), _batch(k, v)
     ),
-    "a length one byte over 64 KiB, nothing sent": lambda k, v: _post(
+    "a length one byte over 64 KiB, nothing sent": lambda k, v, s: _post(
         "/t/e", _length(b"", LIMIT + 1)
     ),
-    "a length longer than the body sent": lambda k, v: _post(
+    "a length longer than the body sent": lambda k, v, s: _post(
         "/t/e", _length(_batch(k, v), len(_batch(k, v)) + 40), _batch(k, v)
     ),
-    "a length and no body at all": lambda k, v: _post("/t/e", _length(b"", 200)),
-    "a length shorter than the body": lambda k, v: _post("/t/e", _length(b"", 12), _batch(k, v)),
-    "a length that is not a number": lambda k, v: _post(
+    "a length and no body at all": lambda k, v, s: _post("/t/e", _length(b"", 200)),
+    "a length shorter than the body": lambda k, v, s: _post("/t/e", _length(b"", 12), _batch(k, v)),
+    "a length that is not a number": lambda k, v, s: _post(
         "/t/e", "Content-Length: ten\r\n", _batch(k, v)
     ),
-    "two different lengths": lambda k, v: _post(
+    "two different lengths": lambda k, v, s: _post(
         "/t/e", _length(_batch(k, v)) + "Content-Length: 3\r\n", _batch(k, v)
     ),
-    "a length and chunks": lambda k, v: _post(
+    "a length and chunks": lambda k, v, s: _post(
         "/t/e", _length(_batch(k, v)) + "Transfer-Encoding: chunked\r\n", _chunks(_batch(k, v))
     ),
-    "no length, no body": lambda k, v: _post("/t/e", ""),
-    "the pixel": lambda k, v: (
+    "no length, no body": lambda k, v, s: _post("/t/e", ""),
+    "the pixel": lambda k, v, s: (
         f"GET /t/p.gif?site={k}&vid={v}&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
         "Host: 127.0.0.1\r\n\r\n"
     ).encode(),
-    "the pixel with a body in chunks": lambda k, v: (
+    "the pixel with a body in chunks": lambda k, v, s: (
         f"GET /t/p.gif?site={k}&vid={v}&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
         "Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
     ).encode(),
-    "the pixel with a visitor id and a newline": lambda k, v: (
+    "the pixel with a visitor id and a newline": lambda k, v, s: (
         f"GET /t/p.gif?site={k}&vid={'a' * 64}%0A&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
         "Host: 127.0.0.1\r\n\r\n"
     ).encode(),
-    "the server API in chunks": lambda k, v: _post(
+    "the server API in chunks": lambda k, v, s: _post(
         "/api/v1/carts",
         "Authorization: Bearer sk_wrong\r\nTransfer-Encoding: chunked\r\n",
         _chunks(b"{}"),
     ),
-    "a GET of the collector": lambda k, v: b"GET /t/e HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "a cart from the shop's server": lambda k, v, s: _post(
+        "/api/v1/carts", f"Authorization: Bearer {s}\r\n" + _length(_api_cart(v)), _api_cart(v)
+    ),
+    "the server API, a length over 64 KiB": lambda k, v, s: _post(
+        "/api/v1/carts", f"Authorization: Bearer {s}\r\n" + _length(b"", 100_000), _api_cart(v)
+    ),
+    "the server API, a length longer than the body sent": lambda k, v, s: _post(
+        "/api/v1/carts",
+        f"Authorization: Bearer {s}\r\n" + _length(b"", len(_api_cart(v)) + 9),
+        _api_cart(v),
+    ),
+    "the server API, a body in chunks": lambda k, v, s: _post(
+        "/api/v1/carts",
+        f"Authorization: Bearer {s}\r\nTransfer-Encoding: chunked\r\n",
+        _chunks(_api_cart(v)),
+    ),
+    "a GET of the collector": lambda k, v, s: b"GET /t/e HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
 }
 
 
@@ -146,7 +171,7 @@ def _start(server: str, port: int, env: dict[str, str], log) -> subprocess.Popen
 
 def test_both_servers_answer_every_request_alike_and_store_the_same(tmp_path):
     sites = {
-        server: create_site(name=server, domains=["shop.example"], country="FR").site
+        server: create_site(name=server, domains=["shop.example"], country="FR")
         for server in ("web", "collector")
     }
     env = env_for_test_database(
@@ -169,13 +194,13 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(tmp_path):
                     -3000:
                 ]
                 answers[server] = {
-                    case: _ask(port, make(site.public_key, vids[case]))
+                    case: _ask(port, make(site.site.public_key, vids[case], site.secret_key))
                     for case, make in CORPUS.items()
                 }
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
-        stored[server] = _stored(site.pk, vids)
+        stored[server] = _stored(site.site.pk, vids)
 
     differing = {
         case: (answers["web"][case], answers["collector"][case])
@@ -194,12 +219,17 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(tmp_path):
         "a length longer than the body sent": 408,
         "the pixel": 200,
         "the server API in chunks": 411,
+        "a cart from the shop's server": 200,
+        "the server API, a length over 64 KiB": 413,
+        "the server API, a length longer than the body sent": 408,
+        "the server API, a body in chunks": 411,
     }
     assert {case: answers["web"][case] for case in expected} == expected
     assert [case for case, events in stored["web"].items() if events] == [
         "a well-formed batch",
         "a batch of exactly 64 KiB",
         "the pixel",
+        "a cart from the shop's server",
     ]
 
 
