@@ -188,3 +188,29 @@ def test_entries_kept_aside_are_written_once_replayed_after_the_cause_is_fixed(
     call_command("ingest", "--json", "--replay-kept-aside", "--max-seconds", "10")
     report = json.loads(capsys.readouterr().out)
     assert (report["replayed"], report["written"], report["kept_aside"]) == (1, 0, 1)
+
+
+@pytest.mark.parametrize("write", ["insert", "insert_ignoring_conflicts"])
+def test_a_value_the_copy_refuses_is_one_of_djangos_database_errors(shops, write):
+    """COPY runs on the driver's own cursor; its errors are raised as Django's, so every
+    ``except DatabaseError`` that guards a write guards this one too."""
+    from django.db import DataError, transaction
+    from django.utils import timezone
+
+    from retargeting.db import bulk
+
+    now = timezone.now()
+
+    def row(vid):
+        return {"site_id": shops[0].pk, "vid": vid, "first_seen_at": now, "last_seen_at": now}
+
+    def insert(vid):
+        if write == "insert":
+            bulk.insert(Visitor, [row(vid)])
+        else:
+            bulk.insert_ignoring_conflicts(Visitor, [row(vid)], returning=["id"])
+
+    with pytest.raises(DataError), transaction.atomic():
+        insert(NEWLINE_VID)
+    insert(VID)  # control: the connection is usable, a real id is written
+    assert list(Visitor.objects.values_list("vid", flat=True)) == [VID]
