@@ -18,6 +18,7 @@ import pytest
 
 from bench.run import collector_server, web_server
 from retargeting.sites.services import create_site
+from retargeting.tracking import buffer
 from retargeting.tracking.models import Event
 from tests.support.processes import env_for_test_database, free_port, wait_for
 
@@ -169,17 +170,25 @@ def _start(server: str, port: int, env: dict[str, str], log) -> subprocess.Popen
     return collector_server(env, port, log)
 
 
-def test_both_servers_answer_every_request_alike_and_store_the_same(tmp_path):
+@pytest.mark.parametrize("buffered", [False, True], ids=["written-in-the-request", "buffered"])
+def test_both_servers_answer_every_request_alike_and_store_the_same(
+    tmp_path, request, settings, buffered
+):
     sites = {
         server: create_site(name=server, domains=["shop.example"], country="FR")
         for server in ("web", "collector")
     }
+    redis = {}
+    if buffered:  # the page views through Redis, then the ingest, as in production
+        request.getfixturevalue("redis_buffer")
+        redis = {"REDIS_URL": settings.REDIS_URL, "COLLECTOR_BUFFER_SHARDS": "2"}
     env = env_for_test_database(
         ALLOWED_HOSTS="127.0.0.1",
-        COLLECTOR_BUFFER="0",
+        COLLECTOR_BUFFER="1" if buffered else "0",
         COLLECTOR_RATE_LIMIT="0",
         COLLECTOR_VISITOR_RATE_LIMIT="0",
         COLLECTOR_BODY_TIMEOUT=str(BODY_TIMEOUT),
+        **redis,
     )
     vids = {case: f"{n:02d}case{'0' * 26}" for n, case in enumerate(CORPUS)}
     answers: dict[str, dict[str, int]] = {}
@@ -200,6 +209,9 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(tmp_path):
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
+        if buffered:  # the two batches and the pixel's page view waited in Redis
+            assert buffer.drain(max_seconds=30) == 3
+            assert buffer.pending() == 0 and buffer.kept_aside() == 0
         stored[server] = _stored(site.site.pk, vids)
 
     differing = {
