@@ -104,6 +104,14 @@ CORPUS: dict[str, Case] = {
         f"GET /t/p.gif?site={k}&vid={v}&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
         "Host: 127.0.0.1\r\n\r\n"
     ).encode(),
+    "the pixel with a length and no body": lambda k, v, s: (
+        f"GET /t/p.gif?site={k}&vid={v}&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
+    ).encode(),
+    "a preflight with a length and no body": lambda k, v, s: (
+        f"OPTIONS /t/e HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {ORIGIN}\r\n"
+        "Access-Control-Request-Method: POST\r\nContent-Length: 100\r\n\r\n"
+    ).encode(),
     "the pixel with a body in chunks": lambda k, v, s: (
         f"GET /t/p.gif?site={k}&vid={v}&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
         "Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
@@ -209,8 +217,8 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
-        if buffered:  # the two batches and the pixel's page view waited in Redis
-            assert buffer.drain(max_seconds=30) == 3
+        if buffered:  # the two batches and the pixels' page views waited in Redis
+            assert buffer.drain(max_seconds=30) == 4
             assert buffer.pending() == 0 and buffer.kept_aside() == 0
         stored[server] = _stored(site.site.pk, vids)
 
@@ -230,6 +238,8 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(
         "a length over 64 KiB, a small body sent": 413,
         "a length longer than the body sent": 408,
         "the pixel": 200,
+        "the pixel with a length and no body": 200,
+        "a preflight with a length and no body": 204,
         "the server API in chunks": 411,
         "a cart from the shop's server": 200,
         "the server API, a length over 64 KiB": 413,
@@ -241,6 +251,7 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(
         "a well-formed batch",
         "a batch of exactly 64 KiB",
         "the pixel",
+        "the pixel with a length and no body",  # the pixel reads no body, in either
         "a cart from the shop's server",
     ]
 
