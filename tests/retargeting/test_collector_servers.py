@@ -112,6 +112,17 @@ CORPUS: dict[str, Case] = {
         f"OPTIONS /t/e HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: {ORIGIN}\r\n"
         "Access-Control-Request-Method: POST\r\nContent-Length: 100\r\n\r\n"
     ).encode(),
+    "the pixel, HEAD": lambda k, v, s: (
+        f"HEAD /t/p.gif?site={k}&vid={v}&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\n\r\n"
+    ).encode(),
+    "a batch announced with Expect: 100-continue": lambda k, v, s: _post(
+        "/t/e", "Expect: 100-continue\r\n" + _length(_batch(k, v)), _batch(k, v)
+    ),
+    "a length of zero": lambda k, v, s: _post("/t/e", _length(b"")),
+    "a batch in gzip, chunked": lambda k, v, s: _post(
+        "/t/e", "Transfer-Encoding: gzip, chunked\r\n", _chunks(_batch(k, v))
+    ),
     "the pixel with a body in chunks": lambda k, v, s: (
         f"GET /t/p.gif?site={k}&vid={v}&url=https%3A%2F%2Fshop.example%2F HTTP/1.1\r\n"
         "Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
@@ -146,21 +157,27 @@ CORPUS: dict[str, Case] = {
 
 
 def _ask(port: int, raw: bytes) -> int:
-    """The status code of the answer to ``raw`` (0: the connection closed without one; -1:
-    none within a few seconds of the body timeout, the server still waiting)."""
+    """The status code of the final answer to ``raw`` (a ``100 Continue`` is skipped; 0: the
+    connection closed without one; -1: none within a few seconds of the body timeout, the
+    server still waiting)."""
     with socket.create_connection(("127.0.0.1", port), timeout=BODY_TIMEOUT + 5) as sock:
         sock.sendall(raw)
         answer = b""
-        while b"\r\n" not in answer:
+        while True:
+            head, complete, _ = answer.partition(b"\r\n")  # the status line, once whole
+            code = head.split(b" ")[1] if complete and head.count(b" ") else b""
+            if code.startswith(b"1") and b"\r\n\r\n" in answer:
+                answer = answer.split(b"\r\n\r\n", 1)[1]  # an interim answer: the next
+                continue
+            if code and not code.startswith(b"1"):
+                return int(code)
             try:
                 data = sock.recv(4096)
             except TimeoutError:
                 return -1
             if not data:
-                break
+                return 0
             answer += data
-    status = answer.split(b"\r\n", 1)[0].split(b" ")
-    return int(status[1]) if len(status) > 1 else 0
 
 
 def _stored(site_id: int, vids: dict[str, str]) -> dict[str, list[tuple[str, str, object]]]:
@@ -218,7 +235,7 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
         if buffered:  # the two batches and the pixels' page views waited in Redis
-            assert buffer.drain(max_seconds=30) == 4
+            assert buffer.drain(max_seconds=30) == 6
             assert buffer.pending() == 0 and buffer.kept_aside() == 0
         stored[server] = _stored(site.site.pk, vids)
 
@@ -238,6 +255,10 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(
         "a length over 64 KiB, a small body sent": 413,
         "a length longer than the body sent": 408,
         "the pixel": 200,
+        "the pixel, HEAD": 200,
+        "a batch announced with Expect: 100-continue": 204,
+        "a length of zero": 400,
+        "a batch in gzip, chunked": 411,
         "the pixel with a length and no body": 200,
         "a preflight with a length and no body": 204,
         "the server API in chunks": 411,
@@ -252,6 +273,8 @@ def test_both_servers_answer_every_request_alike_and_store_the_same(
         "a batch of exactly 64 KiB",
         "the pixel",
         "the pixel with a length and no body",  # the pixel reads no body, in either
+        "the pixel, HEAD",
+        "a batch announced with Expect: 100-continue",
         "a cart from the shop's server",
     ]
 
