@@ -12,7 +12,7 @@ from django.db import transaction
 from campaigns.models import DiscountCode, Step
 
 LOW_POOL = 20
-_CODE = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
+_CODE = re.compile(r"[A-Za-z0-9_\-.]{1,64}")  # fullmatch: "$" takes a final "\n"
 
 
 class ImportFileError(ValueError):
@@ -44,7 +44,7 @@ def import_codes(*, step: Step, content: bytes) -> CodeImport:
         value = row[0].strip() if row else ""
         if not value or (index == 0 and value.lower() in ("code", "codes", "discount_code")):
             continue
-        if not _CODE.match(value):
+        if not _CODE.fullmatch(value):
             invalid.append(value[:80])
             continue
         seen.setdefault(value, None)

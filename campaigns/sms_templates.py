@@ -30,8 +30,8 @@ MAX_LENGTH = 1_600
 FILTERS = frozenset({"default", "upper", "lower", "capfirst", "title"})
 _TAG = re.compile(r"{%\s*(.*?)\s*%}", re.DOTALL)
 _VARIABLE = re.compile(r"{{\s*(.*?)\s*}}", re.DOTALL)
-_NAME = re.compile(r"^[a-z_]+$")
-_LITERAL = re.compile(r"""^(?:"[^"]*"|'[^']*')$""")
+_NAME = re.compile(r"[a-z_]+")  # fullmatch, as every pattern
+_LITERAL = re.compile(r"""(?:"[^"]*"|'[^']*')""")
 # No loaders, no libraries beyond Django's built-in tags and filters, which the checks below
 # narrow to the few allowed.
 _ENGINE = Engine(loaders=[], libraries={}, autoescape=False)
@@ -63,11 +63,11 @@ def template_errors(text: str) -> list[str]:
             errors.append(f"unknown variable {{{{ {name} }}}}: use " + ", ".join(VARIABLES))
         for used in filters:
             filter_name, colon, argument = (part.strip() for part in used.partition(":"))
-            if not _NAME.match(filter_name) or filter_name not in FILTERS:
+            if not _NAME.fullmatch(filter_name) or filter_name not in FILTERS:
                 errors.append(
                     f"filter |{filter_name} is not allowed: use " + ", ".join(sorted(FILTERS))
                 )
-            elif colon and not (_LITERAL.match(argument) or argument in VARIABLES):
+            elif colon and not (_LITERAL.fullmatch(argument) or argument in VARIABLES):
                 errors.append(
                     f"|{filter_name}:{argument}: the value after the colon must be text in "
                     'quotes ("…") or one of the variables'

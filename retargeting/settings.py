@@ -353,6 +353,9 @@ EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=395)
 PROSPECT_RETENTION_DAYS = env.int("PROSPECT_RETENTION_DAYS", default=1095)
 # Event requests per minute from one visitor id (a browser flushes a few times a minute).
 COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=120)
+# Seconds the collector waits for the next bytes of a body shorter so far than its
+# Content-Length, in both servers; then 408 and the connection is closed (nothing stored).
+COLLECTOR_BODY_TIMEOUT = env.float("COLLECTOR_BODY_TIMEOUT", default=10.0)
 # How many reverse proxies in front of Relance append to X-Forwarded-For (0: none, trust
 # REMOTE_ADDR). Behind one TLS proxy: 1.
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)

@@ -37,6 +37,9 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("campaigns", "0002_send_contact_kept_after_erasure"): (
         "makes sends.contact nullable: DROP NOT NULL changes only the catalogue"
     ),
+    ("tracking", "0007_visitor_id_matched_whole"): (
+        "changes only the visitor id's validator (a Python check): no SQL at all"
+    ),
 }
 
 

@@ -80,7 +80,14 @@ def _copy(model: type[Model], table: str, rows: Sequence[dict[str, Any]]) -> Non
     encoders = {f.attname: f.encoder for f in fields if isinstance(f, JSONField)}
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     sql = f"COPY {table} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # The driver's own cursor (Django's has no COPY): its errors are raised as Django's
+    # (``DatabaseError`` and its family), as every other statement's are, so a caller's
+    # ``except DatabaseError`` catches a value the table refuses here too.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
         for row in rows:
             values = {**defaults, **row}
             for name, encoder in encoders.items():

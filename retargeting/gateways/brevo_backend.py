@@ -13,7 +13,6 @@ Brevo signs no webhook. Each message's ``webUrl`` carries a secret of ours inste
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +43,7 @@ from retargeting.gateways.base import (
 )
 from retargeting.gateways.errors import connection_lost, error_result, timed_out
 from retargeting.sms import segments
+from retargeting.web import strict_json
 
 logger = logging.getLogger(__name__)
 
@@ -259,9 +259,11 @@ class BrevoGateway(Gateway):
         if not _token_is_ours(token):
             raise InvalidWebhook("not Brevo's webhook URL")
         try:
-            payload = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MalformedWebhook("the body is not JSON") from exc
+            # The strict reader of every JSON body: deep nesting, NaN, lone surrogates and
+            # repeated keys are refused here, not by a crash further on.
+            payload = strict_json.loads(request.body or b"null")
+        except strict_json.InvalidJson as exc:
+            raise MalformedWebhook(str(exc)) from exc
         events = payload if isinstance(payload, list) else [payload]
         if not events or not all(isinstance(event, dict) for event in events):
             raise MalformedWebhook("the body is not a Brevo event")

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")  # fullmatch: "$" takes a final "\n"
 
 
 def normalize_domain(value: str) -> str:
@@ -26,7 +26,7 @@ def normalize_domain(value: str) -> str:
     except UnicodeError as exc:
         raise ValidationError(f"{value!r} is not a valid host name.") from exc
     labels = host.split(".")
-    if not host or len(host) > 253 or not all(_LABEL.match(label) for label in labels):
+    if not host or len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValidationError(f"{value!r} is not a valid host name.")
     return host
 

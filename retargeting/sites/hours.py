@@ -14,11 +14,11 @@ from datetime import time
 from django.core.exceptions import ValidationError
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")  # fullmatch: "$" takes a final "\n"
 
 
 def parse_clock(value: object, where: str) -> time:
-    if not isinstance(value, str) or not (match := _CLOCK.match(value)):
+    if not isinstance(value, str) or not (match := _CLOCK.fullmatch(value)):
         raise ValidationError(f"{where}: write the time as HH:MM, e.g. 08:00")
     return time(int(match[1]), int(match[2]))
 

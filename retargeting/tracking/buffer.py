@@ -37,7 +37,7 @@ import redis
 import redis.asyncio
 from django.conf import settings
 from django.core.cache import caches
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from retargeting.tracking import limits
 from retargeting.tracking.entries import Entry
@@ -510,10 +510,23 @@ def warn_unavailable(exc: Exception) -> None:
 # --- Draining -------------------------------------------------------------------------------
 
 
+class BadEntry(ValueError):
+    """A stream entry that is not a batch the collector wrote (an earlier version's, a hand's)."""
+
+
 def _decode(entry_id: bytes | str, fields: dict[bytes, bytes] | None) -> Entry | None:
+    """The entry's batch, None for an entry deleted while pending; ``BadEntry`` for one that
+    is not a batch."""
     entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     if not fields:  # deleted while pending
         return None
+    try:
+        return _entry(entry_id, fields)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+        raise BadEntry(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _entry(entry_id: str, fields: dict[bytes, bytes]) -> Entry:
     try:
         body = orjson.loads(fields[b"b"])
     except orjson.JSONDecodeError:  # what orjson refuses and json reads (a lone surrogate)
@@ -600,7 +613,15 @@ def drain_shard(shard: int, *, deadline: float, batch_size: int = BATCH_SIZE) ->
                 continue
             break
         ids = [entry_id for entry_id, _ in raw]
-        entries = [entry for entry in (_decode(i, f) for i, f in raw) if entry is not None]
+        entries = []
+        for entry_id, fields in raw:
+            try:
+                entry = _decode(entry_id, fields)
+            except BadEntry as exc:
+                _keep_aside(entry_id, fields, exc)
+                continue
+            if entry is not None:
+                entries.append(entry)
         written += _write(shard, entries)
         client().xack(key, GROUP, *ids)
         client().xdel(key, *ids)
@@ -623,9 +644,13 @@ def _write(shard: int, entries: list[Entry]) -> int:
     except (OperationalError, InterfaceError):
         # The database is away: the entries stay pending and are read again next time.
         raise
-    except DatabaseError:
-        logger.exception(
-            "a batch of %d buffered entries failed; writing them one by one", len(entries)
+    except Exception:
+        # One entry the database refuses (any of Django's DatabaseError family, COPY's too)
+        # or that the writing code cannot take: found one by one below, the rest written.
+        logger.warning(
+            "a batch of %d buffered entries failed; writing them one by one",
+            len(entries),
+            exc_info=True,
         )
     return _write_one_by_one(shard, entries)
 
@@ -650,17 +675,55 @@ def _write_one_by_one(shard: int, entries: list[Entry]) -> int:
             written += fresh
         except (OperationalError, InterfaceError):
             raise
-        except DatabaseError:
-            # Kept aside, never dropped: an operator can read it and replay it.
-            logger.exception(
-                "buffered entry %s could not be written; kept in %s", entry.id, DEAD_LETTERS
-            )
-            client().xadd(DEAD_LETTERS, {"id": entry.id, "b": json.dumps(_as_body(entry))})
+        except Exception as exc:
+            # This entry alone: kept aside, never dropped, and the shard drains on.
+            _keep_aside(entry.id, {b"b": json.dumps(_as_body(entry)).encode()}, exc)
             with transaction.atomic():
                 cursor = _cursor(shard)
                 cursor.last_id = entry.id
                 cursor.save(update_fields=["last_id", "updated_at"])
     return written
+
+
+def _keep_aside(entry_id: bytes | str, fields: dict[bytes, bytes], error: BaseException) -> None:
+    """Move an entry that cannot be written to the dead-letter stream, with the reason, and
+    say so at error level: an operator reads it there (``manage.py ingest`` counts them) and
+    can replay it. The shard goes on with the next entry."""
+    entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    reason = f"{type(error).__name__}: {error}"[:500]
+    logger.error(
+        "buffered entry %s could not be written (%s); kept in %s",
+        entry_id,
+        reason,
+        DEAD_LETTERS,
+        exc_info=error,
+    )
+    kept: dict[Any, Any] = {**fields, "id": entry_id, "error": reason}
+    client().xadd(DEAD_LETTERS, kept)
+
+
+def kept_aside() -> int:
+    """How many buffered entries could not be written and wait in the dead-letter stream."""
+    return int(client().xlen(DEAD_LETTERS))
+
+
+def replay_kept_aside() -> int:
+    """Put the entries kept aside back in their shards, for the next drain to write (once the
+    cause is fixed); return how many. One that fails again is kept aside again, never lost.
+    An entry whose body cannot be read stays where it is."""
+    moved = 0
+    kept: Any = client().xrange(DEAD_LETTERS)
+    for dead_id, fields in kept:
+        try:
+            entry = _decode(fields.get(b"id", b"0-0"), fields)
+        except BadEntry:
+            continue
+        if entry is None:
+            continue
+        client().xadd(stream_key(shard_of(entry.vid)), {"b": fields[b"b"]})
+        client().xdel(DEAD_LETTERS, dead_id)
+        moved += 1
+    return moved
 
 
 def _as_body(entry: Entry) -> dict[str, Any]:

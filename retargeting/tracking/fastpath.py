@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core import signals
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIRequest
@@ -36,9 +37,21 @@ class CollectorFastPath:
         self.fallback = fallback
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        view = ROUTES.get(environ.get("PATH_INFO", ""))
+        refused = views.framing_refused(environ.get("HTTP_TRANSFER_ENCODING"))
+        if refused is not None:  # on every path, as the collector's server (loop.py)
+            return _answer(refused, start_response)
+        path = environ.get("PATH_INFO", "")
+        view = ROUTES.get(path)
+        # gunicorn's socket: a collector or server API body that stops coming is a 408 after
+        # COLLECTOR_BODY_TIMEOUT seconds without a byte (views.read_body), as in the
+        # collector's server, not a worker held until gunicorn kills it.
+        sock = environ.get("gunicorn.socket")
+        if sock is None or (view is None and not path.startswith(views.API_PREFIX)):
+            sock = None
+        else:
+            sock.settimeout(settings.COLLECTOR_BODY_TIMEOUT)
         if view is None:
-            return self.fallback(environ, start_response)
+            return self._fallback(environ, start_response, sock)
         signals.request_started.send(sender=self.__class__, environ=environ)
         request = WSGIRequest(environ)
         buffer.arriving()  # the buffer's appends of concurrent requests go together
@@ -48,6 +61,8 @@ class CollectorFastPath:
             response = response_for_exception(request, exc)
         finally:
             buffer.leaving()
+            if sock is not None:
+                sock.settimeout(None)
         response.setdefault("X-Content-Type-Options", "nosniff")
         # Closing the response sends request_finished, as Django's handler does.
         response._handler_class = self.__class__  # type: ignore[attr-defined]
@@ -59,3 +74,20 @@ class CollectorFastPath:
         ]
         start_response(status, headers)
         return response
+
+    def _fallback(
+        self, environ: dict[str, Any], start_response: StartResponse, sock: Any
+    ) -> Iterable[bytes]:
+        """Django's handler; the socket back to blocking once the view has answered."""
+        try:
+            return self.fallback(environ, start_response)
+        finally:
+            if sock is not None:
+                sock.settimeout(None)
+
+
+def _answer(response: HttpResponse, start_response: StartResponse) -> Iterable[bytes]:
+    """``response`` sent as is, before Django sees the request."""
+    response.setdefault("X-Content-Type-Options", "nosniff")
+    start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
+    return [response.content]

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
+from django.conf import settings
 from django.core import signals
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.exception import response_for_exception
@@ -93,17 +94,31 @@ class CollectorLoop:
             await self._lifespan(receive, send)
             return
         path = scope.get("path") if scope["type"] == "http" else None
+        if path is not None:
+            refused = views.framing_refused(_header(scope, b"transfer-encoding"))
+            if refused is not None:  # on every path, as the web server (fastpath.py)
+                await _respond(send, refused, head=scope.get("method") == "HEAD")
+                return
         if path == "/t/e":
             await self._collect(scope, receive, send)
         elif path == "/t/p.gif":
             await self._pixel(scope, receive, send)
+        elif path is not None and path.startswith(views.API_PREFIX):
+            await self._api(scope, receive, send)
         else:
             await self.fallback(scope, receive, send)
 
     # --- POST /t/e ---------------------------------------------------------------------------
 
     async def _collect(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive, views.MAX_BODY + 1)
+        # The body is read only where the web server's view reads it: a POST within the
+        # limit. A length over it is answered at once (413), another method without waiting.
+        wanted = scope.get("method") == "POST" and _declared_length(scope) <= views.MAX_BODY
+        try:
+            body = await _read_body(receive, views.MAX_BODY + 1) if wanted else b""
+        except TimeoutError:
+            await _respond(send, views.incomplete_body(408), head=False)
+            return
         request = _Request(scope, body)
         if request.method != "POST":  # preflights, and the 405 of any other method
             response = await self._view(views.collect, lambda: _Request(scope, body))
@@ -127,10 +142,39 @@ class CollectorLoop:
                 return views.accepted(taken, request)
         return await self._view(lambda retry: views.store_batch(retry, checked), again)
 
+    # --- The server API: Django's view, its body read here first -----------------------------
+
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Django's handler, given the body read here with the web server's rules
+        (``views.read_body`` then answers as in gunicorn): a body that stops coming is a 408
+        after ``COLLECTOR_BODY_TIMEOUT`` (Django's handler would wait for ever); a length over
+        64 KiB is not waited for."""
+        body = b""
+        if _declared_length(scope) <= views.MAX_BODY:
+            try:
+                body = await _read_body(receive, views.MAX_BODY + 1)
+            except TimeoutError:
+                await _respond(send, views.incomplete_body(408), head=False)
+                return
+        given = False
+
+        async def replay() -> Message:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            while True:  # the disconnect, once the answer is sent; a body left unread
+                message = await receive()  # (over the limit) is not Django's to see
+                if message["type"] != "http.request":
+                    return message
+
+        await self.fallback(scope, replay, send)
+
     # --- GET /t/p.gif ------------------------------------------------------------------------
 
     async def _pixel(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive, 0)
+        # The pixel reads no body, as the web server's view: a length that lies is no wait.
+        body = b""
         request = _Request(scope, body)
         if request.method not in ("GET", "HEAD"):
             response = await self._view(views.pixel, lambda: _Request(scope, body))
@@ -237,14 +281,30 @@ class CollectorLoop:
             await appender.close()
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The request header ``name`` (lower case), or None."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _declared_length(scope: Scope) -> int:
+    try:
+        return int(_header(scope, b"content-length") or 0)
+    except ValueError:
+        return 0
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
     """The request's body, at most ``limit`` bytes (more is left unread: the view's check of
-    the size answers 413)."""
+    the size answers 413). ``TimeoutError`` when no byte came for ``COLLECTOR_BODY_TIMEOUT``
+    seconds, as the web server's socket times out (a body shorter than its length)."""
     chunks: list[bytes] = []
     size = 0
     more = True
     while more and size <= limit:
-        message = await receive()
+        message = await asyncio.wait_for(receive(), settings.COLLECTOR_BODY_TIMEOUT)
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")

@@ -11,7 +11,14 @@ from django.db.models import Q
 
 from retargeting.sites.models import Site
 
-VISITOR_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+# The visitor id's characters and length, matched against the whole string: with ``^…$`` and
+# ``re.match`` a 64-character id followed by a newline passed, and no 64-character column
+# holds it. ``\A…\Z`` for Python; ``VISITOR_ID_JSON_PATTERN`` for the OpenAPI description (an
+# ECMAScript regular expression, where ``$`` is the end of the string).
+VISITOR_ID_MIN, VISITOR_ID_MAX = 16, 64
+_VISITOR_ID = rf"[A-Za-z0-9_-]{{{VISITOR_ID_MIN},{VISITOR_ID_MAX}}}"
+VISITOR_ID_PATTERN = rf"\A{_VISITOR_ID}\Z"
+VISITOR_ID_JSON_PATTERN = f"^{_VISITOR_ID}$"
 validate_visitor_id = RegexValidator(VISITOR_ID_PATTERN, "16–64 characters from [A-Za-z0-9_-].")
 
 
@@ -21,7 +28,9 @@ class Visitor(models.Model):
     site_path = "site"  # see retargeting.sites.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
-    vid = models.CharField("visitor id", max_length=64, validators=[validate_visitor_id])
+    vid = models.CharField(
+        "visitor id", max_length=VISITOR_ID_MAX, validators=[validate_visitor_id]
+    )
     customer_id = models.CharField(
         "shop's customer id",
         max_length=128,

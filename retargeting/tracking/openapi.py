@@ -7,6 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
+from retargeting.tracking import schema
+from retargeting.tracking.models import VISITOR_ID_JSON_PATTERN, VISITOR_ID_MAX, VISITOR_ID_MIN
+
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _AMOUNT = {
     "oneOf": [
@@ -15,54 +18,85 @@ _AMOUNT = {
     ],
     "description": "A number, or its digits in a string (a dot before the decimals).",
 }
-_ID = {
-    "oneOf": [
-        {"type": "string", "minLength": 1, "maxLength": 128},
-        {"type": "integer"},
-    ],
-    "description": "A string, or a whole number (stored as its digits).",
+
+
+def _id(max_length: int) -> dict[str, Any]:
+    """A shop's id of something: a string of at most ``max_length`` (its column's), or a
+    whole number."""
+    return {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": max_length},
+            {"type": "integer"},
+        ],
+        "description": "A string, or a whole number (stored as its digits).",
+    }
+
+
+_CURRENCY = {
+    "type": "string",
+    "pattern": "^[A-Za-z]{3}$",
+    "maxLength": schema.CURRENCY_LENGTH,
+    "example": "EUR",
 }
-_CURRENCY = {"type": "string", "pattern": "^[A-Za-z]{3}$", "example": "EUR"}
-_VID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"}
+_VID = {
+    "type": "string",
+    "pattern": VISITOR_ID_JSON_PATTERN,
+    "minLength": VISITOR_ID_MIN,
+    "maxLength": VISITOR_ID_MAX,
+}
+_SITE_KEY = {
+    "type": "string",
+    "pattern": f"^[A-Za-z0-9_-]{{1,{schema.SITE_KEY_LENGTH}}}$",
+    "maxLength": schema.SITE_KEY_LENGTH,
+}
+_PHONE = {"type": "string", "maxLength": schema.PHONE_LENGTH}
 _CONSENT = {
     "type": "object",
     "required": ["granted", "text"],
     "properties": {
         "granted": {"type": "boolean"},
-        "text": {"type": "string", "maxLength": 2000, "description": "The exact wording shown."},
-        "source": {"type": "string", "maxLength": 64, "example": "checkout"},
+        "text": {
+            "type": "string",
+            "maxLength": schema.CONSENT_TEXT_LENGTH,
+            "description": "The exact wording shown.",
+        },
+        "source": {
+            "type": "string",
+            "maxLength": schema.CONSENT_SOURCE_LENGTH,
+            "example": "checkout",
+        },
     },
 }
 _LINK = {
     "type": "string",
     "format": "uri",
-    "maxLength": 2000,
+    "maxLength": schema.URL_LENGTH,
     "description": "An http(s) address on one of the site's domains (or a subdomain).",
 }
 _ITEM = {
     "type": "object",
     "required": ["sku", "name", "price", "quantity"],
     "properties": {
-        "sku": _ID,
-        "name": {"type": "string", "minLength": 1, "maxLength": 256},
+        "sku": _id(schema.SKU_LENGTH),
+        "name": {"type": "string", "minLength": 1, "maxLength": schema.ITEM_NAME_LENGTH},
         "price": _AMOUNT,
         "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
         "url": _LINK,
-        "image": {"type": "string", "format": "uri", "maxLength": 2000},
+        "image": {"type": "string", "format": "uri", "maxLength": schema.URL_LENGTH},
     },
 }
 _CART = {
     "type": "object",
     "required": ["id", "currency", "total", "items"],
     "properties": {
-        "id": _ID,
+        "id": _id(schema.CART_ID_LENGTH),
         "currency": _CURRENCY,
         "total": _AMOUNT,
         "url": _LINK,
         "items": {"type": "array", "maxItems": 200, "items": _ITEM},
         "ref": {
             "type": "string",
-            "maxLength": 128,
+            "maxLength": schema.CART_REF_LENGTH,
             "description": "What the shop's platform names the cart by in its orders "
             "(WooCommerce's cart hash); optional.",
         },
@@ -74,8 +108,8 @@ _EVENTS = {
         "required": ["type", "url"],
         "properties": {
             "type": {"type": "string", "enum": ["page_view"]},
-            "url": {"type": "string", "format": "uri", "maxLength": 2000},
-            "title": {"type": "string", "maxLength": 500},
+            "url": {"type": "string", "format": "uri", "maxLength": schema.URL_LENGTH},
+            "title": {"type": "string", "maxLength": schema.TITLE_LENGTH},
         },
     },
     "cart": {
@@ -94,10 +128,14 @@ _EVENTS = {
         "the site already knows is a claim only (docs/consent.md).",
         "properties": {
             "type": {"type": "string", "enum": ["identify"]},
-            "phone": {"type": "string", "maxLength": 64, "example": "06 12 34 56 78"},
-            "first_name": {"type": "string", "maxLength": 80},
+            "phone": {
+                "type": "string",
+                "maxLength": schema.PHONE_LENGTH,
+                "example": "06 12 34 56 78",
+            },
+            "first_name": {"type": "string", "maxLength": schema.FIRST_NAME_LENGTH},
             "consent": _CONSENT,
-            "token": {"type": "string", "maxLength": 1024},
+            "token": {"type": "string", "maxLength": schema.TOKEN_LENGTH},
         },
     },
     "purchase": {
@@ -105,7 +143,7 @@ _EVENTS = {
         "required": ["type", "order_id", "total", "currency"],
         "properties": {
             "type": {"type": "string", "enum": ["purchase"]},
-            "order_id": _ID,
+            "order_id": _id(schema.ORDER_ID_LENGTH),
             "total": _AMOUNT,
             "currency": _CURRENCY,
         },
@@ -130,6 +168,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "Malformed: the error names the field",
         401: "Missing or wrong secret key",
         403: "Unknown site key or origin not allowed",
+        408: "The body stopped coming before its Content-Length",
+        411: "A body sent in chunks (Transfer-Encoding): send a Content-Length",
         413: "Body over 64 KiB",
         429: "Over the rate limit",
     }
@@ -165,7 +205,7 @@ def _description() -> dict[str, Any]:
                             "type": "object",
                             "required": ["site", "vid", "events"],
                             "properties": {
-                                "site": {"type": "string", "maxLength": 64},
+                                "site": _SITE_KEY,
                                 "vid": _VID,
                                 "events": {
                                     "type": "array",
@@ -189,7 +229,10 @@ def _description() -> dict[str, Any]:
                             "schema": {"type": "string"},
                         }
                     ],
-                    "responses": {"204": {"description": "Stored"}, **_errors(400, 403, 413, 429)},
+                    "responses": {
+                        "204": {"description": "Stored"},
+                        **_errors(400, 403, 408, 411, 413, 429),
+                    },
                 }
             },
             "/t/p.gif": {
@@ -213,8 +256,11 @@ def _description() -> dict[str, Any]:
                             "type": "object",
                             "required": ["phone", "consent"],
                             "properties": {
-                                "phone": {"type": "string", "maxLength": 64},
-                                "first_name": {"type": "string", "maxLength": 80},
+                                "phone": _PHONE,
+                                "first_name": {
+                                    "type": "string",
+                                    "maxLength": schema.FIRST_NAME_LENGTH,
+                                },
                                 "vid": _VID,
                                 "consent": _CONSENT,
                             },
@@ -228,7 +274,7 @@ def _description() -> dict[str, Any]:
                                 "vid": {"type": "string", "nullable": True},
                             }
                         ),
-                        **_errors(400, 401, 413),
+                        **_errors(400, 401, 411, 413),
                     },
                 }
             },
@@ -245,8 +291,8 @@ def _description() -> dict[str, Any]:
                             "properties": {
                                 "cart": _CART,
                                 "vid": _VID,
-                                "customer_id": _ID,
-                                "phone": {"type": "string", "maxLength": 64},
+                                "customer_id": _id(schema.CUSTOMER_ID_LENGTH),
+                                "phone": _PHONE,
                             },
                         }
                     ),
@@ -262,7 +308,7 @@ def _description() -> dict[str, Any]:
                                 },
                             }
                         ),
-                        **_errors(400, 401, 413),
+                        **_errors(400, 401, 411, 413),
                     },
                 }
             },
@@ -275,11 +321,11 @@ def _description() -> dict[str, Any]:
                             "type": "object",
                             "required": ["order_id", "total", "currency"],
                             "properties": {
-                                "order_id": _ID,
+                                "order_id": _id(schema.ORDER_ID_LENGTH),
                                 "total": _AMOUNT,
                                 "currency": _CURRENCY,
                                 "vid": _VID,
-                                "phone": {"type": "string", "maxLength": 64},
+                                "phone": _PHONE,
                             },
                         }
                     ),
@@ -291,7 +337,7 @@ def _description() -> dict[str, Any]:
                                 "cart_converted": {"type": "boolean"},
                             }
                         ),
-                        **_errors(400, 401, 413),
+                        **_errors(400, 401, 411, 413),
                     },
                 }
             },

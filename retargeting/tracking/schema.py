@@ -14,15 +14,50 @@ from decimal import Decimal
 from typing import Any, TypeGuard
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.db.models import Model
+
 from retargeting.sites.domains import url_on_domains
-from retargeting.tracking.models import VISITOR_ID_PATTERN
+from retargeting.sites.models import Site
+from retargeting.tracking.models import VISITOR_ID_PATTERN, Cart, Event, Visitor
+
+
+def _column(model: type[Model], name: str) -> int:
+    length = model._meta.get_field(name).max_length  # type: ignore[union-attr]
+    assert isinstance(length, int)
+    return length
+
+
+# The longest value of each string field, the same for both collector servers and the server
+# API (the OpenAPI description reads them too). A field stored in a column takes that column's
+# length from the model, so the two cannot drift apart; the others are kept inside JSON.
+# tests/retargeting/test_schema_lengths.py walks the description and the models and holds
+# them equal (the first name's column is in optin/, a layer above: checked there).
+SITE_KEY_LENGTH = _column(Site, "public_key")
+CART_ID_LENGTH = _column(Cart, "external_id")
+CART_REF_LENGTH = _column(Cart, "ref")
+URL_LENGTH = _column(Cart, "url")
+CURRENCY_LENGTH = _column(Cart, "currency")
+ORDER_ID_LENGTH = _column(Event, "order_id")
+CUSTOMER_ID_LENGTH = _column(Visitor, "customer_id")
+FIRST_NAME_LENGTH = 80  # optin.models.Contact.first_name
+# Kept inside JSON only (the event's payload, the cart's items): no column to match.
+TITLE_LENGTH = 500
+SKU_LENGTH = 128
+ITEM_NAME_LENGTH = 256
+CONSENT_TEXT_LENGTH = 2000
+CONSENT_SOURCE_LENGTH = 64
+TOKEN_LENGTH = 1024
+PHONE_LENGTH = 64  # as typed; stored in E.164 (at most 16 characters) once read
 
 MAX_EVENTS = 100
 MAX_ITEMS = 200
 EVENT_TYPES = ("page_view", "cart", "identify", "purchase")
+# Every pattern is matched against the whole string (``fullmatch``): ``$`` after ``match``
+# also matches before a final newline, and "…\n" then reached a column too short for it.
 _VID = re.compile(VISITOR_ID_PATTERN)
-_AMOUNT_TEXT = re.compile(r"^\s*[0-9]{1,10}(\.[0-9]+)?\s*$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_SITE_KEY = re.compile(rf"[A-Za-z0-9_-]{{1,{SITE_KEY_LENGTH}}}")
+_AMOUNT_TEXT = re.compile(r"\s*[0-9]{1,10}(\.[0-9]+)?\s*")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _MAX_AMOUNT = Decimal("9999999999.99")
 
 
@@ -79,7 +114,7 @@ def string_field(
 
 
 def _url(obj: dict[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
-    value = string_field(obj, key, path, max_length=2000, required=required)
+    value = string_field(obj, key, path, max_length=URL_LENGTH, required=required)
     if value and not value.lower().startswith(("http://", "https://")):
         raise PayloadError(_at(path, key), "an http(s) URL")
     return value or None
@@ -89,7 +124,7 @@ def _amount(obj: dict[str, Any], key: str, path: str) -> Decimal:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise PayloadError(_at(path, key), "a number ≥ 0")
-    if isinstance(value, str) and not _AMOUNT_TEXT.match(value):
+    if isinstance(value, str) and not _AMOUNT_TEXT.fullmatch(value):
         raise PayloadError(_at(path, key), "a number ≥ 0 (in a string: digits, a dot, decimals)")
     try:
         amount = Decimal(str(value))
@@ -104,7 +139,7 @@ def _amount(obj: dict[str, Any], key: str, path: str) -> Decimal:
 
 def _currency(obj: dict[str, Any], path: str) -> str:
     value = obj.get("currency")
-    if not isinstance(value, str) or not _CURRENCY.match(value.strip().upper()):
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value.strip().upper()):
         raise PayloadError(_at(path, "currency"), "a 3-letter ISO 4217 code such as EUR")
     return value.strip().upper()
 
@@ -118,7 +153,7 @@ def _quantity(value: Any, path: str) -> int:
 
 
 def is_vid(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and _VID.match(value) is not None
+    return isinstance(value, str) and _VID.fullmatch(value) is not None
 
 
 def validate_vid(value: Any, path: str = "vid") -> str:
@@ -139,7 +174,7 @@ def _without_token(url: str) -> str:
 def page_view(event: dict[str, Any], path: str) -> dict[str, Any]:
     url = _url(event, "url", path, required=True)
     clean: dict[str, Any] = {"type": "page_view", "url": _without_token(url or "")}
-    title = string_field(event, "title", path, max_length=500, required=False)
+    title = string_field(event, "title", path, max_length=TITLE_LENGTH, required=False)
     if title:
         clean["title"] = title
     return clean
@@ -158,8 +193,8 @@ def cart(event: dict[str, Any], path: str) -> dict[str, Any]:
         ipath = f"{cpath}.items[{index}]"
         item = _object(raw, ipath)
         clean_item: dict[str, Any] = {
-            "sku": string_field(item, "sku", ipath, max_length=128, allow_number=True),
-            "name": string_field(item, "name", ipath, max_length=256),
+            "sku": string_field(item, "sku", ipath, max_length=SKU_LENGTH, allow_number=True),
+            "name": string_field(item, "name", ipath, max_length=ITEM_NAME_LENGTH),
             "price": str(_amount(item, "price", ipath)),
             "quantity": _quantity(item.get("quantity", 1), f"{ipath}.quantity"),
         }
@@ -171,7 +206,7 @@ def cart(event: dict[str, Any], path: str) -> dict[str, Any]:
     return {
         "type": "cart",
         "cart": {
-            "id": string_field(body, "id", cpath, max_length=128, allow_number=True),
+            "id": string_field(body, "id", cpath, max_length=CART_ID_LENGTH, allow_number=True),
             "currency": _currency(body, cpath),
             "total": str(_amount(body, "total", cpath)),
             "url": _url(body, "url", cpath),
@@ -184,7 +219,7 @@ def cart(event: dict[str, Any], path: str) -> dict[str, Any]:
 def _ref(body: dict[str, Any], path: str) -> dict[str, str]:
     """The platform's name for the cart's contents (WooCommerce's cart hash), kept only when
     given: an order of that platform finds its cart by it."""
-    ref = string_field(body, "ref", path, max_length=128, required=False)
+    ref = string_field(body, "ref", path, max_length=CART_REF_LENGTH, required=False)
     return {"ref": ref} if ref else {}
 
 
@@ -193,20 +228,24 @@ def consent(value: Any, path: str) -> dict[str, Any]:
     granted = body.get("granted")
     if not isinstance(granted, bool):
         raise PayloadError(f"{path}.granted", "true or false")
-    text = string_field(body, "text", path, max_length=2000, required=granted) or ""
-    source = string_field(body, "source", path, max_length=64, required=False) or ""
+    text = string_field(body, "text", path, max_length=CONSENT_TEXT_LENGTH, required=granted) or ""
+    source = (
+        string_field(body, "source", path, max_length=CONSENT_SOURCE_LENGTH, required=False) or ""
+    )
     return {"granted": granted, "text": text, "source": source}
 
 
 def identify(event: dict[str, Any], path: str) -> dict[str, Any]:
-    token = string_field(event, "token", path, max_length=1024, required=False)
+    token = string_field(event, "token", path, max_length=TOKEN_LENGTH, required=False)
     if token:
         return {"type": "identify", "token": token}
-    phone = string_field(event, "phone", path, max_length=64, required=False)
+    phone = string_field(event, "phone", path, max_length=PHONE_LENGTH, required=False)
     if not phone:
         raise PayloadError(f"{path}.phone", "a phone number (or a token)")
     clean: dict[str, Any] = {"type": "identify", "phone": phone}
-    first_name = string_field(event, "first_name", path, max_length=80, required=False)
+    first_name = string_field(
+        event, "first_name", path, max_length=FIRST_NAME_LENGTH, required=False
+    )
     if first_name:
         clean["first_name"] = first_name
     if event.get("consent") is not None:
@@ -217,7 +256,9 @@ def identify(event: dict[str, Any], path: str) -> dict[str, Any]:
 def purchase(event: dict[str, Any], path: str) -> dict[str, Any]:
     return {
         "type": "purchase",
-        "order_id": string_field(event, "order_id", path, max_length=128, allow_number=True),
+        "order_id": string_field(
+            event, "order_id", path, max_length=ORDER_ID_LENGTH, allow_number=True
+        ),
         "total": str(_amount(event, "total", path)),
         "currency": _currency(event, path),
     }
@@ -253,11 +294,17 @@ def check_links(
                 raise PayloadError(f"{path}.items[{item_index}].url", expected)
 
 
+def is_site_key(value: Any) -> TypeGuard[str]:
+    """Whether ``value`` can be a public site key (its column's length, its alphabet): what
+    cannot is never looked up (a NUL, say, is refused by PostgreSQL itself)."""
+    return isinstance(value, str) and _SITE_KEY.fullmatch(value) is not None
+
+
 def site_key(payload: Any) -> str:
     """The public site key of a batch, checked before anything else is read."""
     body = _object(payload, "")
     key = body.get("site")
-    if not isinstance(key, str) or not 1 <= len(key) <= 64:
+    if not is_site_key(key):
         raise PayloadError("site", "the site's public key")
     return key
 
@@ -265,7 +312,14 @@ def site_key(payload: Any) -> str:
 def customer_id(body: dict[str, Any]) -> str | None:
     """The shop's own customer or guest id (a string or a whole number), or None."""
     return (
-        string_field(body, "customer_id", "", max_length=128, required=False, allow_number=True)
+        string_field(
+            body,
+            "customer_id",
+            "",
+            max_length=CUSTOMER_ID_LENGTH,
+            required=False,
+            allow_number=True,
+        )
         or None
     )
 

@@ -37,6 +37,8 @@ from retargeting.web.ratelimit import allow
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+# The shop's server API: its bodies are read as the collector's (``read_body``).
+API_PREFIX = "/api/v1/"
 SNIPPET_PATH = Path(__file__).resolve().parent / "static" / "relance" / "t.js"
 # The platforms whose cart the snippet reads in the page (data-platform), one file each.
 PLATFORMS = ("shopify", "woocommerce", "prestashop")
@@ -68,6 +70,31 @@ def _request_host(request: HttpRequest) -> str | None:
             except ValueError:  # a malformed host ("http://[") is no origin: refused (403)
                 return None
     return None
+
+
+def framing_refused(transfer_encoding: str | None) -> JsonResponse | None:
+    """The answer of both servers to a body sent with ``Transfer-Encoding`` (chunked), on
+    every path: 411. Django reads a body by its ``Content-Length`` only, so the web server
+    saw an empty body where the collector's server read the chunks: one answer each. Browsers
+    (``sendBeacon``, ``fetch``) and the shops' servers send a length; the answer says how."""
+    if transfer_encoding is None:
+        return None
+    response = _error("send the body with a Content-Length (chunked bodies are refused)", 411)
+    response["Connection"] = "close"
+    return response
+
+
+def incomplete_body(status: int) -> JsonResponse:
+    """A body shorter than its ``Content-Length``: the client stopped sending (408 after
+    ``COLLECTOR_BODY_TIMEOUT`` seconds without a byte) or closed its side (400). Nothing
+    of it is read as a batch; the connection is closed, as what follows is not a request."""
+    if status == 408:
+        message = f"the body did not arrive within {settings.COLLECTOR_BODY_TIMEOUT:g} s"
+    else:
+        message = "the body is shorter than its Content-Length"
+    response = _error(message, status)
+    response["Connection"] = "close"
+    return response
 
 
 def _cors(response: HttpResponse, request: HttpRequest) -> HttpResponse:
@@ -168,20 +195,36 @@ def collect(request: HttpRequest) -> HttpResponse:
     return store_batch(request, checked)
 
 
-def check_batch(
-    request: HttpRequest, lookup: Lookup = site_by_public_key
-) -> Accepted | HttpResponse:
-    """A ``POST /t/e`` checked: its batch, or the answer that refuses it. ``lookup`` finds the
-    site by its key (the collector's event loop passes one that only reads the cache)."""
+def read_body(request: HttpRequest) -> bytes | JsonResponse:
+    """The body of a collector or server API request, or the answer that refuses it, the same
+    in both servers: 413 for a ``Content-Length`` over 64 KiB at once (the body is not waited
+    for) or for what was read; 408 when no byte came for ``COLLECTOR_BODY_TIMEOUT`` seconds,
+    400 when the client closed its side first (both shorter than the length claimed)."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > MAX_BODY:
-        return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
-    body = request.read(MAX_BODY + 1)
+        return _error(f"the body is over {MAX_BODY // 1024} KiB", 413)
+    try:
+        body = request.read(MAX_BODY + 1)
+    except OSError:  # the web server's socket: no byte for COLLECTOR_BODY_TIMEOUT seconds
+        return incomplete_body(408)
     if len(body) > MAX_BODY:
-        return _cors(_error(f"the body is over {MAX_BODY // 1024} KiB", 413), request)
+        return _error(f"the body is over {MAX_BODY // 1024} KiB", 413)
+    if len(body) < declared:  # the client closed its side before the end: not a request
+        return incomplete_body(400)
+    return body
+
+
+def check_batch(
+    request: HttpRequest, lookup: Lookup = site_by_public_key
+) -> Accepted | HttpResponse:
+    """A ``POST /t/e`` checked: its batch, or the answer that refuses it. ``lookup`` finds the
+    site by its key (the collector's event loop passes one that only reads the cache)."""
+    body = read_body(request)
+    if isinstance(body, JsonResponse):
+        return _cors(body, request)
     try:
         payload = strict_json.loads(body)
         key = schema.site_key(payload)
@@ -292,7 +335,9 @@ def check_pixel(request: HttpRequest, lookup: Lookup = site_by_public_key) -> Ac
     params = request.GET
     if params.get("type", "page_view") != "page_view":
         return None
-    key = params.get("site", "")[:64]
+    key = params.get("site", "")
+    if not schema.is_site_key(key):
+        return None
     site = lookup(key)
     if site is None:
         return None
@@ -390,10 +435,11 @@ def _api_request(request: HttpRequest) -> tuple[Site, dict[str, Any]]:
         response = _error("a valid secret key is required: Authorization: Bearer sk_...", 401)
         response["WWW-Authenticate"] = 'Bearer realm="relance"'
         raise _Refused(response)
-    if len(request.body) > MAX_BODY:
-        raise _Refused(_error(f"the body is over {MAX_BODY // 1024} KiB", 413))
+    raw = read_body(request)
+    if isinstance(raw, JsonResponse):
+        raise _Refused(raw)
     try:
-        body = strict_json.loads(request.body)
+        body = strict_json.loads(raw)
     except strict_json.InvalidJson as exc:
         raise _Refused(_error(str(exc), 400)) from None
     if not isinstance(body, dict):
@@ -440,7 +486,9 @@ def api_identify(request: HttpRequest) -> JsonResponse:
             "phone": phone,
             "consent": schema.consent(body["consent"], "consent"),
         }
-        first_name = schema.string_field(body, "first_name", "", max_length=80, required=False)
+        first_name = schema.string_field(
+            body, "first_name", "", max_length=schema.FIRST_NAME_LENGTH, required=False
+        )
         if first_name:
             event["first_name"] = first_name
     except _Refused as refused:

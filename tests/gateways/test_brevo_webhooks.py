@@ -169,3 +169,22 @@ def test_a_stop_reply_reported_by_brevo_is_an_opt_out_and_other_replies_are_not(
 def test_hostile_bodies_with_our_secret_never_cause_a_server_error(client, brevo, payload):
     response = post(client, webhook_url(), payload)
     assert response.status_code in (204, 400)
+
+
+def test_a_deeply_nested_body_is_a_400_and_a_real_status_still_works(client, brevo, accepted):
+    """Python's plain JSON reader gives up on deep nesting with a RecursionError (a 500): the
+    strict reader of every JSON body refuses it with a 400, and Brevo's own payload passes."""
+    url = webhook_url()
+    deep = "[" * 100_000 + "]" * 100_000
+    answers = [
+        client.post(url, data=deep, content_type="application/json").status_code,
+        client.post(url, data='{"a": NaN}', content_type="application/json").status_code,
+        client.post(url, data='{"to": "\\ud800"}', content_type="application/json").status_code,
+    ]
+    assert answers == [400, 400, 400]
+    accepted.refresh_from_db()
+    assert accepted.status == SendStatus.ACCEPTED
+    message_id = int(accepted.provider_id)
+    assert post(client, url, brevo.status_payload(message_id, "delivered")).status_code == 204
+    accepted.refresh_from_db()
+    assert accepted.status == SendStatus.DELIVERED

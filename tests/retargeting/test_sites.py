@@ -156,3 +156,12 @@ def test_an_operator_choice_of_cookie_consent_is_kept_and_an_empty_one_means_the
 def test_the_database_refuses_an_unknown_cookie_consent(site):
     with pytest.raises(IntegrityError), transaction.atomic():
         Site.objects.filter(pk=site.pk).update(cookie_consent="maybe")
+
+
+@pytest.mark.parametrize("clock", ["08:00\n", "08:00\r\n", "08:00 ", "\n08:00"])
+def test_an_opening_hour_with_anything_around_it_is_refused(clock):
+    from retargeting.sites.hours import parse_clock
+
+    assert str(parse_clock("08:00", "start")) == "08:00:00"  # control
+    with pytest.raises(ValidationError):
+        parse_clock(clock, "start")

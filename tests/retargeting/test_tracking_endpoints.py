@@ -231,7 +231,7 @@ def test_the_openapi_description_covers_the_collector_and_the_api(client):
     assert spec["openapi"].startswith("3.")
     assert {"/t/e", "/t/p.gif", "/api/v1/identify", "/api/v1/purchases"} <= set(spec["paths"])
     collector = spec["paths"]["/t/e"]["post"]
-    assert set(collector["responses"]) == {"204", "400", "403", "413", "429"}
+    assert set(collector["responses"]) == {"204", "400", "403", "408", "411", "413", "429"}
     assert spec["paths"]["/api/v1/identify"]["post"]["security"] == [{"secretKey": []}]
 
 
