@@ -400,7 +400,12 @@ class Conversion(models.Model):
     # Whether the figures count it: only a correction (campaigns.corrections) changes it, with
     # its audit row; the purchase itself is never edited.
     counted = models.BooleanField(
-        default=True, editable=False, help_text="False once a correction excluded it."
+        default=True,
+        # In the table too: the previous release's processes, still running while a deploy
+        # migrates, record purchases without this column.
+        db_default=True,
+        editable=False,
+        help_text="False once a correction excluded it.",
     )
 
     class Meta:

@@ -49,6 +49,9 @@ class Contact(models.Model):
         max_length=80,
         blank=True,
         default="",
+        # In the table too: processes of the previous release, still running while a deploy
+        # migrates, create contacts without this column.
+        db_default="",
         help_text="A first name typed at a checkout or in a page: used only once the number's "
         "owner confirmed (then it becomes the first name).",
     )

@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='conversion',
             name='counted',
-            field=models.BooleanField(default=True, editable=False, help_text='False once a correction excluded it.'),
+            field=models.BooleanField(db_default=True, default=True, editable=False, help_text='False once a correction excluded it.'),
         ),
         migrations.CreateModel(
             name='ConversionCorrection',

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='contact',
             name='claimed_first_name',
-            field=models.CharField(blank=True, default='', help_text="A first name typed at a checkout or in a page: used only once the number's owner confirmed (then it becomes the first name).", max_length=80),
+            field=models.CharField(blank=True, db_default='', default='', help_text="A first name typed at a checkout or in a page: used only once the number's owner confirmed (then it becomes the first name).", max_length=80),
         ),
         migrations.AlterField(
             model_name='consent',
