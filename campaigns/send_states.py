@@ -129,26 +129,37 @@ class Move:
     fields: dict[str, object] = field(default_factory=dict)
 
 
-def advance_many(moves: Sequence[Move], *, source: str, at: datetime | None = None) -> None:
+def advance_many(
+    moves: Sequence[Move], *, source: str, at: datetime | None = None, claimed: bool = False
+) -> None:
     """:func:`advance` for a batch of sends (one move each), in a constant number of queries:
-    the same rule, the same history rows, each send moved only if that is forward."""
+    the same rule, the same history rows, each send moved only if that is forward.
+
+    With ``claimed``, the moves are a worker's decisions about sends it claimed: one that is
+    not the provider's acceptance applies only while the send is still held by that claim
+    (``claimed_at`` unchanged). A batch slower than the reconciler's patience finds some of its
+    sends taken back and perhaps claimed and sent by another worker: putting one back to
+    planned then would have it sent twice."""
     if not moves:
         return
     at = at or timezone.now()
     with transaction.atomic():
-        current = dict(
-            Send.objects.select_for_update()
+        current = {
+            pk: (status, claimed_at)
+            for pk, status, claimed_at in Send.objects.select_for_update()
             .filter(pk__in=[move.send.pk for move in moves])
             .order_by("pk")
-            .values_list("pk", "status")
-        )
+            .values_list("pk", "status", "claimed_at")
+        }
         events: list[dict[str, object]] = []
         moved_sends, names = [], {"updated_at"}
         for move in moves:
             send = move.send
             if send.pk not in current:
                 continue  # deleted since (an erasure takes the contact's sends with it)
-            now_at = current[send.pk]
+            now_at, claimed_at = current[send.pk]
+            if claimed and move.status != SendStatus.ACCEPTED and claimed_at != send.claimed_at:
+                continue  # taken back meanwhile: no longer this claim's to decide or record
             moved = can_move(now_at, move.status)
             detail = move.detail if moved else f"ignored after {now_at}: {move.detail}".strip(": ")
             events.append(

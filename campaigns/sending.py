@@ -252,6 +252,7 @@ def _send_locked(
         messaged: list[int] = []  # the contacts the provider took a message to
         callback = gateway.status_callback_url()  # the same for every SMS of the batch
         crash: BaseException | None = None
+        throttled = False  # once the sender's rate is spent, the rest of the batch waits apart
         try:
             for send in going:
                 key = (send.site_id, send.contact_id or 0)
@@ -261,6 +262,10 @@ def _send_locked(
                 if move is not None:
                     moves.append(move)
                     outcomes[send.pk] = str(move.reason)
+                    continue
+                if throttled:
+                    moves.append(_throttled(send, now=now))
+                    outcomes[send.pk] = SendReason.THROTTLED
                     continue
                 result = _call(
                     send,
@@ -275,13 +280,10 @@ def _send_locked(
                     # no longer this worker's to send, nor to record.
                     outcomes[send.pk] = "taken_back"
                 elif result.error_code == THROTTLED:
-                    move = Move(
-                        send,
-                        SendStatus.PLANNED,
-                        SendReason.THROTTLED,
-                        fields={"due_at": now + timedelta(seconds=5), "claimed_at": None},
-                    )
-                    moves.append(move)
+                    # Each send would wait its 20 s for the rate in turn, and a batch that
+                    # long outlives the reconciler's patience: the rest goes back with it.
+                    throttled = True
+                    moves.append(_throttled(send, now=now))
                     outcomes[send.pk] = SendReason.THROTTLED
                 elif result.outcome is Outcome.ACCEPTED:
                     accepted_at = timezone.now()
@@ -320,7 +322,7 @@ def _send_locked(
             )
         # What the provider took is written (and committed with the contacts' lock) even when
         # a later call of the batch raised.
-        advance_many(moves, source="worker")
+        advance_many(moves, source="worker", claimed=True)
         mark_all_messaged(contact_ids=messaged, at=timezone.now())
     if crash is not None:
         raise crash
@@ -458,6 +460,16 @@ def _call(
         max_wait=20,
         handing=lambda: mark(send),
         segments=send.segments,
+    )
+
+
+def _throttled(send: Send, *, now: datetime) -> Move:
+    """Back to planned, due again in a few seconds: the sender's shared rate had no room."""
+    return Move(
+        send,
+        SendStatus.PLANNED,
+        SendReason.THROTTLED,
+        fields={"due_at": now + timedelta(seconds=5), "claimed_at": None},
     )
 
 

@@ -11,7 +11,7 @@ import time_machine
 from django.db import connection
 
 from campaigns import sending
-from campaigns.models import Send, SendStatus
+from campaigns.models import Send, SendEvent, SendStatus
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.gateways import get_gateway
@@ -265,3 +265,39 @@ def test_a_send_the_reconciler_took_back_is_not_sent_by_the_slow_batch_too(twili
     per_number = Counter(message.to for message in twilio.messages.values())
     assert len(per_number) == 4 and set(per_number.values()) == {1}
     assert set(Send.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"accepted"}
+
+
+class TakenAndClaimedDuring:
+    """A first call that outlasts the reconciler's patience, during which another worker
+    claims the sends taken back; then the call fails (a bug, a lost connection)."""
+
+    def __init__(self, others):
+        self.others = others
+
+    def __getattr__(self, name):
+        return getattr(get_gateway(), name)
+
+    def send(self, sms):
+        sending.reconcile_stuck(stuck_after=timedelta(0))
+        assert sending._claim(self.others, now=NOW + timedelta(seconds=1)) == self.others
+        raise RuntimeError("the provider's client failed")
+
+
+def test_a_slow_batch_leaves_alone_the_sends_another_worker_claimed_meanwhile():
+    site = SiteFactory(quiet_hours="none")
+    step = StepFactory(flow__site=site, template=TEMPLATE)
+    with time_machine.travel(NOW, tick=False):
+        ids = [due(step, consenting(site)).pk for _ in range(4)]
+        with pytest.raises(RuntimeError):
+            sending.deliver_batch(send_ids=ids, gateway=TakenAndClaimedDuring(ids[1:]))
+    # The slow batch would have put them back to planned (never handed over, as it saw them):
+    # the other worker, which holds them now, would send them and the next pass again.
+    others = Send.objects.filter(pk__in=ids[1:])
+    assert set(others.values_list("status", "claimed_at")) == {
+        ("sending", NOW + timedelta(seconds=1))
+    }
+    # The reconciler's taking back is in their history; nothing of the slow batch's after it.
+    worker = SendEvent.objects.filter(send_id__in=ids[1:], source="worker")
+    assert not worker.filter(reason="interrupted").exists()
+    # Control: the one it handed over is left to the reconciler, marked.
+    assert Send.objects.get(pk=ids[0]).handed_at is not None

@@ -168,3 +168,27 @@ def test_brevo_says_it_cannot_list_its_messages(settings):
     settings.SMS_BACKEND = "brevo"
     gateway = get_gateway()
     assert gateway.name == "brevo" and not gateway.lists_messages
+
+
+def test_a_batch_whose_sender_has_no_room_asks_the_rate_once_and_puts_the_rest_back(
+    twilio, sender, monkeypatch
+):
+    """Each send of a batch would otherwise wait its 20 s for the rate in turn: a batch of 100
+    at a saturated sender would outlive the reconciler's patience (10 minutes)."""
+    from retargeting.gateways import throttle
+
+    site = SiteFactory(quiet_hours="none", sender=sender)
+    reminders = [a_reminder(site) for _ in range(3)]
+    asked = []
+    monkeypatch.setattr(throttle, "acquire", lambda *args, **kwargs: asked.append(args) or False)
+    outcomes = sending.deliver_batch(send_ids=[reminder.pk for reminder in reminders])
+    assert set(outcomes.values()) == {"throttled"} and len(outcomes) == 3
+    assert len(asked) == 1
+    assert twilio.messages == {}
+    for reminder in reminders:
+        reminder.refresh_from_db()
+        assert (reminder.status, reminder.reason, reminder.claimed_at) == (
+            "planned",
+            "throttled",
+            None,
+        )
