@@ -331,6 +331,9 @@ class ShortLink(models.Model):
     target_url = models.URLField(max_length=2000)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # The first person to tap the link gets the contact token, nobody after: an SMS forwarded,
+    # screenshotted or posted ties no other browser to the number.
+    token_issued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.code

@@ -154,8 +154,8 @@ TABLE: list[Row] = [
             True,
             0,
             204,
-            "the browser that tapped our link is the number's (once, within 30 minutes of the "
-            "tap, from that browser); consent never changes",
+            "the browser that first tapped our link is the number's (once, within 30 minutes "
+            "of the tap, from that browser); consent never changes",
         )
         for state in STATES[1:]
     ),

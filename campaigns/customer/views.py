@@ -37,12 +37,20 @@ def follow(request: HttpRequest, code: str) -> HttpResponse:
         repeated = Click.objects.filter(link=link, ip=ip, at__gte=now - REPEAT_WINDOW).exists()
         if not repeated:
             Click.objects.create(link=link, at=now, ip=ip, user_agent_class=agent)
-    # The contact token goes only to a person tapping the link: a preview fetcher (a chat
-    # app's server) or a HEAD request gets the redirect without it.
+    # The contact token goes only to the first person tapping the link: a preview fetcher (a
+    # chat app's server) or a HEAD request gets the redirect without it, and so does every tap
+    # after the first (the SMS forwarded or posted): one statement settles two taps at once.
     person = request.method == "GET" and agent != "preview"
+    first = (
+        person
+        and ShortLink.objects.filter(pk=link.pk, token_issued_at__isnull=True).update(
+            token_issued_at=now
+        )
+        == 1
+    )
     # The collector reads the user agent cut at 512 characters: the token is bound to the same.
     response = HttpResponseRedirect(
-        destination(link, with_token=person, user_agent=user_agent[:512])
+        destination(link, with_token=first, user_agent=user_agent[:512])
     )
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"

@@ -173,12 +173,33 @@ def test_a_token_is_honoured_once_even_by_the_browser_that_tapped(client, shop):
         # The same browser after its cookies were cleared: a new visitor id, same user agent.
         assert present(client, shop, token, vid=TWIN_VID, user_agent=IPHONE) == 204
     assert owner_of(POSTER_VID) == (POSTER, "token") and owner_of(TWIN_VID) is None
-    # Control: a new tap makes a new token, honoured.
-    with time_machine.travel(MORNING + timedelta(minutes=2), tick=False):
-        again = tap(client, IPHONE)
-        assert again != token
-        assert present(client, shop, again, vid=TWIN_VID, user_agent=IPHONE) == 204
-    assert owner_of(TWIN_VID) == (POSTER, "token")
+    # Control: the token of the first tap, presented by the browser that tapped, was honoured.
+
+
+def test_only_the_first_tap_of_a_link_gets_a_token(client, shop):
+    """An SMS forwarded, screenshotted or posted: whoever taps its link after the customer
+    lands on the cart without her token, so no other browser becomes hers."""
+    with time_machine.travel(MORNING, tick=False):
+        token = tap(client, IPHONE)
+        assert present(client, shop, token, vid=POSTER_VID, user_agent=IPHONE) == 204
+    with time_machine.travel(MORNING + timedelta(days=2), tick=False):
+        for agent in (ANDROID, IPHONE):
+            response = client.get("/s/Abc123defg", HTTP_USER_AGENT=agent)
+            assert response.status_code == 302
+            query = parse_qs(urlsplit(response["Location"]).query)
+            assert "_rl" not in query and query["restore"] == ["1"]  # still the cart
+    assert owner_of(POSTER_VID) == (POSTER, "token")
+    assert VisitorLink.objects.count() == 1
+
+
+def test_a_preview_fetch_or_a_head_request_does_not_use_up_the_links_token(client, shop):
+    with time_machine.travel(MORNING, tick=False):
+        assert client.head("/s/Abc123defg", HTTP_USER_AGENT=IPHONE).status_code == 302
+        preview = client.get("/s/Abc123defg", HTTP_USER_AGENT="WhatsApp/2.24.1 A")
+        assert "_rl" not in parse_qs(urlsplit(preview["Location"]).query)
+        token = tap(client, IPHONE)  # the person's tap still gets it
+        assert present(client, shop, token, vid=POSTER_VID, user_agent=IPHONE) == 204
+    assert owner_of(POSTER_VID) == (POSTER, "token")
 
 
 def _follower_on_the_posters_token(client, shop):
