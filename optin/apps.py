@@ -15,3 +15,4 @@ class OptinConfig(AppConfig):
         hooks.register_opt_out_handler(apply_provider_opt_out)
         tracking_hooks.register_identify_check(enrolment.check_identify)
         tracking_hooks.register_visitor_lookup(matching.visitors_of_phone)
+        tracking_hooks.register_contact_check(matching.visitor_has_contact)

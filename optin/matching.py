@@ -80,6 +80,11 @@ def link_visitor(*, visitor: Visitor, contact: Contact, method: str) -> bool:
     return False
 
 
+def visitor_has_contact(site_id: int, vid: str) -> bool:
+    """Whether the browser ``vid`` of the site is tied to a number."""
+    return VisitorLink.objects.filter(visitor__site_id=site_id, visitor__vid=vid).exists()
+
+
 def visitors_of_phone(site_id: int, phone: str) -> list[str]:
     """The visitor ids of the number's browsers on the site, most recently seen first.
 

@@ -69,6 +69,9 @@ def _checkout(site: Site, payload: dict[str, Any], origin: Origin) -> str:
         raise Unreadable("token", "the checkout's token")
     cart_token = _cart_token(payload.get("cart_token"))
     known = _snippet_cart(site, cart_token) if cart_token else None
+    # The same checkout reported again (an update, its completion) stays on its browser,
+    # whatever its customer id now says.
+    known = known or _snippet_cart(site, token)
     cart_id = known.external_id if known is not None else token
     regions = (_region(payload) or site.country, site.country)
     phone = first_phone(

@@ -63,6 +63,22 @@ def visitors_of_phone(site_id: int, phone: str) -> list[str]:
     return []
 
 
+VisitorHasContact = Callable[[int, str], bool]
+"""Called with ``site_id`` and a visitor id: whether the browser is tied to a number."""
+
+_contact_checks: list[VisitorHasContact] = []
+
+
+def register_contact_check(check: VisitorHasContact) -> None:
+    if check not in _contact_checks:
+        _contact_checks.append(check)
+
+
+def visitor_has_contact(site_id: int, vid: str) -> bool:
+    """Whether the opt-in layer ties this browser to a number (whatever its consent)."""
+    return any(check(site_id, vid) for check in _contact_checks)
+
+
 def visitor_of_phone(site_id: int, phone: str) -> str | None:
     """The number's most recently seen proven browser, for the shop's server's carts."""
     vids = visitors_of_phone(site_id, phone)

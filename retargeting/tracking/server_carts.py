@@ -7,7 +7,9 @@ cart starts the delay again. The visitor is, in this order:
 
 1. the browser the request names (``vid``), which then carries the ``customer_id`` too;
 2. the most recently seen visitor carrying the shop's ``customer_id`` (the same customer on
-   another device, or an earlier server cart);
+   another device, or an earlier server cart); for a platform's claim, only one tied to no
+   number (Shopify files a guest's checkout under the account whose email the guest typed:
+   its customer id is what a shopper typed too);
 3. the number's browser, when the shop's server gives the ``phone`` (not a platform relaying
    what a shopper typed) and the number's owner or the shop's server already linked one (never
    a browser that merely claimed the number);
@@ -64,21 +66,28 @@ def visitor_for(
     customer_id: str | None,
     phone: str | None,
     phone_vouched: bool = True,
-) -> str:
-    """The visitor id a server-reported cart belongs to (the rules above); ``phone_vouched``
-    False for a number a shopper typed."""
+) -> tuple[str, str | None]:
+    """The visitor id a server-reported cart belongs to (the rules above), and the customer id
+    to record on it; ``phone_vouched`` False for what a shopper typed (a platform's phone and
+    customer id)."""
     if vid:
-        return vid
+        return vid, customer_id
     if customer_id:
         known = customer_visitor(site_id, customer_id)
+        if known and (phone_vouched or not hooks.visitor_has_contact(site_id, known)):
+            return known, customer_id
         if known:
-            return known
+            # The customer's browser is tied to a number: a claim under that account goes on
+            # a visitor of its own, found again by a claimed id (never stamped with hers, so
+            # that the shop's own carts for her never land on it).
+            claimed = f"claimed:{customer_id}"[:128]
+            return customer_visitor(site_id, claimed) or _server_vid(), claimed
     if phone and phone_vouched:
         proven = hooks.visitor_of_phone(site_id, phone)
         if proven:
-            return proven
+            return proven, customer_id
     assert customer_id or phone, "a vid, a customer_id or a phone"
-    return _server_vid()
+    return _server_vid(), customer_id
 
 
 def record_server_cart(
@@ -98,7 +107,7 @@ def record_server_cart(
     without it a ``phone`` links the visitor to the number with no consent change.
     ``purchase``: a purchase event recorded after the cart (a platform's finished checkout).
     """
-    chosen = visitor_for(
+    chosen, customer_id = visitor_for(
         site_id=site_id,
         vid=vid,
         customer_id=customer_id,

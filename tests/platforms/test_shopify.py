@@ -526,6 +526,56 @@ def test_a_strangers_checkout_with_a_customers_number_never_texts_her(client, sh
     assert Contact.objects.get(phone=PHONE).first_name == ""
 
 
+def test_a_guests_checkout_under_a_customers_account_never_lands_on_her_browser(client, shop):
+    """Shopify files a guest checkout under the customer account whose email the guest typed:
+    the customer id is as much a claim as a typed phone. Her browser, tied to her consenting
+    number, keeps her own cart; the stranger's checkout goes on a browser of its own, and she
+    is reminded of her cart only (control), never sent to the stranger's checkout."""
+    vid = "0123456789abcdef0123456789abcdef"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key}"}
+    own_cart = {
+        "id": "her-cart",
+        "currency": "EUR",
+        "total": 30,
+        "url": "https://boutique.example/cart",
+        "items": [{"sku": "A1", "name": "Chemise", "price": 30, "quantity": 1}],
+    }
+    with time_machine.travel(NOW, tick=False), shop.capture(execute=True):
+        identify = {
+            "phone": PHONE,
+            "vid": vid,
+            "customer_id": "207119551",
+            "consent": {"granted": True, "text": "Oui aux SMS"},
+        }
+        client.post("/api/v1/identify", identify, content_type="application/json", **auth)
+        body = {"vid": vid, "customer_id": "207119551", "cart": own_cart}
+        client.post("/api/v1/carts", body, content_type="application/json", **auth)
+    assert Visitor.objects.get(vid=vid).customer_id == "207119551"
+    theirs = checkout(currency="EUR", presentment_currency="EUR", phone=None, cart_token=None)
+    theirs["customer"] = {**theirs["customer"], "id": 207119551, "phone": None}
+    theirs["shipping_address"]["phone"] = None
+    theirs["billing_address"]["phone"] = None
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        assert deliver(client, shop, "checkouts/create", theirs).status_code == 200
+        # The same checkout updated finds its own browser again.
+        assert deliver(client, shop, "checkouts/update", theirs).status_code == 200
+    stranger = Cart.objects.get(external_id=CHECKOUT["token"])
+    assert stranger.visitor.vid != vid
+    assert not VisitorLink.objects.filter(visitor=stranger.visitor).exists()
+    assert Cart.objects.filter(external_id=CHECKOUT["token"]).count() == 1
+    assert Cart.objects.get(external_id="her-cart").status == Cart.Status.OPEN
+    # Her account's id is not stamped on the stranger's browser: the shop's own next cart for
+    # her (vouched) still lands on her browser.
+    assert stranger.visitor.customer_id != "207119551"
+    with time_machine.travel(NOW + timedelta(minutes=2), tick=False):
+        body = {"customer_id": "207119551", "cart": {**own_cart, "total": 60}}
+        client.post("/api/v1/carts", body, content_type="application/json", **auth)
+    assert Cart.objects.get(external_id="her-cart").visitor.vid == vid
+    with time_machine.travel(NOW + timedelta(minutes=40), tick=False):
+        assert run_pass(deliver_inline=True).sent == 1
+    assert Send.objects.get().cart.external_id == "her-cart"
+
+
 def test_ticked_boxes_at_checkouts_spend_the_sites_daily_confirmations(client, shop):
     """A signed webhook carries no shopper's address nor browser: the site's daily limit holds
     the confirmation SMS that checkouts' ticked boxes cause. The first one is asked (control);
