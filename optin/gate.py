@@ -176,7 +176,6 @@ def _claimed(
         # without consent would become hers the day the shop's server grants it.
         with transaction.atomic():
             contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])
-            _keep_claimed_first_name(contact, event.get("first_name", ""))
         return contact
     if contact_region(event["phone"], site) not in site.countries:
         logger.info("a claimed consent for a number outside the site's countries: not started")
@@ -225,10 +224,12 @@ def _claim_source(consent: dict[str, Any], *, relayed: bool, source: str | None)
 
 
 def _keep_claimed_first_name(contact: Contact, first_name: str) -> None:
-    """A typed first name waits aside until the owner confirms (``consent.record_consent``
-    promotes it then): until then no SMS carries what a stranger may have typed."""
+    """The first name typed with the claim that starts the number's consent waits aside until
+    the owner confirms that claim (``consent.record_consent`` promotes it then): until then no
+    SMS carries what a stranger may have typed. Only that claim's: a name typed earlier without
+    consent, by anyone, is not the one the owner confirms."""
     first_name = first_name.strip()[:80]
-    if first_name and not contact.first_name and not contact.claimed_first_name:
+    if not contact.first_name and first_name != contact.claimed_first_name:
         contact.claimed_first_name = first_name
         contact.save(update_fields=["claimed_first_name", "updated_at"])
 

@@ -10,9 +10,10 @@ import time_machine
 from django.utils import timezone
 
 from optin.confirmation import send_confirmation
+from optin.consent import record_consent
 from optin.gate import Proof, identify
 from optin.matching import link_visitor
-from optin.models import Contact, VisitorLink
+from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from optin.tokens import contact_for_token, make_token
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.services import create_site
@@ -226,3 +227,20 @@ def test_a_tampered_token_links_nothing(client, shop):
         HTTP_ORIGIN="https://shop.example",
     )
     assert not VisitorLink.objects.exists()
+
+
+def test_a_first_name_typed_without_consent_is_never_the_one_the_owner_confirms(client, shop):
+    """A stranger types the number and a first name of his choosing, consenting to nothing;
+    the owner later consents with her own name (or none) and confirms: her SMS carry hers."""
+    site = shop.site
+    for name, confirmed in (("Marie", "Marie"), ("", "")):
+        phone = "06 12 34 56 78" if name else "06 98 76 54 32"
+        stranger = {"type": "identify", "phone": phone, "first_name": "Payez ici"}
+        identify(site=site, visitor=None, event=stranger, proof=Proof.CLAIM)
+        owner = {"type": "identify", "phone": phone, "first_name": name, "consent": CONSENT}
+        contact = identify(site=site, visitor=None, event=owner, proof=Proof.CLAIM)
+        assert contact is not None and contact.consent_status == "pending"
+        record_consent(
+            contact=contact, status=ConsentStatus.CONFIRMED, source=ConsentSource.KEYWORD
+        )
+        assert Contact.objects.get(pk=contact.pk).first_name == confirmed
