@@ -6,9 +6,9 @@ webhooks (claims relayed inside a signed body: a checkout's phone, a ticked box,
 first name are what a shopper typed), the contact token (the number's owner, who tapped our
 link). The rules are written here once; a door never decides them itself:
 
-- **The shop's server** (secret key) is authoritative: it creates the contact, grants or
-  withdraws consent (never after the number was erased following a STOP), and links a browser,
-  re-linking one it says belongs to someone else.
+- **The shop's server** (secret key) is authoritative: it creates the contact, grants consent
+  (never after the number was erased following a STOP), and links a browser, re-linking one it
+  says belongs to someone else.
 - **The owner** (a signed token from our short link) links the browser that opened it.
 - **A claim** changes nothing about a number that already has a consent state (pending,
   granted, confirmed, revoked): not its consent, not its first name, not which browsers or
@@ -112,22 +112,13 @@ def _vouched(
     user_agent: str,
     source: str | None,
 ) -> Contact:
-    """The shop's server's word (secret key): it grants, withdraws and links."""
+    """The shop's server's word (secret key): it grants and links."""
     with transaction.atomic():
         contact, _ = get_or_create_contact(
             site=site, raw_phone=event["phone"], first_name=event.get("first_name", "")
         )
         consent = event.get("consent") or {}
-        if consent.get("withdrawn") and is_live(status=contact.consent_status):
-            record_consent(
-                contact=contact,
-                status=ConsentStatus.REVOKED,
-                source=source or ConsentSource.SERVER_API,
-                text=consent.get("text", ""),
-                ip=ip,
-                user_agent=user_agent,
-            )
-        elif consent.get("granted") and not is_live(status=contact.consent_status):
+        if consent.get("granted") and not is_live(status=contact.consent_status):
             try:
                 record_consent(
                     contact=contact,
