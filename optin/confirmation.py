@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
@@ -14,12 +15,15 @@ from optin.contacts import mark_messaged
 from optin.models import ConsentStatus, Contact
 from retargeting.gateways import deliver
 from retargeting.gateways.base import Outcome, OutgoingSms
-from retargeting.gateways.errors import AMBIGUOUS
+from retargeting.gateways.errors import AMBIGUOUS, NOT_HANDED
 from retargeting.sites.models import Language
 from retargeting.sms.phones import mask
 from retargeting.web.ratelimit import allow
 
 logger = logging.getLogger(__name__)
+# A confirmation claimed this long ago and never handed to the provider was interrupted (a
+# worker killed while it waited for the sender's rate): it is owed, and claimed again.
+STUCK_AFTER = timedelta(minutes=10)
 
 # However often a number is typed in, it gets at most this many confirmation SMS a day.
 MAX_PER_NUMBER_PER_DAY = 3
@@ -74,43 +78,70 @@ def new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
+def _claimable(now: datetime) -> Q:
+    """Never claimed, or claimed by a worker that died before handing it to the provider."""
+    return Q(confirmation_sent_at__isnull=True) | Q(
+        confirmation_handed_at__isnull=True, confirmation_sent_at__lte=now - STUCK_AFTER
+    )
+
+
 def send_confirmation(*, contact_id: int) -> bool:
-    """Send the confirmation SMS of a pending contact once; True if the provider took it."""
+    """Send the confirmation SMS of a pending contact once; True if the provider took it.
+
+    Claimed first (``confirmation_sent_at``), so two workers never both send it, and marked as
+    handed to the provider just before the call (``confirmation_handed_at``), so a worker that
+    dies between the two leaves it owed, not lost: the pass claims it again after
+    ``STUCK_AFTER``. One handed over is never sent again."""
+    now = timezone.now()
     contact = Contact.objects.select_related("site").get(pk=contact_id)
-    if contact.consent_status != ConsentStatus.PENDING or contact.confirmation_sent_at:
+    if contact.consent_status != ConsentStatus.PENDING or not (
+        Contact.objects.filter(_claimable(now), pk=contact.pk).exists()
+    ):
         return False
     key = confirmations_key(contact.phone)
     if not allow(key=key, limit=MAX_PER_NUMBER_PER_DAY, window_seconds=DAY):
         logger.warning("confirmation to %s not sent: daily limit", mask(contact.phone))
         return False
-    now = timezone.now()
-    # Claimed first, so two workers never both send it.
     code = new_code()
-    if not Contact.objects.filter(pk=contact.pk, confirmation_sent_at__isnull=True).update(
-        confirmation_sent_at=now, confirmation_code=code
+    if not Contact.objects.filter(_claimable(now), pk=contact.pk).update(
+        confirmation_sent_at=now, confirmation_code=code, confirmation_handed_at=None
     ):
         return False
     contact.confirmation_code = code
+
+    def handing() -> bool:
+        # Only while the claim is still this worker's (a slower one may have been overtaken).
+        return bool(
+            Contact.objects.filter(
+                pk=contact.pk, confirmation_sent_at=now, confirmation_handed_at__isnull=True
+            ).update(confirmation_handed_at=timezone.now())
+        )
+
     result = deliver(
         OutgoingSms(
             to=contact.phone,
             body=confirmation_text(contact),
             sender=contact.site.sender,
             validity_seconds=3600,
-        )
+        ),
+        handing=handing,
     )
     if result.outcome is Outcome.ACCEPTED:
         mark_messaged(contact_id=contact.pk, at=now)
         return True
+    if result.error_code == NOT_HANDED:
+        return False  # another worker's claim now
     if result.outcome is Outcome.TRANSIENT and result.error_code not in AMBIGUOUS:
         # Certainly not sent: the next pass tries again.
-        Contact.objects.filter(pk=contact.pk).update(confirmation_sent_at=None)
+        Contact.objects.filter(pk=contact.pk, confirmation_sent_at=now).update(
+            confirmation_sent_at=None, confirmation_handed_at=None
+        )
     return False
 
 
 def send_pending_confirmations() -> int:
     """Confirmations not sent yet (a lost task, a provider that was down); for the pass."""
     pending = Contact.objects.filter(
-        Q(consent_status=ConsentStatus.PENDING), Q(confirmation_sent_at__isnull=True)
+        _claimable(timezone.now()), consent_status=ConsentStatus.PENDING
     ).values_list("pk", flat=True)
     return sum(send_confirmation(contact_id=pk) for pk in list(pending[:500]))

@@ -81,6 +81,12 @@ class Contact(models.Model):
         default="",
         help_text="The code of the confirmation link in that SMS (another way to answer OUI).",
     )
+    confirmation_handed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the confirmation SMS was handed to the provider (written before the "
+        "call): one claimed but never handed over is sent again.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
