@@ -24,9 +24,11 @@ from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 
-# Expired counters are deleted at most this often per process and thread (each write
-# ignores them meanwhile).
+# Expired counters are deleted at most this often per process (each write ignores them
+# meanwhile): per file, for every cache object and thread of the process (the development
+# server makes a thread, and Django a cache object, per request).
 SWEEP_SECONDS = 60
+_swept_at: dict[tuple[int, Path], float] = {}
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS counters ("
     " key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL) WITHOUT ROWID",
@@ -47,7 +49,6 @@ class CounterStore(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
         self._path = Path(location)
-        self._swept_at = 0.0
 
     # --- the connection ----------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -69,8 +70,9 @@ class CounterStore(BaseCache):
     def _write(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
         now = time.time()
         db = self._db()
-        if abs(now - self._swept_at) > SWEEP_SECONDS:  # a clock set back sweeps too
-            self._swept_at = now
+        key = (os.getpid(), self._path)
+        if abs(now - _swept_at.get(key, 0.0)) > SWEEP_SECONDS:  # a clock set back sweeps too
+            _swept_at[key] = now
             db.execute("DELETE FROM counters WHERE expires <= ?", (now,))
         return db.execute(sql, parameters)
 
