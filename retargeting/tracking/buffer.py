@@ -51,6 +51,16 @@ GROUP = "ingest"
 CONSUMER = "ingest"
 STREAM_PREFIX = "relance:events:"
 DEAD_LETTERS = "relance:events:dead"
+# The ids of the entries in DEAD_LETTERS: an entry read again (its batch left pending when the
+# database went away after it was set aside) is kept aside once.
+DEAD_IDS = "relance:events:dead:ids"
+# Set aside once, atomically: the id is recorded with the entry or not at all.
+_KEEP_ASIDE = """
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 then
+  return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+end
+return false
+"""
 LOCK_PREFIX = "relance:ingest-lock:"
 LOCK_SECONDS = 60
 BATCH_SIZE = 1000
@@ -699,7 +709,8 @@ def _keep_aside(entry_id: bytes | str, fields: dict[bytes, bytes], error: BaseEx
         exc_info=error,
     )
     kept: dict[Any, Any] = {**fields, "id": entry_id, "error": reason}
-    client().xadd(DEAD_LETTERS, kept)
+    pairs = [part for name, value in kept.items() for part in (name, value)]
+    client().eval(_KEEP_ASIDE, 2, DEAD_LETTERS, DEAD_IDS, entry_id, *pairs)
 
 
 def kept_aside() -> int:
@@ -720,8 +731,12 @@ def replay_kept_aside() -> int:
             continue
         if entry is None:
             continue
-        client().xadd(stream_key(shard_of(entry.vid)), {"b": fields[b"b"]})
-        client().xdel(DEAD_LETTERS, dead_id)
+        # Back in its shard and out of the dead letters at once: never both, never neither.
+        pipe = client().pipeline(transaction=True)
+        pipe.xadd(stream_key(shard_of(entry.vid)), {"b": fields[b"b"]})
+        pipe.xdel(DEAD_LETTERS, dead_id)
+        pipe.srem(DEAD_IDS, fields.get(b"id", b""))
+        pipe.execute()
         moved += 1
     return moved
 

@@ -100,6 +100,30 @@ def test_an_entry_that_is_not_a_batch_is_kept_aside_too(client, shops, redis_buf
     assert buffer.pending() == 0 and buffer.kept_aside() == 2
 
 
+def test_an_entry_read_again_after_the_database_went_away_is_kept_aside_once(
+    client, shops, redis_buffer, monkeypatch
+):
+    """The batch is left pending when the database goes away after its bad entry was set
+    aside: the next run reads both again, keeps the bad one aside once and writes the other."""
+    from django.db import OperationalError
+
+    _, first, _ = shops
+    redis_buffer.xadd(buffer.stream_key(buffer.shard_of(VID)), {"b": b"not json"})
+    assert post(client, batch(first, PAGE)).status_code == 204
+    real_write = buffer._write
+
+    def database_away(shard, entries):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(buffer, "_write", database_away)
+    with pytest.raises(OperationalError):
+        buffer.drain(max_seconds=10)
+    monkeypatch.setattr(buffer, "_write", real_write)
+    assert buffer.drain(max_seconds=10) == 1
+    assert buffer.pending() == 0 and buffer.kept_aside() == 1
+    assert Event.objects.get().site_id == first.pk
+
+
 def test_the_ingest_command_shows_what_was_kept_aside(client, shops, redis_buffer, capsys):
     attacker, first, _ = shops
     _poison(redis_buffer, attacker.pk, NEWLINE_VID)
