@@ -486,29 +486,34 @@ def test_erasure_removes_the_platforms_proof_with_the_number(client, shop):
         assert "612345678" not in json.dumps(payload)
 
 
+HER_VID = "0123456789abcdef0123456789abcdef"
+HER_CART = {
+    "id": "her-cart",
+    "currency": "EUR",
+    "total": 30,
+    "url": "https://boutique.example/cart",
+    "items": [{"sku": "A1", "name": "Chemise", "price": 30, "quantity": 1}],
+}
+
+
+def her_consenting_cart(client, shop, **cart_fields):
+    """The shop's server vouches for her number (with consent) on her browser, and for her
+    cart there (``cart_fields``: the customer id...)."""
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key}"}
+    with time_machine.travel(NOW, tick=False), shop.capture(execute=True):
+        identify = {"phone": PHONE, "vid": HER_VID, "consent": {"granted": True, "text": "Oui"}}
+        client.post("/api/v1/identify", identify, content_type="application/json", **auth)
+        body = {"vid": HER_VID, "cart": HER_CART, **cart_fields}
+        client.post("/api/v1/carts", body, content_type="application/json", **auth)
+    return auth
+
+
 def test_a_strangers_checkout_with_a_customers_number_never_texts_her(client, shop):
     """A guest typed a consenting customer's number as the shipping phone of their own
     checkout: the number is a claim, so the checkout is not hers. She is reminded of her own
     cart only (control), never led to the stranger's checkout with her token."""
-    vid = "0123456789abcdef0123456789abcdef"
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key}"}
-    own_cart = {
-        "id": "her-cart",
-        "currency": "EUR",
-        "total": 30,
-        "url": "https://boutique.example/cart",
-        "items": [{"sku": "A1", "name": "Chemise", "price": 30, "quantity": 1}],
-    }
-    with time_machine.travel(NOW, tick=False), shop.capture(execute=True):
-        client.post(
-            "/api/v1/identify",
-            {"phone": PHONE, "vid": vid, "consent": {"granted": True, "text": "Oui aux SMS"}},
-            content_type="application/json",
-            **auth,
-        )
-        client.post(
-            "/api/v1/carts", {"vid": vid, "cart": own_cart}, content_type="application/json", **auth
-        )
+    her_consenting_cart(client, shop)
+    vid = HER_VID
     theirs = checkout(currency="EUR", presentment_currency="EUR", phone=None)
     theirs["customer"] = {"id": 999, "first_name": "Intrus"}
     theirs["shipping_address"]["phone"] = "06 12 34 56 78"
@@ -531,25 +536,8 @@ def test_a_guests_checkout_under_a_customers_account_never_lands_on_her_browser(
     the customer id is as much a claim as a typed phone. Her browser, tied to her consenting
     number, keeps her own cart; the stranger's checkout goes on a browser of its own, and she
     is reminded of her cart only (control), never sent to the stranger's checkout."""
-    vid = "0123456789abcdef0123456789abcdef"
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {shop.secret_key}"}
-    own_cart = {
-        "id": "her-cart",
-        "currency": "EUR",
-        "total": 30,
-        "url": "https://boutique.example/cart",
-        "items": [{"sku": "A1", "name": "Chemise", "price": 30, "quantity": 1}],
-    }
-    with time_machine.travel(NOW, tick=False), shop.capture(execute=True):
-        identify = {
-            "phone": PHONE,
-            "vid": vid,
-            "customer_id": "207119551",
-            "consent": {"granted": True, "text": "Oui aux SMS"},
-        }
-        client.post("/api/v1/identify", identify, content_type="application/json", **auth)
-        body = {"vid": vid, "customer_id": "207119551", "cart": own_cart}
-        client.post("/api/v1/carts", body, content_type="application/json", **auth)
+    auth = her_consenting_cart(client, shop, customer_id="207119551")
+    vid, own_cart = HER_VID, HER_CART
     assert Visitor.objects.get(vid=vid).customer_id == "207119551"
     theirs = checkout(currency="EUR", presentment_currency="EUR", phone=None, cart_token=None)
     theirs["customer"] = {**theirs["customer"], "id": 207119551, "phone": None}
