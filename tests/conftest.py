@@ -24,6 +24,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _marks_connection_closed(django_db_setup, django_db_blocker):
+    """The sending's marks connection (kept from batch to batch, as in a worker) is closed
+    before the test database is dropped."""
+    yield
+    from campaigns.sending import close_marks_connection
+
+    with django_db_blocker.unblock():
+        close_marks_connection()
+
+
 @pytest.fixture
 def site():
     return SiteFactory()
