@@ -106,6 +106,22 @@ TABLE: list[Row] = [
         )
         for state in STATES
     ),
+    *(
+        Row(
+            "CSV import (admin: a member vouching with each row's consent proof)",
+            Proof.SHOP_SERVER,
+            state,
+            {"unknown": "granted", "pending": "granted"}.get(state, state),
+            None,
+            0,
+            200,
+            {
+                "granted": "already consenting: nothing changed",
+                "revoked": "an import never undoes a STOP",
+            }.get(state, "the dated consent of the file, its source and wording kept as proof"),
+        )
+        for state in STATES
+    ),
     *_claim("Shopify checkout webhook (phone, ticked SMS box)", 200),
     *(
         Row(

@@ -19,6 +19,8 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from campaigns.flows import create_default_flow
@@ -202,6 +204,16 @@ def server_cart(client, shop, contact):
     return status, lambda: _cart_is_hers(external_id="srv")
 
 
+def csv_import(client, shop, contact):
+    client.force_login(User.objects.create_superuser("operator", password="x"))
+    rows = "phone,consent_date,consent_source,consent_text\n"
+    rows += f'"{TYPED}",2026-01-02,boutique,"J\'accepte les SMS"\n'
+    upload = SimpleUploadedFile("contacts.csv", rows.encode(), content_type="text/csv")
+    form = {"site": shop.site.pk, "file": upload}
+    status = client.post("/admin/optin/contact/import/", form).status_code
+    return status, lambda: None
+
+
 def server_purchase(client, shop, contact):
     body = {"order_id": "A-1", "total": 30, "currency": "EUR", "phone": TYPED}
     return _api(client, shop, "/api/v1/purchases", body), lambda: _order_is_hers(contact)
@@ -271,6 +283,7 @@ DOORS = {
     "server API identify (`POST /api/v1/identify`)": server_identify,
     "server API carts with a `phone` (`POST /api/v1/carts`)": server_cart,
     "server API purchase with a `phone` (`POST /api/v1/purchases`)": server_purchase,
+    "CSV import (admin: a member vouching with each row's consent proof)": csv_import,
     "Shopify checkout webhook (phone, ticked SMS box)": shopify_checkout,
     "Shopify order webhook (its phone)": shopify_order,
     "WooCommerce order webhook (billing phone, ticked meta field)": woocommerce_left,
