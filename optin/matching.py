@@ -74,8 +74,13 @@ def link_visitor(*, visitor: Visitor, contact: Contact, method: str) -> bool:
             existing.save(update_fields=["method"])
         return True
     if existing.method in _MAY_REPLACE[Method(method)]:
-        existing.contact, existing.method, existing.linked_at = contact, method, now
-        existing.save(update_fields=["contact", "method", "linked_at"])
+        # Only the link as it was read: one another request changed meanwhile (the shop's
+        # server linking the browser) is judged again, never overwritten.
+        replaced = VisitorLink.objects.filter(
+            pk=existing.pk, contact_id=existing.contact_id, method=existing.method
+        ).update(contact=contact, method=method, linked_at=now)
+        if not replaced:
+            return link_visitor(visitor=visitor, contact=contact, method=method)
         return True
     return False
 

@@ -174,6 +174,52 @@ def test_a_concurrent_link_is_settled_by_the_database(shop, monkeypatch):
     assert VisitorLink.objects.get().contact == first
 
 
+class Read:
+    """A query's result as it was read, before another request changed the row."""
+
+    def __init__(self, row):
+        self.row = row
+
+    def first(self):
+        return self.row
+
+
+def test_a_link_replaced_meanwhile_by_the_shops_server_is_judged_again(shop, monkeypatch):
+    """A browser's identify reads a token's link it may replace; before it writes, the shop's
+    server links the browser to someone else: the server's link stands."""
+    visitor = VisitorFactory(site=shop.site)
+    poster, follower, customer = (ContactFactory(site=shop.site) for _ in range(3))
+    link = VisitorLink.objects.create(
+        visitor=visitor, contact=poster, method="token", linked_at=timezone.now()
+    )
+    real_filter = VisitorLink.objects.filter
+    raced = []
+
+    def racing_filter(*args, **kwargs):
+        result = real_filter(*args, **kwargs)
+        if not raced and kwargs.get("visitor") == visitor:
+            raced.append(True)
+            stale = result.first()  # what this request read, as it read it
+            real_filter(pk=link.pk).update(contact=customer, method="server")
+            return Read(stale)
+        return result
+
+    monkeypatch.setattr(VisitorLink.objects, "filter", racing_filter)
+    assert not link_visitor(visitor=visitor, contact=follower, method="snippet")
+    assert (VisitorLink.objects.get().contact, VisitorLink.objects.get().method) == (
+        customer,
+        "server",
+    )
+    # Control: with nothing changed meanwhile, the browser's own identify replaces the token's.
+    monkeypatch.undo()
+    other = VisitorFactory(site=shop.site)
+    VisitorLink.objects.create(
+        visitor=other, contact=poster, method="token", linked_at=timezone.now()
+    )
+    assert link_visitor(visitor=other, contact=follower, method="snippet")
+    assert VisitorLink.objects.get(visitor=other).contact == follower
+
+
 def test_tokens_are_bound_to_their_site_and_browser_expire_and_work_once(shop):
     contact = ContactFactory(site=shop.site)
     token = make_token(contact, user_agent="Firefox")
