@@ -78,6 +78,16 @@ def _collector_writes_in_the_request(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """A test that activates a language (a French shop's page, a command) leaves none behind:
+    the next test on the same worker starts in the default language."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     """Rate-limit counters (the limits store) and the site lookup start empty in every test."""
     from django.core.cache import cache

@@ -40,6 +40,8 @@ class MemberLanguageMiddleware:
                 .first()
             )
             if language in dict(settings.LANGUAGES):
-                translation.activate(language)
                 request.LANGUAGE_CODE = language
+                # For this request only: the thread serves others (and tests) afterwards.
+                with translation.override(language):
+                    return self.get_response(request)
         return self.get_response(request)
