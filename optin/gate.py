@@ -147,6 +147,18 @@ def _claimed(
 ) -> Contact | None:
     """What a shopper typed (a page, or a platform's checkout relayed by its webhook)."""
     consent = event.get("consent") or {}
+    immediate = not site.double_opt_in
+    # The site's daily confirmations, spent by every relayed consent whatever the number (a
+    # page's identify spends them at the door, the same way): what a checkout's ticked box
+    # costs never tells a known number from an unknown one.
+    if (
+        relayed
+        and consent.get("granted")
+        and not immediate
+        and not enrolment.take_relayed_confirmation(site=site)
+    ):
+        logger.warning("site %s: a platform's claimed consent over the daily limit", site.pk)
+        return Contact.objects.filter(site=site, phone=event["phone"]).first()
     known = Contact.objects.filter(site=site, phone=event["phone"]).first()
     if known is not None and known.consent_status != Contact.NO_CONSENT:
         if relayed and consent.get("withdrawn") and is_live(status=known.consent_status):
@@ -170,10 +182,6 @@ def _claimed(
         return contact
     if contact_region(event["phone"], site) not in site.countries:
         logger.info("a claimed consent for a number outside the site's countries: not started")
-        return known
-    immediate = not site.double_opt_in
-    if relayed and not immediate and not enrolment.take_relayed_confirmation(site=site):
-        logger.warning("site %s: a platform's claimed consent over the daily limit", site.pk)
         return known
     with transaction.atomic():
         contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])

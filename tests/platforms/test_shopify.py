@@ -582,6 +582,24 @@ def test_ticked_boxes_at_checkouts_spend_the_sites_daily_confirmations(client, s
     assert not VisitorLink.objects.filter(visitor=second.visitor).exists()
 
 
+def test_a_ticked_box_for_a_known_number_spends_the_daily_confirmations_too(client, shop):
+    """What a checkout's ticked box costs the site never tells a known number from an unknown
+    one: a consenting customer's number ticked at a checkout spends one of the day's
+    confirmations, though it starts nothing."""
+    shop.site.confirmations_per_day = 1
+    shop.site.save()
+    her_consenting_cart(client, shop)
+    known = consenting_checkout(token="checkout-known", cart_token="cart-known")
+    known["sms_marketing_phone"] = "06 12 34 56 78"  # hers: consenting already
+    deliver(client, shop, "checkouts/create", known)
+    unknown = consenting_checkout(token="checkout-new", cart_token="cart-new")
+    unknown["sms_marketing_phone"] = "06 98 76 54 32"
+    unknown["customer"]["id"] = 42
+    deliver(client, shop, "checkouts/create", unknown)
+    assert not Contact.objects.filter(phone="+33698765432").exists()
+    assert not OutboxMessage.objects.exists()
+
+
 def test_a_ticked_box_for_a_number_outside_the_sites_countries_enrols_nothing(client, shop):
     british = consenting_checkout()
     british["sms_marketing_phone"] = "+447400123456"
