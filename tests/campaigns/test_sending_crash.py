@@ -17,13 +17,10 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from campaigns import sending
 from campaigns.models import Send, SendStatus
-from optin.consent import record_consent
-from optin.models import ConsentSource, ConsentStatus
-from tests.factories import ContactFactory, SendFactory, StepFactory, VisitorLinkFactory
+from tests.campaigns.test_sending_worker import due_reminders
 from tests.support.processes import PYTHON, ROOT, env_for_test_database, wait_for
 from tests.support.twilio_emulator import ACCOUNT_SID, AUTH_TOKEN
 from tests.support.twilio_fixtures import SENDER
@@ -42,29 +39,7 @@ BATCH_SERVICE = (
 
 @pytest.fixture
 def due_batch(site):
-    site.quiet_hours = "none"  # whatever hour the test runs at
-    site.save()
-    step = StepFactory(
-        flow__site=site,
-        delay_minutes=30,
-        template="{{ shop }} : votre panier vous attend {{ link }} {{ stop }}",
-    )
-    left_at = timezone.now() - timedelta(hours=1)
-    ids = []
-    for _ in range(BATCH):
-        contact = ContactFactory(site=site)
-        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
-        link = VisitorLinkFactory(visitor__site=site, contact=contact)
-        send = SendFactory(
-            cart__visitor=link.visitor,
-            cart__last_change_at=left_at,
-            step=step,
-            contact=contact,
-            planned_at=left_at + timedelta(minutes=30),
-            due_at=left_at + timedelta(minutes=30),
-        )
-        ids.append(send.pk)
-    return ids
+    return [send.pk for send in due_reminders(site, BATCH)]
 
 
 def start_batch(ids, twilio, log, **env):

@@ -35,9 +35,10 @@ def start_worker(queue, twilio, log):
     return start_celery_worker(queue, env, log)
 
 
-@pytest.fixture
-def due_sends(site):
-    site.quiet_hours = "none"  # whatever hour the test runs at
+def due_reminders(site, count):
+    """``count`` reminders due now on ``site`` (quiet hours off: whatever hour the test runs
+    at), each to a consenting contact of its own."""
+    site.quiet_hours = "none"
     site.save()
     step = StepFactory(
         flow__site=site,
@@ -46,7 +47,7 @@ def due_sends(site):
     )
     left_at = timezone.now() - timedelta(hours=1)
     sends = []
-    for _ in range(40):
+    for _ in range(count):
         contact = ContactFactory(site=site)
         record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
         link = VisitorLinkFactory(visitor__site=site, contact=contact)
@@ -61,6 +62,11 @@ def due_sends(site):
             )
         )
     return sends
+
+
+@pytest.fixture
+def due_sends(site):
+    return due_reminders(site, 40)
 
 
 def enqueue(queue, sends, *, batched):
