@@ -31,6 +31,7 @@ from retargeting.sites.models import Site
 from retargeting.sites.services import add_member
 from retargeting.tracking.models import Cart, Event, Visitor
 from tests.factories import SendFactory, SiteFactory, StepFactory
+from tests.support.admin_forms import change_form_data
 from tests.support.twilio_fixtures import SENDER
 
 # Committed for real, as in production: identify and confirmations run after the commit.
@@ -434,29 +435,6 @@ def test_oui_never_confirms_an_opt_in_whose_confirmation_was_not_sent(client, tw
 # --- 5. Roles -------------------------------------------------------------------------------
 
 
-def _change_form_data(response):
-    """What the admin's change form would post back, as the browser shows it."""
-    data = {}
-
-    def add(form):
-        for name in form.fields:
-            value = form[name].value()
-            key = form.add_prefix(name)
-            if value is True:
-                data[key] = "on"
-            elif value not in (None, False):
-                data[key] = value
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        for name in formset.management_form.fields:
-            data[f"{formset.prefix}-{name}"] = formset.management_form[name].value()
-        for form in formset.forms:
-            add(form)
-    return data
-
-
 def test_a_marketer_cannot_rename_their_shop_or_take_another_shops_sender(client):
     shop_a = SiteFactory(name="Shop A", sender="SHOPA")
     shop_b = SiteFactory(name="Shop B", sender="SHOPB")
@@ -464,7 +442,7 @@ def test_a_marketer_cannot_rename_their_shop_or_take_another_shops_sender(client
     add_member(site=shop_a, user=marketer)
     client.force_login(marketer)
     url = reverse("admin:sites_site_change", args=[shop_a.pk])
-    data = _change_form_data(client.get(url))
+    data = change_form_data(client.get(url))
     data.update(
         name="Shop B",
         sender="SHOPB",
@@ -496,14 +474,14 @@ def test_cookie_consent_is_the_operators_choice_in_the_admin(client):
     add_member(site=shop, user=marketer)
     url = reverse("admin:sites_site_change", args=[shop.pk])
     client.force_login(marketer)
-    data = _change_form_data(client.get(url))
+    data = change_form_data(client.get(url))
     data.update(cookie_consent="not_required", stale_after_hours="24")
     assert client.post(url, data).status_code == 302
     shop.refresh_from_db()
     assert (shop.cookie_consent, shop.stale_after_hours) == ("required", 24)
     operator = User.objects.create_superuser("operator", password="x")
     client.force_login(operator)
-    data = _change_form_data(client.get(url))
+    data = change_form_data(client.get(url))
     data.update(cookie_consent="not_required")
     response = client.post(url, data)
     assert response.status_code == 302, (
@@ -519,7 +497,7 @@ def test_a_sender_belongs_to_one_site_even_for_an_operator(client):
     operator = User.objects.create_superuser("operator", password="x")
     client.force_login(operator)
     url = reverse("admin:sites_site_change", args=[shop_b.pk])
-    data = _change_form_data(client.get(url))
+    data = change_form_data(client.get(url))
     data["sender"] = "shopa"
     response = client.post(url, data)
     assert response.status_code == 200

@@ -13,6 +13,7 @@ from retargeting.sites.models import Site
 from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.services import add_member
 from tests.factories import SiteFactory
+from tests.support.admin_forms import change_form_data
 from tests.support.tenants import rows_of
 
 pytestmark = pytest.mark.django_db
@@ -134,28 +135,6 @@ def test_a_superuser_sees_every_sites_rows(client, world):
         assert {rows_a[model].pk, rows_b[model].pk} <= listed, model
 
 
-def _posted_back(response):
-    """What the admin's change form posts back, as the browser shows it."""
-    data = {}
-
-    def add(form):
-        for name in form.fields:
-            value = form[name].value()
-            if value is True:
-                data[form.add_prefix(name)] = "on"
-            elif value not in (None, False):
-                data[form.add_prefix(name)] = value
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        for name in formset.management_form.fields:
-            data[f"{formset.prefix}-{name}"] = formset.management_form[name].value()
-        for form in formset.forms:
-            add(form)
-    return data
-
-
 # What widens what a stranger's page may make a shop spend: operators only.
 SPENDING = {
     "country": "BE",
@@ -169,7 +148,7 @@ SPENDING = {
 
 def _post_spending(client, site):
     url = _url(Site, "change", site.pk)
-    data = _posted_back(client.get(url))
+    data = change_form_data(client.get(url))
     for name, value in SPENDING.items():
         if value is None:
             data.pop(name, None)
