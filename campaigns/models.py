@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 
 from campaigns.sms_templates import template_errors
 from optin.models import Contact
+from retargeting.channels import Channel
 from retargeting.sites.models import Site
 from retargeting.sms.phones import mask
 from retargeting.tracking.models import Cart, Visitor
@@ -115,6 +116,16 @@ class PoolFallback(models.TextChoices):
     HOLD = "hold", "Do not send"
 
 
+class StepChannel(models.TextChoices):
+    """How a step reaches the customer."""
+
+    SMS = "sms", "SMS"
+    EMAIL = "email", "Email"
+    SMS_ELSE_EMAIL = "sms_else_email", "SMS, else email"
+    """SMS to a contact with live SMS consent and a number; otherwise email, with live email
+    consent. One message per cart and step whichever goes."""
+
+
 class Step(models.Model):
     """One message of a flow. The first step waits after the cart's last change, the others
     after the previous send."""
@@ -124,7 +135,29 @@ class Step(models.Model):
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(default=1)
     delay_minutes = models.PositiveIntegerField(default=DEFAULT_DELAY_MINUTES)
+    channel = models.CharField(
+        max_length=16,
+        choices=StepChannel.choices,
+        default=StepChannel.SMS,
+        db_default=StepChannel.SMS,
+    )
     template = models.TextField(help_text="The SMS text, with {{ variables }}.")
+    subject = models.CharField(
+        "email subject",
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The email's subject, with {{ variables }} (email steps).",
+    )
+    email_template = models.TextField(
+        "email text",
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The email's message above the cart, with {{ variables }} (email steps); "
+        "empty: the SMS text's words.",
+    )
     discount_mode = models.CharField(
         max_length=8, choices=DiscountMode.choices, default=DiscountMode.NONE
     )
@@ -145,6 +178,9 @@ class Step(models.Model):
             models.CheckConstraint(condition=Q(position__gte=1), name="step_position_from_one"),
             models.CheckConstraint(
                 condition=Q(discount_mode__in=DiscountMode.values), name="step_discount_mode_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=StepChannel.values), name="step_channel_known"
             ),
             models.CheckConstraint(
                 condition=~Q(discount_mode="fixed") | ~Q(discount_code=""),
@@ -233,6 +269,14 @@ class Send(models.Model):
         Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
     )
     status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.PLANNED)
+    channel = models.CharField(
+        max_length=8,
+        choices=Channel.choices,
+        default=Channel.SMS,
+        db_default=Channel.SMS,
+        help_text="The channel it goes by: the step's, or for an SMS-else-email step the one "
+        "chosen when it is rendered.",
+    )
     reason = models.CharField(
         max_length=32, blank=True, help_text="Why it was deferred, cancelled, dropped or held out."
     )
@@ -248,7 +292,8 @@ class Send(models.Model):
         help_text="When it was handed to the provider (written before the call).",
     )
     sent_at = models.DateTimeField(null=True, blank=True)
-    body = models.TextField(blank=True)
+    body = models.TextField(blank=True)  # the SMS, or the email's text part
+    subject = models.CharField(max_length=255, blank=True, default="", db_default="")
     segments = models.PositiveSmallIntegerField(default=0)
     encoding = models.CharField(max_length=8, blank=True)
     cost = models.DecimalField(
@@ -273,6 +318,9 @@ class Send(models.Model):
                 condition=~Q(status="sending") | Q(claimed_at__isnull=False),
                 name="send_sending_is_claimed",
             ),
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="send_channel_known"
+            ),
         ]
         indexes = [
             # Every minute: what is due.
@@ -281,7 +329,7 @@ class Send(models.Model):
             models.Index(
                 fields=["claimed_at"], condition=Q(status="sending"), name="send_stuck_scan"
             ),
-            # The frequency cap: a contact's recent sends.
+            # The frequency cap: a contact's recent sends (per channel).
             models.Index(fields=["contact", "sent_at"], name="send_contact_recent"),
             # Status callbacks find a send by the provider's id.
             models.Index(
@@ -340,12 +388,17 @@ class ShortLink(models.Model):
 
 
 class OptOutLink(models.Model):
-    """The one-tap opt-out link in one SMS: ``SHORT_LINK_BASE_URL/u/CODE``. It never expires
-    (a customer may tap it a year later); erasing the contact removes it."""
+    """The one-tap opt-out link in one message: ``SHORT_LINK_BASE_URL/u/CODE`` (an SMS's
+    mention, an email's unsubscribe link and ``List-Unsubscribe`` header). It revokes the
+    consent of its channel only. It never expires (a customer may tap it a year later);
+    erasing the contact removes it."""
 
     site_path = "site"  # see retargeting.sites.access
 
     code = models.CharField(max_length=16, unique=True)
+    channel = models.CharField(
+        max_length=8, choices=Channel.choices, default=Channel.SMS, db_default=Channel.SMS
+    )
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opt_out_links")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="opt_out_links")
     # The send it came in; the link outlives the send (cart retention deletes sends).
@@ -486,12 +539,6 @@ class MemberPhone(models.Model):
 
     def __str__(self) -> str:
         return mask(self.phone)
-
-
-class Channel(models.TextChoices):
-    """How a reminder reaches the customer. SMS only today; email is the planned second."""
-
-    SMS = "sms", "SMS"
 
 
 class FiguresBasis(models.TextChoices):

@@ -7,8 +7,9 @@ from typing import Any, NoReturn
 from django.db import models
 from django.db.models import Q
 
+from retargeting.channels import Channel
 from retargeting.sites.models import Site
-from retargeting.sms.phones import mask
+from retargeting.sms.phones import mask, mask_email
 from retargeting.tracking.models import Visitor
 
 
@@ -33,17 +34,29 @@ class ConsentSource(models.TextChoices):
     OPT_OUT_LINK = "optout_link", "Opt-out link"
     SHOPIFY = "shopify", "Shopify checkout (the shopper's claim)"
     WOOCOMMERCE = "woocommerce", "WooCommerce checkout (the shopper's claim)"
+    UNSUBSCRIBE = "unsubscribe", "Email unsubscribe (one click)"
+    EMAIL_PROVIDER = "email_provider", "Email provider (bounce, complaint, unsubscribe)"
 
 
 class Contact(models.Model):
-    """A phone number, in E.164, that a site may be allowed to message."""
+    """A person a site may be allowed to message, by their addresses: a phone number in E.164
+    and/or an email address, each with its own consent (``consent_status`` is the SMS one,
+    ``email_consent_status`` the email one; SMS consent never implies email consent)."""
 
     site_path = "site"  # see retargeting.sites.access
 
     NO_CONSENT = "none"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="contacts")
-    phone = models.CharField("phone (E.164)", max_length=16)
+    phone = models.CharField("phone (E.164)", max_length=16, blank=True)
+    email = models.CharField(
+        "email address",
+        max_length=254,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Normalised (optin.addresses); empty when the contact has none.",
+    )
     first_name = models.CharField(max_length=80, blank=True)
     claimed_first_name = models.CharField(
         max_length=80,
@@ -56,7 +69,9 @@ class Contact(models.Model):
         "owner confirmed (then it becomes the first name).",
     )
     region = models.CharField(
-        max_length=2, help_text="The country the number belongs to (ISO 3166)."
+        max_length=2,
+        help_text="The country the number belongs to (ISO 3166); the site's for an email "
+        "address alone.",
     )
     # A copy of the latest consent row's status, written only by optin.consent in the same
     # transaction as the row, so the dispatch pass can filter on it with an index.
@@ -66,8 +81,32 @@ class Contact(models.Model):
         default=NO_CONSENT,
         editable=False,
     )
+    email_consent_status = models.CharField(
+        max_length=16,
+        choices=[(NO_CONSENT, "No consent"), *ConsentStatus.choices],
+        default=NO_CONSENT,
+        db_default=NO_CONSENT,
+        editable=False,
+    )
     unreachable_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the provider reports the number unreachable."
+    )
+    email_unreachable_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the email provider reports the address unreachable (hard bounce).",
+    )
+    last_emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this site last sent the address an email."
+    )
+    email_confirmation_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the double opt-in confirmation email went out."
+    )
+    email_confirmation_handed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the confirmation email was handed to the provider (written before the "
+        "call): one claimed but never handed over is sent again.",
     )
     last_messaged_at = models.DateTimeField(
         null=True, blank=True, help_text="When this site last sent the number an SMS."
@@ -92,24 +131,41 @@ class Contact(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "phone"], name="contact_site_phone_unique"),
+            models.UniqueConstraint(
+                fields=["site", "phone"], condition=~Q(phone=""), name="contact_site_phone_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["site", "email"], condition=~Q(email=""), name="contact_site_email_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(phone="") | ~Q(email=""), name="contact_has_an_address"
+            ),
             models.UniqueConstraint(
                 fields=["confirmation_code"],
                 condition=~Q(confirmation_code=""),
                 name="contact_confirmation_code_unique",
             ),
-            models.CheckConstraint(condition=Q(phone__startswith="+"), name="contact_phone_e164"),
+            models.CheckConstraint(
+                condition=Q(phone="") | Q(phone__startswith="+"), name="contact_phone_e164"
+            ),
             models.CheckConstraint(
                 condition=Q(consent_status__in=["none", *ConsentStatus.values]),
                 name="contact_consent_status_known",
             ),
+            models.CheckConstraint(
+                condition=Q(email_consent_status__in=["none", *ConsentStatus.values]),
+                name="contact_email_consent_status_known",
+            ),
         ]
         indexes = [
             models.Index(fields=["site", "consent_status"], name="contact_site_consent"),
+            models.Index(
+                fields=["site", "email_consent_status"], name="contact_site_email_consent"
+            ),
         ]
 
     def __str__(self) -> str:
-        return mask(self.phone)
+        return mask(self.phone) if self.phone else mask_email(self.email)
 
 
 class ConsentQuerySet(models.QuerySet["Consent"]):
@@ -127,11 +183,15 @@ class ConsentQuerySet(models.QuerySet["Consent"]):
 
 
 class Consent(models.Model):
-    """One change of a contact's consent, with its proof. Append-only."""
+    """One change of a contact's consent for one channel (its phone for SMS, its email address
+    for email), with its proof. Append-only."""
 
     site_path = "contact__site"  # see retargeting.sites.access
 
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="consents")
+    channel = models.CharField(
+        max_length=8, choices=Channel.choices, default=Channel.SMS, db_default=Channel.SMS
+    )
     status = models.CharField(max_length=16, choices=ConsentStatus.choices)
     source = models.CharField(max_length=16, choices=ConsentSource.choices)
     text = models.TextField("wording shown", blank=True)
@@ -150,6 +210,9 @@ class Consent(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(source__in=ConsentSource.values), name="consent_source_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="consent_channel_known"
             ),
         ]
 
@@ -192,19 +255,27 @@ class VisitorLink(models.Model):
 
 
 class DoNotContact(models.Model):
-    """A number erased after it said STOP: only a keyed hash remains, so it is never messaged
-    again, whatever later asks for it (an import, a checkout, the shop's server)."""
+    """An address (a number, or an email address) erased after it opted out: only a keyed
+    hash remains, so it is never messaged again on that channel, whatever later asks for it
+    (an import, a checkout, the shop's server)."""
 
     site_path = "site"  # see retargeting.sites.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="do_not_contact")
-    phone_hash = models.CharField(max_length=64)
+    channel = models.CharField(
+        max_length=8, choices=Channel.choices, default=Channel.SMS, db_default=Channel.SMS
+    )
+    phone_hash = models.CharField(
+        "address hash", max_length=64, help_text="The keyed hash of the number or address."
+    )
     reason = models.CharField(max_length=16)
     created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "phone_hash"], name="dnc_site_hash_unique"),
+            models.UniqueConstraint(
+                fields=["site", "channel", "phone_hash"], name="dnc_site_hash_unique"
+            ),
         ]
 
     def __str__(self) -> str:

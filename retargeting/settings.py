@@ -332,6 +332,17 @@ SMS_PRICES = env.json(
 )
 SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="EUR")
 
+# Email (the second channel): SMTP from EMAIL_URL (django-environ's email URL); without it,
+# Django's in-memory backend (replaced by the providers' registry: see docs/email.md).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Relance <relance@localhost>")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# Emails per second per sender, shared by every worker (as SMS_DEFAULT_MPS for SMS).
+EMAIL_MPS = env.float("EMAIL_MPS", default=50.0)
+
 # Event requests per minute per site and client IP; 0 turns the limit off.
 COLLECTOR_RATE_LIMIT = env.int("COLLECTOR_RATE_LIMIT", default=600)
 # Page views and carts wait in Redis streams (when REDIS_URL is set) and are written to the

@@ -16,15 +16,27 @@ from collections.abc import Callable
 from django.conf import settings
 
 from retargeting.gateways import throttle
-from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
+from retargeting.gateways.base import (
+    Action,
+    Gateway,
+    Outcome,
+    OutgoingEmail,
+    OutgoingSms,
+    SendResult,
+)
 from retargeting.gateways.errors import NOT_HANDED, THROTTLED
 
 INTERACTIVE_WAIT = 5.0
 """Seconds a person's request (a test send, a code) may wait for the sender's rate."""
 
 
-def get_gateway() -> Gateway:
-    """The backend ``SMS_BACKEND`` names."""
+def get_gateway(channel: str = "sms") -> Gateway:
+    """The backend that carries ``channel``'s messages: ``SMS_BACKEND``'s for SMS, Django's
+    ``EMAIL_BACKEND`` for email."""
+    if channel == "email":
+        from retargeting.gateways.email_backend import EmailGateway
+
+        return EmailGateway()
     if settings.SMS_BACKEND == "twilio":
         from retargeting.gateways.twilio_backend import TwilioGateway
 
@@ -39,14 +51,14 @@ def get_gateway() -> Gateway:
 
 
 def deliver(
-    sms: OutgoingSms,
+    sms: OutgoingSms | OutgoingEmail,
     *,
     gateway: Gateway | None = None,
     max_wait: float = 20.0,
     handing: Callable[[], bool] | None = None,
     segments: int | None = None,
 ) -> SendResult:
-    """Send one message: the one path every SMS of Relance takes to the provider.
+    """Send one message: the one path every SMS and email of Relance takes to the provider.
 
     Waits for the sender's rate (``throttle``: shared by every process, a long message costing
     one token per segment) for at most ``max_wait`` seconds; longer, the provider is not called
@@ -55,9 +67,12 @@ def deliver(
     not sent (transient, ``not_handed``). Both are certainly not sent, so safe to try again.
     ``segments``: the message's, when the caller counted them already.
     """
-    gateway = gateway or get_gateway()
+    is_email = isinstance(sms, OutgoingEmail)
+    gateway = gateway or get_gateway("email" if is_email else "sms")
     sender = sms.sender or gateway.default_sender() or "default"
-    cost = segments or throttle.cost_of(sms.body)
+    if is_email:
+        sender = f"email:{sender}"
+    cost = 1 if isinstance(sms, OutgoingEmail) else (segments or throttle.cost_of(sms.body))
     if not throttle.acquire(sender, cost, max_wait=max_wait):
         return SendResult(
             Outcome.TRANSIENT,

@@ -6,6 +6,7 @@ import abc
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from django.http import HttpRequest
 
@@ -54,6 +55,23 @@ class OutgoingSms:
     status_callback: str = ""
     validity_seconds: int | None = None
     """After this long in the provider's queue the message expires instead of arriving late."""
+    tag: str = ""
+    """Names the send at the provider (its reports and statistics), where it keeps tags."""
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    to: str
+    """The address, normalised."""
+    subject: str
+    text: str
+    """The plain-text part."""
+    html: str = ""
+    """The HTML part; empty: text only."""
+    sender: str = ""
+    """``Name <address>``; empty: the platform's ``DEFAULT_FROM_EMAIL``."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra headers (``List-Unsubscribe``…)."""
     tag: str = ""
     """Names the send at the provider (its reports and statistics), where it keeps tags."""
 
@@ -128,14 +146,23 @@ class MalformedWebhook(InvalidWebhook):
 
 class Gateway(abc.ABC):
     name: str
+    channel: str = "sms"
+    """The channel whose messages it carries (``retargeting.channels.Channel``)."""
     lists_messages: bool = False
     """Whether :meth:`recent_messages` shows the messages sent earlier, with their text: a
     message whose answer was lost (a timeout, a killed worker) is then looked up there;
     elsewhere it stays unknown, never sent twice."""
 
     @abc.abstractmethod
-    def send(self, sms: OutgoingSms) -> SendResult:
-        """Hand one message to the provider."""
+    def send(self, sms: Any) -> SendResult:
+        """Hand one message to the provider (``OutgoingSms``, or ``OutgoingEmail`` for an
+        email provider)."""
+
+    def open(self) -> None:  # noqa: B027 - optional, as Django's email backends have it
+        """Open the provider's connection for a batch (an SMTP session); optional."""
+
+    def close(self) -> None:  # noqa: B027
+        """Close what :meth:`open` opened; optional."""
 
     @abc.abstractmethod
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:

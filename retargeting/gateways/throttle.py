@@ -42,7 +42,10 @@ _client: Any = None
 
 
 def rate_for(sender: str) -> float:
-    """Messages (segments) per second for ``sender``: ``SMS_SENDER_MPS``, else the default."""
+    """Messages (segments) per second for ``sender``: ``SMS_SENDER_MPS``, else the default;
+    ``EMAIL_MPS`` for an email sender (``email:…``)."""
+    if sender.startswith("email:"):
+        return float(settings.EMAIL_MPS)
     return float(settings.SMS_SENDER_MPS.get(sender, settings.SMS_DEFAULT_MPS))
 
 

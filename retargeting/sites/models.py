@@ -119,6 +119,27 @@ class Site(models.Model):
         help_text="Whether the snippet waits for the visitor's cookie consent (the tag's "
         'data-consent="required"). Empty: from the country, required in the EU and the EEA.',
     )
+    email_from = models.CharField(
+        "email sender",
+        max_length=254,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The From of this site's emails, \"Name <address>\". Empty: the platform's "
+        "DEFAULT_FROM_EMAIL with the shop's name.",
+    )
+    postal_address = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The shop's postal address, printed in every marketing email.",
+    )
+    email_quiet_hours = models.BooleanField(
+        "quiet hours for email",
+        default=True,
+        db_default=True,
+        help_text="Whether marketing emails wait for the allowed hours, as SMS do.",
+    )
     cart_url = models.URLField(
         max_length=2000, blank=True, help_text="Where a short link goes when a cart has no URL."
     )

@@ -82,3 +82,11 @@ def parse_phone(raw: str, *, default_region: str) -> Phone:
 def mask(e164: str) -> str:
     """A number fit for logs: ``+336123••••``."""
     return f"{e164[:-4]}••••" if len(e164) > 6 else "••••"
+
+
+def mask_email(address: str) -> str:
+    """An email address fit for logs: ``ma••••@example.fr``."""
+    local, _, domain = address.rpartition("@")
+    if not local:
+        return "••••"
+    return f"{local[:2]}••••@{domain}"

@@ -197,6 +197,7 @@ def test_a_text_telling_people_to_reply_is_refused_where_nobody_can_reply(
             "position": 1,
             "delay_minutes": 30,
             "template": template,
+            "channel": "sms",
             "discount_mode": "none",
             "pool_fallback": "fixed",
         },
