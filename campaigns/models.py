@@ -28,6 +28,9 @@ class Trigger(models.TextChoices):
     """What starts a flow. Only cart abandonment is implemented; the others are planned."""
 
     CART_ABANDONED = "cart_abandoned", "Cart abandoned"
+    EMAIL_CART = "email_cart", "Cart sent by email at the shopper's request"
+    """The bridge: a shopper asked for their cart in their mailbox (``email_cart``). Planned
+    by that request, never by the dispatch pass; needs no marketing consent."""
     CHECKOUT_STARTED = "checkout_started", "Checkout started"
     BROWSE_ABANDONED = "browse_abandoned", "Browse abandoned"
 

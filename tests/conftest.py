@@ -8,6 +8,7 @@ from optin.models import ConsentSource, ConsentStatus
 from retargeting.celery import app as celery_app
 from tests.factories import CartFactory, ContactFactory, SiteFactory, VisitorLinkFactory
 from tests.support.brevo_fixtures import brevo, brevo_accepted  # noqa: F401 - shared fixtures
+from tests.support.smtp_fixtures import smtp  # noqa: F401 - shared fixtures
 from tests.support.twilio_fixtures import handlers, twilio  # noqa: F401 - shared fixtures
 
 # Tasks enqueued by the code under test run in the test, on its database; the tests of real
