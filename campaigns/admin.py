@@ -9,6 +9,7 @@ from django.urls import URLPattern, path
 
 from campaigns.corrections import correct_conversion
 from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
+from campaigns.email_messages import email_text_errors
 from campaigns.flows import mention_errors
 from campaigns.models import (
     Click,
@@ -43,8 +44,8 @@ def _send_site(obj: SendEvent | ShortLink) -> Site:
 
 class StepForm(forms.ModelForm):
     """A step in the admin: the model's checks, then the flow's segment limit at the text's
-    longest (a 20-letter first name, the largest total, a 40-character product name), and no
-    "Répondez STOP" where the site's sender cannot receive replies."""
+    longest (a 20-letter first name, the largest total, a 40-character product name), no
+    "Répondez STOP" where the site's sender cannot receive replies, and none in an email."""
 
     class Meta:
         model = Step
@@ -55,6 +56,11 @@ class StepForm(forms.ModelForm):
         if "template" not in self.errors and self.instance.flow_id is not None:
             for error in mention_errors(self.instance) + worst_case_errors(self.instance):
                 self.add_error("template", error)
+        # The model's clean checked the email texts as templates; the flows' rule on STOP
+        # mentions is added here.
+        if "email_template" not in self.errors and "subject" not in self.errors:
+            for error in email_text_errors(self.instance).get("email_template", []):
+                self.add_error("email_template", error)
 
 
 class StepInline(SiteScopedInline, admin.StackedInline):

@@ -201,4 +201,13 @@ FR = {
     "Result": "Résultat",
     "Refused: %(reason)s": "Refusé : %(reason)s",
     "A number typed in the shop's pages that Relance refused (a landline, a number from another country, the day's confirmation limit) is listed with the reason, the number masked; the page that sent it is told the same reason.": "Un numéro saisi sur les pages de la boutique que Relance a refusé (un fixe, un numéro d'un autre pays, la limite de confirmations du jour) est listé avec la raison, le numéro masqué ; la page qui l'a envoyé reçoit la même raison.",
+    'Quantity: %(quantity)s': 'Quantité : %(quantity)s',
+    ('And %(count)s more item in your cart.', 'And %(count)s more items in your cart.'): ('Et %(count)s autre article dans votre panier.', 'Et %(count)s autres articles dans votre panier.'),
+    'Return to my cart': 'Retrouver mon panier',
+    'This email was sent by %(shop)s (%(sender_address)s) because you agreed to receive its offers by email.': 'Cet email vous est envoyé par %(shop)s (%(sender_address)s) parce que vous avez accepté de recevoir ses offres par email.',
+    "Unsubscribe from %(shop)s's emails": 'Se désabonner des emails de %(shop)s',
+    '- %(name)s (quantity: %(quantity)s): %(price)s': '- %(name)s (quantité : %(quantity)s) : %(price)s',
+    'Total: %(total)s': 'Total : %(total)s',
+    'Return to my cart: %(link)s': 'Retrouver mon panier : %(link)s',
+    "Unsubscribe from %(shop)s's emails: %(unsubscribe)s": 'Se désabonner des emails de %(shop)s : %(unsubscribe)s',
 }
