@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -6,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.corrections import correct_conversion
 from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
@@ -22,6 +25,7 @@ from campaigns.models import (
     SendEvent,
     ShortLink,
     Step,
+    StepChannel,
 )
 from campaigns.sms_text import worst_case_errors
 from retargeting.sites.models import Site
@@ -50,6 +54,32 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = Step
         fields = "__all__"  # noqa: DJ007 - the admin shows every field of a step
+        labels = {
+            "channel": _("Channel"),
+            "subject": _("Email subject"),
+            "email_template": _("Email text"),
+        }
+        help_texts = {
+            "channel": _(
+                "SMS, email, or SMS else email: an SMS to a contact with live SMS consent and "
+                "a number, otherwise an email to one with live email consent."
+            ),
+            "subject": _("The email's subject, with {{ variables }}."),
+            "email_template": _(
+                "The words above the cart, with {{ variables }}. Empty: the SMS text's words, "
+                "without its link (the email's button) nor its STOP mention (the email's "
+                "unsubscribe link)."
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "channel" in self.fields:
+            self.fields["channel"].choices = [  # type: ignore[attr-defined]
+                (StepChannel.SMS, "SMS"),
+                (StepChannel.EMAIL, _("Email")),
+                (StepChannel.SMS_ELSE_EMAIL, _("SMS, else email")),
+            ]
 
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]  # the model instance is filled in here
