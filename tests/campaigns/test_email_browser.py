@@ -20,9 +20,11 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 
 from campaigns.email_messages import render_email
-from campaigns.models import Flow, StepChannel
+from campaigns.models import Flow, OptOutLink, StepChannel
 from campaigns.opt_out import link_for
 from campaigns.sms_text import link_url, short_link
+from optin.consent import record_consent
+from optin.models import Consent, ConsentSource, ConsentStatus
 from retargeting.channels import Channel
 from retargeting.sites.services import add_member
 from tests.factories import SendFactory, StepFactory
@@ -178,4 +180,41 @@ def test_the_flow_editor_previews_the_email_at_both_widths(page, live_server, si
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 0
+    assert page.console_errors == []
+
+
+def test_the_unsubscribe_page_takes_one_click_on_a_phone(page, live_server, site, tmp_path):
+    email, _link = cart_email(site)
+    send_link = OptOutLink.objects.get()
+    contact = send_link.contact
+    contact.email = "marie@example.fr"
+    contact.save()
+    for channel in (Channel.SMS, Channel.EMAIL):
+        record_consent(
+            contact=contact,
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.SERVER_API,
+            text="Oui",
+            channel=channel,
+        )
+    unsubscribe = email.headers["List-Unsubscribe"].strip("<>")
+    assert unsubscribe.endswith(f"/u/{send_link.code}")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/u/{send_link.code}")
+    button = page.get_by_role("button", name="Ne plus recevoir d'emails de Maison Demo")
+    assert button.is_visible()
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / "unsubscribe-390.png"))
+    contact.refresh_from_db()
+    assert contact.email_consent_status == ConsentStatus.GRANTED  # opening changed nothing
+    button.click()
+    page.wait_for_selector("#outcome")
+    assert "C'est fait : Maison Demo ne vous enverra plus d'emails" in page.inner_text("#outcome")
+    page.screenshot(path=str(folder / "unsubscribe-390-done.png"))
+    contact.refresh_from_db()
+    assert contact.email_consent_status == ConsentStatus.REVOKED
+    assert contact.consent_status == ConsentStatus.GRANTED
+    proof = Consent.objects.filter(contact=contact, channel=Channel.EMAIL).last()
+    assert proof.source == ConsentSource.UNSUBSCRIBE and "Chrome" in proof.user_agent
     assert page.console_errors == []
