@@ -25,6 +25,8 @@ from campaigns.models import StepChannel
 from campaigns.opt_out import link_for
 from campaigns.sms_text import short_link
 from retargeting.channels import Channel
+from retargeting.gateways import deliver, get_gateway
+from retargeting.gateways.base import Outcome, OutgoingEmail
 from tests.factories import SendFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +219,32 @@ def test_the_admins_step_form_offers_the_channel_and_checks_the_email_texts(shop
     form.save()
     step.refresh_from_db()
     assert (step.channel, step.subject) == (StepChannel.EMAIL, "Votre panier")
+
+
+@override_settings(PUBLIC_BASE_URL="https://relance.example", SHORT_LINK_BASE_URL="")
+def test_the_email_leaves_through_a_real_smtp_server_with_both_parts_and_the_headers(shop, smtp):
+    send = email_send(shop)
+    email, link, unsubscribe = rendered(send)
+    result = deliver(
+        OutgoingEmail(
+            to="marie@example.fr",
+            subject=email.subject,
+            text=email.text,
+            html=email.html,
+            sender=email_sender(shop),
+            headers=email.headers,
+        ),
+        gateway=get_gateway("email"),
+    )
+    assert result.outcome is Outcome.ACCEPTED
+    [received] = smtp.messages
+    message = received.message
+    assert message["From"] == "Maison Demo <bonjour@maison-demo.fr>"
+    assert message["Subject"] == "Marie, votre panier chez Maison Demo"
+    assert message["List-Unsubscribe"] == f"<https://relance.example/u/{unsubscribe.code}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert f"https://relance.example/s/{link.code}" in text
+    assert f'href="https://relance.example/s/{link.code}"' in html
+    assert "&lt;script&gt;" in html
