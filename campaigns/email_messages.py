@@ -50,6 +50,9 @@ IMAGE_SIZE = 72
 _SPACES = re.compile(r"[ \t]{2,}")
 _WHITESPACE = re.compile(r"\s+")
 _DANGLING = re.compile(r"\s*[:：]\s*$")
+# A bare "STOP" ending a line of an SMS text is its opt-out word, not the customer's business
+# in an email (the word inside a name, "Nonstop", is left).
+_BARE_STOP = re.compile(r"\s+STOP[.!]?$")
 # "Stop SMS :", what an SMS's one-tap mention leaves once its link is taken out.
 _LINK_MENTION_WORDS = tuple(
     words.split("{link}")[0].strip() for words in STOP_LINK_MENTION.values()
@@ -195,6 +198,7 @@ def compose_email(
         "subject": subject,
         "message": message,
         "items": shown,
+        "with_images": any(item.image for item in shown),
         "more": max(0, len(items) - len(shown)),
         "total": values["cart_total"],
         "link": link,
@@ -229,7 +233,7 @@ def _message(step: Step, values: dict[str, object]) -> str:
             continue
         if any(line.strip().startswith(words) for words in _LINK_MENTION_WORDS):
             continue
-        line = _DANGLING.sub("", _SPACES.sub(" ", line)).strip()
+        line = _DANGLING.sub("", _BARE_STOP.sub("", _SPACES.sub(" ", line).rstrip())).strip()
         if line:
             lines.append(line)
     return "\n".join(lines)

@@ -150,7 +150,9 @@ def test_the_cart_email_reads_on_a_phone_and_a_computer_in_light_and_dark(
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_flow_editor_previews_the_email_at_both_widths(page, live_server, site, width):
+def test_the_flow_editor_previews_the_email_at_both_widths(
+    page, live_server, site, width, tmp_path
+):
     user = User.objects.create_user("marketer", password="pass-word-123", is_staff=True)
     add_member(site=site, user=user)
     StepFactory(flow__site=site)
@@ -173,6 +175,9 @@ def test_the_flow_editor_previews_the_email_at_both_widths(page, live_server, si
     phone = page.frame_locator(".relance-email-phone iframe")
     assert phone.locator("#cart-button").inner_text() == "Retrouver mon panier"
     assert "59,90 €" in phone.locator("body").inner_text()
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.locator(".relance-email").screenshot(path=str(folder / f"editor-email-{width}.png"))
     page.fill("input[name='steps-0-subject']", "{{ password }}")
     page.wait_for_selector(".relance-email .errorlist li")
     assert "password" in page.inner_text(".relance-email .errorlist")

@@ -248,3 +248,10 @@ def test_the_email_leaves_through_a_real_smtp_server_with_both_parts_and_the_hea
     assert f"https://relance.example/s/{link.code}" in text
     assert f'href="https://relance.example/s/{link.code}"' in html
     assert "&lt;script&gt;" in html
+
+
+def test_a_bare_stop_ending_the_sms_text_is_left_out_of_the_email_and_nonstop_stays(shop):
+    send = email_send(shop)
+    send.step.template = "Sweat Nonstop : votre panier {{ link }} STOP"
+    email, _link, _unsubscribe = rendered(send)
+    assert email.text.split("\n\n")[0] == "Sweat Nonstop : votre panier"

@@ -78,19 +78,22 @@ function relanceFlowEditor() {
     add(subject, "strong", "", data.labels.subject + " ");
     subject.appendChild(document.createTextNode(data.email.subject));
     var frames = add(section, "div", "relance-email-frames");
+    // Scaled down to fit the column the editor has (a phone's screen, for a member on one).
+    var available = frames.clientWidth || 640;
     EMAIL_VIEWS.forEach(function (view) {
       var caption = data.labels["on_" + view[0]];
+      var scale = Math.min(view[2], available / view[1]);
       var figure = add(frames, "figure", "relance-email-view relance-email-" + view[0]);
       add(figure, "figcaption", "relance-label", caption);
       var holder = add(figure, "div", "relance-frame");
-      holder.style.width = Math.round(view[1] * view[2]) + "px";
-      holder.style.height = Math.round(EMAIL_HEIGHT * view[2]) + "px";
+      holder.style.width = Math.floor(view[1] * scale) + "px";
+      holder.style.height = Math.floor(EMAIL_HEIGHT * scale) + "px";
       var frame = document.createElement("iframe");
       frame.setAttribute("sandbox", "");
       frame.setAttribute("title", caption);
       frame.setAttribute("width", String(view[1]));
       frame.setAttribute("height", String(EMAIL_HEIGHT));
-      frame.style.transform = "scale(" + view[2] + ")";
+      frame.style.transform = "scale(" + scale + ")";
       frame.srcdoc = data.email.html;
       holder.appendChild(frame);
     });
