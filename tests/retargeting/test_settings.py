@@ -150,7 +150,8 @@ def test_an_unknown_sms_backend_is_refused():
     result = load(base_env(SMS_BACKEND="carrier-pigeon"))
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "relance: SMS_BACKEND must be 'outbox', 'twilio' or 'brevo', not 'carrier-pigeon'"
+        "relance: SMS_BACKEND must be 'outbox', 'twilio' or 'brevo', or the dotted path of a "
+        "Gateway class, not 'carrier-pigeon'"
     )
 
 
