@@ -27,7 +27,7 @@ def sms(to: str, *, sender: str = "", body: str = "Votre panier vous attend") ->
 
 def mobile() -> str:
     """A French mobile number of the test's own."""
-    return f"+336{random.randrange(10**8):08d}"
+    return f"+3361{random.randrange(10**7):07d}"
 
 
 def rate_setter(settings):
@@ -60,7 +60,7 @@ class TestOutbox(ProviderContract):
             message=sms,
             new_address=mobile,
             # A landline: no provider delivers SMS to it, the outbox neither.
-            refused_address=lambda: (f"+331{random.randrange(10**8):08d}", Action.UNREACHABLE),
+            refused_address=lambda: (f"+3314{random.randrange(10**7):07d}", Action.UNREACHABLE),
             take_down=lambda: down.append(True),
             received=received,
             set_rate=rate_setter(settings),
