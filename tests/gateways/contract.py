@@ -62,6 +62,10 @@ class ProviderUnderTest:
     """Its signed webhook, where it reports to Relance."""
     unsubscribe: Callable[[str], None] | None = None
     """The address unsubscribes at the provider, where it keeps such a list."""
+    reply: Callable[[Client, str, str, str, bool], tuple[int, str]] | None = None
+    """``(client, customer, our_sender, body, forged)``: the customer answers our sender, as
+    the provider reports it (signed, or with a forged signature); returns the HTTP status and
+    the answer the customer gets back (``""``: none). Where its senders receive replies."""
 
 
 def _sender() -> str:
@@ -213,3 +217,29 @@ class ProviderContract:
         response = provider.webhook(client, sent.provider_id, False)
         assert 200 <= response.status_code < 300
         assert [report.provider_id for report in reports] == [sent.provider_id]
+
+    def test_a_real_reply_reaches_the_hooks_and_is_answered(self, provider, client, handlers):
+        received: list[object] = []
+        handlers.register_inbound_handler(lambda sms: received.append(sms) or "Bien reçu")
+        if not provider.gateway.receives_replies:
+            assert provider.reply is None  # nothing to answer to
+            return
+        assert provider.reply is not None
+        customer = provider.new_address()
+        status, answer = provider.reply(client, customer, provider.reply_sender, "AIDE", False)
+        assert status < 400 and answer == "Bien reçu"
+        assert [(m.sender, m.recipient, m.body) for m in received] == [  # type: ignore[attr-defined]
+            (customer, provider.reply_sender, "AIDE")
+        ]
+
+    def test_a_forged_reply_changes_nothing(self, provider, client, handlers):
+        received: list[object] = []
+        handlers.register_inbound_handler(lambda sms: received.append(sms) or "Bien reçu")
+        if provider.reply is None:
+            with pytest.raises(InvalidWebhook):
+                provider.gateway.parse_inbound(RequestFactory().post("/webhooks/"))
+            return
+        customer = provider.new_address()
+        status, answer = provider.reply(client, customer, provider.reply_sender, "STOP", True)
+        # 403 for a forged signature; a development tool without one answers 404 instead.
+        assert 400 <= status < 500 and (answer, received) == ("", [])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,6 +56,15 @@ class TestOutbox(ProviderContract):
         def received(to: str) -> list[str]:
             return list(OutboxMessage.objects.filter(to=to).values_list("body", flat=True))
 
+        def reply(client, customer: str, ours: str, body: str, forged: bool):
+            # The phone simulator has no signature: it is a development tool, reached with
+            # DEBUG on (a stranger with DEBUG off gets a 404 and changes nothing).
+            settings.DEBUG = not forged
+            first = get_gateway().send(sms(customer, sender=ours)).provider_id
+            response = client.post(f"/dev/phone/{customer}/", {"body": body})
+            answers = OutboxMessage.objects.filter(to=customer).exclude(provider_id=first)
+            return response.status_code, "".join(m.body for m in answers)
+
         return ProviderUnderTest(
             gateway=get_gateway(),
             message=sms,
@@ -66,6 +76,7 @@ class TestOutbox(ProviderContract):
             set_rate=rate_setter(settings),
             default_sender="",
             reply_sender="MAISON",  # the phone simulator answers any sender
+            reply=reply,
         )
 
 
@@ -85,6 +96,16 @@ class TestTwilio(ProviderContract):
                 params["MessageStatus"] = "failed"
             return client.post(path, data=params, HTTP_X_TWILIO_SIGNATURE=signature)
 
+        def reply(client, customer: str, ours: str, body: str, forged: bool):
+            path = "/webhooks/twilio/inbound"
+            params = twilio.inbound_params(customer, ours, body)
+            signature = twilio.sign(BASE + path, params)
+            if forged:
+                params["Body"] = "START"
+            response = client.post(path, data=params, HTTP_X_TWILIO_SIGNATURE=signature)
+            answer = re.search(r"<Message>(.*)</Message>", response.content.decode())
+            return response.status_code, answer.group(1) if answer else ""
+
         return ProviderUnderTest(
             gateway=get_gateway(),
             message=sms,
@@ -97,6 +118,7 @@ class TestTwilio(ProviderContract):
             reply_sender=twilio_fixtures.SENDER,
             not_replyable_sender="MAISON",
             webhook=webhook,
+            reply=reply,
         )
 
 
