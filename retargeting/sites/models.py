@@ -103,7 +103,7 @@ class Site(models.Model):
         max_length=16,
         blank=True,
         help_text="The From of this site's SMS: a number or an alphanumeric ID. "
-        "Empty: the platform's TWILIO_FROM.",
+        "Empty: the SMS provider's default sender (TWILIO_FROM, BREVO_SENDER…).",
     )
     stop_number = models.CharField(
         max_length=16, blank=True, help_text='The number in the "STOP au NUMBER" mention.'
