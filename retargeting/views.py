@@ -8,6 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from retargeting.gateways import get_gateway
+
 
 @require_GET
 def landing(request: HttpRequest) -> HttpResponse:
@@ -15,7 +17,11 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "landing.html",
-        {"sms_backend": settings.SMS_BACKEND, "debug": settings.DEBUG},
+        {
+            "sms_backend": settings.SMS_BACKEND,
+            "stays_on_machine": get_gateway().stays_on_machine,
+            "debug": settings.DEBUG,
+        },
     )
 
 
