@@ -148,7 +148,7 @@ class ContactAdmin(SiteScopedAdmin):
             )
         count = 0
         for contact in queryset.select_related("site"):
-            erase_contact(site=contact.site, raw_phone=contact.phone)
+            erase_contact(site=contact.site, raw_phone=contact.phone, raw_email=contact.email)
             count += 1
         self.message_user(request, f"{count} contact(s) erased.", messages.SUCCESS)
         return None

@@ -33,11 +33,12 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from optin import enrolment
-from optin.consent import ConsentBlocked, is_live, record_consent
+from optin.consent import ConsentBlocked, is_live, record_consent, revoke
 from optin.contacts import get_or_create_contact
 from optin.matching import Method, enqueue_confirmation, link_visitor
 from optin.models import ConsentSource, ConsentStatus, Contact
 from optin.tokens import contact_for_token
+from retargeting.channels import Channel
 from retargeting.sites.models import Site
 from retargeting.sms.phones import parse_phone
 from retargeting.tracking.models import Visitor
@@ -164,9 +165,9 @@ def _claimed(
         if relayed and consent.get("withdrawn") and is_live(status=known.consent_status):
             # The platform's own record says the customer unsubscribed there: stopping is the
             # safe side, so this claim is honoured (only a claim to stop, never one to start).
-            record_consent(
+            revoke(
                 contact=known,
-                status=ConsentStatus.REVOKED,
+                channel=Channel.SMS,
                 source=_RELAYED_SOURCES.get(consent.get("source", ""), ConsentSource.SERVER_API),
                 text=consent.get("text", ""),
                 ip=ip,

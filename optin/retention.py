@@ -24,6 +24,6 @@ def erase_inactive_prospects(*, now: datetime | None = None) -> int:
     )
     count = 0
     for contact in inactive.iterator():
-        erase_contact(site=contact.site, raw_phone=contact.phone)
+        erase_contact(site=contact.site, raw_phone=contact.phone, raw_email=contact.email)
         count += 1
     return count
