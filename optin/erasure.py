@@ -172,8 +172,9 @@ def _scrub_email_events(*, site: Site, email: str) -> int:
                 payload[key] = ERASED
         if isinstance(payload.get("email_consent"), dict):
             payload["email_consent"] = {**payload["email_consent"], "text": ERASED}
-        if "proof" in payload:
-            payload["proof"] = ERASED
+        for key in ("proof", "email_proof"):
+            if key in payload:
+                payload[key] = ERASED
         Event.objects.filter(pk=event.pk).update(payload=payload)
         count += 1
     return count
