@@ -21,8 +21,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail, signing
-from django.db.models import Q
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.flows import create_default_flow
