@@ -9,22 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from optin.erasure import is_blocked
-from optin.models import Consent, ConsentSource, ConsentStatus, Contact
+from optin.models import Consent, ConsentStatus, Contact
 from retargeting.channels import Channel
 
 LIVE_STATUSES = frozenset({ConsentStatus.GRANTED, ConsentStatus.CONFIRMED})
-
-OPT_OUT_SOURCES = frozenset(
-    {
-        ConsentSource.KEYWORD,
-        ConsentSource.PROVIDER,
-        ConsentSource.OPT_OUT_LINK,
-        ConsentSource.UNSUBSCRIBE,
-        ConsentSource.EMAIL_PROVIDER,
-    }
-)
-"""A revocation from these is the address's own opt-out (a STOP, an unsubscribe, a provider's
-report of one): erased after it, the address stays blocked (``optin.erasure``)."""
 
 STALE_AFTER = timedelta(seconds=1)
 """The one guard against stale provider reports (``revoke``): a report is stale when the

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from optin.confirmation import number_limit_keys
 from optin.email_confirmation import address_limit_keys
-from optin.models import Consent, ConsentSource, ConsentStatus, Contact, DoNotContact
+from optin.models import OPT_OUT_SOURCES, Consent, ConsentStatus, Contact, DoNotContact
 from optin.signals import contact_erasing
 from retargeting.channels import Channel
 from retargeting.channels.email_addresses import normalize_email
@@ -68,17 +68,6 @@ class ErasureReport:
     visitors_deleted: int = 0
 
 
-# A revocation from these is the address's own opt-out (optin.consent.OPT_OUT_SOURCES, which
-# imports this module): erased after it, the address stays blocked.
-_OPT_OUT_SOURCES = [
-    ConsentSource.KEYWORD,
-    ConsentSource.PROVIDER,
-    ConsentSource.OPT_OUT_LINK,
-    ConsentSource.UNSUBSCRIBE,
-    ConsentSource.EMAIL_PROVIDER,
-]
-
-
 def erase_contact(*, site: Site, raw_phone: str = "", raw_email: str = "") -> ErasureReport:
     """Remove every trace of a number or an email address from a site. Raises
     ``InvalidPhone`` or ``InvalidEmail`` (``ValueError`` when neither is given).
@@ -89,7 +78,7 @@ def erase_contact(*, site: Site, raw_phone: str = "", raw_email: str = "") -> Er
     messages exchanged with its number over the site's sender, and the rate-limit counts that
     hold its addresses. Identify and purchase events of other browsers lose the number, the
     address and the name. Conversions (order id, total) stay, linked to nothing. Each address
-    that opted out on its channel (``_OPT_OUT_SOURCES``) is kept as a keyed hash on that channel.
+    that opted out on its channel (``OPT_OUT_SOURCES``) is kept as a keyed hash on that channel.
     """
     e164 = parse_phone(raw_phone, default_region=site.country).e164 if raw_phone else ""
     email = normalize_email(raw_email) if raw_email else ""
@@ -110,7 +99,7 @@ def erase_contact(*, site: Site, raw_phone: str = "", raw_email: str = "") -> Er
             emails |= {contact.email} - {""}
             opted_out = set(
                 contact.consents.filter(
-                    status=ConsentStatus.REVOKED, source__in=_OPT_OUT_SOURCES
+                    status=ConsentStatus.REVOKED, source__in=OPT_OUT_SOURCES
                 ).values_list("channel", flat=True)
             )
             if Channel.SMS in opted_out and contact.phone:

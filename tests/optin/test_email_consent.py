@@ -332,3 +332,28 @@ def test_the_command_refuses_a_bad_address_or_both(shop, args, message):
 
     with pytest.raises(CommandError, match=message):
         call_command("erase_contact", "--site", str(shop.pk), *args, stderr=StringIO())
+
+
+def test_the_admin_records_an_opt_out_through_the_one_revoke_per_channel(admin_client, shop):
+    contact = Contact.objects.create(site=shop, phone="+33612345678", email=ADDRESS, region="FR")
+    for channel in ("sms", "email"):
+        record_consent(
+            contact=contact,
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.SERVER_API,
+            channel=channel,
+        )
+    url = "/admin/optin/contact/"
+    done = admin_client.post(url, {"action": "revoke_email", "_selected_action": [contact.pk]})
+    assert done.status_code == 302
+    contact.refresh_from_db()
+    assert (contact.email_consent_status, contact.consent_status) == ("revoked", "granted")
+    proof = contact.consents.get(status="revoked")
+    assert (proof.channel, proof.source) == ("email", ConsentSource.ADMIN)
+    assert "recorded in the admin by admin" in proof.text
+    # Twice: nothing more written.
+    admin_client.post(url, {"action": "revoke_email", "_selected_action": [contact.pk]})
+    assert contact.consents.filter(status="revoked").count() == 1
+    # The change form shows the address and its state, and cannot change them.
+    page = admin_client.get(f"{url}{contact.pk}/change/").content.decode()
+    assert ADDRESS in page and 'name="email"' not in page
