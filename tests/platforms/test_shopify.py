@@ -716,3 +716,24 @@ def test_a_claimed_email_consent_never_restores_an_unsubscribed_address(client, 
     customer.refresh_from_db()
     assert customer.email_consent_status == ConsentStatus.REVOKED
     assert not emails_to(EMAIL)
+
+
+def test_ticked_email_boxes_at_checkouts_spend_the_sites_daily_confirmations(client, shop):
+    """As for the SMS box: past the site's daily limit a checkout's ticked email box starts
+    nothing and ties the checkout to no address; the first one is asked (control)."""
+    shop.site.confirmations_per_day = 1
+    shop.site.save()
+    for index, address in enumerate(("first@example.fr", "second@example.fr")):
+        body = checkout(
+            buyer_accepts_marketing=True,
+            email=address,
+            token=f"checkout-{index}",
+            cart_token=f"cart-{index}",
+        )
+        body["customer"]["id"] = 100 + index
+        deliver(client, shop, "checkouts/create", body)
+    (first,) = Contact.objects.all()
+    assert (first.email, first.email_consent_status) == ("first@example.fr", "pending")
+    assert len(emails_to("first@example.fr")) == 1 and not emails_to("second@example.fr")
+    second = Cart.objects.get(external_id="checkout-1")
+    assert not VisitorLink.objects.filter(visitor=second.visitor).exists()
