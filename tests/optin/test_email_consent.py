@@ -357,3 +357,15 @@ def test_the_admin_records_an_opt_out_through_the_one_revoke_per_channel(admin_c
     # The change form shows the address and its state, and cannot change them.
     page = admin_client.get(f"{url}{contact.pk}/change/").content.decode()
     assert ADDRESS in page and 'name="email"' not in page
+
+
+def test_retention_counts_an_email_as_a_sign_of_life_and_erases_an_address_alone(shop):
+    from optin.retention import erase_inactive_prospects
+
+    long_ago = timezone.now() - timedelta(days=4 * 365)
+    emailed = Contact.objects.create(site=shop, email=ADDRESS, region="FR")
+    silent = Contact.objects.create(site=shop, email="paul@example.fr", region="FR")
+    Contact.objects.filter(pk__in=[emailed.pk, silent.pk]).update(updated_at=long_ago)
+    Contact.objects.filter(pk=emailed.pk).update(last_emailed_at=timezone.now())
+    assert erase_inactive_prospects() == 1
+    assert list(Contact.objects.values_list("email", flat=True)) == [ADDRESS]
