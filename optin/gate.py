@@ -77,14 +77,14 @@ def identify(
     if "token" in event:
         return _owner_token(site=site, visitor=visitor, token=event["token"], user_agent=user_agent)
     phone_contact: Contact | None = None
+    beside: Contact | None = None  # the contact an address given with the number may join
     if "phone" in event:
-        new_number = not Contact.objects.filter(site=site, phone=event["phone"]).exists()
         if proof == Proof.SHOP_SERVER:
-            phone_contact = _vouched(
+            phone_contact = beside = _vouched(
                 site=site, visitor=visitor, event=event, ip=ip, user_agent=user_agent, source=source
             )
         else:
-            phone_contact = _claimed(
+            phone_contact, created = _claimed(
                 site=site,
                 visitor=visitor,
                 event=event,
@@ -96,8 +96,7 @@ def identify(
             # A claim's address joins only the number this very claim brought in: never one a
             # contact already had (a stranger's address beside a customer's number would get
             # her reminders once the stranger confirmed it).
-            if not new_number:
-                phone_contact = None
+            beside = phone_contact if created else None
     if "email" not in event:
         return phone_contact
     email_contact = _email(
@@ -107,7 +106,7 @@ def identify(
         visitor=visitor if phone_contact is None or proof != Proof.SHOP_SERVER else None,
         event=event,
         proof=proof,
-        beside=phone_contact,
+        beside=beside,
         relayed=relayed,
         ip=ip,
         user_agent=user_agent,
@@ -170,8 +169,10 @@ def _claimed(
     ip: str | None,
     user_agent: str,
     source: str | None,
-) -> Contact | None:
-    """What a shopper typed (a page, or a platform's checkout relayed by its webhook)."""
+) -> tuple[Contact | None, bool]:
+    """What a shopper typed (a page, or a platform's checkout relayed by its webhook); the
+    contact it names, and whether this claim created it (only then may an address typed with
+    it join it: ``identify``)."""
     consent = event.get("consent") or {}
     immediate = not site.double_opt_in
     # The site's daily confirmations, spent by every relayed consent whatever the number (a
@@ -184,7 +185,7 @@ def _claimed(
         and not enrolment.take_relayed_confirmation(site=site)
     ):
         logger.warning("site %s: a platform's claimed consent over the daily limit", site.pk)
-        return Contact.objects.filter(site=site, phone=event["phone"]).first()
+        return Contact.objects.filter(site=site, phone=event["phone"]).first(), False
     known = Contact.objects.filter(site=site, phone=event["phone"]).first()
     if known is not None and known.consent_status != Contact.NO_CONSENT:
         if relayed and consent.get("withdrawn") and is_live(status=known.consent_status):
@@ -199,18 +200,18 @@ def _claimed(
                 user_agent=user_agent,
             )
         logger.info("identify of a number with a consent state: a claim changes nothing")
-        return known
+        return known, False
     if not consent.get("granted"):
         # Nothing is started, so nothing is linked: a browser or a cart tied to a number
         # without consent would become hers the day the shop's server grants it.
         with transaction.atomic():
-            contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])
-        return contact
+            contact, created = get_or_create_contact(site=site, raw_phone=event["phone"])
+        return contact, created
     if contact_region(event["phone"], site) not in site.countries:
         logger.info("a claimed consent for a number outside the site's countries: not started")
-        return known
+        return known, False
     with transaction.atomic():
-        contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])
+        contact, created = get_or_create_contact(site=site, raw_phone=event["phone"])
         _keep_claimed_first_name(contact, event.get("first_name", ""))
         try:
             record_consent(
@@ -224,17 +225,17 @@ def _claimed(
             )
         except ConsentBlocked:
             logger.info("consent refused: the number said STOP before it was erased")
-            return contact
+            return contact, False
         if contact.consent_status != (
             ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING
         ):
-            return contact  # a concurrent door gave the number a state first
+            return contact, False  # a concurrent door gave the number a state first
         if not immediate:
             contact_id = contact.pk
             transaction.on_commit(lambda: enqueue_confirmation(contact_id))
         if visitor is not None:
             link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
-    return contact
+    return contact, created
 
 
 def _email(

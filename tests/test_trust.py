@@ -1020,3 +1020,28 @@ def test_an_email_contacts_token_is_honoured_once(client, shop, consenting_addre
     # The first browser is hers (the owner's tap); the same token again ties no other.
     assert VisitorLink.objects.get(visitor__vid=ATTACKER_VID).contact == consenting_address
     assert not VisitorLink.objects.filter(visitor__vid="follower000000000000000000000000").exists()
+
+
+def test_a_strangers_address_typed_with_a_customers_number_never_joins_her_contact(
+    client, shop, consenting_customer
+):
+    """Her number and his own address in one identify: his address stays his own contact, so
+    confirming it gives him none of her carts."""
+    both = {**identify("06 12 34 56 78"), **email_identify("stranger@example.fr")}
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, both).status_code == 204
+    consenting_customer.refresh_from_db()
+    assert consenting_customer.email == ""
+    his = Contact.objects.get(email="stranger@example.fr")
+    assert his.pk != consenting_customer.pk and his.phone == ""
+    assert not VisitorLink.objects.filter(contact=consenting_customer, visitor__vid=ATTACKER_VID)
+    # Control: a new number with an address joins them in one contact.
+    new = {**identify("06 98 76 54 32"), **email_identify("paul@example.fr")}
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, new, vid="p" * 32).status_code == 204
+    paul = Contact.objects.get(phone="+33698765432")
+    assert (paul.email, paul.consent_status, paul.email_consent_status) == (
+        "paul@example.fr",
+        "pending",
+        "pending",
+    )
