@@ -369,3 +369,17 @@ def test_retention_counts_an_email_as_a_sign_of_life_and_erases_an_address_alone
     Contact.objects.filter(pk=emailed.pk).update(last_emailed_at=timezone.now())
     assert erase_inactive_prospects() == 1
     assert list(Contact.objects.values_list("email", flat=True)) == [ADDRESS]
+
+
+def test_the_confirmation_email_speaks_the_shops_language_and_uses_its_sender(client, shop):
+    shop.language = "en"
+    shop.email_from = "Boutique <hello@boutique.example>"
+    shop.save()
+    collect(client, shop, email_identify())
+    (message,) = emails_to(ADDRESS)
+    assert message.subject == "Boutique: confirm your subscription"
+    assert message.from_email == "Boutique <hello@boutique.example>"
+    assert "I confirm" in message.alternatives[0][0]
+    page = client.get(confirm_path(message)).content.decode()
+    assert "Get a reminder of your cart and offers from Boutique by email" in page
+    assert ADDRESS not in page  # masked
