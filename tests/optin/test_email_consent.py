@@ -383,3 +383,21 @@ def test_the_confirmation_email_speaks_the_shops_language_and_uses_its_sender(cl
     page = client.get(confirm_path(message)).content.decode()
     assert "Get a reminder of your cart and offers from Boutique by email" in page
     assert ADDRESS not in page  # masked
+
+
+def test_the_confirmation_email_goes_through_a_real_smtp_server_and_a_failure_is_retried(
+    client, shop, smtp
+):
+    smtp.fail_next(1)  # a transient SMTP error: certainly not sent, tried again by the pass
+    assert collect(client, shop, email_identify()).status_code == 204
+    assert smtp.messages == []
+    contact = Contact.objects.get()
+    assert contact.email_confirmation_sent_at is None  # owed, not lost
+    assert send_pending_email_confirmations() == 1
+    (received,) = smtp.messages
+    message = received.message
+    assert message["To"] == ADDRESS and "Boutique" in message["Subject"]
+    assert message["From"].startswith("Boutique <")
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert html.count("/o/e/") == 1
+    assert send_pending_email_confirmations() == 0  # never twice
