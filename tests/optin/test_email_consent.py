@@ -401,3 +401,19 @@ def test_the_confirmation_email_goes_through_a_real_smtp_server_and_a_failure_is
     html = message.get_body(preferencelist=("html",)).get_content()
     assert html.count("/o/e/") == 1
     assert send_pending_email_confirmations() == 0  # never twice
+
+
+def test_an_erased_address_that_unsubscribed_starts_no_double_opt_in_from_a_page(client, shop):
+    api_identify(client, shop, {"email": ADDRESS, "email_consent": EMAIL_CONSENT})
+    from optin.consent import revoke
+
+    revoke(contact=Contact.objects.get(), channel="email", source=ConsentSource.UNSUBSCRIBE)
+    erase_contact(site=shop, raw_email=ADDRESS)
+    assert collect(client, shop, email_identify()).status_code == 204  # the same answer
+    assert Contact.objects.get().email_consent_status == "none"
+    assert not emails_to(ADDRESS)
+    # Control: another address starts its double opt-in.
+    assert (
+        collect(client, shop, email_identify("paul@example.fr"), vid=OTHER_VID).status_code == 204
+    )
+    assert len(emails_to("paul@example.fr")) == 1
