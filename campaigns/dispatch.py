@@ -28,6 +28,7 @@ from campaigns.send_reasons import SendReason
 from campaigns.send_states import REACHED
 from campaigns.sending import SEND_BATCH, deliver_batch
 from optin.confirmation import send_pending_confirmations
+from optin.email_confirmation import send_pending_email_confirmations
 from retargeting.db import bulk
 from retargeting.tracking.models import Cart
 
@@ -92,7 +93,7 @@ def run_pass(
     for model in (Send, SendEvent):
         bulk.refresh_statistics(model, added=report.planned + report.held_out)
     # Double opt-in confirmations whose task was lost or whose provider was down.
-    report.confirmations = send_pending_confirmations()
+    report.confirmations = send_pending_confirmations() + send_pending_email_confirmations()
     due = list(
         Send.objects.filter(status=SendStatus.PLANNED, due_at__lte=now)
         .order_by("due_at")

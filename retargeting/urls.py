@@ -40,6 +40,7 @@ urlpatterns = [
     path("s/<str:code>", customer.follow, name="short-link"),
     path("u/<str:code>", opt_out.opt_out_page, name="opt-out-link"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),
+    path("o/e/<str:code>", confirm_link.confirm_email_page, name="optin-confirm-email"),
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
     path("dashboard/", include("campaigns.dashboard.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -111,10 +111,11 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class OptOutReport:
-    """A number the provider reports unsubscribed (STOP to its short code), with the proof."""
+    """An address the provider reports unsubscribed (STOP to its short code, an email
+    provider's unsubscribe or complaint), with the proof."""
 
     phone: str
-    """E.164."""
+    """E.164; empty for an email report."""
     at: datetime
     """When the number unsubscribed, as the provider dates it."""
     provider_id: str
@@ -122,6 +123,8 @@ class OptOutReport:
     reply: str = ""
     """The customer's words, when the provider reported a reply rather than an unsubscription:
     the opt-in layer decides whether they are an opt-out."""
+    email: str = ""
+    """The email address an email provider reports (then ``phone`` is empty)."""
 
 
 @dataclass(frozen=True)

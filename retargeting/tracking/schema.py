@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.db.models import Model
 
+from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.domains import url_on_domains
 from retargeting.sites.models import Site
 from retargeting.tracking.models import VISITOR_ID_PATTERN, Cart, Event, Visitor
@@ -40,6 +41,7 @@ CURRENCY_LENGTH = _column(Cart, "currency")
 ORDER_ID_LENGTH = _column(Event, "order_id")
 CUSTOMER_ID_LENGTH = _column(Visitor, "customer_id")
 FIRST_NAME_LENGTH = 80  # optin.models.Contact.first_name
+EMAIL_LENGTH = 254  # optin.models.Contact.email (and RFC 5321's limit)
 # Kept inside JSON only (the event's payload, the cart's items): no column to match.
 TITLE_LENGTH = 500
 SKU_LENGTH = 128
@@ -235,14 +237,32 @@ def consent(value: Any, path: str) -> dict[str, Any]:
     return {"granted": granted, "text": text, "source": source}
 
 
+def email(body: dict[str, Any], path: str) -> str | None:
+    """The body's ``email``, normalised (``normalize_email``), or None when absent."""
+    raw = string_field(body, "email", path, max_length=EMAIL_LENGTH, required=False)
+    if not raw:
+        return None
+    try:
+        return normalize_email(raw)
+    except InvalidEmail as exc:
+        raise PayloadError(_at(path, "email"), f"an email address ({exc})") from exc
+
+
 def identify(event: dict[str, Any], path: str) -> dict[str, Any]:
     token = string_field(event, "token", path, max_length=TOKEN_LENGTH, required=False)
     if token:
         return {"type": "identify", "token": token}
     phone = string_field(event, "phone", path, max_length=PHONE_LENGTH, required=False)
-    if not phone:
-        raise PayloadError(f"{path}.phone", "a phone number (or a token)")
-    clean: dict[str, Any] = {"type": "identify", "phone": phone}
+    address = email(event, path)
+    if not phone and not address:
+        raise PayloadError(f"{path}.phone", "a phone number or an email address (or a token)")
+    clean: dict[str, Any] = {"type": "identify"}
+    if phone:
+        clean["phone"] = phone
+    if address:
+        clean["email"] = address
+        if event.get("email_consent") is not None:
+            clean["email_consent"] = consent(event["email_consent"], f"{path}.email_consent")
     first_name = string_field(
         event, "first_name", path, max_length=FIRST_NAME_LENGTH, required=False
     )

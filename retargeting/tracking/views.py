@@ -474,18 +474,26 @@ def _server_origin(request: HttpRequest) -> Origin:
 
 @csrf_exempt
 def api_identify(request: HttpRequest) -> JsonResponse:
-    """``POST /api/v1/identify``: the shop's server says who a visitor is, with consent."""
+    """``POST /api/v1/identify``: the shop's server says who a visitor is (a number, an email
+    address or both), with each address's consent (``consent`` the SMS one, required with a
+    phone; ``email_consent`` the email one)."""
     try:
         site, body = _api_request(request)
-        phone = _phone(body, site.country, required=True)
+        phone = _phone(body, site.country, required=False)
+        email = schema.email(body, "")
+        if phone is None and email is None:
+            raise schema.PayloadError("phone", "a phone or an email (at least one)")
         vid = _optional_vid(body)
-        if body.get("consent") is None:
-            raise schema.PayloadError("consent", "an object {granted, text, source}")
-        event: dict[str, Any] = {
-            "type": "identify",
-            "phone": phone,
-            "consent": schema.consent(body["consent"], "consent"),
-        }
+        event: dict[str, Any] = {"type": "identify"}
+        if phone is not None:
+            if body.get("consent") is None:
+                raise schema.PayloadError("consent", "an object {granted, text, source}")
+            event["phone"] = phone
+            event["consent"] = schema.consent(body["consent"], "consent")
+        if email is not None:
+            event["email"] = email
+            if body.get("email_consent") is not None:
+                event["email_consent"] = schema.consent(body["email_consent"], "email_consent")
         first_name = schema.string_field(
             body, "first_name", "", max_length=schema.FIRST_NAME_LENGTH, required=False
         )
@@ -496,7 +504,10 @@ def api_identify(request: HttpRequest) -> JsonResponse:
     except schema.PayloadError as exc:
         return _error(str(exc), 400)
     record_batch(site_id=site.pk, vid=vid, events=[event], origin=_server_origin(request))
-    return JsonResponse({"ok": True, "phone": phone, "vid": vid})
+    answer: dict[str, Any] = {"ok": True, "phone": phone, "vid": vid}
+    if email is not None:
+        answer["email"] = email
+    return JsonResponse(answer)
 
 
 @csrf_exempt
