@@ -74,7 +74,7 @@ class EmailGateway(Gateway):
         except smtplib.SMTPRecipientsRefused as exc:
             return SendResult(
                 Outcome.PERMANENT,
-                error_code="recipient_refused",
+                error_code="rcpt_refused",
                 reason=str(exc)[:255],
                 action=Action.UNREACHABLE,
             )
