@@ -5,7 +5,10 @@ off for email (``Site.email_quiet_hours``); the opt-out is the footer's unsubscr
 
 from __future__ import annotations
 
+from email.utils import formataddr, parseaddr
 from typing import Any
+
+from django.conf import settings
 
 from retargeting import gateways
 from retargeting.channels import Channel
@@ -25,7 +28,12 @@ class EmailRoom(ChannelRoom):
         return bool(site.email_quiet_hours)
 
     def sender(self, site: Any) -> str:
-        return str(site.email_from)
+        """The site's ``email_from``; without one, the platform's address under the shop's
+        name (the customer sees who writes)."""
+        if site.email_from:
+            return str(site.email_from)
+        address = parseaddr(str(settings.DEFAULT_FROM_EMAIL))[1]
+        return formataddr((str(site.name), address)) if address else ""
 
     def available(self) -> bool:
         # The email providers' registry says whether email is configured, once it has a say.

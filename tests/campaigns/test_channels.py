@@ -17,6 +17,7 @@ from campaigns import sending
 from campaigns.dispatch import run_pass
 from campaigns.eligibility import eligible_carts, exit_reason, reach
 from campaigns.models import Send, SendStatus, StepChannel, Trigger
+from campaigns.onboarding import bootstrap_site
 from campaigns.send_reasons import SendReason
 from optin.consent import record_consent
 from optin.erasure import phone_hash
@@ -24,7 +25,14 @@ from optin.models import ConsentSource, ConsentStatus, Contact, DoNotContact
 from retargeting import gateways
 from retargeting.channels import Channel
 from retargeting.tracking.models import Cart
-from tests.factories import ContactFactory, FlowFactory, SendFactory, StepFactory
+from tests.factories import (
+    CartFactory,
+    ContactFactory,
+    FlowFactory,
+    SendFactory,
+    StepFactory,
+    VisitorLinkFactory,
+)
 
 pytestmark = pytest.mark.django_db
 # A Tuesday, 11:00 in Paris: open hours.
@@ -516,3 +524,34 @@ def test_done_means_email_to_the_email_only_contact_a_purchase_stops_the_next_st
     second = [send for send in later if send.step.position == 2]
     assert [(send.contact_id, send.channel) for send in second] == [(both.pk, "sms")]
     assert len(smtp.messages) == 1
+
+
+def test_a_site_bootstrapped_with_email_fallback_emails_its_email_only_contacts(smtp):
+    site = bootstrap_site(
+        name="La Boutique",
+        domains=["shop.example"],
+        country="FR",
+        email_fallback=True,
+        email_from="La Boutique <bonjour@boutique.example>",
+        postal_address="3 rue des Lilas, 75011 Paris",
+    ).site
+    contact = contact_with(site, email=True, first_name="Marie")
+    visitor = VisitorLinkFactory(visitor__site=site, contact=contact).visitor
+    left = NOW - timedelta(hours=1)
+    CartFactory(visitor=visitor, created_at=left, last_change_at=left)
+    (send,) = delivered(site)
+    assert (send.status, send.channel) == (SendStatus.ACCEPTED, Channel.EMAIL), send.reason
+    message = smtp.messages[0].message
+    assert message["Subject"] == "La Boutique : votre panier vous attend"
+    assert message["From"] == "La Boutique <bonjour@boutique.example>"
+    assert "Bonjour Marie" in send.body and "STOP" not in send.body
+
+
+def test_an_email_without_the_sites_sender_comes_from_the_platform_under_the_shops_name(
+    smtp, site, abandoned_cart_of, settings
+):
+    settings.DEFAULT_FROM_EMAIL = "Relance <relance@relance.example>"
+    step_on(site, StepChannel.EMAIL)
+    abandoned_cart_of(contact_with(site, email=True), at=NOW - timedelta(hours=1))
+    delivered(site)
+    assert smtp.messages[0].message["From"] == f"{site.name} <relance@relance.example>"
