@@ -312,9 +312,7 @@ def _send_locked(
         opened: list[Gateway] = []
         try:
             if any(send.channel == Channel.EMAIL for send in going):
-                # One SMTP session for the batch's emails.
-                gateways[Channel.EMAIL].open()
-                opened.append(gateways[Channel.EMAIL])
+                opened.append(_open(gateways[Channel.EMAIL]))
             for send in going:
                 channel = Channel(send.channel)
                 key = (send.site_id, send.contact_id or 0, channel)
@@ -409,6 +407,16 @@ def _send_locked(
     if crash is not None:
         raise crash
     return outcomes
+
+
+def _open(gateway: Gateway) -> Gateway:
+    """Open the provider's connection for the batch (one SMTP session for all its emails).
+    Unreachable now, each message tries on its own and is retried as a transient error is."""
+    try:
+        gateway.open()
+    except Exception:
+        logger.warning("opening the %s connection failed", gateway.name, exc_info=True)
+    return gateway
 
 
 def _gateways(channels: set[Channel], *, given: Gateway | None) -> dict[Channel, Gateway]:

@@ -555,3 +555,30 @@ def test_an_email_without_the_sites_sender_comes_from_the_platform_under_the_sho
     abandoned_cart_of(contact_with(site, email=True), at=NOW - timedelta(hours=1))
     delivered(site)
     assert smtp.messages[0].message["From"] == f"{site.name} <relance@relance.example>"
+
+
+def test_an_answer_lost_after_the_data_is_never_sent_again(smtp, site, abandoned_cart_of):
+    """The server took the message and the connection broke before its answer: ambiguous,
+    left for the reconciler, which leaves it unknown (SMTP lists no messages): never twice."""
+    step_on(site, StepChannel.EMAIL)
+    abandoned_cart_of(contact_with(site, email=True), at=NOW - timedelta(hours=1))
+    smtp.drop_after_data()
+    (send,) = delivered(site)
+    assert send.status == SendStatus.SENDING and send.handed_at is not None
+    with travel(NOW + timedelta(minutes=20)):
+        counts = sending.reconcile_stuck()
+        run_pass(deliver_inline=True)
+    send.refresh_from_db()
+    assert counts == {"resumed": 0, "found": 0, "unknown": 1}
+    assert (send.status, send.reason) == (SendStatus.UNKNOWN, SendReason.NOT_FOUND_AT_PROVIDER)
+    assert len(smtp.messages) == 1
+
+
+def test_an_smtp_server_down_leaves_the_batch_to_retry(site, abandoned_cart_of, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens there
+    step_on(site, StepChannel.EMAIL)
+    abandoned_cart_of(contact_with(site, email=True), at=NOW - timedelta(hours=1))
+    (send,) = delivered(site)
+    assert (send.status, send.reason) == (SendStatus.PLANNED, SendReason.PROVIDER_RETRY)
+    assert send.history.filter(error_code="smtp_error").exists()
