@@ -95,7 +95,7 @@ def main() -> None:
     from campaigns.sending import SEND_BATCH, deliver_batch
     from optin.models import ConsentStatus, Contact, VisitorLink
     from retargeting.channels import Channel
-    from retargeting.channels.base import room
+    from retargeting.channels.rooms import room
     from retargeting.sites.models import QuietHours, Site
     from retargeting.tracking.models import Cart, Visitor
 

@@ -30,7 +30,7 @@ from campaigns.sending import SEND_BATCH, deliver_batch
 from optin.confirmation import send_pending_confirmations
 from optin.consent import is_live
 from retargeting.channels import Channel
-from retargeting.channels.base import room
+from retargeting.channels.rooms import room
 from retargeting.db import bulk
 from retargeting.tracking.models import Cart
 

@@ -29,7 +29,7 @@ from optin.consent import LIVE_STATUSES, is_live
 from optin.erasure import phone_hash
 from optin.models import ConsentStatus, Contact, DoNotContact, VisitorLink
 from retargeting.channels import Channel
-from retargeting.channels.base import room
+from retargeting.channels.rooms import room
 from retargeting.tracking.models import Cart
 
 

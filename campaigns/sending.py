@@ -42,7 +42,7 @@ from optin.consent import revoke
 from optin.contacts import mark_all_messaged, mark_messaged
 from optin.models import ConsentSource, Contact
 from retargeting.channels import Channel
-from retargeting.channels.base import room
+from retargeting.channels.rooms import room
 from retargeting.db import bulk
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Action, Gateway, Outcome, SendResult

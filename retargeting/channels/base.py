@@ -3,7 +3,7 @@
 rendered message becomes on the way out, and that it leaves through the one path
 (``retargeting.gateways.deliver``, within its sender's shared rate).
 
-The engine (``campaigns.sending``) asks a channel through :func:`room`; it never tests a
+The engine (``campaigns.sending``) asks a channel through ``rooms.room``; it never tests a
 channel's name. A channel knows the contact's and the site's fields by name only: this layer
 imports neither ``optin`` nor ``campaigns``.
 """
@@ -102,11 +102,3 @@ class ChannelRoom(abc.ABC):
         return deliver(
             message, gateway=gateway, max_wait=max_wait, handing=handing, segments=segments
         )
-
-
-def room(channel: str) -> ChannelRoom:
-    """The room of ``channel`` (a ``Channel`` value)."""
-    from retargeting.channels.email import EMAIL
-    from retargeting.channels.sms import SMS
-
-    return {Channel.SMS: SMS, Channel.EMAIL: EMAIL}[Channel(channel)]
