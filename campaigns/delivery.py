@@ -41,4 +41,5 @@ def apply_status_report(report: StatusReport) -> None:
             action=action_for(report.error_code),
             error_code=report.error_code,
             message_sent_at=send.sent_at or send.claimed_at,
+            channel=send.channel,
         )

@@ -582,3 +582,41 @@ def test_an_smtp_server_down_leaves_the_batch_to_retry(site, abandoned_cart_of, 
     (send,) = delivered(site)
     assert (send.status, send.reason) == (SendStatus.PLANNED, SendReason.PROVIDER_RETRY)
     assert send.history.filter(error_code="smtp_error").exists()
+
+
+def test_an_email_does_not_use_up_the_sms_cap(site, abandoned_cart_of):
+    site.cap_per_24h = 1
+    site.save()
+    contact = contact_with(site, sms=True, email=True)
+    SendFactory(
+        site=site,
+        step=step_on(site, StepChannel.EMAIL),
+        contact=contact,
+        cart__visitor__site=site,
+        status=SendStatus.DELIVERED,
+        channel=Channel.EMAIL,
+        sent_at=NOW - timedelta(hours=1),
+    )
+    sms = SendFactory(
+        site=site,
+        step=StepFactory(flow__site=site),
+        contact=contact,
+        cart__visitor__site=site,
+        planned_at=NOW - timedelta(minutes=5),
+        due_at=NOW,
+    )
+    Cart.objects.filter(pk=sms.cart_id).update(last_change_at=NOW - timedelta(hours=1))
+    with travel(NOW):
+        assert sending.deliver_batch(send_ids=[sms.pk]) == {sms.pk: "accepted"}
+    # Control: a second SMS the same day is capped.
+    other = SendFactory(
+        site=site,
+        step=sms.step,
+        contact=contact,
+        cart__visitor__site=site,
+        planned_at=NOW - timedelta(minutes=5),
+        due_at=NOW,
+    )
+    Cart.objects.filter(pk=other.cart_id).update(last_change_at=NOW - timedelta(hours=1))
+    with travel(NOW + timedelta(minutes=1)):
+        assert sending.deliver_batch(send_ids=[other.pk]) == {other.pk: SendReason.CAPPED}
