@@ -42,6 +42,7 @@ from optin.consent import revoke
 from optin.contacts import mark_all_messaged, mark_messaged
 from optin.models import ConsentSource, Contact
 from retargeting.channels import Channel
+from retargeting.channels.base import OptOutStyle
 from retargeting.channels.rooms import room
 from retargeting.db import bulk
 from retargeting.gateways import get_gateway
@@ -195,25 +196,23 @@ def _render(
     ready to go, and the emails' parts that are not saved (HTML, headers), rendered again for
     an email rendered before (its saved text and subject are the ones sent)."""
     fresh = [send for send in sends if not send.body]
-    emails = [send for send in sends if send.channel == Channel.EMAIL]
+    # A channel whose opt-out is a footer renders a message of parts (an email): its HTML and
+    # headers are not saved, so it is rendered again each time it is sent.
+    emails = [send for send in sends if _in_parts(send)]
     if not fresh and not emails:
         return sends, {}
     fresh_ids = {send.pk for send in fresh}
     to_render = [*fresh, *(send for send in emails if send.pk not in fresh_ids)]
     links = short_links(to_render)
     stop_links = opt_out.links_for(
-        [
-            send
-            for send in to_render
-            if send.channel == Channel.EMAIL or needs_stop_link(send.step, send.site)
-        ]
+        [send for send in to_render if _in_parts(send) or needs_stop_link(send.step, send.site)]
     )
     rendered, notes, failed = [], [], set()
     parts: dict[int, RenderedEmail] = {}
     for send in to_render:
         assert send.contact is not None  # a send without its contact was cancelled
         try:
-            if send.channel == Channel.EMAIL:
+            if _in_parts(send):
                 email, note = render_email(
                     send, link=links[send.pk], unsubscribe=stop_links[send.pk]
                 )
@@ -233,7 +232,7 @@ def _render(
         else:
             if send.pk not in fresh_ids:
                 continue  # an email rendered before: only its HTML and headers were needed
-            if send.channel == Channel.EMAIL:
+            if _in_parts(send):
                 send.body, send.segments, send.encoding = body, 0, ""
                 send.cost = costs.estimate(segments=0, country=send.contact.region)
             else:
@@ -311,8 +310,9 @@ def _send_locked(
         throttled: set[Channel] = set()  # once a sender's rate is spent, the rest waits apart
         opened: list[Gateway] = []
         try:
-            if any(send.channel == Channel.EMAIL for send in going):
-                opened.append(_open(gateways[Channel.EMAIL]))
+            # One connection per provider for the batch (one SMTP session for its emails).
+            for channel in sorted({Channel(send.channel) for send in going}):
+                opened.append(_open(gateways[channel]))
             for send in going:
                 channel = Channel(send.channel)
                 key = (send.site_id, send.contact_id or 0, channel)
@@ -407,6 +407,12 @@ def _send_locked(
     if crash is not None:
         raise crash
     return outcomes
+
+
+def _in_parts(send: Send) -> bool:
+    """Whether ``send``'s channel sends a message of parts (subject, text, HTML, headers) whose
+    opt-out is its footer and headers: an email."""
+    return room(send.channel).opt_out_style is OptOutStyle.FOOTER
 
 
 def _open(gateway: Gateway) -> Gateway:
