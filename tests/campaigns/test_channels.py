@@ -620,3 +620,19 @@ def test_an_email_does_not_use_up_the_sms_cap(site, abandoned_cart_of):
     Cart.objects.filter(pk=other.cart_id).update(last_change_at=NOW - timedelta(hours=1))
     with travel(NOW + timedelta(minutes=1)):
         assert sending.deliver_batch(send_ids=[other.pk]) == {other.pk: SendReason.CAPPED}
+
+
+def test_an_email_only_contact_is_held_by_quiet_hours_in_the_sites_zone(
+    smtp, site, abandoned_cart_of
+):
+    step_on(site, StepChannel.EMAIL)
+    contact = contact_with(site, email=True, phone=False)
+    abandoned_cart_of(contact, at=NIGHT - timedelta(hours=1))
+    (send,) = delivered(site, at=NIGHT)
+    assert send.status == SendStatus.PLANNED
+    # 08:00 the next morning in Paris, spread over the first 30 minutes of the opening.
+    opening = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    assert opening <= send.due_at <= opening + timedelta(minutes=30)
+    (send,) = delivered(site, at=send.due_at)
+    assert send.status == SendStatus.ACCEPTED
+    assert smtp.messages[0].recipients == [contact.email]
