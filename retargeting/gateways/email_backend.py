@@ -23,6 +23,7 @@ from retargeting.gateways.base import (
     ProviderMessage,
     SendResult,
 )
+from retargeting.gateways.errors import CONNECTION
 
 
 class EmailGateway(Gateway):
@@ -34,8 +35,9 @@ class EmailGateway(Gateway):
 
     def open(self) -> None:
         if self._connection is None:
-            self._connection = mail.get_connection(fail_silently=False)
-            self._connection.open()
+            connection = mail.get_connection(fail_silently=False)
+            connection.open()  # kept only once open: a failed open leaves no half session
+            self._connection = connection
 
     def close(self) -> None:
         if self._connection is not None:
@@ -67,22 +69,43 @@ class EmailGateway(Gateway):
             message.attach_alternative(email.html, "text/html")
         opened_here = self._connection is None
         if opened_here:
-            self.open()
+            try:
+                self.open()
+            except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+                # No session: certainly not sent.
+                self._connection = None
+                return SendResult(
+                    Outcome.TRANSIENT,
+                    error_code="smtp_error",
+                    reason=str(exc)[:255],
+                    action=Action.RETRY,
+                )
         try:
             message.connection = self._connection
             message.send()
         except smtplib.SMTPRecipientsRefused as exc:
             return SendResult(
                 Outcome.PERMANENT,
-                error_code="recipient_refused",
+                error_code="rcpt_refused",
                 reason=str(exc)[:255],
                 action=Action.UNREACHABLE,
             )
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        except smtplib.SMTPResponseException as exc:
+            # The server answered with a refusal (451 at DATA…): not taken, safe to retry.
             self.close()
             return SendResult(
                 Outcome.TRANSIENT,
                 error_code="smtp_error",
+                reason=str(exc)[:255],
+                action=Action.RETRY,
+            )
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            # The session broke without an answer: the server may have taken the message (the
+            # answer to its data lost). Ambiguous: never sent again blindly.
+            self.close()
+            return SendResult(
+                Outcome.TRANSIENT,
+                error_code=CONNECTION,
                 reason=str(exc)[:255],
                 action=Action.RETRY,
             )
