@@ -198,9 +198,11 @@ def test_every_figure_of_the_rollups_equals_counting_the_sends(site, around_dst)
 @time_machine.travel(NOW, tick=False)
 def test_the_overview_reads_rows_of_days_not_sends(site, around_dst):
     rollups.roll_up_recent()
-    # One row per day for the site, one per flow and day, one per step and active day.
+    # One row per day for the site, one per flow and day, one per step and active day; the
+    # site's SMS part on the days whose carts were messaged (24th, 25th and 10 November).
     days = (NOW.date() - date(2026, 10, 24)).days + 1
-    assert DailyFigures.objects.filter(site=site, flow__isnull=True).count() == days
+    assert DailyFigures.objects.filter(site=site, flow__isnull=True, channel="").count() == days
+    assert DailyFigures.objects.filter(site=site, flow__isnull=True, channel="sms").count() == 3
     # Sends went out on the 25th and 26th (local), B's taps on the 26th and 27th, the known
     # data set's on 10 November.
     assert DailyFigures.objects.filter(site=site, basis="activity").count() == 4
