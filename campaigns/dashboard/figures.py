@@ -149,10 +149,24 @@ def daily(
     return days
 
 
-def by_step_and_channel(*, site: Site, start: date, end: date) -> list[StepFigures]:
+def by_step_and_channel(
+    *, site: Site, start: date, end: date, every_step: bool = False
+) -> list[StepFigures]:
     """Per flow, step and channel: what went out in the period and what it brought back
-    (the channels that did something only)."""
-    return _split(site, start, end)[1]
+    (the channels that did something only; with ``every_step``, a step that did nothing is
+    listed once, with no channel)."""
+    steps, split = _split(site, start, end)
+    if not every_step:
+        return split
+    per_step: dict[int, list[StepFigures]] = {}
+    for row in split:
+        per_step.setdefault(row.step.pk, []).append(row)
+    result: list[StepFigures] = []
+    for step in steps:
+        result.extend(
+            per_step.get(step.pk) or [StepFigures(step, 0, 0, 0, 0, Decimal(0), Decimal(0))]
+        )
+    return result
 
 
 def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFigures]]:
