@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from campaigns.corrections import excluded_in_period
 from campaigns.dashboard import figures
 from campaigns.dashboard.charts import Series, line_chart
+from campaigns.dashboard.explanations import channel_label
 from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.sms_text import format_money
 from retargeting.channels import Channel
@@ -46,7 +47,7 @@ def channel_filter(request: HttpRequest) -> str | None:
 
 def channel_choices() -> list[tuple[str, str]]:
     """The channel filter's options: every channel, then each one."""
-    return [("", _("All channels")), *((value, str(label)) for value, label in Channel.choices)]
+    return [("", _("All channels")), *((value, channel_label(value)) for value in Channel.values)]
 
 
 def _rate(value: float | None) -> str:
@@ -71,7 +72,6 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
         if channel
         else figures.by_step_and_channel(site=site, start=start, end=end, every_step=True)
     )
-    channel_names = dict(Channel.choices)
     counted_at = figures.computed_at(site=site, start=start, end=end)
     # Figures a correction changed say so (records are facts; corrections are shown).
     excluded = excluded_in_period(site=site, start=start, end=end)
@@ -132,7 +132,7 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             steps=[
                 (
                     row,
-                    channel_names.get(row.channel, "–"),
+                    channel_label(row.channel) if row.channel else "–",
                     money(row.revenue),
                     money(row.cost),
                 )

@@ -161,20 +161,39 @@ def _funnel(result):
 
 def _steps(rows):
     return [
-        (row.step.pk, row.sent, row.delivered, row.clicked, row.converted, row.revenue, row.cost)
+        (
+            row.step.pk,
+            row.channel,
+            row.sent,
+            row.delivered,
+            row.clicked,
+            row.converted,
+            row.revenue,
+            row.cost,
+        )
         for row in rows
     ]
 
 
-def assert_same_figures(site, flow):
-    for start, end in RANGES:
+def assert_same_figures(site, flow, ranges=RANGES):
+    for start, end in ranges:
         period = {"site": site, "start": start, "end": end}
         for scope in (None, flow):
             assert _funnel(rolled.funnel(**period, flow=scope)) == _funnel(
                 live.funnel(**period, flow=scope)
             ), (start, end, scope)
             assert rolled.daily(**period, flow=scope) == live.daily(**period, flow=scope)
-        assert _steps(rolled.by_step(**period)) == _steps(live.by_step(**period)), (start, end)
+        for channel in (None, "sms", "email"):
+            assert _funnel(rolled.funnel(**period, channel=channel)) == _funnel(
+                live.funnel(**period, channel=channel)
+            ), (start, end, channel)
+            assert rolled.daily(**period, channel=channel) == live.daily(**period, channel=channel)
+            assert _steps(rolled.by_step(**period, channel=channel)) == _steps(
+                live.by_step(**period, channel=channel)
+            ), (start, end, channel)
+        assert _steps(rolled.by_step_and_channel(**period)) == _steps(
+            live.by_step_and_channel(**period)
+        ), (start, end)
 
 
 @time_machine.travel(NOW, tick=False)
