@@ -68,7 +68,11 @@ def funnel(
     flow: Flow | None = None,
     channel: str | None = None,
 ) -> Funnel:
-    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive)."""
+    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive). The
+    rollups keep a channel's part for the whole site only: a flow's funnel is every
+    channel's."""
+    if flow is not None and channel is not None:
+        raise ValueError("a flow's funnel is rolled up for every channel together only")
     rows = _rows(site, FiguresBasis.ABANDONED, start, end)
     rows = rows.filter(flow=flow) if flow is not None else rows.filter(flow__isnull=True)
     mine = Q(channel=channel or EVERY)
