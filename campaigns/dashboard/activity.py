@@ -173,7 +173,6 @@ def send_detail(request: HttpRequest, send_id: int, *, frame: Frame) -> HttpResp
             send=send,
             why=explain(send, time_zone=frame.site.time_zone),
             channel=channel_label(send.channel),
-            address=address(send),
             history=[
                 (event, reason_label(event.reason, channel=send.channel))
                 for event in send.history.all()
