@@ -165,11 +165,12 @@ def shop_with_sends(count):
     record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SNIPPET)
     sends = []
     with time_machine.travel(NOW - timedelta(days=1), tick=False):
-        for _ in range(count):
+        for index in range(count):
             send = SendFactory(
                 site=site,
                 step=step,
                 contact=contact,
+                channel="email" if index % 2 else "sms",  # both channels, as figures split them
                 cart__visitor__site=site,
                 status=SendStatus.DELIVERED,
                 sent_at=NOW - timedelta(days=1),
@@ -183,6 +184,11 @@ def shop_with_sends(count):
 
 PAGES = {
     "overview": lambda site, contact, send: f"/dashboard/?site={site.pk}",
+    "overview-email": lambda site, contact, send: f"/dashboard/?site={site.pk}&channel=email",
+    "sends-email": lambda site, contact, send: f"/dashboard/sends/?site={site.pk}&channel=email",
+    "export-conversions": lambda site, contact, send: (
+        f"/dashboard/exports/conversions.csv?site={site.pk}"
+    ),
     "sends": lambda site, contact, send: f"/dashboard/sends/?site={site.pk}",
     "send": lambda site, contact, send: f"/dashboard/sends/{send.pk}/?site={site.pk}",
     "contact": lambda site, contact, send: f"/dashboard/contacts/{contact.pk}/?site={site.pk}",
