@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-from retargeting import gateways
+import retargeting.gateways as gateways
 from retargeting.channels import Channel
 from retargeting.channels.base import ChannelRoom, OptOutStyle
 from retargeting.gateways.base import OutgoingEmail, OutgoingSms

@@ -60,7 +60,7 @@ def test_the_overview_shows_one_channel_or_every_channel(client, marketer, site,
     assert "<span>Envoyés</span>" in every and "<strong>5</strong>" in every
     assert 'id="cost">0,14 €<' in every  # three SMS; the emails cost nothing
     email = _page(client, f"/dashboard/?site={site.pk}&{PERIOD}&channel=email")
-    assert '<option value="email" selected>E-mail</option>' in email
+    assert '<option value="email" selected>Email</option>' in email
     assert "le reste ne compte que les messages de ce canal" in email
     stages = email[email.index('class="funnel"') : email.index("</ol>")]
     counts = [int(x.split("</strong>")[0]) for x in stages.split("<strong>")[1:]]
@@ -87,7 +87,7 @@ def test_the_step_table_has_a_row_per_channel(client, marketer, site, rolled_up)
     table = page[page.index('id="steps"') :]
     rows = [row.split("</tr>")[0] for row in table.split("<tr>")[2:]]
     cells = [[cell.split("</td>")[0] for cell in row.split("<td>")[1:]] for row in rows]
-    assert [(row[1], row[2]) for row in cells] == [("SMS", "3"), ("E-mail", "2"), ("E-mail", "1")]
+    assert [(row[1], row[2]) for row in cells] == [("SMS", "3"), ("Email", "2"), ("Email", "1")]
     assert "<th>Canal</th>" in page
     only_email = _page(
         client, f"/dashboard/?site={site.pk}&start=2026-11-10&end=2026-11-11&channel=email"
@@ -103,14 +103,14 @@ def test_the_message_list_shows_each_messages_channel_and_subject(
 ):
     client.force_login(marketer)
     page = _page(client, f"/dashboard/sends/?site={site.pk}")
-    assert '<td>E-mail<br><span class="muted">Votre panier vous attend</span></td>' in page
+    assert '<td>Email<br><span class="muted">Votre panier vous attend</span></td>' in page
     assert "<td>SMS</td>" in page
     emails = _page(client, f"/dashboard/sends/?site={site.pk}&channel=email")
-    assert emails.count("<td>E-mail<br>") == 3 and "<td>SMS</td>" not in emails
+    assert emails.count("<td>Email<br>") == 3 and "<td>SMS</td>" not in emails
     assert "••••@example.fr" in emails  # the email address it went to, masked
     send = Send.objects.filter(channel="email").first()
     detail = _page(client, f"/dashboard/sends/{send.pk}/?site={site.pk}")
-    assert 'id="channel">E-mail<' in detail and 'id="subject">Votre panier vous attend<' in detail
+    assert 'id="channel">Email<' in detail and 'id="subject">Votre panier vous attend<' in detail
     found = _page(client, f"/dashboard/sends/?site={site.pk}&q={send.contact.email.upper()}")
     assert found.count(f"/dashboard/sends/{send.pk}/") >= 1
 
@@ -138,7 +138,7 @@ def test_why_not_sent_words_email_reasons_for_the_marketer(client, marketer, sit
         )
     client.force_login(marketer)
     page = _page(client, f"/dashboard/sends/{send.pk}/?site={site.pk}")
-    assert "Désabonné des e-mails ou consentement retiré" in page
+    assert "Désabonné des emails ou consentement retiré" in page
     # The same reason on an SMS keeps the SMS's words.
     assert reason_label(SendReason.OPTED_OUT, channel="sms") == str(SendReason.OPTED_OUT.label)
     assert reason_label(SendReason.UNREACHABLE, channel="email") != reason_label(
@@ -175,6 +175,6 @@ def test_a_contact_page_says_why_no_email_can_go(client, marketer, site):
     assert answer(fine) is None
     client.force_login(marketer)
     page = _page(client, f"/dashboard/contacts/{unsubscribed.pk}/?site={site.pk}")
-    assert 'id="email-reach">Désabonné des e-mails<' in page
+    assert 'id="email-reach">Désabonné des emails<' in page
     page = _page(client, f"/dashboard/contacts/{phone_only.pk}/?site={site.pk}")
-    assert 'id="email-reach">Pas d\'adresse e-mail<' in page
+    assert 'id="email-reach">Pas d\'adresse email<' in page
