@@ -38,6 +38,20 @@ def get_or_create_contact(
     return contact, created
 
 
+def get_or_create_email_contact(*, site: Site, email: str) -> tuple[Contact, bool]:
+    """The site's contact for the normalised address ``email``, created if new: without any
+    consent and without a number (its region is the site's country)."""
+    try:
+        with transaction.atomic():
+            contact, created = Contact.objects.get_or_create(
+                site=site, email=email, defaults={"region": site.country}
+            )
+    except IntegrityError:
+        # Another request created it between our read and our insert.
+        contact, created = Contact.objects.get(site=site, email=email), False
+    return contact, created
+
+
 def mark_all_messaged(*, contact_ids: Collection[int], at: datetime) -> None:
     """:func:`mark_messaged` for the contacts of a batch, in one query."""
     if not contact_ids:

@@ -25,7 +25,7 @@ from retargeting.sites.lookup import clear as clear_site_lookup
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
-from retargeting.tracking import buffer, hooks, limits, schema
+from retargeting.tracking import buffer, cart_emails, hooks, limits, schema
 from retargeting.tracking.models import Cart, Event
 from retargeting.tracking.recording import Origin, record_batch
 from retargeting.tracking.refusals import record_refusal
@@ -266,14 +266,34 @@ def store_batch(request: HttpRequest, checked: Accepted) -> HttpResponse:
         error = strict_json.loads(refused.content)["error"]
         record_refusal(site_id=site.id, events=checked.events, error=error)
         return _cors(refused, request)
+    # The bridge's request is not an event to keep (the send it plans is the record, and the
+    # address stays out of the events table): limited, then handed up once the rest is stored.
+    asked = [event for event in checked.events if event["type"] == "email_cart"]
+    events = [event for event in checked.events if event["type"] != "email_cart"]
+    decision = None
+    if asked:
+        decision = cart_emails.decide(site_id=site.id, vid=checked.vid, email=asked[0]["email"])
+        if decision.refusal is not None:
+            record_refusal(site_id=site.id, events=checked.events, error=decision.refusal.error)
+            return _cors(_error(decision.refusal.error, decision.refusal.status), request)
     try:
-        record_batch(site_id=site.id, vid=checked.vid, events=checked.events, origin=checked.origin)
+        if events:
+            record_batch(site_id=site.id, vid=checked.vid, events=events, origin=checked.origin)
     except IntegrityError:
         # The site was deleted in another process since this one looked its key up.
         clear_site_lookup()
         if site_by_public_key(checked.key) is not None:
             raise
         return _cors(_error("unknown site key", 403), request)
+    if decision is not None and decision.send:
+        origin = checked.origin
+        cart_emails.hand_up(
+            site_id=site.id,
+            vid=checked.vid,
+            email=asked[0]["email"],
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+        )
     return _cors(HttpResponse(status=204), request)
 
 
