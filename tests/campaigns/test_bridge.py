@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -13,9 +15,16 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from campaigns import bridge, dispatch
 from campaigns.flows import create_default_flow
 from campaigns.models import Flow, Send, SendEvent, StepChannel, Trigger
+from campaigns.sms_text import short_link
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
-from tests.factories import CartFactory, ContactFactory, SiteFactory, VisitorFactory
+from tests.factories import (
+    CartFactory,
+    ContactFactory,
+    SendFactory,
+    SiteFactory,
+    VisitorFactory,
+)
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -150,3 +159,102 @@ def test_the_collectors_hook_is_the_bridge():
     from retargeting.tracking import hooks
 
     assert bridge.on_cart_email_request in hooks._cart_email_handlers
+
+
+# --- The link is the proof: the owner's tap links both browsers, a stranger's request none ---
+
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148 Safari/604.1"
+DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+PHONE_VID = "p" * 32
+DESKTOP_VID = "d" * 32
+
+
+def _post(client, site, vid, event, agent):
+    body = {"site": site.public_key, "vid": vid, "events": [event]}
+    return client.post(
+        "/t/e",
+        data=json.dumps(body),
+        content_type="text/plain",
+        HTTP_ORIGIN="https://www.shop.example",
+        HTTP_USER_AGENT=agent,
+    )
+
+
+def _tap_and_land(client, send, agent, vid):
+    """The email's short link tapped by ``agent``; its landing page's snippet sends the token."""
+    link = short_link(send)
+    response = client.get(f"/s/{link.code}", HTTP_USER_AGENT=agent)
+    token = parse_qs(urlsplit(response["Location"]).query).get("_rl", [None])[0]
+    if token is not None:
+        assert (
+            _post(client, send.site, vid, {"type": "identify", "token": token}, agent).status_code
+            == 204
+        )
+    return token
+
+
+def _owner(vid):
+    return (
+        VisitorLink.objects.filter(visitor__vid=vid)
+        .values_list("contact__email", flat=True)
+        .first()
+    )
+
+
+def test_the_owners_tap_on_the_bridge_link_links_the_desktop_and_the_asking_phone(
+    client, site, handed, django_capture_on_commit_callbacks
+):
+    CartFactory(visitor__site=site, visitor__vid=PHONE_VID, url="https://shop.example/panier")
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = {"type": "email_cart", "email": "marie@example.fr"}
+        assert _post(client, site, PHONE_VID, asked, PHONE_UA).status_code == 204
+    send = Send.objects.get(step__flow__trigger=Trigger.EMAIL_CART)
+    assert _owner(PHONE_VID) is None, "asking links nothing"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _tap_and_land(client, send, DESKTOP_UA, DESKTOP_VID)
+    assert (_owner(DESKTOP_VID), _owner(PHONE_VID)) == ("marie@example.fr", "marie@example.fr")
+    assert set(VisitorLink.objects.values_list("method", flat=True)) == {"token"}
+    contact = Contact.objects.get(email="marie@example.fr")
+    assert (contact.consent_status, contact.email_consent_status) == ("none", "none")
+
+
+def test_a_stranger_typing_her_address_links_nothing_until_she_taps(
+    client, site, handed, django_capture_on_commit_callbacks
+):
+    hers = ContactFactory(site=site, email="marie@example.fr")
+    record_consent(
+        contact=hers, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API, channel="email"
+    )
+    stranger = "s" * 32
+    CartFactory(visitor__site=site, visitor__vid=stranger, url="https://shop.example/panier")
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = {"type": "email_cart", "email": "marie@example.fr"}
+        assert _post(client, site, stranger, asked, PHONE_UA).status_code == 204
+        # Nor may the stranger present a token of her own, or a forged one.
+        forged = {"type": "identify", "token": f"{site.pk}.{hers.pk}.x.y:forged"}
+        assert _post(client, site, stranger, forged, PHONE_UA).status_code == 204
+    assert not VisitorLink.objects.exists()
+    hers.refresh_from_db()
+    assert hers.email_consent_status == "granted"
+    # A link preview fetched by a chat app is no tap: still nothing.
+    send = Send.objects.get(step__flow__trigger=Trigger.EMAIL_CART)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _tap_and_land(client, send, "WhatsApp/2.23.20.0", DESKTOP_VID) is None
+    assert not VisitorLink.objects.exists()
+    # Her tap is the proof (the stranger's browser becomes hers: she opened what it asked for).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _tap_and_land(client, send, DESKTOP_UA, DESKTOP_VID)
+    assert (_owner(DESKTOP_VID), _owner(stranger)) == ("marie@example.fr", "marie@example.fr")
+
+
+def test_a_reminders_link_links_only_the_tapping_browser(
+    client, site, consenting_contact, abandoned_cart_of, django_capture_on_commit_callbacks
+):
+    cart = abandoned_cart_of(consenting_contact, url="https://shop.example/panier")
+    send = SendFactory(cart=cart, contact=consenting_contact, step__flow__site=site)
+    other = VisitorFactory(site=site)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _tap_and_land(client, send, DESKTOP_UA, DESKTOP_VID)
+    assert VisitorLink.objects.filter(visitor__vid=DESKTOP_VID, contact=consenting_contact).exists()
+    assert not VisitorLink.objects.filter(visitor=other).exists()
+    assert VisitorLink.objects.count() == 2  # the cart's own browser (its fixture) and the desktop

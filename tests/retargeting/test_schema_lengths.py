@@ -31,6 +31,7 @@ COLUMNS: dict[str, list[tuple[type[Model], str]]] = {
     "currency": [(Conversion, "currency")],
     "customer_id": [(Visitor, "customer_id")],
     "first_name": [(Contact, "first_name")],
+    "email": [(Contact, "email")],
 }
 # Kept inside JSON (an event's payload, a cart's items) or never stored as sent: no column.
 NOT_IN_A_COLUMN = {
@@ -124,7 +125,20 @@ CHECKS: dict[str, Callable[[int], Any]] = {
     "first_name": lambda n: schema.identify({"phone": "0612345678", "first_name": "M" * n}, "")[
         "first_name"
     ],
+    "email": lambda n: schema.email_cart({"email": _address(n)}, "")["email"],
 }
+
+
+def _address(length: int) -> str:
+    """A deliverable-looking address of ``length`` characters (labels of at most 63)."""
+    local = "a" * 64
+    rest = length - len(local) - 1 - len(".fr")
+    labels = []
+    while rest > 0:
+        label = min(63, rest)
+        labels.append("b" * label)
+        rest -= label + 1
+    return f"{local}@{'.'.join(labels)}.fr"
 
 
 @pytest.mark.parametrize("path", sorted(CHECKS))
