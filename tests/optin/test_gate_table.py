@@ -16,15 +16,17 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.flows import create_default_flow
-from campaigns.models import Conversion
+from campaigns.models import Conversion, Send
 from optin.consent import record_consent
 from optin.gate_table import END, START, TABLE, Row, render
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
@@ -276,6 +278,65 @@ def contact_token(client, shop, contact):
     return status, lambda: _linked(STRANGER_VID) if contact is not None else None
 
 
+HER_EMAIL = "marie@example.fr"
+# Her address's email consent history, in the row's state.
+EMAIL_HISTORY = {
+    "pending": [ConsentStatus.PENDING],
+    "granted": [ConsentStatus.GRANTED],
+    "revoked": [ConsentStatus.GRANTED, ConsentStatus.REVOKED],
+}
+
+
+def bridge_email_cart(client, shop, contact):
+    # Her address is in the row's state too (its email consent); a stranger's browser, with a
+    # cart of its own, asks for that cart to be emailed to her address.
+    if contact is not None:
+        contact.email = HER_EMAIL
+        contact.save(update_fields=["email"])
+        for status in EMAIL_HISTORY[contact.consent_status]:
+            record_consent(
+                contact=contact, status=status, source=ConsentSource.SERVER_API, channel="email"
+            )
+    before = contact.email_consent_status if contact is not None else "none"
+    now = timezone.now()
+    stranger = Visitor.objects.create(
+        site=shop.site, vid=STRANGER_VID, first_seen_at=now, last_seen_at=now
+    )
+    Cart.objects.create(
+        site=shop.site,
+        visitor=stranger,
+        external_id="strangers-cart",
+        total="30.00",
+        item_count=1,
+        items=CART["items"],
+        url=CART["url"],
+        created_at=now,
+        last_change_at=now,
+    )
+    body = {
+        "site": shop.site.public_key,
+        "vid": STRANGER_VID,
+        "events": [{"type": "email_cart", "email": " Marie@Example.FR "}],
+    }
+    # The door alone, until the request's work is done (after the commit): what the worker
+    # then sends (by email, never by SMS) is the sending rules' to hold.
+    worker = mock.patch("campaigns.tasks.deliver_send.delay")
+    handed = worker.start()
+    status = client.post(
+        "/t/e", data=json.dumps(body), content_type="text/plain", HTTP_ORIGIN=ORIGIN
+    ).status_code
+
+    def made() -> bool:
+        worker.stop()
+        assert handed.call_count == 1, "handed to the worker at once"
+        address = Contact.objects.get(site=shop.site, email=HER_EMAIL)
+        assert address.email_consent_status == before, "asking never changes a consent"
+        assert Send.objects.filter(contact=address, cart__external_id="strangers-cart").exists()
+        return VisitorLink.objects.filter(visitor__vid=STRANGER_VID).exists()
+
+    return status, made
+
+
 DOORS = {
     "snippet identify (`POST /t/e`)": snippet,
     "hosted page (`/o/KEY/`)": hosted,
@@ -289,6 +350,7 @@ DOORS = {
     "WooCommerce order webhook (billing phone, ticked meta field)": woocommerce_left,
     "WooCommerce paid order webhook (billing phone)": woocommerce_paid,
     "contact token (`_rl`, `identify` with `token`)": contact_token,
+    "bridge `email_cart` (`POST /t/e`, a typed email address)": bridge_email_cart,
 }
 BUILT = [row for row in TABLE if row.built]
 
@@ -303,7 +365,7 @@ def test_each_door_keeps_its_row_of_the_table(client, shop, row):
     with shop.capture(execute=True):
         answer, made = DOORS[row.door](client, shop, contact)
     ties = made()
-    after = Contact.objects.filter(site=shop.site, phone=HERS).first()
+    after = Contact.objects.filter(Q(phone=HERS) | Q(email=HER_EMAIL), site=shop.site).first()
     consent = after.consent_status if after is not None else "unknown"
     sms = OutboxMessage.objects.filter(to=HERS).count()
     assert (consent, ties, sms, answer) == (row.consent, row.ties, row.sms, row.answer)
