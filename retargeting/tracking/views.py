@@ -43,6 +43,8 @@ SNIPPET_PATH = Path(__file__).resolve().parent / "static" / "relance" / "t.js"
 # The platforms whose cart the snippet reads in the page (data-platform), one file each.
 PLATFORMS = ("shopify", "woocommerce", "prestashop")
 PLATFORMS_PATH = SNIPPET_PATH.parent / "a"
+# The bridge's ready-made form (``email_cart``), for the pages the shop chooses.
+EMAIL_CART_FORM_PATH = SNIPPET_PATH.parent / "email-cart.js"
 # The smallest transparent GIF.
 PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -413,6 +415,18 @@ def _script(body: bytes) -> HttpResponse:
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@cache
+def _email_cart_form() -> bytes:
+    return compact(EMAIL_CART_FORM_PATH.read_text(encoding="utf-8"))
+
+
+def email_cart_form(request: HttpRequest) -> HttpResponse:
+    """``GET /t/email-cart.js``: the ready-made "receive my cart by email" form, a tag of its
+    own that a shop adds only where it wants the form (t.js does not grow); cacheable like
+    the snippet."""
+    return _script(_email_cart_form())
 
 
 def snippet(request: HttpRequest) -> HttpResponse:
