@@ -3,7 +3,8 @@
 The collector checks the request and its limits (``retargeting/tracking/cart_emails.py``) and
 hands it here through the hook ``campaigns.apps`` registers; this module plans the email:
 
-- the browser's live cart with items (none: nothing happens, and the shopper got the same 204);
+- the browser's live cart with items (none: nothing happens, and the shopper got the same 204;
+  a cart still on its way, a second behind the request, is looked for again ``LATER``);
 - the site's contact of that address, created without any consent if new: the request is the
   shopper's, for one message, so it never grants, changes or implies a consent, and it never
   ties the browser to the contact (anyone may type anyone's address). The email's link does,
@@ -163,12 +164,40 @@ def bridge_flow(*, site: Site) -> Flow:
         return Flow.objects.get(site=site, slug=BRIDGE_FLOW_SLUG)
 
 
+# When the browser's cart is not recorded yet, asked again this many seconds later. The
+# snippet sends what came before a request in a beacon of its own, just before it: with the
+# collector's buffer on, a cart changed a moment ago reaches the database a second or two
+# after the request (the ingest runs every second), and a new browser's first page view too.
+LATER = (5, 30)
+
+
 def on_cart_email_request(
     *, site_id: int, vid: str, email: str, ip: str | None = None, user_agent: str = ""
 ) -> None:
     """The collector's hook (``retargeting.tracking.hooks``), registered in ``campaigns.apps``."""
+    plan_or_wait(site_id=site_id, vid=vid, email=email, attempt=0)
+
+
+def plan_or_wait(*, site_id: int, vid: str, email: str, attempt: int) -> Send | None:
+    """Plan the cart's email; with no cart recorded for the browser yet, try again ``LATER``
+    (a task with a countdown of seconds), then give up: nothing is sent."""
     site = Site.objects.get(pk=site_id)
     visitor = Visitor.objects.filter(site=site, vid=vid).first()
-    if visitor is None:  # a browser never seen has no cart
-        return
-    request_cart_email(site=site, visitor=visitor, email=email)
+    send = None
+    if visitor is not None:
+        send = request_cart_email(site=site, visitor=visitor, email=email)
+    if send is None and attempt < len(LATER):
+        _later(site_id=site_id, vid=vid, email=email, attempt=attempt + 1)
+    return send
+
+
+def _later(*, site_id: int, vid: str, email: str, attempt: int) -> None:
+    from campaigns.tasks import plan_cart_email  # the tasks module imports the engine
+
+    try:
+        plan_cart_email.apply_async(
+            kwargs={"site_id": site_id, "vid": vid, "email": email, "attempt": attempt},
+            countdown=LATER[attempt - 1],
+        )
+    except KombuOperationalError as exc:
+        logger.warning("site %s: a cart email's retry not queued (%s)", site_id, exc)

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from campaigns import bridge, dispatch
+from campaigns import bridge, dispatch, tasks
 from campaigns.flows import create_default_flow
 from campaigns.models import Flow, Send, SendEvent, StepChannel, Trigger
 from campaigns.sms_text import short_link
@@ -258,3 +258,37 @@ def test_a_reminders_link_links_only_the_tapping_browser(
     assert VisitorLink.objects.filter(visitor__vid=DESKTOP_VID, contact=consenting_contact).exists()
     assert not VisitorLink.objects.filter(visitor=other).exists()
     assert VisitorLink.objects.count() == 2  # the cart's own browser (its fixture) and the desktop
+
+
+# --- A cart a second behind the request (the collector's buffer): looked for again ---
+
+
+def test_a_cart_not_recorded_yet_is_looked_for_again_then_planned(site, handed):
+    vid = "n" * 32
+    with mock.patch("campaigns.tasks.plan_cart_email.apply_async") as later:
+        bridge.on_cart_email_request(site_id=site.pk, vid=vid, email="m@example.fr")
+        kwargs = {"site_id": site.pk, "vid": vid, "email": "m@example.fr", "attempt": 1}
+        later.assert_called_once_with(kwargs=kwargs, countdown=bridge.LATER[0])
+        assert not Send.objects.exists() and not Contact.objects.exists()
+        # The ingest writes the browser and its cart; the task runs.
+        CartFactory(visitor__site=site, visitor__vid=vid)
+        assert tasks.plan_cart_email(**kwargs) is True
+        assert later.call_count == 1, "planned: nothing more to wait for"
+    assert Send.objects.get().contact.email == "m@example.fr"
+
+
+def test_a_cart_that_never_comes_is_given_up_after_the_last_wait(site, handed):
+    vid = "n" * 32
+    with mock.patch("campaigns.tasks.plan_cart_email.apply_async") as later:
+        for attempt in range(len(bridge.LATER) + 1):
+            tasks.plan_cart_email(site_id=site.pk, vid=vid, email="m@example.fr", attempt=attempt)
+    assert [c.kwargs["countdown"] for c in later.call_args_list] == list(bridge.LATER)
+    assert not Send.objects.exists()
+
+
+def test_a_cart_already_emailed_is_not_waited_for(site, handed):
+    cart = CartFactory(visitor__site=site)
+    bridge.request_cart_email(site=site, visitor=cart.visitor, email="m@example.fr")
+    with mock.patch("campaigns.tasks.plan_cart_email.apply_async") as later:
+        bridge.on_cart_email_request(site_id=site.pk, vid=cart.visitor.vid, email="x@example.fr")
+    assert not later.called
