@@ -27,6 +27,7 @@ bought.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -111,13 +112,27 @@ def request_cart_email(
     return send
 
 
+class Queue:
+    """The worker's queue, given by ``campaigns.apps`` (the tasks module imports this one):
+    ``hand_on(send_id)`` sends a planned email now; ``look_again(site_id=, vid=, email=,
+    attempt=, countdown=)`` runs ``plan_or_wait`` again that many seconds later."""
+
+    hand_on: Callable[[int], object] | None = None
+    look_again: Callable[..., object] | None = None
+
+
+def use_queue(*, hand_on: Callable[[int], object], look_again: Callable[..., object]) -> None:
+    Queue.hand_on = hand_on
+    Queue.look_again = look_again
+
+
 def enqueue(send_id: int) -> None:
     """Give the send to the worker at once; with the broker away, the next dispatch pass
     sends it (it is due)."""
-    from campaigns.tasks import deliver_send  # the tasks module imports the engine
-
+    if Queue.hand_on is None:
+        return  # no worker: the dispatch pass sends it
     try:
-        deliver_send.delay(send_id)
+        Queue.hand_on(send_id)
     except KombuOperationalError as exc:
         logger.warning(
             "cart email %s not queued (%s): the next dispatch pass sends it", send_id, exc
@@ -192,12 +207,11 @@ def plan_or_wait(*, site_id: int, vid: str, email: str, attempt: int) -> Send | 
 
 
 def _later(*, site_id: int, vid: str, email: str, attempt: int) -> None:
-    from campaigns.tasks import plan_cart_email  # the tasks module imports the engine
-
+    if Queue.look_again is None:
+        return
     try:
-        plan_cart_email.apply_async(
-            kwargs={"site_id": site_id, "vid": vid, "email": email, "attempt": attempt},
-            countdown=LATER[attempt - 1],
+        Queue.look_again(
+            site_id=site_id, vid=vid, email=email, attempt=attempt, countdown=LATER[attempt - 1]
         )
     except KombuOperationalError as exc:
         logger.warning("site %s: a cart email's retry not queued (%s)", site_id, exc)
