@@ -12,10 +12,11 @@ import pytest
 import time_machine
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from campaigns import bridge, dispatch, tasks
+from campaigns import bridge, dispatch, opt_out, tasks
+from campaigns.email_messages import email_text_errors, render_email
 from campaigns.flows import create_default_flow
 from campaigns.models import Flow, Send, SendEvent, StepChannel, Trigger
-from campaigns.sms_text import short_link
+from campaigns.sms_text import link_url, short_link
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from tests.factories import (
@@ -292,3 +293,22 @@ def test_a_cart_already_emailed_is_not_waited_for(site, handed):
     with mock.patch("campaigns.tasks.plan_cart_email.apply_async") as later:
         bridge.on_cart_email_request(site_id=site.pk, vid=cart.visitor.vid, email="x@example.fr")
     assert not later.called
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "words"),
+    [
+        ("fr", "Votre panier Boutique", "que vous avez demandé"),
+        ("en", "Your Boutique cart", "you asked for"),
+    ],
+)
+def test_the_bridge_email_renders_the_cart_with_its_link(language, subject, words, handed):
+    site = SiteFactory(language=language, name="Boutique")
+    cart = CartFactory(visitor__site=site)
+    send = bridge.request_cart_email(site=site, visitor=cart.visitor, email="m@example.fr")
+    assert send is not None
+    assert email_text_errors(send.step) == {}, "its default texts are a valid email step"
+    link = short_link(send)
+    email, _ = render_email(send, link=link, unsubscribe=opt_out.link_for(send))
+    assert email.subject == subject
+    assert words in email.text and link_url(link) in email.text and "Chemise" in email.html
