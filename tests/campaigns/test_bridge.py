@@ -26,6 +26,7 @@ from tests.factories import (
     SiteFactory,
     VisitorFactory,
 )
+from tests.support.admin_forms import change_form_data
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -312,3 +313,23 @@ def test_the_bridge_email_renders_the_cart_with_its_link(language, subject, word
     email, _ = render_email(send, link=link, unsubscribe=opt_out.link_for(send))
     assert email.subject == subject
     assert words in email.text and link_url(link) in email.text and "Chemise" in email.html
+
+
+def test_the_admin_never_offers_the_bridge_as_a_flow_to_make_and_edits_the_one_made(
+    admin_client, site, handed
+):
+    form = admin_client.get("/admin/campaigns/flow/add/").context["adminform"].form
+    assert Trigger.EMAIL_CART not in dict(form.fields["trigger"].choices)
+    assert Trigger.CART_ABANDONED in dict(form.fields["trigger"].choices)
+    bridge.request_cart_email(
+        site=site, visitor=CartFactory(visitor__site=site).visitor, email="m@example.fr"
+    )
+    flow = Flow.objects.get(trigger=Trigger.EMAIL_CART)
+    page = admin_client.get(f"/admin/campaigns/flow/{flow.pk}/change/")
+    data = change_form_data(page)
+    data["steps-0-subject"] = "Votre panier, comme demandé"
+    response = admin_client.post(f"/admin/campaigns/flow/{flow.pk}/change/", data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    flow.refresh_from_db()
+    assert flow.trigger == Trigger.EMAIL_CART
+    assert flow.steps.get().subject == "Votre panier, comme demandé"
