@@ -290,7 +290,7 @@ EMAIL_HISTORY = {
 def bridge_email_cart(client, shop, contact):
     # Her address is in the row's state too (its email consent); a stranger's browser, with a
     # cart of its own, asks for that cart to be emailed to her address.
-    if contact is not None:
+    if contact is not None and contact.email != HER_EMAIL:  # a number's row: her address too
         contact.email = HER_EMAIL
         contact.save(update_fields=["email"])
         for status in EMAIL_HISTORY[contact.consent_status]:
