@@ -37,7 +37,7 @@ from optin.consent import ConsentBlocked, is_live, record_consent, revoke
 from optin.contacts import get_or_create_contact, get_or_create_email_contact
 from optin.matching import Method, enqueue_confirmation, link_visitor
 from optin.models import ConsentSource, ConsentStatus, Contact
-from optin.tokens import contact_for_token
+from optin.tokens import redeem
 from retargeting.channels import Channel
 from retargeting.sites.models import Site
 from retargeting.sms.phones import parse_phone
@@ -122,9 +122,18 @@ def _owner_token(
     soon after the tap (``optin.tokens``)."""
     if visitor is None:  # nothing to link: the token stays for its browser
         return None
-    contact = contact_for_token(token, site=site, user_agent=user_agent)
-    if contact is not None:
-        link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
+    redeemed = redeem(token, site=site, user_agent=user_agent)
+    if redeemed is None:
+        return None
+    contact = redeemed.contact
+    link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
+    if redeemed.requester_id is not None:
+        # The bridge: the address's owner opened the cart a browser asked to be emailed, so
+        # that browser is theirs too (a stranger who typed the address is never linked: the
+        # owner's tap is the proof, as for the tapping browser).
+        requester = Visitor.objects.filter(pk=redeemed.requester_id, site=site).first()
+        if requester is not None:
+            link_visitor(visitor=requester, contact=contact, method=Method.TOKEN)
     return contact
 
 

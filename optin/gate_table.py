@@ -201,6 +201,24 @@ TABLE: list[Row] = [
         "checkout must reach the gate as a claim",
         built=False,
     ),
+    # --- The bridge (`email_cart`): a browser's cart sent to a typed address. Its state is the
+    # address's (email consent); the rows hold whatever the same person's number is in.
+    *(
+        Row(
+            "bridge `email_cart` (`POST /t/e`, a typed email address)",
+            Proof.CLAIM,
+            state,
+            "none" if state == "unknown" else state,
+            False,
+            0,
+            204,
+            "the cart is emailed once (asked for: no consent needed, none given or changed); "
+            "the browser becomes the address's only when its owner taps that email's link "
+            "(the contact token: both browsers then)",
+            channel="email",
+        )
+        for state in STATES
+    ),
 ]
 
 # The email address's rows: the same promise per door, for an address and its email consent

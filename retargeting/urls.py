@@ -24,6 +24,7 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("t.js", tracking.snippet, name="snippet"),
     path("t/a/<str:platform>.js", tracking.platform_reader, name="platform-reader"),
+    path("t/email-cart.js", tracking.email_cart_form, name="email-cart-form"),
     path("t/e", tracking.collect, name="collect"),
     path("t/p.gif", tracking.pixel, name="pixel"),
     path("api/v1/identify", tracking.api_identify, name="api-identify"),

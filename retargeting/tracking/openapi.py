@@ -150,6 +150,23 @@ _EVENTS = {
             "token": {"type": "string", "maxLength": schema.TOKEN_LENGTH},
         },
     },
+    "email_cart": {
+        "type": "object",
+        "required": ["type", "email"],
+        "description": "The shopper asks for the browser's current cart by email, at once "
+        "(the bridge): no marketing consent needed nor given; at most one per request. 204 "
+        "whether or not the address is known; limited per browser, per address and per site "
+        "and day (docs/install-snippet.md).",
+        "properties": {
+            "type": {"type": "string", "enum": ["email_cart"]},
+            "email": {
+                "type": "string",
+                "format": "email",
+                "maxLength": schema.EMAIL_LENGTH,
+                "example": "marie@example.fr",
+            },
+        },
+    },
     "purchase": {
         "type": "object",
         "required": ["type", "order_id", "total", "currency"],

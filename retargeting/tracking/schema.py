@@ -53,7 +53,9 @@ PHONE_LENGTH = 64  # as typed; stored in E.164 (at most 16 characters) once read
 
 MAX_EVENTS = 100
 MAX_ITEMS = 200
-EVENT_TYPES = ("page_view", "cart", "identify", "purchase")
+EVENT_TYPES = ("page_view", "cart", "identify", "purchase", "email_cart")
+# The kinds a request may carry once at most: each is what a shopper typed, answered alone.
+ONCE_PER_REQUEST = ("identify", "email_cart")
 # Every pattern is matched against the whole string (``fullmatch``): ``$`` after ``match``
 # also matches before a final newline, and "…\n" then reached a column too short for it.
 _VID = re.compile(VISITOR_ID_PATTERN)
@@ -284,7 +286,21 @@ def purchase(event: dict[str, Any], path: str) -> dict[str, Any]:
     }
 
 
-_BY_TYPE = {"page_view": page_view, "cart": cart, "identify": identify, "purchase": purchase}
+def email_cart(event: dict[str, Any], path: str) -> dict[str, Any]:
+    """The bridge: the shopper asks for the current cart in their mailbox (no consent)."""
+    address = email(event, path)
+    if address is None:
+        raise PayloadError(_at(path, "email"), "an email address (required)")
+    return {"type": "email_cart", "email": address}
+
+
+_BY_TYPE = {
+    "page_view": page_view,
+    "cart": cart,
+    "identify": identify,
+    "purchase": purchase,
+    "email_cart": email_cart,
+}
 
 
 def validate_event(raw: Any, path: str) -> dict[str, Any]:
@@ -352,11 +368,10 @@ def validate_batch(payload: dict[str, Any]) -> Batch:
         raise PayloadError("events", "a non-empty list")
     if len(events) > MAX_EVENTS:
         raise PayloadError("events", f"at most {MAX_EVENTS} events per request")
-    identifies = [
-        i for i, e in enumerate(events) if isinstance(e, dict) and e.get("type") == "identify"
-    ]
-    if len(identifies) > 1:
-        raise PayloadError(f"events[{identifies[1]}]", "at most one identify per request")
+    for kind in ONCE_PER_REQUEST:
+        found = [i for i, e in enumerate(events) if isinstance(e, dict) and e.get("type") == kind]
+        if len(found) > 1:
+            raise PayloadError(f"events[{found[1]}]", f"at most one {kind} per request")
     return Batch(
         site=site_key(payload),
         vid=vid,

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -26,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.flows import create_default_flow
-from campaigns.models import Conversion
+from campaigns.models import Conversion, Send
 from optin.consent import record_consent
 from optin.email_confirmation import confirmation_code, send_email_confirmation
 from optin.gate_table import END, START, TABLE, Row, render
@@ -306,6 +307,64 @@ def contact_token(client, shop, contact):
     return status, lambda: _linked(STRANGER_VID) if contact is not None else None
 
 
+# Her address's email consent history, in the row's state.
+EMAIL_HISTORY = {
+    "pending": [ConsentStatus.PENDING],
+    "granted": [ConsentStatus.GRANTED],
+    "revoked": [ConsentStatus.GRANTED, ConsentStatus.REVOKED],
+}
+
+
+def bridge_email_cart(client, shop, contact):
+    # Her address is in the row's state too (its email consent); a stranger's browser, with a
+    # cart of its own, asks for that cart to be emailed to her address.
+    if contact is not None and contact.email != HER_EMAIL:  # a number's row: her address too
+        contact.email = HER_EMAIL
+        contact.save(update_fields=["email"])
+        for status in EMAIL_HISTORY[contact.consent_status]:
+            record_consent(
+                contact=contact, status=status, source=ConsentSource.SERVER_API, channel="email"
+            )
+    before = contact.email_consent_status if contact is not None else "none"
+    now = timezone.now()
+    stranger = Visitor.objects.create(
+        site=shop.site, vid=STRANGER_VID, first_seen_at=now, last_seen_at=now
+    )
+    Cart.objects.create(
+        site=shop.site,
+        visitor=stranger,
+        external_id="strangers-cart",
+        total="30.00",
+        item_count=1,
+        items=CART["items"],
+        url=CART["url"],
+        created_at=now,
+        last_change_at=now,
+    )
+    body = {
+        "site": shop.site.public_key,
+        "vid": STRANGER_VID,
+        "events": [{"type": "email_cart", "email": " Marie@Example.FR "}],
+    }
+    # The door alone, until the request's work is done (after the commit): what the worker
+    # then sends (by email, never by SMS) is the sending rules' to hold.
+    worker = mock.patch("campaigns.tasks.deliver_send.delay")
+    handed = worker.start()
+    status = client.post(
+        "/t/e", data=json.dumps(body), content_type="text/plain", HTTP_ORIGIN=ORIGIN
+    ).status_code
+
+    def made() -> bool:
+        worker.stop()
+        assert handed.call_count == 1, "handed to the worker at once"
+        address = Contact.objects.get(site=shop.site, email=HER_EMAIL)
+        assert address.email_consent_status == before, "asking never changes a consent"
+        assert Send.objects.filter(contact=address, cart__external_id="strangers-cart").exists()
+        return VisitorLink.objects.filter(visitor__vid=STRANGER_VID).exists()
+
+    return status, made
+
+
 # --- The email address's doors ---
 
 
@@ -393,6 +452,7 @@ DOORS = {
     "WooCommerce order webhook (billing phone, ticked meta field)": woocommerce_left,
     "WooCommerce paid order webhook (billing phone)": woocommerce_paid,
     "contact token (`_rl`, `identify` with `token`)": contact_token,
+    "bridge `email_cart` (`POST /t/e`, a typed email address)": bridge_email_cart,
     "email: snippet identify (`email`, `email_consent`)": email_snippet,
     "email: server API identify (`email`, `email_consent`)": email_server_identify,
     "email: Shopify checkout webhook (email, `buyer_accepts_marketing`)": email_shopify_checkout,

@@ -287,8 +287,8 @@ def test_a_mobile_number_is_stored_and_the_page_is_told_it_is(page, live_server,
     serve(page, live_server, "/mobile", identify_page(demo.public_key, "06 12 34 56 78"))
     page.goto(f"{live_server.url}/mobile")
     assert wait_until(lambda: page.evaluate("told.length") == 1)
-    assert page.evaluate("told[0]") == {"ok": True, "type": "identify"}
-    assert page.evaluate("heard") == [{"ok": True, "type": "identify"}]
+    assert page.evaluate("told[0]") == {"ok": True, "type": "identify", "status": 204}
+    assert page.evaluate("heard") == [{"ok": True, "type": "identify", "status": 204}]
     assert page.evaluate("errors") == []
     assert [e.payload["phone"] for e in events(demo, type="identify")] == ["+33612345678"]
     assert Cart.objects.filter(site=demo, external_id="with-identify").exists()

@@ -99,7 +99,7 @@
     post(JSON.stringify({ site: site, vid: vid, events: [event] }), 0, function (r) {
       var ok = !!r && r.status < 300;
       (ok || !r ? Promise.resolve({}) : r.json()).catch(function () { return {}; }).then(function (answer) {
-        var result = { ok: ok, type: type };
+        var result = { ok: ok, type: type, status: r ? r.status : 0 };
         if (!ok) result.error = answer.error || (r ? "HTTP " + r.status : "no answer");
         callback && safe(callback)(result);
         tell(type, result);
