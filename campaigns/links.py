@@ -55,7 +55,7 @@ def destination(link: ShortLink, *, with_token: bool = True, user_agent: str = "
     ]
     send = link.send
     query += [
-        ("utm_source", "sms"),
+        ("utm_source", send.channel),
         ("utm_medium", "relance"),
         ("utm_campaign", send.step.flow.slug),
     ]

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.utils import timezone
 
-from campaigns.models import Click
+from campaigns.models import Click, Send
 from campaigns.sms_text import short_link
 from optin.tokens import contact_for_token
 from tests.factories import SendFactory
@@ -47,6 +47,13 @@ def test_a_tap_redirects_to_the_cart_with_its_query_utm_tags_and_the_token(clien
     assert contact == link.send.contact
     click = Click.objects.get()
     assert click.user_agent_class == "mobile" and click.ip == "127.0.0.0"
+
+
+def test_an_email_links_utm_source_names_the_email(client, link):
+    Send.objects.filter(pk=link.send_id).update(channel="email")
+    response = client.get(f"/s/{link.code}", HTTP_USER_AGENT=IPHONE)
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert (query["utm_source"], query["utm_medium"]) == (["email"], ["relance"])
 
 
 def test_codes_are_random_and_long_enough(link):
