@@ -144,7 +144,11 @@ class Step(models.Model):
         default=StepChannel.SMS,
         db_default=StepChannel.SMS,
     )
-    template = models.TextField(help_text="The SMS text, with {{ variables }}.")
+    template = models.TextField(
+        blank=True,
+        help_text="The SMS text, with {{ variables }} (may be empty for an email step with "
+        "its own text).",
+    )
     subject = models.CharField(
         "email subject",
         max_length=200,
@@ -200,6 +204,10 @@ class Step(models.Model):
         errors = template_errors(self.template)
         if errors:
             raise ValidationError({"template": errors})
+        if not self.template.strip() and self.channel != StepChannel.EMAIL:
+            raise ValidationError({"template": "A step that may go by SMS needs its text."})
+        if not self.template.strip() and not self.email_template.strip():
+            raise ValidationError({"email_template": "Write the email's text."})
         email_errors = self.email_text_errors()
         if email_errors:
             raise ValidationError(email_errors)

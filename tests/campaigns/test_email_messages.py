@@ -193,6 +193,20 @@ def test_an_email_step_needs_a_subject_valid_templates_and_no_stop_reply(shop):
     step.full_clean()
 
 
+def test_an_email_step_needs_no_sms_text_but_some_text(shop):
+    step = StepFactory(flow__site=shop, channel=StepChannel.EMAIL, subject="Votre panier")
+    step.template, step.email_template = "", "Bonjour {{ first_name }}, votre panier vous attend."
+    step.full_clean()  # an email step of its own words needs no SMS text
+    step.email_template = ""
+    with pytest.raises(ValidationError) as caught:
+        step.full_clean()
+    assert caught.value.message_dict == {"email_template": ["Write the email's text."]}
+    step.channel, step.email_template = StepChannel.SMS_ELSE_EMAIL, "Bonjour."
+    with pytest.raises(ValidationError) as caught:
+        step.full_clean()  # it may go by SMS: the SMS needs its text
+    assert caught.value.message_dict == {"template": ["A step that may go by SMS needs its text."]}
+
+
 def test_the_preview_is_the_same_email_with_sample_data(shop):
     step = StepFactory(flow__site=shop, channel=StepChannel.EMAIL, subject="Pour {{ first_name }}")
     email = preview_email(step)
