@@ -332,12 +332,30 @@ SMS_PRICES = env.json(
 )
 SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="EUR")
 
-# Email (the second channel): SMTP from EMAIL_URL (django-environ's email URL); without it,
-# Django's in-memory backend (replaced by the providers' registry: see docs/email.md).
-if env.str("EMAIL_URL", default=""):
-    vars().update(env.email_url("EMAIL_URL"))
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Email (the second channel), by the providers' registry (retargeting/gateways/registry.py,
+# docs/email-providers.md): EMAIL_PROVIDER names one (outbox, smtp, brevo, or a gateway's
+# dotted path); else SMTP when EMAIL_URL is set; else the outbox (kept on the machine, shown
+# at /dev/mail/) in development, and no email at all with DEBUG off (the channel is off,
+# said at start-up) unless EMAIL_OUTBOX_IN_PRODUCTION keeps them on the machine on purpose.
+# Each provider's settings check sets EMAIL_BACKEND (Django's own emails take the same road).
+from retargeting.gateways import registry as _providers  # noqa: E402 - read env first
+
+EMAIL_URL = env.str("EMAIL_URL", default="")
+EMAIL_OUTBOX_IN_PRODUCTION = env.bool("EMAIL_OUTBOX_IN_PRODUCTION", default=False)
+try:
+    EMAIL_PROVIDER = _providers.email_provider(
+        name=env.str("EMAIL_PROVIDER", default=""),
+        email_url=EMAIL_URL,
+        debug=DEBUG,
+        outbox_in_production=EMAIL_OUTBOX_IN_PRODUCTION,
+    )
+    vars().update(_providers.email_settings(name=EMAIL_PROVIDER, env=env, debug=DEBUG))
+except _providers.SettingsProblem as _problem:
+    sys.stderr.write(f"relance: {_problem}\n")
+    raise SystemExit(1) from None
+# The basic-auth secret ("user:password") of the email provider's tracking webhook URL, as
+# anymail verifies it; read by the provider's settings check (ANYMAIL["WEBHOOK_SECRET"]).
+ANYMAIL_WEBHOOK_SECRET = env.str("ANYMAIL_WEBHOOK_SECRET", default="")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Relance <relance@localhost>")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # Emails per second per sender, shared by every worker (as SMS_DEFAULT_MPS for SMS).

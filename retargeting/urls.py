@@ -9,6 +9,7 @@ from campaigns.customer import views as customer
 from optin.pages import confirm_link, hosted
 from retargeting import views
 from retargeting.demoshop import views as demoshop
+from retargeting.gateways import registry as providers
 from retargeting.gateways import views as gateways
 from retargeting.platforms import views as platforms
 from retargeting.sites.login_throttle import ThrottledAuthenticationForm
@@ -44,6 +45,8 @@ urlpatterns = [
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
     path("dev/phone/", gateways.phone_index, name="phone-index"),
     path("dev/phone/<str:number>/", gateways.phone, name="phone"),
+    # Every provider's webhooks (and the email outbox's /dev/mail/), from the registry.
+    *providers.urlpatterns(),
     path("dashboard/", include("campaigns.dashboard.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

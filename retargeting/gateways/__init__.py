@@ -30,13 +30,25 @@ INTERACTIVE_WAIT = 5.0
 """Seconds a person's request (a test send, a code) may wait for the sender's rate."""
 
 
-def get_gateway(channel: str = "sms") -> Gateway:
-    """The backend that carries ``channel``'s messages: ``SMS_BACKEND``'s for SMS, Django's
-    ``EMAIL_BACKEND`` for email."""
-    if channel == "email":
-        from retargeting.gateways.email_backend import EmailGateway
+def email_available() -> bool:
+    """Whether email can be sent: an email provider is configured (always in development;
+    with DEBUG off, ``EMAIL_URL`` or ``EMAIL_PROVIDER``). When it is not, the engine plans no
+    email and an "SMS, else email" step sends the SMS only."""
+    return bool(settings.EMAIL_PROVIDER)
 
-        return EmailGateway()
+
+def get_gateway(channel: str = "sms") -> Gateway:
+    """The backend that carries ``channel``'s messages: ``SMS_BACKEND``'s for SMS,
+    ``EMAIL_PROVIDER``'s for email (the providers' registry, ``registry.py``)."""
+    if channel == "email":
+        if not email_available():
+            from retargeting.gateways.email_framework import UnavailableGateway
+
+            return UnavailableGateway()
+        from retargeting.gateways.registry import gateway_class
+
+        gateway: Gateway = gateway_class("email", settings.EMAIL_PROVIDER)()
+        return gateway
     if settings.SMS_BACKEND == "twilio":
         from retargeting.gateways.twilio_backend import TwilioGateway
 

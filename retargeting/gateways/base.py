@@ -108,10 +108,11 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class OptOutReport:
-    """A number the provider reports unsubscribed (STOP to its short code), with the proof."""
+    """A number the provider reports unsubscribed (STOP to its short code), or an email
+    address it reports unsubscribed or complaining (spam), with the proof."""
 
     phone: str
-    """E.164."""
+    """E.164; empty when the report is about an email address."""
     at: datetime
     """When the number unsubscribed, as the provider dates it."""
     provider_id: str
@@ -119,6 +120,9 @@ class OptOutReport:
     reply: str = ""
     """The customer's words, when the provider reported a reply rather than an unsubscription:
     the opt-in layer decides whether they are an opt-out."""
+    email: str = ""
+    """The address (normalised) the report is about, for an email provider's report; then
+    ``phone`` is empty and the report revokes that address's email consent only."""
 
 
 @dataclass(frozen=True)

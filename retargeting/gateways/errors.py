@@ -27,6 +27,15 @@ DEFAULT_ACTIONS: dict[str, Action] = {
     "account_under_validation": Action.RETRY,  # a new account Brevo has not validated yet
     "blocked": Action.REVOKE_CONSENT,  # the number is on Brevo's blocklist (it sent STOP)
     "hard_bounce": Action.UNREACHABLE,  # the number cannot receive SMS
+    # Email (retargeting/gateways/email_framework.py, anymail/tracking.py)
+    "email_unreachable": Action.UNREACHABLE,  # refused at once: 550 5.1.1, rejected address
+    "email_bounced": Action.UNREACHABLE,  # a hard bounce reported later
+    "email_invalid": Action.UNREACHABLE,  # the provider found the address invalid
+    "email_deferred": Action.RETRY,  # 4xx: the server said later
+    "unavailable": Action.RETRY,  # no session with the provider: certainly not sent
+    "email_soft_bounce": Action.FAIL,  # the mailbox full or away: not sent, the address kept
+    "email_blocked": Action.FAIL,  # on the provider's own blocklist
+    "email_refused": Action.FAIL,  # the message refused for good (a policy, the content)
 }
 
 

@@ -59,6 +59,11 @@ def development_tool(request: HttpRequest, name: str) -> None:
     number and every message)."""
     if settings.SMS_BACKEND != "outbox":
         raise Http404(f"The {name} exists only with the outbox SMS backend.")
+    development_only(request, name)
+
+
+def development_only(request: HttpRequest, name: str) -> None:
+    """Raise 404 for ``name`` (a development page) with DEBUG off, except to superusers."""
     user = getattr(request, "user", None)
     if not settings.DEBUG and not (user is not None and user.is_active and user.is_superuser):
         raise Http404(f"The {name} is a development tool.")

@@ -37,7 +37,15 @@ class _Handler:
     refused: set[str] = field(default_factory=set)
     transient_failures: int = 0
     drop_after_data: int = 0
+    sessions: int = 0
+    """SMTP sessions opened (EHLO or HELO): a batch over one connection opens one."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
@@ -59,8 +67,8 @@ class _Handler:
             )
             if self.drop_after_data > 0:
                 self.drop_after_data -= 1
-                # Kept, but the client never hears the answer.
-                session.transport.close() if hasattr(session, "transport") else None
+                # Kept, but the client never hears the answer: the connection is closed
+                # before the reply is written.
                 server.transport.close()
                 return "250 OK"
         return "250 OK"
@@ -94,9 +102,25 @@ class SmtpServer:
     def drop_after_data(self, count: int = 1) -> None:
         self.handler.drop_after_data = count
 
+    @property
+    def sessions(self) -> int:
+        return self.handler.sessions
+
+    def take_down(self) -> None:
+        """Stop listening: connections are refused until :meth:`bring_up`."""
+        self._controller.stop()
+        self.running = False
+
+    def bring_up(self) -> None:
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self._controller.start()
+        self.running = True
+
     def __enter__(self) -> SmtpServer:
         self._controller.start()
+        self.running = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
+        if self.running:
+            self._controller.stop()
