@@ -28,6 +28,10 @@ def apply_provider_opt_out(report: OptOutReport) -> int:
     """
     if report.reply and classify(report.reply) is not Keyword.STOP:
         return 0
+    if not report.phone:
+        # About an email address (report.email): never a phone's consent, nor that of every
+        # contact without a phone. Revoking the address's email consent is the email side's.
+        return 0
     at = min(report.at, timezone.now())
     text = (
         f"The SMS provider reported the number unsubscribed ({report.provider_id})."

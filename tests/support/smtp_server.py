@@ -34,7 +34,7 @@ class Received:
 @dataclass
 class _Handler:
     messages: list[Received] = field(default_factory=list)
-    refused: set[str] = field(default_factory=set)
+    refused: dict[str, str] = field(default_factory=dict)
     transient_failures: int = 0
     drop_after_data: int = 0
     sessions: int = 0
@@ -49,7 +49,7 @@ class _Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
-            return "550 5.1.1 mailbox unavailable"
+            return self.refused[address.lower()]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -93,8 +93,9 @@ class SmtpServer:
     def messages(self) -> list[Received]:
         return self.handler.messages
 
-    def refuse(self, address: str) -> None:
-        self.handler.refused.add(address.lower())
+    def refuse(self, address: str, reply: str = "550 5.1.1 mailbox unavailable") -> None:
+        """Answer ``reply`` to every RCPT of ``address`` (another 5xx, or a 4xx)."""
+        self.handler.refused[address.lower()] = reply
 
     def fail_next(self, count: int) -> None:
         self.handler.transient_failures = count
