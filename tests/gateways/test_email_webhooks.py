@@ -177,3 +177,34 @@ def test_an_email_opt_out_never_touches_a_phone_consent(brevo_email):
     with_phone = ContactFactory(email="other@example.com")
     assert post_tracking(UNSUBSCRIBE) == 200
     assert not Consent.objects.filter(channel="sms", contact__in=[email_only, with_phone]).exists()
+
+
+def test_a_send_through_brevo_moves_on_with_brevos_reports(settings):
+    """End to end with the campaign layer's own handler: the id Brevo answered the send with
+    is the one its webhooks name."""
+    from campaigns.models import Send, SendStatus
+    from retargeting.gateways import get_gateway
+    from retargeting.gateways.base import Outcome, OutgoingEmail
+    from tests.factories import SendFactory
+    from tests.support.brevo_emulator import BrevoEmulator
+
+    with BrevoEmulator() as emulator:
+        brevo_settings(settings, emulator.base_url)
+        sends = []
+        for address in ("marie@example.fr", "gone@example.fr"):
+            result = get_gateway("email").send(
+                OutgoingEmail(to=address, subject="Votre panier", text="Votre panier")
+            )
+            assert result.outcome is Outcome.ACCEPTED
+            sends.append(
+                SendFactory(
+                    channel="email", status=SendStatus.ACCEPTED, provider_id=result.provider_id
+                )
+            )
+        delivered, bounced = emulator.emails
+        assert post_tracking(emulator.email_event(delivered, "delivered")) == 200
+        assert (
+            post_tracking(emulator.email_event(bounced, "hard_bounce", reason="550 5.1.1")) == 200
+        )
+    statuses = [Send.objects.get(pk=send.pk).status for send in sends]
+    assert statuses == [SendStatus.DELIVERED, SendStatus.UNDELIVERED]
