@@ -133,7 +133,8 @@ class EmailGateway(Gateway):
     def accepted(self, message: mail.EmailMultiAlternatives) -> SendResult:
         """The result of a message the provider took (its Message-ID as provider id)."""
         return SendResult(
-            Outcome.ACCEPTED, provider_id=provider_id_of(str(message.extra_headers["Message-ID"]))
+            Outcome.ACCEPTED,
+            provider_id=provider_id_of(str(message.extra_headers.get("Message-ID", ""))),
         )
 
     def outcome_of(self, exc: Exception, message: mail.EmailMessage) -> SendResult | None:

@@ -177,3 +177,30 @@ def test_a_missing_or_wrong_email_setting_stops_start_up_in_one_line(extra, line
     assert result.returncode == 1
     assert result.stderr.strip() == line
     assert "hunter2" not in result.stderr
+
+
+def test_email_webhooks_prints_the_url_to_paste_in_brevo(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.support.email_providers import brevo_settings
+
+    brevo_settings(settings, "http://127.0.0.1:9/v3")
+    settings.ANYMAIL["WEBHOOK_SECRET"] = "relance-hook:s3cr@t"
+    settings.PUBLIC_BASE_URL = "https://relance.example"
+    out = StringIO()
+    call_command("email_webhooks", stdout=out)
+    assert json.loads(out.getvalue()) == {
+        "email_provider": "brevo",
+        "webhook_url": "https://relance-hook:s3cr%40t@relance.example/webhooks/email/brevo/tracking/",
+    }
+
+
+@pytest.mark.parametrize("provider", ["smtp", ""])
+def test_email_webhooks_says_when_there_is_none(settings, provider):
+    from django.core.management import CommandError, call_command
+
+    settings.EMAIL_PROVIDER = provider
+    with pytest.raises(CommandError, match=r"no email provider|receives no webhooks"):
+        call_command("email_webhooks")

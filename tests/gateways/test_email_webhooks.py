@@ -193,7 +193,9 @@ def test_a_send_through_brevo_moves_on_with_brevos_reports(settings):
         sends = []
         for address in ("marie@example.fr", "gone@example.fr"):
             result = get_gateway("email").send(
-                OutgoingEmail(to=address, subject="Votre panier", text="Votre panier")
+                OutgoingEmail(
+                    to=address, subject="Votre panier", text="Votre panier", tag="relance-flow-3"
+                )
             )
             assert result.outcome is Outcome.ACCEPTED
             sends.append(
@@ -202,6 +204,9 @@ def test_a_send_through_brevo_moves_on_with_brevos_reports(settings):
                 )
             )
         delivered, bounced = emulator.emails
+        assert delivered.tags == ["relance-flow-3"]  # Brevo's statistics name the send
+        assert "Message-ID" not in delivered.headers  # Brevo names its messages itself
+        assert sends[0].provider_id == delivered.message_id.strip("<>")
         assert post_tracking(emulator.email_event(delivered, "delivered")) == 200
         assert (
             post_tracking(emulator.email_event(bounced, "hard_bounce", reason="550 5.1.1")) == 200

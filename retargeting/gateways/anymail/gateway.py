@@ -22,7 +22,7 @@ from anymail.exceptions import (
 from django.core import mail
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from retargeting.gateways.base import Action, Outcome, SendResult
+from retargeting.gateways.base import Action, Outcome, OutgoingEmail, SendResult
 from retargeting.gateways.email_framework import UNAVAILABLE, UNREACHABLE, EmailGateway
 from retargeting.gateways.errors import connection_lost, error_result, timed_out
 
@@ -50,6 +50,12 @@ def _error_code(response: Any) -> str:
 
 
 class AnymailGateway(EmailGateway):
+    def build(self, email: OutgoingEmail) -> mail.EmailMultiAlternatives:
+        message = super().build(email)
+        # The provider names its messages itself (the id its webhooks give back).
+        del message.extra_headers["Message-ID"]
+        return message
+
     def accepted(self, message: mail.EmailMultiAlternatives) -> SendResult:
         status = getattr(message, "anymail_status", None)
         recipients = getattr(status, "recipients", {}) or {}

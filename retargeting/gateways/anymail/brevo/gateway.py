@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.urls import reverse
+
 from retargeting.gateways.anymail.gateway import AnymailGateway
 
 
@@ -10,3 +15,13 @@ class BrevoEmailGateway(AnymailGateway):
     # Brevo lists events, not the messages with their text: a send whose answer was lost
     # stays unknown (never sent twice).
     lists_messages = False
+
+    def status_callback_url(self) -> str:
+        """The tracking webhook URL to paste in Brevo, its basic-auth secret in it."""
+        secret = settings.ANYMAIL.get("WEBHOOK_SECRET") or ""
+        if isinstance(secret, list | tuple):
+            secret = secret[0] if secret else ""
+        user, _, password = str(secret).partition(":")
+        base = urlsplit(settings.PUBLIC_BASE_URL)
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{base.netloc}"
+        return urlunsplit((base.scheme, netloc, reverse("email-brevo-tracking"), "", ""))
