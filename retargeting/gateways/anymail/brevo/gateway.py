@@ -18,7 +18,7 @@ class BrevoEmailGateway(AnymailGateway):
 
     def status_callback_url(self) -> str:
         """The tracking webhook URL to paste in Brevo, its basic-auth secret in it."""
-        secret = settings.ANYMAIL.get("WEBHOOK_SECRET") or ""
+        secret = getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET") or ""
         if isinstance(secret, list | tuple):
             secret = secret[0] if secret else ""
         user, _, password = str(secret).partition(":")
