@@ -15,7 +15,11 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "landing.html",
-        {"sms_backend": settings.SMS_BACKEND, "debug": settings.DEBUG},
+        {
+            "sms_backend": settings.SMS_BACKEND,
+            "email_provider": settings.EMAIL_PROVIDER,
+            "debug": settings.DEBUG,
+        },
     )
 
 

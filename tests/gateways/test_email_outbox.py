@@ -158,3 +158,10 @@ def test_the_mailbox_exists_only_with_the_email_outbox(outbox, client, settings,
     settings.EMAIL_PROVIDER = "smtp"
     assert client.get("/dev/mail/").status_code == 404
     assert client.get(f"/dev/mail/{OutboxEmail.objects.get().pk}/").status_code == 404
+
+
+def test_the_landing_page_points_to_the_mailbox_in_development(client, settings):
+    settings.EMAIL_PROVIDER = "outbox"
+    assert 'href="/dev/mail/"' in client.get("/").content.decode()
+    settings.EMAIL_PROVIDER = "smtp"
+    assert 'href="/dev/mail/"' not in client.get("/").content.decode()
