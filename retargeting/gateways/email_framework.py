@@ -52,7 +52,11 @@ def provider_id_of(message_id: str) -> str:
 
 def _domain_of(sender: str) -> str:
     address = sender.rpartition("<")[2].rstrip(">").strip()
-    return address.rpartition("@")[2] or "localhost"
+    domain = address.rpartition("@")[2] or "localhost"
+    try:
+        return domain.encode("idna").decode("ascii")  # a header is ASCII
+    except UnicodeError:
+        return "localhost"
 
 
 class EmailGateway(Gateway):

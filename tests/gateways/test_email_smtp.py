@@ -131,3 +131,14 @@ def test_a_wrong_email_url_is_refused_without_its_password(url):
     with pytest.raises(SettingsProblem) as refused:
         parse_email_url(url)
     assert "secret" not in str(refused.value) and "EMAIL_URL" in str(refused.value)
+
+
+def test_a_sender_on_an_internationalised_domain_gets_an_ascii_message_id(smtp):
+    result = get_gateway("email").send(
+        OutgoingEmail(
+            to=ADDRESS, subject="Panier", text="Panier", sender="Café <bonjour@café.example>"
+        )
+    )
+    assert result.outcome is Outcome.ACCEPTED
+    assert result.provider_id.endswith("@xn--caf-dma.example")
+    assert smtp.messages[0].message["Message-ID"] == f"<{result.provider_id}>"
