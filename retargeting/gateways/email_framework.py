@@ -79,7 +79,12 @@ class EmailGateway(Gateway):
 
     def _connect(self) -> None:
         connection = mail.get_connection(fail_silently=False)
-        connection.open()
+        try:
+            connection.open()
+        except Exception:
+            with contextlib.suppress(Exception):  # a half-open session (after TLS, before login)
+                connection.close()
+            raise
         self._connection = connection
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from anymail.exceptions import (
     AnymailAPIError,
+    AnymailError,
     AnymailInvalidAddress,
     AnymailRecipientsRefused,
     AnymailRequestsAPIError,
@@ -23,7 +24,7 @@ from django.core import mail
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from retargeting.gateways.base import Action, Outcome, OutgoingEmail, SendResult
-from retargeting.gateways.email_framework import UNAVAILABLE, UNREACHABLE, EmailGateway
+from retargeting.gateways.email_framework import REFUSED, UNAVAILABLE, UNREACHABLE, EmailGateway
 from retargeting.gateways.errors import connection_lost, error_result, timed_out
 
 REFUSED_STATUSES = frozenset({"rejected", "invalid"})
@@ -101,5 +102,11 @@ class AnymailGateway(EmailGateway):
                 error_code=UNAVAILABLE,
                 reason=str(exc)[:255],
                 action=Action.RETRY,
+            )
+        if isinstance(exc, AnymailError):
+            # Refused before any request (a feature the provider lacks, such as a non-ASCII
+            # header at Brevo): the same message would be refused again.
+            return SendResult(
+                Outcome.PERMANENT, error_code=REFUSED, reason=str(exc)[:255], action=Action.FAIL
             )
         return super().outcome_of(exc, message)
