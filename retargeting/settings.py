@@ -353,9 +353,6 @@ try:
 except _providers.SettingsProblem as _problem:
     sys.stderr.write(f"relance: {_problem}\n")
     raise SystemExit(1) from None
-# The basic-auth secret ("user:password") of the email provider's tracking webhook URL, as
-# anymail verifies it; read by the provider's settings check (ANYMAIL["WEBHOOK_SECRET"]).
-ANYMAIL_WEBHOOK_SECRET = env.str("ANYMAIL_WEBHOOK_SECRET", default="")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Relance <relance@localhost>")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # Emails per second per sender, shared by every worker (as SMS_DEFAULT_MPS for SMS).
