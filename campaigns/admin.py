@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -6,9 +8,11 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.corrections import correct_conversion
 from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
+from campaigns.email_messages import email_text_errors
 from campaigns.flows import mention_errors
 from campaigns.models import (
     Click,
@@ -21,6 +25,7 @@ from campaigns.models import (
     SendEvent,
     ShortLink,
     Step,
+    StepChannel,
 )
 from campaigns.sms_text import worst_case_errors
 from retargeting.sites.models import Site
@@ -43,18 +48,49 @@ def _send_site(obj: SendEvent | ShortLink) -> Site:
 
 class StepForm(forms.ModelForm):
     """A step in the admin: the model's checks, then the flow's segment limit at the text's
-    longest (a 20-letter first name, the largest total, a 40-character product name), and no
-    "Répondez STOP" where the site's sender cannot receive replies."""
+    longest (a 20-letter first name, the largest total, a 40-character product name), no
+    "Répondez STOP" where the site's sender cannot receive replies, and none in an email."""
 
     class Meta:
         model = Step
         fields = "__all__"  # noqa: DJ007 - the admin shows every field of a step
+        labels = {
+            "channel": _("Channel"),
+            "subject": _("Email subject"),
+            "email_template": _("Email text"),
+        }
+        help_texts = {
+            "channel": _(
+                "SMS, email, or SMS else email: an SMS to a contact with live SMS consent and "
+                "a number, otherwise an email to one with live email consent."
+            ),
+            "subject": _("The email's subject, with {{ variables }}."),
+            "email_template": _(
+                "The words above the cart, with {{ variables }}. Empty: the SMS text's words, "
+                "without its link (the email's button) nor its STOP mention (the email's "
+                "unsubscribe link)."
+            ),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "channel" in self.fields:
+            self.fields["channel"].choices = [  # type: ignore[attr-defined]
+                (StepChannel.SMS, "SMS"),
+                (StepChannel.EMAIL, _("Email")),
+                (StepChannel.SMS_ELSE_EMAIL, _("SMS, else email")),
+            ]
 
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]  # the model instance is filled in here
         if "template" not in self.errors and self.instance.flow_id is not None:
             for error in mention_errors(self.instance) + worst_case_errors(self.instance):
                 self.add_error("template", error)
+        # The model's clean checked the email texts as templates; the flows' rule on STOP
+        # mentions is added here.
+        if "email_template" not in self.errors and "subject" not in self.errors:
+            for error in email_text_errors(self.instance).get("email_template", []):
+                self.add_error("email_template", error)
 
 
 class StepInline(SiteScopedInline, admin.StackedInline):

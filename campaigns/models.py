@@ -200,6 +200,9 @@ class Step(models.Model):
         errors = template_errors(self.template)
         if errors:
             raise ValidationError({"template": errors})
+        email_errors = self.email_text_errors()
+        if email_errors:
+            raise ValidationError(email_errors)
         if self.discount_mode == DiscountMode.FIXED and not self.discount_code:
             raise ValidationError({"discount_code": "Give the code everyone gets."})
         if (
@@ -213,6 +216,26 @@ class Step(models.Model):
                     "another fallback."
                 }
             )
+
+    @property
+    def sends_email(self) -> bool:
+        """Whether the step may go by email (its email texts are then checked)."""
+        return self.channel in (StepChannel.EMAIL, StepChannel.SMS_ELSE_EMAIL)
+
+    def email_text_errors(self) -> dict[str, list[str]]:
+        """The rules of an email step's own texts, by field: a subject, and both texts valid
+        templates (``campaigns.email_messages.email_text_errors`` adds the checks that need
+        the flows' rules)."""
+        if not self.sends_email:
+            return {}
+        errors: dict[str, list[str]] = {}
+        if not self.subject.strip():
+            errors["subject"] = ["An email step needs a subject."]
+        elif subject_errors := template_errors(self.subject):
+            errors["subject"] = subject_errors
+        if text_errors := template_errors(self.email_template):
+            errors["email_template"] = text_errors
+        return errors
 
 
 class DiscountCode(models.Model):

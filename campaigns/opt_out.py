@@ -1,9 +1,12 @@
 """The one-tap opt-out link (``SHORT_LINK_BASE_URL/u/CODE``, see ``sms_text.opt_out_url``):
-made once per send, and what its button does (the page is ``campaigns.customer.opt_out``).
+made once per send, for the send's channel, and what its button does (the page is
+``campaigns.customer.opt_out``).
 
-It is the way to stop where nobody can answer the sender (an alphanumeric ID), and any text
-may carry it (``{{ stop_link }}``). Opening it changes nothing; only the page's button, a POST,
-revokes the number's consent for the shop that sent it, with its proof.
+In an SMS it is the way to stop where nobody can answer the sender (an alphanumeric ID), and
+any text may carry it (``{{ stop_link }}``). In an email it is the unsubscribe link and the
+``List-Unsubscribe`` header's URL, which mail providers POST to (RFC 8058 one-click). Opening
+it changes nothing; only a POST revokes the address's consent, for the link's channel and the
+shop that sent it, with its proof.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.models import OptOutLink, Send
-from optin.consent import record_consent
-from optin.models import ConsentSource, ConsentStatus, Contact
+from optin.consent import revoke
+from optin.models import ConsentSource
+from retargeting.channels import Channel
 
 _BASE62 = string.digits + string.ascii_letters
 CODE_LENGTH = 10
@@ -35,6 +39,7 @@ def link_for(send: Send) -> OptOutLink:
         with transaction.atomic():
             return OptOutLink.objects.create(
                 code="".join(secrets.choice(_BASE62) for _ in range(CODE_LENGTH)),
+                channel=send.channel,
                 site_id=send.site_id,
                 contact_id=send.contact_id,
                 send=send,
@@ -61,6 +66,7 @@ def links_for(sends: Sequence[Send]) -> dict[int, OptOutLink]:
         missing.append(
             OptOutLink(
                 code="".join(secrets.choice(_BASE62) for _ in range(CODE_LENGTH)),
+                channel=send.channel,
                 site_id=send.site_id,
                 contact_id=send.contact_id,
                 send=send,
@@ -75,28 +81,28 @@ def links_for(sends: Sequence[Send]) -> dict[int, OptOutLink]:
 @dataclass(frozen=True)
 class OptOutResult:
     revoked: bool
-    """False when the number had already opted out: nothing was recorded."""
+    """False when the address had already opted out on that channel: nothing was recorded."""
 
 
 def opt_out_by_link(
     *, link: OptOutLink, wording: str, ip: str | None, user_agent: str, at: datetime | None = None
 ) -> OptOutResult:
-    """Revoke the consent of the link's number for the link's shop only, with its proof: the
-    button's ``wording``, the link and the send it came in, the time, the truncated IP and the
-    user agent. Another shop's consent for the same number is untouched."""
-    revoked = record_consent(
+    """Revoke the consent of the link's address on the link's channel (an SMS link the phone
+    number's, an email link the email address's) for the link's shop only, with its proof:
+    the button's ``wording`` (or the one-click request's), the link and the send it came in,
+    the time, the truncated IP and the user agent. Another channel's consent and another
+    shop's are untouched; whatever came meanwhile (a START), the link revokes; a second use
+    records nothing."""
+    source = (
+        ConsentSource.UNSUBSCRIBE if link.channel == Channel.EMAIL else ConsentSource.OPT_OUT_LINK
+    )
+    revoked = revoke(
         contact=link.contact,
-        status=ConsentStatus.REVOKED,
-        source=ConsentSource.OPT_OUT_LINK,
+        channel=link.channel,
+        source=source,
         text=f"{wording} (opt-out link {link.code}, send {link.send_id or 'deleted'})",
         ip=ip,
         user_agent=user_agent,
         at=at,
-        # Whatever came meanwhile (a START), the tap revokes; a second tap records nothing.
-        only_from=[
-            status
-            for status in (Contact.NO_CONSENT, *ConsentStatus.values)
-            if status != ConsentStatus.REVOKED
-        ],
     )
     return OptOutResult(revoked=revoked is not None)

@@ -2,7 +2,8 @@
 ``POST /dashboard/preview`` (the preview as JSON) and ``POST /dashboard/test-send``.
 
 Both take the step being edited as form fields (``template``, ``discount_mode``,
-``discount_code``, ``transliterate``, ``max_segments``, ``step``) and its flow (``flow``) or,
+``discount_code``, ``transliterate``, ``max_segments``, ``step``, and for email ``channel``,
+``subject``, ``email_template``) and its flow (``flow``) or,
 for a flow not saved yet, its site (``site``); both are limited to the user's sites. They
 answer in the admin page's language.
 """
@@ -22,12 +23,13 @@ from campaigns.dashboard.preview import (
     Preview,
     TestSendRefused,
     draft_step,
+    email_preview,
     mention_words,
     preview,
     refuse_stopped,
     send_test,
 )
-from campaigns.models import DiscountMode, Flow, Step
+from campaigns.models import DiscountMode, Flow, Step, StepChannel
 from retargeting.sites.access import site_for, visible_to
 from retargeting.sms.phones import InvalidPhone, parse_phone
 
@@ -65,6 +67,7 @@ def _step_from(request: HttpRequest) -> Step:
     if step_id and not visible_to(request.user, Step.objects.filter(pk=step_id, flow__site=site)):
         raise Http404("no such step")
     mode = data.get("discount_mode", DiscountMode.NONE)
+    channel = data.get("channel", StepChannel.SMS)
     return draft_step(
         site=site,
         template=data.get("template", "")[:2000],
@@ -73,6 +76,9 @@ def _step_from(request: HttpRequest) -> Step:
         discount_mode=mode if mode in DiscountMode.values else DiscountMode.NONE,
         discount_code=data.get("discount_code", "")[:64],
         step_id=step_id,
+        channel=channel if channel in StepChannel.values else StepChannel.SMS,
+        subject=data.get("subject", "")[:200],
+        email_template=data.get("email_template", "")[:2000],
     )
 
 
@@ -90,7 +96,15 @@ def preview_view(request: HttpRequest) -> HttpResponse:
         "sample": _("With sample data"),
         "code": _("Code received by SMS"),
         "confirm": _("Confirm and send the test"),
+        "email": _("The email"),
+        "subject": _("Subject:"),
+        "on_desktop": _("On a computer (1280 px wide)"),
+        "on_phone": _("On a phone (390 px wide)"),
     }
+    # An email step shows its email too: the SMS text stays (an "SMS, else email" step sends
+    # it, and an email without its own text takes its words).
+    shown_email = email_preview(step)
+    result["email"] = shown_email.as_dict() if shown_email else None
     result["test_phone"] = request.session.get(SESSION_PHONE, "")
     return JsonResponse(result)
 

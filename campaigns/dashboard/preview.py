@@ -1,7 +1,9 @@
 """The flow editor's live preview and test sends: a step's text rendered with sample data and
 at its longest, its segments and encoding, the characters that force UCS-2, what
-transliteration would give, and what it costs. Built on the same functions as sending
-(``messages.compose``, ``messages.worst_case``, ``segments.count``, ``costs.estimate``)."""
+transliteration would give, and what it costs; for a step that may go by email, the email
+itself (subject, HTML and text parts). Built on the same functions as sending
+(``messages.compose``, ``messages.worst_case``, ``segments.count``, ``costs.estimate``,
+``email_messages.preview_email``)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from campaigns import costs
+from campaigns.email_messages import email_text_errors, preview_email
 from campaigns.flows import OptOutRoute, mention_errors, opt_out_route, stop_mention
-from campaigns.models import DiscountMode, Flow, Step
+from campaigns.models import DiscountMode, Flow, Step, StepChannel
 from campaigns.sms_templates import InvalidTemplate, template_errors
 from campaigns.sms_text import (
     CODE_LENGTH,
@@ -90,6 +93,9 @@ def draft_step(
     discount_mode: str = DiscountMode.NONE,
     discount_code: str = "",
     step_id: int | None = None,
+    channel: str = StepChannel.SMS,
+    subject: str = "",
+    email_template: str = "",
 ) -> Step:
     """An unsaved step (and flow) holding what the editor shows; ``step_id`` lends its pool."""
     flow = Flow(site=site, transliterate=transliterate, max_segments=max_segments)
@@ -99,6 +105,9 @@ def draft_step(
         template=template,
         discount_mode=discount_mode,
         discount_code=discount_code,
+        channel=channel,
+        subject=subject,
+        email_template=email_template,
     )
 
 
@@ -157,6 +166,39 @@ def preview(step: Step) -> Preview:
         route,
         mention,
     )
+
+
+@dataclass(frozen=True)
+class EmailPreview:
+    subject: str
+    html: str
+    """The HTML part, which the editor shows in sandboxed frames at desktop and phone widths."""
+    text: str
+    errors: list[str]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def email_preview(step: Step) -> EmailPreview | None:
+    """The email ``step`` sends to a typical customer, or None for a step that never goes by
+    email. With errors in its texts, the errors and no email."""
+    if not step.sends_email:
+        return None
+    by_field = email_text_errors(step)
+    errors = [error for field_errors in by_field.values() for error in field_errors]
+    if template_errors(step.template) and not step.email_template.strip():
+        errors.append(
+            _("The email's text comes from the SMS text: fix it, or write the email's own.")
+        )
+    if errors:
+        return EmailPreview("", "", "", errors)
+    code = SAMPLE_CODE if step.discount_mode == DiscountMode.POOL else step.discount_code
+    try:
+        email = preview_email(step, discount_code=code)
+    except InvalidTemplate as exc:
+        return EmailPreview("", "", "", exc.errors)
+    return EmailPreview(email.subject, email.html, email.text, [])
 
 
 def mention_words(shown: Preview, *, site: Site) -> str:

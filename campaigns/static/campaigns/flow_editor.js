@@ -1,7 +1,9 @@
 // The flow editor's live SMS preview, under every step's text in the admin: the text with
 // sample data, its segments and encoding, the characters that force UCS-2 highlighted, the
 // transliteration it would take, the cost, the opt-out mention that applies, the errors; and a
-// test send to one's own number.
+// test send to one's own number. For a step that may go by email (channel "email" or "SMS, else
+// email"), the email itself: its subject, and its HTML in sandboxed frames at a computer's and a
+// phone's widths (1280 and 390 px, scaled down to fit).
 // Everything is computed by the server (POST /dashboard/preview), with the rules that send.
 function relanceFlowEditor() {
   "use strict";
@@ -22,7 +24,7 @@ function relanceFlowEditor() {
     var data = new FormData();
     data.append("csrfmiddlewaretoken", field("csrfmiddlewaretoken").value);
     data.append("template", textarea.value);
-    ["discount_mode", "discount_code"].forEach(function (name) {
+    ["discount_mode", "discount_code", "channel", "subject", "email_template"].forEach(function (name) {
       var input = sibling(textarea, name);
       if (input) data.append(name, input.value);
     });
@@ -59,6 +61,43 @@ function relanceFlowEditor() {
       else parent.appendChild(document.createTextNode(character));
     });
   }
+  // The email in frames with no scripts and no origin of their own (sandbox=""): its HTML is
+  // ours, escaped, but a preview never runs anything.
+  var EMAIL_VIEWS = [["desktop", 1280, 0.5], ["phone", 390, 0.75]];
+  var EMAIL_HEIGHT = 760;
+  function showEmail(element, data) {
+    if (!data.email) return;
+    var section = add(element, "section", "relance-email");
+    add(section, "div", "relance-label", data.labels.email);
+    if (data.email.errors.length) {
+      var list = add(section, "ul", "errorlist");
+      data.email.errors.forEach(function (error) { add(list, "li", "", error); });
+      return;
+    }
+    var subject = add(section, "p", "relance-subject");
+    add(subject, "strong", "", data.labels.subject + " ");
+    subject.appendChild(document.createTextNode(data.email.subject));
+    var frames = add(section, "div", "relance-email-frames");
+    // Scaled down to fit the column the editor has (a phone's screen, for a member on one).
+    var available = frames.clientWidth || 640;
+    EMAIL_VIEWS.forEach(function (view) {
+      var caption = data.labels["on_" + view[0]];
+      var scale = Math.min(view[2], available / view[1]);
+      var figure = add(frames, "figure", "relance-email-view relance-email-" + view[0]);
+      add(figure, "figcaption", "relance-label", caption);
+      var holder = add(figure, "div", "relance-frame");
+      holder.style.width = Math.floor(view[1] * scale) + "px";
+      holder.style.height = Math.floor(EMAIL_HEIGHT * scale) + "px";
+      var frame = document.createElement("iframe");
+      frame.setAttribute("sandbox", "");
+      frame.setAttribute("title", caption);
+      frame.setAttribute("width", String(view[1]));
+      frame.setAttribute("height", String(EMAIL_HEIGHT));
+      frame.style.transform = "scale(" + scale + ")";
+      frame.srcdoc = data.email.html;
+      holder.appendChild(frame);
+    });
+  }
   function show(textarea, data) {
     var element = box(textarea);
     element.replaceChildren();
@@ -66,13 +105,14 @@ function relanceFlowEditor() {
       var list = add(element, "ul", "errorlist");
       data.errors.forEach(function (error) { add(list, "li", "", error); });
     }
-    if (!data.sample) return;
+    if (!data.sample) { showEmail(element, data); return; }
     add(element, "div", "relance-label", data.labels.sample);
     highlighted(add(element, "div", "relance-sms"), data.sample.text, data.sample.ucs2_characters);
     add(element, "p", "relance-facts", data.summary);
     if (data.advice) add(element, "p", "relance-advice", data.advice);
     // Which opt-out mention this site's sender needs: a reply, or the one-tap link.
     if (data.mention_summary) add(element, "p", "relance-mention", data.mention_summary);
+    showEmail(element, data);
     var test = add(element, "div", "relance-test");
     var phone = add(test, "input");
     phone.type = "tel";
