@@ -165,3 +165,45 @@ def test_the_landing_page_points_to_the_mailbox_in_development(client, settings)
     assert 'href="/dev/mail/"' in client.get("/").content.decode()
     settings.EMAIL_PROVIDER = "smtp"
     assert 'href="/dev/mail/"' not in client.get("/").content.decode()
+
+
+def test_the_one_click_button_unsubscribes_through_relances_own_link(
+    outbox, client, development_mode
+):
+    """End to end with the real /u/CODE: the email consent revoked, the SMS consent kept."""
+    from campaigns.models import StepChannel
+    from campaigns.opt_out import link_for
+    from optin.consent import record_consent
+    from optin.models import ConsentSource, ConsentStatus, Contact
+    from retargeting.channels import Channel
+    from tests.factories import ContactFactory, SendFactory
+
+    contact = ContactFactory(email=ADDRESS)
+    for channel in (Channel.SMS, Channel.EMAIL):
+        record_consent(
+            contact=contact,
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.SERVER_API,
+            text="J'accepte.",
+            channel=channel,
+        )
+    link = link_for(
+        SendFactory(
+            cart__visitor__site=contact.site,
+            contact=contact,
+            channel=Channel.EMAIL,
+            step__channel=StepChannel.EMAIL,
+            step__subject="Votre panier",
+        )
+    )
+    send(
+        headers={
+            "List-Unsubscribe": f"<http://testserver/u/{link.code}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+    )
+    page = client.post(f"/dev/mail/{OutboxEmail.objects.get().pk}/")
+    assert "The link answered <strong>200</strong>" in page.content.decode()
+    contact = Contact.objects.get(pk=contact.pk)
+    assert contact.email_consent_status == ConsentStatus.REVOKED
+    assert contact.consent_status == ConsentStatus.GRANTED
