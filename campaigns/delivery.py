@@ -6,7 +6,6 @@ from campaigns.models import Send, SendStatus
 from campaigns.send_states import advance
 from campaigns.sending import apply_provider_action
 from retargeting.gateways.base import Delivery, StatusReport
-from retargeting.gateways.errors import action_for
 
 STATUS = {
     Delivery.ACCEPTED: SendStatus.ACCEPTED,
@@ -38,7 +37,7 @@ def apply_status_report(report: StatusReport) -> None:
     if report.error_code:
         apply_provider_action(
             contact_id=send.contact_id,
-            action=action_for(report.error_code),
+            action=report.action,
             error_code=report.error_code,
             message_sent_at=send.sent_at or send.claimed_at,
         )

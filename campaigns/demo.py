@@ -21,6 +21,7 @@ from optin.consent import record_consent
 from optin.contacts import get_or_create_contact
 from optin.models import ConsentSource, ConsentStatus, VisitorLink
 from retargeting.demoshop.views import CONSENT_TEXT, DEMO_SITE_NAME
+from retargeting.gateways import get_gateway
 from retargeting.sites.models import Membership, QuietHours, Site
 from retargeting.sites.services import add_member
 from retargeting.tracking.models import Cart, Visitor
@@ -63,7 +64,7 @@ class DemoNeedsOutbox(RuntimeError):
 @transaction.atomic
 def load_demo() -> DemoResult:
     """Create the demo data unless it exists."""
-    if settings.SMS_BACKEND != "outbox":
+    if not get_gateway().stays_on_machine:
         raise DemoNeedsOutbox(
             "the demo's phone numbers are made up: load it only with SMS_BACKEND=outbox"
         )

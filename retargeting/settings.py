@@ -10,12 +10,13 @@ line naming it.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+
+from retargeting.gateways import registry as _providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -39,32 +40,26 @@ def _missing(name: str) -> bool:
 _required = []
 if not DEBUG:
     _required += ["SECRET_KEY", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"]
-SMS_BACKEND = env.str("SMS_BACKEND", default="outbox")
-if SMS_BACKEND == "twilio":
-    _required += ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
-if SMS_BACKEND == "brevo":
-    _required += ["BREVO_API_KEY", "BREVO_SENDER"]
 _missing_names = [name for name in _required if _missing(name)]
-if SMS_BACKEND == "twilio" and _missing("TWILIO_FROM") and _missing("TWILIO_MESSAGING_SERVICE_SID"):
-    _missing_names.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
-if SMS_BACKEND not in ("outbox", "twilio", "brevo"):
-    sys.stderr.write(
-        f"relance: SMS_BACKEND must be 'outbox', 'twilio' or 'brevo', not {SMS_BACKEND!r}\n"
-    )
-    raise SystemExit(1)
+# The SMS provider: an alias (outbox, twilio, brevo) or the dotted path of a Gateway class, as
+# Django's EMAIL_BACKEND. Each provider checks its own settings (retargeting/gateways/registry.py).
+SMS_BACKEND = env.str("SMS_BACKEND", default="outbox").strip()
+try:
+    _sms_problems = _providers.check_settings(SMS_BACKEND, channel="sms", env=env, debug=DEBUG)
+except _providers.UnknownProvider as exc:
+    sys.stderr.write(f"relance: {exc}\n")
+    raise SystemExit(1) from None
+_missing_names += _sms_problems.missing
 if _missing_names:
     why = "required when DEBUG is off" if not DEBUG else f"required by SMS_BACKEND={SMS_BACKEND}"
     sys.stderr.write(f"relance: missing required setting: {', '.join(_missing_names)} ({why})\n")
     raise SystemExit(1)
-# The outbox keeps every message on the machine and shows them on the phone simulator: a
-# production left on it sends nothing, silently. It may, on purpose (a staging instance).
-SMS_OUTBOX_IN_PRODUCTION = env.bool("SMS_OUTBOX_IN_PRODUCTION", default=False)
-if not DEBUG and SMS_BACKEND == "outbox" and not SMS_OUTBOX_IN_PRODUCTION:
-    sys.stderr.write(
-        "relance: SMS_BACKEND=outbox sends no SMS: with DEBUG off set SMS_BACKEND=twilio, or "
-        "SMS_OUTBOX_IN_PRODUCTION=1 to run without sending on purpose\n"
-    )
+if _sms_problems.wrong:
+    sys.stderr.write("".join(f"relance: {line}\n" for line in _sms_problems.wrong))
     raise SystemExit(1)
+# The outbox keeps every message on the machine and shows them on the phone simulator: with
+# DEBUG off its settings check stops start-up unless this says it is on purpose (staging).
+SMS_OUTBOX_IN_PRODUCTION = env.bool("SMS_OUTBOX_IN_PRODUCTION", default=False)
 
 SECRET_KEY = env.str(
     "SECRET_KEY", default="django-insecure-relance-development-key-never-use-in-production"
@@ -297,7 +292,7 @@ LOGGING = {
 }
 
 # --- Relance -------------------------------------------------------------------------------
-# SMS: `outbox` stores messages and shows them on the phone simulator; `twilio` sends them.
+# SMS providers' settings (each provider's settings_check.py says which it requires).
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM = env.str("TWILIO_FROM", default="")
@@ -309,21 +304,14 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio
 BREVO_API_KEY = env.str("BREVO_API_KEY", default="")
 BREVO_SENDER = env.str("BREVO_SENDER", default="").strip()
 BREVO_API_BASE_URL = env.str("BREVO_API_BASE_URL", default="https://api.brevo.com/v3").rstrip("/")
-# Brevo takes up to 11 letters and digits, or up to 15 digits.
-if BREVO_SENDER and not re.fullmatch(r"[A-Za-z0-9]{1,11}|[0-9]{1,15}", BREVO_SENDER):
-    sys.stderr.write(
-        "relance: BREVO_SENDER must be up to 11 letters and digits, or up to 15 digits, "
-        f"not {BREVO_SENDER!r}\n"
-    )
-    raise SystemExit(1)
 # Seconds to wait for the provider's API before the attempt counts as a transient failure.
 SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10.0)
 # Messages (segments) per second per sender, shared by every worker; per-sender overrides as
 # JSON, e.g. {"+33757000000": 30, "MAISON": 5}.
 SMS_DEFAULT_MPS = env.float("SMS_DEFAULT_MPS", default=10.0)
 SMS_SENDER_MPS = env.json("SMS_SENDER_MPS", default={})
-# Provider error codes mapped to actions, added to or overriding retargeting/gateways/errors.py,
-# as JSON, e.g. {"30008": "retry"}.
+# Provider error codes mapped to actions, added to or overriding each provider's table
+# (retargeting/gateways/<provider>/errors.py), as JSON, e.g. {"30008": "retry"}.
 SMS_ERROR_ACTIONS = env.json("SMS_ERROR_ACTIONS", default={})
 # Price of one SMS segment by the recipient's country (ISO code; "*" for the others), for
 # the cost shown in previews and on the dashboard. Defaults: indicative list prices.
@@ -337,9 +325,8 @@ SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="EUR")
 # dotted path); else SMTP when EMAIL_URL is set; else the outbox (kept on the machine, shown
 # at /dev/mail/) in development, and no email at all with DEBUG off (the channel is off,
 # said at start-up) unless EMAIL_OUTBOX_IN_PRODUCTION keeps them on the machine on purpose.
-# Each provider's settings check sets EMAIL_BACKEND (Django's own emails take the same road).
-from retargeting.gateways import registry as _providers  # noqa: E402 - read env first
-
+# Each provider checks its own settings, as the SMS providers do, and gives EMAIL_BACKEND
+# (Django's own emails take the same road).
 EMAIL_URL = env.str("EMAIL_URL", default="")
 EMAIL_OUTBOX_IN_PRODUCTION = env.bool("EMAIL_OUTBOX_IN_PRODUCTION", default=False)
 try:
@@ -349,10 +336,23 @@ try:
         debug=DEBUG,
         outbox_in_production=EMAIL_OUTBOX_IN_PRODUCTION,
     )
-    vars().update(_providers.email_settings(name=EMAIL_PROVIDER, env=env, debug=DEBUG))
-except _providers.SettingsProblem as _problem:
-    sys.stderr.write(f"relance: {_problem}\n")
+    _email_problems = _providers.check_settings(
+        EMAIL_PROVIDER or _providers.NO_EMAIL, channel="email", env=env, debug=DEBUG
+    )
+except _providers.UnknownProvider as exc:
+    sys.stderr.write(f"relance: {exc}\n")
     raise SystemExit(1) from None
+if _email_problems.missing:
+    why = _email_problems.why or f"required by EMAIL_PROVIDER={EMAIL_PROVIDER}"
+    names = ", ".join(_email_problems.missing)
+    sys.stderr.write(f"relance: missing required setting: {names} ({why})\n")
+    raise SystemExit(1)
+if _email_problems.wrong:
+    sys.stderr.write("".join(f"relance: {line}\n" for line in _email_problems.wrong))
+    raise SystemExit(1)
+if not EMAIL_PROVIDER:  # the channel is off: Django's own emails go nowhere either
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+vars().update(_email_problems.settings)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Relance <relance@localhost>")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # Emails per second per sender, shared by every worker (as SMS_DEFAULT_MPS for SMS).

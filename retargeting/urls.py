@@ -10,7 +10,6 @@ from optin.pages import confirm_link, hosted
 from retargeting import views
 from retargeting.demoshop import views as demoshop
 from retargeting.gateways import registry as providers
-from retargeting.gateways import views as gateways
 from retargeting.platforms import views as platforms
 from retargeting.sites.login_throttle import ThrottledAuthenticationForm
 from retargeting.tracking import openapi
@@ -31,9 +30,8 @@ urlpatterns = [
     path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
     path("api/v1/carts", tracking.api_carts, name="api-carts"),
     path("api/schema", openapi.schema_view, name="api-schema"),
-    path("webhooks/twilio/inbound", gateways.twilio_inbound, name="twilio-inbound"),
-    path("webhooks/twilio/status", gateways.twilio_status, name="twilio-status"),
-    path("webhooks/brevo/sms/<str:token>", gateways.brevo_sms, name="brevo-sms"),
+    # Every provider's webhooks (and the outboxes' /dev/phone/ and /dev/mail/), from the registry.
+    *providers.webhook_urlpatterns(),
     re_path(
         r"^webhooks/(?P<platform>shopify|woocommerce)/(?P<token>[A-Za-z0-9_-]{16,64})$",
         platforms.webhook,
@@ -43,10 +41,6 @@ urlpatterns = [
     path("u/<str:code>", opt_out.opt_out_page, name="opt-out-link"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),
-    path("dev/phone/", gateways.phone_index, name="phone-index"),
-    path("dev/phone/<str:number>/", gateways.phone, name="phone"),
-    # Every provider's webhooks (and the email outbox's /dev/mail/), from the registry.
-    *providers.urlpatterns(),
     path("dashboard/", include("campaigns.dashboard.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -8,6 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
+from retargeting.gateways import get_gateway
+
 
 @require_GET
 def landing(request: HttpRequest) -> HttpResponse:
@@ -17,7 +19,8 @@ def landing(request: HttpRequest) -> HttpResponse:
         "landing.html",
         {
             "sms_backend": settings.SMS_BACKEND,
-            "email_provider": settings.EMAIL_PROVIDER,
+            "stays_on_machine": get_gateway().stays_on_machine,
+            "email_stays_on_machine": get_gateway("email").stays_on_machine,
             "debug": settings.DEBUG,
         },
     )

@@ -1,14 +1,15 @@
 """A small demo shop (``/demo/shop/``) that uses the snippet exactly as a real shop would.
 
-It exists in the embedded mode only (``SMS_BACKEND=outbox``), where the demo's made-up
-numbers never reach a real phone.
+It exists only with a provider that keeps messages on the machine (the outbox, the embedded
+mode's default), where the demo's made-up numbers never reach a real phone.
 """
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from retargeting.gateways import get_gateway
 from retargeting.sites.access import development_tool
 from retargeting.sites.models import Site
 from retargeting.web.security import csp_exempt
@@ -27,6 +28,8 @@ PRODUCTS = [
 
 
 def _page(request: HttpRequest, template: str) -> HttpResponse:
+    if not get_gateway().stays_on_machine:
+        raise Http404("The demo shop exists only with the outbox SMS backend.")
     development_tool(request, "demo shop")
     site = Site.objects.filter(name=DEMO_SITE_NAME).first()
     # The demo stands for a shop's own pages (inline scripts and all): the shop's policy.

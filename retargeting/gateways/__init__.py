@@ -1,12 +1,14 @@
-"""SMS gateways: the one place that knows a provider.
+"""Gateways: the one place that knows a provider.
 
-``get_gateway()`` returns the backend chosen by ``SMS_BACKEND``: ``outbox`` (stores messages,
-shown on the phone simulator), ``twilio`` (Twilio's API through its official SDK, or any
-Twilio-compatible API) or ``brevo`` (Brevo's transactional SMS through its official SDK).
-Every message Relance sends (reminders, confirmations, test sends, a member's code) leaves
-through ``deliver()``, within its sender's shared rate. The opt-in and campaign layers register
-the handlers that inbound messages, delivery statuses and the provider's opt-outs are handed to
-(``hooks``).
+Each provider is a folder (``outbox/``, ``twilio/``, ``brevo/``, ``email_outbox/``, ``smtp/``,
+``anymail/brevo/``…) listed in ``registry.py``; ``get_gateway(channel)`` returns the one the
+channel's setting chooses (``SMS_BACKEND``, ``EMAIL_PROVIDER``: an alias or the dotted path of
+a ``Gateway`` class). Every message Relance sends (reminders,
+confirmations, test sends, a member's code, emails) leaves through ``deliver()``, within its
+sender's shared rate; an answer a provider sends back in its webhook's response (Twilio's
+TwiML replies to STOP, START, OUI, HELP) takes its sender's tokens too, without waiting
+(``take_for_reply``). The opt-in and campaign layers register the handlers that inbound
+messages, delivery statuses and the provider's opt-outs are handed to (``hooks``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from retargeting.gateways import throttle
+from retargeting.gateways import registry, throttle
 from retargeting.gateways.base import (
     Action,
     Gateway,
@@ -38,28 +40,9 @@ def email_available() -> bool:
 
 
 def get_gateway(channel: str = "sms") -> Gateway:
-    """The backend that carries ``channel``'s messages: ``SMS_BACKEND``'s for SMS,
-    ``EMAIL_PROVIDER``'s for email (the providers' registry, ``registry.py``)."""
-    if channel == "email":
-        if not email_available():
-            from retargeting.gateways.email_framework import UnavailableGateway
-
-            return UnavailableGateway()
-        from retargeting.gateways.registry import gateway_class
-
-        gateway: Gateway = gateway_class("email", settings.EMAIL_PROVIDER)()
-        return gateway
-    if settings.SMS_BACKEND == "twilio":
-        from retargeting.gateways.twilio_backend import TwilioGateway
-
-        return TwilioGateway()
-    if settings.SMS_BACKEND == "brevo":
-        from retargeting.gateways.brevo_backend import BrevoGateway
-
-        return BrevoGateway()
-    from retargeting.gateways.outbox import OutboxGateway
-
-    return OutboxGateway()
+    """The gateway that carries ``channel``'s messages: the provider its setting chooses
+    (``registry.configured``); for email without a provider, one that sends nothing."""
+    return registry.gateway_class(registry.configured(channel))()
 
 
 def deliver(
@@ -100,3 +83,13 @@ def deliver(
             action=Action.NONE,
         )
     return gateway.send(sms)
+
+
+def take_for_reply(*, sender: str, body: str) -> bool:
+    """Count an answer the provider sends back in its webhook's response (a TwiML reply)
+    against ``sender``'s shared rate: its tokens are taken when the bucket has them, without
+    waiting. With none left it still goes (it answers a message the customer just sent, and a
+    STOP must be confirmed at once: it cannot wait), and is not counted twice. Returns whether
+    the tokens were taken."""
+    key = sender or get_gateway().default_sender() or "default"
+    return throttle.try_acquire(key, throttle.cost_of(body)) <= 0

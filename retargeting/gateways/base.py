@@ -1,12 +1,13 @@
-"""The provider-neutral interface every SMS backend implements."""
+"""The provider-neutral interface every provider's gateway implements (SMS and email)."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import HttpRequest
 
@@ -104,6 +105,8 @@ class StatusReport:
     error_code: str = ""
     provider_status: str = ""
     raw: dict[str, str] = field(default_factory=dict)
+    action: Action = Action.NONE
+    """What to do about ``error_code``, from the reporting provider's error table."""
 
 
 @dataclass(frozen=True)
@@ -149,13 +152,32 @@ class MalformedWebhook(InvalidWebhook):
 
 
 class Gateway(abc.ABC):
+    """One provider's way of handing over messages, with what it can do stated as flags, so
+    that no caller ever tests a vendor's name (``registry.py`` lists the providers)."""
+
     name: str
+    """The provider's name in records (inbound messages, cursors): never changed once used."""
     channel: str = "sms"
     """The channel whose messages it carries (``retargeting.channels.Channel``)."""
+    error_actions: ClassVar[Mapping[str, Action]] = {}
+    """Its error table: the codes it returns, mapped to what Relance does (``errors.py``)."""
+
+    # --- capabilities -----------------------------------------------------------------------
     lists_messages: bool = False
     """Whether :meth:`recent_messages` shows the messages sent earlier, with their text: a
     message whose answer was lost (a timeout, a killed worker) is then looked up there;
     elsewhere it stays unknown, never sent twice."""
+    receives_replies: bool = False
+    """Whether a customer can answer some of its senders (:meth:`sender_receives_replies` says
+    which), so that "Répondez STOP" can work on its routes."""
+    stop_placeholder: str = ""
+    """The text the provider turns into its own STOP mention (its short code) when it sends
+    the message; empty where it has none."""
+    lists_opt_outs: bool = False
+    """Whether :meth:`opt_outs_since` reads the numbers it reports unsubscribed."""
+    stays_on_machine: bool = False
+    """Nothing leaves the machine (the outbox): made-up numbers (the demo) are safe, and the
+    development tools (phone simulator, demo shop) exist."""
 
     @abc.abstractmethod
     def send(self, sms: Any) -> SendResult:
@@ -180,19 +202,18 @@ class Gateway(abc.ABC):
         """The sender of a message that names none (its rate is shared with that sender's)."""
         return ""
 
-    @abc.abstractmethod
     def sender_receives_replies(self, sender: str) -> bool:
         """Whether a customer can answer ``sender`` (empty: the platform's default sender), so
-        that "Répondez STOP" works on this route."""
+        that "Répondez STOP" works on this route. By default: :attr:`receives_replies`."""
+        return self.receives_replies
 
     def stop_mention_placeholder(self) -> str | None:
-        """The text that the provider turns into its own STOP mention (its short code) when it
-        sends the message, or None where the provider has none."""
-        return None
+        """:attr:`stop_placeholder`, or None where the provider has none."""
+        return self.stop_placeholder or None
 
     def opt_outs_since(self, since: datetime | None) -> list[OptOutReport]:
         """Numbers the provider reports unsubscribed since ``since`` (None: as far back as it
-        keeps), oldest first; none where the provider keeps no such list. Raises
+        keeps), oldest first; none where it keeps no such list (:attr:`lists_opt_outs`). Raises
         ``ProviderUnavailable``."""
         return []
 

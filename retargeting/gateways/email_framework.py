@@ -39,6 +39,15 @@ REFUSED = "email_refused"
 UNAVAILABLE_CHANNEL = "email_unavailable"
 """No email provider is configured: the email channel is off."""
 
+ERROR_ACTIONS: dict[str, Action] = {
+    UNREACHABLE: Action.UNREACHABLE,  # refused at once: 550 5.1.1, a rejected address
+    DEFERRED: Action.RETRY,  # 4xx: the server said later
+    UNAVAILABLE: Action.RETRY,  # no session with the provider: certainly not sent
+    REFUSED: Action.FAIL,  # the message refused for good (a policy, the content)
+}
+"""The error table every email provider shares (``retargeting.gateways.errors``); a provider
+with codes of its own extends it (``anymail/errors.py``)."""
+
 
 def message_id_for(sender: str) -> str:
     """A Message-ID on the sender's domain, short enough to be a send's provider id."""
@@ -64,6 +73,7 @@ class EmailGateway(Gateway):
 
     name = "email"
     channel = "email"
+    error_actions = ERROR_ACTIONS
 
     def __init__(self) -> None:
         self._connection: Any = None

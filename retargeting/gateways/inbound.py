@@ -7,7 +7,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from retargeting.gateways import hooks
+from retargeting.gateways import hooks, take_for_reply
 from retargeting.gateways.base import InboundSms
 from retargeting.gateways.models import InboundMessage
 from retargeting.sms.phones import mask
@@ -19,7 +19,9 @@ def receive_inbound(*, provider: str, sms: InboundSms) -> str | None:
     """Record ``sms``, then act on it exactly once; return the reply to send, if any.
 
     The message is stored before anything acts on it. A provider retrying the same message
-    gets the same reply; one whose handling failed is handled again on the retry.
+    gets the same reply; one whose handling failed is handled again on the retry. The reply
+    leaves in the webhook's response, from the number the customer wrote to: it takes that
+    sender's rate without waiting (``take_for_reply``).
     """
     try:
         with transaction.atomic():
@@ -45,4 +47,6 @@ def receive_inbound(*, provider: str, sms: InboundSms) -> str | None:
         row.handled_at = timezone.now()
         row.save(update_fields=["reply", "handled_at"])
     logger.info("inbound %s from %s handled", sms.provider_id, mask(sms.sender))
+    if reply:
+        take_for_reply(sender=sms.recipient, body=reply)
     return reply

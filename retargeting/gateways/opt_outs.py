@@ -27,7 +27,7 @@ def poll_opt_outs(*, gateway: Gateway | None = None) -> int:
     how many were new. A provider that keeps no such list is not called at all; one that
     cannot be read now is read again next time, from the same point."""
     gateway = gateway or get_gateway()
-    if type(gateway).opt_outs_since is Gateway.opt_outs_since:
+    if not gateway.lists_opt_outs:
         return 0
     cursor = ProviderCursor.objects.filter(provider=gateway.name, stream=STREAM).first()
     since = cursor.position if cursor else None

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from retargeting.sites import platform_sender
 from retargeting.sites.cookie_consent import consent_required_in
 from retargeting.sites.domains import normalize_domain, url_on_domains
 from retargeting.sites.hours import validate_custom_hours
@@ -102,7 +103,7 @@ class Site(models.Model):
         max_length=16,
         blank=True,
         help_text="The From of this site's SMS: a number or an alphanumeric ID. "
-        "Empty: the platform's TWILIO_FROM.",
+        "Empty: the SMS provider's default sender (TWILIO_FROM, BREVO_SENDER…).",
     )
     stop_number = models.CharField(
         max_length=16, blank=True, help_text='The number in the "STOP au NUMBER" mention.'
@@ -296,8 +297,9 @@ class Site(models.Model):
 
     @property
     def effective_sender(self) -> str:
-        """The From this site's messages use."""
-        return self.sender or settings.TWILIO_FROM
+        """The From this site's messages use: its own, else the configured SMS provider's
+        default sender (``Gateway.default_sender()``)."""
+        return self.sender or platform_sender.default_sender()
 
 
 class Membership(models.Model):

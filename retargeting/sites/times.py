@@ -32,7 +32,7 @@ def shop_time(at: datetime | None, time_zone: str, *, with_date: bool = True) ->
 
 def sender_time_zone(sender: str, *, phone: str = "") -> str:
     """The time zone of the shops that send from ``sender`` (their own sender, or the
-    platform's ``TWILIO_FROM`` for shops without one). Where those shops are in different
+    platform's default sender for shops without one). Where those shops are in different
     zones, or none is known, the zone of the country of ``phone``; else UTC."""
     zones = {site.time_zone for site in sites_sending_from(sender)}
     if len(zones) == 1:

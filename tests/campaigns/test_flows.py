@@ -125,7 +125,7 @@ def test_the_mention_is_chosen_from_what_the_sender_receives(
 
 
 def test_the_provider_placeholder_is_the_mention_where_the_gateway_has_one(site, monkeypatch):
-    from retargeting.gateways.outbox import OutboxGateway
+    from retargeting.gateways.outbox.gateway import OutboxGateway
 
     monkeypatch.setattr(OutboxGateway, "sender_receives_replies", lambda self, sender: False)
     monkeypatch.setattr(OutboxGateway, "stop_mention_placeholder", lambda self: "[STOP_CODE]")

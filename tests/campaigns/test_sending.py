@@ -266,7 +266,7 @@ def test_an_unmarked_send_the_provider_has_is_found_not_sent_again(twilio, plann
 def test_a_provider_that_lists_no_messages_leaves_a_handed_send_unknown(
     twilio, planned, monkeypatch
 ):
-    from retargeting.gateways.twilio_backend import TwilioGateway
+    from retargeting.gateways.twilio.gateway import TwilioGateway
 
     claimed_at = timezone.now() - timedelta(minutes=11)
     type(planned).objects.filter(pk=planned.pk).update(

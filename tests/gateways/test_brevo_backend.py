@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from campaigns.models import SendStatus
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Action, Outcome, OutgoingSms
-from retargeting.gateways.brevo_backend import BrevoGateway, webhook_token, webhook_url
+from retargeting.gateways.brevo.gateway import BrevoGateway, webhook_token, webhook_url
 from tests.support.brevo_emulator import API_KEY
 from tests.support.brevo_fixtures import SENDER
 from tests.support.processes import free_port

@@ -10,7 +10,7 @@ from django.test import override_settings
 from campaigns.models import SendEvent, SendStatus
 from optin.consent import current_status, record_consent
 from optin.models import ConsentSource, ConsentStatus
-from retargeting.gateways.brevo_backend import webhook_token, webhook_url
+from retargeting.gateways.brevo.gateway import webhook_token, webhook_url
 from tests.factories import ContactFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db

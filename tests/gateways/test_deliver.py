@@ -192,3 +192,42 @@ def test_a_batch_whose_sender_has_no_room_asks_the_rate_once_and_puts_the_rest_b
             "throttled",
             None,
         )
+
+
+@pytest.mark.parametrize("answered", [True, False])
+def test_a_twiml_reply_takes_its_senders_rate_without_waiting(
+    client, twilio, handlers, settings, answered
+):
+    """STOP, START, OUI and HELP are answered in the webhook's response (TwiML): the reply
+    leaves from the number the customer wrote to, so it takes that sender's token."""
+    ours = f"+33757{uuid.uuid4().int % 10**6:06d}"
+    settings.SMS_SENDER_MPS = {ours: 1}
+    handlers.register_inbound_handler(
+        lambda sms: "Maison : aide au 01 23 45 67 89" if answered else None
+    )
+    params = twilio.inbound_params(TO, ours, "AIDE")
+    path = "/webhooks/twilio/inbound"
+    signature = twilio.sign("https://relance.example" + path, params)
+    response = client.post(path, data=params, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 200
+    assert ("<Message>" in response.content.decode()) is answered
+    after = deliver(OutgoingSms(to=TO, body="Bonjour", sender=ours), max_wait=0)
+    if answered:
+        assert (after.outcome, after.error_code) == (Outcome.TRANSIENT, THROTTLED)
+    else:  # control: no reply, the token is still there
+        assert after.outcome is Outcome.ACCEPTED
+
+
+def test_a_reply_goes_even_when_its_senders_rate_is_spent(client, twilio, handlers, settings):
+    """A STOP must be confirmed at once: with no token left the reply still goes."""
+    ours = f"+33757{uuid.uuid4().int % 10**6:06d}"
+    settings.SMS_SENDER_MPS = {ours: 1}
+    assert deliver(OutgoingSms(to=TO, body="Bonjour", sender=ours), max_wait=2).outcome is (
+        Outcome.ACCEPTED
+    )
+    handlers.register_inbound_handler(lambda sms: "Vous ne recevrez plus de SMS.")
+    params = twilio.inbound_params(TO, ours, "STOP")
+    path = "/webhooks/twilio/inbound"
+    signature = twilio.sign("https://relance.example" + path, params)
+    response = client.post(path, data=params, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert "<Message>Vous ne recevrez plus de SMS.</Message>" in response.content.decode()

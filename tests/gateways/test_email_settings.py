@@ -11,7 +11,6 @@ import pytest
 from retargeting.gateways import email_available, get_gateway, registry
 from retargeting.gateways.base import Outcome, OutgoingEmail
 from retargeting.gateways.email_framework import UnavailableGateway
-from retargeting.gateways.registry import MissingSettings, SettingsProblem
 from tests.support.processes import PRODUCTION, base_env, run_python
 
 
@@ -38,8 +37,12 @@ def test_the_provider_the_settings_select(name, email_url, debug, outbox_in_prod
 
 
 def test_an_unknown_provider_name_is_refused_naming_the_choices():
-    with pytest.raises(SettingsProblem, match="'outbox', 'smtp', 'brevo'"):
+    with pytest.raises(registry.UnknownProvider) as refused:
         registry.email_provider(name="mailgun", email_url="", debug=True)
+    assert str(refused.value) == (
+        "EMAIL_PROVIDER must be 'outbox', 'smtp' or 'brevo', or the dotted path of a Gateway "
+        "class, not 'mailgun'"
+    )
 
 
 def _env(**values: str) -> environ.Env:
@@ -51,11 +54,14 @@ def _env(**values: str) -> environ.Env:
 
 
 def test_brevo_needs_its_key_and_the_webhook_secret():
-    with pytest.raises(MissingSettings) as missing:
-        registry.email_settings(name="brevo", env=_env(BREVO_API_KEY=""), debug=True)
-    assert missing.value.names == ["BREVO_API_KEY", "ANYMAIL_WEBHOOK_SECRET"]
-    values = registry.email_settings(
-        name="brevo",
+    missing = registry.check_settings(
+        "brevo", channel="email", env=_env(BREVO_API_KEY=""), debug=True
+    )
+    assert missing.missing == ["BREVO_API_KEY", "ANYMAIL_WEBHOOK_SECRET"]
+    assert (missing.wrong, missing.settings) == ([], {})
+    problems = registry.check_settings(
+        "brevo",
+        channel="email",
         env=_env(
             BREVO_API_KEY="xkeysib-1",
             ANYMAIL_WEBHOOK_SECRET="hook:secret",
@@ -63,28 +69,37 @@ def test_brevo_needs_its_key_and_the_webhook_secret():
         ),
         debug=True,
     )
+    assert (problems.missing, problems.wrong) == ([], [])
+    values = problems.settings
     assert values["EMAIL_BACKEND"] == "anymail.backends.brevo.EmailBackend"
     assert values["ANYMAIL"]["BREVO_API_URL"] == "http://127.0.0.1:9/v3/"
     assert values["ANYMAIL"]["WEBHOOK_SECRET"] == "hook:secret"
 
 
 def test_a_webhook_secret_without_its_two_parts_is_refused():
-    with pytest.raises(SettingsProblem, match="user:password"):
-        registry.email_settings(
-            name="brevo", env=_env(BREVO_API_KEY="k", ANYMAIL_WEBHOOK_SECRET="secret"), debug=True
-        )
+    problems = registry.check_settings(
+        "brevo",
+        channel="email",
+        env=_env(BREVO_API_KEY="k", ANYMAIL_WEBHOOK_SECRET="secret"),
+        debug=True,
+    )
+    (wrong,) = problems.wrong
+    assert "user:password" in wrong and problems.settings == {}
 
 
 def test_email_that_leaves_needs_its_default_sender_in_production():
-    with pytest.raises(MissingSettings, match="DEFAULT_FROM_EMAIL"):
-        registry.email_settings(
-            name="smtp", env=_env(EMAIL_URL="smtp://127.0.0.1:2525"), debug=False
-        )
-    values = registry.email_settings(
-        name="smtp",
+    missing = registry.check_settings(
+        "smtp", channel="email", env=_env(EMAIL_URL="smtp://127.0.0.1:2525"), debug=False
+    )
+    assert missing.missing == ["DEFAULT_FROM_EMAIL"] and missing.settings == {}
+    problems = registry.check_settings(
+        "smtp",
+        channel="email",
         env=_env(EMAIL_URL="smtp://127.0.0.1:2525", DEFAULT_FROM_EMAIL="Shop <a@shop.example>"),
         debug=False,
     )
+    assert (problems.missing, problems.wrong) == ([], [])
+    values = problems.settings
     assert values["EMAIL_BACKEND"] == "retargeting.gateways.smtp.backend.EmailBackend"
 
 

@@ -8,9 +8,8 @@ import pytest
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Action, Outcome, OutgoingEmail
 from retargeting.gateways.errors import AMBIGUOUS, action_for
-from retargeting.gateways.registry import SettingsProblem
 from retargeting.gateways.smtp.gateway import SmtpGateway
-from retargeting.gateways.smtp.settings_check import parse_email_url
+from retargeting.gateways.smtp.settings_check import WrongEmailUrl, parse_email_url
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +65,7 @@ def test_what_the_refusal_of_a_recipient_means(smtp, reply, outcome, action):
     smtp.refuse(ADDRESS, reply)
     result = get_gateway("email").send(email())
     assert (result.outcome, result.action) == (outcome, action)
-    assert action_for(result.error_code) is action
+    assert action_for(result.error_code, SmtpGateway.error_actions) is action
     assert reply.split(" ", 1)[1][:20] in result.reason
     assert smtp.messages == []
 
@@ -128,7 +127,7 @@ def test_email_url_forms(url, expected):
     "url", ["http://u:secret@mail.example", "mail.example", "smtp://u:secret@:25"]
 )
 def test_a_wrong_email_url_is_refused_without_its_password(url):
-    with pytest.raises(SettingsProblem) as refused:
+    with pytest.raises(WrongEmailUrl) as refused:
         parse_email_url(url)
     assert "secret" not in str(refused.value) and "EMAIL_URL" in str(refused.value)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from optin.models import Consent
+from retargeting.gateways.anymail.brevo.gateway import BrevoEmailGateway
 from retargeting.gateways.base import Action, Delivery
 from retargeting.gateways.errors import action_for
 from tests.factories import ContactFactory
@@ -131,7 +132,8 @@ def test_a_bounce_ends_the_send_undelivered_and_a_hard_one_marks_the_address(
     assert post_tracking(payload) == 200
     (report,) = reports["status"]
     assert report.provider_id == PROVIDER_ID and report.delivery is delivery
-    assert action_for(report.error_code) is action
+    assert action_for(report.error_code, BrevoEmailGateway.error_actions) is action
+    assert report.action is action
     assert report.provider_status == payload["event"]
     assert report.raw["reason"] == payload["reason"]
 
@@ -162,8 +164,8 @@ def test_opens_are_not_used(brevo_email, reports):
 
 
 def test_the_webhook_answers_only_with_its_secret(brevo_email, reports):
-    assert post_tracking(UNSUBSCRIBE, secret="relance-hook:wrong") == 400
-    assert post_tracking(UNSUBSCRIBE, secret="") == 400
+    assert post_tracking(UNSUBSCRIBE, secret="relance-hook:wrong") == 403
+    assert post_tracking(UNSUBSCRIBE, secret="") == 403
     assert reports == {"status": [], "opt_out": []}
     # Control: with the secret of ANYMAIL_WEBHOOK_SECRET.
     assert post_tracking(UNSUBSCRIBE, secret=WEBHOOK_SECRET) == 200

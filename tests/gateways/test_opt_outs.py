@@ -14,7 +14,7 @@ from optin.models import Consent, ConsentSource, ConsentStatus
 from retargeting.celery import app as celery_app
 from retargeting.gateways.models import ProviderCursor
 from retargeting.gateways.opt_outs import poll_opt_outs
-from retargeting.gateways.outbox import OutboxGateway
+from retargeting.gateways.outbox.gateway import OutboxGateway
 from tests.factories import ContactFactory, StepFactory
 
 pytestmark = pytest.mark.django_db

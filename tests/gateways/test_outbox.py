@@ -86,7 +86,7 @@ def test_inbound_messages_are_listed_read_only_in_the_admin(admin_client):
 
 
 def test_the_simulator_receives_replies_from_any_sender():
-    from retargeting.gateways.outbox import OutboxGateway
+    from retargeting.gateways.outbox.gateway import OutboxGateway
 
     gateway = OutboxGateway()
     assert gateway.sender_receives_replies("MAISONDEMO") and gateway.sender_receives_replies("")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retargeting.gateways.outbox import OutboxGateway
-from retargeting.gateways.twilio_backend import TwilioGateway
+from retargeting.gateways.outbox.gateway import OutboxGateway
+from retargeting.gateways.twilio.gateway import TwilioGateway
 
 
 @pytest.mark.parametrize(

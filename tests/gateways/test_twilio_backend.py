@@ -145,7 +145,7 @@ def test_recent_messages_lists_what_was_sent_to_a_number(twilio):
     ],
 )
 def test_only_numbers_and_short_codes_receive_replies(sender, receives):
-    from retargeting.gateways.twilio_backend import TwilioGateway
+    from retargeting.gateways.twilio.gateway import TwilioGateway
 
     gateway = TwilioGateway()
     assert gateway.sender_receives_replies(sender) is receives

@@ -150,8 +150,26 @@ def test_an_unknown_sms_backend_is_refused():
     result = load(base_env(SMS_BACKEND="carrier-pigeon"))
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "relance: SMS_BACKEND must be 'outbox', 'twilio' or 'brevo', not 'carrier-pigeon'"
+        "relance: SMS_BACKEND must be 'outbox', 'twilio' or 'brevo', or the dotted path of a "
+        "Gateway class, not 'carrier-pigeon'"
     )
+
+
+@pytest.mark.slow
+def test_a_providers_dotted_path_brings_its_settings_check():
+    result = load(base_env(SMS_BACKEND="retargeting.gateways.twilio.gateway.TwilioGateway"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "relance: missing required setting: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, "
+        "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID (required by "
+        "SMS_BACKEND=retargeting.gateways.twilio.gateway.TwilioGateway)"
+    )
+
+
+@pytest.mark.slow
+def test_a_gateway_of_ones_own_is_named_by_its_dotted_path():
+    path = "tests.gateways.example_provider.gateway.ExampleGateway"
+    assert loaded(base_env(SMS_BACKEND=path))["sms"] == path
 
 
 def test_brevo_backend_requires_its_key_and_sender():

@@ -1,18 +1,23 @@
-"""The email providers as the contract suite drives them (tests/gateways/test_email_contract.py):
-each wraps a real part (the database of the email outbox, the aiosmtpd server, the Brevo
-emulator behind django-anymail) behind the same few verbs."""
+"""The email providers as the shared contract suite drives them (``tests/gateways/contract.py``,
+``tests/gateways/test_email_contract.py``): each builds a ``ProviderUnderTest`` over a real
+part (the database of the email outbox, the aiosmtpd server, the Brevo emulator behind
+django-anymail)."""
 
 from __future__ import annotations
 
 import base64
+import json
 import socket
+import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.test import Client
 
 from retargeting.gateways import get_gateway
-from retargeting.gateways.base import Gateway
+from retargeting.gateways.base import Action, OutgoingEmail
 from retargeting.gateways.models import OutboxEmail
+from tests.gateways.contract import ProviderUnderTest
 from tests.support.brevo_emulator import API_KEY, BrevoEmulator
 from tests.support.smtp_server import SmtpServer
 
@@ -32,25 +37,76 @@ class Mail:
     """Names lower-cased."""
 
 
-class EmailProvider:
-    """What a contract test does with a provider (subclasses: one per provider)."""
-
-    def gateway(self) -> Gateway:
-        return get_gateway("email")
-
-    def received(self, address: str) -> list[Mail]:
-        raise NotImplementedError
-
-    def settle(self) -> None:
-        """What the provider learns later (a bounce), told to Relance as it tells it."""
+UNSUBSCRIBE = "<https://relance.example/u/Ab3dE5fG>"
 
 
-class OutboxProvider(EmailProvider):
-    def __init__(self, settings) -> None:
-        settings.EMAIL_PROVIDER = "outbox"
-        settings.EMAIL_BACKEND = "retargeting.gateways.email_outbox.backend.EmailBackend"
+def email(
+    to: str, *, sender: str = "", body: str = "Votre panier vous attend", subject: str = "Panier"
+) -> OutgoingEmail:
+    """A marketing email as Relance sends it: both parts and the one-click headers."""
+    return OutgoingEmail(
+        to=to,
+        subject=subject,
+        text=body,
+        html=f"<p>{body}</p>",
+        sender=sender,
+        headers={
+            "List-Unsubscribe": UNSUBSCRIBE,
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
 
-    def received(self, address: str) -> list[Mail]:
+
+def new_address() -> str:
+    return f"client-{uuid.uuid4().hex[:10]}@example.fr"
+
+
+def new_sender() -> str:
+    """A sender of the test's own: its bucket (``email:<sender>``) is its own."""
+    token = uuid.uuid4().hex[:8]
+    return f"Maison {token} <bonjour-{token}@maison.example>"
+
+
+def _texts(mailbox: Any) -> Any:
+    return lambda address: [mail.text.strip() for mail in mailbox(address)]
+
+
+def _base(settings, mailbox: Any, **kwargs: Any) -> ProviderUnderTest:
+    def set_rate(sender: str, per_second: float) -> None:
+        # Every email sender has its own bucket, at EMAIL_MPS.
+        settings.EMAIL_MPS = per_second
+
+    return ProviderUnderTest(
+        gateway=get_gateway("email"),
+        message=email,
+        new_address=new_address,
+        received=_texts(mailbox),
+        set_rate=set_rate,
+        default_sender=str(settings.DEFAULT_FROM_EMAIL),
+        new_sender=new_sender,
+        mailbox=mailbox,
+        **kwargs,
+    )
+
+
+def outbox_provider(settings, monkeypatch) -> ProviderUnderTest:
+    """The email outbox: it refuses no address; a database that cannot store is a provider down."""
+    from django.db import OperationalError
+
+    settings.EMAIL_PROVIDER = "outbox"
+    settings.EMAIL_BACKEND = "retargeting.gateways.email_outbox.backend.EmailBackend"
+    down: list[bool] = []
+    real_create = OutboxEmail.objects.create
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        if down:
+            down.pop()
+            raise OperationalError("the database is unavailable")
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(OutboxEmail.objects, "create", create)
+
+    def mailbox(address: str) -> list[Mail]:
         return [
             Mail(
                 sender=m.header("From"),
@@ -63,14 +119,20 @@ class OutboxProvider(EmailProvider):
             for m in OutboxEmail.objects.filter(to=address)
         ]
 
+    return _base(
+        settings,
+        mailbox,
+        refused_address=None,
+        take_down=lambda: down.append(True),
+    )
 
-class SmtpProvider(EmailProvider):
-    def __init__(self, server: SmtpServer) -> None:
-        self.server = server
 
-    def received(self, address: str) -> list[Mail]:
+def smtp_provider(server: SmtpServer, settings) -> ProviderUnderTest:
+    """SMTP to a real aiosmtpd server (the ``smtp`` fixture)."""
+
+    def mailbox(address: str) -> list[Mail]:
         found = []
-        for received in self.server.messages:
+        for received in server.messages:
             if address not in received.recipients:
                 continue
             message = received.message
@@ -88,17 +150,20 @@ class SmtpProvider(EmailProvider):
             )
         return found
 
-    def refuse(self, address: str) -> None:
-        self.server.refuse(address)
+    def refused() -> tuple[str, Action]:
+        to = new_address()
+        server.refuse(to)  # 550 5.1.1 to its RCPT
+        return to, Action.UNREACHABLE
 
-    def take_down(self) -> None:
-        self.server.take_down()
-
-    def bring_up(self) -> None:
-        self.server.bring_up()
-
-    def lose_next_answer(self) -> None:
-        self.server.drop_after_data()
+    return _base(
+        settings,
+        mailbox,
+        refused_address=refused,
+        take_down=lambda: server.fail_next(1),  # 451 to the next message's data
+        cut_off=server.take_down,
+        restore=server.bring_up,
+        lose_next_answer=server.drop_after_data,
+    )
 
 
 def _closed_port() -> int:
@@ -120,8 +185,6 @@ def brevo_settings(settings, base_url: str) -> None:
 
 def post_tracking(payload: object, *, secret: str = WEBHOOK_SECRET, path: str = "") -> int:
     """POST Brevo's email webhook to Relance as Brevo does (JSON, basic auth in the URL)."""
-    import json
-
     headers = {}
     if secret:
         token = base64.b64encode(secret.encode()).decode()
@@ -135,46 +198,61 @@ def post_tracking(payload: object, *, secret: str = WEBHOOK_SECRET, path: str = 
     return response.status_code
 
 
-class BrevoProvider(EmailProvider):
-    def __init__(self, emulator: BrevoEmulator, settings) -> None:
-        self.emulator = emulator
-        self.settings = settings
-        self.refused: set[str] = set()
-        brevo_settings(settings, emulator.base_url)
+def brevo_provider(emulator: BrevoEmulator, settings) -> ProviderUnderTest:
+    """Brevo's email API through django-anymail, against the Brevo emulator."""
+    brevo_settings(settings, emulator.base_url)
+    refused: set[str] = set()
 
-    def received(self, address: str) -> list[Mail]:
-        if address.lower() in self.refused:
+    def mailbox(address: str) -> list[Mail]:
+        if address.lower() in refused:
             return []  # Brevo took it; the mailbox never got it (it bounced)
         return [
             Mail(
-                sender=email.sender,
-                to=email.to,
-                subject=email.subject,
-                text=email.text,
-                html=email.html,
-                headers={name.lower(): value for name, value in email.headers.items()},
+                sender=sent.sender,
+                to=sent.to,
+                subject=sent.subject,
+                text=sent.text,
+                html=sent.html,
+                headers={name.lower(): value for name, value in sent.headers.items()},
             )
-            for email in self.emulator.emails_to(address)
+            for sent in emulator.emails_to(address)
         ]
 
-    def refuse(self, address: str) -> None:
+    def refuse() -> tuple[str, Action]:
         # Brevo's API takes any well-formed address; the receiving server's refusal comes
         # back later as a hard bounce on the tracking webhook.
-        self.refused.add(address.lower())
+        to = new_address()
+        refused.add(to.lower())
+        return to, Action.UNREACHABLE
 
-    def settle(self) -> None:
-        for email in self.emulator.emails:
-            if email.to[0].lower() in self.refused:
-                event = self.emulator.email_event(
-                    email, "hard_bounce", reason="550 5.1.1 mailbox unavailable"
+    def settle() -> None:
+        for sent in emulator.emails:
+            if sent.to[0].lower() in refused:
+                event = emulator.email_event(
+                    sent, "hard_bounce", reason="550 5.1.1 mailbox unavailable"
                 )
                 assert post_tracking(event) == 200
 
-    def take_down(self) -> None:
-        brevo_settings(self.settings, f"http://127.0.0.1:{_closed_port()}/v3")
+    def webhook(client: Client, provider_id: str, forged: bool) -> Any:
+        (sent,) = [e for e in emulator.emails if e.message_id.strip("<>") == provider_id]
+        secret = "relance-hook:not-the-secret" if forged else WEBHOOK_SECRET
+        token = base64.b64encode(secret.encode()).decode()
+        return client.post(
+            "/webhooks/email/brevo/tracking/",
+            data=json.dumps(emulator.email_event(sent, "delivered")),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Basic {token}",
+        )
 
-    def bring_up(self) -> None:
-        brevo_settings(self.settings, self.emulator.base_url)
-
-    def lose_next_answer(self) -> None:
-        self.emulator.drop_next_email += 1
+    return _base(
+        settings,
+        mailbox,
+        refused_address=refuse,
+        refuses_later=True,
+        settle=settle,
+        take_down=lambda: emulator.fail_next(1, status=503),
+        cut_off=lambda: brevo_settings(settings, f"http://127.0.0.1:{_closed_port()}/v3"),
+        restore=lambda: brevo_settings(settings, emulator.base_url),
+        lose_next_answer=lambda: setattr(emulator, "drop_next_email", emulator.drop_next_email + 1),
+        webhook=webhook,
+    )

@@ -23,6 +23,7 @@ from anymail.exceptions import (
 from django.core import mail
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
+from retargeting.gateways.anymail.errors import ERROR_ACTIONS
 from retargeting.gateways.base import Action, Outcome, OutgoingEmail, SendResult
 from retargeting.gateways.email_framework import REFUSED, UNAVAILABLE, UNREACHABLE, EmailGateway
 from retargeting.gateways.errors import connection_lost, error_result, timed_out
@@ -51,6 +52,8 @@ def _error_code(response: Any) -> str:
 
 
 class AnymailGateway(EmailGateway):
+    error_actions = ERROR_ACTIONS
+
     def build(self, email: OutgoingEmail) -> mail.EmailMultiAlternatives:
         message = super().build(email)
         # The provider names its messages itself (the id its webhooks give back).
@@ -84,7 +87,9 @@ class AnymailGateway(EmailGateway):
             response = exc.response
             if response is not None:
                 reason = f"HTTP {response.status_code} {response.text[:200]}"
-                return error_result(_error_code(response), response.status_code, reason)
+                return error_result(
+                    _error_code(response), response.status_code, reason, table=self.error_actions
+                )
             cause = exc.__cause__
             if _never_left(cause):
                 return SendResult(

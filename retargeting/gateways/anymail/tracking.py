@@ -18,18 +18,19 @@ from django.utils import timezone
 
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.gateways import hooks
-from retargeting.gateways.base import Delivery, OptOutReport, StatusReport
+from retargeting.gateways.anymail.errors import (
+    BLOCKED,
+    BOUNCED,
+    ERROR_ACTIONS,
+    FAILED,
+    INVALID,
+    SOFT_BOUNCE,
+)
+from retargeting.gateways.base import Action, Delivery, OptOutReport, StatusReport
+from retargeting.gateways.errors import action_for
 
 logger = logging.getLogger(__name__)
 
-# Error codes of a send the provider could not deliver (errors.py says what each one does).
-BOUNCED, INVALID, SOFT_BOUNCE, BLOCKED, FAILED = (
-    "email_bounced",
-    "email_invalid",
-    "email_soft_bounce",
-    "email_blocked",
-    "email_failed",
-)
 # Providers whose "bounced" includes soft bounces say so in their own event name.
 SOFT_BOUNCE_EVENTS = frozenset({"soft_bounce", "softbounce"})
 
@@ -77,6 +78,7 @@ def status_report(event: AnymailTrackingEvent) -> StatusReport | None:
         error_code=code,
         provider_status=(_esp_event_name(event) or str(event.event_type))[:32],
         raw=_raw(event),
+        action=action_for(code, ERROR_ACTIONS) if code else Action.NONE,
     )
 
 

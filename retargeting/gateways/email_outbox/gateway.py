@@ -10,17 +10,36 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core import mail
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from retargeting.gateways import hooks
-from retargeting.gateways.base import Delivery, ProviderMessage, SendResult, StatusReport
-from retargeting.gateways.email_framework import EmailGateway
+from retargeting.gateways.base import (
+    Action,
+    Delivery,
+    Outcome,
+    ProviderMessage,
+    SendResult,
+    StatusReport,
+)
+from retargeting.gateways.email_framework import UNAVAILABLE, EmailGateway
 from retargeting.gateways.models import OutboxEmail
 
 
 class EmailOutboxGateway(EmailGateway):
     name = "outbox"
     lists_messages = True
+    stays_on_machine = True
+
+    def outcome_of(self, exc: Exception, message: mail.EmailMessage) -> SendResult | None:
+        if isinstance(exc, DatabaseError):
+            # Not stored, so certainly not sent: the provider is down, try again.
+            return SendResult(
+                Outcome.TRANSIENT,
+                error_code=UNAVAILABLE,
+                reason=str(exc)[:255],
+                action=Action.RETRY,
+            )
+        return super().outcome_of(exc, message)
 
     def accepted(self, message: mail.EmailMultiAlternatives) -> SendResult:
         result = super().accepted(message)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from retargeting.gateways.registry import SettingsProblem
+from retargeting.gateways.registry import SettingsProblems
 
 
-def check(env: Any, *, debug: bool) -> dict[str, Any]:
+def check(env: Any, *, debug: bool) -> SettingsProblems:
+    problems = SettingsProblems(
+        settings={"EMAIL_BACKEND": "retargeting.gateways.email_outbox.backend.EmailBackend"}
+    )
     if not debug and not env.bool("EMAIL_OUTBOX_IN_PRODUCTION", default=False):
-        raise SettingsProblem(
+        problems.wrong.append(
             "EMAIL_PROVIDER=outbox sends no email: with DEBUG off set EMAIL_URL or "
             "EMAIL_PROVIDER, or EMAIL_OUTBOX_IN_PRODUCTION=1 to keep emails on the machine "
             "on purpose"
         )
-    return {"EMAIL_BACKEND": "retargeting.gateways.email_outbox.backend.EmailBackend"}
+    return problems

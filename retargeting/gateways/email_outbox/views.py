@@ -18,8 +18,10 @@ from django.shortcuts import get_object_or_404, render
 from django.test import Client
 from django.views.decorators.http import require_http_methods
 
+from retargeting.gateways import get_gateway
+from retargeting.gateways.email_outbox.gateway import EmailOutboxGateway
 from retargeting.gateways.models import OutboxEmail
-from retargeting.sites.access import development_only
+from retargeting.sites.access import development_tool
 from retargeting.web.security import HEADER
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -39,9 +41,10 @@ POLICY = "; ".join(
 
 
 def _mailbox(request: HttpRequest) -> None:
-    if settings.EMAIL_PROVIDER != "outbox":
+    """404 unless the email outbox is the configured email provider and the user may see it."""
+    if not isinstance(get_gateway("email"), EmailOutboxGateway):
         raise Http404("The mailbox exists only with the email outbox.")
-    development_only(request, "mailbox")
+    development_tool(request, "mailbox")
 
 
 def mail_index(request: HttpRequest) -> HttpResponse:

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from retargeting.gateways.registry import MissingSettings, SettingsProblem
+from retargeting.gateways.email_sender_check import with_default_sender
+from retargeting.gateways.registry import SettingsProblems
 
 SCHEMES = {
     "smtp": (25, "auto"),
@@ -25,22 +26,26 @@ SCHEMES = {
 }
 
 
+class WrongEmailUrl(ValueError):
+    """``EMAIL_URL`` cannot work: one line, never naming the password."""
+
+
 def parse_email_url(url: str) -> dict[str, Any]:
-    """Django's SMTP settings from ``url``; raises ``SettingsProblem`` (never naming the
+    """Django's SMTP settings from ``url``; raises ``WrongEmailUrl`` (never naming the
     password)."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise SettingsProblem(
+        raise WrongEmailUrl(
             "EMAIL_URL must start with smtp://, smtp+tls:// or smtps://, "
             f"not {scheme + '://' if scheme else repr(url[:12])}"
         )
     try:
         port = parts.port
     except ValueError as exc:
-        raise SettingsProblem(f"EMAIL_URL has an invalid port ({exc})") from exc
+        raise WrongEmailUrl(f"EMAIL_URL has an invalid port ({exc})") from exc
     if not parts.hostname:
-        raise SettingsProblem("EMAIL_URL names no host (smtp://user:password@host:587)")
+        raise WrongEmailUrl("EMAIL_URL names no host (smtp://user:password@host:587)")
     default_port, tls = SCHEMES[scheme]
     port = port or default_port
     if tls == "auto":
@@ -55,11 +60,16 @@ def parse_email_url(url: str) -> dict[str, Any]:
     }
 
 
-def check(env: Any, *, debug: bool) -> dict[str, Any]:
+def check(env: Any, *, debug: bool) -> SettingsProblems:
     url = env.str("EMAIL_URL", default="")
     if not url.strip():
-        raise MissingSettings(["EMAIL_URL"], "required by EMAIL_PROVIDER=smtp")
-    return {
-        "EMAIL_BACKEND": "retargeting.gateways.smtp.backend.EmailBackend",
-        **parse_email_url(url),
-    }
+        return SettingsProblems(missing=["EMAIL_URL"])
+    try:
+        values = parse_email_url(url)
+    except WrongEmailUrl as exc:
+        return SettingsProblems(wrong=[str(exc)])
+    return with_default_sender(
+        env,
+        debug=debug,
+        settings={"EMAIL_BACKEND": "retargeting.gateways.smtp.backend.EmailBackend", **values},
+    )

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from retargeting.gateways import email_available, get_gateway
+from retargeting.gateways import email_available, registry
 
 
 class Command(BaseCommand):
@@ -21,9 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not email_available():
             raise CommandError("no email provider (EMAIL_URL or EMAIL_PROVIDER)")
-        gateway = get_gateway("email")
-        url = gateway.status_callback_url()
+        provider, url = registry.webhook_url("email")
         if not url:
-            raise CommandError(f"the {gateway.name} email provider receives no webhooks")
-        output = {"email_provider": settings.EMAIL_PROVIDER, "webhook_url": url}
-        self.stdout.write(json.dumps(output))
+            raise CommandError(f"the {provider.alias} email provider receives no webhooks")
+        self.stdout.write(json.dumps({"email_provider": provider.alias, "webhook_url": url}))

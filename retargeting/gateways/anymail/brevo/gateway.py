@@ -7,11 +7,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from django.conf import settings
 from django.urls import reverse
 
+from retargeting.gateways.anymail.brevo.errors import ERROR_ACTIONS
 from retargeting.gateways.anymail.gateway import AnymailGateway
 
 
 class BrevoEmailGateway(AnymailGateway):
     name = "brevo"
+    error_actions = ERROR_ACTIONS
     # Brevo lists events, not the messages with their text: a send whose answer was lost
     # stays unknown (never sent twice).
     lists_messages = False

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from retargeting.gateways.registry import MissingSettings, SettingsProblem
+from retargeting.gateways.email_sender_check import with_default_sender
+from retargeting.gateways.registry import SettingsProblems
 
 
-def check(env: Any, *, debug: bool) -> dict[str, Any]:
+def check(env: Any, *, debug: bool) -> SettingsProblems:
     missing = [
         name
         for name in ("BREVO_API_KEY", "ANYMAIL_WEBHOOK_SECRET")
         if not env.str(name, default="").strip()
     ]
     if missing:
-        raise MissingSettings(missing, "required by EMAIL_PROVIDER=brevo")
+        return SettingsProblems(missing=missing)
     secret = env.str("ANYMAIL_WEBHOOK_SECRET").strip()
     if ":" not in secret or secret.startswith(":") or secret.endswith(":"):
-        raise SettingsProblem(
-            "ANYMAIL_WEBHOOK_SECRET must be two random words joined by a colon (user:password): "
-            "the basic-auth credentials of Brevo's tracking webhook URL"
+        return SettingsProblems(
+            wrong=[
+                "ANYMAIL_WEBHOOK_SECRET must be two random words joined by a colon "
+                "(user:password): the basic-auth credentials of Brevo's tracking webhook URL"
+            ]
         )
     base = env.str("BREVO_API_BASE_URL", default="https://api.brevo.com/v3").rstrip("/")
-    return {
+    settings = {
         "EMAIL_BACKEND": "anymail.backends.brevo.EmailBackend",
         "ANYMAIL": {
             "BREVO_API_KEY": env.str("BREVO_API_KEY").strip(),
@@ -32,3 +35,4 @@ def check(env: Any, *, debug: bool) -> dict[str, Any]:
             "REQUESTS_TIMEOUT": env.float("EMAIL_TIMEOUT", default=10.0),
         },
     }
+    return with_default_sender(env, debug=debug, settings=settings)

@@ -5,7 +5,13 @@ from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from django.urls import path
 
 from retargeting.gateways.anymail import tracking  # noqa: F401 - connects its receiver
+from retargeting.gateways.anymail.views import ForbiddenWhenForged
+
+
+class TrackingWebhookView(ForbiddenWhenForged, BrevoTrackingWebhookView):  # type: ignore[misc]
+    pass
+
 
 urlpatterns = [
-    path("tracking/", BrevoTrackingWebhookView.as_view(), name="email-brevo-tracking"),
+    path("tracking/", TrackingWebhookView.as_view(), name="email-brevo-tracking"),
 ]

@@ -1,4 +1,4 @@
-"""The ``twilio`` backend: Twilio's REST API through the official SDK.
+"""The ``twilio`` provider's gateway: Twilio's REST API through the official SDK.
 
 ``TWILIO_API_BASE_URL`` points the SDK at another Twilio-compatible API (or the tests'
 emulator) through an HTTP client that rewrites the host of every request. (Setting
@@ -24,6 +24,7 @@ from twilio.rest import Client
 
 from retargeting.gateways import clients
 from retargeting.gateways.base import (
+    Action,
     Delivery,
     Gateway,
     InboundSms,
@@ -35,7 +36,8 @@ from retargeting.gateways.base import (
     SendResult,
     StatusReport,
 )
-from retargeting.gateways.errors import connection_lost, error_result, timed_out
+from retargeting.gateways.errors import action_for, connection_lost, error_result, timed_out
+from retargeting.gateways.twilio.errors import ERROR_ACTIONS
 
 TWILIO_API = "https://api.twilio.com"
 MAX_VALIDITY = 36_000  # seconds; Twilio refuses more (error 21624)
@@ -106,7 +108,9 @@ def _client(sid: str, token: str, base_url: str, timeout: float) -> Client:
 
 class TwilioGateway(Gateway):
     name = "twilio"
+    error_actions = ERROR_ACTIONS
     lists_messages = True
+    receives_replies = True  # from a number or a short code; not from an alphanumeric ID
 
     @property
     def client(self) -> Client:
@@ -132,11 +136,14 @@ class TwilioGateway(Gateway):
         try:
             message = self.client.messages.create(**arguments)
         except TwilioRestException as exc:
-            return error_result(str(exc.code or ""), exc.status, str(exc.msg))
+            return error_result(str(exc.code or ""), exc.status, str(exc.msg), table=ERROR_ACTIONS)
         except TwilioException as exc:
             # Includes TwilioServiceException, which is not a TwilioRestException.
             return error_result(
-                str(getattr(exc, "code", "") or ""), getattr(exc, "status", None), str(exc)
+                str(getattr(exc, "code", "") or ""),
+                getattr(exc, "status", None),
+                str(exc),
+                table=ERROR_ACTIONS,
             )
         except requests.Timeout:
             return timed_out()
@@ -211,12 +218,14 @@ class TwilioGateway(Gateway):
                 "not a status callback: MessageSid and a known MessageStatus are required"
             )
         _check_lengths(params, MessageSid=64, ErrorCode=16)
+        error_code = params.get("ErrorCode", "")
         return StatusReport(
             provider_id=params["MessageSid"],
             delivery=DELIVERY[status],
-            error_code=params.get("ErrorCode", ""),
+            error_code=error_code,
             provider_status=status,
             raw=params,
+            action=action_for(error_code, ERROR_ACTIONS) if error_code else Action.NONE,
         )
 
 

@@ -1,4 +1,4 @@
-"""The ``brevo`` backend: Brevo's transactional SMS API through the official SDK.
+"""The ``brevo`` provider's gateway: Brevo's transactional SMS API through the official SDK.
 
 The French route. A shop sends from an alphanumeric sender nobody can answer, and the STOP
 mention names Brevo's short code ("STOP au [STOP_CODE]", which Brevo fills in): Brevo receives
@@ -29,6 +29,7 @@ from django.utils.crypto import salted_hmac
 
 from retargeting.gateways import clients
 from retargeting.gateways.base import (
+    Action,
     Delivery,
     Gateway,
     InvalidWebhook,
@@ -41,7 +42,8 @@ from retargeting.gateways.base import (
     SendResult,
     StatusReport,
 )
-from retargeting.gateways.errors import connection_lost, error_result, timed_out
+from retargeting.gateways.brevo.errors import ERROR_ACTIONS
+from retargeting.gateways.errors import action_for, connection_lost, error_result, timed_out
 from retargeting.sms import segments
 from retargeting.web import strict_json
 
@@ -154,8 +156,14 @@ def _error_message(body: Any) -> str:
 
 class BrevoGateway(Gateway):
     name = "brevo"
+    error_actions = ERROR_ACTIONS
     # Brevo lists events, not messages with their text (see recent_messages).
     lists_messages = False
+    # Its senders are names nobody can answer: a STOP goes to its short code, named by the
+    # mention it fills in, and it reports the number (webhook and events list).
+    receives_replies = False
+    stop_placeholder = STOP_MENTION
+    lists_opt_outs = True
 
     @property
     def client(self) -> Brevo:
@@ -168,14 +176,6 @@ class BrevoGateway(Gateway):
 
     def default_sender(self) -> str:
         return str(settings.BREVO_SENDER)
-
-    def sender_receives_replies(self, sender: str) -> bool:
-        # Brevo's senders are alphanumeric or numeric names nobody can answer: a STOP goes to
-        # Brevo's short code, named by the mention.
-        return False
-
-    def stop_mention_placeholder(self) -> str | None:
-        return STOP_MENTION
 
     def send(self, sms: OutgoingSms) -> SendResult:
         arguments: dict[str, Any] = {
@@ -193,7 +193,12 @@ class BrevoGateway(Gateway):
         try:
             response = self.client.transactional_sms.send_transac_sms(**arguments)
         except ApiError as exc:
-            return error_result(_error_code(exc.body), exc.status_code, _error_message(exc.body))
+            return error_result(
+                _error_code(exc.body),
+                exc.status_code,
+                _error_message(exc.body),
+                table=ERROR_ACTIONS,
+            )
         except httpx.TimeoutException:
             return timed_out()
         except httpx.TransportError as exc:
@@ -295,12 +300,14 @@ def _read_event(event: dict[str, Any]) -> StatusReport | OptOutReport | None:
     if not message_id:
         raise MalformedWebhook("a delivery status needs the message (messageId)")
     raw = {str(key)[:64]: str(value).replace("\x00", "")[:500] for key, value in event.items()}
+    error_code = ERROR_CODES.get(status, "")
     return StatusReport(
         provider_id=message_id,
         delivery=DELIVERY[status],
-        error_code=ERROR_CODES.get(status, ""),
+        error_code=error_code,
         provider_status=status[:32],
         raw=raw,
+        action=action_for(error_code, ERROR_ACTIONS) if error_code else Action.NONE,
     )
 
 
