@@ -44,7 +44,8 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VID = "b" * 32
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 THREADS = int(os.environ.get("BENCH_THREADS", "8"))  # the threaded server's, per worker
-# 0: leave out bench/snippet.py, dispatch.py and dashboard.py (make test runs each on its own).
+# 0: leave out bench/snippet.py, dispatch.py, dashboard.py and email_sending.py (make test runs
+# each on its own).
 SCRIPTS = os.environ.get("BENCH_SCRIPTS", "1") != "0"
 TARGETS = {
     # The collector's server (docker-compose's collector service, to which the TLS proxy
@@ -57,6 +58,7 @@ TARGETS = {
     "dispatch_plan_seconds": 10.0,
     "send_sms_per_second": 500.0,
     "send_vs_bare_sdk": 0.5,  # Relance's SMS/s in one process over a bare SDK loop's
+    "email_send_vs_bare_smtplib": 0.5,  # Relance's emails/s in one process over bare smtplib's
     "dashboard_ms": 300.0,
     "dashboard_10m_ms": 1000.0,
 }
@@ -323,6 +325,8 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
             )
     else:
         report.notes.append("the dispatch benchmark needs PostgreSQL and Redis")
+    if SCRIPTS:
+        report.figures.update(email_sending(env))
     report.figures["celery_worker_rss_mb"] = celery_rss(env)
 
     by = {(run.name, run.connections): run for run in report.runs}
@@ -567,6 +571,12 @@ def dispatch(env: dict[str, str]) -> dict[str, float]:
     return script("dispatch.py", sizes, env)
 
 
+def email_sending(env: dict[str, str]) -> dict[str, float]:
+    """bench/email_sending.py: BENCH_EMAIL_SEND email reminders delivered by Relance in one
+    process to a local SMTP server, beside as many from a bare smtplib loop (either database)."""
+    return script("email_sending.py", [os.environ.get("BENCH_EMAIL_SEND", "2000")], env)
+
+
 def dashboard(env: dict[str, str]) -> dict[str, float]:
     """bench/dashboard.py: the overview for a shop with BENCH_DASHBOARD_SENDS sends, and with
     BENCH_DASHBOARD_LARGE_SENDS (10,000,000) too when it is set: that shop's fill and the
@@ -713,6 +723,17 @@ def write(report: Report) -> None:
             "",
         ),
         ("sending: Relance / bare SDK, 1 process", figures.get("send_vs_bare_sdk"), ">= 0.5"),
+        (
+            "email: bare smtplib loop, 1 process (/s)",
+            figures.get("bare_smtplib_emails_per_second"),
+            "",
+        ),
+        ("email: Relance, 1 process (/s)", figures.get("email_one_process_per_second"), ""),
+        (
+            "email: Relance / bare smtplib, 1 process",
+            figures.get("email_send_vs_bare_smtplib"),
+            ">= 0.5",
+        ),
         ("dashboard at 1M sends, overview (ms)", figures.get("dashboard_ms"), "< 300"),
         ("dashboard at 1M: one day's rollup (ms)", figures.get("dashboard_rollup_day_ms"), ""),
         ("dashboard at 10M sends, overview (ms)", figures.get("dashboard_10m_ms"), "< 1000"),

@@ -26,6 +26,7 @@ from campaigns.models import (
     ShortLink,
     Step,
     StepChannel,
+    Trigger,
 )
 from campaigns.sms_text import worst_case_errors
 from retargeting.sites.models import Site
@@ -110,6 +111,21 @@ class FlowAdmin(SiteScopedAdmin):
     class Media:
         js = ["campaigns/flow_editor.js"]
         css = {"all": ["campaigns/flow_editor.css"]}
+
+    def formfield_for_choice_field(
+        self, db_field: Any, request: HttpRequest, **kwargs: Any
+    ) -> forms.TypedChoiceField | None:
+        if db_field.name == "trigger":
+            # The bridge's flow is made by the first shopper who asks (campaigns.bridge),
+            # never by hand: its subject and text are edited in it once it exists.
+            kwargs["choices"] = [c for c in db_field.choices if c[0] != Trigger.EMAIL_CART]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.trigger == Trigger.EMAIL_CART:
+            readonly.append("trigger")
+        return readonly
 
     def change_view(
         self,

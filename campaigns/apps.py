@@ -6,8 +6,18 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
-        from campaigns import conversions, erasure  # noqa: F401 - connect their receivers
+        from campaigns import conversions, erasure, tasks  # noqa: F401 - receivers
+        from campaigns.bridge import on_cart_email_request, use_queue
         from campaigns.delivery import apply_status_report
         from retargeting.gateways import hooks
+        from retargeting.tracking.hooks import register_cart_email_handler
 
         hooks.register_status_handler(apply_status_report)
+        register_cart_email_handler(on_cart_email_request)
+        # Looked up at each call: the task objects as they are then (tests replace them).
+        use_queue(
+            hand_on=lambda send_id: tasks.deliver_send.delay(send_id),
+            look_again=lambda countdown, **kwargs: tasks.plan_cart_email.apply_async(
+                kwargs=kwargs, countdown=countdown
+            ),
+        )

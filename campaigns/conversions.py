@@ -12,6 +12,12 @@ planned and a planned one is cancelled at send time). It is then attributed, in 
 3. **holdout**: the cart was held out of its flow within the window. These measure how many
    carts come back without any SMS, for the incremental revenue.
 4. **none**: a purchase Relance had no part in.
+
+Whatever the channel: a tap on an email's link is a tap like an SMS's (the last one wins,
+whichever channel it was on), and an email accepted or delivered by its provider "reached"
+the person as an SMS does. Emails carry no open-tracking pixel, so they are attributed on taps
+and orders only. The figures count each purchase under the channel of its send
+(:mod:`campaigns.figures`).
 """
 
 from __future__ import annotations

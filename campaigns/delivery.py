@@ -40,4 +40,5 @@ def apply_status_report(report: StatusReport) -> None:
             action=report.action,
             error_code=report.error_code,
             message_sent_at=send.sent_at or send.claimed_at,
+            channel=send.channel,
         )

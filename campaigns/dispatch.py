@@ -21,13 +21,17 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
-from campaigns.eligibility import eligible_carts
+from campaigns.eligibility import channels_of, eligible_carts
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
 from campaigns.quiet_hours import send_time
 from campaigns.send_reasons import SendReason
 from campaigns.send_states import REACHED
 from campaigns.sending import SEND_BATCH, deliver_batch
 from optin.confirmation import send_pending_confirmations
+from optin.consent import is_live
+from optin.email_confirmation import send_pending_email_confirmations
+from retargeting.channels import Channel
+from retargeting.channels.rooms import room
 from retargeting.db import bulk
 from retargeting.tracking.models import Cart
 
@@ -92,7 +96,7 @@ def run_pass(
     for model in (Send, SendEvent):
         bulk.refresh_statistics(model, added=report.planned + report.held_out)
     # Double opt-in confirmations whose task was lost or whose provider was down.
-    report.confirmations = send_pending_confirmations()
+    report.confirmations = send_pending_confirmations() + send_pending_email_confirmations()
     due = list(
         Send.objects.filter(status=SendStatus.PLANNED, due_at__lte=now)
         .order_by("due_at")
@@ -146,7 +150,9 @@ def _plan_first_step(
     if not flow.ordered_steps or flow.ordered_steps[0].position != 1:
         return
     step = flow.ordered_steps[0]
-    candidates = eligible_carts(site_id=flow.site_id).filter(flow.cart_condition())
+    candidates = eligible_carts(site_id=flow.site_id, channel=step.channel).filter(
+        flow.cart_condition()
+    )
     for other in more_specific:
         condition = other.cart_condition()
         if not condition:
@@ -167,7 +173,7 @@ def _plan_next_step(*, step: Step, previous: Step, now: datetime, report: PassRe
         cart_id=OuterRef("pk"), step=previous, status__in=REACHED, sent_at__lte=since
     )
     candidates = (
-        eligible_carts(site_id=step.flow.site_id)
+        eligible_carts(site_id=step.flow.site_id, channel=step.channel)
         .filter(last_change_at__lte=since)
         .filter(Exists(followed))
         .exclude(Exists(Send.objects.filter(cart_id=OuterRef("pk"), step=step)))
@@ -184,8 +190,10 @@ def _plan_in_batches(
         "visitor__contact_link__contact",
         "last_change_at",
         "visitor__contact_link__contact__phone",
+        "visitor__contact_link__contact__consent_status",
+        "visitor__contact_link__contact__unreachable_at",
     )
-    batch: list[tuple[int, int, datetime, str]] = []
+    batch: list[tuple[int, int, datetime, str, str, datetime | None]] = []
     for row in rows.iterator(chunk_size=BATCH_SIZE):
         batch.append(row)
         if len(batch) == BATCH_SIZE:
@@ -206,13 +214,32 @@ def is_held_out(*, flow: Flow, cart_id: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 10_000 < flow.holdout_percent * 100
 
 
+def _planned_channel(
+    channels: list[Channel], *, phone: str, consent_status: str, unreachable_at: datetime | None
+) -> Channel:
+    """The channel a send is planned for: the first of the step's the contact can get (the
+    candidates query checked that one fits); chosen again when the send is rendered."""
+    if channels[0] == Channel.SMS and len(channels) > 1:
+        sms = bool(phone) and is_live(status=consent_status) and unreachable_at is None
+        return Channel.SMS if sms else channels[1]
+    return channels[0]
+
+
 def _plan_batch(
-    *, step: Step, rows: list[tuple[int, int, datetime, str]], now: datetime, report: PassReport
+    *,
+    step: Step,
+    rows: list[tuple[int, int, datetime, str, str, datetime | None]],
+    now: datetime,
+    report: PassReport,
 ) -> None:
     flow = step.flow
     site = flow.site
+    channels = channels_of(step.channel)
     sends = []
-    for cart_id, contact_id, last_change_at, phone in rows:
+    for cart_id, contact_id, last_change_at, phone, consent_status, unreachable_at in rows:
+        channel = _planned_channel(
+            channels, phone=phone, consent_status=consent_status, unreachable_at=unreachable_at
+        )
         send: dict[str, Any] = {
             "site_id": site.pk,
             "cart_id": cart_id,
@@ -222,6 +249,7 @@ def _plan_batch(
             "reason": "",
             "planned_at": now,
             "due_at": now,
+            "channel": channel,
         }
         if step.position == 1 and is_held_out(flow=flow, cart_id=cart_id):
             # Followed like the others (conversions, figures), never messaged.
@@ -230,8 +258,10 @@ def _plan_batch(
             # Planned within the quiet hours already; the cap is checked at send time, when
             # the contact's other messages are known.
             earliest = max(last_change_at + timedelta(minutes=step.delay_minutes), now)
-            send["due_at"] = send_time(
-                earliest, site=site, phone=phone, key=f"cart-{cart_id}-step-{step.pk}"
+            send["due_at"] = (
+                send_time(earliest, site=site, phone=phone, key=f"cart-{cart_id}-step-{step.pk}")
+                if room(channel).quiet_hours_apply(site)
+                else earliest
             )
         sends.append(send)
     with transaction.atomic():

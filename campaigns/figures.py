@@ -17,11 +17,32 @@ zone:
   revenue, nor in the messaged carts' average order; the dashboard says how many it left out.
 - :func:`daily` and :func:`by_step` count **what happened in the period** (sends by the day they
   went out, clicks by the day of the tap, revenue by the day of the purchase).
+
+**By channel** (``channel="sms"`` or ``"email"``; ``None`` is every channel). A message goes by
+one channel (``Send.channel``: for an SMS-else-email step, the one chosen when it went out), and
+so does what came of it: its delivery, its taps, the purchase attributed to it, its cost (an
+email costs nothing per message: ``Send.cost`` is empty for it), an opt-out on its channel
+within OPT_OUT_WINDOW of it (STOP or the opt-out link for SMS, the unsubscribe link or the
+one-click header for email: ``Consent.channel``). So:
+
+- the **abandoned**, **reachable** and **held out** carts (and the held-out carts bought
+  anyway) are the whole site's, whatever the channel asked: a cart is abandoned before any
+  channel is chosen, and the holdout gets nothing by any channel;
+- from **sent** on, a cart counts in a channel's funnel when a message of that channel reached
+  that stage: a cart reminded by SMS and then by email is in both channels' *sent* and once in
+  the total, so the channels' carts add up to the total plus the carts both reached; a
+  purchase is attributed to one message, so *converted* and the revenues add up exactly (but
+  for a cart bought twice after taps on both channels);
+- messages, segments and cost add up exactly; contacts messaged and opted out are distinct per
+  channel (a contact reached by both is in both).
+
+:func:`by_step_and_channel` splits the per-step activity by channel; every figure of it adds
+up to :func:`by_step`'s.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,12 +55,18 @@ from django.utils import timezone
 from campaigns.models import Click, Conversion, Flow, Send, SendStatus, Step
 from campaigns.send_states import TAKEN
 from optin.models import Consent, ConsentSource, ConsentStatus
+from retargeting.channels import Channel
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart
 
 # A message counts as sent once the provider took it, whatever became of it afterwards.
 SENT = TAKEN
 OPT_OUT_WINDOW = timedelta(days=7)
+# The opt-outs a message's recipient makes by our own means, on the message's channel: STOP,
+# the SMS opt-out link, the email's unsubscribe link or one-click header. A provider's report
+# (which for email includes bounces) is not counted as a reaction to the message.
+OPT_OUT_SOURCES = (ConsentSource.KEYWORD, ConsentSource.OPT_OUT_LINK, ConsentSource.UNSUBSCRIBE)
+CHANNELS = tuple(Channel.values)
 DEFAULT_FIRST_DELAY = timedelta(minutes=30)
 
 
@@ -116,8 +143,10 @@ def _first_delay(site: Site, flow: Flow | None) -> timedelta:
     return timedelta(minutes=minutes) if minutes is not None else DEFAULT_FIRST_DELAY
 
 
-def _sends(site: Site, flow: Flow | None) -> QuerySet[Send]:
+def _sends(site: Site, flow: Flow | None, channel: str | None = None) -> QuerySet[Send]:
     sends = Send.objects.filter(site=site)
+    if channel is not None:
+        sends = sends.filter(channel=channel)
     return sends.filter(step__flow=flow) if flow is not None else sends
 
 
@@ -130,12 +159,27 @@ def cohort(*, site: Site, start: date, end: date) -> QuerySet[Cart]:
 
 
 def _messaged(
-    site: Site, start: date, end: date, flow: Flow | None, carts: QuerySet[Cart] | None
+    site: Site,
+    start: date,
+    end: date,
+    flow: Flow | None,
+    carts: QuerySet[Cart] | None,
+    channel: str | None = None,
 ) -> QuerySet[Send]:
     """The messages sent to the carts abandoned in the period."""
     if carts is None:
         carts = cohort(site=site, start=start, end=end)
-    return _sends(site, flow).filter(cart__in=carts, status__in=SENT)
+    return _sends(site, flow, channel).filter(cart__in=carts, status__in=SENT)
+
+
+def channels_sent(*, site: Site, carts: QuerySet[Cart]) -> list[str]:
+    """The channels that sent something to ``carts`` (in :data:`CHANNELS`' order)."""
+    used = set(
+        Send.objects.filter(site=site, cart__in=carts, status__in=SENT)
+        .values_list("channel", flat=True)
+        .distinct()
+    )
+    return [channel for channel in CHANNELS if channel in used]
 
 
 def messaged_contacts(
@@ -145,10 +189,11 @@ def messaged_contacts(
     end: date,
     flow: Flow | None = None,
     carts: QuerySet[Cart] | None = None,
+    channel: str | None = None,
 ) -> QuerySet[Send, int]:
     """The contacts messaged about a cart abandoned in the period (ids, distinct)."""
     return (
-        _messaged(site, start, end, flow, carts)
+        _messaged(site, start, end, flow, carts, channel)
         .filter(contact__isnull=False)
         .values_list("contact_id", flat=True)
         .distinct()
@@ -162,18 +207,20 @@ def opted_out_contacts(
     end: date,
     flow: Flow | None = None,
     carts: QuerySet[Cart] | None = None,
+    channel: str | None = None,
 ) -> QuerySet[Send, int]:
-    """Those of :func:`messaged_contacts` who said STOP (or tapped the opt-out link) within
-    OPT_OUT_WINDOW of one of those messages (ids, distinct)."""
+    """Those of :func:`messaged_contacts` who opted out of a message's channel (STOP, the
+    opt-out link, the email's unsubscribe) within OPT_OUT_WINDOW of it (ids, distinct)."""
     stop = Consent.objects.filter(
         contact_id=OuterRef("contact_id"),
+        channel=OuterRef("channel"),
         status=ConsentStatus.REVOKED,
-        source__in=[ConsentSource.KEYWORD, ConsentSource.OPT_OUT_LINK],
+        source__in=OPT_OUT_SOURCES,
         created_at__gte=OuterRef("sent_at"),
         created_at__lte=OuterRef("sent_at") + OPT_OUT_WINDOW,
     )
     return (
-        _messaged(site, start, end, flow, carts)
+        _messaged(site, start, end, flow, carts, channel)
         .filter(Exists(stop))
         .values_list("contact_id", flat=True)
         .distinct()
@@ -187,18 +234,24 @@ def funnel(
     end: date,
     flow: Flow | None = None,
     carts: QuerySet[Cart] | None = None,
+    channel: str | None = None,
+    whole_site: bool = True,
 ) -> Funnel:
-    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive).
+    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive), of
+    every channel or of ``channel``'s messages (the abandoned, reachable and held-out carts
+    are the whole site's either way; ``whole_site=False`` leaves them at 0, as the rollups'
+    rows of a channel keep them).
 
     ``carts``, when given, is :func:`cohort` for the same period, found once by a caller
     that counts several funnels of it (the rollups)."""
     now = timezone.now()
-    sends = _sends(site, flow)
+    every = _sends(site, flow)
+    sends = _sends(site, flow, channel)
     if carts is None:
         carts = cohort(site=site, start=start, end=end)
     has = {
-        "any": Exists(sends.filter(cart_id=OuterRef("pk"))),
-        "held_out": Exists(sends.filter(cart_id=OuterRef("pk"), status=SendStatus.HELD_OUT)),
+        "any": Exists(every.filter(cart_id=OuterRef("pk"))),
+        "held_out": Exists(every.filter(cart_id=OuterRef("pk"), status=SendStatus.HELD_OUT)),
         "sent": Exists(sends.filter(cart_id=OuterRef("pk"), status__in=SENT)),
         "delivered": Exists(sends.filter(cart_id=OuterRef("pk"), status=SendStatus.DELIVERED)),
         "clicked": Exists(
@@ -214,16 +267,22 @@ def funnel(
         )
     else:
         idle = Q(has["any"])
-    counts = carts.aggregate(
-        abandoned=Count("pk", filter=idle),
-        reachable=Count("pk", filter=has["any"]),
-        held_out=Count("pk", filter=has["held_out"]),
-        sent=Count("pk", filter=has["sent"]),
-        delivered=Count("pk", filter=has["delivered"]),
-        clicked=Count("pk", filter=has["clicked"]),
-        messaged_converted=Count("pk", filter=has["sent"] & Q(status=Cart.Status.CONVERTED)),
-        holdout_converted=Count("pk", filter=has["held_out"] & Q(status=Cart.Status.CONVERTED)),
-    )
+    stages: dict[str, Any] = {
+        "sent": Count("pk", filter=has["sent"]),
+        "delivered": Count("pk", filter=has["delivered"]),
+        "clicked": Count("pk", filter=has["clicked"]),
+        "messaged_converted": Count("pk", filter=has["sent"] & Q(status=Cart.Status.CONVERTED)),
+    }
+    if channel is None or whole_site:
+        stages |= {
+            "abandoned": Count("pk", filter=idle),
+            "reachable": Count("pk", filter=has["any"]),
+            "held_out": Count("pk", filter=has["held_out"]),
+            "holdout_converted": Count(
+                "pk", filter=has["held_out"] & Q(status=Cart.Status.CONVERTED)
+            ),
+        }
+    counts = carts.aggregate(**stages)
     result = Funnel(**counts)
     cohort_sends = sends.filter(cart__in=carts)
     conversions = Conversion.objects.filter(site=site, counted=True, send__in=cohort_sends)
@@ -248,7 +307,7 @@ def funnel(
     result.cost = spent["cost"] or Decimal(0)
     result.extra["contacts_messaged"] = spent["contacts"]
     result.opt_outs = opted_out_contacts(
-        site=site, start=start, end=end, flow=flow, carts=carts
+        site=site, start=start, end=end, flow=flow, carts=carts, channel=channel
     ).count()
     messaged_carts = carts.filter(has["sent"], status=Cart.Status.CONVERTED)
     average = Conversion.objects.filter(site=site, counted=True, cart__in=messaged_carts).aggregate(
@@ -270,11 +329,13 @@ class Day:
     revenue: Decimal
 
 
-def daily(*, site: Site, start: date, end: date, flow: Flow | None = None) -> list[Day]:
+def daily(
+    *, site: Site, start: date, end: date, flow: Flow | None = None, channel: str | None = None
+) -> list[Day]:
     """Sends, clicks and recovered revenue per day of the period (every day listed)."""
     since, until = bounds(site, start, end)
     zone = ZoneInfo(site.time_zone)
-    sends = _sends(site, flow)
+    sends = _sends(site, flow, channel)
 
     def per_day(rows: QuerySet[Any], moment: str, value: object) -> dict[date, Any]:
         return dict(
@@ -318,71 +379,137 @@ class StepFigures:
     converted: int
     revenue: Decimal
     cost: Decimal
+    channel: str = ""
+    """The channel of these figures ("": every channel)."""
 
 
-def by_step(*, site: Site, start: date, end: date) -> list[StepFigures]:
-    """Per flow and step: what went out in the period and what it brought back."""
+def by_step_and_channel(*, site: Site, start: date, end: date) -> list[StepFigures]:
+    """Per flow, step and channel: what went out in the period and what it brought back.
+    Only the channels that did something are listed, in :data:`CHANNELS`' order."""
+    return _split(site, start, end)[1]
+
+
+def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFigures]]:
     since, until = bounds(site, start, end)
-    in_period = Q(sends__sent_at__gte=since, sends__sent_at__lt=until, sends__status__in=SENT)
-    steps = (
+    steps = list(
         Step.objects.filter(flow__site=site)
         .select_related("flow")
         .order_by("flow__name", "flow_id", "position")
-        .annotate(
-            sent=Count("sends", filter=in_period),
-            delivered=Count("sends", filter=in_period & Q(sends__status=SendStatus.DELIVERED)),
-            cost=Sum("sends__cost", filter=in_period),
+    )
+    sent = {
+        (row["step"], row["channel"]): row
+        for row in Send.objects.filter(
+            site=site, sent_at__gte=since, sent_at__lt=until, status__in=SENT
         )
-    )
-    clicks = dict(
-        Click.objects.filter(link__send__site=site, at__gte=since, at__lt=until)
-        .values("link__send__step")
+        .values("step", "channel")
+        .annotate(
+            sent=Count("pk"),
+            delivered=Count("pk", filter=Q(status=SendStatus.DELIVERED)),
+            cost=Sum("cost"),
+        )
+    }
+    clicks = {
+        (step_id, channel): n
+        for step_id, channel, n in Click.objects.filter(
+            link__send__site=site, at__gte=since, at__lt=until
+        )
+        .values("link__send__step", "link__send__channel")
         .annotate(n=Count("link__send", distinct=True))
-        .values_list("link__send__step", "n")
-    )
+        .values_list("link__send__step", "link__send__channel", "n")
+    }
     won = {
-        step_id: (n, revenue)
-        for step_id, n, revenue in Conversion.objects.filter(
+        (step_id, channel): (n, revenue)
+        for step_id, channel, n, revenue in Conversion.objects.filter(
             site=site,
             counted=True,
             attribution=Conversion.Attribution.CLICKED,
             occurred_at__gte=since,
             occurred_at__lt=until,
         )
-        .values("send__step")
+        .values("send__step", "send__channel")
         .annotate(n=Count("pk"), revenue=Sum("total"))
-        .values_list("send__step", "n", "revenue")
+        .values_list("send__step", "send__channel", "n", "revenue")
     }
-    return [
-        StepFigures(
-            step=step,
-            sent=step.sent,
-            delivered=step.delivered,
-            clicked=clicks.get(step.pk, 0),
-            converted=won.get(step.pk, (0, Decimal(0)))[0],
-            revenue=won.get(step.pk, (0, Decimal(0)))[1] or Decimal(0),
-            cost=step.cost or Decimal(0),
+    rows = []
+    for step in steps:
+        for channel in CHANNELS:
+            key = (step.pk, channel)
+            if key not in sent and key not in clicks and key not in won:
+                continue
+            out: dict[str, Any] = dict(sent.get(key, {}))
+            converted, revenue = won.get(key, (0, Decimal(0)))
+            rows.append(
+                StepFigures(
+                    step=step,
+                    sent=out.get("sent", 0),
+                    delivered=out.get("delivered", 0),
+                    clicked=clicks.get(key, 0),
+                    converted=converted,
+                    revenue=revenue or Decimal(0),
+                    cost=out.get("cost") or Decimal(0),
+                    channel=channel,
+                )
+            )
+    return steps, rows
+
+
+def by_step(*, site: Site, start: date, end: date, channel: str | None = None) -> list[StepFigures]:
+    """Per flow and step (every step listed): what went out in the period and what it
+    brought back, by every channel or by ``channel``."""
+    steps, split = _split(site, start, end)
+    return merge_channels(steps, split, channel)
+
+
+def merge_channels(
+    steps: list[Step], split: list[StepFigures], channel: str | None
+) -> list[StepFigures]:
+    """One row per step of ``steps``: the sum of its rows of ``split`` (of ``channel``'s only,
+    when given); the channels' clicked sends are distinct sends, so they add up too."""
+    totals: dict[int, StepFigures] = {}
+    for row in split:
+        if channel is not None and row.channel != channel:
+            continue
+        before = totals.get(row.step.pk)
+        if before is None:
+            totals[row.step.pk] = replace(row, channel=channel or "")
+            continue
+        totals[row.step.pk] = replace(
+            before,
+            sent=before.sent + row.sent,
+            delivered=before.delivered + row.delivered,
+            clicked=before.clicked + row.clicked,
+            converted=before.converted + row.converted,
+            revenue=before.revenue + row.revenue,
+            cost=before.cost + row.cost,
         )
+    return [
+        totals.get(step.pk)
+        or StepFigures(step, 0, 0, 0, 0, Decimal(0), Decimal(0), channel=channel or "")
         for step in steps
     ]
 
 
-def taps_by_step(*, site: Site, start: date, end: date) -> dict[int, int]:
-    """Per step: the taps on its links in the period (every tap, as the daily chart counts)."""
+def taps_by_step(*, site: Site, start: date, end: date) -> dict[tuple[int, str], int]:
+    """Per step and channel: the taps on its links in the period (every tap, as the daily
+    chart counts)."""
     since, until = bounds(site, start, end)
-    return dict(
-        Click.objects.filter(link__send__site=site, at__gte=since, at__lt=until)
-        .values("link__send__step")
+    return {
+        (step_id, channel): n
+        for step_id, channel, n in Click.objects.filter(
+            link__send__site=site, at__gte=since, at__lt=until
+        )
+        .values("link__send__step", "link__send__channel")
         .annotate(n=Count("pk"))
-        .values_list("link__send__step", "n")
-    )
+        .values_list("link__send__step", "link__send__channel", "n")
+    }
 
 
-def clicked_sends(*, site: Site, start: date, end: date) -> QuerySet[Click, tuple[int, int]]:
-    """The sends tapped in the period, with their step: ``(step_id, send_id)``, distinct."""
+def clicked_sends(*, site: Site, start: date, end: date) -> QuerySet[Click, tuple[int, str, int]]:
+    """The sends tapped in the period, with their step and channel: ``(step_id, channel,
+    send_id)``, distinct."""
     since, until = bounds(site, start, end)
     return (
         Click.objects.filter(link__send__site=site, at__gte=since, at__lt=until)
-        .values_list("link__send__step", "link__send")
+        .values_list("link__send__step", "link__send__channel", "link__send")
         .distinct()
     )

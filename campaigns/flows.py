@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from django.db import transaction
 
-from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, Trigger
+from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel, Trigger
 from retargeting.gateways import get_gateway
 from retargeting.sites.models import Language, Site
 
@@ -41,6 +41,24 @@ DEFAULT_LINK_TEMPLATE = {
     Language.EN: (
         "{{ shop }}: {% if first_name %}{{ first_name }}, {% endif %}your cart is waiting: "
         "{{ link }}\n"
+    ),
+}
+# The email of a step that may go by email: its subject, and its words above the cart (the
+# email's unsubscribe link and headers are the email's own, campaigns.email_messages).
+DEFAULT_EMAIL_SUBJECT = {
+    Language.FR: "{{ shop }} : votre panier vous attend",
+    Language.EN: "{{ shop }}: your cart is waiting",
+}
+DEFAULT_EMAIL_TEMPLATE = {
+    Language.FR: (
+        "Bonjour{% if first_name %} {{ first_name }}{% endif %},\n\n"
+        "votre panier de {{ cart_total }} vous attend chez {{ shop }}. "
+        "Reprenez-le où vous l'avez laissé : {{ link }}"
+    ),
+    Language.EN: (
+        "Hello{% if first_name %} {{ first_name }}{% endif %},\n\n"
+        "your {{ cart_total }} cart is waiting at {{ shop }}. "
+        "Pick up where you left off: {{ link }}"
     ),
 }
 STOP_LINK_VARIABLE = "{{ stop_link }}"
@@ -131,9 +149,13 @@ def mention_errors(step: Step, *, site: Site | None = None) -> list[str]:
 
 
 @transaction.atomic
-def create_default_flow(*, site: Site, delay_minutes: int = DEFAULT_DELAY_MINUTES) -> Flow:
-    """A one-step cart-abandonment flow, sent ``delay_minutes`` after the cart's last change."""
+def create_default_flow(
+    *, site: Site, delay_minutes: int = DEFAULT_DELAY_MINUTES, channel: str = StepChannel.SMS
+) -> Flow:
+    """A one-step cart-abandonment flow, sent ``delay_minutes`` after the cart's last change,
+    by ``channel`` (a ``StepChannel``): a step that may go by email has its subject and words."""
     language = Language(site.language)
+    by_email = channel != StepChannel.SMS
     flow = Flow.objects.create(
         site=site,
         name=DEFAULT_FLOW_NAME[language],
@@ -146,6 +168,9 @@ def create_default_flow(*, site: Site, delay_minutes: int = DEFAULT_DELAY_MINUTE
         delay_minutes=delay_minutes,
         # The mention is written out so the marketer sees it in the text they edit.
         template=default_template(site=site),
+        channel=channel,
+        subject=DEFAULT_EMAIL_SUBJECT[language] if by_email else "",
+        email_template=DEFAULT_EMAIL_TEMPLATE[language] if by_email else "",
     )
     return flow
 

@@ -13,7 +13,7 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from campaigns.models import ShortLink
+from campaigns.models import ShortLink, Trigger
 from optin.tokens import make_token
 
 TOKEN_PARAM = "_rl"  # noqa: S105 - a query parameter name, not a secret
@@ -60,5 +60,9 @@ def destination(link: ShortLink, *, with_token: bool = True, user_agent: str = "
         ("utm_campaign", send.step.flow.slug),
     ]
     if with_token and send.contact is not None and site.owns_url(target):
-        query.append((TOKEN_PARAM, make_token(send.contact, user_agent=user_agent)))
+        # A bridge email was asked for by a browser: the owner's tap proves that one theirs too.
+        bridge = send.step.flow.trigger == Trigger.EMAIL_CART
+        requester = send.cart.visitor_id if bridge else None
+        token = make_token(send.contact, user_agent=user_agent, requester_id=requester)
+        query.append((TOKEN_PARAM, token))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -572,6 +572,9 @@ class FiguresBasis(models.TextChoices):
     ACTIVITY = "activity", "What a step did that day"
 
 
+ALL_CHANNELS = ("", "All channels")
+
+
 class DailyFigures(models.Model):
     """The dashboard's figures of one day (in the site's time zone), rolled up by
     :mod:`campaigns.rollups` so that the overview reads a few rows, not millions.
@@ -586,6 +589,13 @@ class DailyFigures(models.Model):
 
     ``contacts``, ``opt_outs`` and ``clicked`` (activity) count distinct contacts or sends
     within the day; the distinct count over a range is made exact with :class:`DayMember`.
+
+    By channel (``channel``): activity rows are per step *and* channel (an SMS-else-email
+    step has both), so they add up to the step's figures. The site's abandoned row of a day
+    has ``channel=""`` (every channel: the whole funnel) and one row per channel that sent
+    something to that day's carts, holding only what that channel sent and what came of it
+    (their ``abandoned``, ``reachable``, ``held_out`` and ``holdout_converted`` are 0: those
+    are the whole site's, read from the ``""`` row). See :mod:`campaigns.figures`.
     """
 
     site_path = "site"  # see retargeting.sites.access
@@ -594,7 +604,13 @@ class DailyFigures(models.Model):
     basis = models.CharField(max_length=16, choices=FiguresBasis.choices)
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, blank=True)
     step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True)
-    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SMS)
+    channel = models.CharField(
+        max_length=8,
+        choices=[ALL_CHANNELS, *Channel.choices],
+        blank=True,
+        default="",
+        help_text="Empty: every channel (the whole funnel); else what that channel sent.",
+    )
     day = models.DateField()
     abandoned = models.PositiveIntegerField(default=0)
     reachable = models.PositiveIntegerField(default=0)
@@ -666,6 +682,13 @@ class DayMember(models.Model):
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, blank=True)
     step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True)
     kind = models.CharField(max_length=16, choices=MemberKind.choices)
+    channel = models.CharField(
+        max_length=8,
+        choices=[ALL_CHANNELS, *Channel.choices],
+        blank=True,
+        default="",
+        help_text="The channel of the row it is counted in (empty: every channel).",
+    )
     day = models.DateField()
     member = models.BigIntegerField(help_text="A contact's id, or a send's (clicked).")
     repeated = models.BooleanField(default=False)

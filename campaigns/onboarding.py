@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import getaddresses
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from campaigns.flows import create_default_flow
-from campaigns.models import DEFAULT_DELAY_MINUTES, Flow
+from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, StepChannel
+from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.models import QuietHours, Site
 from retargeting.sites.services import create_site
 
@@ -38,8 +42,14 @@ def bootstrap_site(
     delay_minutes: int = DEFAULT_DELAY_MINUTES,
     quiet_hours: str = QuietHours.FR_STRICT,
     double_opt_in: bool = True,
+    email_fallback: bool = False,
+    email_from: str = "",
+    postal_address: str = "",
 ) -> BootstrappedSite:
-    """Create a site with the default policy and its default cart-abandonment flow."""
+    """Create a site with the default policy and its default cart-abandonment flow (its step
+    "SMS, else email" with ``email_fallback``; SMS otherwise). ``email_from``: the site's
+    email sender, ``"Name <address>"`` (checked: ``ValidationError``, nothing created)."""
+    sender_email = parse_email_from(email_from) if email_from else ""
     created = create_site(
         name=name,
         domains=domains,
@@ -48,5 +58,29 @@ def bootstrap_site(
         quiet_hours=quiet_hours,
         double_opt_in=double_opt_in,
     )
-    flow = create_default_flow(site=created.site, delay_minutes=delay_minutes)
+    if sender_email or postal_address:
+        created.site.email_from, created.site.postal_address = sender_email, postal_address.strip()
+        created.site.save(update_fields=["email_from", "postal_address"])
+    flow = create_default_flow(
+        site=created.site,
+        delay_minutes=delay_minutes,
+        channel=StepChannel.SMS_ELSE_EMAIL if email_fallback else StepChannel.SMS,
+    )
     return BootstrappedSite(site=created.site, secret_key=created.secret_key, flow=flow)
+
+
+def parse_email_from(raw: str) -> str:
+    """A site's email sender, ``"Name <address>"`` or a bare address, checked and written back
+    in the standard form (the address normalised), or ``ValidationError``."""
+    found = getaddresses([raw.strip()])
+    if len(found) != 1 or not found[0][1]:
+        raise ValidationError({"email_from": f'"{raw}" is not "Name <address>".'})
+    name, address = found[0]
+    try:
+        normalized = normalize_email(address)
+    except InvalidEmail as exc:
+        raise ValidationError({"email_from": f'"{address}": {exc}.'}) from exc
+    if not name:
+        return normalized
+    local, _, domain = normalized.rpartition("@")
+    return str(Address(display_name=name, username=local, domain=domain))

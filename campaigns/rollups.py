@@ -21,6 +21,12 @@ Which days can still change, and so are rolled up again:
 
 Today is rolled up with the recent days, not counted live: the overview reads rollups only,
 so its figures are at most five minutes old (``computed_at`` says when).
+
+By channel: each day has the site's funnel for every channel (``channel=""``) and, for each
+channel that sent something to the day's carts, that channel's part of it (what it sent and
+what came of it; the whole-site stages stay on the ``""`` row); activity rows are per step and
+channel. When one channel sent everything (the rule until email came), its part is the whole
+funnel's, copied rather than counted again.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from copy import copy
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -40,6 +47,7 @@ from django.utils import timezone
 
 from campaigns import figures
 from campaigns.models import (
+    ALL_CHANNELS,
     DailyFigures,
     DayMember,
     FiguresBasis,
@@ -53,6 +61,7 @@ from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
 
+_Row = TypeVar("_Row", DailyFigures, DayMember)
 RECENT_DAYS = 3
 STALENESS_DAYS = 2
 OPT_OUT_DAYS = figures.OPT_OUT_WINDOW.days
@@ -89,7 +98,11 @@ def missing_days(site: Site, today: date) -> list[date]:
     start = first_day(site)
     done = set(
         DailyFigures.objects.filter(
-            site=site, basis=FiguresBasis.ABANDONED, flow__isnull=True, day__gte=start
+            site=site,
+            basis=FiguresBasis.ABANDONED,
+            flow__isnull=True,
+            channel=ALL_CHANNELS[0],
+            day__gte=start,
         ).values_list("day", flat=True)
     )
     return [day for day in days(start, today) if day not in done]
@@ -171,33 +184,44 @@ def _count(site: Site, day: date) -> tuple[list[DailyFigures], list[DayMember]]:
     carts = _listed(figures.cohort(site=site, start=day, end=day))
     rows: list[DailyFigures] = []
     members: list[DayMember] = []
+    every = ALL_CHANNELS[0]
     for flow in flows:
         funnel = figures.funnel(site=site, start=day, end=day, flow=flow, carts=carts)
-        rows.append(_abandoned_row(site, day, flow, funnel, computed_at))
-        for kind, ids in (
-            (MemberKind.MESSAGED, figures.messaged_contacts),
-            (MemberKind.OPTED_OUT, figures.opted_out_contacts),
-        ):
+        rows.append(_abandoned_row(site, day, flow, funnel, computed_at, every))
+        members.extend(_funnel_members(site, day, flow, carts, every))
+    channels = figures.channels_sent(site=site, carts=carts)
+    for channel in channels:
+        if len(channels) == 1:
+            # One channel sent everything: its part is the whole funnel's (but for the
+            # whole-site stages), and its members the same contacts.
+            alone = _copied(rows[0], channel=channel, **dict.fromkeys(WHOLE_SITE, 0))
+            rows.append(alone)
             members.extend(
-                DayMember(site=site, flow=flow, kind=kind, day=day, member=member)
-                for member in ids(site=site, start=day, end=day, flow=flow, carts=carts)
+                _copied(one, channel=channel)
+                for one in list(members)
+                if one.flow_id is None and one.channel == every
             )
+            break
+        funnel = figures.funnel(
+            site=site, start=day, end=day, carts=carts, channel=channel, whole_site=False
+        )
+        rows.append(_abandoned_row(site, day, None, funnel, computed_at, channel))
+        members.extend(_funnel_members(site, day, None, carts, channel))
     taps = figures.taps_by_step(site=site, start=day, end=day)
-    for step_figures in figures.by_step(site=site, start=day, end=day):
-        step = step_figures.step
-        if not (step_figures.sent or step_figures.converted or taps.get(step.pk)):
-            continue  # a step that did nothing that day: no row (the overview lists it anyway)
+    for step_figures in figures.by_step_and_channel(site=site, start=day, end=day):
+        step, channel = step_figures.step, step_figures.channel
         rows.append(
             DailyFigures(
                 site=site,
                 basis=FiguresBasis.ACTIVITY,
                 flow_id=step.flow_id,
                 step=step,
+                channel=channel,
                 day=day,
                 sent=step_figures.sent,
                 delivered=step_figures.delivered,
                 clicked=step_figures.clicked,
-                taps=taps.get(step.pk, 0),
+                taps=taps.get((step.pk, channel), 0),
                 converted=step_figures.converted,
                 revenue=step_figures.revenue,
                 cost=step_figures.cost,
@@ -211,12 +235,41 @@ def _count(site: Site, day: date) -> tuple[list[DailyFigures], list[DayMember]]:
             flow_id=step_flows.get(step_id),
             step_id=step_id,
             kind=MemberKind.CLICKED,
+            channel=channel,
             day=day,
             member=send_id,
         )
-        for step_id, send_id in figures.clicked_sends(site=site, start=day, end=day)
+        for step_id, channel, send_id in figures.clicked_sends(site=site, start=day, end=day)
     )
     return rows, members
+
+
+def _copied(row: _Row, **changes: Any) -> _Row:
+    """An unsaved copy of ``row`` with ``changes``."""
+    twin = copy(row)
+    twin.pk = None
+    for name, value in changes.items():
+        setattr(twin, name, value)
+    return twin
+
+
+WHOLE_SITE = ("abandoned", "reachable", "held_out", "holdout_converted")
+"""The funnel's stages that are the whole site's, kept on the every-channel row only."""
+
+
+def _funnel_members(
+    site: Site, day: date, flow: Flow | None, carts: QuerySet[Cart], channel: str
+) -> Iterator[DayMember]:
+    for kind, ids in (
+        (MemberKind.MESSAGED, figures.messaged_contacts),
+        (MemberKind.OPTED_OUT, figures.opted_out_contacts),
+    ):
+        for member in ids(
+            site=site, start=day, end=day, flow=flow, carts=carts, channel=channel or None
+        ):
+            yield DayMember(
+                site=site, flow=flow, kind=kind, channel=channel, day=day, member=member
+            )
 
 
 def _listed(carts: QuerySet[Cart]) -> QuerySet[Cart]:
@@ -238,14 +291,16 @@ def _mark_repeated(site: Site, touched: set[tuple[str, int]]) -> None:
     for kind, ids in by_kind.items():
         for chunk in _chunks(sorted(ids)):
             scoped = DayMember.objects.filter(site=site, kind=kind, member__in=chunk)
-            counts = scoped.values("flow", "step", "member").annotate(n=Count("pk"))
-            repeated: dict[tuple[int | None, int | None], list[int]] = defaultdict(list)
+            counts = scoped.values("flow", "step", "channel", "member").annotate(n=Count("pk"))
+            repeated: dict[tuple[int | None, int | None, str], list[int]] = defaultdict(list)
             for row in counts:
                 if row["n"] > 1:
-                    repeated[(row["flow"], row["step"])].append(row["member"])
+                    repeated[(row["flow"], row["step"], row["channel"])].append(row["member"])
             scoped.filter(repeated=True).update(repeated=False)
-            for (flow_id, step_id), members in repeated.items():
-                scoped.filter(_scope(flow_id, step_id), member__in=members).update(repeated=True)
+            for (flow_id, step_id, channel), members in repeated.items():
+                scoped.filter(_scope(flow_id, step_id), channel=channel, member__in=members).update(
+                    repeated=True
+                )
 
 
 def _scope(flow_id: int | None, step_id: int | None) -> Q:
@@ -259,13 +314,19 @@ def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
 
 
 def _abandoned_row(
-    site: Site, day: date, flow: Flow | None, funnel: figures.Funnel, computed_at: datetime
+    site: Site,
+    day: date,
+    flow: Flow | None,
+    funnel: figures.Funnel,
+    computed_at: datetime,
+    channel: str,
 ) -> DailyFigures:
     extra: dict[str, Any] = funnel.extra
     return DailyFigures(
         site=site,
         basis=FiguresBasis.ABANDONED,
         flow=flow,
+        channel=channel,
         day=day,
         abandoned=funnel.abandoned,
         reachable=funnel.reachable,

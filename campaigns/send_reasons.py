@@ -38,6 +38,21 @@ class SendReason(models.TextChoices):
     UNREACHABLE = "unreachable", gettext_lazy("Number cannot receive SMS")
     """Also the provider's refusal of a number that cannot receive SMS (Action.UNREACHABLE)."""
     ERASED = "erased", gettext_lazy("Contact erased (RGPD)")
+    NO_PHONE = "no_phone", gettext_lazy("No mobile number")
+    # Email (campaigns.eligibility): the address, its own consent, the platform.
+    NO_EMAIL_CONSENT = "no_email_consent", gettext_lazy("No email consent")
+    EMAIL_UNSUBSCRIBED = "email_unsubscribed", gettext_lazy("Unsubscribed from emails")
+    NO_EMAIL_ADDRESS = "no_email_address", gettext_lazy("No email address")
+    EMAIL_UNREACHABLE = (
+        "email_unreachable",
+        gettext_lazy("Email address cannot receive mail (bounced)"),
+    )
+    """Also the email provider's refusal of an address for good (Action.UNREACHABLE)."""
+    EMAIL_BLOCKED = (
+        "email_blocked",
+        gettext_lazy("Address erased after it unsubscribed: never emailed again"),
+    )
+    EMAIL_NOT_CONFIGURED = "email_not_configured", gettext_lazy("Email sending is not configured")
     # Held out: in the flow's control group.
     HELD_OUT = "held_out", gettext_lazy("Held out: in the control group, never messaged")
     # Dropped or failed before the provider was called.
@@ -84,6 +99,8 @@ _REFUSALS = {
 }
 
 
-def refusal_reason(action: Action) -> SendReason:
-    """Why a send failed when the provider refused it with ``action``."""
+def refusal_reason(action: Action, *, channel: str = "sms") -> SendReason:
+    """Why a send on ``channel`` failed when the provider refused it with ``action``."""
+    if channel == "email" and action is Action.UNREACHABLE:
+        return SendReason.EMAIL_UNREACHABLE
     return _REFUSALS[action]

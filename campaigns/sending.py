@@ -7,6 +7,10 @@ and just before the provider is called for it, the send is marked as handed to t
 ``sending`` without the mark never reached the provider: it goes back to be sent. One with the
 mark may have: it is looked up in the provider's list where the provider keeps one, and is
 otherwise left unknown, never sent twice: a duplicate SMS is worse than a missing one.
+
+SMS and email take the same path: each send asks its channel's room
+(``retargeting.channels``) for its address, whether quiet hours and the cap hold it, and what
+its rendered text becomes on the way out; a batch's emails go over one SMTP connection.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import costs, opt_out
-from campaigns.eligibility import exit_reason
+from campaigns.eligibility import bridge_blocked, is_bridge, reach
+from campaigns.email_messages import RenderedEmail, render_email
 from campaigns.frequency import allowed_after, recent_messages
 from campaigns.models import Send, SendEvent, SendStatus
 from campaigns.quiet_hours import charter_flag, send_time
@@ -31,13 +38,15 @@ from campaigns.send_reasons import SendReason, refusal_reason
 from campaigns.send_states import Move, advance, advance_many
 from campaigns.sms_templates import InvalidTemplate
 from campaigns.sms_text import PoolEmpty, needs_stop_link, render_body, short_links
-from optin.consent import is_live, record_consent
+from optin.consent import revoke
 from optin.contacts import mark_all_messaged, mark_messaged
-from optin.models import ConsentSource, ConsentStatus, Contact
+from optin.models import ConsentSource, Contact
+from retargeting.channels import Channel
+from retargeting.channels.base import OptOutStyle
+from retargeting.channels.rooms import room
 from retargeting.db import bulk
-from retargeting.gateways import deliver as deliver_sms
 from retargeting.gateways import get_gateway
-from retargeting.gateways.base import Action, Gateway, Outcome, OutgoingSms, SendResult
+from retargeting.gateways.base import Action, Gateway, Outcome, SendResult
 from retargeting.gateways.errors import AMBIGUOUS, NOT_HANDED, THROTTLED
 from retargeting.sms import segments
 from retargeting.tracking.models import Cart
@@ -91,20 +100,23 @@ def deliver_batch(*, send_ids: Sequence[int], gateway: Gateway | None = None) ->
     outcomes: dict[int, str] = {}
     moves: list[Move] = []
     expiries: dict[int, datetime] = {}
+    blocked = bridge_blocked(sends)
     for send in sends:
-        move = _before_rendering(send, now=now)
+        move = _before_rendering(send, now=now, blocked=send.pk in blocked)
         if move is None:
             expiries[send.pk] = _expires_at(send)
         else:
             moves.append(move)
             outcomes[send.pk] = move.reason or move.status
     ready = [send for send in sends if send.pk in expiries]
-    ready = _render(ready, now=now, moves=moves, outcomes=outcomes)
+    ready, emails = _render(ready, now=now, moves=moves, outcomes=outcomes)
     # The texts are committed before the provider is called (and outside the contacts' lock's
     # transaction), so a message taken by the provider can always be found again.
     advance_many(moves, source="worker")
     if ready:
-        outcomes.update(_send_locked(ready, now=now, expiries=expiries, gateway=gateway))
+        outcomes.update(
+            _send_locked(ready, now=now, expiries=expiries, gateway=gateway, emails=emails)
+        )
     return outcomes
 
 
@@ -143,13 +155,27 @@ def _expires_at(send: Send) -> datetime:
     return send.cart.last_change_at + timedelta(hours=send.site.stale_after_hours)
 
 
-def _before_rendering(send: Send, *, now: datetime) -> Move | None:
-    """Why a claimed send cannot go out as planned, as the move to make, or ``None``."""
+def _exit_move(send: Send, reason: SendReason) -> Move:
+    """The end of a send that may not go: cancelled, or dropped when the platform cannot send
+    its channel (a configuration to fix, not a customer's choice)."""
+    if reason == SendReason.EMAIL_NOT_CONFIGURED:
+        return Move(send, SendStatus.DROPPED, reason)
+    return Move(send, SendStatus.CANCELLED, reason)
+
+
+def _before_rendering(send: Send, *, now: datetime, blocked: bool = False) -> Move | None:
+    """Why a claimed send cannot go out as planned, as the move to make, or ``None``; the
+    channel it goes by is chosen (again) here, and kept on the send once it is rendered."""
     # The cart or the consent may have changed since planning: check again now.
-    reason = exit_reason(send)
-    if reason:
-        return Move(send, SendStatus.CANCELLED, reason)
-    if send.cart.last_change_at > send.planned_at:
+    if blocked:
+        return Move(send, SendStatus.CANCELLED, SendReason.EMAIL_BLOCKED)
+    found = reach(send)
+    if found.reason:
+        return _exit_move(send, found.reason)
+    assert found.channel is not None
+    send.channel = found.channel
+    # The bridge's email carries the cart as it is now: a change does not delay it.
+    if send.cart.last_change_at > send.planned_at and not is_bridge(send):
         # A changed cart is a new abandonment: the same send waits the delay again.
         due_at = send.cart.last_change_at + timedelta(minutes=send.step.delay_minutes)
         return Move(
@@ -165,29 +191,54 @@ def _before_rendering(send: Send, *, now: datetime) -> Move | None:
 
 def _render(
     sends: list[Send], *, now: datetime, moves: list[Move], outcomes: dict[int, str]
-) -> list[Send]:
-    """Render and save the texts of ``sends`` not rendered yet; return those ready to go."""
+) -> tuple[list[Send], dict[int, RenderedEmail]]:
+    """Render and save the texts (and subjects) of ``sends`` not rendered yet; return those
+    ready to go, and the emails' parts that are not saved (HTML, headers), rendered again for
+    an email rendered before (its saved text and subject are the ones sent)."""
     fresh = [send for send in sends if not send.body]
-    if not fresh:
-        return sends
-    links = short_links(fresh)
+    # A channel whose opt-out is a footer renders a message of parts (an email): its HTML and
+    # headers are not saved, so it is rendered again each time it is sent.
+    emails = [send for send in sends if _in_parts(send)]
+    if not fresh and not emails:
+        return sends, {}
+    fresh_ids = {send.pk for send in fresh}
+    to_render = [*fresh, *(send for send in emails if send.pk not in fresh_ids)]
+    links = short_links(to_render)
     stop_links = opt_out.links_for(
-        [send for send in fresh if needs_stop_link(send.step, send.site)]
+        [send for send in to_render if _in_parts(send) or needs_stop_link(send.step, send.site)]
     )
     rendered, notes, failed = [], [], set()
-    for send in fresh:
+    parts: dict[int, RenderedEmail] = {}
+    for send in to_render:
         assert send.contact is not None  # a send without its contact was cancelled
         try:
-            body, note = render_body(send, link=links[send.pk], stop_link=stop_links.get(send.pk))
+            if _in_parts(send):
+                email, note = render_email(
+                    send, link=links[send.pk], unsubscribe=stop_links[send.pk]
+                )
+                parts[send.pk] = email
+                body = send.body or email.text
+                if send.pk in fresh_ids:
+                    send.subject = email.subject
+            else:
+                body, note = render_body(
+                    send, link=links[send.pk], stop_link=stop_links.get(send.pk)
+                )
         except PoolEmpty:
             detail = "the step's pool of discount codes is empty"
             move = Move(send, SendStatus.DROPPED, SendReason.NO_DISCOUNT_CODE, detail=detail)
         except InvalidTemplate as exc:
             move = Move(send, SendStatus.FAILED, SendReason.INVALID_TEMPLATE, detail=str(exc))
         else:
-            counted = segments.count(body)
-            send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
-            send.cost = costs.estimate(segments=counted.segments, country=send.contact.region)
+            if send.pk not in fresh_ids:
+                continue  # an email rendered before: only its HTML and headers were needed
+            if _in_parts(send):
+                send.body, send.segments, send.encoding = body, 0, ""
+                send.cost = costs.estimate(segments=0, country=send.contact.region)
+            else:
+                counted = segments.count(body)
+                send.body, send.segments, send.encoding = body, counted.segments, counted.encoding
+                send.cost = costs.estimate(segments=counted.segments, country=send.contact.region)
             rendered.append(send)
             if note:
                 notes.append(
@@ -200,9 +251,9 @@ def _render(
         outcomes[send.pk] = str(move.reason)
         failed.add(send.pk)
     with transaction.atomic():
-        bulk.update(Send, rendered, ["body", "segments", "encoding", "cost"])
+        bulk.update(Send, rendered, ["body", "segments", "encoding", "cost", "channel", "subject"])
         SendEvent.objects.bulk_create(notes)
-    return [send for send in sends if send.pk not in failed]
+    return [send for send in sends if send.pk not in failed], parts
 
 
 def _send_locked(
@@ -211,20 +262,21 @@ def _send_locked(
     now: datetime,
     expiries: dict[int, datetime],
     gateway: Gateway | None,
+    emails: dict[int, RenderedEmail],
 ) -> dict[int, str]:
     """Check ``sends`` again with their contacts locked, send those that may go, and write
     what became of them."""
     contact_ids = sorted({send.contact_id for send in sends if send.contact_id is not None})
     outcomes: dict[int, str] = {}
-    gateway = gateway or get_gateway()
+    gateways = _gateways({Channel(send.channel) for send in sends}, given=gateway)
     # The marks' writer first: it must know whether the batch runs in a transaction of its
     # caller's before the contacts' lock opens one.
     with (
-        _handing_marks(durable=not gateway.lists_messages) as mark,
+        _handing_marks(durable=not all(g.lists_messages for g in gateways.values())) as mark,
         _contacts_lock(contact_ids) as contacts,
     ):
         # Checked again once the contacts are locked: a STOP (or a purchase) committed since
-        # the first check must stop this SMS; one that comes now waits for it to be sent.
+        # the first check must stop this message; one that comes now waits for it to be sent.
         carts = {
             pk: (status, items)
             for pk, status, items in Cart.objects.filter(
@@ -240,32 +292,43 @@ def _send_locked(
             if send.contact.pk not in contacts:
                 send.contact = None  # erased since the first check
             else:
-                send.contact.consent_status, send.contact.unreachable_at = contacts[send.contact.pk]
+                for name, value in zip(CONTACT_STATE, contacts[send.contact.pk], strict=True):
+                    setattr(send.contact, name, value)
             send.cart.status, send.cart.item_count = carts[send.cart_id]
-            reason = exit_reason(send)
+            reason = reach(send).reason
             if reason:
-                moves.append(Move(send, SendStatus.CANCELLED, reason))
+                moves.append(_exit_move(send, reason))
                 outcomes[send.pk] = reason
             else:
                 going.append(send)
         # Counted without this batch's own sends: each is added once it is sent, so that two
         # sends of one contact in one batch obey the cap as two batches would.
         sent = recent_messages(contact_ids=contact_ids, at=now, exclude=[send.pk for send in sends])
-        messaged: list[int] = []  # the contacts the provider took a message to
-        callback = gateway.status_callback_url()  # the same for every SMS of the batch
+        messaged: dict[Channel, list[int]] = {}  # the contacts the provider took a message to
+        callback = gateways[Channel.SMS].status_callback_url() if Channel.SMS in gateways else ""
         crash: BaseException | None = None
-        throttled = False  # once the sender's rate is spent, the rest of the batch waits apart
+        throttled: set[Channel] = set()  # once a sender's rate is spent, the rest waits apart
+        opened: list[Gateway] = []
         try:
+            # One connection per provider for the batch (one SMTP session for its emails).
+            for channel in sorted({Channel(send.channel) for send in going}):
+                opened.append(_open(gateways[channel]))
             for send in going:
-                key = (send.site_id, send.contact_id or 0)
-                move = _cap_and_hours(
-                    send, sent=sent.get(key, []), now=now, expires_at=expiries[send.pk]
+                channel = Channel(send.channel)
+                key = (send.site_id, send.contact_id or 0, channel)
+                bridge = is_bridge(send)
+                move = (
+                    None
+                    if bridge
+                    else _cap_and_hours(
+                        send, sent=sent.get(key, []), now=now, expires_at=expiries[send.pk]
+                    )
                 )
                 if move is not None:
                     moves.append(move)
                     outcomes[send.pk] = str(move.reason)
                     continue
-                if throttled:
+                if channel in throttled:
                     moves.append(_throttled(send, now=now))
                     outcomes[send.pk] = SendReason.THROTTLED
                     continue
@@ -273,9 +336,10 @@ def _send_locked(
                     send,
                     now=now,
                     expires_at=expiries[send.pk],
-                    gateway=gateway,
+                    gateway=gateways[channel],
                     callback=callback,
                     mark=mark,
+                    email=emails.get(send.pk),
                 )
                 if result.error_code == NOT_HANDED:
                     # Settled by the reconciler meanwhile (a batch slower than STUCK_AFTER):
@@ -284,12 +348,16 @@ def _send_locked(
                 elif result.error_code == THROTTLED:
                     # Each send would wait its 20 s for the rate in turn, and a batch that
                     # long outlives the reconciler's patience: the rest goes back with it.
-                    throttled = True
+                    throttled.add(channel)
                     moves.append(_throttled(send, now=now))
                     outcomes[send.pk] = SendReason.THROTTLED
                 elif result.outcome is Outcome.ACCEPTED:
                     accepted_at = timezone.now()
-                    flag = charter_flag(now, site=send.site, phone=send.contact.phone)  # type: ignore[union-attr]
+                    flag = (
+                        charter_flag(now, site=send.site, phone=send.contact.phone)  # type: ignore[union-attr]
+                        if channel == Channel.SMS
+                        else ""
+                    )
                     moves.append(
                         Move(
                             send,
@@ -298,14 +366,15 @@ def _send_locked(
                             fields={"provider_id": result.provider_id, "sent_at": accepted_at},
                         )
                     )
-                    sent.setdefault(key, []).append(accepted_at)
-                    messaged.append(send.contact.pk)  # type: ignore[union-attr]
+                    if not bridge:
+                        sent.setdefault(key, []).append(accepted_at)
+                    messaged.setdefault(channel, []).append(send.contact.pk)  # type: ignore[union-attr]
                     outcomes[send.pk] = "accepted"
                     logger.info("send %s accepted", send.pk)
                 else:
                     # Errors are few: each is settled as one send's would be.
                     outcomes[send.pk] = _record(
-                        send, result, gateway=gateway, expires_at=expiries[send.pk]
+                        send, result, gateway=gateways[channel], expires_at=expiries[send.pk]
                     )
         except BaseException as exc:  # raised again below, once the results are saved
             crash = exc
@@ -322,45 +391,100 @@ def _send_locked(
                 for send in going
                 if send.pk not in outcomes and send.handed_at is None
             )
+        finally:
+            for each in opened:
+                try:
+                    each.close()
+                except Exception:  # the messages were taken; a failed QUIT changes nothing
+                    logger.warning("closing the %s connection failed", each.name, exc_info=True)
         # What the provider took is written (and committed with the contacts' lock) even when
         # a later call of the batch raised.
         advance_many(moves, source="worker", claimed=True)
-        mark_all_messaged(contact_ids=messaged, at=timezone.now())
+        at = timezone.now()
+        mark_all_messaged(contact_ids=messaged.get(Channel.SMS, []), at=at)
+        if messaged.get(Channel.EMAIL):
+            _mark_emailed(contact_ids=messaged[Channel.EMAIL], at=at)
     if crash is not None:
         raise crash
     return outcomes
 
 
+def _in_parts(send: Send) -> bool:
+    """Whether ``send``'s channel sends a message of parts (subject, text, HTML, headers) whose
+    opt-out is its footer and headers: an email."""
+    return room(send.channel).opt_out_style is OptOutStyle.FOOTER
+
+
+def _open(gateway: Gateway) -> Gateway:
+    """Open the provider's connection for the batch (one SMTP session for all its emails).
+    Unreachable now, each message tries on its own and is retried as a transient error is."""
+    try:
+        gateway.open()
+    except Exception:
+        logger.warning("opening the %s connection failed", gateway.name, exc_info=True)
+    return gateway
+
+
+def _gateways(channels: set[Channel], *, given: Gateway | None) -> dict[Channel, Gateway]:
+    """The provider of each channel of a batch: ``given`` for its own channel (tests, the
+    reconciler), the configured one for the others."""
+    found = {Channel(given.channel): given} if given is not None else {}
+    for channel in channels:
+        if channel not in found:
+            found[channel] = room(channel).gateway()
+    return found
+
+
+def _mark_emailed(*, contact_ids: list[int], at: datetime) -> None:
+    """Date the last email the provider took for each contact (a later time only)."""
+    Contact.objects.filter(
+        Q(last_emailed_at__isnull=True) | Q(last_emailed_at__lt=at), pk__in=contact_ids
+    ).update(last_emailed_at=at)
+
+
+CONTACT_STATE = (
+    "phone",
+    "consent_status",
+    "unreachable_at",
+    "email",
+    "email_consent_status",
+    "email_unreachable_at",
+)
+"""What a batch reads again of its contacts under their lock: their addresses, consents and
+reachability on every channel."""
+
+
 @contextmanager
 def _contacts_lock(
     contact_ids: list[int],
-) -> Iterator[dict[int, tuple[str, datetime | None]]]:
-    """The contacts' consent and reachability, read now. On PostgreSQL the contacts stay
-    locked until the batch is written (in id order, so two batches never deadlock): one
-    worker at a time decides and sends for a contact, so two workers cannot both pass the
-    frequency cap. The embedded mode runs a single worker, and SQLite would hold its one
-    write lock for the whole batch's provider calls."""
+) -> Iterator[dict[int, tuple[Any, ...]]]:
+    """The contacts' addresses, consents and reachability (``CONTACT_STATE``), read now. On
+    PostgreSQL the contacts stay locked until the batch is written (in id order, so two batches
+    never deadlock): one worker at a time decides and sends for a contact, so two workers
+    cannot both pass the frequency cap. The embedded mode runs a single worker, and SQLite
+    would hold its one write lock for the whole batch's provider calls."""
     rows = Contact.objects.filter(pk__in=contact_ids).order_by("pk")
     if connection.vendor != "postgresql":
-        yield {
-            pk: (status, at)
-            for pk, status, at in rows.values_list("pk", "consent_status", "unreachable_at")
-        }
+        yield {pk: tuple(state) for pk, *state in rows.values_list("pk", *CONTACT_STATE)}
         return
     with transaction.atomic():
-        locked = rows.select_for_update().values_list("pk", "consent_status", "unreachable_at")
-        yield {pk: (status, at) for pk, status, at in locked}
+        locked = rows.select_for_update().values_list("pk", *CONTACT_STATE)
+        yield {pk: tuple(state) for pk, *state in locked}
 
 
 def _cap_and_hours(
     send: Send, *, sent: list[datetime], now: datetime, expires_at: datetime
 ) -> Move | None:
-    """The cap, then quiet hours, at send time, whatever was planned: the move that defers
-    or drops the send, or ``None`` when it may go now."""
+    """The cap of the send's channel, then quiet hours where they hold the channel, at send
+    time, whatever was planned: the move that defers or drops the send, or ``None`` when it may
+    go now."""
     assert send.contact is not None
-    capped_until = allowed_after(sent, site=send.site, at=now)
-    allowed_at = send_time(
-        capped_until, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}"
+    channel_room = room(send.channel)
+    capped_until = allowed_after(sent, site=send.site, at=now) if channel_room.cap_applies else now
+    allowed_at = (
+        send_time(capped_until, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}")
+        if channel_room.quiet_hours_apply(send.site)
+        else capped_until
     )
     if allowed_at <= now:
         return None
@@ -472,24 +596,30 @@ def _call(
     gateway: Gateway,
     callback: str,
     mark: Callable[[Send], bool],
+    email: RenderedEmail | None = None,
 ) -> SendResult:
-    """Hand the send to the provider, within the sender's rate, once its mark is written
-    (after the wait for the rate, so that a crash while waiting leaves it unmarked); a
-    transient ``throttled`` or ``not_handed`` result when it was not sent."""
+    """Hand the send to the provider of its channel, within the sender's rate, once its mark
+    is written (after the wait for the rate, so that a crash while waiting leaves it
+    unmarked); a transient ``throttled`` or ``not_handed`` result when it was not sent."""
     assert send.contact is not None
-    return deliver_sms(
-        OutgoingSms(
-            to=send.contact.phone,
-            body=send.body,
-            sender=send.site.sender,
-            status_callback=callback,
-            tag=f"relance-send-{send.pk}",
-            validity_seconds=max(1, int((expires_at - now).total_seconds())),
-        ),
+    channel_room = room(send.channel)
+    message = channel_room.outgoing(
+        to=channel_room.address(send.contact),
+        text=send.body,
+        subject=send.subject,
+        html=email.html if email else "",
+        headers=email.headers if email else None,
+        sender=channel_room.sender(send.site),
+        status_callback=callback,
+        tag=f"relance-send-{send.pk}",
+        validity_seconds=max(1, int((expires_at - now).total_seconds())),
+    )
+    return channel_room.send(
+        message,
         gateway=gateway,
         max_wait=20,
         handing=lambda: mark(send),
-        segments=send.segments,
+        segments=send.segments or None,
     )
 
 
@@ -564,12 +694,15 @@ def _record(
         send,
         status=SendStatus.FAILED,
         source="worker",
-        reason=refusal_reason(result.action),
+        reason=refusal_reason(result.action, channel=send.channel),
         detail=result.reason,
         error_code=result.error_code,
     )
     apply_provider_action(
-        contact_id=send.contact_id, action=result.action, error_code=result.error_code
+        contact_id=send.contact_id,
+        action=result.action,
+        error_code=result.error_code,
+        channel=send.channel,
     )
     return "failed"
 
@@ -580,31 +713,32 @@ def apply_provider_action(
     action: Action,
     error_code: str,
     message_sent_at: datetime | None = None,
+    channel: str = Channel.SMS,
 ) -> None:
-    """What a provider error means for the contact (none left once it was erased).
-
-    ``message_sent_at`` dates the message the error is about (a status callback may come late,
-    or be replayed): an error about a message older than the contact's latest consent change
-    says nothing about the consent the number has now, and is not applied to it.
+    """What a provider error about a message on ``channel`` means for the contact (none left
+    once it was erased): an unsubscribed address is revoked (``optin.consent.revoke``, whose
+    one guard ignores a report about a message older than the channel's latest consent
+    change, dated by ``message_sent_at``: a status callback may come late, or be replayed), an
+    unreachable one is marked so.
     """
     if contact_id is None:
         return
+    channel_room = room(channel)
     if action is Action.REVOKE_CONSENT:
         contact = Contact.objects.get(pk=contact_id)
-        changed_at = contact.consents.order_by("-created_at").values_list("created_at", flat=True)
-        latest = changed_at.first()
-        if message_sent_at is not None and latest is not None and latest > message_sent_at:
-            return
-        if is_live(status=contact.consent_status):
-            record_consent(
-                contact=contact,
-                status=ConsentStatus.REVOKED,
-                source=ConsentSource.PROVIDER,
-                text=f"The provider reported the number unsubscribed ({error_code}).",
-            )
+        email = channel_room.channel == Channel.EMAIL
+        revoke(
+            contact=contact,
+            channel=channel_room.channel,
+            source=ConsentSource.EMAIL_PROVIDER if email else ConsentSource.PROVIDER,
+            text=f"The provider reported the {'address' if email else 'number'} "
+            f"unsubscribed ({error_code}).",
+            reported_at=message_sent_at,
+        )
     elif action is Action.UNREACHABLE:
-        Contact.objects.filter(pk=contact_id, unreachable_at__isnull=True).update(
-            unreachable_at=timezone.now()
+        field = channel_room.unreachable_field
+        Contact.objects.filter(**{"pk": contact_id, f"{field}__isnull": True}).update(
+            **{field: timezone.now()}
         )
 
 
@@ -612,7 +746,8 @@ def _found_at_provider(send: Send, gateway: Gateway, *, source: str) -> bool:
     if send.contact is None or not gateway.lists_messages:
         return False
     since = (send.claimed_at or timezone.now()) - timedelta(minutes=1)
-    for message in gateway.recent_messages(to=send.contact.phone, since=since):
+    to = room(send.channel).address(send.contact)
+    for message in gateway.recent_messages(to=to, since=since):
         if message.body == send.body:
             mark_messaged(contact_id=send.contact_id, at=message.created_at or timezone.now())
             advance(
@@ -640,11 +775,15 @@ def reconcile_stuck(
     """
     gateway = gateway or get_gateway()
     counts = {"resumed": 0, "found": 0, "unknown": 0}
+    others: dict[str, Gateway] = {gateway.channel: gateway}
     cutoff = timezone.now() - stuck_after
     stuck = Send.objects.filter(status=SendStatus.SENDING, claimed_at__lte=cutoff).select_related(
         "contact"
     )
     for send in stuck:
+        if send.channel not in others:
+            others[send.channel] = room(send.channel).gateway()
+        provider = others[send.channel]
         with transaction.atomic():
             # Read again under the row's lock: a live worker's mark (a conditional update)
             # either came first, and the send is looked up, or finds the send taken back.
@@ -659,7 +798,7 @@ def reconcile_stuck(
             # Looked for at the provider first, where it lists its messages: a handed send
             # found there was sent, and so was an unmarked one whose mark a crash of the
             # database server lost (marks do not wait for the disk).
-            if send.body and _found_at_provider(send, gateway, source="reconciler"):
+            if send.body and _found_at_provider(send, provider, source="reconciler"):
                 counts["found"] += 1
                 continue
             if row[0] is None:  # never handed over: certainly not sent
@@ -681,7 +820,7 @@ def reconcile_stuck(
                 reason=SendReason.NOT_FOUND_AT_PROVIDER,
                 detail=(
                     "handed to the provider but not found in its messages; not resent"
-                    if gateway.lists_messages
+                    if provider.lists_messages
                     else "handed to the provider, which lists no messages; not resent"
                 ),
             )

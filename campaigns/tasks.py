@@ -6,7 +6,7 @@ from collections import Counter
 
 from celery import shared_task
 
-from campaigns import dispatch, rollups, sending
+from campaigns import bridge, dispatch, rollups, sending
 
 
 @shared_task(name="campaigns.tasks.dispatch_pass", ignore_result=True)
@@ -27,6 +27,12 @@ def deliver_sends(send_ids: list[int]) -> dict[str, int]:
 def deliver_send(send_id: int) -> str:
     """Send one due reminder (tasks enqueued one per send, before batches, still run)."""
     return sending.deliver(send_id=send_id)
+
+
+@shared_task(name="campaigns.tasks.plan_cart_email", ignore_result=True)
+def plan_cart_email(*, site_id: int, vid: str, email: str, attempt: int) -> bool:
+    """A shopper's ``email_cart`` whose cart was not recorded yet, looked for again."""
+    return bridge.plan_or_wait(site_id=site_id, vid=vid, email=email, attempt=attempt) is not None
 
 
 @shared_task(name="campaigns.tasks.reconcile_sends", ignore_result=True)

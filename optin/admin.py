@@ -7,13 +7,16 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from optin.consent import revoke
 from optin.erasure import erase_contact
 from optin.imports import ImportFileError, import_contacts
-from optin.models import Consent, Contact, VisitorLink
+from optin.models import Consent, ConsentSource, Contact, VisitorLink
+from retargeting.channels import Channel
 from retargeting.sites.access import sites_for
 from retargeting.sites.models import Site
 from retargeting.sites.scoped_admin import RecordAdmin, RecordInline, SiteScopedAdmin
 from retargeting.sites.times import shop_time_column
+from retargeting.web.privacy import client_ip, truncate_ip
 
 
 def _site(obj: Contact) -> Site:
@@ -27,6 +30,7 @@ def _contact_site(obj: Consent) -> Site:
 class ConsentInline(RecordInline, admin.TabularInline):
     model = Consent
     readonly_fields = [
+        "channel",
         "status",
         "source",
         "text",
@@ -51,19 +55,31 @@ class ImportForm(forms.Form):
 
 @admin.register(Contact)
 class ContactAdmin(SiteScopedAdmin):
-    list_display = ["__str__", "site", "first_name", "consent_status", "shop_created_at"]
-    list_filter = ["site", "consent_status"]
-    search_fields = ["phone", "first_name"]
+    list_display = [
+        "__str__",
+        "site",
+        "first_name",
+        "consent_status",
+        "email_consent_status",
+        "shop_created_at",
+    ]
+    list_filter = ["site", "consent_status", "email_consent_status"]
+    search_fields = ["phone", "email", "first_name"]
     # What the product records about a number (its consent, its confirmation, what the
     # provider said of it) is read here, never typed: a confirmation code typed in would let
     # anyone confirm a double opt-in the number's owner never answered.
     readonly_fields = [
         "consent_status",
+        "email_consent_status",
         "claimed_first_name",
         "confirmation_sent_at",
         "confirmation_code",
+        "email_confirmation_sent_at",
+        "email_confirmation_handed_at",
         "unreachable_at",
+        "email_unreachable_at",
         "last_messaged_at",
+        "last_emailed_at",
         "shop_created_at",
         "shop_last_messaged_at",
         "created_at",
@@ -77,7 +93,7 @@ class ContactAdmin(SiteScopedAdmin):
         "last_messaged_at", site_of=_site, description="last messaged (shop time)"
     )
     inlines = [ConsentInline]
-    actions = ["erase_selected"]
+    actions = ["erase_selected", "revoke_sms", "revoke_email"]
     change_list_template = "admin/optin/contact/change_list.html"
 
     def get_urls(self) -> list[URLPattern]:
@@ -123,7 +139,7 @@ class ContactAdmin(SiteScopedAdmin):
         if obj is not None:
             # Its consent was given by this number at this shop: another number, or another
             # shop, would be messaged on a consent it never gave.
-            fields += ["site", "phone"]
+            fields += ["site", "phone", "email"]
         return fields
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
@@ -148,10 +164,40 @@ class ContactAdmin(SiteScopedAdmin):
             )
         count = 0
         for contact in queryset.select_related("site"):
-            erase_contact(site=contact.site, raw_phone=contact.phone)
+            erase_contact(site=contact.site, raw_phone=contact.phone, raw_email=contact.email)
             count += 1
         self.message_user(request, f"{count} contact(s) erased.", messages.SUCCESS)
         return None
+
+    @admin.action(
+        description="Record an SMS opt-out the customer asked for (by phone, by mail…)",
+        permissions=["change"],
+    )
+    def revoke_sms(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._revoke(request, queryset, Channel.SMS)
+
+    @admin.action(
+        description="Record an email opt-out the customer asked for (by phone, by mail…)",
+        permissions=["change"],
+    )
+    def revoke_email(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        self._revoke(request, queryset, Channel.EMAIL)
+
+    def _revoke(self, request: HttpRequest, queryset: QuerySet[Contact], channel: str) -> None:
+        """A customer's request to stop, received by the shop: through the one revoke, with who
+        recorded it as its proof. Nothing here can give consent: only proof can."""
+        changed = 0
+        for contact in queryset:
+            row = revoke(
+                contact=contact,
+                channel=channel,
+                source=ConsentSource.ADMIN,
+                text=f"Opt-out recorded in the admin by {request.user.get_username()}",
+                ip=truncate_ip(client_ip(request)),
+                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            )
+            changed += row is not None
+        self.message_user(request, f"{changed} {channel} consent(s) revoked.", messages.SUCCESS)
 
 
 # Which browser is whose is decided by matching (optin.matching) only: a link typed here would

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,6 +13,12 @@ from optin.models import Consent, ConsentStatus, Contact
 from retargeting.channels import Channel
 
 LIVE_STATUSES = frozenset({ConsentStatus.GRANTED, ConsentStatus.CONFIRMED})
+
+STALE_AFTER = timedelta(seconds=1)
+"""The one guard against stale provider reports (``revoke``): a report is stale when the
+channel's latest consent change is at least this much later than the report's date. Providers
+date their events to the whole second, so a change within the same second as the opt-out is not
+taken as later than it: the opt-out wins (stopping is the safe side)."""
 
 
 class ConsentBlocked(Exception):
@@ -68,12 +74,8 @@ def record_consent(
     A confirmation by the owner makes a claimed first name (``gate``) the contact's.
     """
     field = STATUS_FIELD[Channel(channel)]
-    if (
-        status != ConsentStatus.REVOKED
-        and channel == Channel.SMS
-        and is_blocked(site_id=contact.site_id, e164=contact.phone)
-    ):
-        raise ConsentBlocked(f"{contact} said STOP before it was erased")
+    if status != ConsentStatus.REVOKED and _blocked(contact, channel):
+        raise ConsentBlocked(f"{contact} opted out before it was erased")
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if only_from is not None and getattr(locked, field) not in only_from:
@@ -101,6 +103,27 @@ def record_consent(
     return row
 
 
+def _blocked(contact: Contact, channel: str) -> bool:
+    if channel == Channel.EMAIL:
+        return bool(contact.email) and is_blocked(site_id=contact.site_id, email=contact.email)
+    return bool(contact.phone) and is_blocked(site_id=contact.site_id, e164=contact.phone)
+
+
+def _latest_change(contact: Contact, channel: str) -> datetime | None:
+    return (
+        Consent.objects.filter(contact_id=contact.pk, channel=channel)
+        .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+
+
+def is_stale(*, reported_at: datetime, latest_change: datetime | None) -> bool:
+    """Whether a provider's opt-out dated ``reported_at`` is older than the consent it would
+    revoke (``STALE_AFTER``): it then says nothing about the consent the address has now."""
+    return latest_change is not None and latest_change - reported_at >= STALE_AFTER
+
+
 def revoke(
     *,
     contact: Contact,
@@ -113,27 +136,28 @@ def revoke(
     at: datetime | None = None,
     reported_at: datetime | None = None,
 ) -> Consent | None:
-    """Revoke ``contact``'s consent on ``channel``: the one action every STOP, unsubscribe,
-    provider report, bounce-as-unsubscribe and erasure takes. Returns the new row, or None when
-    nothing changed (already revoked, or a stale report).
+    """Revoke ``contact``'s consent on ``channel`` (its number for SMS, its address for email):
+    the one action every STOP, unsubscribe, provider report, bounce-as-unsubscribe, the gate's
+    honoured withdrawals and erasure take. Returns the new row (the proof: source, wording,
+    address, user agent, the provider's or the reply's id), or None when nothing changed
+    (already revoked, or a stale report).
 
     ``reported_at``: when the provider dated the opt-out it reports (a webhook, its events list,
     a status callback about an older message). A report older than the channel's latest consent
-    change (a START, a new opt-in since) says nothing about the consent the address has now and
-    is not applied.
+    change by ``STALE_AFTER`` or more (a START, a new opt-in since) is not applied (``is_stale``);
+    one applied is dated when the provider says it happened (never in the future, never before
+    the change it follows, so the history stays in order). Without it (a STOP or a click
+    received now) the revocation is dated ``at`` or now. Any other channel is left as it is.
     """
-    # (First version: the one guard is being unified with the provider reports'.)
+    channel = Channel(channel)
     if status_of(contact, channel) == ConsentStatus.REVOKED:
         return None
     if reported_at is not None:
-        latest = (
-            contact.consents.filter(channel=channel)
-            .order_by("-created_at", "-id")
-            .values_list("created_at", flat=True)
-            .first()
-        )
-        if latest is not None and latest > reported_at:
+        reported_at = min(reported_at, timezone.now())
+        latest = _latest_change(contact, channel)
+        if is_stale(reported_at=reported_at, latest_change=latest):
             return None
+        at = max(reported_at, latest) if latest is not None else reported_at
     return record_consent(
         contact=contact,
         status=ConsentStatus.REVOKED,
@@ -141,7 +165,9 @@ def revoke(
         text=text,
         ip=ip,
         user_agent=user_agent,
-        inbound_message_id=inbound_message_id,
+        inbound_message_id=inbound_message_id[:64],
         at=at,
         channel=channel,
+        # Decided on the locked row: of two revocations racing, one writes the row.
+        only_from={Contact.NO_CONSENT, *(s for s in ConsentStatus.values if s != "revoked")},
     )

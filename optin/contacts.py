@@ -56,3 +56,38 @@ def mark_messaged(*, contact_id: int | None, at: datetime) -> None:
     Contact.objects.filter(
         Q(last_messaged_at__isnull=True) | Q(last_messaged_at__lt=at), pk=contact_id
     ).update(last_messaged_at=at)
+
+
+def get_or_create_email_contact(
+    *, site: Site, email: str, beside: Contact | None = None, first_name: str = ""
+) -> tuple[Contact, bool]:
+    """The site's contact for the normalised ``email``, created if new.
+
+    ``beside``: the contact of the number given with it, which takes the address when it has
+    none and no other contact has it (the gate decides when a door may ask this). An address
+    alone is a contact without a number, of the site's country.
+    """
+    first_name = first_name.strip()[:80]
+    found = Contact.objects.filter(site=site, email=email).first()
+    if found is not None:
+        return found, False
+    if beside is not None and not beside.email:
+        try:
+            with transaction.atomic():
+                if Contact.objects.filter(pk=beside.pk, email="").update(email=email):
+                    beside.email = email
+                    return beside, False
+        except IntegrityError:
+            pass  # another request gave the address a contact meanwhile
+        found = Contact.objects.filter(site=site, email=email).first()
+        if found is not None:
+            return found, False
+    try:
+        with transaction.atomic():
+            return Contact.objects.get_or_create(
+                site=site,
+                email=email,
+                defaults={"first_name": first_name, "region": site.country},
+            )
+    except IntegrityError:
+        return Contact.objects.get(site=site, email=email), False

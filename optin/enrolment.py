@@ -1,4 +1,5 @@
-"""Limits on the confirmation SMS that a number typed in a page can cause ("SMS pumping").
+"""Limits on the confirmation SMS (and emails) that a number or an address typed in a page
+can cause ("SMS pumping", and its email twin).
 
 Anyone who read a shop's public key can post identify events, each with another number: every
 new number on a double opt-in site costs a confirmation SMS. These limits bound what a stranger
@@ -75,12 +76,11 @@ def address_key(client_ip: str | None) -> str:
 
 def asks_consent(*, site: Site, event: dict[str, Any]) -> bool:
     """Whether an unauthenticated identify gives consent on a double opt-in site: one that
-    may cost a confirmation SMS, whichever number it names."""
-    return (
-        "phone" in event
-        and bool((event.get("consent") or {}).get("granted"))
-        and site.double_opt_in
-    )
+    may cost a confirmation SMS or email, whichever number or address it names (one identify
+    giving both spends the limits once: it is one request)."""
+    sms = "phone" in event and bool((event.get("consent") or {}).get("granted"))
+    email = "email" in event and bool((event.get("email_consent") or {}).get("granted"))
+    return (sms or email) and site.double_opt_in
 
 
 def _counters(site: Site, vid: str | None, client_ip: str | None) -> list[tuple[str, int]]:

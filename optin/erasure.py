@@ -1,5 +1,6 @@
-"""RGPD erasure: a contact's personal data removed everywhere, except a keyed hash of a
-number that said STOP, so that it is never messaged again.
+"""RGPD erasure: a contact's personal data removed everywhere, except a keyed hash of each
+address that opted out (a number that said STOP, an email address that unsubscribed), so that
+it is never messaged again on that channel.
 
 Erasure is for one site: another shop that knows the same number keeps its own rows, and the
 messages exchanged over a sender it shares with this site while it still knows the number.
@@ -18,12 +19,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from optin.confirmation import number_limit_keys
-from optin.models import Consent, ConsentSource, ConsentStatus, Contact, DoNotContact
+from optin.email_confirmation import address_limit_keys
+from optin.models import OPT_OUT_SOURCES, Consent, ConsentStatus, Contact, DoNotContact
 from optin.signals import contact_erasing
+from retargeting.channels import Channel
+from retargeting.channels.email_addresses import normalize_email
 from retargeting.gateways.models import InboundMessage, OutboxMessage
 from retargeting.sites.models import Site
 from retargeting.sites.senders import sites_sending_from
-from retargeting.sms.phones import InvalidPhone, mask, parse_phone
+from retargeting.sms.phones import InvalidPhone, mask, mask_email, parse_phone
 from retargeting.tracking.models import Event, Visitor
 from retargeting.web.ratelimit import forget
 
@@ -33,14 +37,26 @@ ERASED = "erased"
 
 
 def phone_hash(e164: str) -> str:
-    """The keyed hash of a number: not reversible without ERASURE_HASH_KEY."""
+    """The keyed hash of a number (or of a normalised email address): not reversible without
+    ERASURE_HASH_KEY."""
     key = settings.ERASURE_HASH_KEY.encode()
     return hmac.new(key, e164.encode(), hashlib.sha256).hexdigest()
 
 
-def is_blocked(*, site_id: int, e164: str) -> bool:
-    """Whether an erased number that said STOP asks to be messaged again."""
-    return DoNotContact.objects.filter(site_id=site_id, phone_hash=phone_hash(e164)).exists()
+def email_hash(email: str) -> str:
+    """The keyed hash of a normalised email address (its own channel's do-not-contact)."""
+    return phone_hash(email)
+
+
+def is_blocked(*, site_id: int, e164: str = "", email: str = "") -> bool:
+    """Whether an erased address that opted out asks to be messaged again: the number on SMS,
+    the email address (normalised) on email; each channel's entry blocks that channel only."""
+    found = Q(pk__in=[])
+    if e164:
+        found |= Q(channel=Channel.SMS, phone_hash=phone_hash(e164))
+    if email:
+        found |= Q(channel=Channel.EMAIL, phone_hash=email_hash(email))
+    return DoNotContact.objects.filter(found, site_id=site_id).exists()
 
 
 @dataclass(frozen=True)
@@ -52,58 +68,105 @@ class ErasureReport:
     visitors_deleted: int = 0
 
 
-def erase_contact(*, site: Site, raw_phone: str) -> ErasureReport:
-    """Remove every trace of a number from a site. Raises ``InvalidPhone``.
+def erase_contact(*, site: Site, raw_phone: str = "", raw_email: str = "") -> ErasureReport:
+    """Remove every trace of a number or an email address from a site. Raises
+    ``InvalidPhone`` or ``InvalidEmail`` (``ValueError`` when neither is given).
 
-    Gone: the contact and its consent history, the browsers it owned with their events and
-    carts, its sends (with their short links, clicks and history: receivers of
-    ``contact_erasing``), the messages exchanged with it over the site's sender, and the
-    rate-limit counts that hold the number. Identify and purchase events of other browsers
-    lose the number and the name. Conversions (order id, total) stay, linked to nothing.
+    The contact found by either address goes whole (its other address with it). Gone: the
+    contact and its consent history, the browsers it owned with their events and carts, its
+    sends (with their short links, clicks and history: receivers of ``contact_erasing``), the
+    messages exchanged with its number over the site's sender, and the rate-limit counts that
+    hold its addresses. Identify and purchase events of other browsers lose the number, the
+    address and the name. Conversions (order id, total) stay, linked to nothing. Each address
+    that opted out on its channel (``OPT_OUT_SOURCES``) is kept as a keyed hash on that channel.
     """
-    e164 = parse_phone(raw_phone, default_region=site.country).e164
+    e164 = parse_phone(raw_phone, default_region=site.country).e164 if raw_phone else ""
+    email = normalize_email(raw_email) if raw_email else ""
+    if not e164 and not email:
+        raise ValueError("a number or an email address to erase")
     with transaction.atomic():
-        contact = Contact.objects.filter(site=site, phone=e164).first()
-        said_stop = False
+        found = Q(pk__in=[])
+        if e164:
+            found |= Q(phone=e164)
+        if email:
+            found |= Q(email=email)
+        contacts = list(Contact.objects.filter(found, site=site))
+        blocked: list[tuple[str, str]] = []
         visitor_ids: list[int] = []
-        if contact is not None:
-            said_stop = contact.consents.filter(
-                status=ConsentStatus.REVOKED,
-                source__in=[
-                    ConsentSource.KEYWORD,
-                    ConsentSource.PROVIDER,
-                    ConsentSource.OPT_OUT_LINK,
-                ],
-            ).exists()
-            visitor_ids = list(contact.visitor_links.values_list("visitor_id", flat=True))
+        phones, emails = {e164} - {""}, {email} - {""}
+        for contact in contacts:
+            phones |= {contact.phone} - {""}
+            emails |= {contact.email} - {""}
+            opted_out = set(
+                contact.consents.filter(
+                    status=ConsentStatus.REVOKED, source__in=OPT_OUT_SOURCES
+                ).values_list("channel", flat=True)
+            )
+            if Channel.SMS in opted_out and contact.phone:
+                blocked.append((Channel.SMS, phone_hash(contact.phone)))
+            if Channel.EMAIL in opted_out and contact.email:
+                blocked.append((Channel.EMAIL, email_hash(contact.email)))
+            visitor_ids += list(contact.visitor_links.values_list("visitor_id", flat=True))
             contact_erasing.send(sender=Contact, contact_id=contact.pk, site_id=site.pk)
             contact.visitor_links.all().delete()
             Consent.objects.filter(contact=contact).erase()
             contact.delete()
-        if said_stop:
+        for channel, digest in blocked:
             DoNotContact.objects.get_or_create(
                 site=site,
-                phone_hash=phone_hash(e164),
+                channel=channel,
+                phone_hash=digest,
                 defaults={"reason": "stop", "created_at": timezone.now()},
             )
         # Their events and carts go with them (and the sends of those carts, by cascade).
         visitors = Visitor.objects.filter(site=site, pk__in=visitor_ids).delete()[1]
-        scrubbed = _scrub_events(site=site, e164=e164)
-        deleted = _delete_messages(site=site, e164=e164)
-    _forget_limits(site.pk, e164)
+        scrubbed = sum(_scrub_events(site=site, e164=phone) for phone in sorted(phones))
+        scrubbed += sum(_scrub_email_events(site=site, email=address) for address in emails)
+        deleted = sum(_delete_messages(site=site, e164=phone) for phone in sorted(phones))
+    for phone in phones:
+        _forget_limits(number_limit_keys(site.pk, phone), mask(phone))
+    for address in emails:
+        _forget_limits(address_limit_keys(site.pk, address), mask_email(address))
     return ErasureReport(
-        contact is not None, said_stop, scrubbed, deleted, visitors.get(Visitor._meta.label, 0)
+        bool(contacts), bool(blocked), scrubbed, deleted, visitors.get(Visitor._meta.label, 0)
     )
 
 
-def _forget_limits(site_id: int, e164: str) -> None:
-    """The rate-limit counts keyed by the number. With the cache away they stay until their
+def _forget_limits(keys: list[tuple[str, int]], masked: str) -> None:
+    """The rate-limit counts keyed by the address. With the cache away they stay until their
     window ends (a day at most): not a reason to undo the erasure."""
     try:
-        for key, window in number_limit_keys(site_id, e164):
+        for key, window in keys:
             forget(key=key, window_seconds=window)
     except Exception as exc:  # the cache (Redis) is away
-        logger.warning("rate-limit counts of %s not forgotten: %s", mask(e164), exc)
+        logger.warning("rate-limit counts of %s not forgotten: %s", masked, exc)
+
+
+def _scrub_email_events(*, site: Site, email: str) -> int:
+    """Identify, purchase and email-cart events that carry the address lose it, the name given
+    with it and the wording of its consent."""
+    count = 0
+    events = Event.objects.filter(site=site, payload__has_key="email")
+    for event in events.only("pk", "payload").iterator(chunk_size=2000):
+        payload = dict(event.payload)
+        raw = payload.get("email")
+        if not isinstance(raw, str) or raw.strip().lower() != email:
+            try:
+                if normalize_email(raw) != email:
+                    continue
+            except ValueError:
+                continue
+        for key in ("email", "first_name"):
+            if key in payload:
+                payload[key] = ERASED
+        if isinstance(payload.get("email_consent"), dict):
+            payload["email_consent"] = {**payload["email_consent"], "text": ERASED}
+        for key in ("proof", "email_proof"):
+            if key in payload:
+                payload[key] = ERASED
+        Event.objects.filter(pk=event.pk).update(payload=payload)
+        count += 1
+    return count
 
 
 def _scrub_events(*, site: Site, e164: str) -> int:

@@ -33,11 +33,12 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from optin import enrolment
-from optin.consent import ConsentBlocked, is_live, record_consent
-from optin.contacts import get_or_create_contact
+from optin.consent import ConsentBlocked, is_live, record_consent, revoke
+from optin.contacts import get_or_create_contact, get_or_create_email_contact
 from optin.matching import Method, enqueue_confirmation, link_visitor
 from optin.models import ConsentSource, ConsentStatus, Contact
-from optin.tokens import contact_for_token
+from optin.tokens import redeem
+from retargeting.channels import Channel
 from retargeting.sites.models import Site
 from retargeting.sms.phones import parse_phone
 from retargeting.tracking.models import Visitor
@@ -75,19 +76,43 @@ def identify(
     """
     if "token" in event:
         return _owner_token(site=site, visitor=visitor, token=event["token"], user_agent=user_agent)
-    if proof == Proof.SHOP_SERVER:
-        return _vouched(
-            site=site, visitor=visitor, event=event, ip=ip, user_agent=user_agent, source=source
-        )
-    return _claimed(
+    phone_contact: Contact | None = None
+    beside: Contact | None = None  # the contact an address given with the number may join
+    if "phone" in event:
+        if proof == Proof.SHOP_SERVER:
+            phone_contact = beside = _vouched(
+                site=site, visitor=visitor, event=event, ip=ip, user_agent=user_agent, source=source
+            )
+        else:
+            phone_contact, created = _claimed(
+                site=site,
+                visitor=visitor,
+                event=event,
+                relayed=relayed,
+                ip=ip,
+                user_agent=user_agent,
+                source=source,
+            )
+            # A claim's address joins only the number this very claim brought in: never one a
+            # contact already had (a stranger's address beside a customer's number would get
+            # her reminders once the stranger confirmed it).
+            beside = phone_contact if created else None
+    if "email" not in event:
+        return phone_contact
+    email_contact = _email(
         site=site,
-        visitor=visitor,
+        # The shop's server's link of the browser to the number stands; a claim's link is
+        # judged again (``matching``: it never moves a browser a claim or a server linked).
+        visitor=visitor if phone_contact is None or proof != Proof.SHOP_SERVER else None,
         event=event,
+        proof=proof,
+        beside=beside,
         relayed=relayed,
         ip=ip,
         user_agent=user_agent,
         source=source,
     )
+    return phone_contact if "phone" in event and phone_contact is not None else email_contact
 
 
 def _owner_token(
@@ -97,9 +122,18 @@ def _owner_token(
     soon after the tap (``optin.tokens``)."""
     if visitor is None:  # nothing to link: the token stays for its browser
         return None
-    contact = contact_for_token(token, site=site, user_agent=user_agent)
-    if contact is not None:
-        link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
+    redeemed = redeem(token, site=site, user_agent=user_agent)
+    if redeemed is None:
+        return None
+    contact = redeemed.contact
+    link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
+    if redeemed.requester_id is not None:
+        # The bridge: the address's owner opened the cart a browser asked to be emailed, so
+        # that browser is theirs too (a stranger who typed the address is never linked: the
+        # owner's tap is the proof, as for the tapping browser).
+        requester = Visitor.objects.filter(pk=redeemed.requester_id, site=site).first()
+        if requester is not None:
+            link_visitor(visitor=requester, contact=contact, method=Method.TOKEN)
     return contact
 
 
@@ -144,8 +178,10 @@ def _claimed(
     ip: str | None,
     user_agent: str,
     source: str | None,
-) -> Contact | None:
-    """What a shopper typed (a page, or a platform's checkout relayed by its webhook)."""
+) -> tuple[Contact | None, bool]:
+    """What a shopper typed (a page, or a platform's checkout relayed by its webhook); the
+    contact it names, and whether this claim created it (only then may an address typed with
+    it join it: ``identify``)."""
     consent = event.get("consent") or {}
     immediate = not site.double_opt_in
     # The site's daily confirmations, spent by every relayed consent whatever the number (a
@@ -158,33 +194,33 @@ def _claimed(
         and not enrolment.take_relayed_confirmation(site=site)
     ):
         logger.warning("site %s: a platform's claimed consent over the daily limit", site.pk)
-        return Contact.objects.filter(site=site, phone=event["phone"]).first()
+        return Contact.objects.filter(site=site, phone=event["phone"]).first(), False
     known = Contact.objects.filter(site=site, phone=event["phone"]).first()
     if known is not None and known.consent_status != Contact.NO_CONSENT:
         if relayed and consent.get("withdrawn") and is_live(status=known.consent_status):
             # The platform's own record says the customer unsubscribed there: stopping is the
             # safe side, so this claim is honoured (only a claim to stop, never one to start).
-            record_consent(
+            revoke(
                 contact=known,
-                status=ConsentStatus.REVOKED,
+                channel=Channel.SMS,
                 source=_RELAYED_SOURCES.get(consent.get("source", ""), ConsentSource.SERVER_API),
                 text=consent.get("text", ""),
                 ip=ip,
                 user_agent=user_agent,
             )
         logger.info("identify of a number with a consent state: a claim changes nothing")
-        return known
+        return known, False
     if not consent.get("granted"):
         # Nothing is started, so nothing is linked: a browser or a cart tied to a number
         # without consent would become hers the day the shop's server grants it.
         with transaction.atomic():
-            contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])
-        return contact
+            contact, created = get_or_create_contact(site=site, raw_phone=event["phone"])
+        return contact, created
     if contact_region(event["phone"], site) not in site.countries:
         logger.info("a claimed consent for a number outside the site's countries: not started")
-        return known
+        return known, False
     with transaction.atomic():
-        contact, _ = get_or_create_contact(site=site, raw_phone=event["phone"])
+        contact, created = get_or_create_contact(site=site, raw_phone=event["phone"])
         _keep_claimed_first_name(contact, event.get("first_name", ""))
         try:
             record_consent(
@@ -198,14 +234,111 @@ def _claimed(
             )
         except ConsentBlocked:
             logger.info("consent refused: the number said STOP before it was erased")
-            return contact
+            return contact, False
         if contact.consent_status != (
             ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING
         ):
-            return contact  # a concurrent door gave the number a state first
+            return contact, False  # a concurrent door gave the number a state first
         if not immediate:
             contact_id = contact.pk
             transaction.on_commit(lambda: enqueue_confirmation(contact_id))
+        if visitor is not None:
+            link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
+    return contact, created
+
+
+def _email(
+    *,
+    site: Site,
+    visitor: Visitor | None,
+    event: dict[str, Any],
+    proof: Proof,
+    beside: Contact | None,
+    relayed: bool,
+    ip: str | None,
+    user_agent: str,
+    source: str | None,
+) -> Contact | None:
+    """The event's email address and its own consent (``email_consent``), under the same
+    rules as a number's: the shop's server grants and links; a claim changes nothing about an
+    address with a consent state and starts the double opt-in (by email) of one without.
+    The SMS consent given with it is never read here: SMS consent never implies email consent,
+    nor the reverse."""
+    email = event["email"]
+    consent = event.get("email_consent") or {}
+    first_name = event.get("first_name", "")
+    if proof == Proof.SHOP_SERVER:
+        with transaction.atomic():
+            contact, _ = get_or_create_email_contact(
+                site=site, email=email, beside=beside, first_name=first_name
+            )
+            if consent.get("granted") and not is_live(status=contact.email_consent_status):
+                try:
+                    record_consent(
+                        contact=contact,
+                        status=ConsentStatus.GRANTED,
+                        source=source or ConsentSource.SERVER_API,
+                        text=consent.get("text", ""),
+                        ip=ip,
+                        user_agent=user_agent,
+                        channel=Channel.EMAIL,
+                    )
+                except ConsentBlocked:
+                    logger.info("consent refused: the address opted out before it was erased")
+            if visitor is not None:
+                link_visitor(visitor=visitor, contact=contact, method=Method.SERVER)
+        return contact
+    immediate = not site.double_opt_in
+    if (
+        relayed
+        and consent.get("granted")
+        and not immediate
+        and not enrolment.take_relayed_confirmation(site=site)
+    ):
+        logger.warning("site %s: a platform's claimed consent over the daily limit", site.pk)
+        return Contact.objects.filter(site=site, email=email).first()
+    known = Contact.objects.filter(site=site, email=email).first()
+    if known is not None and known.email_consent_status != Contact.NO_CONSENT:
+        if relayed and consent.get("withdrawn") and is_live(status=known.email_consent_status):
+            # The platform's own record says the customer unsubscribed there: honoured.
+            revoke(
+                contact=known,
+                channel=Channel.EMAIL,
+                source=_RELAYED_SOURCES.get(consent.get("source", ""), ConsentSource.SERVER_API),
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
+            )
+        logger.info("identify of an address with a consent state: a claim changes nothing")
+        return known
+    if not consent.get("granted"):
+        # Nothing started, nothing linked (as for a number without consent).
+        with transaction.atomic():
+            contact, _ = get_or_create_email_contact(site=site, email=email, beside=beside)
+        return contact
+    status = ConsentStatus.GRANTED if immediate else ConsentStatus.PENDING
+    with transaction.atomic():
+        contact, _ = get_or_create_email_contact(site=site, email=email, beside=beside)
+        _keep_claimed_first_name(contact, first_name)
+        try:
+            record_consent(
+                contact=contact,
+                status=status,
+                source=_claim_source(consent, relayed=relayed, source=source),
+                text=consent.get("text", ""),
+                ip=ip,
+                user_agent=user_agent,
+                only_from={Contact.NO_CONSENT},
+                channel=Channel.EMAIL,
+            )
+        except ConsentBlocked:
+            logger.info("consent refused: the address opted out before it was erased")
+            return contact
+        if contact.email_consent_status != status:
+            return contact  # a concurrent door gave the address a state first
+        if not immediate:
+            contact_id = contact.pk
+            transaction.on_commit(lambda: enqueue_confirmation(contact_id, Channel.EMAIL))
         if visitor is not None:
             link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
     return contact

@@ -1,5 +1,5 @@
-"""What each door does with a number, per kind of proof and the number's state: the gate's
-promise (``optin/gate.py``), in one table.
+"""What each door does with a number or an email address, per kind of proof and the
+address's state: the gate's promise (``optin/gate.py``), in one table.
 
 docs/consent.md shows ``render()`` between its ``gate-table`` markers; the test
 tests/optin/test_gate_table.py checks the page is this table and sends every built row through
@@ -34,15 +34,29 @@ class Row:
     """The door's HTTP status (the same for every state of a claim)."""
     note: str = ""
     built: bool = True
+    channel: str = "sms"
+    """Whose state the row is about: the number's (``sms``) or the email address's (``email``);
+    ``consent`` is that channel's, ``sms`` counts that channel's confirmations (SMS or emails)."""
 
 
-def _claim(door: str, answer: int, *, ties_new: bool | None = True) -> list[Row]:
-    """A claim that gives consent: it starts the double opt-in of a number without a state, and
-    changes nothing about a number that has one."""
+def _claim(
+    door: str, answer: int, *, ties_new: bool | None = True, channel: str = "sms"
+) -> list[Row]:
+    """A claim that gives consent: it starts the double opt-in of a number (or an address)
+    without a state, and changes nothing about one that has one."""
     return [
-        Row(door, Proof.CLAIM, "unknown", "pending", ties_new, 1, answer),
+        Row(door, Proof.CLAIM, "unknown", "pending", ties_new, 1, answer, channel=channel),
         *(
-            Row(door, Proof.CLAIM, state, state, False if ties_new is not None else None, 0, answer)
+            Row(
+                door,
+                Proof.CLAIM,
+                state,
+                state,
+                False if ties_new is not None else None,
+                0,
+                answer,
+                channel=channel,
+            )
             for state in STATES[1:]
         ),
     ]
@@ -176,17 +190,6 @@ TABLE: list[Row] = [
         for state in STATES[1:]
     ),
     Row(
-        "email identify (`email`, `email_consent`)",
-        None,
-        "any",
-        "—",
-        None,
-        0,
-        None,
-        "not built yet: it will hand its claims to the gate like the snippet",
-        built=False,
-    ),
-    Row(
         "PrestaShop module",
         None,
         "any",
@@ -198,7 +201,114 @@ TABLE: list[Row] = [
         "checkout must reach the gate as a claim",
         built=False,
     ),
+    # --- The bridge (`email_cart`): a browser's cart sent to a typed address. Its state is the
+    # address's (email consent); the rows hold whatever the same person's number is in.
+    *(
+        Row(
+            "bridge `email_cart` (`POST /t/e`, a typed email address)",
+            Proof.CLAIM,
+            state,
+            "none" if state == "unknown" else state,
+            False,
+            0,
+            204,
+            "the cart is emailed once (asked for: no consent needed, none given or changed); "
+            "the browser becomes the address's only when its owner taps that email's link "
+            "(the contact token: both browsers then)",
+            channel="email",
+        )
+        for state in STATES
+    ),
 ]
+
+# The email address's rows: the same promise per door, for an address and its email consent
+# (the number's consent is never read nor changed by them).
+EMAIL_TABLE: list[Row] = [
+    *_claim("email: snippet identify (`email`, `email_consent`)", 204, channel="email"),
+    *(
+        Row(
+            "email: server API identify (`email`, `email_consent`)",
+            Proof.SHOP_SERVER,
+            state,
+            "granted",
+            True,
+            0,
+            200,
+            "the shop vouches: consent given or given back (never after an erasure that "
+            "followed an unsubscribe)"
+            if state == "revoked"
+            else "",
+            channel="email",
+        )
+        for state in STATES
+    ),
+    *_claim(
+        "email: Shopify checkout webhook (email, `buyer_accepts_marketing`)", 200, channel="email"
+    ),
+    *_claim(
+        "email: WooCommerce order webhook (billing email, ticked named email field)",
+        200,
+        channel="email",
+    ),
+    Row(
+        "email: confirmation link (`/o/e/CODE`, its button)",
+        Proof.OWNER,
+        "unknown",
+        "unknown",
+        None,
+        0,
+        404,
+        "no link exists for an address we never wrote to: a forged one confirms nothing",
+        channel="email",
+    ),
+    *(
+        Row(
+            "email: confirmation link (`/o/e/CODE`, its button)",
+            Proof.OWNER,
+            state,
+            {"pending": "confirmed"}.get(state, state),
+            None,
+            0,
+            200,
+            {
+                "pending": "the owner's answer: only the latest email's link, within 7 days; "
+                "it ties no browser (a forwarded link gives nobody her carts)",
+                "revoked": "an unsubscribe stands: only a new consent and its confirmation "
+                "bring the address back",
+            }.get(state, "already consenting: nothing changed"),
+            channel="email",
+        )
+        for state in STATES[1:]
+    ),
+    Row(
+        "email: contact token (`_rl`, `identify` with `token`)",
+        Proof.OWNER,
+        "unknown",
+        "unknown",
+        None,
+        0,
+        204,
+        "no token exists for an address we never wrote to",
+        channel="email",
+    ),
+    *(
+        Row(
+            "email: contact token (`_rl`, `identify` with `token`)",
+            Proof.OWNER,
+            state,
+            state,
+            True,
+            0,
+            204,
+            "as for a number: the browser that first followed our link, once, soon after",
+            channel="email",
+        )
+        for state in STATES[1:]
+    ),
+]
+# The bridge's rows (`email_cart`: a cart sent to an address at the shopper's request) come in
+# a block of their own, after these.
+TABLE += EMAIL_TABLE
 
 _PROOF_WORDS = {
     Proof.OWNER: "owner",
@@ -215,8 +325,8 @@ END = "<!-- gate-table:end -->"
 def render() -> str:
     """The table as docs/consent.md shows it (between ``START`` and ``END``)."""
     lines = [
-        "| door | proof | the number is | consent after | browser, cart or order "
-        "becomes the number's | confirmation SMS | answer | note |",
+        "| door | proof | the number (address) is | consent after | browser, cart or order "
+        "becomes the number's (address's) | confirmation SMS (email) | answer | note |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in TABLE:

@@ -24,19 +24,22 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from optin.models import Contact, VisitorLink
-from optin.tasks import send_confirmation_sms
+from optin.tasks import send_confirmation_email, send_confirmation_sms
+from retargeting.channels import Channel
 from retargeting.tracking.models import Visitor
 
 logger = logging.getLogger(__name__)
 
 
-def enqueue_confirmation(contact_id: int) -> None:
-    """Queue the confirmation SMS; with the broker down, the next dispatch pass sends it."""
+def enqueue_confirmation(contact_id: int, channel: str = Channel.SMS) -> None:
+    """Queue the confirmation SMS (or email); with the broker down, the next dispatch pass
+    sends it."""
+    task = send_confirmation_email if channel == Channel.EMAIL else send_confirmation_sms
     try:
-        send_confirmation_sms.delay(contact_id)
+        task.delay(contact_id)
     except KombuOperationalError as exc:
         logger.warning(
-            "confirmation SMS of contact %s not queued (%s): the next dispatch pass sends it",
+            "confirmation of contact %s not queued (%s): the next dispatch pass sends it",
             contact_id,
             exc,
         )

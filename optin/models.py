@@ -38,6 +38,19 @@ class ConsentSource(models.TextChoices):
     EMAIL_PROVIDER = "email_provider", "Email provider (bounce, complaint, unsubscribe)"
 
 
+OPT_OUT_SOURCES = frozenset(
+    {
+        ConsentSource.KEYWORD,
+        ConsentSource.PROVIDER,
+        ConsentSource.OPT_OUT_LINK,
+        ConsentSource.UNSUBSCRIBE,
+        ConsentSource.EMAIL_PROVIDER,
+    }
+)
+"""A revocation from these is the address's own opt-out (a STOP, an unsubscribe, a provider's
+report of one): erased after it, the address stays blocked on that channel (optin.erasure)."""
+
+
 class Contact(models.Model):
     """A person a site may be allowed to message, by their addresses: a phone number in E.164
     and/or an email address, each with its own consent (``consent_status`` is the SMS one,

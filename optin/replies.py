@@ -10,10 +10,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 
-from optin.consent import record_consent
+from optin.consent import record_consent, revoke
 from optin.contacts import get_or_create_contact
 from optin.keywords import Keyword, classify
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact
+from retargeting.channels import Channel
 from retargeting.gateways.base import InboundSms
 from retargeting.sites.models import Language, Site
 from retargeting.sites.senders import sites_sending_from
@@ -75,7 +76,11 @@ def handle_reply(sms: InboundSms) -> str | None:
                 .get(pk=contact.pk)
             )
             status = _next_status(keyword, contact)
-            if status is not None:
+            if status == ConsentStatus.REVOKED:
+                _stop(contact, sms)
+                changed.append((contact, status))
+            elif status is not None:
+                # START and OUI touch the SMS consent only: never the contact's email consent.
                 record_consent(
                     contact=contact,
                     status=status,
@@ -110,14 +115,18 @@ def _stop_where_unknown(sms: InboundSms, sites: list[Site]) -> None:
             contact, _ = get_or_create_contact(site=site, raw_phone=sms.sender)
         except InvalidPhone:
             return  # not a mobile number any shop could message
-        if contact.consent_status != ConsentStatus.REVOKED:
-            record_consent(
-                contact=contact,
-                status=ConsentStatus.REVOKED,
-                source=ConsentSource.KEYWORD,
-                text=sms.body[:500],
-                inbound_message_id=sms.provider_id,
-            )
+        _stop(contact, sms)
+
+
+def _stop(contact: Contact, sms: InboundSms) -> None:
+    """A STOP revokes the number's SMS consent (its email consent is the address's own)."""
+    revoke(
+        contact=contact,
+        channel=Channel.SMS,
+        source=ConsentSource.KEYWORD,
+        text=sms.body[:500],
+        inbound_message_id=sms.provider_id,
+    )
 
 
 def _next_status(keyword: Keyword, contact: Contact) -> ConsentStatus | None:

@@ -17,6 +17,7 @@ def erase_inactive_prospects(*, now: datetime | None = None) -> int:
     inactive = (
         Contact.objects.filter(updated_at__lt=cutoff)
         .exclude(last_messaged_at__gte=cutoff)
+        .exclude(last_emailed_at__gte=cutoff)
         .exclude(consents__created_at__gte=cutoff)
         .exclude(visitor_links__visitor__last_seen_at__gte=cutoff)
         .select_related("site")
@@ -24,6 +25,6 @@ def erase_inactive_prospects(*, now: datetime | None = None) -> int:
     )
     count = 0
     for contact in inactive.iterator():
-        erase_contact(site=contact.site, raw_phone=contact.phone)
+        erase_contact(site=contact.site, raw_phone=contact.phone, raw_email=contact.email)
         count += 1
     return count

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core import signing
@@ -44,22 +45,46 @@ def _agent_digest(user_agent: str) -> str:
     return hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def make_token(contact: Contact, *, user_agent: str) -> str:
-    """A token for one tap on a link to ``contact``, by the browser sending ``user_agent``."""
+def make_token(contact: Contact, *, user_agent: str, requester_id: int | None = None) -> str:
+    """A token for one tap on a link to ``contact``, by the browser sending ``user_agent``.
+
+    ``requester_id``: the visitor (browser) that asked for the message the link is in (the
+    bridge: a cart sent to an address at a shopper's request). The owner's tap proves that
+    browser theirs too, through the same token (``redeem``)."""
     nonce = secrets.token_urlsafe(12)
     value = f"{contact.site_id}.{contact.pk}.{nonce}.{_agent_digest(user_agent)}"
+    if requester_id is not None:
+        value += f".{requester_id}"
     return signing.TimestampSigner(salt=SALT).sign(value)
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    """What an honoured token proves: ``contact`` is the tapping browser's, and the browser
+    that asked for the message (``requester_id``, the bridge's) is theirs too."""
+
+    contact: Contact
+    requester_id: int | None = None
 
 
 def contact_for_token(token: str, *, site: Site, user_agent: str) -> Contact | None:
     """The contact a token names, if it is genuine, for ``site``, presented by the browser
     that tapped within :data:`WINDOW`, and not used before; using it spends it."""
+    redeemed = redeem(token, site=site, user_agent=user_agent)
+    return redeemed.contact if redeemed is not None else None
+
+
+def redeem(token: str, *, site: Site, user_agent: str) -> Redeemed | None:
+    """:func:`contact_for_token`, with the asking browser a bridge's token names."""
     try:
         value = signing.TimestampSigner(salt=SALT).unsign(
             token, max_age=int(WINDOW.total_seconds())
         )
-        site_part, contact_part, nonce, agent = value.split(".")
+        site_part, contact_part, nonce, agent, *rest = value.split(".")
         site_id, contact_id = int(site_part), int(contact_part)
+        requester_id = int(rest[0]) if rest else None
+        if len(rest) > 1:
+            return None
     except (signing.BadSignature, ValueError):
         return None
     if site_id != site.pk or not secrets.compare_digest(agent, _agent_digest(user_agent)):
@@ -74,4 +99,4 @@ def contact_for_token(token: str, *, site: Site, user_agent: str) -> Contact | N
     except IntegrityError:  # used already, perhaps by a concurrent request
         return None
     UsedToken.objects.filter(used_at__lt=now - KEEP_USED).delete()
-    return contact
+    return Redeemed(contact=contact, requester_id=requester_id)

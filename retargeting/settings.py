@@ -379,6 +379,12 @@ EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=395)
 PROSPECT_RETENTION_DAYS = env.int("PROSPECT_RETENTION_DAYS", default=1095)
 # Event requests per minute from one visitor id (a browser flushes a few times a minute).
 COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=120)
+# The bridge (`email_cart`: a shopper asks for the cart by email) per day (UTC): from one
+# browser, to one address, and for one site. Over a browser's or the site's limit the answer is
+# 429; over an address's, 204 and nothing sent (so nobody learns what others asked). 0: no limit.
+EMAIL_CART_PER_VISITOR_PER_DAY = env.int("EMAIL_CART_PER_VISITOR_PER_DAY", default=3)
+EMAIL_CART_PER_ADDRESS_PER_DAY = env.int("EMAIL_CART_PER_ADDRESS_PER_DAY", default=3)
+EMAIL_CART_PER_SITE_PER_DAY = env.int("EMAIL_CART_PER_SITE_PER_DAY", default=1000)
 # Seconds the collector waits for the next bytes of a body shorter so far than its
 # Content-Length, in both servers; then 408 and the connection is closed (nothing stored).
 COLLECTOR_BODY_TIMEOUT = env.float("COLLECTOR_BODY_TIMEOUT", default=10.0)

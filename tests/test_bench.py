@@ -122,6 +122,19 @@ def test_the_dispatch_benchmark_runs_at_a_tiny_size():
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+def test_the_email_benchmark_runs_at_a_tiny_size():
+    # 30 emails timed on each side, after each side's untimed first batch (100).
+    figures = _run_bench_script("email_sending.py", "30")
+    assert figures["email_one_process_warm_up"] == 100
+    assert figures["email_one_process_accepted"] == 30
+    # The server got every message of both sides: Relance's 130 and the bare loop's 130.
+    assert figures["email_smtp_received"] == 260
+    assert figures["bare_smtplib_emails_per_second"] > 0
+    assert figures["email_send_vs_bare_smtplib"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
 def test_the_dashboard_benchmark_runs_at_a_tiny_size():
     figures = _run_bench_script("dashboard.py", "300")
     assert figures["dashboard_sends"] == 300

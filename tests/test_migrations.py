@@ -8,6 +8,9 @@ constant default), no column changes type in place, and data is filled in batche
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -192,6 +195,63 @@ def test_the_cookie_consent_migration_gives_existing_shops_their_countrys_defaul
                 ("DE", "required"),
                 ("FR", "required"),
                 ("US", "not_required"),
+            ]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_channel_migration_keeps_each_days_funnel_as_the_whole_and_as_smss_part():
+    loader = MigrationLoader(connection)
+    (target,) = [key for key in loader.disk_migrations if key[1].endswith("_figures_by_channel")]
+    (before,) = [
+        key for key in loader.disk_migrations[target].dependencies if key[0] == "campaigns"
+    ]
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([before])
+        old = MigrationExecutor(connection)._create_project_state(with_applied_migrations=True).apps
+        Site = old.get_model("sites", "Site")
+        DailyFigures = old.get_model("campaigns", "DailyFigures")
+        DayMember = old.get_model("campaigns", "DayMember")
+        site = Site.objects.create(
+            name="Old", public_key="pk_old", secret_key_hash="x" * 64, time_zone="UTC"
+        )
+        for day in (date(2026, 11, 9), date(2026, 11, 10)):
+            DailyFigures.objects.create(
+                site=site,
+                basis="abandoned",
+                day=day,
+                abandoned=10,
+                reachable=8,
+                held_out=1,
+                holdout_converted=1,
+                sent=7,
+                messages=7,
+                cost=Decimal("0.315"),
+                contacts=6,
+                computed_at=datetime(2026, 11, 11, tzinfo=UTC),
+            )
+            DayMember.objects.create(site=site, kind="messaged", day=day, member=42)
+        DayMember.objects.create(site=site, kind="clicked", day=day, member=7)
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate([target])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT channel, abandoned, reachable, held_out, sent, messages, contacts "
+                "FROM campaigns_dailyfigures WHERE day = '2026-11-10' ORDER BY channel"
+            )
+            assert cursor.fetchall() == [("", 10, 8, 1, 7, 7, 6), ("sms", 0, 0, 0, 7, 7, 6)]
+            cursor.execute("SELECT kind, channel FROM campaigns_daymember ORDER BY kind, channel")
+            assert cursor.fetchall() == [
+                ("clicked", "sms"),
+                ("messaged", ""),
+                ("messaged", ""),
+                ("messaged", "sms"),
+                ("messaged", "sms"),
             ]
     finally:
         executor = MigrationExecutor(connection)

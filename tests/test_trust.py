@@ -818,3 +818,230 @@ def test_a_stop_to_a_shared_sender_holds_for_shops_that_never_knew_the_number(cl
         assert collect(client, shop_b, identify("+33698765432"), vid="w" * 20).status_code == 204
     assert Contact.objects.get(site=shop_b, phone=CUSTOMER).consent_status == "revoked"
     assert Contact.objects.get(site=shop_b, phone="+33698765432").consent_status == "pending"
+
+
+# --- Email: every attack above, for an email address ----------------------------------------
+
+CUSTOMER_EMAIL = "marie@example.fr"
+
+
+def email_identify(address, *, first_name="Marie"):
+    return {
+        "type": "identify",
+        "email": address,
+        "first_name": first_name,
+        "email_consent": {"granted": True, "text": "J'accepte les emails", "source": "footer"},
+    }
+
+
+def emails_to(address):
+    from django.core import mail
+
+    return [message for message in mail.outbox if message.to == [address]]
+
+
+def _new_address(index):
+    return f"new{index}@example.fr"
+
+
+def server_identify_email(client, site, *, email, vid=None):
+    body = {
+        "email": email,
+        "first_name": "Marie",
+        "email_consent": {"granted": True, "text": "J'accepte les emails", "source": "account"},
+    }
+    if vid:
+        body["vid"] = vid
+    return client.post(
+        "/api/v1/identify",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {site.secret}",
+    )
+
+
+@pytest.fixture
+def consenting_address(client, shop):
+    """A customer the shop's server identified by email address, with email consent."""
+    with time_machine.travel(MORNING - timedelta(days=3), tick=False):
+        answer = server_identify_email(client, shop, email=CUSTOMER_EMAIL, vid=CUSTOMER_VID)
+        assert answer.status_code == 200
+    return Contact.objects.get(site=shop, email=CUSTOMER_EMAIL)
+
+
+def test_a_stranger_who_types_a_consenting_address_gets_no_email_sent_to_it(
+    client, shop, consenting_address
+):
+    with time_machine.travel(MORNING, tick=False):
+        typed = email_identify("Marie@Example.FR", first_name="Idiot")
+        assert collect(client, shop, typed).status_code == 204
+        assert collect(client, shop, cart()).status_code == 204
+    assert not VisitorLink.objects.filter(visitor__vid=ATTACKER_VID).exists()
+    consenting_address.refresh_from_db()
+    assert consenting_address.first_name == "Marie"
+    assert consenting_address.consents.count() == 1
+    assert emails_to(CUSTOMER_EMAIL) == []
+    # Control: a new address from the same page starts its double opt-in, one email.
+    with time_machine.travel(MORNING, tick=False):
+        assert (
+            collect(client, shop, email_identify("paul@example.fr"), vid="p" * 32).status_code
+            == 204
+        )
+    assert Contact.objects.get(email="paul@example.fr").email_consent_status == "pending"
+    assert len(emails_to("paul@example.fr")) == 1
+
+
+def test_a_stranger_cannot_undo_an_unsubscribe_through_the_snippet(
+    client, shop, consenting_address
+):
+    from optin.consent import revoke
+
+    revoke(contact=consenting_address, channel="email", source=ConsentSource.UNSUBSCRIBE)
+    rows = Consent.objects.count()
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, email_identify(CUSTOMER_EMAIL)).status_code == 204
+    consenting_address.refresh_from_db()
+    assert consenting_address.email_consent_status == ConsentStatus.REVOKED
+    assert Consent.objects.count() == rows
+    assert emails_to(CUSTOMER_EMAIL) == []
+    # Control: the shop's server (its secret key) may restore it.
+    assert server_identify_email(client, shop, email=CUSTOMER_EMAIL).status_code == 200
+    consenting_address.refresh_from_db()
+    assert consenting_address.email_consent_status == ConsentStatus.GRANTED
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_one_browser_gets_at_most_its_daily_confirmation_emails(client, shop):
+    limit = shop.confirmations_per_visitor_per_day
+    answers = [
+        collect(client, shop, email_identify(_new_address(i)), ip=f"198.51.100.{i}").status_code
+        for i in range(limit + 2)
+    ]
+    assert answers == [204] * limit + [429, 429]
+    from django.core import mail
+
+    assert len(mail.outbox) == limit
+    assert Contact.objects.count() == limit
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_one_client_address_gets_at_most_its_daily_confirmation_emails(client, shop):
+    limit = shop.confirmations_per_ip_per_day
+    answers = [
+        collect(client, shop, email_identify(_new_address(i)), vid=f"visitor{i:025d}").status_code
+        for i in range(limit + 1)
+    ]
+    assert answers == [204] * limit + [429]
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_numbers_and_addresses_share_the_sites_daily_confirmations(client, shop):
+    Site.objects.filter(pk=shop.pk).update(confirmations_per_day=2)
+    first = collect(client, shop, identify(_new_number(1)), vid="a" * 20, ip="198.51.100.1")
+    second = collect(client, shop, email_identify(_new_address(1)), vid="b" * 20, ip="198.51.100.2")
+    third = collect(client, shop, email_identify(_new_address(2)), vid="c" * 20, ip="198.51.100.3")
+    assert [first.status_code, second.status_code, third.status_code] == [204, 204, 429]
+    assert not Contact.objects.filter(email=_new_address(2)).exists()
+
+
+@time_machine.travel(MORNING, tick=False)
+def test_the_limits_never_tell_a_known_address_from_an_unknown_one(client, shop):
+    known = _new_address(1)
+    server_identify_email(client, shop, email=known)
+
+    def probe(address, vid, ip):
+        answers = [collect(client, shop, email_identify(address), vid=vid, ip=ip).status_code]
+        for i in range(3):
+            fresh = _new_address(10 + i + (0 if address == known else 10))
+            answers.append(collect(client, shop, email_identify(fresh), vid=vid, ip=ip).status_code)
+        return answers
+
+    assert (
+        probe(known, "k" * 32, "198.51.100.1")
+        == probe(_new_address(2), "u" * 32, "198.51.100.2")
+        == [204, 204, 204, 429]
+    )
+    assert emails_to(known) == []  # control: the new addresses got theirs
+    assert len(emails_to(_new_address(2))) == 1
+
+
+def test_a_platforms_claimed_email_consent_for_a_consenting_address_ties_nothing(
+    client, shop, consenting_address
+):
+    """A Shopify guest checkout with the customer's address and the box ticked: a claim."""
+    from retargeting.platforms.connections import connect
+    from tests.optin.test_gate_table import SHOPIFY_CHECKOUT, _sign
+
+    connection = connect(site=shop, platform="shopify", secret="gate-table-secret")
+    checkout = {**SHOPIFY_CHECKOUT, "buyer_accepts_marketing": True, "email": CUSTOMER_EMAIL}
+    checkout["customer"] = {**SHOPIFY_CHECKOUT["customer"], "id": 999}
+    raw = json.dumps(checkout).encode()
+    answer = client.post(
+        urlsplit(connection.webhook_url).path,
+        data=raw,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC="checkouts/create",
+        HTTP_X_SHOPIFY_HMAC_SHA256=_sign(raw),
+    )
+    assert answer.status_code == 200
+    cart = Cart.objects.get(external_id=SHOPIFY_CHECKOUT["token"])
+    assert not VisitorLink.objects.filter(visitor=cart.visitor).exists()
+    assert consenting_address.consents.count() == 1 and emails_to(CUSTOMER_EMAIL) == []
+
+
+def test_a_confirmation_link_forwarded_or_posted_ties_no_browser(client, shop):
+    """Token fixation for an email's link: the confirmation link confirms the address (its
+    owner's answer) and ties nobody's browser to it, whoever opens it."""
+    with time_machine.travel(MORNING, tick=False):
+        collect(client, shop, email_identify(CUSTOMER_EMAIL), vid=CUSTOMER_VID)
+    (message,) = emails_to(CUSTOMER_EMAIL)
+    path = "/o/e/" + message.body.split("/o/e/", 1)[1].split()[0]
+    with time_machine.travel(MORNING + timedelta(minutes=5), tick=False):
+        for _ in range(3):  # posted for others: every follower opens and presses it
+            assert client.post(path, HTTP_USER_AGENT="Follower").status_code == 200
+            assert collect(client, shop, cart(), vid=ATTACKER_VID).status_code == 204
+    contact = Contact.objects.get(email=CUSTOMER_EMAIL)
+    assert contact.email_consent_status == ConsentStatus.CONFIRMED
+    assert contact.consents.filter(status="confirmed").count() == 1
+    assert not VisitorLink.objects.filter(visitor__vid=ATTACKER_VID).exists()
+    # Control: the browser that typed the address is hers.
+    assert VisitorLink.objects.get(contact=contact).visitor.vid == CUSTOMER_VID
+
+
+def test_an_email_contacts_token_is_honoured_once(client, shop, consenting_address):
+    from optin.tokens import make_token
+
+    with time_machine.travel(MORNING, tick=False):
+        token = {"type": "identify", "token": make_token(consenting_address, user_agent="")}
+        assert collect(client, shop, token, vid=ATTACKER_VID).status_code == 204
+        assert (
+            collect(client, shop, token, vid="follower000000000000000000000000").status_code == 204
+        )
+    # The first browser is hers (the owner's tap); the same token again ties no other.
+    assert VisitorLink.objects.get(visitor__vid=ATTACKER_VID).contact == consenting_address
+    assert not VisitorLink.objects.filter(visitor__vid="follower000000000000000000000000").exists()
+
+
+def test_a_strangers_address_typed_with_a_customers_number_never_joins_her_contact(
+    client, shop, consenting_customer
+):
+    """Her number and his own address in one identify: his address stays his own contact, so
+    confirming it gives him none of her carts."""
+    both = {**identify("06 12 34 56 78"), **email_identify("stranger@example.fr")}
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, both).status_code == 204
+    consenting_customer.refresh_from_db()
+    assert consenting_customer.email == ""
+    his = Contact.objects.get(email="stranger@example.fr")
+    assert his.pk != consenting_customer.pk and his.phone == ""
+    assert not VisitorLink.objects.filter(contact=consenting_customer, visitor__vid=ATTACKER_VID)
+    # Control: a new number with an address joins them in one contact.
+    new = {**identify("06 98 76 54 32"), **email_identify("paul@example.fr")}
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, new, vid="p" * 32).status_code == 204
+    paul = Contact.objects.get(phone="+33698765432")
+    assert (paul.email, paul.consent_status, paul.email_consent_status) == (
+        "paul@example.fr",
+        "pending",
+        "pending",
+    )

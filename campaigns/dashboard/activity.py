@@ -17,18 +17,29 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
-from campaigns.dashboard.explanations import FILTERABLE, explain, reason_label, tone
+from campaigns.dashboard.explanations import (
+    FILTERABLE,
+    channel_label,
+    explain,
+    reason_label,
+    tone,
+    why_no_email,
+    why_no_sms,
+)
 from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.figures import bounds
 from campaigns.models import Conversion, Send
 from campaigns.send_states import NOT_SENT, TAKEN, WAITING
 from campaigns.sms_text import format_money
 from optin.models import Contact
+from retargeting.channels import Channel
+from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.access import visible_to
 from retargeting.sites.models import Site
-from retargeting.sms.phones import InvalidPhone, mask, parse_phone
+from retargeting.sms.phones import InvalidPhone, mask, mask_email, parse_phone
 
 PAGE_SIZE = 50
+FILTERS = ("q", "status", "reason", "channel", "start", "end")
 STATUS_GROUPS = {
     "waiting": WAITING,
     "sent": TAKEN,
@@ -54,8 +65,8 @@ def _within(site: Site, params: Mapping[str, str], field: str) -> Q:
 
 def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
     """The site's sends matching the list's filters: ``q`` (a phone number in any format,
-    its last digits, a cart id or ``#send-id``), ``status`` (a group), ``reason``, and the
-    ``start``/``end`` days the send was planned on."""
+    its last digits, an email address, a cart id or ``#send-id``), ``status`` (a group),
+    ``reason``, ``channel``, and the ``start``/``end`` days the send was planned on."""
     sends = Send.objects.filter(site=site)
     query = params.get("q", "").strip()
     if query:
@@ -66,6 +77,9 @@ def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
     reason = params.get("reason", "")
     if reason:
         sends = sends.filter(reason=reason)
+    channel = params.get("channel", "")
+    if channel in Channel.values:
+        sends = sends.filter(channel=channel)
     return (
         sends.filter(_within(site, params, "planned_at"))
         .select_related("contact", "step__flow", "cart")
@@ -76,6 +90,11 @@ def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
 def _match(site: Site, query: str) -> Q:
     if query.startswith("#") and query[1:].isdigit():
         return Q(pk=int(query[1:]))
+    if "@" in query:
+        try:
+            return Q(contact__email=normalize_email(query))
+        except InvalidEmail:
+            return Q(contact__email=query.lower())
     try:
         phone = parse_phone(query, default_region=site.country).e164
         return Q(contact__phone=phone)
@@ -91,14 +110,15 @@ def _match(site: Site, query: str) -> Q:
 @dashboard_page
 def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     site = frame.site
-    params = {key: request.GET.get(key, "") for key in ("q", "status", "reason", "start", "end")}
+    params = {key: request.GET.get(key, "") for key in FILTERS}
     page = Paginator(search_sends(site=site, params=params), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     rows = [
         {
             "send": send,
-            "phone": mask(send.contact.phone) if send.contact else _("erased"),
+            "phone": address(send) if send.contact else _("erased"),
+            "channel": channel_label(send.channel),
             "why": explain(send, time_zone=site.time_zone),
             "tone": tone(send.status),
         }
@@ -112,6 +132,7 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             rows=rows,
             params=params,
             reasons=[(reason.value, reason.label) for reason in FILTERABLE],
+            channels=[(value, channel_label(value)) for value in Channel.values],
             groups=[
                 ("waiting", _("Waiting")),
                 ("sent", _("Sent")),
@@ -120,6 +141,17 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             query_string=_query_string(site, params),
         ),
     )
+
+
+def address(send: Send) -> str:
+    """The masked address ``send`` goes to: the number for an SMS, the email address for an
+    email (masked for the list, the exports and the logs alike)."""
+    contact = send.contact
+    if contact is None:
+        return ""
+    if send.channel == Channel.EMAIL:
+        return mask_email(contact.email) if contact.email else ""
+    return mask(contact.phone) if contact.phone else ""
 
 
 def _query_string(site: Site, params: dict[str, str]) -> str:
@@ -140,7 +172,11 @@ def send_detail(request: HttpRequest, send_id: int, *, frame: Frame) -> HttpResp
         frame.context(
             send=send,
             why=explain(send, time_zone=frame.site.time_zone),
-            history=[(event, reason_label(event.reason)) for event in send.history.all()],
+            channel=channel_label(send.channel),
+            history=[
+                (event, reason_label(event.reason, channel=send.channel))
+                for event in send.history.all()
+            ],
             link=link,
             clicks=list(link.clicks.order_by("at")) if link else [],
             cost=(
@@ -167,9 +203,15 @@ def contact_detail(request: HttpRequest, contact_id: int, *, frame: Frame) -> Ht
         .order_by("-planned_at")
     )
     messages = [
-        (send, explain(send, time_zone=frame.site.time_zone), list(send.history.all()))
+        (
+            send,
+            explain(send, time_zone=frame.site.time_zone),
+            list(send.history.all()),
+            channel_label(send.channel),
+        )
         for send in sends
     ]
+    consents = list(contact.consents.order_by("created_at", "pk"))
     conversions = [
         (conversion, format_money(conversion.total, conversion.currency, frame.site.language))
         for conversion in Conversion.objects.filter(contact=contact).order_by("-occurred_at")
@@ -179,7 +221,9 @@ def contact_detail(request: HttpRequest, contact_id: int, *, frame: Frame) -> Ht
         "campaigns/contact.html",
         frame.context(
             contact=contact,
-            consents=list(contact.consents.order_by("created_at", "pk")),
+            consents=[(consent, channel_label(consent.channel)) for consent in consents],
+            no_sms=why_no_sms(contact),
+            no_email=why_no_email(contact, consents),
             messages=messages,
             conversions=conversions,
         ),
@@ -228,7 +272,7 @@ def _iso(value: datetime | None, zone: ZoneInfo) -> str:
 def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse:
     """The sends the list shows with the same filters, as CSV (times in the site's zone)."""
     site, zone = frame.site, ZoneInfo(frame.site.time_zone)
-    params = {key: request.GET.get(key, "") for key in ("q", "status", "reason", "start", "end")}
+    params = {key: request.GET.get(key, "") for key in FILTERS}
     header = [
         "send_id",
         "planned_at",
@@ -239,8 +283,11 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
         "detail",
         "flow",
         "step",
+        "channel",
         "contact_id",
         "phone",
+        "email",
+        "subject",
         "cart_id",
         "cart_total",
         "currency",
@@ -261,8 +308,13 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
                 send.reason_detail,
                 send.step.flow.slug,
                 send.step.position,
+                send.channel,
                 send.contact_id or "",
-                _Ours(mask(send.contact.phone)) if send.contact else "",
+                _Ours(mask(send.contact.phone)) if send.contact and send.contact.phone else "",
+                _Ours(mask_email(send.contact.email))
+                if send.contact and send.contact.email
+                else "",
+                send.subject,
                 send.cart.external_id,
                 send.cart.total,
                 send.cart.currency,
@@ -289,6 +341,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
         "send_id",
         "flow",
         "step",
+        "channel",  # the channel of the message the purchase is attributed to
         "contact_id",
         "cart_id",
         "counted_in_figures",  # false once a correction excluded it (campaigns.corrections)
@@ -306,6 +359,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
                 conversion.send_id or "",
                 send.step.flow.slug if send else "",
                 send.step.position if send else "",
+                send.channel if send else "",
                 conversion.contact_id or "",
                 conversion.cart_id or "",
                 "true" if conversion.counted else "false",

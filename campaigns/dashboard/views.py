@@ -1,4 +1,5 @@
-"""The marketer's dashboard: the funnel, what it earned, a daily chart and a table per step."""
+"""The marketer's dashboard: the funnel, what it earned, a daily chart and a table per step,
+for every channel or one (``?channel=sms|email``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from django.utils.translation import gettext as _
 from campaigns.corrections import excluded_in_period
 from campaigns.dashboard import figures
 from campaigns.dashboard.charts import Series, line_chart
+from campaigns.dashboard.explanations import channel_label
 from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.sms_text import format_money
+from retargeting.channels import Channel
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -36,6 +39,17 @@ def _period(request: HttpRequest, today: date) -> tuple[date, date]:
     return max(start, end - timedelta(days=MAX_DAYS - 1)), end
 
 
+def channel_filter(request: HttpRequest) -> str | None:
+    """The channel the page is narrowed to (None: every channel; anything unknown too)."""
+    channel = request.GET.get("channel", "")
+    return channel if channel in Channel.values else None
+
+
+def channel_choices() -> list[tuple[str, str]]:
+    """The channel filter's options: every channel, then each one."""
+    return [("", _("All channels")), *((value, channel_label(value)) for value in Channel.values)]
+
+
 def _rate(value: float | None) -> str:
     if value is None:
         return "–"
@@ -48,9 +62,16 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     site = frame.site
     today = timezone.localdate(timezone=ZoneInfo(site.time_zone))
     start, end = _period(request, today)
-    funnel = figures.funnel(site=site, start=start, end=end)
-    days = figures.daily(site=site, start=start, end=end)
-    steps = figures.by_step(site=site, start=start, end=end)
+    channel = channel_filter(request)
+    funnel = figures.funnel(site=site, start=start, end=end, channel=channel)
+    days = figures.daily(site=site, start=start, end=end, channel=channel)
+    # Every channel: a row per step and channel that did something (a step that did nothing
+    # is listed once); one channel: a row per step.
+    steps = (
+        figures.by_step(site=site, start=start, end=end, channel=channel)
+        if channel
+        else figures.by_step_and_channel(site=site, start=start, end=end, every_step=True)
+    )
     counted_at = figures.computed_at(site=site, start=start, end=end)
     # Figures a correction changed say so (records are facts; corrections are shown).
     excluded = excluded_in_period(site=site, start=start, end=end)
@@ -70,7 +91,7 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     chart = line_chart(
         [formats.date_format(day.day, "SHORT_DATE_FORMAT")[:5] for day in days],
         [
-            Series(_("SMS sent"), [day.sends for day in days], "#0f766e"),
+            Series(_("Messages sent"), [day.sends for day in days], "#0f766e"),
             Series(_("Clicks"), [day.clicks for day in days], "#2563eb"),
             Series(_("Revenue"), [day.revenue for day in days], "#b45309"),
         ],
@@ -91,6 +112,8 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             ),
             start=start,
             end=end,
+            channel=channel or "",
+            channels=channel_choices(),
             excluded=excluded,
             stages=[(label, count, round(count * 100 / top)) for label, count in stages],
             funnel=funnel,
@@ -106,6 +129,14 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             holdout_rate=_rate(funnel.holdout_rate),
             opt_out_rate=_rate(funnel.opt_out_rate),
             chart=chart,
-            steps=[(row, money(row.revenue), money(row.cost)) for row in steps],
+            steps=[
+                (
+                    row,
+                    channel_label(row.channel) if row.channel else "–",
+                    money(row.revenue),
+                    money(row.cost),
+                )
+                for row in steps
+            ],
         ),
     )

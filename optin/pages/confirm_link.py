@@ -1,7 +1,10 @@
-"""``/o/c/<code>``: the confirmation link of the double opt-in SMS, another way to answer OUI.
+"""``/o/c/<code>``: the confirmation link of the double opt-in SMS, another way to answer OUI;
+``/o/e/<code>``: the confirmation link of the double opt-in email, the only way to confirm it.
 
-Opening the link changes nothing: SMS apps and carriers open links to show a preview, and a
-preview is not a customer's answer. The page asks, and only its button (a POST) confirms.
+Opening a link changes nothing: SMS apps, carriers and mail scanners open links to show a
+preview or check them, and that is not a customer's answer. The page asks, and only its button
+(a POST) confirms. Neither page ties the browser that opens it to anyone: a forwarded link
+confirms the address (its owner's word), it gives nobody the owner's carts.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from django.views.decorators.http import require_http_methods
 
 from optin.confirmation import LINK_DAYS, confirmation_text
 from optin.consent import ConsentBlocked, record_consent
+from optin.email_confirmation import contact_for_code
 from optin.models import ConsentSource, ConsentStatus, Contact
+from retargeting.channels import Channel
 from retargeting.sites.models import Language
-from retargeting.sms.phones import mask
+from retargeting.sms.phones import mask, mask_email
 from retargeting.web.privacy import client_ip, truncate_ip
 
 TEXT = {
@@ -81,6 +86,64 @@ def confirm_page(request: HttpRequest, code: str) -> HttpResponse:
                 ip=truncate_ip(client_ip(request)),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
                 only_from={ConsentStatus.PENDING},  # a STOP that came meanwhile stands
+            )
+        except ConsentBlocked:
+            confirmed = None
+        context["outcome"] = text["done"] if confirmed is not None else text["stopped"]
+    return render(request, "optin/confirm.html", context)
+
+
+EMAIL_TEXT = {
+    Language.FR: {
+        "title": "Confirmer les emails",
+        "ask": "Recevoir par email un rappel de votre panier et les offres de {shop} à {address} ?",
+        "button": "Oui, je confirme",
+        "done": "C'est confirmé. Désinscription à tout moment par le lien de chaque email.",
+        "already": "C'est déjà confirmé. Désinscription à tout moment par le lien de chaque email.",
+        "stopped": "Cette adresse a demandé à ne plus recevoir d'emails : rien n'a changé.",
+    },
+    Language.EN: {
+        "title": "Confirm emails",
+        "ask": "Get a reminder of your cart and offers from {shop} by email at {address}?",
+        "button": "Yes, I confirm",
+        "done": "Confirmed. Unsubscribe at any time with the link in every email.",
+        "already": "Already confirmed. Unsubscribe at any time with the link in every email.",
+        "stopped": "This address asked for no more emails: nothing changed.",
+    },
+}
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_email_page(request: HttpRequest, code: str) -> HttpResponse:
+    """The confirmation email's link: its button confirms the address's email consent only."""
+    contact = contact_for_code(code)
+    if contact is None:
+        raise Http404("unknown or expired confirmation link")
+    site = contact.site
+    text = EMAIL_TEXT[Language(site.language)]
+    context = {
+        "site": site,
+        "text": text,
+        "ask": text["ask"].format(shop=site.name, address=mask_email(contact.email)),
+        "outcome": "",
+    }
+    status = contact.email_consent_status
+    if status in (ConsentStatus.CONFIRMED, ConsentStatus.GRANTED):
+        context["outcome"] = text["already"]
+    elif status != ConsentStatus.PENDING:
+        context["outcome"] = text["stopped"]
+    elif request.method == "POST":
+        shown = text["ask"].format(shop=site.name, address=contact.email)
+        try:
+            confirmed = record_consent(
+                contact=contact,
+                status=ConsentStatus.CONFIRMED,
+                source=ConsentSource.CONFIRMATION_LINK,
+                text=f"{text['button']} ({shown})",
+                ip=truncate_ip(client_ip(request)),
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+                only_from={ConsentStatus.PENDING},  # an unsubscribe that came meanwhile stands
+                channel=Channel.EMAIL,
             )
         except ConsentBlocked:
             confirmed = None

@@ -111,11 +111,11 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class OptOutReport:
-    """A number the provider reports unsubscribed (STOP to its short code), or an email
-    address it reports unsubscribed or complaining (spam), with the proof."""
+    """An address the provider reports unsubscribed (STOP to its short code, an email
+    provider's unsubscribe or complaint), with the proof."""
 
     phone: str
-    """E.164; empty when the report is about an email address."""
+    """E.164; empty for an email report."""
     at: datetime
     """When the number unsubscribed, as the provider dates it."""
     provider_id: str
@@ -124,8 +124,7 @@ class OptOutReport:
     """The customer's words, when the provider reported a reply rather than an unsubscription:
     the opt-in layer decides whether they are an opt-out."""
     email: str = ""
-    """The address (normalised) the report is about, for an email provider's report; then
-    ``phone`` is empty and the report revokes that address's email consent only."""
+    """The email address an email provider reports (then ``phone`` is empty)."""
 
 
 @dataclass(frozen=True)

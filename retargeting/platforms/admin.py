@@ -15,6 +15,8 @@ class PlatformConnectionAdmin(admin.ModelAdmin):
         "shop_domain",
         "sms_consent_field",
         "sms_consent_text",
+        "email_consent_field",
+        "email_consent_text",
         "webhook_address",
         "created_at",
         "updated_at",

@@ -23,6 +23,8 @@ def connect(
     shop_domain: str = "",
     sms_consent_field: str = "",
     sms_consent_text: str = "",
+    email_consent_field: str = "",
+    email_consent_text: str = "",
 ) -> PlatformConnection:
     """Store (or rotate) the platform's signing secret for the site; the webhook URL stays the
     same on a second call. ``shop_domain`` (the store's own host, e.g. ``x.myshopify.com``) is
@@ -48,6 +50,8 @@ def connect(
                 "shop_domain": normalize_domain(shop_domain) if shop_domain else "",
                 "sms_consent_field": sms_consent_field.strip(),
                 "sms_consent_text": sms_consent_text.strip(),
+                "email_consent_field": email_consent_field.strip(),
+                "email_consent_text": email_consent_text.strip(),
             },
         )
     return connection

@@ -48,6 +48,22 @@ class PlatformConnection(models.Model):
         blank=True,
         help_text="The exact wording shown next to that checkbox, kept as the consent's proof.",
     )
+    email_consent_field = models.CharField(
+        "email consent field",
+        max_length=128,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="WooCommerce: the order meta key of the checkout's email marketing checkbox. "
+        "Without it an order's email address is never given consent.",
+    )
+    email_consent_text = models.TextField(
+        "email consent wording",
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The exact wording shown next to that checkbox, kept as the consent's proof.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

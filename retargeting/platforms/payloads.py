@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sms.phones import InvalidPhone, parse_phone
 
 
@@ -53,4 +54,17 @@ def first_phone(candidates: list[Any], *regions: str) -> str | None:
                 return parse_phone(value, default_region=region).e164
             except InvalidPhone:
                 continue
+    return None
+
+
+def first_email(candidates: list[Any]) -> str | None:
+    """The first of ``candidates`` that is an email address, normalised."""
+    for raw in candidates:
+        value = text(raw)
+        if not value:
+            continue
+        try:
+            return normalize_email(value)
+        except InvalidEmail:
+            continue
     return None

@@ -16,6 +16,10 @@ objects (tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples)
   ``customer.sms_marketing_consent.state == "subscribed"``, kept as the proof; the gate starts
   the double opt-in of a number without a consent state and only then ties the cart to it.
   ``"unsubscribed"`` there withdraws a live consent. No consent field: no consent, no SMS.
+- Its email address is the same claim for the address's email consent, read only from
+  ``buyer_accepts_marketing`` (with the checkout's ``email``) or
+  ``customer.email_marketing_consent.state``; SMS consent never implies email consent, nor the
+  reverse. No email consent field: the address is not kept.
 - A checkout with ``completed_at``, or an order whose ``checkout_token`` or ``cart_token`` names
   a cart, is the purchase: the cart converts (its reminders stop) and the order is attributed as
   any purchase (order id: Shopify's order ``id``). The order's phone finds nothing.
@@ -33,6 +37,7 @@ from retargeting.platforms.orders import record_order
 from retargeting.platforms.payloads import (
     Unreadable,
     amount,
+    first_email,
     first_phone,
     mapping,
     sequence,
@@ -86,10 +91,13 @@ def _checkout(site: Site, payload: dict[str, Any], origin: Origin) -> str:
     )
     event = _cart_event(site, payload, cart_id=cart_id, ref=cart_token or token)
     identify = _identify(payload, regions=regions) if phone else None
+    email_claim = _email_claim(payload)
+    if email_claim:
+        identify = {**(identify or {"type": "identify"}), **email_claim}
     customer = mapping(payload.get("customer"))
     customer_id = text(customer.get("id")) or f"checkout:{token}"
     vid = known.visitor.vid if known is not None else None
-    if identify is not None:
+    if identify is not None and "phone" in identify:
         phone = identify["phone"]
     result = record_server_cart(
         site_id=site.pk,
@@ -229,8 +237,65 @@ def _identify(payload: dict[str, Any], *, regions: tuple[str, str]) -> dict[str,
     return event
 
 
+def _email_claim(payload: dict[str, Any]) -> dict[str, Any]:
+    """The checkout's email address with what Shopify's email consent fields say about it
+    (``buyer_accepts_marketing``, ``customer.email_marketing_consent``): the shopper's claim,
+    kept with its proof. No consent field: the address is not kept."""
+    customer = mapping(payload.get("customer"))
+    marketing = mapping(customer.get("email_marketing_consent"))
+    state = text(marketing.get("state"))
+    checkout_email = first_email([payload.get("email")])
+    customer_email = first_email([customer.get("email")])
+    claim: dict[str, Any] = {}
+    if payload.get("buyer_accepts_marketing") is True and checkout_email:
+        claim["email"] = checkout_email
+        claim["email_consent"] = {
+            "granted": True,
+            "source": "shopify",
+            "text": f"Shopify checkout: buyer_accepts_marketing=true for email {checkout_email} "
+            f"(checkout {text(payload.get('token'))}, "
+            f"updated {text(payload.get('updated_at')) or '?'})",
+            "given_at": text(payload.get("updated_at")) or text(payload.get("created_at")),
+        }
+    elif state == "subscribed" and (customer_email or checkout_email):
+        claim["email"] = customer_email or checkout_email
+        claim["email_consent"] = {
+            "granted": True,
+            "source": "shopify",
+            "text": "Shopify customer.email_marketing_consent: state=subscribed, "
+            f"opt_in_level={text(marketing.get('opt_in_level')) or '?'}, "
+            f"consent_updated_at={text(marketing.get('consent_updated_at')) or '?'} "
+            f"(customer {text(customer.get('id'))})",
+            "given_at": text(marketing.get("consent_updated_at")),
+        }
+    elif state == "unsubscribed" and (customer_email or checkout_email):
+        claim["email"] = customer_email or checkout_email
+        claim["email_consent"] = {
+            "granted": False,
+            "withdrawn": True,
+            "source": "shopify",
+            "text": "Shopify customer.email_marketing_consent: state=unsubscribed, "
+            f"consent_updated_at={text(marketing.get('consent_updated_at')) or '?'}",
+        }
+    else:
+        return {}
+    claim["email_proof"] = {
+        "platform": "shopify",
+        "buyer_accepts_marketing": payload.get("buyer_accepts_marketing"),
+        "email": payload.get("email"),
+        "customer_email_marketing_consent": marketing or None,
+    }
+    return claim
+
+
 def _grants(identify: dict[str, Any] | None) -> bool:
-    return bool(identify and identify.get("consent", {}).get("granted"))
+    return bool(
+        identify
+        and (
+            identify.get("consent", {}).get("granted")
+            or identify.get("email_consent", {}).get("granted")
+        )
+    )
 
 
 def _convert(site: Site, *, cart_id: str, vid: str) -> bool:

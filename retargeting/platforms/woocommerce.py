@@ -15,6 +15,9 @@ Advanced → Webhooks), bodies as the REST API v3 Order (tests/fixtures/platform
   (``connect_platform --sms-consent-field``) are the shopper's claims, handed to the opt-in
   layer's gate as such (``origin.proof``): a ticked field starts the double opt-in of a number
   without a consent state, and ties the order's cart to it; nothing else changes a number.
+- ``billing.email`` with the email consent field the shop named
+  (``connect_platform --email-consent-field``) is the same claim for the address's email
+  consent (never its SMS consent); without that field the order's address is not kept.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from retargeting.platforms.orders import record_order
 from retargeting.platforms.payloads import (
     Unreadable,
     amount,
+    first_email,
     first_phone,
     mapping,
     sequence,
@@ -62,27 +66,60 @@ def handle(
     customer_id = "" if customer_id in ("", "0") else customer_id
     if status in PAID:
         return _purchase(site, payload, order_id, customer_id, origin)
-    if status in LEFT_AT_PAYMENT and phone:
+    if status in LEFT_AT_PAYMENT and (phone or _email_claim(connection, payload)):
         return _left_at_payment(connection, payload, order_id, phone, customer_id, origin)
     return f"ignored: order {status or 'without a status'}"
 
 
-def _identify(
-    connection: PlatformConnection, payload: dict[str, Any], phone: str
-) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": "identify", "phone": phone}
-    first_name = text(mapping(payload.get("billing")).get("first_name"))
-    if first_name:
-        event["first_name"] = first_name[:80]
-    field = connection.sms_consent_field
-    if not field:
-        return event
+def _ticked(payload: dict[str, Any], field: str) -> tuple[list[Any], list[Any]]:
+    """The values of the order's meta ``field``, and those that say the box was ticked."""
     values = [
         meta.get("value")
         for meta in sequence(payload.get("meta_data"))
         if isinstance(meta, dict) and meta.get("key") == field
     ]
-    ticked = [value for value in values if value is True or text(value).lower() in TICKED]
+    return values, [value for value in values if value is True or text(value).lower() in TICKED]
+
+
+def _email_claim(connection: PlatformConnection, payload: dict[str, Any]) -> dict[str, Any]:
+    """The billing email with the consent the shop's named email field relays (a claim, kept
+    with its proof); nothing without that field: an order's address alone is not kept."""
+    field = connection.email_consent_field
+    email = first_email([mapping(payload.get("billing")).get("email")])
+    if not field or not email:
+        return {}
+    values, ticked = _ticked(payload, field)
+    claim: dict[str, Any] = {
+        "email": email,
+        "email_proof": {"platform": "woocommerce", "field": field, "values": values[:3]},
+    }
+    if ticked:
+        shown = text(ticked[0]) or "true"
+        claim["email_consent"] = {
+            "granted": True,
+            "source": "woocommerce",
+            "text": (connection.email_consent_text or f"WooCommerce checkout field {field}")
+            + f" (order {text(payload.get('id'))}, {field}={shown})",
+            "given_at": text(payload.get("date_created_gmt")) or None,
+        }
+    return claim
+
+
+def _identify(
+    connection: PlatformConnection, payload: dict[str, Any], phone: str | None
+) -> dict[str, Any] | None:
+    event: dict[str, Any] = {"type": "identify", **_email_claim(connection, payload)}
+    if not phone and "email" not in event:
+        return None
+    if phone:
+        event["phone"] = phone
+    first_name = text(mapping(payload.get("billing")).get("first_name"))
+    if first_name:
+        event["first_name"] = first_name[:80]
+    field = connection.sms_consent_field
+    if not field or not phone:
+        return event
+    values, ticked = _ticked(payload, field)
     event["proof"] = {"platform": "woocommerce", "field": field, "values": values[:3]}
     if ticked:
         shown = text(ticked[0]) or "true"
@@ -100,7 +137,7 @@ def _left_at_payment(
     connection: PlatformConnection,
     payload: dict[str, Any],
     order_id: str,
-    phone: str,
+    phone: str | None,
     customer_id: str,
     origin: Origin,
 ) -> str:

@@ -83,3 +83,24 @@ def visitor_of_phone(site_id: int, phone: str) -> str | None:
     """The number's most recently seen proven browser, for the shop's server's carts."""
     vids = visitors_of_phone(site_id, phone)
     return vids[0] if vids else None
+
+
+CartEmailHandler = Callable[..., None]
+"""Called with ``site_id``, ``vid``, ``email`` (normalised), ``ip`` (truncated) and
+``user_agent``: the shopper asked for this browser's current cart by email (``email_cart``),
+within the collector's limits. The campaign layer plans the email (``campaigns.bridge``)."""
+
+_cart_email_handlers: list[CartEmailHandler] = []
+
+
+def register_cart_email_handler(handler: CartEmailHandler) -> None:
+    if handler not in _cart_email_handlers:
+        _cart_email_handlers.append(handler)
+
+
+def request_cart_email(
+    *, site_id: int, vid: str, email: str, ip: str | None, user_agent: str
+) -> None:
+    """Hand a shopper's ``email_cart`` request to the layer that sends it."""
+    for handler in _cart_email_handlers:
+        handler(site_id=site_id, vid=vid, email=email, ip=ip, user_agent=user_agent)

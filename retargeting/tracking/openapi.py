@@ -102,6 +102,14 @@ _CART = {
         },
     },
 }
+_EMAIL = {
+    "type": "string",
+    "format": "email",
+    "maxLength": schema.EMAIL_LENGTH,
+    "example": "marie@example.fr",
+    "description": "Checked and normalised as mail providers read it (email-validator); "
+    "400 with the reason otherwise.",
+}
 _EVENTS = {
     "page_view": {
         "type": "object",
@@ -123,9 +131,11 @@ _EVENTS = {
     "identify": {
         "type": "object",
         "required": ["type"],
-        "description": "Either `token` (from a short link) or `phone` with `consent`; at most "
-        "one per request. From a page, a number must be of the site's countries, and a number "
-        "the site already knows is a claim only (docs/consent.md).",
+        "description": "Either `token` (from a short link), or `phone` with `consent` and/or "
+        "`email` with `email_consent` (each address its own consent: SMS consent never implies "
+        "email consent); at most one per request. From a page, a number must be of the site's "
+        "countries, and a number or address the site already knows is a claim only; a new "
+        "address with consent starts a double opt-in by email (docs/consent.md).",
         "properties": {
             "type": {"type": "string", "enum": ["identify"]},
             "phone": {
@@ -135,7 +145,26 @@ _EVENTS = {
             },
             "first_name": {"type": "string", "maxLength": schema.FIRST_NAME_LENGTH},
             "consent": _CONSENT,
+            "email": _EMAIL,
+            "email_consent": _CONSENT,
             "token": {"type": "string", "maxLength": schema.TOKEN_LENGTH},
+        },
+    },
+    "email_cart": {
+        "type": "object",
+        "required": ["type", "email"],
+        "description": "The shopper asks for the browser's current cart by email, at once "
+        "(the bridge): no marketing consent needed nor given; at most one per request. 204 "
+        "whether or not the address is known; limited per browser, per address and per site "
+        "and day (docs/install-snippet.md).",
+        "properties": {
+            "type": {"type": "string", "enum": ["email_cart"]},
+            "email": {
+                "type": "string",
+                "format": "email",
+                "maxLength": schema.EMAIL_LENGTH,
+                "example": "marie@example.fr",
+            },
         },
     },
     "purchase": {
@@ -250,13 +279,20 @@ def _description() -> dict[str, Any]:
             "/api/v1/identify": {
                 "post": {
                     "summary": "The shop's server identifies a customer who consented",
+                    "description": "At least one of `phone` (then with `consent`, the SMS "
+                    "consent) and `email` (with `email_consent`, its own).",
                     "security": [{"secretKey": []}],
                     "requestBody": _json_body(
                         {
                             "type": "object",
-                            "required": ["phone", "consent"],
+                            "anyOf": [
+                                {"required": ["phone", "consent"]},
+                                {"required": ["email"]},
+                            ],
                             "properties": {
                                 "phone": _PHONE,
+                                "email": _EMAIL,
+                                "email_consent": _CONSENT,
                                 "first_name": {
                                     "type": "string",
                                     "maxLength": schema.FIRST_NAME_LENGTH,
@@ -270,7 +306,8 @@ def _description() -> dict[str, Any]:
                         "200": _recorded(
                             {
                                 "ok": {"type": "boolean"},
-                                "phone": {"type": "string"},
+                                "phone": {"type": "string", "nullable": True},
+                                "email": {"type": "string"},
                                 "vid": {"type": "string", "nullable": True},
                             }
                         ),

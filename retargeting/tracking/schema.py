@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.db.models import Model
 
+from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.domains import url_on_domains
 from retargeting.sites.models import Site
 from retargeting.tracking.models import VISITOR_ID_PATTERN, Cart, Event, Visitor
@@ -40,6 +41,7 @@ CURRENCY_LENGTH = _column(Cart, "currency")
 ORDER_ID_LENGTH = _column(Event, "order_id")
 CUSTOMER_ID_LENGTH = _column(Visitor, "customer_id")
 FIRST_NAME_LENGTH = 80  # optin.models.Contact.first_name
+EMAIL_LENGTH = 254  # optin.models.Contact.email (and RFC 5321's limit)
 # Kept inside JSON only (the event's payload, the cart's items): no column to match.
 TITLE_LENGTH = 500
 SKU_LENGTH = 128
@@ -51,7 +53,9 @@ PHONE_LENGTH = 64  # as typed; stored in E.164 (at most 16 characters) once read
 
 MAX_EVENTS = 100
 MAX_ITEMS = 200
-EVENT_TYPES = ("page_view", "cart", "identify", "purchase")
+EVENT_TYPES = ("page_view", "cart", "identify", "purchase", "email_cart")
+# The kinds a request may carry once at most: each is what a shopper typed, answered alone.
+ONCE_PER_REQUEST = ("identify", "email_cart")
 # Every pattern is matched against the whole string (``fullmatch``): ``$`` after ``match``
 # also matches before a final newline, and "…\n" then reached a column too short for it.
 _VID = re.compile(VISITOR_ID_PATTERN)
@@ -235,14 +239,32 @@ def consent(value: Any, path: str) -> dict[str, Any]:
     return {"granted": granted, "text": text, "source": source}
 
 
+def email(body: dict[str, Any], path: str) -> str | None:
+    """The body's ``email``, normalised (``normalize_email``), or None when absent."""
+    raw = string_field(body, "email", path, max_length=EMAIL_LENGTH, required=False)
+    if not raw:
+        return None
+    try:
+        return normalize_email(raw)
+    except InvalidEmail as exc:
+        raise PayloadError(_at(path, "email"), f"an email address ({exc})") from exc
+
+
 def identify(event: dict[str, Any], path: str) -> dict[str, Any]:
     token = string_field(event, "token", path, max_length=TOKEN_LENGTH, required=False)
     if token:
         return {"type": "identify", "token": token}
     phone = string_field(event, "phone", path, max_length=PHONE_LENGTH, required=False)
-    if not phone:
-        raise PayloadError(f"{path}.phone", "a phone number (or a token)")
-    clean: dict[str, Any] = {"type": "identify", "phone": phone}
+    address = email(event, path)
+    if not phone and not address:
+        raise PayloadError(f"{path}.phone", "a phone number or an email address (or a token)")
+    clean: dict[str, Any] = {"type": "identify"}
+    if phone:
+        clean["phone"] = phone
+    if address:
+        clean["email"] = address
+        if event.get("email_consent") is not None:
+            clean["email_consent"] = consent(event["email_consent"], f"{path}.email_consent")
     first_name = string_field(
         event, "first_name", path, max_length=FIRST_NAME_LENGTH, required=False
     )
@@ -264,7 +286,21 @@ def purchase(event: dict[str, Any], path: str) -> dict[str, Any]:
     }
 
 
-_BY_TYPE = {"page_view": page_view, "cart": cart, "identify": identify, "purchase": purchase}
+def email_cart(event: dict[str, Any], path: str) -> dict[str, Any]:
+    """The bridge: the shopper asks for the current cart in their mailbox (no consent)."""
+    address = email(event, path)
+    if address is None:
+        raise PayloadError(_at(path, "email"), "an email address (required)")
+    return {"type": "email_cart", "email": address}
+
+
+_BY_TYPE = {
+    "page_view": page_view,
+    "cart": cart,
+    "identify": identify,
+    "purchase": purchase,
+    "email_cart": email_cart,
+}
 
 
 def validate_event(raw: Any, path: str) -> dict[str, Any]:
@@ -332,11 +368,10 @@ def validate_batch(payload: dict[str, Any]) -> Batch:
         raise PayloadError("events", "a non-empty list")
     if len(events) > MAX_EVENTS:
         raise PayloadError("events", f"at most {MAX_EVENTS} events per request")
-    identifies = [
-        i for i, e in enumerate(events) if isinstance(e, dict) and e.get("type") == "identify"
-    ]
-    if len(identifies) > 1:
-        raise PayloadError(f"events[{identifies[1]}]", "at most one identify per request")
+    for kind in ONCE_PER_REQUEST:
+        found = [i for i, e in enumerate(events) if isinstance(e, dict) and e.get("type") == kind]
+        if len(found) > 1:
+            raise PayloadError(f"events[{found[1]}]", f"at most one {kind} per request")
     return Batch(
         site=site_key(payload),
         vid=vid,

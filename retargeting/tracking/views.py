@@ -25,7 +25,7 @@ from retargeting.sites.lookup import clear as clear_site_lookup
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
-from retargeting.tracking import buffer, hooks, limits, schema
+from retargeting.tracking import buffer, cart_emails, hooks, limits, schema
 from retargeting.tracking.models import Cart, Event
 from retargeting.tracking.recording import Origin, record_batch
 from retargeting.tracking.refusals import record_refusal
@@ -43,6 +43,8 @@ SNIPPET_PATH = Path(__file__).resolve().parent / "static" / "relance" / "t.js"
 # The platforms whose cart the snippet reads in the page (data-platform), one file each.
 PLATFORMS = ("shopify", "woocommerce", "prestashop")
 PLATFORMS_PATH = SNIPPET_PATH.parent / "a"
+# The bridge's ready-made form (``email_cart``), for the pages the shop chooses.
+EMAIL_CART_FORM_PATH = SNIPPET_PATH.parent / "email-cart.js"
 # The smallest transparent GIF.
 PIXEL = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
@@ -266,14 +268,34 @@ def store_batch(request: HttpRequest, checked: Accepted) -> HttpResponse:
         error = strict_json.loads(refused.content)["error"]
         record_refusal(site_id=site.id, events=checked.events, error=error)
         return _cors(refused, request)
+    # The bridge's request is not an event to keep (the send it plans is the record, and the
+    # address stays out of the events table): limited, then handed up once the rest is stored.
+    asked = [event for event in checked.events if event["type"] == "email_cart"]
+    events = [event for event in checked.events if event["type"] != "email_cart"]
+    decision = None
+    if asked:
+        decision = cart_emails.decide(site_id=site.id, vid=checked.vid, email=asked[0]["email"])
+        if decision.refusal is not None:
+            record_refusal(site_id=site.id, events=checked.events, error=decision.refusal.error)
+            return _cors(_error(decision.refusal.error, decision.refusal.status), request)
     try:
-        record_batch(site_id=site.id, vid=checked.vid, events=checked.events, origin=checked.origin)
+        if events:
+            record_batch(site_id=site.id, vid=checked.vid, events=events, origin=checked.origin)
     except IntegrityError:
         # The site was deleted in another process since this one looked its key up.
         clear_site_lookup()
         if site_by_public_key(checked.key) is not None:
             raise
         return _cors(_error("unknown site key", 403), request)
+    if decision is not None and decision.send:
+        origin = checked.origin
+        cart_emails.hand_up(
+            site_id=site.id,
+            vid=checked.vid,
+            email=asked[0]["email"],
+            ip=origin.ip,
+            user_agent=origin.user_agent,
+        )
     return _cors(HttpResponse(status=204), request)
 
 
@@ -395,6 +417,18 @@ def _script(body: bytes) -> HttpResponse:
     return response
 
 
+@cache
+def _email_cart_form() -> bytes:
+    return compact(EMAIL_CART_FORM_PATH.read_text(encoding="utf-8"))
+
+
+def email_cart_form(request: HttpRequest) -> HttpResponse:
+    """``GET /t/email-cart.js``: the ready-made "receive my cart by email" form, a tag of its
+    own that a shop adds only where it wants the form (t.js does not grow); cacheable like
+    the snippet."""
+    return _script(_email_cart_form())
+
+
 def snippet(request: HttpRequest) -> HttpResponse:
     """``GET /t.js``: the snippet, cacheable for five minutes so updates spread quickly."""
     return _script(_snippet())
@@ -474,18 +508,26 @@ def _server_origin(request: HttpRequest) -> Origin:
 
 @csrf_exempt
 def api_identify(request: HttpRequest) -> JsonResponse:
-    """``POST /api/v1/identify``: the shop's server says who a visitor is, with consent."""
+    """``POST /api/v1/identify``: the shop's server says who a visitor is (a number, an email
+    address or both), with each address's consent (``consent`` the SMS one, required with a
+    phone; ``email_consent`` the email one)."""
     try:
         site, body = _api_request(request)
-        phone = _phone(body, site.country, required=True)
+        phone = _phone(body, site.country, required=False)
+        email = schema.email(body, "")
+        if phone is None and email is None:
+            raise schema.PayloadError("phone", "a phone or an email (at least one)")
         vid = _optional_vid(body)
-        if body.get("consent") is None:
-            raise schema.PayloadError("consent", "an object {granted, text, source}")
-        event: dict[str, Any] = {
-            "type": "identify",
-            "phone": phone,
-            "consent": schema.consent(body["consent"], "consent"),
-        }
+        event: dict[str, Any] = {"type": "identify"}
+        if phone is not None:
+            if body.get("consent") is None:
+                raise schema.PayloadError("consent", "an object {granted, text, source}")
+            event["phone"] = phone
+            event["consent"] = schema.consent(body["consent"], "consent")
+        if email is not None:
+            event["email"] = email
+            if body.get("email_consent") is not None:
+                event["email_consent"] = schema.consent(body["email_consent"], "email_consent")
         first_name = schema.string_field(
             body, "first_name", "", max_length=schema.FIRST_NAME_LENGTH, required=False
         )
@@ -496,7 +538,10 @@ def api_identify(request: HttpRequest) -> JsonResponse:
     except schema.PayloadError as exc:
         return _error(str(exc), 400)
     record_batch(site_id=site.pk, vid=vid, events=[event], origin=_server_origin(request))
-    return JsonResponse({"ok": True, "phone": phone, "vid": vid})
+    answer: dict[str, Any] = {"ok": True, "phone": phone, "vid": vid}
+    if email is not None:
+        answer["email"] = email
+    return JsonResponse(answer)
 
 
 @csrf_exempt

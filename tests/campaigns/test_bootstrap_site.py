@@ -6,8 +6,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
-from campaigns.models import Flow, Trigger
+from campaigns.models import Flow, StepChannel, Trigger
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from tests.support.processes import MANAGE, PYTHON, ROOT, env_for_test_database
@@ -117,4 +118,62 @@ def test_a_failure_exits_non_zero_with_one_line_and_creates_nothing(args, messag
     assert result.stdout == ""
     error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(error_lines) == 1 and message in error_lines[0], result.stderr
+    assert not Site.objects.exists()
+
+
+def test_the_default_step_stays_sms_without_email_fallback():
+    printed = bootstrap("--name", "Shop", "--domain", "shop.example", "--country", "FR")
+    step = Flow.objects.get(pk=printed["flow_id"]).steps.get()
+    assert step.channel == StepChannel.SMS
+    site = Site.objects.get(pk=printed["site_id"])
+    assert (site.email_from, site.postal_address) == ("", "")
+
+
+def test_email_fallback_on_makes_the_default_step_sms_else_email_with_an_email():
+    printed = bootstrap(
+        "--name",
+        "Shop",
+        "--domain",
+        "shop.example",
+        "--country",
+        "FR",
+        "--email-fallback",
+        "on",
+        "--email-from",
+        "La Boutique <Contact@Boutique.Example>",
+        "--postal-address",
+        "3 rue des Lilas, 75011 Paris",
+    )
+    step = Flow.objects.get(pk=printed["flow_id"]).steps.get()
+    assert step.channel == StepChannel.SMS_ELSE_EMAIL
+    assert "{{ shop }}" in step.subject and "{{ link }}" in step.email_template
+    assert "STOP" in step.template  # the SMS keeps its mention
+    site = Site.objects.get(pk=printed["site_id"])
+    assert site.email_from == "La Boutique <contact@boutique.example>"
+    assert site.postal_address == "3 rue des Lilas, 75011 Paris"
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("contact@boutique.example", "contact@boutique.example"),
+        ('"Dupont, Fils" <a@boutique.example>', '"Dupont, Fils" <a@boutique.example>'),
+    ],
+)
+def test_email_from_takes_a_bare_address_or_a_quoted_name(raw, stored):
+    printed = bootstrap(
+        "--name", "Shop", "--domain", "shop.example", "--country", "FR", "--email-from", raw
+    )
+    assert Site.objects.get(pk=printed["site_id"]).email_from == stored
+
+
+@pytest.mark.parametrize(
+    "raw", ["Boutique <not an address>", "Boutique Marie, a@b.example", "a@", "Boutique <"]
+)
+def test_a_bad_email_from_is_refused_in_one_line_and_creates_nothing(raw):
+    with pytest.raises(CommandError, match="email_from") as refused:
+        bootstrap(
+            "--name", "Shop", "--domain", "shop.example", "--country", "FR", "--email-from", raw
+        )
+    assert "\n" not in str(refused.value)
     assert not Site.objects.exists()

@@ -76,7 +76,16 @@ def test_the_database_keeps_one_send_per_cart_and_step_when_passes_overlap(
     report = dispatch.PassReport()
     dispatch._plan_batch(
         step=step,
-        rows=[(cart.pk, consenting_contact.pk, cart.last_change_at, consenting_contact.phone)],
+        rows=[
+            (
+                cart.pk,
+                consenting_contact.pk,
+                cart.last_change_at,
+                consenting_contact.phone,
+                consenting_contact.consent_status,
+                None,
+            )
+        ],
         now=NOW,
         report=report,
     )

@@ -165,11 +165,12 @@ def shop_with_sends(count):
     record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SNIPPET)
     sends = []
     with time_machine.travel(NOW - timedelta(days=1), tick=False):
-        for _ in range(count):
+        for index in range(count):
             send = SendFactory(
                 site=site,
                 step=step,
                 contact=contact,
+                channel="email" if index % 2 else "sms",  # both channels, as figures split them
                 cart__visitor__site=site,
                 status=SendStatus.DELIVERED,
                 sent_at=NOW - timedelta(days=1),
@@ -183,6 +184,11 @@ def shop_with_sends(count):
 
 PAGES = {
     "overview": lambda site, contact, send: f"/dashboard/?site={site.pk}",
+    "overview-email": lambda site, contact, send: f"/dashboard/?site={site.pk}&channel=email",
+    "sends-email": lambda site, contact, send: f"/dashboard/sends/?site={site.pk}&channel=email",
+    "export-conversions": lambda site, contact, send: (
+        f"/dashboard/exports/conversions.csv?site={site.pk}"
+    ),
     "sends": lambda site, contact, send: f"/dashboard/sends/?site={site.pk}",
     "send": lambda site, contact, send: f"/dashboard/sends/{send.pk}/?site={site.pk}",
     "contact": lambda site, contact, send: f"/dashboard/contacts/{contact.pk}/?site={site.pk}",
@@ -219,3 +225,49 @@ def test_rolling_up_a_day_costs_the_same_queries_for_2_or_12_sends():
         day = (NOW - timedelta(days=1)).date()
         counts.append(queries(lambda site=site, day=day: roll_up_day(site=site, day=day)))
     assert counts[0] == counts[1], counts
+
+
+def test_a_batch_of_emails_costs_the_same_queries_for_3_or_12_sends(smtp, settings):
+    """The email path of the batch: the same constant queries as SMS's, one write-ahead mark
+    per email, plus one update dating the contacts' last email (``last_emailed_at``); the SMTP
+    session is outside the database."""
+    settings.EMAIL_MPS = 0  # the sender's rate is not what is measured
+    counts, marks = [], []
+    for size in (3, 12):
+        site = SiteFactory(quiet_hours="none")
+        step = StepFactory(flow__site=site, delay_minutes=30, channel="email", subject="Panier")
+        contacts = []
+        for index in range(size):
+            contact = ContactFactory(site=site, phone="", email=f"c{site.pk}-{index}@example.org")
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.GRANTED,
+                source=ConsentSource.SERVER_API,
+                channel="email",
+            )
+            SendFactory(  # each already got an email this week, under the cap
+                site=site,
+                step=step,
+                contact=contact,
+                cart__visitor__site=site,
+                channel="email",
+                status=SendStatus.DELIVERED,
+                sent_at=NOW - timedelta(days=3),
+            )
+            contacts.append(contact)
+        abandoned(site, contacts, at=NOW - timedelta(hours=1))
+        with time_machine.travel(NOW, tick=False):
+            run_pass(enqueue=lambda send_id: None)  # planned, not sent
+            due = list(site.sends.filter(status=SendStatus.PLANNED).values_list("pk", flat=True))
+            assert len(due) == size
+            outcomes: dict[int, str] = {}
+            sql = captured_queries(
+                lambda due=due, out=outcomes: out.update(sending.deliver_batch(send_ids=due))
+            )
+        assert list(outcomes.values()) == ["accepted"] * size
+        marks.append(sum("SET handed_at =" in query for query in sql))
+        counts.append(len(sql) - size)
+    assert marks == [3, 12], marks
+    assert counts[0] == counts[1], counts
+    # Pinned: the SMS batch's, plus the update of last_emailed_at.
+    assert counts[0] <= 19, counts

@@ -161,20 +161,39 @@ def _funnel(result):
 
 def _steps(rows):
     return [
-        (row.step.pk, row.sent, row.delivered, row.clicked, row.converted, row.revenue, row.cost)
+        (
+            row.step.pk,
+            row.channel,
+            row.sent,
+            row.delivered,
+            row.clicked,
+            row.converted,
+            row.revenue,
+            row.cost,
+        )
         for row in rows
     ]
 
 
-def assert_same_figures(site, flow):
-    for start, end in RANGES:
+def assert_same_figures(site, flow, ranges=RANGES):
+    for start, end in ranges:
         period = {"site": site, "start": start, "end": end}
         for scope in (None, flow):
             assert _funnel(rolled.funnel(**period, flow=scope)) == _funnel(
                 live.funnel(**period, flow=scope)
             ), (start, end, scope)
             assert rolled.daily(**period, flow=scope) == live.daily(**period, flow=scope)
-        assert _steps(rolled.by_step(**period)) == _steps(live.by_step(**period)), (start, end)
+        for channel in (None, "sms", "email"):
+            assert _funnel(rolled.funnel(**period, channel=channel)) == _funnel(
+                live.funnel(**period, channel=channel)
+            ), (start, end, channel)
+            assert rolled.daily(**period, channel=channel) == live.daily(**period, channel=channel)
+            assert _steps(rolled.by_step(**period, channel=channel)) == _steps(
+                live.by_step(**period, channel=channel)
+            ), (start, end, channel)
+        assert _steps(rolled.by_step_and_channel(**period)) == _steps(
+            live.by_step_and_channel(**period)
+        ), (start, end)
 
 
 @time_machine.travel(NOW, tick=False)
@@ -198,9 +217,11 @@ def test_every_figure_of_the_rollups_equals_counting_the_sends(site, around_dst)
 @time_machine.travel(NOW, tick=False)
 def test_the_overview_reads_rows_of_days_not_sends(site, around_dst):
     rollups.roll_up_recent()
-    # One row per day for the site, one per flow and day, one per step and active day.
+    # One row per day for the site, one per flow and day, one per step and active day; the
+    # site's SMS part on the days whose carts were messaged (24th, 25th and 10 November).
     days = (NOW.date() - date(2026, 10, 24)).days + 1
-    assert DailyFigures.objects.filter(site=site, flow__isnull=True).count() == days
+    assert DailyFigures.objects.filter(site=site, flow__isnull=True, channel="").count() == days
+    assert DailyFigures.objects.filter(site=site, flow__isnull=True, channel="sms").count() == 3
     # Sends went out on the 25th and 26th (local), B's taps on the 26th and 27th, the known
     # data set's on 10 November.
     assert DailyFigures.objects.filter(site=site, basis="activity").count() == 4

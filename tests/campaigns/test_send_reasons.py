@@ -42,6 +42,13 @@ STORED = {
     "flag",
     "fail",
     "none",
+    "no_phone",
+    "no_email_consent",
+    "email_unsubscribed",
+    "no_email_address",
+    "email_unreachable",
+    "email_blocked",
+    "email_not_configured",
 }
 
 
@@ -194,6 +201,12 @@ def test_the_dashboard_words_and_filters_come_from_the_enum():
 )
 def test_a_provider_refusal_is_recorded_as_before(action, stored):
     assert refusal_reason(action) == stored
+
+
+def test_an_email_refused_for_good_is_an_unreachable_address_not_a_number():
+    assert refusal_reason(Action.UNREACHABLE, channel="email") == SendReason.EMAIL_UNREACHABLE
+    assert refusal_reason(Action.UNREACHABLE, channel="sms") == SendReason.UNREACHABLE
+    assert refusal_reason(Action.REVOKE_CONSENT, channel="email") == "revoke_consent"
 
 
 def test_every_action_of_the_gateways_has_a_reason():

@@ -16,16 +16,20 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
+from unittest import mock
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
+from django.core import mail, signing
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.flows import create_default_flow
-from campaigns.models import Conversion
+from campaigns.models import Conversion, Send
 from optin.consent import record_consent
+from optin.email_confirmation import confirmation_code, send_email_confirmation
 from optin.gate_table import END, START, TABLE, Row, render
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from optin.tokens import make_token
@@ -43,6 +47,7 @@ SHOPIFY_ORDER = json.loads((WEBHOOKS / "shopify_order.json").read_text())
 WOO_ORDER = json.loads((WEBHOOKS / "woocommerce_order.json").read_text())
 SECRET = "gate-table-secret"
 HERS = "+33612345678"
+HER_EMAIL = "marie@example.fr"
 TYPED = "06 12 34 56 78"
 HER_VID = "h" * 32
 STRANGER_VID = "s" * 32
@@ -75,6 +80,8 @@ class Shop:
             secret=SECRET,
             sms_consent_field="_sms_optin",
             sms_consent_text="Je veux recevoir les offres par SMS",
+            email_consent_field="_email_optin",
+            email_consent_text="Je veux recevoir les offres par email",
         )
         self.site.refresh_from_db()
         self.capture = capture
@@ -85,11 +92,15 @@ def shop(django_capture_on_commit_callbacks):
     return Shop(django_capture_on_commit_callbacks)
 
 
-def her_number_in(shop: Shop, state: str) -> Contact | None:
-    """Her number in ``state``, her browser proven hers, with an open cart."""
+def her_number_in(shop: Shop, state: str, channel: str = "sms") -> Contact | None:
+    """Her number (or, for an email row, her address alone) in ``state``, her browser proven
+    hers, with an open cart."""
     if state == "unknown":
         return None
-    contact = Contact.objects.create(site=shop.site, phone=HERS, region="FR")
+    if channel == "email":
+        contact = Contact.objects.create(site=shop.site, email=HER_EMAIL, region="FR")
+    else:
+        contact = Contact.objects.create(site=shop.site, phone=HERS, region="FR")
     now = timezone.now()
     browser = Visitor.objects.create(
         site=shop.site, vid=HER_VID, first_seen_at=now, last_seen_at=now
@@ -107,13 +118,29 @@ def her_number_in(shop: Shop, state: str) -> Contact | None:
         last_change_at=now,
     )
     if state == "pending":
-        record_consent(contact=contact, status=ConsentStatus.PENDING, source=ConsentSource.SNIPPET)
+        record_consent(
+            contact=contact,
+            status=ConsentStatus.PENDING,
+            source=ConsentSource.SNIPPET,
+            channel=channel,
+        )
+        if channel == "email":  # its confirmation email went out
+            send_email_confirmation(contact_id=contact.pk)
+            mail.outbox.clear()
     else:
         record_consent(
-            contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API
+            contact=contact,
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.SERVER_API,
+            channel=channel,
         )
     if state == "revoked":
-        record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
+        record_consent(
+            contact=contact,
+            status=ConsentStatus.REVOKED,
+            source=ConsentSource.KEYWORD if channel == "sms" else ConsentSource.UNSUBSCRIBE,
+            channel=channel,
+        )
     return contact
 
 
@@ -121,14 +148,18 @@ def her_number_in(shop: Shop, state: str) -> Contact | None:
 # (after the commit), whether what it made became hers. ---
 
 
-def _linked(vid: str) -> bool:
-    return VisitorLink.objects.filter(visitor__vid=vid, contact__phone=HERS).exists()
+def _linked(vid: str, *, channel: str = "sms") -> bool:
+    return VisitorLink.objects.filter(_hers(channel), visitor__vid=vid).exists()
 
 
-def _cart_is_hers(**cart) -> bool:
+def _hers(channel: str) -> Q:
+    return Q(contact__email=HER_EMAIL) if channel == "email" else Q(contact__phone=HERS)
+
+
+def _cart_is_hers(*, channel: str = "sms", **cart) -> bool:
     visitor = Cart.objects.filter(**cart).values_list("visitor", flat=True).first()
     assert visitor is not None, "the door made no cart"
-    return VisitorLink.objects.filter(visitor=visitor, contact__phone=HERS).exists()
+    return VisitorLink.objects.filter(_hers(channel), visitor=visitor).exists()
 
 
 def _order_is_hers(contact: Contact | None) -> bool | None:
@@ -276,6 +307,138 @@ def contact_token(client, shop, contact):
     return status, lambda: _linked(STRANGER_VID) if contact is not None else None
 
 
+# Her address's email consent history, in the row's state.
+EMAIL_HISTORY = {
+    "pending": [ConsentStatus.PENDING],
+    "granted": [ConsentStatus.GRANTED],
+    "revoked": [ConsentStatus.GRANTED, ConsentStatus.REVOKED],
+}
+
+
+def bridge_email_cart(client, shop, contact):
+    # Her address is in the row's state too (its email consent); a stranger's browser, with a
+    # cart of its own, asks for that cart to be emailed to her address.
+    if contact is not None and contact.email != HER_EMAIL:  # a number's row: her address too
+        contact.email = HER_EMAIL
+        contact.save(update_fields=["email"])
+        for status in EMAIL_HISTORY[contact.consent_status]:
+            record_consent(
+                contact=contact, status=status, source=ConsentSource.SERVER_API, channel="email"
+            )
+    before = contact.email_consent_status if contact is not None else "none"
+    now = timezone.now()
+    stranger = Visitor.objects.create(
+        site=shop.site, vid=STRANGER_VID, first_seen_at=now, last_seen_at=now
+    )
+    Cart.objects.create(
+        site=shop.site,
+        visitor=stranger,
+        external_id="strangers-cart",
+        total="30.00",
+        item_count=1,
+        items=CART["items"],
+        url=CART["url"],
+        created_at=now,
+        last_change_at=now,
+    )
+    body = {
+        "site": shop.site.public_key,
+        "vid": STRANGER_VID,
+        "events": [{"type": "email_cart", "email": " Marie@Example.FR "}],
+    }
+    # The door alone, until the request's work is done (after the commit): what the worker
+    # then sends (by email, never by SMS) is the sending rules' to hold.
+    worker = mock.patch("campaigns.tasks.deliver_send.delay")
+    handed = worker.start()
+    status = client.post(
+        "/t/e", data=json.dumps(body), content_type="text/plain", HTTP_ORIGIN=ORIGIN
+    ).status_code
+
+    def made() -> bool:
+        worker.stop()
+        assert handed.call_count == 1, "handed to the worker at once"
+        address = Contact.objects.get(site=shop.site, email=HER_EMAIL)
+        assert address.email_consent_status == before, "asking never changes a consent"
+        assert Send.objects.filter(contact=address, cart__external_id="strangers-cart").exists()
+        return VisitorLink.objects.filter(visitor__vid=STRANGER_VID).exists()
+
+    return status, made
+
+
+# --- The email address's doors ---
+
+
+def email_snippet(client, shop, contact):
+    body = {
+        "site": shop.site.public_key,
+        "vid": STRANGER_VID,
+        "events": [
+            {"type": "identify", "email": HER_EMAIL, "first_name": "X", "email_consent": CONSENT}
+        ],
+    }
+    status = client.post(
+        "/t/e", data=json.dumps(body), content_type="text/plain", HTTP_ORIGIN=ORIGIN
+    ).status_code
+    return status, lambda: _linked(STRANGER_VID, channel="email")
+
+
+def email_server_identify(client, shop, contact):
+    body = {"email": HER_EMAIL, "vid": STRANGER_VID, "email_consent": CONSENT}
+    status = _api(client, shop, "/api/v1/identify", body)
+    return status, lambda: _linked(STRANGER_VID, channel="email")
+
+
+def email_shopify_checkout(client, shop, contact):
+    checkout = copy.deepcopy(SHOPIFY_CHECKOUT)
+    checkout.update(buyer_accepts_marketing=True, email=HER_EMAIL)
+    checkout["customer"]["id"] = 999  # a guest's checkout: not her Shopify customer
+    headers = {"HTTP_X_SHOPIFY_TOPIC": "checkouts/create"}
+    status = _webhook(client, shop, shop.shopify, headers, checkout)
+    return status, lambda: _cart_is_hers(external_id=SHOPIFY_CHECKOUT["token"], channel="email")
+
+
+def email_woocommerce_left(client, shop, contact):
+    order = copy.deepcopy(WOO_ORDER)
+    order.update(status="pending", currency="EUR", customer_id=0)
+    order["billing"].update(phone="", email=HER_EMAIL, country="FR", first_name="X")
+    order["meta_data"].append({"id": 2, "key": "_email_optin", "value": "1"})
+    headers = {"HTTP_X_WC_WEBHOOK_TOPIC": "order.created"}
+    status = _webhook(client, shop, shop.woocommerce, headers, order)
+    return status, lambda: _cart_is_hers(external_id=f"order-{WOO_ORDER['id']}", channel="email")
+
+
+def email_confirmation_link(client, shop, contact):
+    if contact is None:
+        path = "/o/e/" + signing.dumps([1, "forged", 1], salt="a-guess")
+    else:
+        # The link of the confirmation she was sent (before she consented or unsubscribed).
+        Contact.objects.filter(pk=contact.pk, email_confirmation_sent_at__isnull=True).update(
+            email_confirmation_sent_at=timezone.now()
+        )
+        contact.refresh_from_db()
+        path = "/o/e/" + confirmation_code(contact)
+    status = client.post(path, HTTP_USER_AGENT="Stranger").status_code
+    return status, lambda: None
+
+
+def email_contact_token(client, shop, contact):
+    agent = "Mozilla/5.0 (X11; Linux x86_64)"
+    token = make_token(contact, user_agent=agent) if contact is not None else "1.1:forged:signature"
+    body = {
+        "site": shop.site.public_key,
+        "vid": STRANGER_VID,
+        "events": [{"type": "identify", "token": token}],
+    }
+    status = client.post(
+        "/t/e",
+        data=json.dumps(body),
+        content_type="text/plain",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_USER_AGENT=agent,
+    ).status_code
+    return status, lambda: _linked(STRANGER_VID, channel="email") if contact is not None else None
+
+
 DOORS = {
     "snippet identify (`POST /t/e`)": snippet,
     "hosted page (`/o/KEY/`)": hosted,
@@ -289,6 +452,15 @@ DOORS = {
     "WooCommerce order webhook (billing phone, ticked meta field)": woocommerce_left,
     "WooCommerce paid order webhook (billing phone)": woocommerce_paid,
     "contact token (`_rl`, `identify` with `token`)": contact_token,
+    "bridge `email_cart` (`POST /t/e`, a typed email address)": bridge_email_cart,
+    "email: snippet identify (`email`, `email_consent`)": email_snippet,
+    "email: server API identify (`email`, `email_consent`)": email_server_identify,
+    "email: Shopify checkout webhook (email, `buyer_accepts_marketing`)": email_shopify_checkout,
+    "email: WooCommerce order webhook (billing email, ticked named email field)": (
+        email_woocommerce_left
+    ),
+    "email: confirmation link (`/o/e/CODE`, its button)": email_confirmation_link,
+    "email: contact token (`_rl`, `identify` with `token`)": email_contact_token,
 }
 BUILT = [row for row in TABLE if row.built]
 
@@ -299,14 +471,21 @@ def _id(row: Row) -> str:
 
 @pytest.mark.parametrize("row", BUILT, ids=[_id(row) for row in BUILT])
 def test_each_door_keeps_its_row_of_the_table(client, shop, row):
-    contact = her_number_in(shop, row.state)
+    contact = her_number_in(shop, row.state, row.channel)
     with shop.capture(execute=True):
         answer, made = DOORS[row.door](client, shop, contact)
     ties = made()
-    after = Contact.objects.filter(site=shop.site, phone=HERS).first()
-    consent = after.consent_status if after is not None else "unknown"
-    sms = OutboxMessage.objects.filter(to=HERS).count()
-    assert (consent, ties, sms, answer) == (row.consent, row.ties, row.sms, row.answer)
+    if row.channel == "email":
+        after = Contact.objects.filter(site=shop.site, email=HER_EMAIL).first()
+        consent = after.email_consent_status if after is not None else "unknown"
+        sent = sum(message.to == [HER_EMAIL] for message in mail.outbox)
+        # The number's consent is never touched by an address's door.
+        assert not Contact.objects.exclude(consent_status="none").exists()
+    else:
+        after = Contact.objects.filter(site=shop.site, phone=HERS).first()
+        consent = after.consent_status if after is not None else "unknown"
+        sent = OutboxMessage.objects.filter(to=HERS).count()
+    assert (consent, ties, sent, answer) == (row.consent, row.ties, row.sms, row.answer)
     if after is not None and row.proof != "shop_server":
         assert after.first_name == "", "a typed first name never reaches an SMS unconfirmed"
 

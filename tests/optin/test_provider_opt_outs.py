@@ -110,3 +110,46 @@ def test_every_site_knowing_the_number_is_revoked_and_no_other_number(consenting
 def test_a_reported_reply_counts_only_when_it_is_an_opt_out(consenting_contact):
     assert apply_provider_opt_out(report(consenting_contact, reply="Merci !")) == 0
     assert apply_provider_opt_out(report(consenting_contact, reply="ARRÊT svp")) == 1
+
+
+def test_an_email_report_revokes_the_address_on_every_site_and_never_the_sms(site):
+    here = ContactFactory(site=site, email="marie@example.fr")
+    there = ContactFactory(site=SiteFactory(), phone="", email="marie@example.fr")
+    other = ContactFactory(site=site, email="paul@example.fr")
+    for contact in (here, there, other):
+        for channel in ("sms", "email") if contact.phone else ("email",):
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.GRANTED,
+                source=ConsentSource.SERVER_API,
+                at=timezone.now() - timedelta(hours=1),
+                channel=channel,
+            )
+    complaint = OptOutReport(
+        phone="", email="Marie@Example.FR", at=timezone.now(), provider_id="complained:42"
+    )
+    assert apply_provider_opt_out(complaint) == 2
+    assert apply_provider_opt_out(complaint) == 0  # the same report again changes nothing
+    for contact in (here, there, other):
+        contact.refresh_from_db()
+    assert (here.email_consent_status, there.email_consent_status) == ("revoked", "revoked")
+    assert here.consent_status == ConsentStatus.GRANTED  # the number's consent is its own
+    assert other.email_consent_status == ConsentStatus.GRANTED
+    proof = here.consents.get(channel="email", status="revoked")
+    assert (proof.source, proof.inbound_message_id) == ("email_provider", "complained:42")
+
+
+def test_an_old_email_report_does_not_undo_a_later_consent(site):
+    contact = ContactFactory(site=site, email="marie@example.fr")
+    record_consent(
+        contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SNIPPET, channel="email"
+    )
+    old = OptOutReport(
+        phone="",
+        email="marie@example.fr",
+        at=timezone.now() - timedelta(seconds=2),
+        provider_id="unsubscribed:1",
+    )
+    assert apply_provider_opt_out(old) == 0
+    contact.refresh_from_db()
+    assert contact.email_consent_status == ConsentStatus.GRANTED

@@ -109,3 +109,24 @@ def test_fails_with_one_line_and_a_non_zero_exit(args, message):
     assert result.stdout == ""
     assert message in result.stderr
     assert not PlatformConnection.objects.exists()
+
+
+def test_the_email_consent_field_and_its_wording_are_stored(site):
+    connect(
+        "--site",
+        str(site.pk),
+        "--platform",
+        "woocommerce",
+        "--secret",
+        "wc-secret-1",
+        "--email-consent-field",
+        "_newsletter",
+        "--email-consent-text",
+        "Je veux recevoir les offres par email",
+    )
+    connection = PlatformConnection.objects.get(site=site)
+    assert (connection.email_consent_field, connection.email_consent_text) == (
+        "_newsletter",
+        "Je veux recevoir les offres par email",
+    )
+    assert connection.sms_consent_field == ""  # one never implies the other

@@ -611,3 +611,129 @@ def test_a_ticked_box_for_a_number_outside_the_sites_countries_enrols_nothing(cl
     shop.site.save()
     deliver(client, shop, "checkouts/update", {**british, "total_price": "1.00"})
     assert Contact.objects.get(phone="+447400123456").consent_status == ConsentStatus.PENDING
+
+
+# --- Email consent: Shopify's own email fields, the shopper's claim -------------------------
+
+EMAIL = "bob.norman@mail.example.com"
+
+
+def emails_to(address):
+    from django.core import mail
+
+    return [message for message in mail.outbox if message.to == [address]]
+
+
+def test_buyer_accepts_marketing_starts_the_email_double_opt_in_with_its_proof(client, shop):
+    response = deliver(client, shop, "checkouts/create", checkout(buyer_accepts_marketing=True))
+    assert response.status_code == 200
+    contact = Contact.objects.get(email=EMAIL)
+    assert (contact.email_consent_status, contact.consent_status) == ("pending", "none")
+    consent = contact.consents.get()
+    assert (consent.channel, consent.source) == ("email", ConsentSource.SHOPIFY)
+    assert "buyer_accepts_marketing=true" in consent.text and CHECKOUT["token"] in consent.text
+    proof = Event.objects.get(type="identify").payload["email_proof"]
+    assert proof["buyer_accepts_marketing"] is True
+    (confirmation,) = emails_to(EMAIL)
+    assert "Boutique" in confirmation.subject
+    assert Cart.objects.get().visitor == VisitorLink.objects.get(contact=contact).visitor
+    assert not OutboxMessage.objects.exists()  # no SMS: the email box says nothing of SMS
+
+
+def test_the_customers_email_subscribed_state_is_an_email_consent_too(client, shop):
+    body = checkout()
+    body["customer"]["email_marketing_consent"] = {
+        "state": "subscribed",
+        "opt_in_level": "confirmed_opt_in",
+        "consent_updated_at": "2024-01-01T07:00:00-05:00",
+    }
+    deliver(client, shop, "checkouts/update", body)
+    consent = Consent.objects.get(contact__email=EMAIL)
+    assert (consent.channel, consent.status) == ("email", ConsentStatus.PENDING)
+    assert "opt_in_level=confirmed_opt_in" in consent.text
+
+
+def test_no_email_consent_field_keeps_no_address(client, shop):
+    deliver(client, shop, "checkouts/create", checkout())
+    assert not Contact.objects.filter(email=EMAIL).exists()
+    assert not emails_to(EMAIL)
+
+
+def test_a_ticked_sms_box_never_gives_email_consent_nor_the_reverse(client, shop):
+    deliver(client, shop, "checkouts/create", consenting_checkout())
+    assert not Contact.objects.filter(email=EMAIL).exists()
+    assert Contact.objects.get(phone=PHONE).email_consent_status == "none"
+
+
+def test_a_strangers_ticked_email_box_for_a_consenting_address_changes_nothing(client, shop):
+    """A guest types a customer's address and ticks the box: no email, no link to her."""
+    customer = Contact.objects.create(site=shop.site, email=EMAIL, region="FR")
+    record_consent(
+        contact=customer,
+        status=ConsentStatus.GRANTED,
+        source=ConsentSource.SERVER_API,
+        channel="email",
+    )
+    body = checkout(buyer_accepts_marketing=True)
+    body["customer"]["id"] = 999
+    deliver(client, shop, "checkouts/create", body)
+    assert not VisitorLink.objects.filter(contact=customer).exists()
+    assert customer.consents.count() == 1 and not emails_to(EMAIL)
+    # Control: a new address ticked the same way gets its confirmation.
+    other = checkout(buyer_accepts_marketing=True, email="new@example.fr", token="t-2")
+    other["customer"]["id"] = 998
+    other["customer"]["email"] = "new@example.fr"
+    deliver(client, shop, "checkouts/create", other)
+    assert len(emails_to("new@example.fr")) == 1
+
+
+def test_unsubscribed_email_at_shopify_withdraws_the_email_consent_only(client, shop):
+    customer = Contact.objects.create(site=shop.site, email=EMAIL, phone=PHONE, region="FR")
+    for channel in ("sms", "email"):
+        record_consent(
+            contact=customer,
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.SERVER_API,
+            channel=channel,
+        )
+    body = checkout()
+    body["customer"]["email_marketing_consent"] = {"state": "unsubscribed"}
+    deliver(client, shop, "checkouts/update", body)
+    customer.refresh_from_db()
+    assert (customer.email_consent_status, customer.consent_status) == ("revoked", "granted")
+    assert customer.consents.get(status="revoked").source == ConsentSource.SHOPIFY
+
+
+def test_a_claimed_email_consent_never_restores_an_unsubscribed_address(client, shop):
+    customer = Contact.objects.create(site=shop.site, email=EMAIL, region="FR")
+    record_consent(
+        contact=customer,
+        status=ConsentStatus.REVOKED,
+        source=ConsentSource.UNSUBSCRIBE,
+        channel="email",
+    )
+    deliver(client, shop, "checkouts/create", checkout(buyer_accepts_marketing=True))
+    customer.refresh_from_db()
+    assert customer.email_consent_status == ConsentStatus.REVOKED
+    assert not emails_to(EMAIL)
+
+
+def test_ticked_email_boxes_at_checkouts_spend_the_sites_daily_confirmations(client, shop):
+    """As for the SMS box: past the site's daily limit a checkout's ticked email box starts
+    nothing and ties the checkout to no address; the first one is asked (control)."""
+    shop.site.confirmations_per_day = 1
+    shop.site.save()
+    for index, address in enumerate(("first@example.fr", "second@example.fr")):
+        body = checkout(
+            buyer_accepts_marketing=True,
+            email=address,
+            token=f"checkout-{index}",
+            cart_token=f"cart-{index}",
+        )
+        body["customer"]["id"] = 100 + index
+        deliver(client, shop, "checkouts/create", body)
+    (first,) = Contact.objects.all()
+    assert (first.email, first.email_consent_status) == ("first@example.fr", "pending")
+    assert len(emails_to("first@example.fr")) == 1 and not emails_to("second@example.fr")
+    second = Cart.objects.get(external_id="checkout-1")
+    assert not VisitorLink.objects.filter(visitor=second.visitor).exists()

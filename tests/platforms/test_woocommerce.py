@@ -382,3 +382,62 @@ def test_odd_shapes_in_a_signed_order_are_never_a_500(client, shop):
     ):
         response = deliver(client, shop, "order.updated", body)
         assert response.status_code in (200, 400), (body, response.content)
+
+
+# --- Email consent: the shop's named email field, the shopper's claim ------------------------
+
+EMAIL = "john.doe@example.com"
+
+
+def email_shop(shop):
+    shop.connection.email_consent_field = "_relance_email_optin"
+    shop.connection.email_consent_text = "Je veux recevoir les offres de la Boutique par email"
+    shop.connection.save()
+    return shop
+
+
+def email_ticked(body, value="1"):
+    body["meta_data"].append({"id": 13108, "key": "_relance_email_optin", "value": value})
+    return body
+
+
+def emails_to(address):
+    from django.core import mail
+
+    return [message for message in mail.outbox if message.to == [address]]
+
+
+def test_the_billing_email_gets_email_consent_only_from_the_named_ticked_field(client, shop):
+    email_shop(shop)
+    deliver(client, shop, "order.created", order("pending", ticked="1"))
+    contact = Contact.objects.get(phone=PHONE)
+    # The SMS box says nothing of email: the address is kept, its consent none.
+    assert (contact.consent_status, contact.email, contact.email_consent_status) == (
+        "pending",
+        EMAIL,
+        "none",
+    )
+    assert not emails_to(EMAIL)
+    deliver(client, shop, "order.updated", email_ticked(order("pending", total="31.00")))
+    contact.refresh_from_db()
+    assert contact.email_consent_status == ConsentStatus.PENDING
+    consent = contact.consents.get(channel="email")
+    assert consent.source == ConsentSource.WOOCOMMERCE
+    assert consent.text.startswith("Je veux recevoir les offres de la Boutique par email")
+    assert "_relance_email_optin=1" in consent.text
+    assert len(emails_to(EMAIL)) == 1
+    assert OutboxMessage.objects.count() == 1  # the SMS confirmation only, once
+
+
+def test_an_order_with_an_email_and_no_phone_is_a_cart_of_its_address(client, shop):
+    email_shop(shop)
+    deliver(client, shop, "order.created", email_ticked(order("pending", phone="")))
+    contact = Contact.objects.get()
+    assert (contact.phone, contact.email, contact.email_consent_status) == ("", EMAIL, "pending")
+    cart = Cart.objects.get(external_id=f"order-{ORDER['id']}")
+    assert VisitorLink.objects.get(contact=contact).visitor == cart.visitor
+
+
+def test_without_a_named_email_field_the_address_is_not_kept(client, shop):
+    deliver(client, shop, "order.created", email_ticked(order("pending", phone="")))
+    assert not Contact.objects.exists() and not emails_to(EMAIL)

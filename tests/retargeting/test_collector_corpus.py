@@ -101,12 +101,12 @@ DIRECT = ("customer_id", "first_name", "consent_text", "consent_source", "order_
 # Each case attacks one field with any text; the others carry ordinary values, so that most
 # cases are accepted and what is accepted can be counted after the ingest.
 attacks = st.one_of(
-    st.tuples(st.sampled_from((*FIELDS, *DIRECT, "phone")), texts),
+    st.tuples(st.sampled_from((*FIELDS, *DIRECT, "phone", "email")), texts),
     st.tuples(st.just("vid"), vids),
 )
 ordinary = st.fixed_dictionaries(
     dict.fromkeys((*FIELDS, *DIRECT), benign)
-    | {"phone": st.just("06 12 34 56 78"), "vid": valid_vids}
+    | {"phone": st.just("06 12 34 56 78"), "email": st.just("marie@example.fr"), "vid": valid_vids}
 )
 
 NEWLINE = "a" * 64 + "\n"
@@ -116,7 +116,7 @@ NEWLINE = "a" * 64 + "\n"
 @given(attack=attacks, fields=ordinary, buffered=st.booleans())
 @example(
     attack=("vid", NEWLINE),
-    fields=dict.fromkeys((*FIELDS, *DIRECT, "phone", "vid"), "x"),
+    fields=dict.fromkeys((*FIELDS, *DIRECT, "phone", "email", "vid"), "x"),
     buffered=True,
 )
 def test_every_string_of_every_door_is_stored_or_refused_and_the_ingest_drains(
@@ -165,6 +165,8 @@ def test_every_string_of_every_door_is_stored_or_refused_and_the_ingest_drains(
     purchase = {"type": "purchase", "order_id": fields["order_id"], "total": 10, "currency": "EUR"}
     direct = [
         ("/t/e", [identify | {"consent": consent}]),
+        ("/t/e", [{"type": "identify", "email": fields["email"], "email_consent": consent}]),
+        ("/api/v1/identify", {"email": fields["email"], "email_consent": consent}),
         ("/t/e", [{"type": "identify", "token": fields["token"]}]),
         ("/t/e", [purchase]),
         ("/api/v1/purchases", {"order_id": fields["order_id"], "total": 10, "currency": "EUR"}),
@@ -184,7 +186,7 @@ def test_every_string_of_every_door_is_stored_or_refused_and_the_ingest_drains(
                 HTTP_AUTHORIZATION=f"Bearer {shop.secret_key}",
             )
         assert answer.status_code in (200, 204, 400, 429), (path, answer.content)
-        kind = "purchase" if isinstance(sent, dict) else sent[0]["type"]
+        kind = path.rsplit("/", 1)[1] if isinstance(sent, dict) else sent[0]["type"]
         event(f"{path} {kind}: {answer.status_code}")
         accepted = answer.status_code in (200, 204)
         assert Event.objects.count() - stored == (1 if accepted else 0), (path, sent)

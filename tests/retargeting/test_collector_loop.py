@@ -20,6 +20,7 @@ from retargeting.tracking.loop import CollectorLoop
 from retargeting.tracking.models import Event
 from tests.retargeting.test_collector import *  # noqa: F403 - the same tests, this client
 from tests.retargeting.test_collector_buffer import *  # noqa: F403
+from tests.retargeting.test_collector_email_cart import *  # noqa: F403
 from tests.retargeting.test_collector_fuzz import (  # noqa: F401
     test_arbitrary_bytes_never_cause_a_server_error,
     test_generated_batches_are_stored_whole_or_refused_whole,

@@ -31,6 +31,7 @@ COLUMNS: dict[str, list[tuple[type[Model], str]]] = {
     "currency": [(Conversion, "currency")],
     "customer_id": [(Visitor, "customer_id")],
     "first_name": [(Contact, "first_name")],
+    "email": [(Contact, "email")],
 }
 # Kept inside JSON (an event's payload, a cart's items) or never stored as sent: no column.
 NOT_IN_A_COLUMN = {
@@ -42,6 +43,8 @@ NOT_IN_A_COLUMN = {
     "cart.items.image",
     "consent.text",  # a text column, no length
     "consent.source",
+    "email_consent.text",
+    "email_consent.source",
     "token",  # read, never stored
     "phone",  # stored in E.164 (16 characters at most) once read
     "type",
@@ -124,7 +127,15 @@ CHECKS: dict[str, Callable[[int], Any]] = {
     "first_name": lambda n: schema.identify({"phone": "0612345678", "first_name": "M" * n}, "")[
         "first_name"
     ],
+    "email": lambda n: schema.identify({"email": _address(n)}, "")["email"],
 }
+
+
+def _address(length: int) -> str:
+    """A deliverable-looking address of ``length`` characters (labels of at most 63)."""
+    domain_length = length - 65
+    labels = ["b" * 63, "c" * 63, "d" * (domain_length - 63 - 63 - 5)]
+    return "a" * 64 + "@" + ".".join(labels) + ".fr"
 
 
 @pytest.mark.parametrize("path", sorted(CHECKS))

@@ -287,8 +287,8 @@ def test_a_mobile_number_is_stored_and_the_page_is_told_it_is(page, live_server,
     serve(page, live_server, "/mobile", identify_page(demo.public_key, "06 12 34 56 78"))
     page.goto(f"{live_server.url}/mobile")
     assert wait_until(lambda: page.evaluate("told.length") == 1)
-    assert page.evaluate("told[0]") == {"ok": True, "type": "identify"}
-    assert page.evaluate("heard") == [{"ok": True, "type": "identify"}]
+    assert page.evaluate("told[0]") == {"ok": True, "type": "identify", "status": 204}
+    assert page.evaluate("heard") == [{"ok": True, "type": "identify", "status": 204}]
     assert page.evaluate("errors") == []
     assert [e.payload["phone"] for e in events(demo, type="identify")] == ["+33612345678"]
     assert Cart.objects.filter(site=demo, external_id="with-identify").exists()
@@ -312,3 +312,28 @@ def test_the_demo_shop_shows_why_a_number_is_refused(page, live_server, demo):
     page.click("#checkout button[type=submit]")
     assert wait_until(lambda: page.inner_text("#saved") == "Enregistré.")
     assert wait_until(lambda: events(demo, type="identify"))
+
+
+def test_an_email_identify_is_sent_by_the_snippet_with_its_own_consent(page, live_server, demo):
+    email_consent = {"granted": True, "text": "J'accepte les emails", "source": "footer"}
+    identify = {"email": "Marie@Example.fr", "email_consent": email_consent}
+    html = f"""<!doctype html><title>Newsletter</title>
+<script>window.told = []; window.relance = window.relance || [];
+relance.push(["identify", {json.dumps(identify)}, function (r) {{ told.push(r); }}]);
+relance.push(["identify", {{"email": "nope"}}, function (r) {{ told.push(r); }}]);
+</script>
+<script async src="/t.js" data-site="{demo.public_key}"></script>"""
+    serve(page, live_server, "/newsletter", html)
+    page.goto(f"{live_server.url}/newsletter")
+    assert wait_until(lambda: page.evaluate("told.length") == 2)
+    told = sorted(page.evaluate("told"), key=lambda r: r["ok"])
+    assert told[1] == {"ok": True, "type": "identify"}
+    assert told[0]["ok"] is False and "email address" in told[0]["error"]
+    (stored,) = events(demo, type="identify")
+    assert stored.payload == {
+        "type": "identify",
+        "email": "marie@example.fr",
+        "email_consent": email_consent,
+    }
+    # The browser's own line about the refused request, nothing from the snippet.
+    assert all("400" in error for error in page.console_errors), page.console_errors

@@ -94,6 +94,17 @@ def test_each_platform_reader_is_cacheable_javascript_under_3_kb_gzipped(client,
     assert size < 3 * 1024, f"{platform}.js is {size} bytes gzipped"
 
 
+def test_the_email_cart_form_is_its_own_cacheable_script_and_t_js_does_not_carry_it(client):
+    response = client.get("/t/email-cart.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert "public" in response["Cache-Control"] and "max-age=" in response["Cache-Control"]
+    assert b'"email_cart"' in response.content
+    size = len(gzip.compress(response.content, 9))
+    assert size < 2 * 1024, f"email-cart.js is {size} bytes gzipped"
+    assert b"Recevoir mon panier" not in client.get("/t.js").content
+
+
 def test_an_unknown_platform_reader_is_a_404(client):
     for path in ("/t/a/magento.js", "/t/a/..%2Ft.js", "/t/a/.js"):
         assert client.get(path).status_code == 404

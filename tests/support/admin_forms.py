@@ -13,7 +13,7 @@ def change_form_data(response):
             key = form.add_prefix(name)
             if value is True:
                 data[key] = "on"
-            elif value not in (None, False):
+            elif value is not None and value is not False:  # 0 is a value
                 data[key] = value
 
     add(response.context["adminform"].form)

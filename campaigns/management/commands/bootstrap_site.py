@@ -38,6 +38,19 @@ class Command(BaseCommand):
         parser.add_argument("--delay-minutes", type=int, default=DEFAULT_DELAY_MINUTES)
         parser.add_argument("--quiet-hours", choices=["default", "none"], default="default")
         parser.add_argument("--double-opt-in", choices=["on", "off"], default="on")
+        parser.add_argument(
+            "--email-fallback",
+            choices=["on", "off"],
+            default="off",
+            help="on: the default step goes by email to a contact without live SMS consent or "
+            "number, when it has live email consent.",
+        )
+        parser.add_argument(
+            "--email-from", default="", help='The site\'s email sender, "Name <address>".'
+        )
+        parser.add_argument(
+            "--postal-address", default="", help="Printed in every marketing email."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["delay_minutes"] < 1:
@@ -53,6 +66,9 @@ class Command(BaseCommand):
                     QuietHours.NONE if options["quiet_hours"] == "none" else QuietHours.FR_STRICT
                 ),
                 double_opt_in=options["double_opt_in"] == "on",
+                email_fallback=options["email_fallback"] == "on",
+                email_from=options["email_from"],
+                postal_address=options["postal_address"],
             )
         except ValidationError as exc:
             raise CommandError(_errors_in_one_line(exc)) from exc

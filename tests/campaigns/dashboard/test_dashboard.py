@@ -38,7 +38,7 @@ def test_a_marketer_sees_their_sites_figures(client, marketer, site, data):  # n
     page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
     assert "Chiffres au 23/11/2026 13:00 ; ils sont recomptés toutes les cinq minutes." in page
     assert 'id="recovered">150,00 €<' in page
-    assert "<svg" in page and "SMS, clics et chiffre d'affaires récupéré par jour" in page
+    assert "<svg" in page and "Messages, clics et chiffre d'affaires récupéré par jour" in page
     assert "30,00 €" in page  # after delivery, shown apart
     for label, count in (("Paniers abandonnés", 10), ("Envoyés", 6), ("Cliqués", 3)):
         assert f"<span>{label}</span>" in page and f"<strong>{count}</strong>" in page

@@ -43,6 +43,16 @@ class Command(BaseCommand):
             default="",
             help="WooCommerce: the exact wording shown next to that checkbox.",
         )
+        parser.add_argument(
+            "--email-consent-field",
+            default="",
+            help="WooCommerce: the order meta key of the checkout's email marketing checkbox.",
+        )
+        parser.add_argument(
+            "--email-consent-text",
+            default="",
+            help="WooCommerce: the exact wording shown next to that checkbox.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         site = Site.objects.filter(pk=options["site"]).first()
@@ -56,6 +66,8 @@ class Command(BaseCommand):
                 shop_domain=options["shop_domain"],
                 sms_consent_field=options["sms_consent_field"],
                 sms_consent_text=options["sms_consent_text"],
+                email_consent_field=options["email_consent_field"],
+                email_consent_text=options["email_consent_text"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc

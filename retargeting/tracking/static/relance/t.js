@@ -99,7 +99,7 @@
     post(JSON.stringify({ site: site, vid: vid, events: [event] }), 0, function (r) {
       var ok = !!r && r.status < 300;
       (ok || !r ? Promise.resolve({}) : r.json()).catch(function () { return {}; }).then(function (answer) {
-        var result = { ok: ok, type: type };
+        var result = { ok: ok, type: type, status: r ? r.status : 0 };
         if (!ok) result.error = answer.error || (r ? "HTTP " + r.status : "no answer");
         callback && safe(callback)(result);
         tell(type, result);
@@ -166,7 +166,7 @@
     if (typeof arg !== "object") return warn(name);
     if (name === "page_view") pageView(arg);
     else if (name === "cart") arg.id != null && arg.items ? add({ type: "cart", cart: arg }) : warn(name);
-    else if (name === "identify") arg.phone || arg.token ? alone(merge({ type: name }, arg), call[2]) : warn(name);
+    else if (name === "identify") arg.phone || arg.email || arg.token ? alone(merge({ type: name }, arg), call[2]) : warn(name);
     else if (ALONE.test(name)) alone(merge({ type: name }, arg), call[2]);
     else if (name === "purchase") arg.order_id != null ? add(merge({ type: "purchase" }, arg), true) : warn(name);
     else warn(name);
