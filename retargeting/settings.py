@@ -320,12 +320,39 @@ SMS_PRICES = env.json(
 )
 SMS_PRICE_CURRENCY = env.str("SMS_PRICE_CURRENCY", default="EUR")
 
-# Email (the second channel): SMTP from EMAIL_URL (django-environ's email URL); without it,
-# Django's in-memory backend (replaced by the providers' registry: see docs/email.md).
-if env.str("EMAIL_URL", default=""):
-    vars().update(env.email_url("EMAIL_URL"))
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Email (the second channel), by the providers' registry (retargeting/gateways/registry.py,
+# docs/email-providers.md): EMAIL_PROVIDER names one (outbox, smtp, brevo, or a gateway's
+# dotted path); else SMTP when EMAIL_URL is set; else the outbox (kept on the machine, shown
+# at /dev/mail/) in development, and no email at all with DEBUG off (the channel is off,
+# said at start-up) unless EMAIL_OUTBOX_IN_PRODUCTION keeps them on the machine on purpose.
+# Each provider checks its own settings, as the SMS providers do, and gives EMAIL_BACKEND
+# (Django's own emails take the same road).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+EMAIL_OUTBOX_IN_PRODUCTION = env.bool("EMAIL_OUTBOX_IN_PRODUCTION", default=False)
+try:
+    EMAIL_PROVIDER = _providers.email_provider(
+        name=env.str("EMAIL_PROVIDER", default=""),
+        email_url=EMAIL_URL,
+        debug=DEBUG,
+        outbox_in_production=EMAIL_OUTBOX_IN_PRODUCTION,
+    )
+    _email_problems = _providers.check_settings(
+        EMAIL_PROVIDER or _providers.NO_EMAIL, channel="email", env=env, debug=DEBUG
+    )
+except _providers.UnknownProvider as exc:
+    sys.stderr.write(f"relance: {exc}\n")
+    raise SystemExit(1) from None
+if _email_problems.missing:
+    why = _email_problems.why or f"required by EMAIL_PROVIDER={EMAIL_PROVIDER}"
+    names = ", ".join(_email_problems.missing)
+    sys.stderr.write(f"relance: missing required setting: {names} ({why})\n")
+    raise SystemExit(1)
+if _email_problems.wrong:
+    sys.stderr.write("".join(f"relance: {line}\n" for line in _email_problems.wrong))
+    raise SystemExit(1)
+if not EMAIL_PROVIDER:  # the channel is off: Django's own emails go nowhere either
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+vars().update(_email_problems.settings)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Relance <relance@localhost>")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # Emails per second per sender, shared by every worker (as SMS_DEFAULT_MPS for SMS).

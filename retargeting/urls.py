@@ -31,7 +31,7 @@ urlpatterns = [
     path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
     path("api/v1/carts", tracking.api_carts, name="api-carts"),
     path("api/schema", openapi.schema_view, name="api-schema"),
-    # Every provider's webhooks (and the outbox's phone simulator), from the registry.
+    # Every provider's webhooks (and the outboxes' /dev/phone/ and /dev/mail/), from the registry.
     *providers.webhook_urlpatterns(),
     re_path(
         r"^webhooks/(?P<platform>shopify|woocommerce)/(?P<token>[A-Za-z0-9_-]{16,64})$",

@@ -20,6 +20,7 @@ def landing(request: HttpRequest) -> HttpResponse:
         {
             "sms_backend": settings.SMS_BACKEND,
             "stays_on_machine": get_gateway().stays_on_machine,
+            "email_stays_on_machine": get_gateway("email").stays_on_machine,
             "debug": settings.DEBUG,
         },
     )

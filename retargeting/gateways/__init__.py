@@ -1,8 +1,9 @@
 """Gateways: the one place that knows a provider.
 
-Each provider is a folder (``outbox/``, ``twilio/``, ``brevo/``…) listed in ``registry.py``;
-``get_gateway(channel)`` returns the one the channel's setting chooses (``SMS_BACKEND``: an
-alias or the dotted path of a ``Gateway`` class). Every message Relance sends (reminders,
+Each provider is a folder (``outbox/``, ``twilio/``, ``brevo/``, ``email_outbox/``, ``smtp/``,
+``anymail/brevo/``…) listed in ``registry.py``; ``get_gateway(channel)`` returns the one the
+channel's setting chooses (``SMS_BACKEND``, ``EMAIL_PROVIDER``: an alias or the dotted path of
+a ``Gateway`` class). Every message Relance sends (reminders,
 confirmations, test sends, a member's code, emails) leaves through ``deliver()``, within its
 sender's shared rate; an answer a provider sends back in its webhook's response (Twilio's
 TwiML replies to STOP, START, OUI, HELP) takes its sender's tokens too, without waiting
@@ -13,6 +14,8 @@ messages, delivery statuses and the provider's opt-outs are handed to (``hooks``
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from django.conf import settings
 
 from retargeting.gateways import registry, throttle
 from retargeting.gateways.base import (
@@ -29,9 +32,16 @@ INTERACTIVE_WAIT = 5.0
 """Seconds a person's request (a test send, a code) may wait for the sender's rate."""
 
 
+def email_available() -> bool:
+    """Whether email can be sent: an email provider is configured (always in development;
+    with DEBUG off, ``EMAIL_URL`` or ``EMAIL_PROVIDER``). When it is not, the engine plans no
+    email and an "SMS, else email" step sends the SMS only."""
+    return bool(settings.EMAIL_PROVIDER)
+
+
 def get_gateway(channel: str = "sms") -> Gateway:
     """The gateway that carries ``channel``'s messages: the provider its setting chooses
-    (``registry.configured``)."""
+    (``registry.configured``); for email without a provider, one that sends nothing."""
     return registry.gateway_class(registry.configured(channel))()
 
 

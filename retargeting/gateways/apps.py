@@ -1,5 +1,10 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.core import checks
+
+logger = logging.getLogger("retargeting.gateways")
 
 
 class GatewaysConfig(AppConfig):
@@ -15,3 +20,8 @@ class GatewaysConfig(AppConfig):
         # A site without a sender of its own sends from the configured provider's default.
         platform_sender.register(lambda: get_gateway().default_sender())
         checks.register(check_configured_providers)
+        if not settings.EMAIL_PROVIDER:
+            # An SMS-only shop needs no email provider; said once, at start-up.
+            logger.warning(
+                "relance: no email provider (EMAIL_URL or EMAIL_PROVIDER): the email channel is off"
+            )

@@ -76,3 +76,29 @@ class ProviderCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.stream} at {self.position:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxEmail(models.Model):
+    """An email the email outbox kept on the machine (shown at ``/dev/mail/``), never sent."""
+
+    message_id = models.CharField(
+        max_length=255, unique=True, help_text="Its Message-ID, without the angle brackets."
+    )
+    sender = models.CharField("from", max_length=320)
+    to = models.CharField(max_length=2000, help_text="Every recipient, comma-separated.")
+    subject = models.CharField(max_length=998, blank=True)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    headers = models.JSONField(default=list, help_text="Every header, as [name, value] pairs.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["to", "created_at"], name="outbox_email_to_time")]
+
+    def __str__(self) -> str:
+        return f"email {self.message_id}"
+
+    def header(self, name: str) -> str:
+        """The first header called ``name`` (any case), or empty."""
+        return next((v for n, v in self.headers if n.lower() == name.lower()), "")

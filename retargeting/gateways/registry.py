@@ -10,7 +10,13 @@ Each channel's setting chooses its provider, as Django chooses ``EMAIL_BACKEND``
 ``BACKEND``: ``SMS_BACKEND`` is an alias from this list (``outbox``, ``twilio``, ``brevo``) or
 the dotted path of a ``Gateway`` class (``myproject.sms.CarrierGateway``). A dotted path that
 is a listed provider's class is that provider (its settings check and webhooks apply); another
-one is used as it is, with no settings check and no webhooks of its own.
+one is used as it is, with no settings check and no webhooks of its own. ``EMAIL_PROVIDER``
+does the same for email (``outbox``, ``smtp``, ``brevo``); without it, ``email_provider``
+chooses from ``EMAIL_URL`` and ``DEBUG`` (none at all: the email channel is off).
+
+A settings check reads the provider's settings from the environment and says what is missing
+or wrong (``SettingsProblems``); an email provider also gives the Django settings it needs
+(``EMAIL_BACKEND``, SMTP's host and TLS, anymail's keys), which ``settings.py`` applies.
 
 Adding a provider (docs/development.md, "Adding an SMS provider", walks through it):
 
@@ -80,13 +86,38 @@ PROVIDERS: list[Provider] = [
         settings_check="retargeting.gateways.brevo.settings_check.check",
     ),
     # Email providers
-    Provider("email", "email", "retargeting.gateways.email_backend.EmailGateway"),
+    Provider(
+        "outbox",
+        "email",
+        "retargeting.gateways.email_outbox.gateway.EmailOutboxGateway",
+        urls="retargeting.gateways.email_outbox.urls",
+        url_prefix="dev/mail/",
+        settings_check="retargeting.gateways.email_outbox.settings_check.check",
+    ),
+    Provider(
+        "smtp",
+        "email",
+        "retargeting.gateways.smtp.gateway.SmtpGateway",
+        settings_check="retargeting.gateways.smtp.settings_check.check",
+    ),
+    Provider(
+        "brevo",
+        "email",
+        "retargeting.gateways.anymail.brevo.gateway.BrevoEmailGateway",
+        urls="retargeting.gateways.anymail.brevo.urls",
+        url_prefix="webhooks/email/brevo/",
+        settings_check="retargeting.gateways.anymail.brevo.settings_check.check",
+    ),
 ]
 
+NO_EMAIL = "retargeting.gateways.email_framework.UnavailableGateway"
+"""The email "provider" when none is configured (DEBUG off, no ``EMAIL_URL`` nor
+``EMAIL_PROVIDER``): it refuses every message, so nothing leaves; the channel is off."""
+
 CHANNEL_SETTINGS: dict[str, tuple[str, str]] = {
-    # channel: (the setting that chooses its provider, the alias without it)
+    # channel: (the setting that chooses its provider, the provider without it)
     "sms": ("SMS_BACKEND", "outbox"),
-    "email": ("EMAIL_PROVIDER", "email"),
+    "email": ("EMAIL_PROVIDER", NO_EMAIL),
 }
 
 _DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
@@ -98,12 +129,19 @@ class UnknownProvider(ValueError):
 
 @dataclass
 class SettingsProblems:
-    """What a provider's settings check found."""
+    """What a provider's settings check found (start-up stops on any problem, in one line),
+    and the Django settings it derived from the environment."""
 
     missing: list[str] = field(default_factory=list)
     """Required settings that are not set (``"A or B"`` when either will do)."""
     wrong: list[str] = field(default_factory=list)
     """One line per setting whose value cannot work."""
+    why: str = ""
+    """Why the missing ones are required, when not simply because the provider was chosen
+    (``settings.py`` then says ``required by SMS_BACKEND=…``)."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The Django settings the provider needs (``EMAIL_BACKEND``…), applied by ``settings.py``
+    when nothing is missing or wrong."""
 
 
 def providers(channel: str) -> list[Provider]:
@@ -155,13 +193,32 @@ def check_settings(value: str, *, channel: str, env: Any, debug: bool) -> Settin
     return problems
 
 
-def webhook_urlpatterns() -> list[URLPattern | URLResolver]:
-    """Every listed provider's webhooks, each under its prefix (mounted whichever provider is
-    configured: a provider's late callbacks still arrive after a switch)."""
+def email_provider(
+    *, name: str, email_url: str, debug: bool, outbox_in_production: bool = False
+) -> str:
+    """The value of ``EMAIL_PROVIDER``: ``name`` when given (an alias or a dotted path; raise
+    ``UnknownProvider``), else ``smtp`` when ``EMAIL_URL`` is set, else the outbox in
+    development (or with ``EMAIL_OUTBOX_IN_PRODUCTION``), and ``""`` with DEBUG off: no email
+    provider, the channel off (an SMS-only shop needs none)."""
+    name = name.strip()
+    if name:
+        resolve(name, channel="email")
+        return name
+    if email_url.strip():
+        return "smtp"
+    return "outbox" if debug or outbox_in_production else ""
+
+
+def webhook_urlpatterns(channel: str | None = None) -> list[URLPattern | URLResolver]:
+    """Every listed provider's webhooks (of ``channel``, or of all), each under its prefix
+    (mounted whichever provider is configured: a provider's late callbacks still arrive after
+    a switch; each development tool answers 404 unless its provider is the configured one)."""
     from django.urls import include, path
 
     return [
-        path(provider.url_prefix, include(provider.urls)) for provider in PROVIDERS if provider.urls
+        path(provider.url_prefix, include(provider.urls))
+        for provider in PROVIDERS
+        if provider.urls and channel in (None, provider.channel)
     ]
 
 

@@ -6,7 +6,9 @@ returning a :class:`ProviderUnderTest`: the configured gateway and the few thing
 provider's emulator knows how to do (make an address it refuses, take it down, show what it
 received, send its webhooks). The base class holds every test; nothing in it names a channel
 or a vendor. ``tests/gateways/test_sms_contract.py`` has the SMS providers (and the example
-provider of ``tests/gateways/example_provider/``); the email providers subclass it the same way.
+provider of ``tests/gateways/example_provider/``); ``tests/gateways/test_email_contract.py``
+the email providers (the email outbox, SMTP, Brevo through anymail), which add the tests only
+email has (its parts and headers, its sessions) in a subclass of this one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,16 @@ from retargeting.gateways.base import (
 )
 from retargeting.gateways.errors import THROTTLED
 
+
+def _sender() -> str:
+    """A sender of the test's own: no other test's messages share its bucket."""
+    return "R" + uuid.uuid4().hex[:9].upper()
+
+
+def _nothing() -> None:
+    pass
+
+
 Webhook = Callable[[Client, str, bool], Any]
 """``(client, provider_id, forged)``: the provider's webhook about that message (a delivery
 status), as the provider signs it, or with a forged signature; returns the response."""
@@ -44,8 +56,9 @@ class ProviderUnderTest:
     """``message(to, *, sender="", body=...)``: a message of the channel to an address."""
     new_address: Callable[[], str]
     """An address of the test's own, that the provider takes."""
-    refused_address: Callable[[], tuple[str, Action]]
-    """An address the provider refuses for good, and the action its refusal must give."""
+    refused_address: Callable[[], tuple[str, Action]] | None
+    """An address the provider refuses for good, and the action its refusal must give; None
+    where it refuses no address (the email outbox keeps every message)."""
     take_down: Callable[[], None]
     """The provider cannot take the next message (down, or answering 5xx)."""
     received: Callable[[str], list[str]]
@@ -66,11 +79,21 @@ class ProviderUnderTest:
     """``(client, customer, our_sender, body, forged)``: the customer answers our sender, as
     the provider reports it (signed, or with a forged signature); returns the HTTP status and
     the answer the customer gets back (``""``: none). Where its senders receive replies."""
-
-
-def _sender() -> str:
-    """A sender of the test's own: no other test's messages share its bucket."""
-    return "R" + uuid.uuid4().hex[:9].upper()
+    refuses_later: bool = False
+    """It takes every well-formed address and reports a refusal later, by its webhook (an
+    email API's hard bounce, once ``settle`` has run); else it refuses in its answer."""
+    settle: Callable[[], None] = _nothing
+    """What the provider learns later (a bounce), told to Relance as it tells it."""
+    new_sender: Callable[[], str] = _sender
+    """A sender of the test's own (the channel's kind of sender): its bucket is its own."""
+    mailbox: Callable[[str], list[Any]] | None = None
+    """Email: the messages an address received, as its mailbox shows them (subject, both
+    parts, headers: ``tests.support.email_providers.Mail``)."""
+    cut_off: Callable[[], None] | None = None
+    """Email: the provider cannot be reached at all (no session) until ``restore``."""
+    restore: Callable[[], None] | None = None
+    lose_next_answer: Callable[[], None] | None = None
+    """Email: the provider takes the next message but its answer never arrives."""
 
 
 @pytest.mark.django_db
@@ -97,11 +120,26 @@ class ProviderContract:
         assert first.provider_id != second.provider_id
         assert provider.received(to) == ["un", "deux"]
 
-    def test_a_permanent_refusal_gives_its_action(self, provider):
+    def test_a_permanent_refusal_gives_its_action(self, provider, handlers):
+        if provider.refused_address is None:
+            # A provider that refuses no address takes a new one, whatever it is (control).
+            to = provider.new_address()
+            assert provider.gateway.send(provider.message(to)).outcome is Outcome.ACCEPTED
+            assert len(provider.received(to)) == 1
+            return
+        reports: list[StatusReport] = []
+        handlers.register_status_handler(reports.append)
         to, action = provider.refused_address()
         result = provider.gateway.send(provider.message(to, body="Bonjour"))
-        assert (result.outcome, result.action) == (Outcome.PERMANENT, action)
-        assert result.error_code and not result.provider_id
+        if provider.refuses_later:
+            # Taken, then reported refused (a hard bounce): the report carries the action.
+            assert result.outcome is Outcome.ACCEPTED
+            provider.settle()
+            (report,) = [r for r in reports if r.provider_id == result.provider_id]
+            assert report.error_code and report.action is action
+        else:
+            assert (result.outcome, result.action) == (Outcome.PERMANENT, action)
+            assert result.error_code and not result.provider_id
         assert provider.received(to) == []
         # Another address still goes (control).
         other = provider.new_address()
@@ -117,10 +155,32 @@ class ProviderContract:
         assert again.outcome is Outcome.ACCEPTED
         assert provider.received(to) == ["Bonjour"]
 
+    def test_a_batch_over_one_open_session_delivers_each_message(self, provider):
+        addresses = [provider.new_address() for _ in range(3)]
+        provider.gateway.open()
+        try:
+            results = [provider.gateway.send(provider.message(to)) for to in addresses]
+        finally:
+            provider.gateway.close()
+        assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
+        assert [len(provider.received(to)) for to in addresses] == [1, 1, 1]
+
     # --- one way out -----------------------------------------------------------------------
 
+    def test_deliver_hands_it_over_once_after_the_write_ahead_mark(self, provider):
+        marks: list[str] = []
+        to = provider.new_address()
+        result = deliver(provider.message(to), handing=lambda: marks.append("handed") or True)
+        assert marks == ["handed"] and result.outcome is Outcome.ACCEPTED
+        assert len(provider.received(to)) == 1
+        # Control: a mark that refuses sends nothing.
+        other = provider.new_address()
+        refused = deliver(provider.message(other), handing=lambda: False)
+        assert refused.outcome is Outcome.TRANSIENT
+        assert provider.received(other) == []
+
     def test_a_message_through_deliver_takes_the_senders_shared_rate(self, provider):
-        sender, to = _sender(), provider.new_address()
+        sender, to = provider.new_sender(), provider.new_address()
         provider.set_rate(sender, 1)  # one message a second, shared by every process
         first = deliver(provider.message(to, sender=sender, body="un"), max_wait=0)
         second = deliver(provider.message(to, sender=sender, body="deux"), max_wait=0)
@@ -128,7 +188,9 @@ class ProviderContract:
         assert (second.outcome, second.error_code) == (Outcome.TRANSIENT, THROTTLED)
         assert provider.received(to) == ["un"]
         # Another sender's rate is its own (control).
-        other = deliver(provider.message(to, sender=_sender(), body="trois"), max_wait=0)
+        other = deliver(
+            provider.message(to, sender=provider.new_sender(), body="trois"), max_wait=0
+        )
         assert other.outcome is Outcome.ACCEPTED
 
     def test_a_message_without_a_sender_shares_the_default_senders_rate(self, provider):
@@ -159,7 +221,7 @@ class ProviderContract:
         if gateway.receives_replies:
             assert provider.reply_sender and gateway.sender_receives_replies(provider.reply_sender)
         else:
-            senders = {"", provider.default_sender, provider.reply_sender, _sender()}
+            senders = {"", provider.default_sender, provider.reply_sender, provider.new_sender()}
             assert not any(gateway.sender_receives_replies(sender) for sender in senders)
         if provider.not_replyable_sender:
             assert not gateway.sender_receives_replies(provider.not_replyable_sender)

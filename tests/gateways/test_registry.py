@@ -54,7 +54,7 @@ def test_an_unknown_name_is_refused_with_one_line():
     [
         ("retargeting.gateways.nowhere.Gateway", "gateways.E001"),
         ("retargeting.gateways.base.OutgoingSms", "gateways.E002"),
-        ("retargeting.gateways.email_backend.EmailGateway", "gateways.E002"),
+        ("retargeting.gateways.smtp.gateway.SmtpGateway", "gateways.E002"),
     ],
 )
 def test_the_system_check_refuses_a_path_that_is_no_sms_gateway(settings, value, error):

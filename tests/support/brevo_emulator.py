@@ -1,8 +1,10 @@
 """A small Brevo-compatible API on 127.0.0.1 for the tests (not shipped in the product).
 
 It implements what Relance uses of Brevo's API v3: send a transactional SMS
-(``POST /v3/transactionalSMS/sms``) and list SMS events
-(``GET /v3/transactionalSMS/statistics/events``), authenticated by the ``api-key`` header,
+(``POST /v3/transactionalSMS/sms``), list SMS events
+(``GET /v3/transactionalSMS/statistics/events``) and send a transactional email
+(``POST /v3/smtp/email``, as django-anymail's Brevo backend calls it), authenticated by the
+``api-key`` header,
 with answers shaped as the official SDK's types say (``SendTransacSmsResponse``,
 ``GetSmsEventsResponse``) and Brevo's error bodies (``{"code": ..., "message": ...}``).
 Faults are configurable (an error per number, errors for the next N calls, slow answers), and
@@ -51,6 +53,20 @@ class EmulatedSms:
 
 
 @dataclass
+class EmulatedEmail:
+    message_id: str
+    """Brevo's ``messageId``: an SMTP Message-ID, angle brackets included."""
+    to: list[str]
+    sender: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+    tags: list[str]
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass
 class EmulatedEvent:
     phone_number: str
     event: str
@@ -79,6 +95,10 @@ class BrevoEmulator:
         self.events: list[EmulatedEvent] = []
         self.requests: list[dict[str, Any]] = []
         self.faults_by_number: dict[str, Fault] = {}
+        self.emails: list[EmulatedEmail] = []
+        self.faults_by_email: dict[str, Fault] = {}
+        self.drop_next_email = 0
+        """Emails to accept and then answer by closing the connection (the answer lost)."""
         self.next_faults: list[Fault] = []
         self.delay_seconds = 0.0
         self.remaining_credits = 1000.0
@@ -112,6 +132,34 @@ class BrevoEmulator:
     def fail_for(self, number: str, status: int, code: str | None, message: str = "error") -> None:
         """Answer every send to ``number`` (E.164 or Brevo's digits) with this error."""
         self.faults_by_number[number.removeprefix("+")] = Fault(status, code, message)
+
+    def fail_for_email(self, address: str, status: int, code: str, message: str = "error") -> None:
+        """Answer every email to ``address`` with this error."""
+        self.faults_by_email[address.lower()] = Fault(status, code, message)
+
+    def emails_to(self, address: str) -> list[EmulatedEmail]:
+        return [e for e in self.emails if address.lower() in (t.lower() for t in e.to)]
+
+    def email_event(self, email: EmulatedEmail, event: str, **extra: object) -> dict[str, object]:
+        """Brevo's transactional email webhook for one message, as Brevo documents it and
+        django-anymail's tests use it (tests/test_brevo_webhooks.py): ``event``, ``email``,
+        ``message-id``, ``ts_epoch`` (milliseconds, UTC), ``tags``."""
+        now = datetime.now(UTC)
+        payload: dict[str, object] = {
+            "event": event,
+            "email": email.to[0],
+            "id": 1234567,
+            "date": now.strftime("%Y-%m-%d %H:%M:%S"),
+            "ts": int(now.timestamp()),
+            "ts_event": int(now.timestamp()),
+            "ts_epoch": int(now.timestamp() * 1000),
+            "message-id": email.message_id,
+            "subject": email.subject,
+            "tags": list(email.tags),
+            "sending_ip": "185.41.28.109",
+        }
+        payload.update(extra)
+        return payload
 
     def sent_to(self, number: str) -> list[EmulatedSms]:
         return [m for m in self.messages.values() if m.recipient == number.removeprefix("+")]
@@ -232,6 +280,31 @@ class BrevoEmulator:
             "remainingCredits": self.remaining_credits,
         }
 
+    def _send_email(self, form: dict[str, Any]) -> tuple[int, dict[str, object]]:
+        sender = form.get("sender") if isinstance(form.get("sender"), dict) else {}
+        to = form.get("to") if isinstance(form.get("to"), list) else []
+        addresses = [str(r.get("email") or "") for r in to if isinstance(r, dict)]
+        if not sender or not sender.get("email"):
+            return 400, {"code": "missing_parameter", "message": "sender is missing"}
+        if not addresses or not all("@" in a for a in addresses):
+            return 400, {"code": "invalid_parameter", "message": "email is not valid in to"}
+        if not (form.get("htmlContent") or form.get("textContent") or form.get("templateId")):
+            return 400, {"code": "missing_parameter", "message": "htmlContent is missing"}
+        with self.lock:
+            self._next_id += 1
+            email = EmulatedEmail(
+                message_id=f"<{datetime.now(UTC):%Y%m%d%H%M}.{self._next_id}@smtp-relay.mailin.fr>",
+                to=addresses,
+                sender=str(sender.get("email")),
+                subject=str(form.get("subject") or ""),
+                text=str(form.get("textContent") or ""),
+                html=str(form.get("htmlContent") or ""),
+                headers={str(k): str(v) for k, v in (form.get("headers") or {}).items()},
+                tags=[str(t) for t in form.get("tags") or []],
+            )
+            self.emails.append(email)
+        return 201, {"messageId": email.message_id}
+
     def _events(self, query: dict[str, str]) -> dict[str, object]:
         with self.lock:
             selected = list(self.events)
@@ -319,6 +392,8 @@ class BrevoEmulator:
                 self._record(form)
                 if not self._authorised():
                     return
+                if urllib.parse.urlsplit(self.path).path == "/v3/smtp/email":
+                    return self._email(form)
                 if urllib.parse.urlsplit(self.path).path != "/v3/transactionalSMS/sms":
                     return self._answer(404, {"code": "not_found", "message": "Not found"})
                 if not isinstance(form, dict):
@@ -329,6 +404,36 @@ class BrevoEmulator:
                 if fault is not None:
                     return self._fault(fault)
                 self._answer(*emulator._send(form))
+
+            def _email(self, form: Any) -> None:
+                if not isinstance(form, dict):
+                    return self._answer(400, {"code": "bad_request", "message": "Invalid JSON"})
+                recipients = [
+                    str(r.get("email") or "").lower()
+                    for r in form.get("to") or []
+                    if isinstance(r, dict)
+                ]
+                fault = self._next_fault() or next(
+                    (
+                        emulator.faults_by_email[r]
+                        for r in recipients
+                        if r in emulator.faults_by_email
+                    ),
+                    None,
+                )
+                if fault is not None:
+                    return self._fault(fault)
+                status, payload = emulator._send_email(form)
+                with emulator.lock:
+                    drop = status == 201 and emulator.drop_next_email > 0
+                    if drop:
+                        emulator.drop_next_email -= 1
+                if drop:
+                    # Taken, but the answer never arrives.
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return None
+                return self._answer(status, payload)
 
             def do_GET(self) -> None:
                 self._record()

@@ -1,4 +1,4 @@
-"""Fixtures: a real SMTP server wired into the settings (Django's SMTP backend, no TLS)."""
+"""Fixtures: a real SMTP server wired into the settings (the SMTP email provider, no TLS)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from tests.support.smtp_server import SmtpServer
 @pytest.fixture
 def smtp(settings):
     with SmtpServer() as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_PROVIDER = "smtp"
+        settings.EMAIL_BACKEND = "retargeting.gateways.smtp.backend.EmailBackend"
         settings.EMAIL_HOST = server.host
         settings.EMAIL_PORT = server.port
         settings.EMAIL_USE_TLS = False

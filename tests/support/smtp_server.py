@@ -34,14 +34,22 @@ class Received:
 @dataclass
 class _Handler:
     messages: list[Received] = field(default_factory=list)
-    refused: set[str] = field(default_factory=set)
+    refused: dict[str, str] = field(default_factory=dict)
     transient_failures: int = 0
     drop_after_data: int = 0
+    sessions: int = 0
+    """SMTP sessions opened (EHLO or HELO): a batch over one connection opens one."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refused:
-            return "550 5.1.1 mailbox unavailable"
+            return self.refused[address.lower()]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -59,8 +67,8 @@ class _Handler:
             )
             if self.drop_after_data > 0:
                 self.drop_after_data -= 1
-                # Kept, but the client never hears the answer.
-                session.transport.close() if hasattr(session, "transport") else None
+                # Kept, but the client never hears the answer: the connection is closed
+                # before the reply is written.
                 server.transport.close()
                 return "250 OK"
         return "250 OK"
@@ -85,8 +93,9 @@ class SmtpServer:
     def messages(self) -> list[Received]:
         return self.handler.messages
 
-    def refuse(self, address: str) -> None:
-        self.handler.refused.add(address.lower())
+    def refuse(self, address: str, reply: str = "550 5.1.1 mailbox unavailable") -> None:
+        """Answer ``reply`` to every RCPT of ``address`` (another 5xx, or a 4xx)."""
+        self.handler.refused[address.lower()] = reply
 
     def fail_next(self, count: int) -> None:
         self.handler.transient_failures = count
@@ -94,9 +103,25 @@ class SmtpServer:
     def drop_after_data(self, count: int = 1) -> None:
         self.handler.drop_after_data = count
 
+    @property
+    def sessions(self) -> int:
+        return self.handler.sessions
+
+    def take_down(self) -> None:
+        """Stop listening: connections are refused until :meth:`bring_up`."""
+        self._controller.stop()
+        self.running = False
+
+    def bring_up(self) -> None:
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self._controller.start()
+        self.running = True
+
     def __enter__(self) -> SmtpServer:
         self._controller.start()
+        self.running = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
+        if self.running:
+            self._controller.stop()

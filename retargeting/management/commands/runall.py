@@ -120,6 +120,7 @@ class Command(BaseCommand):
             f"  Start here:  {base}/",
             f"  Demo shop:   {base}/demo/shop/",
             f"  Phones:      {base}/dev/phone/",
+            f"  Mailbox:     {base}/dev/mail/",
             f"  Dashboard:   {base}/dashboard/",
             f"  Admin:       {base}/admin/",
             "  Demo login:  demo / relance-demo",

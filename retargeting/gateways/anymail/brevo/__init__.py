@@ -1,0 +1,1 @@
+"""Brevo's transactional email (``EMAIL_PROVIDER=brevo``) through django-anymail."""

@@ -1,0 +1,1 @@
+"""The email outbox (development's default): emails kept on the machine, shown at /dev/mail/."""

@@ -1,0 +1,56 @@
+"""The email outbox: messages kept on the machine (``/dev/mail/``), delivered at once.
+
+A kept message counts as delivered: the status handlers are told so after the commit, as a
+provider's webhook would tell them. It lists the messages it kept, so a send whose answer was
+lost is found there rather than sent again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core import mail
+from django.db import DatabaseError, transaction
+
+from retargeting.gateways import hooks
+from retargeting.gateways.base import (
+    Action,
+    Delivery,
+    Outcome,
+    ProviderMessage,
+    SendResult,
+    StatusReport,
+)
+from retargeting.gateways.email_framework import UNAVAILABLE, EmailGateway
+from retargeting.gateways.models import OutboxEmail
+
+
+class EmailOutboxGateway(EmailGateway):
+    name = "outbox"
+    lists_messages = True
+    stays_on_machine = True
+
+    def outcome_of(self, exc: Exception, message: mail.EmailMessage) -> SendResult | None:
+        if isinstance(exc, DatabaseError):
+            # Not stored, so certainly not sent: the provider is down, try again.
+            return SendResult(
+                Outcome.TRANSIENT,
+                error_code=UNAVAILABLE,
+                reason=str(exc)[:255],
+                action=Action.RETRY,
+            )
+        return super().outcome_of(exc, message)
+
+    def accepted(self, message: mail.EmailMultiAlternatives) -> SendResult:
+        result = super().accepted(message)
+        report = StatusReport(
+            provider_id=result.provider_id, delivery=Delivery.DELIVERED, provider_status="kept"
+        )
+        transaction.on_commit(lambda: hooks.handle_status(report))
+        return result
+
+    def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
+        return [
+            ProviderMessage(m.message_id[:64], m.to, m.text, Delivery.DELIVERED, m.created_at)
+            for m in OutboxEmail.objects.filter(to=to, created_at__gte=since)
+        ]

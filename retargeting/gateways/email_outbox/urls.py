@@ -1,0 +1,10 @@
+"""``/dev/mail/``: the emails the email outbox kept (development)."""
+
+from django.urls import path
+
+from retargeting.gateways.email_outbox import views
+
+urlpatterns = [
+    path("", views.mail_index, name="mail-index"),
+    path("<int:pk>/", views.mail_message, name="mail-message"),
+]

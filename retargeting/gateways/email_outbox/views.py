@@ -1,0 +1,104 @@
+"""``/dev/mail/``: the mailbox of the embedded mode, like the phone simulator for SMS.
+
+Each kept email shows its headers, its text part and its HTML part, the latter in a
+sandboxed frame (no script, no access to this page; its links open in a new tab). The
+one-click unsubscribe button makes the request a mailbox provider makes for RFC 8058: a POST
+of ``List-Unsubscribe=One-Click`` to the List-Unsubscribe URL, with no cookie and no CSRF
+token, through the whole middleware stack as a request from outside would go.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.test import Client
+from django.views.decorators.http import require_http_methods
+
+from retargeting.gateways import get_gateway
+from retargeting.gateways.email_outbox.gateway import EmailOutboxGateway
+from retargeting.gateways.models import OutboxEmail
+from retargeting.sites.access import development_tool
+from retargeting.web.security import HEADER
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+# The page's own policy: the email's images may come from anywhere (a shop's CDN); nothing
+# runs; the frame is this page's srcdoc.
+POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "img-src * data:",
+        "style-src 'unsafe-inline'",
+        "frame-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def _mailbox(request: HttpRequest) -> None:
+    """404 unless the email outbox is the configured email provider and the user may see it."""
+    if not isinstance(get_gateway("email"), EmailOutboxGateway):
+        raise Http404("The mailbox exists only with the email outbox.")
+    development_tool(request, "mailbox")
+
+
+def mail_index(request: HttpRequest) -> HttpResponse:
+    _mailbox(request)
+    messages = OutboxEmail.objects.order_by("-created_at", "-id")[:200]
+    response = render(request, "gateways/mail_index.html", {"messages": messages})
+    response[HEADER] = POLICY
+    return response
+
+
+def one_click_target(message: OutboxEmail) -> str:
+    """The List-Unsubscribe URL a mailbox provider would POST to (https or http, the first
+    one), when the message offers one-click (``List-Unsubscribe-Post``)."""
+    if message.header("List-Unsubscribe-Post").strip() != ONE_CLICK:
+        return ""
+    urls = re.findall(r"<([^>]+)>", message.header("List-Unsubscribe"))
+    return next((url for url in urls if url.startswith(("https://", "http://"))), "")
+
+
+def _unsubscribe(url: str) -> tuple[int, str]:
+    """POST one-click to ``url`` as Gmail does; only Relance's own URLs (PUBLIC_BASE_URL)."""
+    ours = urlsplit(settings.PUBLIC_BASE_URL)
+    target = urlsplit(url)
+    if (target.scheme, target.netloc) != (ours.scheme, ours.netloc):
+        return 0, f"Not sent: {url} is not under PUBLIC_BASE_URL ({settings.PUBLIC_BASE_URL})."
+    client = Client(enforce_csrf_checks=True, HTTP_HOST=ours.netloc)
+    response = client.post(
+        target.path + (f"?{target.query}" if target.query else ""),
+        data=ONE_CLICK,
+        content_type="application/x-www-form-urlencoded",
+        secure=target.scheme == "https",
+    )
+    return response.status_code, response.content.decode(errors="replace")[:500]
+
+
+def _frame_document(html: str) -> str:
+    # Links open in a new tab, outside the sandbox.
+    return '<base target="_blank">' + html
+
+
+@require_http_methods(["GET", "POST"])
+def mail_message(request: HttpRequest, pk: int) -> HttpResponse:
+    _mailbox(request)
+    message = get_object_or_404(OutboxEmail, pk=pk)
+    target = one_click_target(message)
+    result = None
+    if request.method == "POST" and target:
+        result = _unsubscribe(target)
+    context = {
+        "message": message,
+        "frame": _frame_document(message.html) if message.html else "",
+        "unsubscribe_url": target,
+        "result": result,
+    }
+    response = render(request, "gateways/mail_message.html", context)
+    response[HEADER] = POLICY
+    return response

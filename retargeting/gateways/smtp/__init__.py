@@ -1,0 +1,1 @@
+"""SMTP: any mail server, named by ``EMAIL_URL`` (``smtp://user:password@host:587``)."""
