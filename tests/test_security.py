@@ -35,6 +35,9 @@ CSRF_EXEMPT = {
     # makes Django's CSRF check itself for every other POST (tests/campaigns/test_opt_out.py,
     # test_one_click_unsubscribe.py).
     "opt-out-link",
+    # Brevo's email tracking webhook: basic auth, verified as anymail verifies it
+    # (tests/gateways/test_email_webhooks.py).
+    "email-brevo-tracking",
 }
 
 

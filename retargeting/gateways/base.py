@@ -77,13 +77,26 @@ class OutgoingEmail:
     """Names the send at the provider (its reports and statistics), where it keeps tags."""
 
 
+ERROR_CODE_LENGTH = 16
+"""The longest error code a send keeps (its column): a provider's longer code is clipped."""
+
+
 @dataclass(frozen=True)
 class SendResult:
     outcome: Outcome
     provider_id: str = ""
     error_code: str = ""
+    """The provider's code (or one of ``errors``'), at most ``ERROR_CODE_LENGTH`` characters:
+    its action is read from the whole code before it is clipped."""
     reason: str = ""
     action: Action = Action.NONE
+
+    def __post_init__(self) -> None:
+        code = self.error_code
+        if len(code) > ERROR_CODE_LENGTH:
+            object.__setattr__(self, "error_code", code[:ERROR_CODE_LENGTH])
+            if code not in self.reason:
+                object.__setattr__(self, "reason", f"{code}: {self.reason}"[:255])
 
 
 @dataclass(frozen=True)

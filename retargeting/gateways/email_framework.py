@@ -30,13 +30,13 @@ from retargeting.gateways.base import (
 # sent": errors.AMBIGUOUS).
 UNAVAILABLE = "unavailable"
 """The provider could not be reached or refused the session: certainly not sent."""
-UNREACHABLE = "email_unreachable"
+UNREACHABLE = "addr_unreachable"
 """The address does not exist or takes no mail (550 5.1.1, a hard bounce)."""
 DEFERRED = "email_deferred"
 """The provider said "later" (4xx)."""
 REFUSED = "email_refused"
 """The provider refused the message itself for good (5xx that is not about the address)."""
-UNAVAILABLE_CHANNEL = "email_unavailable"
+UNAVAILABLE_CHANNEL = "email_off"
 """No email provider is configured: the email channel is off."""
 
 ERROR_ACTIONS: dict[str, Action] = {

@@ -109,7 +109,7 @@ def test_without_a_provider_email_is_unavailable_and_nothing_leaves(settings):
     gateway = get_gateway("email")
     assert isinstance(gateway, UnavailableGateway)
     result = gateway.send(OutgoingEmail(to="a@example.fr", subject="s", text="t"))
-    assert result.outcome is Outcome.PERMANENT and result.error_code == "email_unavailable"
+    assert result.outcome is Outcome.PERMANENT and result.error_code == "email_off"
     # Control: with a provider.
     settings.EMAIL_PROVIDER = "outbox"
     assert email_available() is True

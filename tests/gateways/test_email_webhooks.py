@@ -9,9 +9,11 @@ through live testing", per Brevo's https://developers.brevo.com/docs/transaction
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
+from django.test import Client
 
 from optin.models import Consent
 from retargeting.gateways.anymail.brevo.gateway import BrevoEmailGateway
@@ -170,6 +172,41 @@ def test_the_webhook_answers_only_with_its_secret(brevo_email, reports):
     # Control: with the secret of ANYMAIL_WEBHOOK_SECRET.
     assert post_tracking(UNSUBSCRIBE, secret=WEBHOOK_SECRET) == 200
     assert len(reports["opt_out"]) == 1
+
+
+def test_an_authenticated_body_that_is_not_brevos_payload_is_refused_and_changes_nothing(
+    brevo_email, reports
+):
+    token = base64.b64encode(WEBHOOK_SECRET.encode()).decode()
+    for body in ("not json", '"a string"', "[1, 2]", '{"event": 5}'):
+        response = Client().post(
+            "/webhooks/email/brevo/tracking/",
+            data=body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Basic {token}",
+        )
+        assert response.status_code in (200, 400), (body, response.status_code)
+    assert (
+        Client()
+        .post(
+            "/webhooks/email/brevo/tracking/",
+            data="not json",
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Basic {token}",
+        )
+        .status_code
+        == 400
+    )
+    assert reports == {"status": [], "opt_out": []}
+
+
+def test_without_a_webhook_secret_nobody_is_heard(settings, reports):
+    # The embedded default (no email provider, no ANYMAIL_WEBHOOK_SECRET): the URL exists but
+    # anymail alone would take an unsigned unsubscription of anyone's address.
+    settings.ANYMAIL = {}
+    assert post_tracking(UNSUBSCRIBE, secret="") == 403
+    assert post_tracking(UNSUBSCRIBE, secret=WEBHOOK_SECRET) == 403
+    assert reports == {"status": [], "opt_out": []}
 
 
 def test_an_email_opt_out_never_touches_a_phone_consent(brevo_email):

@@ -9,7 +9,7 @@ from retargeting.gateways.email_framework import ERROR_ACTIONS as EMAIL_ACTIONS
 BOUNCED, INVALID, SOFT_BOUNCE, BLOCKED, FAILED = (
     "email_bounced",
     "email_invalid",
-    "email_soft_bounce",
+    "soft_bounce",
     "email_blocked",
     "email_failed",
 )

@@ -6,5 +6,5 @@ from retargeting.gateways.email_outbox import views
 
 urlpatterns = [
     path("", views.mail_index, name="mail-index"),
-    path("<int:pk>/", views.mail_message, name="mail-message"),
+    path("<int:message_id>/", views.mail_message, name="mail-message"),
 ]

@@ -86,9 +86,9 @@ def _frame_document(html: str) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-def mail_message(request: HttpRequest, pk: int) -> HttpResponse:
+def mail_message(request: HttpRequest, message_id: int) -> HttpResponse:
     _mailbox(request)
-    message = get_object_or_404(OutboxEmail, pk=pk)
+    message = get_object_or_404(OutboxEmail, pk=message_id)
     target = one_click_target(message)
     result = None
     if request.method == "POST" and target:

@@ -28,7 +28,7 @@ from retargeting.gateways.base import (
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sms.phones import InvalidPhone, parse_phone
 
-UNAVAILABLE = "outbox_unavailable"
+UNAVAILABLE = "outbox_down"
 """The outbox could not store the message: not stored, so certainly not sent."""
 
 
