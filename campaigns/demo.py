@@ -18,14 +18,16 @@ from django.utils import timezone
 
 from campaigns.onboarding import bootstrap_site
 from optin.consent import record_consent
-from optin.contacts import get_or_create_contact
-from optin.models import ConsentSource, ConsentStatus, VisitorLink
+from optin.contacts import get_or_create_contact, get_or_create_email_contact
+from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
+from retargeting.channels import Channel
 from retargeting.demoshop.views import CONSENT_TEXT, DEMO_SITE_NAME
 from retargeting.gateways import get_gateway
 from retargeting.sites.models import Membership, QuietHours, Site
 from retargeting.sites.services import add_member
 from retargeting.tracking.models import Cart, Visitor
 
+EMAIL_CONSENT_TEXT = "J'accepte de recevoir les offres de la boutique par email."
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "relance-demo"  # noqa: S105 - printed by `make run` on purpose
 DEMO_CONTACTS = [
@@ -46,6 +48,17 @@ DEMO_CONTACTS = [
     ),
     ("06 12 34 56 03", "Chloé", "demo0000000000000000000000000003", "0", []),
 ]
+# Someone who gave an email address and email consent but no number: the flow's step goes
+# "SMS, else email", so her reminder is an email, shown in the mailbox (/dev/mail/).
+DEMO_EMAIL_CONTACT = (
+    "ines@example.com",
+    "Inès",
+    "demo0000000000000000000000000004",
+    "45.00",
+    [{"sku": "FO-02", "name": "Foulard soie", "price": 45.0, "quantity": 1}],
+)
+DEMO_EMAIL_FROM = f"{DEMO_SITE_NAME} <bonjour@boutique.example>"
+DEMO_POSTAL_ADDRESS = "3 rue des Lilas, 75011 Paris"
 DEMO_APPS = ("sites", "tracking", "gateways", "optin", "campaigns")
 
 
@@ -79,6 +92,9 @@ def load_demo() -> DemoResult:
             delay_minutes=2,
             # So a newcomer sees a reminder whatever the hour; new sites default to quiet hours.
             quiet_hours=QuietHours.NONE,
+            email_fallback=True,
+            email_from=DEMO_EMAIL_FROM,
+            postal_address=DEMO_POSTAL_ADDRESS,
         )
         site, secret_key = boot.site, boot.secret_key
     _load_marketer(site)
@@ -100,6 +116,7 @@ def _load_marketer(site: Site) -> None:
 
 def _load_contacts(site: Site) -> None:
     now = timezone.now()
+    people: list[tuple[Contact, str, str, list[dict[str, object]]]] = []
     for phone, first_name, vid, total, items in DEMO_CONTACTS:
         contact, created = get_or_create_contact(site=site, raw_phone=phone, first_name=first_name)
         if created:
@@ -109,6 +126,23 @@ def _load_contacts(site: Site) -> None:
                 source=ConsentSource.ADMIN,
                 text=CONSENT_TEXT,
             )
+        people.append((contact, vid, total, items))
+    # Her address is made up too: only where emails stay on the machine.
+    if get_gateway(Channel.EMAIL).stays_on_machine:
+        email, first_name, vid, total, items = DEMO_EMAIL_CONTACT
+        contact, created = get_or_create_email_contact(
+            site=site, email=email, first_name=first_name
+        )
+        if created:
+            record_consent(
+                contact=contact,
+                status=ConsentStatus.GRANTED,
+                source=ConsentSource.ADMIN,
+                text=EMAIL_CONSENT_TEXT,
+                channel=Channel.EMAIL,
+            )
+        people.append((contact, vid, total, items))
+    for contact, vid, total, items in people:
         visitor, _ = Visitor.objects.get_or_create(
             site=site, vid=vid, defaults={"first_seen_at": now, "last_seen_at": now}
         )

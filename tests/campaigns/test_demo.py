@@ -31,9 +31,13 @@ def test_demo_loads_a_site_a_flow_consenting_contacts_and_a_marketer():
     call_command("demo", stdout=out)
     site = Site.objects.get()
     assert site.flows.count() == 1
-    contacts = list(site.contacts.all())
-    assert len(contacts) >= 3 and all(is_live(status=c.consent_status) for c in contacts)
-    assert all(c.consents.get().text for c in contacts)
+    texters = list(site.contacts.exclude(phone=""))
+    assert len(texters) >= 3 and all(is_live(status=c.consent_status) for c in texters)
+    # One gave an email address and email consent only: her reminder is an email.
+    emailed = site.contacts.get(phone="")
+    assert is_live(status=emailed.email_consent_status) and emailed.consent_status == "none"
+    assert site.flows.get().steps.get().channel == "sms_else_email"
+    assert all(c.consents.get().text for c in site.contacts.all())
     user = get_user_model().objects.get(username="demo")
     assert user.memberships.get().site == site
     assert "demo login: demo / relance-demo" in out.getvalue()
