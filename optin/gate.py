@@ -242,7 +242,9 @@ def _claimed(
         if not immediate:
             contact_id = contact.pk
             transaction.on_commit(lambda: enqueue_confirmation(contact_id))
-        if visitor is not None:
+        if visitor is not None and contact.email_consent_status == Contact.NO_CONSENT:
+            # A contact holds two addresses: one with a consent state on the other channel is
+            # a customer's, and a claim never ties a browser (its carts) to her.
             link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
     return contact, created
 
@@ -339,7 +341,9 @@ def _email(
         if not immediate:
             contact_id = contact.pk
             transaction.on_commit(lambda: enqueue_confirmation(contact_id, Channel.EMAIL))
-        if visitor is not None:
+        if visitor is not None and contact.consent_status == Contact.NO_CONSENT:
+            # As for a number: never a browser tied by a claim to a contact whose number has a
+            # consent state.
             link_visitor(visitor=visitor, contact=contact, method=Method.SNIPPET)
     return contact
 

@@ -153,6 +153,10 @@ def _confirmation_answered(contacts: list[Contact]) -> Contact | None:
 
 
 def _consented_before(contact: Contact) -> bool:
+    """Whether the number ever consented (its own, SMS, history: an email consent never
+    implies an SMS one)."""
     return Consent.objects.filter(
-        contact=contact, status__in=[ConsentStatus.GRANTED, ConsentStatus.CONFIRMED]
+        contact=contact,
+        channel=Channel.SMS,
+        status__in=[ConsentStatus.GRANTED, ConsentStatus.CONFIRMED],
     ).exists()

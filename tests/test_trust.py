@@ -891,6 +891,59 @@ def test_a_stranger_who_types_a_consenting_address_gets_no_email_sent_to_it(
     assert len(emails_to("paul@example.fr")) == 1
 
 
+def _server(client, site, body):
+    return client.post(
+        "/api/v1/identify",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {site.secret}",
+    )
+
+
+def test_a_claim_on_one_channel_never_ties_a_browser_to_a_contact_live_on_the_other(
+    client, shop
+):
+    # The shop's server knows Marie by her number (SMS consent) and her address (no email
+    # consent yet): the address has no state, the contact is a consenting customer's.
+    sms_consent = {"granted": True, "text": "J'accepte les SMS", "source": "account"}
+    with time_machine.travel(MORNING - timedelta(days=3), tick=False):
+        body = {"phone": CUSTOMER, "email": CUSTOMER_EMAIL, "consent": sms_consent}
+        assert _server(client, shop, body).status_code == 200
+    marie = Contact.objects.get(site=shop, phone=CUSTOMER)
+    assert (marie.email, marie.email_consent_status) == (CUSTOMER_EMAIL, "none")
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, email_identify(CUSTOMER_EMAIL)).status_code == 204
+        assert collect(client, shop, cart()).status_code == 204
+    # Her address's own double opt-in starts (she decides), and the stranger's browser is not
+    # hers: its cart would have become an SMS to her number.
+    assert not VisitorLink.objects.filter(visitor__vid=ATTACKER_VID).exists()
+    marie.refresh_from_db()
+    assert marie.email_consent_status == ConsentStatus.PENDING
+    dispatch_an_hour_later()
+    assert sms_to(CUSTOMER) == []
+    # The mirror: known by her address (email consent), her number given without consent.
+    email_consent = {"granted": True, "text": "J'accepte les emails", "source": "account"}
+    with time_machine.travel(MORNING - timedelta(days=3), tick=False):
+        body = {
+            "phone": "+33698765432",
+            "email": "paul@example.fr",
+            "consent": {"granted": False, "text": "", "source": "account"},
+            "email_consent": email_consent,
+        }
+        assert _server(client, shop, body).status_code == 200
+    paul = Contact.objects.get(site=shop, email="paul@example.fr")
+    assert (paul.phone, paul.consent_status) == ("+33698765432", "none")
+    with time_machine.travel(MORNING, tick=False):
+        typed = collect(client, shop, identify("06 98 76 54 32"), vid="s" * 32)
+        assert typed.status_code == 204
+    assert not VisitorLink.objects.filter(visitor__vid="s" * 32).exists()
+    # Control: a number whose contact has no state on either channel is tied to the browser
+    # that typed it (its double opt-in decides whether anything is ever sent).
+    with time_machine.travel(MORNING, tick=False):
+        assert collect(client, shop, identify("06 11 22 33 44"), vid="c" * 32).status_code == 204
+    assert VisitorLink.objects.filter(visitor__vid="c" * 32).exists()
+
+
 def test_a_stranger_cannot_undo_an_unsubscribe_through_the_snippet(
     client, shop, consenting_address
 ):

@@ -31,7 +31,11 @@ def outcome_of(action: Action) -> Outcome:
 # The message may or may not have reached the provider: it must be looked for before any
 # retry (a second send could reach the customer twice).
 TIMEOUT, CONNECTION = "timeout", "connection"
-AMBIGUOUS = frozenset({TIMEOUT, CONNECTION})
+MAYBE_SENT = "maybe_sent"
+"""The provider answered 500, 502 or 504: its edge or its application failed, perhaps after
+the message was queued (unlike 503 and 429, which refuse before taking anything)."""
+AMBIGUOUS = frozenset({TIMEOUT, CONNECTION, MAYBE_SENT})
+PERHAPS_TAKEN_STATUSES = frozenset({500, 502, 504})
 # Never handed to the provider, so certainly not sent: the sender's rate allowed no message
 # within the caller's wait, or the caller's write-ahead mark refused it.
 THROTTLED, NOT_HANDED = "throttled", "not_handed"
@@ -57,8 +61,17 @@ def connection_lost(exc: Exception) -> SendResult:
 def error_result(
     code: str, status: int | None, reason: str, *, table: Mapping[str, Action]
 ) -> SendResult:
-    """The result of a refused request: the code's action in the provider's ``table``, else
-    retry for HTTP 429 and 5xx."""
+    """The result of a refused request: perhaps sent for HTTP 500, 502 and 504 (``AMBIGUOUS``);
+    else the code's action in the provider's ``table``, else retry for HTTP 429 and 503."""
+    if status in PERHAPS_TAKEN_STATUSES:
+        # Perhaps sent: never sent again blindly (looked up where the provider lists its
+        # messages, otherwise left unknown): a message twice is worse than one missing.
+        return SendResult(
+            Outcome.TRANSIENT,
+            error_code=MAYBE_SENT,
+            reason=f"{code or f'http_{status}'}: {reason}"[:255],
+            action=Action.RETRY,
+        )
     throttled_or_down = status is not None and (status == 429 or status >= 500)
     if code:
         action = action_for(code, table)

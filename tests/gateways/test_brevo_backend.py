@@ -12,6 +12,7 @@ from campaigns.models import SendStatus
 from retargeting.gateways import get_gateway
 from retargeting.gateways.base import ERROR_CODE_LENGTH, Action, Outcome, OutgoingSms
 from retargeting.gateways.brevo.gateway import BrevoGateway, webhook_token, webhook_url
+from retargeting.gateways.errors import MAYBE_SENT
 from tests.support.brevo_emulator import API_KEY
 from tests.support.brevo_fixtures import SENDER
 from tests.support.processes import free_port
@@ -103,7 +104,9 @@ def test_each_error_class_gets_its_action(brevo, status, code, outcome, action):
     assert (result.outcome, result.action) == (outcome, action)
     # The send's column keeps 16 characters of Brevo's code; the whole code is in the reason.
     full = code or f"http_{status}"
-    assert result.error_code == full[:ERROR_CODE_LENGTH]
+    # 500, 502 and 504 may come after Brevo took the message: never resent blindly.
+    expected = MAYBE_SENT if status in (500, 502, 504) else full[:ERROR_CODE_LENGTH]
+    assert result.error_code == expected
     assert len(full) <= ERROR_CODE_LENGTH or full in result.reason
     assert brevo.sent_to(TO) == []
 

@@ -237,6 +237,26 @@ def test_start_and_oui_touch_only_the_sms_consent(client, shop):
     assert not contact.consents.filter(channel="email", source="keyword").exists()
 
 
+def test_start_never_gives_an_sms_consent_that_only_the_email_had(client, shop):
+    # A STOP made the number a revoked contact; the shop's server later gave its address email
+    # consent. The number itself never consented: START restores nothing.
+    contact = Contact.objects.create(site=shop, phone="+33612345678", email=ADDRESS, region="FR")
+    record_consent(contact=contact, status=ConsentStatus.REVOKED, source=ConsentSource.KEYWORD)
+    record_consent(
+        contact=contact,
+        status=ConsentStatus.GRANTED,
+        source=ConsentSource.SERVER_API,
+        channel="email",
+    )
+    receive_inbound(
+        provider="outbox",
+        sms=InboundSms(provider_id="SMSTART", sender=contact.phone, recipient="", body="START"),
+    )
+    contact.refresh_from_db()
+    assert contact.consent_status == ConsentStatus.REVOKED
+    assert contact.email_consent_status == ConsentStatus.GRANTED
+
+
 def test_the_server_api_identifies_an_address_alone_and_grants_its_consent(client, shop):
     answer = api_identify(
         client, shop, {"email": "Marie@Example.fr", "vid": VID, "email_consent": EMAIL_CONSENT}
