@@ -127,14 +127,22 @@ def _owner_token(
         return None
     contact = redeemed.contact
     link_visitor(visitor=visitor, contact=contact, method=Method.TOKEN)
-    if redeemed.requester_id is not None:
-        # The bridge: the address's owner opened the cart a browser asked to be emailed, so
-        # that browser is theirs too (a stranger who typed the address is never linked: the
-        # owner's tap is the proof, as for the tapping browser).
+    if redeemed.requester_id is not None and not _consents_anywhere(contact):
+        # The bridge: the address's owner opened the cart a browser asked to be emailed. The
+        # tap proves the tapping browser is theirs; the asking browser is most likely theirs
+        # too (their phone), but it typed the address, and a stranger may have: so it is tied
+        # only to a contact that has no live consent on any channel (nothing of ours follows
+        # its carts before the owner consents from a browser of their own), and as a claim's
+        # link, which a later proof replaces.
         requester = Visitor.objects.filter(pk=redeemed.requester_id, site=site).first()
         if requester is not None:
-            link_visitor(visitor=requester, contact=contact, method=Method.TOKEN)
+            link_visitor(visitor=requester, contact=contact, method=Method.SNIPPET)
     return contact
+
+
+def _consents_anywhere(contact: Contact) -> bool:
+    """Whether either of the contact's addresses has live consent."""
+    return is_live(status=contact.consent_status) or is_live(status=contact.email_consent_status)
 
 
 def _vouched(

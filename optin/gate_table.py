@@ -213,8 +213,9 @@ TABLE: list[Row] = [
             0,
             204,
             "the cart is emailed once (asked for: no consent needed, none given or changed); "
-            "the browser becomes the address's only when its owner taps that email's link "
-            "(the contact token: both browsers then)",
+            "the tapping browser becomes the address's only when its owner taps that email's "
+            "link (the contact token); the asking browser too, only for a contact without live "
+            "consent on any channel",
             channel="email",
         )
         for state in STATES

@@ -900,9 +900,7 @@ def _server(client, site, body):
     )
 
 
-def test_a_claim_on_one_channel_never_ties_a_browser_to_a_contact_live_on_the_other(
-    client, shop
-):
+def test_a_claim_on_one_channel_never_ties_a_browser_to_a_contact_live_on_the_other(client, shop):
     # The shop's server knows Marie by her number (SMS consent) and her address (no email
     # consent yet): the address has no state, the contact is a consenting customer's.
     sms_consent = {"granted": True, "text": "J'accepte les SMS", "source": "account"}

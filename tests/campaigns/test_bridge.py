@@ -215,7 +215,10 @@ def test_the_owners_tap_on_the_bridge_link_links_the_desktop_and_the_asking_phon
     with django_capture_on_commit_callbacks(execute=True):
         assert _tap_and_land(client, send, DESKTOP_UA, DESKTOP_VID)
     assert (_owner(DESKTOP_VID), _owner(PHONE_VID)) == ("marie@example.fr", "marie@example.fr")
-    assert set(VisitorLink.objects.values_list("method", flat=True)) == {"token"}
+    # The tapping browser by the token; the asking one as a claim's link (it typed the
+    # address), which only a contact without live consent anywhere gets.
+    methods = dict(VisitorLink.objects.values_list("visitor__vid", "method"))
+    assert methods == {DESKTOP_VID: "token", PHONE_VID: "snippet"}
     contact = Contact.objects.get(email="marie@example.fr")
     assert (contact.consent_status, contact.email_consent_status) == ("none", "none")
 
@@ -243,10 +246,11 @@ def test_a_stranger_typing_her_address_links_nothing_until_she_taps(
     with django_capture_on_commit_callbacks(execute=True):
         assert _tap_and_land(client, send, "WhatsApp/2.23.20.0", DESKTOP_VID) is None
     assert not VisitorLink.objects.exists()
-    # Her tap is the proof (the stranger's browser becomes hers: she opened what it asked for).
+    # Her tap proves her own browser; the browser that typed her address stays a stranger's,
+    # since she has live consent: its carts would otherwise become her reminders.
     with django_capture_on_commit_callbacks(execute=True):
         assert _tap_and_land(client, send, DESKTOP_UA, DESKTOP_VID)
-    assert (_owner(DESKTOP_VID), _owner(stranger)) == ("marie@example.fr", "marie@example.fr")
+    assert (_owner(DESKTOP_VID), _owner(stranger)) == ("marie@example.fr", None)
 
 
 def test_a_reminders_link_links_only_the_tapping_browser(

@@ -49,7 +49,7 @@ def shop():
 
 @override_settings(PUBLIC_BASE_URL="https://relance.example", SHORT_LINK_BASE_URL="")
 @time_machine.travel(NIGHT, tick=False)
-def test_a_phone_asks_the_email_arrives_at_once_and_the_owners_tap_links_both_browsers(
+def test_a_phone_asks_the_email_arrives_at_once_and_the_owners_tap_links_her_computer(
     client, shop, smtp, django_capture_on_commit_callbacks
 ):
     # She has SMS consent: the bridge still goes by email, and never as an SMS.
@@ -75,8 +75,10 @@ def test_a_phone_asks_the_email_arrives_at_once_and_the_owners_tap_links_both_br
     with django_capture_on_commit_callbacks(execute=True):
         landing = {"type": "identify", "token": token}
         assert _post(client, shop, DESKTOP, landing, DESKTOP_UA).status_code == 204
+    # Her tap proves the computer hers. The phone typed the address: with her SMS consent live,
+    # a typed address ties it to nobody (a stranger's carts would become her SMS).
     owners = set(VisitorLink.objects.values_list("visitor__vid", "contact_id"))
-    assert owners == {(PHONE, hers.pk), (DESKTOP, hers.pk)}
+    assert owners == {(DESKTOP, hers.pk)}
     hers.refresh_from_db()
     assert (hers.consent_status, hers.email_consent_status) == ("granted", "none")
 
