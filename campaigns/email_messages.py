@@ -31,7 +31,6 @@ from campaigns.sms_text import (
     discount_code_for,
     format_money,
     link_url,
-    opt_out_url,
     sample_opt_out_url,
     short_link_base,
 )
@@ -124,7 +123,7 @@ def render_email(
         item_count=cart.item_count,
         discount_code=code,
         link=link_url(link),
-        unsubscribe=opt_out_url(unsubscribe),
+        unsubscribe=unsubscribe_url(unsubscribe),
     )
     return email, note
 
@@ -271,3 +270,10 @@ __all__ = [
     "preview_email",
     "render_email",
 ]
+
+
+def unsubscribe_url(link: OptOutLink) -> str:
+    """``PUBLIC_BASE_URL/u/CODE``: the unsubscribe link and ``List-Unsubscribe`` of an email,
+    on Relance's own origin (the contract's; an SMS uses the shorter ``SHORT_LINK_BASE_URL``
+    where one is set, for its length, which an email need not save)."""
+    return f"{settings.PUBLIC_BASE_URL}/u/{link.code}"

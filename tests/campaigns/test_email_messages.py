@@ -130,6 +130,16 @@ def test_the_text_part_has_the_message_the_cart_the_link_the_shop_and_the_unsubs
     assert "STOP" not in text
 
 
+@override_settings(PUBLIC_BASE_URL="https://relance.example", SHORT_LINK_BASE_URL="https://rl.ink")
+def test_the_unsubscribe_url_is_on_relances_own_origin_as_the_contract_says(shop):
+    # CONTRACT.md: List-Unsubscribe: <PUBLIC_BASE_URL/u/CODE> (the short origin is for SMS).
+    send = email_send(shop)
+    email, link, unsubscribe = rendered(send)
+    assert email.headers["List-Unsubscribe"] == f"<https://relance.example/u/{unsubscribe.code}>"
+    assert f"https://relance.example/u/{unsubscribe.code}" in email.text
+    assert f"https://rl.ink/s/{link.code}" in email.text  # the cart's link stays short
+
+
 def test_without_an_email_text_the_sms_words_are_used_without_the_link_and_the_stop_mention(
     shop,
 ):
