@@ -15,7 +15,7 @@ font, no image but the cart's own, no open-tracking pixel (docs/email.md says wh
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from email.utils import formataddr, parseaddr
 from typing import Any
@@ -25,7 +25,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from campaigns.flows import STOP_LINK_MENTION, tells_to_reply
-from campaigns.models import OptOutLink, Send, ShortLink, Step
+from campaigns.models import OptOutLink, Send, ShortLink, Step, Trigger
 from campaigns.sms_templates import InvalidTemplate, render
 from campaigns.sms_text import (
     discount_code_for,
@@ -124,6 +124,7 @@ def render_email(
         discount_code=code,
         link=link_url(link),
         unsubscribe=unsubscribe_url(unsubscribe),
+        asked=send.step.flow.trigger == Trigger.EMAIL_CART,
     )
     return email, note
 
@@ -172,9 +173,15 @@ def compose_email(
     discount_code: str,
     link: str,
     unsubscribe: str,
+    asked: bool = False,
 ) -> RenderedEmail:
     """The email of ``step`` for these values: the one function the send path and the
-    editor's preview both call."""
+    editor's preview both call.
+
+    ``asked``: a cart sent at a shopper's request (the bridge), to an address anyone may have
+    typed, with a cart anyone may have written: its item names lose what looks like a web
+    address (a mail client would make it a link off the shop's site), its images are shown
+    only from the shop's own domains, and its footer says why it came."""
     language = Language(site.language)
     values: dict[str, object] = {
         "first_name": first_name,
@@ -191,6 +198,8 @@ def compose_email(
     subject = subject.strip()[:SUBJECT_MAX]
     message = _message(step, values)
     shown = [_item(item, currency, language) for item in items[:ITEMS_SHOWN]]
+    if asked:
+        shown = [_unlinked(item, site) for item in shown]
     _name, sender_address = parseaddr(email_sender(site))
     context = {
         "language": language.value,
@@ -206,6 +215,7 @@ def compose_email(
         "sender_address": sender_address,
         "postal_address": site.postal_address.strip(),
         "image_size": IMAGE_SIZE,
+        "asked": asked,
     }
     with translation.override(language.value):
         html = render_to_string("email/cart.html", context)
@@ -254,6 +264,19 @@ def _item(item: dict[str, Any], currency: str, language: str) -> EmailItem:
         price=format_money(price, currency, language),
         image=image if image.startswith(("https://", "http://")) else "",
     )
+
+
+_ADDRESS_LIKE = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://|www\.)\S*|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b(?:/\S*)?",
+    re.IGNORECASE,
+)
+
+
+def _unlinked(item: EmailItem, site: Site) -> EmailItem:
+    """An item of a cart anyone may have written, fit for an email to anyone's address."""
+    name = _WHITESPACE.sub(" ", _ADDRESS_LIKE.sub("", item.name)).strip()
+    image = item.image if item.image and site.owns_url(item.image) else ""
+    return replace(item, name=name, image=image)
 
 
 def _tidy(text: str) -> str:

@@ -215,6 +215,7 @@ FR = {
     ),
     "Return to my cart": "Retrouver mon panier",
     "This email was sent by %(shop)s (%(sender_address)s) because you agreed to receive its offers by email.": "Cet email vous est envoyé par %(shop)s (%(sender_address)s) parce que vous avez accepté de recevoir ses offres par email.",
+    "This email was sent by %(shop)s (%(sender_address)s) because this cart was asked for at this address on its site; it adds you to no list.": "Cet email vous est envoyé par %(shop)s (%(sender_address)s) parce que ce panier a été demandé à cette adresse sur son site ; il ne vous inscrit à aucune liste.",
     "Unsubscribe from %(shop)s's emails": "Se désabonner des emails de %(shop)s",
     "- %(name)s (quantity: %(quantity)s): %(price)s": "- %(name)s (quantité : %(quantity)s) : %(price)s",
     "Total: %(total)s": "Total : %(total)s",

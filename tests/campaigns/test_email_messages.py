@@ -15,6 +15,7 @@ from django.test import override_settings
 
 from campaigns.admin import StepForm
 from campaigns.email_messages import (
+    compose_email,
     email_sender,
     email_text_errors,
     preview_email,
@@ -138,6 +139,47 @@ def test_the_unsubscribe_url_is_on_relances_own_origin_as_the_contract_says(shop
     assert email.headers["List-Unsubscribe"] == f"<https://relance.example/u/{unsubscribe.code}>"
     assert f"https://relance.example/u/{unsubscribe.code}" in email.text
     assert f"https://rl.ink/s/{link.code}" in email.text  # the cart's link stays short
+
+
+def test_a_cart_asked_for_by_a_shopper_carries_no_address_of_theirs_and_says_why_it_came(shop):
+    # The bridge emails a cart anyone may have written to an address anyone may have typed.
+    items = [
+        {
+            "name": "Compte suspendu : vérifiez sur https://evil.example/login ou evil.example",
+            "price": 10,
+            "quantity": 1,
+            "image": "https://evil.example/track.gif",
+        },
+        {
+            "name": "Chemise en lin",
+            "price": 29.95,
+            "quantity": 1,
+            "image": "https://shop.example/img/chemise.jpg",
+        },
+    ]
+    values = {
+        "step": StepFactory(flow__site=shop, channel=StepChannel.EMAIL, subject="Votre panier"),
+        "site": shop,
+        "first_name": "",
+        "items": items,
+        "total": Decimal("39.95"),
+        "currency": "EUR",
+        "item_count": 2,
+        "discount_code": "",
+        "link": "https://relance.example/s/abc",
+        "unsubscribe": "https://relance.example/u/def",
+    }
+    asked = compose_email(**values, asked=True)
+    for part in (asked.text, asked.html):
+        assert "evil.example" not in part
+        assert "Compte suspendu : vérifiez sur ou" in part
+        assert "https://shop.example/img/chemise.jpg" in part or part is asked.text
+    assert "ce panier a été demandé à cette adresse" in asked.text
+    assert "vous avez accepté" not in asked.text
+    # Control: a reminder to a consenting customer's own cart keeps her cart as it is.
+    reminder = compose_email(**values)
+    assert "https://evil.example/track.gif" in reminder.html
+    assert "vous avez accepté de recevoir ses offres" in reminder.text
 
 
 def test_without_an_email_text_the_sms_words_are_used_without_the_link_and_the_stop_mention(
