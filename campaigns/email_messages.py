@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from email.utils import formataddr, parseaddr
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +34,8 @@ from campaigns.sms_text import (
     sample_opt_out_url,
     short_link_base,
 )
+from retargeting.channels import Channel
+from retargeting.channels.rooms import room
 from retargeting.gateways import get_gateway
 from retargeting.sites.models import Language, Site
 
@@ -79,10 +81,7 @@ class EmailItem:
 def email_sender(site: Site) -> str:
     """The From of ``site``'s emails: its own ``email_from``, else the platform's
     ``DEFAULT_FROM_EMAIL`` address under the shop's name."""
-    if site.email_from:
-        return site.email_from
-    _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    return formataddr((site.name, address or settings.DEFAULT_FROM_EMAIL))
+    return room(Channel.EMAIL).sender(site)  # the email channel's one rule
 
 
 def default_subject(site: Site) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
 from html import escape
 
 from django.conf import settings
@@ -23,6 +22,8 @@ from django.utils import timezone
 
 from optin.confirmation import DAY, LINK_DAYS, STUCK_AFTER
 from optin.models import ConsentStatus, Contact
+from retargeting.channels import Channel
+from retargeting.channels.rooms import room
 from retargeting.gateways import deliver
 from retargeting.gateways.base import Outcome, OutgoingEmail
 from retargeting.gateways.errors import AMBIGUOUS, NOT_HANDED
@@ -49,9 +50,7 @@ def address_limit_keys(site_id: int, email: str) -> list[tuple[str, int]]:
 
 def sender_of(site: Site) -> str:
     """The From of the site's emails: its own, else the platform's address with its name."""
-    if site.email_from:
-        return site.email_from
-    return formataddr((site.name, parseaddr(settings.DEFAULT_FROM_EMAIL)[1]))
+    return room(Channel.EMAIL).sender(site)  # the email channel's one rule
 
 
 def _stamp(at: datetime) -> int:
