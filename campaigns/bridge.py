@@ -35,7 +35,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, StepChannel, Trigger
-from optin.contacts import get_or_create_email_contact
+from optin.gate import cart_email_recipient
 from retargeting.channels import Channel
 from retargeting.sites.models import Language, Site
 from retargeting.tracking.models import Cart, Visitor
@@ -88,7 +88,9 @@ def request_cart_email(
         logger.info("site %s: a cart email asked for a browser without a cart", site.pk)
         return None
     with transaction.atomic():
-        contact, _ = get_or_create_email_contact(site=site, email=email)
+        contact = cart_email_recipient(site=site, email=email)  # the gate's door for it
+        if contact is None:
+            return None
         step = bridge_step(site=site)
         try:
             with transaction.atomic():

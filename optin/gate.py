@@ -35,6 +35,7 @@ from django.dispatch import receiver
 from optin import enrolment
 from optin.consent import ConsentBlocked, is_live, record_consent, revoke
 from optin.contacts import get_or_create_contact, get_or_create_email_contact
+from optin.erasure import is_blocked
 from optin.matching import Method, enqueue_confirmation, link_visitor
 from optin.models import ConsentSource, ConsentStatus, Contact
 from optin.tokens import redeem
@@ -143,6 +144,20 @@ def _owner_token(
 def _consents_anywhere(contact: Contact) -> bool:
     """Whether either of the contact's addresses has live consent."""
     return is_live(status=contact.consent_status) or is_live(status=contact.email_consent_status)
+
+
+def cart_email_recipient(*, site: Site, email: str) -> Contact | None:
+    """The contact a browser's cart may be emailed to at its request (the bridge's door,
+    ``email_cart``): the address's contact, created without any consent if new. A typed
+    address is a claim: no consent is given or changed, no browser is linked (the owner's tap
+    on the email's link does that, ``_owner_token``). None for an address erased after it
+    opted out (its do-not-contact hash): nothing may be sent to it."""
+    if is_blocked(site_id=site.pk, email=email):
+        logger.info("site %s: a cart email asked for an address that may not be messaged", site.pk)
+        return None
+    with transaction.atomic():
+        contact, _ = get_or_create_email_contact(site=site, email=email)
+    return contact
 
 
 def _vouched(

@@ -77,6 +77,25 @@ def test_a_browser_without_a_cart_with_items_gets_nothing(site, handed):
     assert not Contact.objects.exists()
 
 
+def test_an_address_erased_after_it_unsubscribed_gets_no_cart_email(site, handed):
+    from optin.consent import revoke
+    from optin.erasure import erase_contact
+
+    hers = ContactFactory(site=site, email="marie@example.fr")
+    record_consent(
+        contact=hers, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API, channel="email"
+    )
+    revoke(contact=hers, channel="email", source=ConsentSource.UNSUBSCRIBE)
+    erase_contact(site=site, raw_email="marie@example.fr")  # her hash stays: never again
+    cart = CartFactory(visitor__site=site)
+    asked = bridge.request_cart_email(site=site, visitor=cart.visitor, email="marie@example.fr")
+    assert asked is None
+    assert not Send.objects.exists() and not Contact.objects.exists()
+    # Control: another address is planned.
+    other = bridge.request_cart_email(site=site, visitor=cart.visitor, email="paul@example.fr")
+    assert other is not None and other.contact.email == "paul@example.fr"
+
+
 def test_no_consent_is_given_or_changed_and_the_browser_is_not_linked(site, handed):
     known = ContactFactory(site=site, email="marie@example.fr")
     record_consent(contact=known, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API)
