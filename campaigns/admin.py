@@ -15,6 +15,7 @@ from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_co
 from campaigns.email_messages import email_text_errors
 from campaigns.flows import mention_errors
 from campaigns.models import (
+    OFFERED_TRIGGERS,
     Click,
     Conversion,
     ConversionCorrection,
@@ -26,7 +27,6 @@ from campaigns.models import (
     ShortLink,
     Step,
     StepChannel,
-    Trigger,
 )
 from campaigns.sms_text import worst_case_errors
 from retargeting.sites.models import Site
@@ -116,15 +116,16 @@ class FlowAdmin(SiteScopedAdmin):
         self, db_field: Any, request: HttpRequest, **kwargs: Any
     ) -> forms.TypedChoiceField | None:
         if db_field.name == "trigger":
-            # The bridge's flow is made by the first shopper who asks (campaigns.bridge),
-            # never by hand: its subject and text are edited in it once it exists.
-            kwargs["choices"] = [c for c in db_field.choices if c[0] != Trigger.EMAIL_CART]
+            # Only what runs (OFFERED_TRIGGERS): the bridge's flow is made by the first
+            # shopper who asks (campaigns.bridge), never by hand, and its subject and text are
+            # edited in it once it exists; a trigger not built is offered nowhere.
+            kwargs["choices"] = [c for c in db_field.choices if c[0] in OFFERED_TRIGGERS]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> Any:
         readonly = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.trigger == Trigger.EMAIL_CART:
-            readonly.append("trigger")
+        if obj is not None and obj.trigger not in OFFERED_TRIGGERS:
+            readonly.append("trigger")  # the bridge's, or one saved before it was withdrawn
         return readonly
 
     def change_view(

@@ -35,6 +35,12 @@ class Trigger(models.TextChoices):
     BROWSE_ABANDONED = "browse_abandoned", "Browse abandoned"
 
 
+OFFERED_TRIGGERS = (Trigger.CART_ABANDONED,)
+"""The triggers a marketer may make a flow for: those the dispatch pass runs. The others are
+planned, and offering one would be a promise the product does not keep (a flow saved for it
+would never send); the bridge's flow is made by the shopper's request, never by hand."""
+
+
 class Flow(models.Model):
     """A sequence of reminders a site sends for one trigger."""
 

@@ -235,3 +235,39 @@ def test_the_longest_text_counts_the_opt_out_link_at_its_real_length(site, on_tw
     assert "needs 2 SMS segments" in worst_case_errors(step)[0]
     site.sender = "+33757000002"
     assert segments.count(worst_case(step, site=site)).segments == 1
+
+
+@pytest.mark.django_db
+def test_a_trigger_that_never_runs_is_offered_nowhere(admin_client, site):
+    # The admin offered "Checkout started" and "Browse abandoned": a marketer could save such a
+    # flow, and nothing would ever be sent.
+    from campaigns.models import Flow, Trigger
+    from tests.factories import FlowFactory
+
+    form = admin_client.get("/admin/campaigns/flow/add/").context["adminform"].form
+    assert [value for value, _label in form.fields["trigger"].choices] == [Trigger.CART_ABANDONED]
+    data = {
+        "site": site.pk,
+        "name": "Parcours",
+        "slug": "parcours",
+        "trigger": Trigger.BROWSE_ABANDONED,
+        "is_active": "on",
+        "holdout_percent": 0,
+        "transliterate": "on",
+        "max_segments": 3,
+        "steps-TOTAL_FORMS": 0,
+        "steps-INITIAL_FORMS": 0,
+        "steps-MIN_NUM_FORMS": 0,
+        "steps-MAX_NUM_FORMS": 1000,
+    }
+    refused = admin_client.post("/admin/campaigns/flow/add/", data)
+    assert refused.status_code == 200 and "trigger" in refused.context["adminform"].form.errors
+    assert not Flow.objects.filter(slug="parcours").exists()
+    # Control: the trigger that runs is saved.
+    data["trigger"] = Trigger.CART_ABANDONED
+    assert admin_client.post("/admin/campaigns/flow/add/", data).status_code == 302
+    assert Flow.objects.filter(slug="parcours", trigger=Trigger.CART_ABANDONED).exists()
+    # A flow saved before for a trigger withdrawn since keeps it, read-only.
+    old = FlowFactory(site=site, trigger=Trigger.CHECKOUT_STARTED)
+    page = admin_client.get(f"/admin/campaigns/flow/{old.pk}/change/")
+    assert "trigger" not in page.context["adminform"].form.fields
