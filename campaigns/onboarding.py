@@ -8,11 +8,21 @@ from email.utils import getaddresses
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import slugify
 
-from campaigns.flows import create_default_flow
-from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, StepChannel
+from campaigns.flows import (
+    DEFAULT_EMAIL_SUBJECT,
+    DEFAULT_EMAIL_TEMPLATE,
+    DEFAULT_FLOW_NAME,
+    DEFAULT_FLOW_SLUG,
+    create_default_flow,
+    default_template,
+    mention_errors,
+)
+from campaigns.models import DEFAULT_DELAY_MINUTES, OFFERED_TRIGGERS, Flow, Step, StepChannel
+from campaigns.sms_text import worst_case_errors
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
-from retargeting.sites.models import QuietHours, Site
+from retargeting.sites.models import Language, QuietHours, Site
 from retargeting.sites.services import create_site
 
 
@@ -84,3 +94,62 @@ def parse_email_from(raw: str) -> str:
         return normalized
     local, _, domain = normalized.rpartition("@")
     return str(Address(display_name=name, username=local, domain=domain))
+
+
+class FlowRefused(ValueError):
+    """A flow that cannot be added as asked; the message says why, in one line."""
+
+
+@transaction.atomic
+def add_flow(
+    *,
+    site: Site,
+    trigger: str,
+    delay_minutes: int = DEFAULT_DELAY_MINUTES,
+    channel: str = StepChannel.SMS,
+    text: str = "",
+    subject: str = "",
+    name: str = "",
+) -> Flow:
+    """An active flow of one step for ``trigger`` (``manage.py add_flow``), with the default
+    texts in the site's language where none is given, checked as the admin checks a step (its
+    template, its opt-out mention on the site's route, the segment limit at its longest, an
+    email step's subject and texts). Raises ``FlowRefused``, and nothing is created."""
+    if trigger not in OFFERED_TRIGGERS:
+        built = ", ".join(OFFERED_TRIGGERS)
+        raise FlowRefused(f"the trigger {trigger!r} is not built yet: only {built} can be added")
+    language = Language(site.language)
+    by_email = channel != StepChannel.SMS
+    name = name.strip() or DEFAULT_FLOW_NAME[language]
+    base = slugify(name)[:50] or DEFAULT_FLOW_SLUG
+    slug, number = base, 1
+    while Flow.objects.filter(site=site, slug=slug).exists():
+        number += 1
+        slug = f"{base}-{number}"
+    flow = Flow.objects.create(site=site, name=name[:120], slug=slug, trigger=trigger)
+    step = Step(
+        flow=flow,
+        position=1,
+        delay_minutes=delay_minutes,
+        template=text if text else default_template(site=site),
+        channel=channel,
+        subject=subject or (DEFAULT_EMAIL_SUBJECT[language] if by_email else ""),
+        email_template="" if text else (DEFAULT_EMAIL_TEMPLATE[language] if by_email else ""),
+    )
+    try:
+        step.full_clean(exclude=["flow"])
+    except ValidationError as exc:
+        raise FlowRefused(_one_line(exc)) from exc
+    errors = mention_errors(step, site=site) + worst_case_errors(step)
+    if errors:
+        raise FlowRefused(" ".join(errors))
+    step.save()
+    return flow
+
+
+def _one_line(error: ValidationError) -> str:
+    if hasattr(error, "error_dict"):
+        return "; ".join(
+            f"{field}: {' '.join(texts)}" for field, texts in error.message_dict.items()
+        )
+    return " ".join(error.messages)

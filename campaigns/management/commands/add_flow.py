@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from campaigns.flows import FlowRefused, add_flow
 from campaigns.models import DEFAULT_DELAY_MINUTES, StepChannel
+from campaigns.onboarding import FlowRefused, add_flow
 from retargeting.sites.models import Site
 
 TRIGGERS = (
