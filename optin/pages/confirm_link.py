@@ -10,6 +10,7 @@ confirms the address (its owner's word), it gives nobody the owner's carts.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -17,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from optin.confirmation import LINK_DAYS, confirmation_text
-from optin.consent import ConsentBlocked, record_consent
+from optin.consent import ConsentBlocked, record_consent, status_of
 from optin.email_confirmation import contact_for_code
 from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting.channels import Channel
@@ -66,14 +67,38 @@ def confirm_page(request: HttpRequest, code: str) -> HttpResponse:
         "ask": text["ask"].format(shop=site.name, number=mask(contact.phone)),
         "outcome": "",
     }
-    status = contact.consent_status
+    expired = (contact.confirmation_sent_at or timezone.now()) < timezone.now() - timedelta(
+        days=LINK_DAYS
+    )
+    return _answer(
+        request,
+        context,
+        contact=contact,
+        channel=Channel.SMS,
+        expired=expired,
+        proof=f"{text['button']} ({confirmation_text(contact)})",
+    )
+
+
+def _answer(
+    request: HttpRequest,
+    context: dict[str, Any],
+    *,
+    contact: Contact,
+    channel: str,
+    expired: bool,
+    proof: str,
+) -> HttpResponse:
+    """What a confirmation link's page says and does, for either channel: opening it changes
+    nothing; its button confirms a pending consent of that channel only (a STOP or an
+    unsubscribe that came meanwhile stands)."""
+    text = context["text"]
+    status = status_of(contact, channel)
     if status in (ConsentStatus.CONFIRMED, ConsentStatus.GRANTED):
         context["outcome"] = text["already"]
     elif status != ConsentStatus.PENDING:
         context["outcome"] = text["stopped"]
-    elif (contact.confirmation_sent_at or timezone.now()) < timezone.now() - timedelta(
-        days=LINK_DAYS
-    ):
+    elif expired:
         context["outcome"] = text["expired"]
         return render(request, "optin/confirm.html", context, status=410)
     elif request.method == "POST":
@@ -82,10 +107,11 @@ def confirm_page(request: HttpRequest, code: str) -> HttpResponse:
                 contact=contact,
                 status=ConsentStatus.CONFIRMED,
                 source=ConsentSource.CONFIRMATION_LINK,
-                text=f"{text['button']} ({confirmation_text(contact)})",
+                text=proof,
                 ip=truncate_ip(client_ip(request)),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-                only_from={ConsentStatus.PENDING},  # a STOP that came meanwhile stands
+                only_from={ConsentStatus.PENDING},
+                channel=channel,
             )
         except ConsentBlocked:
             confirmed = None
@@ -127,25 +153,13 @@ def confirm_email_page(request: HttpRequest, code: str) -> HttpResponse:
         "ask": text["ask"].format(shop=site.name, address=mask_email(contact.email)),
         "outcome": "",
     }
-    status = contact.email_consent_status
-    if status in (ConsentStatus.CONFIRMED, ConsentStatus.GRANTED):
-        context["outcome"] = text["already"]
-    elif status != ConsentStatus.PENDING:
-        context["outcome"] = text["stopped"]
-    elif request.method == "POST":
-        shown = text["ask"].format(shop=site.name, address=contact.email)
-        try:
-            confirmed = record_consent(
-                contact=contact,
-                status=ConsentStatus.CONFIRMED,
-                source=ConsentSource.CONFIRMATION_LINK,
-                text=f"{text['button']} ({shown})",
-                ip=truncate_ip(client_ip(request)),
-                user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-                only_from={ConsentStatus.PENDING},  # an unsubscribe that came meanwhile stands
-                channel=Channel.EMAIL,
-            )
-        except ConsentBlocked:
-            confirmed = None
-        context["outcome"] = text["done"] if confirmed is not None else text["stopped"]
-    return render(request, "optin/confirm.html", context)
+    # Its link's signature carries its age: an expired one is not found above.
+    shown = text["ask"].format(shop=site.name, address=contact.email)
+    return _answer(
+        request,
+        context,
+        contact=contact,
+        channel=Channel.EMAIL,
+        expired=False,
+        proof=f"{text['button']} ({shown})",
+    )
