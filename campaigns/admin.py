@@ -15,7 +15,6 @@ from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_co
 from campaigns.email_messages import email_text_errors
 from campaigns.flows import mention_errors
 from campaigns.models import (
-    OFFERED_TRIGGERS,
     Click,
     Conversion,
     ConversionCorrection,
@@ -29,6 +28,7 @@ from campaigns.models import (
     StepChannel,
 )
 from campaigns.sms_text import worst_case_errors
+from campaigns.trigger_registry import offered
 from retargeting.sites.models import Site
 from retargeting.sites.scoped_admin import (
     RecordAdmin,
@@ -116,15 +116,15 @@ class FlowAdmin(SiteScopedAdmin):
         self, db_field: Any, request: HttpRequest, **kwargs: Any
     ) -> forms.TypedChoiceField | None:
         if db_field.name == "trigger":
-            # Only what runs (OFFERED_TRIGGERS): the bridge's flow is made by the first
+            # Only what runs (registry.offered): the bridge's flow is made by the first
             # shopper who asks (campaigns.bridge), never by hand, and its subject and text are
             # edited in it once it exists; a trigger not built is offered nowhere.
-            kwargs["choices"] = [c for c in db_field.choices if c[0] in OFFERED_TRIGGERS]
+            kwargs["choices"] = [c for c in db_field.choices if c[0] in offered()]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> Any:
         readonly = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.trigger not in OFFERED_TRIGGERS:
+        if obj is not None and obj.trigger not in offered():
             readonly.append("trigger")  # the bridge's, or one saved before it was withdrawn
         return readonly
 

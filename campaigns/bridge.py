@@ -97,6 +97,7 @@ def request_cart_email(
                 send = Send.objects.create(
                     site=site,
                     cart=cart,
+                    subject_id=cart.pk,
                     step=step,
                     contact=contact,
                     channel=Channel.EMAIL,

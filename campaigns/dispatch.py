@@ -1,7 +1,8 @@
-"""The dispatch pass: detect abandoned carts, plan their sends, then send what is due.
+"""The dispatch pass: each trigger finds its journeys' subjects (abandoned carts, product
+views, restocks, confirmations, orders), their sends are planned, then what is due is sent.
 
 Beat runs it every minute and `manage.py dispatch` runs it once in the foreground. It is safe
-to run twice at once: the database refuses a second send for the same cart and step.
+to run twice at once: the database refuses a second send for the same step and subject.
 """
 
 from __future__ import annotations
@@ -13,27 +14,25 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from campaigns.eligibility import channels_of, eligible_carts
-from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
-from campaigns.quiet_hours import send_time
+from campaigns.eligibility import channels_of
+from campaigns.models import Flow, Send, SendEvent, SendStatus, Step
 from campaigns.send_reasons import SendReason
-from campaigns.send_states import REACHED
 from campaigns.sending import SEND_BATCH, deliver_batch
+from campaigns.trigger_registry import planned, trigger_room
+from campaigns.triggers import CANDIDATE_FIELDS, Candidate, TriggerRoom
 from optin.confirmation import send_pending_confirmations
 from optin.consent import is_live
 from optin.email_confirmation import send_pending_email_confirmations
 from retargeting.channels import Channel
-from retargeting.channels.rooms import room
 from retargeting.db import bulk
-from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +84,8 @@ def run_pass(
     """
     now = now or timezone.now()
     report = PassReport()
-    for flows in _active_flows_by_site().values():
-        for index, flow in enumerate(flows):
-            _plan_first_step(flow=flow, more_specific=flows[:index], now=now, report=report)
-        for flow in flows:
-            for previous, step in itertools.pairwise(flow.ordered_steps):
-                _plan_next_step(step=step, previous=previous, now=now, report=report)
+    for (_site_id, trigger), flows in _active_flows().items():
+        _plan_trigger(trigger_room(trigger), flows=flows, now=now, report=report)
     # A large pass (a shop's first, a campaign's start) makes the sends' statistics stale at
     # once: the claims that follow would be planned for a table without those sends.
     for model in (Send, SendEvent):
@@ -122,11 +117,12 @@ def run_pass(
     return report
 
 
-def _active_flows_by_site() -> dict[int, list[Flow]]:
-    """Each site's active cart-abandonment flows, the most specific first."""
-    by_site: dict[int, list[Flow]] = defaultdict(list)
+def _active_flows() -> dict[tuple[int, str], list[Flow]]:
+    """The active flows of the triggers the pass plans, by site and trigger, the most
+    specific first."""
+    by_trigger: dict[tuple[int, str], list[Flow]] = defaultdict(list)
     flows = (
-        Flow.objects.filter(is_active=True, trigger=Trigger.CART_ABANDONED)
+        Flow.objects.filter(is_active=True, trigger__in=planned())
         .select_related("site")
         .prefetch_related(Prefetch("steps", queryset=Step.objects.order_by("position")))
     )
@@ -135,77 +131,54 @@ def _active_flows_by_site() -> dict[int, list[Flow]]:
         flow.ordered_steps = list(flow.steps.all())
         for step in flow.ordered_steps:
             step.flow = flow
-        by_site[flow.site_id].append(flow)
-    return by_site
+        by_trigger[(flow.site_id, flow.trigger)].append(flow)
+    return by_trigger
 
 
-def _plan_first_step(
-    *, flow: Flow, more_specific: list[Flow], now: datetime, report: PassReport
+def _plan_trigger(
+    trigger: TriggerRoom, *, flows: list[Flow], now: datetime, report: PassReport
 ) -> None:
-    """Start ``flow`` for the site's carts idle for its first delay that no flow has yet.
-
-    A cart is in one flow at most: the most specific flow that matches it (a more specific
-    flow whose delay has not passed yet keeps the cart for itself).
-    """
-    if not flow.ordered_steps or flow.ordered_steps[0].position != 1:
-        return
-    step = flow.ordered_steps[0]
-    candidates = eligible_carts(site_id=flow.site_id, channel=step.channel).filter(
-        flow.cart_condition()
-    )
-    for other in more_specific:
-        condition = other.cart_condition()
-        if not condition:
-            return  # an older catch-all flow takes every cart
-        candidates = candidates.exclude(condition)
-    idle_since = now - timedelta(minutes=step.delay_minutes)
-    rows = candidates.filter(last_change_at__lte=idle_since).exclude(
-        Exists(Send.objects.filter(cart_id=OuterRef("pk")))
-    )
-    _plan_in_batches(step=step, carts=rows, now=now, report=report)
-
-
-def _plan_next_step(*, step: Step, previous: Step, now: datetime, report: PassReport) -> None:
-    """Plan ``step`` for carts whose reminder of ``previous`` went out at least its delay ago
-    and that have not changed for as long: the delay starts again when the cart changes."""
-    since = now - timedelta(minutes=step.delay_minutes)
-    followed = Send.objects.filter(
-        cart_id=OuterRef("pk"), step=previous, status__in=REACHED, sent_at__lte=since
-    )
-    candidates = (
-        eligible_carts(site_id=step.flow.site_id, channel=step.channel)
-        .filter(last_change_at__lte=since)
-        .filter(Exists(followed))
-        .exclude(Exists(Send.objects.filter(cart_id=OuterRef("pk"), step=step)))
-    )
-    _plan_in_batches(step=step, carts=candidates, now=now, report=report)
+    """Plan a site's flows of one trigger: each flow's first step for the subjects the
+    trigger finds (one query each), then each next step."""
+    for index, flow in enumerate(flows):
+        if not flow.ordered_steps or flow.ordered_steps[0].position != 1:
+            continue
+        step = flow.ordered_steps[0]
+        rows = trigger.first_candidates(flow=flow, step=step, more_specific=flows[:index], now=now)
+        if rows is not None:
+            _plan_in_batches(trigger, step=step, rows=rows, now=now, report=report)
+    for flow in flows:
+        for previous, step in itertools.pairwise(flow.ordered_steps):
+            rows = trigger.next_candidates(step=step, previous=previous, now=now)
+            if rows is not None:
+                _plan_in_batches(trigger, step=step, rows=rows, now=now, report=report)
 
 
 def _plan_in_batches(
-    *, step: Step, carts: QuerySet[Cart], now: datetime, report: PassReport
+    trigger: TriggerRoom,
+    *,
+    step: Step,
+    rows: QuerySet[Any],
+    now: datetime,
+    report: PassReport,
 ) -> None:
-    """Plan ``step`` for ``carts``, oldest first, in batches."""
-    rows = carts.order_by("last_change_at", "pk").values_list(
-        "pk",
-        "visitor__contact_link__contact",
-        "last_change_at",
-        "visitor__contact_link__contact__phone",
-        "visitor__contact_link__contact__consent_status",
-        "visitor__contact_link__contact__unreachable_at",
-    )
-    batch: list[tuple[int, int, datetime, str, str, datetime | None]] = []
-    for row in rows.iterator(chunk_size=BATCH_SIZE):
+    """Plan ``step`` for the candidates ``rows``, oldest first, in batches."""
+    batch: list[Candidate] = []
+    for row in (
+        rows.order_by("moment", "pk").values_list(*CANDIDATE_FIELDS).iterator(chunk_size=BATCH_SIZE)
+    ):
         batch.append(row)
         if len(batch) == BATCH_SIZE:
-            _plan_batch(step=step, rows=batch, now=now, report=report)
+            _plan_batch(trigger, step=step, rows=batch, now=now, report=report)
             batch = []
     if batch:
-        _plan_batch(step=step, rows=batch, now=now, report=report)
+        _plan_batch(trigger, step=step, rows=batch, now=now, report=report)
 
 
 def is_held_out(*, flow: Flow, cart_id: int) -> bool:
-    """Whether a cart falls in the flow's holdout group: uniform, unpredictable from outside,
-    and the same answer every time it is asked."""
+    """Whether a subject (a cart, a view, a request…: ``cart_id`` is its id) falls in the
+    flow's holdout group: uniform, unpredictable from outside, and the same answer every time
+    it is asked."""
     if flow.holdout_percent <= 0:
         return False
     digest = hmac.new(
@@ -226,9 +199,10 @@ def _planned_channel(
 
 
 def _plan_batch(
+    trigger: TriggerRoom,
     *,
     step: Step,
-    rows: list[tuple[int, int, datetime, str, str, datetime | None]],
+    rows: list[Candidate],
     now: datetime,
     report: PassReport,
 ) -> None:
@@ -236,13 +210,14 @@ def _plan_batch(
     site = flow.site
     channels = channels_of(step.channel)
     sends = []
-    for cart_id, contact_id, last_change_at, phone, consent_status, unreachable_at in rows:
+    for subject_id, cart_id, contact_id, moment, phone, consent_status, unreachable_at in rows:
         channel = _planned_channel(
             channels, phone=phone, consent_status=consent_status, unreachable_at=unreachable_at
         )
         send: dict[str, Any] = {
             "site_id": site.pk,
             "cart_id": cart_id,
+            "subject_id": subject_id,
             "step_id": step.pk,
             "contact_id": contact_id,
             "status": SendStatus.PLANNED,
@@ -251,29 +226,31 @@ def _plan_batch(
             "due_at": now,
             "channel": channel,
         }
-        if step.position == 1 and is_held_out(flow=flow, cart_id=cart_id):
+        if step.position == 1 and trigger.holdout and is_held_out(flow=flow, cart_id=subject_id):
             # Followed like the others (conversions, figures), never messaged.
             send["status"], send["reason"] = SendStatus.HELD_OUT, SendReason.HELD_OUT
         else:
             # Planned within the quiet hours already; the cap is checked at send time, when
             # the contact's other messages are known.
-            earliest = max(last_change_at + timedelta(minutes=step.delay_minutes), now)
-            send["due_at"] = (
-                send_time(earliest, site=site, phone=phone, key=f"cart-{cart_id}-step-{step.pk}")
-                if room(channel).quiet_hours_apply(site)
-                else earliest
+            send["due_at"] = trigger.due_time(
+                trigger.due(step=step, moment=moment, now=now),
+                site=site,
+                phone=phone,
+                channel=channel,
+                key=f"{_key(trigger, subject_id)}-step-{step.pk}",
             )
         sends.append(send)
     with transaction.atomic():
-        # A concurrent pass may have planned some of these: the unique (cart, step) keeps one.
+        # A concurrent pass may have planned some of these: the unique (step, subject) keeps
+        # one.
         created = bulk.insert_ignoring_conflicts(Send, sends, returning=("id", "status", "reason"))
         if created is None:
             Send.objects.bulk_create([Send(**send) for send in sends], ignore_conflicts=True)
-            cart_ids = [row[0] for row in rows]
+            subject_ids = [row[0] for row in rows]
             created = list(
-                Send.objects.filter(step=step, cart_id__in=cart_ids, planned_at=now).values_list(
-                    "pk", "status", "reason"
-                )
+                Send.objects.filter(
+                    step=step, subject_id__in=subject_ids, planned_at=now
+                ).values_list("pk", "status", "reason")
             )
         bulk.insert(
             SendEvent,
@@ -286,3 +263,8 @@ def _plan_batch(
     report.held_out += held_out
     report.planned += len(created) - held_out
     report.already_planned += len(rows) - len(created)
+
+
+def _key(trigger: TriggerRoom, subject_id: int) -> str:
+    """The spreading key of a subject (a cart's is the one it always had)."""
+    return f"cart-{subject_id}" if trigger.has_cart else f"{trigger.name}-{subject_id}"

@@ -10,10 +10,12 @@ a planned send again with :func:`exit_reason` just before sending and picks its 
 :func:`reach`, because any of these may change in between (a test holds the SQL and the Python
 to the same cases).
 
-The bridge's sends (trigger ``email_cart``: a cart the shopper asked to receive by email) need
-no marketing consent: they go to an address that is not unsubscribed, not bounced and not
-erased after an opt-out (:func:`bridge_blocked`), and a purchase or an emptied cart still stops
-them. Their staleness and the cart's checks are the others'.
+What ends a journey whatever the channel (the cart bought, replaced or emptied; the order
+cancelled; the product out of stock) is the trigger's to say (``campaigns.triggers``,
+``exit_reason``). A trigger that needs no marketing consent (the cart sent by email at the
+shopper's request, the order's own messages, a back-in-stock alert asked for) goes to an
+address that is not unsubscribed, not unreachable and not erased after an opt-out
+(:func:`blocked_channels`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from campaigns.models import Send, StepChannel, Trigger
+from campaigns.models import Send, StepChannel
 from campaigns.send_reasons import SendReason
+from campaigns.triggers import TriggerRoom
 from optin.consent import LIVE_STATUSES, is_live
 from optin.erasure import phone_hash
 from optin.models import ConsentStatus, Contact, DoNotContact, VisitorLink
@@ -73,13 +76,18 @@ def eligible_carts(*, site_id: int, channel: str = StepChannel.SMS) -> QuerySet[
     )
 
 
-def channel_reason(channel: str, contact: Contact, *, bridge: bool = False) -> SendReason | None:
-    """Why ``contact`` cannot be messaged on ``channel`` now, or ``None``. ``bridge``: a message
-    the shopper asked for (no marketing consent needed; never to an unsubscribed address)."""
+def channel_reason(
+    channel: str, contact: Contact, *, needs_consent: bool = True
+) -> SendReason | None:
+    """Why ``contact`` cannot be messaged on ``channel`` now, or ``None``. Without
+    ``needs_consent`` (a message asked for, or an order's own): no marketing consent needed,
+    but never to an address that opted out."""
     if channel == Channel.SMS:
         if not contact.phone:
             return SendReason.NO_PHONE
-        if not is_live(status=contact.consent_status):
+        if needs_consent and not is_live(status=contact.consent_status):
+            return SendReason.OPTED_OUT
+        if contact.consent_status == ConsentStatus.REVOKED:
             return SendReason.OPTED_OUT
         if contact.unreachable_at is not None:
             return SendReason.UNREACHABLE
@@ -88,7 +96,7 @@ def channel_reason(channel: str, contact: Contact, *, bridge: bool = False) -> S
         return SendReason.NO_EMAIL_ADDRESS
     if contact.email_consent_status == ConsentStatus.REVOKED:
         return SendReason.EMAIL_UNSUBSCRIBED
-    if not bridge and not is_live(status=contact.email_consent_status):
+    if needs_consent and not is_live(status=contact.email_consent_status):
         return SendReason.NO_EMAIL_CONSENT
     if contact.email_unreachable_at is not None:
         return SendReason.EMAIL_UNREACHABLE
@@ -105,34 +113,27 @@ class Reach:
     reason: SendReason | None
 
 
-def is_bridge(send: Send) -> bool:
-    """Whether ``send`` is one the shopper asked for (the bridge's ``email_cart``)."""
-    return bool(send.step.flow.trigger == Trigger.EMAIL_CART)
+BLOCKED_REASON = {Channel.SMS: SendReason.OPTED_OUT, Channel.EMAIL: SendReason.EMAIL_BLOCKED}
 
 
-def reach(send: Send) -> Reach:
+def reach(send: Send, trigger: TriggerRoom, *, blocked: frozenset[str] = frozenset()) -> Reach:
     """Whether a planned send may still go, and by which channel: the step's, or for an
     SMS-else-email step the SMS when the contact can get one, else the email. A send already
-    rendered keeps the channel it was rendered for."""
-    cart, contact = send.cart, send.contact
+    rendered keeps the channel it was rendered for. ``blocked``: the channels whose address is
+    on the do-not-contact list (:func:`blocked_channels`)."""
+    contact = send.contact
     if contact is None:
         return Reach(None, SendReason.ERASED)
-    if cart.status == Cart.Status.CONVERTED:
-        return Reach(None, SendReason.CONVERTED)
-    if cart.status == Cart.Status.REPLACED:
-        return Reach(None, SendReason.CART_REPLACED)
-    if cart.item_count == 0:
-        return Reach(None, SendReason.CART_EMPTIED)
-    bridge = is_bridge(send)
-    if bridge:
-        candidates = [Channel.EMAIL]
-    elif send.body:
-        candidates = [Channel(send.channel)]
-    else:
-        candidates = channels_of(send.step.channel)
+    ended = trigger.exit_reason(send)
+    if ended is not None:
+        return Reach(None, ended)
+    candidates = [Channel(send.channel)] if send.body else channels_of(send.step.channel)
     reasons = []
     for channel in candidates:
-        reason = channel_reason(channel, contact, bridge=bridge)
+        if channel in blocked:
+            reason: SendReason | None = BLOCKED_REASON[channel]
+        else:
+            reason = channel_reason(channel, contact, needs_consent=trigger.needs_consent)
         if reason is None:
             return Reach(channel, None)
         reasons.append((channel, reason))
@@ -143,24 +144,36 @@ def reach(send: Send) -> Reach:
     return Reach(None, reasons[0][1])
 
 
-def exit_reason(send: Send) -> SendReason | None:
+def exit_reason(send: Send, trigger: TriggerRoom) -> SendReason | None:
     """Why a planned send must not go out any more, or ``None``."""
-    return reach(send).reason
+    return reach(send, trigger).reason
 
 
-def bridge_blocked(sends: Sequence[Send]) -> set[int]:
-    """The bridge's sends among ``sends`` whose address was erased after it opted out (kept
-    as a do-not-contact hash): one query for them all, none without such a send."""
-    hashes: dict[int, str] = {
-        send.pk: phone_hash(send.contact.email)
-        for send in sends
-        if send.contact is not None and send.contact.email and is_bridge(send)
-    }
+def blocked_channels(
+    sends: Sequence[Send], triggers: dict[str, TriggerRoom]
+) -> dict[int, frozenset[str]]:
+    """For the sends among ``sends`` whose trigger needs no marketing consent, the channels
+    whose address was erased after it opted out (kept as a do-not-contact hash): one query for
+    them all, none without such a send (``triggers``: the rooms by trigger name). A send that
+    needs consent needs a live consent, which an erased address no longer has."""
+    hashes: dict[tuple[int, Channel], str] = {}
+    for send in sends:
+        if send.contact is None or triggers[send.step.flow.trigger].needs_consent:
+            continue
+        for channel in (Channel.SMS, Channel.EMAIL):
+            address = room(channel).address(send.contact)
+            if address:
+                hashes[(send.pk, channel)] = phone_hash(address)
     if not hashes:
-        return set()
-    blocked = set(
-        DoNotContact.objects.filter(
-            channel=Channel.EMAIL, phone_hash__in=list(hashes.values())
-        ).values_list("site_id", "phone_hash")
+        return {}
+    found = set(
+        DoNotContact.objects.filter(phone_hash__in=set(hashes.values())).values_list(
+            "site_id", "channel", "phone_hash"
+        )
     )
-    return {send.pk for send in sends if (send.site_id, hashes.get(send.pk)) in blocked}
+    sites = {send.pk: send.site_id for send in sends}
+    blocked: dict[int, set[Channel]] = {}
+    for (send_id, channel), hashed in hashes.items():
+        if (sites[send_id], channel, hashed) in found:
+            blocked.setdefault(send_id, set()).add(channel)
+    return {send_id: frozenset(channels) for send_id, channels in blocked.items()}

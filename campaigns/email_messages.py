@@ -25,15 +25,16 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from campaigns.flows import STOP_LINK_MENTION, tells_to_reply
-from campaigns.models import OptOutLink, Send, ShortLink, Step, Trigger
+from campaigns.models import OptOutLink, Send, ShortLink, Step
+from campaigns.money import format_money
 from campaigns.sms_templates import InvalidTemplate, render
 from campaigns.sms_text import (
     discount_code_for,
-    format_money,
     link_url,
     sample_opt_out_url,
     short_link_base,
 )
+from campaigns.trigger_registry import room_of
 from retargeting.channels import Channel
 from retargeting.channels.rooms import room
 from retargeting.gateways import get_gateway
@@ -109,21 +110,23 @@ def render_email(
 
     Raises ``InvalidTemplate`` for a step whose texts are not valid templates, and
     ``sms_text.PoolEmpty`` as the SMS does."""
-    site, cart, contact = send.site, send.cart, send.contact
+    site, contact = send.site, send.contact
     code, note = discount_code_for(send)
-    items = cart.items or []
+    trigger = room_of(send)
+    content = trigger.email_content(send)
     email = compose_email(
         step=send.step,
         site=site,
         first_name=contact.first_name if contact else "",
-        items=items,
-        total=cart.total,
-        currency=cart.currency,
-        item_count=cart.item_count,
+        items=content.items,
+        total=content.total if content.total is not None else Decimal(0),
+        currency=content.currency or "EUR",
+        item_count=content.item_count,
         discount_code=code,
         link=link_url(link),
         unsubscribe=unsubscribe_url(unsubscribe),
-        asked=send.step.flow.trigger == Trigger.EMAIL_CART,
+        asked=trigger.unverified_content,
+        values=trigger.values(send),
     )
     return email, note
 
@@ -173,6 +176,7 @@ def compose_email(
     link: str,
     unsubscribe: str,
     asked: bool = False,
+    values: dict[str, object] | None = None,
 ) -> RenderedEmail:
     """The email of ``step`` for these values: the one function the send path and the
     editor's preview both call.
@@ -182,7 +186,8 @@ def compose_email(
     address (a mail client would make it a link off the shop's site), its images are shown
     only from the shop's own domains, and its footer says why it came."""
     language = Language(site.language)
-    values: dict[str, object] = {
+    values = {
+        **(values or {}),
         "first_name": first_name,
         "shop": site.name,
         "cart_total": format_money(total, currency, language),

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 
 from django.db.models.functions import Coalesce
 
-from campaigns.models import Send, SendStatus, Trigger
+from campaigns.models import Send, SendStatus
 from campaigns.send_states import TAKEN
+from campaigns.trigger_registry import uncapped
 from optin.models import Contact
 from retargeting.channels import Channel
 from retargeting.sites.models import Site
@@ -49,7 +50,7 @@ def recent_messages(
     """The counted messages of the week before ``at`` of each contact, by (site, contact,
     channel), oldest first, in one indexed query however many contacts or messages there are."""
     rows = Send.objects.filter(contact_id__in=list(contact_ids), status__in=COUNTED).exclude(
-        step__flow__trigger=Trigger.EMAIL_CART
+        step__flow__trigger__in=uncapped()
     )
     if exclude:
         rows = rows.exclude(pk__in=list(exclude))

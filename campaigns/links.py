@@ -13,7 +13,8 @@ import re
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from campaigns.models import ShortLink, Trigger
+from campaigns.models import ShortLink
+from campaigns.trigger_registry import room_of
 from optin.tokens import make_token
 
 TOKEN_PARAM = "_rl"  # noqa: S105 - a query parameter name, not a secret
@@ -45,24 +46,25 @@ def destination(link: ShortLink, *, with_token: bool = True, user_agent: str = "
     domain may have been removed since): a link of ours never leads off the shop's site, and
     the contact token is only ever handed to the shop's own pages.
     """
-    site = link.send.site
-    target = link.target_url if site.owns_url(link.target_url) else site.home_url
+    send = link.send
+    site, trigger = send.site, room_of(send)
+    # A carrier's tracking page is allowed only where the shop's server gave it.
+    allowed = site.owns_url(link.target_url) or trigger.offsite_link_allowed(send)
+    target = link.target_url if allowed else site.home_url
     parts = urlsplit(target)
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k not in ("utm_source", "utm_medium", "utm_campaign", TOKEN_PARAM)
     ]
-    send = link.send
     query += [
         ("utm_source", send.channel),
         ("utm_medium", "relance"),
         ("utm_campaign", send.step.flow.slug),
     ]
     if with_token and send.contact is not None and site.owns_url(target):
-        # A bridge email was asked for by a browser: the owner's tap proves that one theirs too.
-        bridge = send.step.flow.trigger == Trigger.EMAIL_CART
-        requester = send.cart.visitor_id if bridge else None
+        # A message asked for by a browser: the owner's tap proves that one theirs too.
+        requester = trigger.requester_id(send)
         token = make_token(send.contact, user_agent=user_agent, requester_id=requester)
         query.append((TOKEN_PARAM, token))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

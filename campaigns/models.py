@@ -25,20 +25,19 @@ DEFAULT_DELAY_MINUTES = 30
 
 
 class Trigger(models.TextChoices):
-    """What starts a flow. Only cart abandonment is implemented; the others are planned."""
+    """What starts a flow. Each is a room in ``campaigns.triggers`` (its planning, its exits,
+    its variables, its link); ``campaigns.triggers.registry`` says which are built."""
 
     CART_ABANDONED = "cart_abandoned", "Cart abandoned"
     EMAIL_CART = "email_cart", "Cart sent by email at the shopper's request"
     """The bridge: a shopper asked for their cart in their mailbox (``email_cart``). Planned
     by that request, never by the dispatch pass; needs no marketing consent."""
-    CHECKOUT_STARTED = "checkout_started", "Checkout started"
     BROWSE_ABANDONED = "browse_abandoned", "Browse abandoned"
-
-
-OFFERED_TRIGGERS = (Trigger.CART_ABANDONED,)
-"""The triggers a marketer may make a flow for: those the dispatch pass runs. The others are
-planned, and offering one would be a promise the product does not keep (a flow saved for it
-would never send); the bridge's flow is made by the shopper's request, never by hand."""
+    BACK_IN_STOCK = "back_in_stock", "Back in stock"
+    WELCOME = "welcome", "Welcome"
+    ORDER_CONFIRMATION = "order_confirmation", "Order confirmation"
+    SHIPPING_UPDATE = "shipping_update", "Shipping update"
+    REVIEW_REQUEST = "review_request", "Review request"
 
 
 class Flow(models.Model):
@@ -297,12 +296,24 @@ class SendStatus(models.TextChoices):
 
 
 class Send(models.Model):
-    """One reminder for one cart and one step: planned, then sent or not, with why."""
+    """One message of a journey: one step for one subject (a cart, a product view, a stock
+    request, an order, a contact's confirmation), planned, then sent or not, with why.
+
+    ``subject_id`` is the id of the subject in its trigger's table (the flow's trigger says
+    which: ``campaigns.triggers``); a cart's sends also keep their cart as a key."""
 
     site_path = "site"  # see retargeting.sites.access
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sends")
-    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="sends")
+    cart = models.ForeignKey(
+        Cart, on_delete=models.CASCADE, related_name="sends", null=True, blank=True
+    )
+    # Null only on a cart's send planned by the previous release's process while a deploy
+    # migrates (its cart is its subject, and (cart, step) is unique all the same).
+    subject_id = models.BigIntegerField(
+        null=True,
+        help_text="The journey's subject in its trigger's table (the cart's id for carts).",
+    )
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="sends")
     # Erasure deletes a contact's sends; null only on rows kept by an erasure before it did.
     contact = models.ForeignKey(
@@ -351,6 +362,13 @@ class Send(models.Model):
         constraints = [
             # Whatever runs twice, a cart is never messaged twice for the same step.
             models.UniqueConstraint(fields=["cart", "step"], name="send_cart_step_unique"),
+            # Nor any subject: a step belongs to one flow of one trigger, so (step, subject)
+            # is one journey's one message.
+            models.UniqueConstraint(
+                fields=["step", "subject_id"],
+                condition=Q(subject_id__isnull=False),
+                name="send_step_subject_unique",
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=SendStatus.values), name="send_status_known"
             ),
@@ -382,6 +400,125 @@ class Send(models.Model):
 
     def __str__(self) -> str:
         return f"send {self.pk} ({self.status})"
+
+
+class OrderStatus(models.TextChoices):
+    PLACED = "placed", "Placed"
+    PAID = "paid", "Paid"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Order(models.Model):
+    """An order as the shop's server or platform reports it (``POST /api/v1/orders``, Shopify's
+    ``orders/create`` and ``fulfillments/create``, WooCommerce's ``order.updated``): the
+    subject of the messages after the order. Its phone and email are the ones given with the
+    order: a transactional message goes there, without marketing consent."""
+
+    site_path = "site"  # see retargeting.sites.access
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="orders")
+    external_id = models.CharField("shop's order id", max_length=128)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+    )
+    customer_id = models.CharField(max_length=128, blank=True, default="")
+    phone = models.CharField("phone (E.164)", max_length=16, blank=True, default="")
+    email = models.CharField(max_length=254, blank=True, default="")
+    total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    items = models.JSONField(default=list, blank=True)
+    tracking_url = models.URLField(max_length=2000, blank=True, default="")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "external_id"], name="order_site_external_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="order_status_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.external_id} ({self.status})"
+
+
+class OrderUpdate(models.Model):
+    """One status an order reached, once (idempotent per order and status): what starts the
+    order's messages (placed or paid: the confirmation; shipped: the shipping update;
+    delivered: the review request, days later). Append-only."""
+
+    site_path = "order__site"  # see retargeting.sites.access
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="updates")
+    status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    tracking_url = models.URLField(max_length=2000, blank=True, default="")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "status"], name="order_update_once"),
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="order_update_status_known"
+            ),
+        ]
+        indexes = [
+            # Each order trigger's pass reads the recent updates of its status.
+            models.Index(fields=["status", "at"], name="order_update_status_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class StockRequest(models.Model):
+    """A shopper's request to be told once when a product is back in stock, with its proof
+    (the exact wording shown). A request from a browser for an address it has not proven is
+    confirmed by the address's owner first (``confirmed_at``); it expires after
+    ``STOCK_REQUEST_DAYS``. The back-in-stock journey's subject: one message per request."""
+
+    site_path = "site"  # see retargeting.sites.access
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="stock_requests")
+    product = models.ForeignKey(
+        "tracking.Product", on_delete=models.CASCADE, related_name="stock_requests"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stock_requests")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    text = models.TextField("wording shown")
+    source = models.CharField(max_length=32)
+    ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    requested_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its owner proved the address (or at once)."
+    )
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="stock_request_channel_known"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "requested_at"], name="stock_request_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"stock request {self.pk} for {self.product_id}"
 
 
 class SendEvent(models.Model):

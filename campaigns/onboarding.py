@@ -19,8 +19,9 @@ from campaigns.flows import (
     default_template,
     mention_errors,
 )
-from campaigns.models import DEFAULT_DELAY_MINUTES, OFFERED_TRIGGERS, Flow, Step, StepChannel
+from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel
 from campaigns.sms_text import worst_case_errors
+from campaigns.trigger_registry import offered
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.models import Language, QuietHours, Site
 from retargeting.sites.services import create_site
@@ -115,8 +116,8 @@ def add_flow(
     texts in the site's language where none is given, checked as the admin checks a step (its
     template, its opt-out mention on the site's route, the segment limit at its longest, an
     email step's subject and texts). Raises ``FlowRefused``, and nothing is created."""
-    if trigger not in OFFERED_TRIGGERS:
-        built = ", ".join(OFFERED_TRIGGERS)
+    if trigger not in offered():
+        built = ", ".join(offered())
         raise FlowRefused(f"the trigger {trigger!r} is not built yet: only {built} can be added")
     language = Language(site.language)
     by_email = channel != StepChannel.SMS

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from phonenumbers import timezone as number_zones
 
@@ -272,14 +273,34 @@ def _next_opening(at: datetime, *, policy: Policy, who: Recipient) -> datetime:
     raise ValueError("no opening within the next two weeks: check the site's quiet hours")
 
 
-def send_time(at: datetime, *, site: Site, phone: str, key: str) -> datetime:
-    """When a send due at ``at`` may go out for ``site`` to ``phone``.
+@functools.lru_cache(maxsize=8)
+def night_policy(setting: str) -> Policy:
+    """The night hold of the order's own messages (``TRANSACTIONAL_QUIET_HOURS``,
+    ``"21:00-08:00"``: held from 21:00 to 08:00, every day, holidays included); ``""`` or
+    ``"none"``: never held."""
+    if setting.strip().lower() in ("", "none"):
+        return ALWAYS
+    start_text, _, end_text = setting.partition("-")
+    closed_from, closed_until = (
+        time.fromisoformat(start_text.strip()),
+        time.fromisoformat(end_text.strip()),
+    )
+    return Policy((every_day(closed_until, closed_from),), holidays_allowed=True)
+
+
+def send_time(
+    at: datetime, *, site: Site, phone: str, key: str, night_only: bool = False
+) -> datetime:
+    """When a send due at ``at`` may go out for ``site`` to ``phone``: within the site's
+    quiet hours, or with ``night_only`` (the order's own messages) outside the night hold.
 
     Sends deferred to an opening are spread over its first 30 minutes (by ``key``, stable for
     a send) rather than all leaving at once.
     """
     who = recipient(phone=phone, site=site)
-    policy = policy_for(site, who)
+    policy = (
+        night_policy(settings.TRANSACTIONAL_QUIET_HOURS) if night_only else policy_for(site, who)
+    )
     opening = next_opening(at, policy=policy, who=who)
     if opening == at:
         return at

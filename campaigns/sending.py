@@ -29,15 +29,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import costs, opt_out
-from campaigns.eligibility import bridge_blocked, is_bridge, reach
+from campaigns.eligibility import blocked_channels, reach
 from campaigns.email_messages import RenderedEmail, render_email
 from campaigns.frequency import allowed_after, recent_messages
 from campaigns.models import Send, SendEvent, SendStatus
-from campaigns.quiet_hours import charter_flag, send_time
+from campaigns.quiet_hours import charter_flag
 from campaigns.send_reasons import SendReason, refusal_reason
 from campaigns.send_states import Move, advance, advance_many
 from campaigns.sms_templates import InvalidTemplate
 from campaigns.sms_text import PoolEmpty, needs_stop_link, render_body, short_links
+from campaigns.trigger_registry import ROOMS, room_of
 from optin.consent import revoke
 from optin.contacts import mark_all_messaged, mark_messaged
 from optin.models import ConsentSource, Contact
@@ -49,7 +50,6 @@ from retargeting.gateways import get_gateway
 from retargeting.gateways.base import Action, Gateway, Outcome, SendResult
 from retargeting.gateways.errors import AMBIGUOUS, NOT_HANDED, THROTTLED
 from retargeting.sms import segments
-from retargeting.tracking.models import Cart
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,10 @@ def deliver_batch(*, send_ids: Sequence[int], gateway: Gateway | None = None) ->
     outcomes: dict[int, str] = {}
     moves: list[Move] = []
     expiries: dict[int, datetime] = {}
-    blocked = bridge_blocked(sends)
+    _load_subjects(sends)
+    blocked = blocked_channels(sends, ROOMS)
     for send in sends:
-        move = _before_rendering(send, now=now, blocked=send.pk in blocked)
+        move = _before_rendering(send, now=now, blocked=blocked.get(send.pk, frozenset()))
         if move is None:
             expiries[send.pk] = _expires_at(send)
         else:
@@ -115,7 +116,14 @@ def deliver_batch(*, send_ids: Sequence[int], gateway: Gateway | None = None) ->
     advance_many(moves, source="worker")
     if ready:
         outcomes.update(
-            _send_locked(ready, now=now, expiries=expiries, gateway=gateway, emails=emails)
+            _send_locked(
+                ready,
+                now=now,
+                expiries=expiries,
+                gateway=gateway,
+                emails=emails,
+                blocked=blocked,
+            )
         )
     return outcomes
 
@@ -151,8 +159,30 @@ def _claim(send_ids: Sequence[int], *, now: datetime) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def _load_subjects(sends: Sequence[Send]) -> None:
+    """Read the subjects of ``sends``, one query per trigger present (a cart's comes with its
+    send)."""
+    by_trigger: dict[str, list[Send]] = {}
+    for send in sends:
+        by_trigger.setdefault(send.step.flow.trigger, []).append(send)
+    for group in by_trigger.values():
+        room_of(group[0]).load(group)
+
+
+def _refresh_subjects(sends: Sequence[Send]) -> set[int]:
+    """Read again what ends the journeys of ``sends`` (one query per trigger present); return
+    the sends whose subject was deleted since."""
+    by_trigger: dict[str, list[Send]] = {}
+    for send in sends:
+        by_trigger.setdefault(send.step.flow.trigger, []).append(send)
+    gone: set[int] = set()
+    for group in by_trigger.values():
+        gone |= room_of(group[0]).refresh(group)
+    return gone
+
+
 def _expires_at(send: Send) -> datetime:
-    return send.cart.last_change_at + timedelta(hours=send.site.stale_after_hours)
+    return room_of(send).expires_at(send)
 
 
 def _exit_move(send: Send, reason: SendReason) -> Move:
@@ -163,21 +193,20 @@ def _exit_move(send: Send, reason: SendReason) -> Move:
     return Move(send, SendStatus.CANCELLED, reason)
 
 
-def _before_rendering(send: Send, *, now: datetime, blocked: bool = False) -> Move | None:
+def _before_rendering(
+    send: Send, *, now: datetime, blocked: frozenset[str] = frozenset()
+) -> Move | None:
     """Why a claimed send cannot go out as planned, as the move to make, or ``None``; the
     channel it goes by is chosen (again) here, and kept on the send once it is rendered."""
-    # The cart or the consent may have changed since planning: check again now.
-    if blocked:
-        return Move(send, SendStatus.CANCELLED, SendReason.EMAIL_BLOCKED)
-    found = reach(send)
+    # The subject or the consent may have changed since planning: check again now.
+    found = reach(send, room_of(send), blocked=blocked)
     if found.reason:
         return _exit_move(send, found.reason)
     assert found.channel is not None
     send.channel = found.channel
-    # The bridge's email carries the cart as it is now: a change does not delay it.
-    if send.cart.last_change_at > send.planned_at and not is_bridge(send):
+    due_at = room_of(send).restart_at(send)
+    if due_at is not None:
         # A changed cart is a new abandonment: the same send waits the delay again.
-        due_at = send.cart.last_change_at + timedelta(minutes=send.step.delay_minutes)
         return Move(
             send,
             SendStatus.PLANNED,
@@ -263,6 +292,7 @@ def _send_locked(
     expiries: dict[int, datetime],
     gateway: Gateway | None,
     emails: dict[int, RenderedEmail],
+    blocked: dict[int, frozenset[str]],
 ) -> dict[int, str]:
     """Check ``sends`` again with their contacts locked, send those that may go, and write
     what became of them."""
@@ -277,25 +307,19 @@ def _send_locked(
     ):
         # Checked again once the contacts are locked: a STOP (or a purchase) committed since
         # the first check must stop this message; one that comes now waits for it to be sent.
-        carts = {
-            pk: (status, items)
-            for pk, status, items in Cart.objects.filter(
-                pk__in=[send.cart_id for send in sends]
-            ).values_list("pk", "status", "item_count")
-        }
+        gone = _refresh_subjects(sends)
         moves: list[Move] = []
         going: list[Send] = []
         for send in sends:
             assert send.contact is not None
-            if send.cart_id not in carts:
+            if send.pk in gone:
                 continue  # deleted since, and the send with it
             if send.contact.pk not in contacts:
                 send.contact = None  # erased since the first check
             else:
                 for name, value in zip(CONTACT_STATE, contacts[send.contact.pk], strict=True):
                     setattr(send.contact, name, value)
-            send.cart.status, send.cart.item_count = carts[send.cart_id]
-            reason = reach(send).reason
+            reason = reach(send, room_of(send), blocked=blocked.get(send.pk, frozenset())).reason
             if reason:
                 moves.append(_exit_move(send, reason))
                 outcomes[send.pk] = reason
@@ -316,13 +340,9 @@ def _send_locked(
             for send in going:
                 channel = Channel(send.channel)
                 key = (send.site_id, send.contact_id or 0, channel)
-                bridge = is_bridge(send)
-                move = (
-                    None
-                    if bridge
-                    else _cap_and_hours(
-                        send, sent=sent.get(key, []), now=now, expires_at=expiries[send.pk]
-                    )
+                capped = room_of(send).capped
+                move = _cap_and_hours(
+                    send, sent=sent.get(key, []), now=now, expires_at=expiries[send.pk]
                 )
                 if move is not None:
                     moves.append(move)
@@ -366,7 +386,7 @@ def _send_locked(
                             fields={"provider_id": result.provider_id, "sent_at": accepted_at},
                         )
                     )
-                    if not bridge:
+                    if capped:
                         sent.setdefault(key, []).append(accepted_at)
                     messaged.setdefault(channel, []).append(send.contact.pk)  # type: ignore[union-attr]
                     outcomes[send.pk] = "accepted"
@@ -475,16 +495,19 @@ def _contacts_lock(
 def _cap_and_hours(
     send: Send, *, sent: list[datetime], now: datetime, expires_at: datetime
 ) -> Move | None:
-    """The cap of the send's channel, then quiet hours where they hold the channel, at send
-    time, whatever was planned: the move that defers or drops the send, or ``None`` when it may
-    go now."""
+    """The cap of the send's channel (for a trigger the cap counts), then the hours that hold
+    the trigger's messages on that channel, at send time, whatever was planned: the move that
+    defers or drops the send, or ``None`` when it may go now."""
     assert send.contact is not None
-    channel_room = room(send.channel)
-    capped_until = allowed_after(sent, site=send.site, at=now) if channel_room.cap_applies else now
-    allowed_at = (
-        send_time(capped_until, site=send.site, phone=send.contact.phone, key=f"send-{send.pk}")
-        if channel_room.quiet_hours_apply(send.site)
-        else capped_until
+    trigger = room_of(send)
+    cap = room(send.channel).cap_applies and trigger.capped
+    capped_until = allowed_after(sent, site=send.site, at=now) if cap else now
+    allowed_at = trigger.due_time(
+        capped_until,
+        site=send.site,
+        phone=send.contact.phone,
+        channel=send.channel,
+        key=f"send-{send.pk}",
     )
     if allowed_at <= now:
         return None

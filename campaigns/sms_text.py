@@ -26,7 +26,9 @@ from campaigns.models import (
     ShortLink,
     Step,
 )
+from campaigns.money import format_money
 from campaigns.sms_templates import render
+from campaigns.trigger_registry import room_of
 from retargeting.sites.models import Language, Site
 from retargeting.sms import segments
 from retargeting.sms.segments import to_gsm7
@@ -41,15 +43,6 @@ FIRST_NAME_MAX = 20
 ITEM_NAME_MAX = 40
 WORST_FIRST_NAME = "Françoise-Gwendoline"
 WORST_ITEM_NAME = "Chemise en lin lavé à manches longues, ê"
-
-
-def format_money(amount: Decimal, currency: str, language: str) -> str:
-    """``59,90 €`` for French, ``€59.90`` for English (other currencies keep their code)."""
-    symbol = {"EUR": "€", "GBP": "£", "USD": "$"}.get(currency, currency)
-    if language == Language.FR:
-        whole, cents = f"{amount:,.2f}".split(".")
-        return f"{whole.replace(',', ' ')},{cents} {symbol}"
-    return f"{symbol}{amount:,.2f}"
 
 
 def short_link(send: Send) -> ShortLink:
@@ -73,10 +66,9 @@ def short_links(sends: Sequence[Send]) -> dict[int, ShortLink]:
 
 
 def _new_short_link(send: Send, *, now: datetime) -> ShortLink:
-    site, cart = send.site, send.cart
-    # The collector keeps carts on the site's domains; a domain removed since is checked again
-    # when the link is followed.
-    target = cart.url if cart.url and site.owns_url(cart.url) else site.home_url
+    site = send.site
+    # Checked again when the link is followed (a domain may have been removed since).
+    target = room_of(send).link_target(send)
     return ShortLink(
         send=send,
         code="".join(secrets.choice(_BASE62) for _ in range(CODE_LENGTH)),
@@ -178,15 +170,12 @@ def render_body(
 
     A batch passes the links it made for all its sends at once (:func:`short_links`,
     ``opt_out.links_for``); a single send has them made here."""
-    site, cart, contact = send.site, send.cart, send.contact
-    items = cart.items or []
+    site, contact = send.site, send.contact
     code, note = discount_code_for(send)
     values = {
+        **room_of(send).values(send),
         "first_name": contact.first_name if contact else "",
         "shop": site.name,
-        "cart_total": format_money(cart.total, cart.currency, site.language),
-        "item_name": items[0]["name"] if items else "",
-        "item_count": cart.item_count,
         "link": link_url(link or short_link(send)),
         "discount_code": code,
     }

@@ -382,6 +382,9 @@ COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=1
 # The bridge (`email_cart`: a shopper asks for the cart by email) per day (UTC): from one
 # browser, to one address, and for one site. Over a browser's or the site's limit the answer is
 # 429; over an address's, 204 and nothing sent (so nobody learns what others asked). 0: no limit.
+# The order's own messages (confirmation, shipping) are held at night only, in the
+# recipient's zone, every day ("HH:MM-HH:MM" closed; "none": never held).
+TRANSACTIONAL_QUIET_HOURS = env.str("TRANSACTIONAL_QUIET_HOURS", default="21:00-08:00")
 EMAIL_CART_PER_VISITOR_PER_DAY = env.int("EMAIL_CART_PER_VISITOR_PER_DAY", default=3)
 EMAIL_CART_PER_ADDRESS_PER_DAY = env.int("EMAIL_CART_PER_ADDRESS_PER_DAY", default=3)
 EMAIL_CART_PER_SITE_PER_DAY = env.int("EMAIL_CART_PER_SITE_PER_DAY", default=1000)

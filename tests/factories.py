@@ -102,6 +102,7 @@ class SendFactory(factory.django.DjangoModelFactory):
         model = Send
 
     cart = factory.SubFactory(CartFactory)
+    subject_id = factory.LazyAttribute(lambda send: send.cart.pk if send.cart else None)
     site = factory.SelfAttribute("cart.site")
     step = factory.SubFactory(StepFactory, flow__site=factory.SelfAttribute("...cart.site"))
     contact = factory.SubFactory(ContactFactory, site=factory.SelfAttribute("..cart.site"))

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import (
+    AddConstraint,
     AddField,
     AddIndex,
     AlterField,
@@ -25,7 +26,10 @@ from django.db.migrations.operations import (
 )
 from django.db.models import NOT_PROVIDED
 
-from retargeting.db.migration_operations import AddIndexConcurrently
+from retargeting.db.migration_operations import (
+    AddIndexConcurrently,
+    AddUniqueConstraintConcurrently,
+)
 
 BUSY = {
     ("tracking", "event"),
@@ -39,6 +43,15 @@ BUSY = {
 REVIEWED: dict[tuple[str, str], str] = {
     ("campaigns", "0002_send_contact_kept_after_erasure"): (
         "makes sends.contact nullable: DROP NOT NULL changes only the catalogue"
+    ),
+    ("campaigns", "0011_channels_and_email"): (
+        "its CHECK on sends.channel scans the sends under an exclusive lock to validate: "
+        "found when the check learned constraints, after it was applied everywhere; a new "
+        "one is refused"
+    ),
+    ("campaigns", "0014_journeys"): (
+        "makes sends.cart nullable (DROP NOT NULL changes only the catalogue) and adds the "
+        "nullable subject_id; the rest creates tables or touches flows"
     ),
     ("tracking", "0007_visitor_id_matched_whole"): (
         "changes only the visitor id's validator (a Python check): no SQL at all"
@@ -72,6 +85,12 @@ def problems_of(app, migration):
                 yield f"{op.describe()}: NOT NULL without a default"
             if field.unique:
                 yield f"{op.describe()}: a unique column builds its index under a lock"
+        if (
+            on_busy
+            and isinstance(op, AddConstraint)
+            and not isinstance(op, AddUniqueConstraintConcurrently)
+        ):
+            yield f"{op.describe()}: a constraint is built or checked under a lock"
         if on_busy and isinstance(op, AlterField):
             yield f"{op.describe()}: a type change rewrites the table under a lock"
         if isinstance(op, RunPython) and op.atomic and busy_touched:

@@ -29,8 +29,8 @@ from campaigns.dashboard.explanations import (
 from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.figures import bounds
 from campaigns.models import Conversion, Send
+from campaigns.money import format_money
 from campaigns.send_states import NOT_SENT, TAKEN, WAITING
-from campaigns.sms_text import format_money
 from optin.models import Contact
 from retargeting.channels import Channel
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
@@ -315,9 +315,9 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
                 if send.contact and send.contact.email
                 else "",
                 send.subject,
-                send.cart.external_id,
-                send.cart.total,
-                send.cart.currency,
+                send.cart.external_id if send.cart else "",
+                send.cart.total if send.cart else "",
+                send.cart.currency if send.cart else "",
                 send.segments,
                 send.encoding,
                 send.cost if send.cost is not None else "",

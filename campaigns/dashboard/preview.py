@@ -19,11 +19,11 @@ from campaigns import costs
 from campaigns.email_messages import email_text_errors, preview_email
 from campaigns.flows import OptOutRoute, mention_errors, opt_out_route, stop_mention
 from campaigns.models import DiscountMode, Flow, Step, StepChannel
+from campaigns.money import format_money
 from campaigns.sms_templates import InvalidTemplate, template_errors
 from campaigns.sms_text import (
     CODE_LENGTH,
     compose,
-    format_money,
     sample_opt_out_url,
     short_link_base,
     worst_case,

@@ -18,7 +18,7 @@ from campaigns.dashboard import figures
 from campaigns.dashboard.charts import Series, line_chart
 from campaigns.dashboard.explanations import channel_label
 from campaigns.dashboard.frame import Frame, dashboard_page
-from campaigns.sms_text import format_money
+from campaigns.money import format_money
 from retargeting.channels import Channel
 
 DEFAULT_DAYS = 30

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently as PostgresAddIndexConcurrently
-from django.db.migrations.operations import AddIndex
+from django.db.migrations.operations import AddConstraint, AddIndex
 
 
 class AddIndexConcurrently(PostgresAddIndexConcurrently):
@@ -28,3 +28,25 @@ class AddIndexConcurrently(PostgresAddIndexConcurrently):
             super().database_backwards(app_label, schema_editor, *args)
         else:
             AddIndex.database_backwards(self, app_label, schema_editor, *args)
+
+
+class AddUniqueConstraintConcurrently(AddConstraint):
+    """A conditional unique constraint (a partial unique index) built with ``CREATE UNIQUE
+    INDEX CONCURRENTLY`` on PostgreSQL, so writes go on while it builds; a plain one on the
+    embedded SQLite database. The migration needs ``atomic = False``."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        if schema_editor.connection.vendor != "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        if getattr(self.constraint, "condition", None) is None:
+            raise ValueError("only a conditional unique constraint is an index to build")
+        statement = str(self.constraint.create_sql(model, schema_editor))
+        schema_editor.execute(
+            statement.replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1)
+        )

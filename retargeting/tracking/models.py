@@ -222,3 +222,77 @@ class IngestCursor(models.Model):
 
     def __str__(self) -> str:
         return f"shard {self.shard} at {self.last_id}"
+
+
+class Product(models.Model):
+    """A product of the shop as Relance knows it: what its pages (``product_view``), its
+    server (``POST /api/v1/products``) or its platform's webhooks last said. One row per
+    product, updated in place; ``restocked_at`` dates its latest change from unavailable to
+    available (what back-in-stock requests wait for)."""
+
+    site_path = "site"  # see retargeting.sites.access
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="products")
+    external_id = models.CharField("shop's product id", max_length=128)
+    sku = models.CharField(max_length=128, blank=True, default="")
+    name = models.CharField(max_length=255, blank=True, default="")
+    url = models.URLField("product page", max_length=2000, blank=True, default="")
+    image = models.URLField(max_length=2000, blank=True, default="")
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    available = models.BooleanField(
+        null=True, blank=True, help_text="Unknown (empty) until a page or the shop says."
+    )
+    quantity = models.IntegerField(null=True, blank=True)
+    restocked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its latest change from unavailable to available."
+    )
+    stock_changed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "external_id"], name="product_site_external_id_unique"
+            ),
+        ]
+        indexes = [
+            # Back-in-stock planning reads the products restocked lately.
+            models.Index(
+                fields=["restocked_at"],
+                condition=Q(restocked_at__isnull=False),
+                name="product_restocked",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class ProductView(models.Model):
+    """A browser's views of one product on one day (the site's day, UTC-dated): one row,
+    however many times the page was seen that day, with the latest time. Compact on purpose:
+    a shop's millions of views a day become at most one row per browser, product and day, and
+    rows older than ``PRODUCT_VIEW_RETENTION_DAYS`` are purged. A browse reminder's subject."""
+
+    site_path = "site"  # see retargeting.sites.access
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="product_views")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="views")
+    day = models.DateField()
+    viewed_at = models.DateTimeField(help_text="The latest view of that day.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visitor", "product", "day"], name="product_view_visitor_product_day"
+            ),
+        ]
+        indexes = [
+            # The dispatch pass scans the recent views by time, every minute; retention too.
+            models.Index(fields=["viewed_at"], name="product_view_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"view of {self.product_id} by {self.visitor_id} on {self.day}"

@@ -19,6 +19,7 @@ from campaigns.eligibility import eligible_carts, exit_reason, reach
 from campaigns.models import Send, SendStatus, StepChannel, Trigger
 from campaigns.onboarding import bootstrap_site
 from campaigns.send_reasons import SendReason
+from campaigns.trigger_registry import room_of
 from optin.consent import record_consent
 from optin.erasure import phone_hash
 from optin.models import ConsentSource, ConsentStatus, Contact, DoNotContact
@@ -142,7 +143,8 @@ def test_planning_and_sending_share_one_definition_per_channel(
         site=site, cart=cart, step=step, contact=contact, planned_at=NOW, due_at=NOW
     )
     expected = EXPECTED[channel][case]
-    found = reach(Send.objects.select_related("cart", "contact", "step__flow").get(pk=send.pk))
+    loaded = Send.objects.select_related("cart", "contact", "step__flow").get(pk=send.pk)
+    found = reach(loaded, room_of(loaded))
     eligible = list(eligible_carts(site_id=site.pk, channel=channel))
     if isinstance(expected, Channel):
         assert (found.channel, found.reason) == (expected, None)
@@ -166,7 +168,7 @@ def test_a_revoked_channel_only_closes_that_channel(revoked, site, abandoned_car
     assert list(eligible_carts(site_id=site.pk, channel=revoked)) == []
     send = SendFactory(cart=cart, contact=contact, step=step_on(site, revoked))
     send = Send.objects.select_related("cart", "contact", "step__flow").get(pk=send.pk)
-    assert exit_reason(send) == (
+    assert exit_reason(send, room_of(send)) == (
         SendReason.OPTED_OUT if revoked == Channel.SMS else SendReason.EMAIL_UNSUBSCRIBED
     )
 

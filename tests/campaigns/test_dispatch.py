@@ -10,7 +10,8 @@ import time_machine
 from django.core.management import call_command
 
 from campaigns.dispatch import run_pass
-from campaigns.models import Send, SendStatus
+from campaigns.models import Send, SendStatus, Trigger
+from campaigns.trigger_registry import trigger_room
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.tracking.models import Cart
@@ -75,9 +76,11 @@ def test_the_database_keeps_one_send_per_cart_and_step_when_passes_overlap(
     )
     report = dispatch.PassReport()
     dispatch._plan_batch(
+        trigger_room(Trigger.CART_ABANDONED),
         step=step,
         rows=[
             (
+                cart.pk,
                 cart.pk,
                 consenting_contact.pk,
                 cart.last_change_at,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from campaigns.dispatch import is_held_out, run_pass
 from campaigns.eligibility import eligible_carts, exit_reason
 from campaigns.models import Send, SendStatus
+from campaigns.trigger_registry import room_of
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
 from retargeting.tracking.models import Cart
@@ -217,8 +218,8 @@ def test_planning_and_sending_share_one_definition_of_eligible(
         due_at=timezone.now(),
     )
     assert list(eligible_carts(site_id=site.pk)) == [cart]
-    assert exit_reason(send) is None
+    assert exit_reason(send, room_of(send)) is None
     INELIGIBLE[reason](cart, consenting_contact)
     send = Send.objects.select_related("cart", "contact").get(pk=send.pk)
     assert list(eligible_carts(site_id=site.pk)) == []
-    assert exit_reason(send) == reason
+    assert exit_reason(send, room_of(send)) == reason

@@ -76,6 +76,7 @@ def test_inactive_prospects_are_erased_among_thousands_of_active_contacts():
     with CaptureQueriesContext(connection) as queries:
         assert erase_inactive_prospects() == len(quiet)
     assert set(Contact.objects.values_list("pk", flat=True)) == {c.pk for c in active}
-    # One query to find them, then a bounded number per erased contact: no scan per contact.
+    # One query to find them, then a bounded number per erased contact (one or two per table
+    # that holds a contact's data): no scan per contact.
     per_contact = (len(queries) - 1) / len(quiet)
-    assert per_contact < 20, per_contact
+    assert per_contact < 25, per_contact

@@ -1,0 +1,257 @@
+"""What every trigger is: the one interface the dispatch pass, the worker, the renderer and
+the figures call, whatever started the journey.
+
+A trigger says what happened (a cart left, a product viewed, a restock, a confirmation, an
+order's status); channels deliver it (``retargeting.channels``). Each trigger is one module of
+``campaigns`` (``cart_abandonment.py``…) behind :class:`TriggerRoom`, listed once in
+``trigger_registry.py``:
+
+- **planning**: its candidates for a flow's first step, and for each next step, each as one
+  query per pass (:meth:`TriggerRoom.first_candidates`, :meth:`TriggerRoom.next_candidates`)
+  whose rows are :data:`CANDIDATE_FIELDS`; the pass plans them in batches
+  (``campaigns.dispatch``), one send per (step, subject) whatever runs twice;
+- **at send time**: what ends the journey (:meth:`exit_reason`: bought, replaced, cancelled,
+  out of stock…), whether a change of the subject starts the delay again (:meth:`restart_at`),
+  how long a message stays useful (:meth:`stale_after`), its subjects read for a batch in one
+  query (:meth:`load`, :meth:`refresh`);
+- **rendering**: the template's variables (:attr:`variables`, :meth:`values`), the link's target
+  (:meth:`link_target`), what an email shows (:meth:`email_content`);
+- **its kind**: marketing or transactional, and what follows from it (:attr:`needs_consent`,
+  :attr:`capped`, :attr:`hours`, :attr:`holdout`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.db.models import BigIntegerField, F, QuerySet, Value
+
+from campaigns.quiet_hours import send_time
+from retargeting.channels.rooms import room
+from retargeting.sites.models import Language, Site
+
+if TYPE_CHECKING:
+    from campaigns.models import Flow, Send, Step
+    from campaigns.send_reasons import SendReason
+
+
+class Kind(enum.StrEnum):
+    """Marketing messages need consent, obey the cap and the site's quiet hours; transactional
+    ones (the order's own) need only the address given with the order and the flow turned on,
+    skip the cap, and are held at night only. A STOP stops both."""
+
+    MARKETING = "marketing"
+    TRANSACTIONAL = "transactional"
+
+
+class Hours(enum.StrEnum):
+    """Which hours hold a trigger's messages."""
+
+    MARKETING = "marketing"
+    """The site's quiet hours for marketing on the channel (France: 08:00–20:00, Monday to
+    Saturday, no public holidays)."""
+    NIGHT = "night"
+    """Held at night only (``TRANSACTIONAL_QUIET_HOURS``, default 21:00–08:00 in the
+    recipient's zone), every day: the order's own messages."""
+    NONE = "none"
+    """Sent at once: the shopper asked for it now (the cart by email)."""
+
+
+CANDIDATE_FIELDS = (
+    "subject",
+    "cart_ref",
+    "contact_ref",
+    "moment",
+    "phone_ref",
+    "consent_ref",
+    "unreachable_ref",
+)
+"""The annotated columns of a candidates query, in this order: the subject's id, its cart (or
+None), the contact, the moment the delay counts from, and the contact's number, SMS consent
+and SMS unreachability (to choose the channel of an SMS-else-email step)."""
+
+Candidate = tuple[int, int | None, int, datetime, str, str, datetime | None]
+
+
+def candidates(
+    rows: QuerySet[Any],
+    *,
+    subject: str = "pk",
+    cart: str | None = None,
+    contact: str,
+    moment: str,
+) -> QuerySet[Any]:
+    """``rows`` annotated with :data:`CANDIDATE_FIELDS` from the paths given (``contact`` is
+    the path to the contact: ``visitor__contact_link__contact``)."""
+    annotated: QuerySet[Any] = rows.annotate(
+        subject=F(subject),
+        cart_ref=F(cart) if cart else Value(None, output_field=BigIntegerField()),
+        contact_ref=F(contact),
+        moment=F(moment),
+        phone_ref=F(f"{contact}__phone"),
+        consent_ref=F(f"{contact}__consent_status"),
+        unreachable_ref=F(f"{contact}__unreachable_at"),
+    )
+    return annotated
+
+
+@dataclass(frozen=True)
+class DefaultTexts:
+    """A trigger's default step in one language: its SMS (one GSM-7 segment at its longest,
+    the opt-out mention included), and its email's subject and words."""
+
+    sms: str
+    subject: str
+    email: str
+
+
+@dataclass
+class EmailContent:
+    """What an email shows under its words: items (as the cart email shows them, each a dict
+    with ``name``, ``price``, ``quantity``, ``url``, ``image``), a total, and the button's
+    words."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    total: Decimal | None = None
+    currency: str = ""
+    item_count: int = 0
+
+
+class TriggerRoom:
+    """One trigger. Subclasses set the class attributes and the methods their subject needs;
+    the defaults are those of a marketing trigger on the dispatch pass."""
+
+    name: ClassVar[str]
+    """The ``Trigger`` value."""
+    kind: ClassVar[Kind] = Kind.MARKETING
+    needs_consent: ClassVar[bool] = True
+    """Live marketing consent on the channel. Without: any address given for this message
+    that is not unsubscribed, unreachable or on the do-not-contact list (asked for by the
+    shopper, or the order's own)."""
+    capped: ClassVar[bool] = True
+    """Counted in, and held by, the site's marketing frequency cap."""
+    hours: ClassVar[Hours] = Hours.MARKETING
+    holdout: ClassVar[bool] = True
+    """Whether the flow's holdout share applies (never to what a shopper asked for, nor to
+    an order's own messages)."""
+    planned_by_dispatch: ClassVar[bool] = True
+    """False: planned by a request (the cart by email), never by the dispatch pass."""
+    offered: ClassVar[bool] = True
+    """Whether a marketer may make a flow for it (the admin, the dashboard, ``add_flow``)."""
+    unverified_content: ClassVar[bool] = False
+    """The message carries what anyone may have written to an address anyone may have typed
+    (the cart by email): links and foreign images are taken out of it."""
+    default_delay_minutes: ClassVar[int] = 30
+    variables: ClassVar[tuple[str, ...]] = ()
+    """The template variables this trigger fills, beyond the common ones (first_name, shop,
+    link, discount_code, stop, stop_link)."""
+    defaults: ClassVar[dict[Language, DefaultTexts]] = {}
+    has_cart: ClassVar[bool] = False
+    """Whether the subject is a cart (its sends keep ``Send.cart``)."""
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def first_candidates(
+        self, *, flow: Flow, step: Step, more_specific: Sequence[Flow], now: datetime
+    ) -> QuerySet[Any] | None:
+        """The subjects ``flow``'s first step should be planned for at ``now`` (its delay
+        passed, no send of this flow's yet), annotated with :func:`candidates`; None: none.
+        ``more_specific``: the site's flows of this trigger that come before ``flow``."""
+        raise NotImplementedError
+
+    def next_candidates(self, *, step: Step, previous: Step, now: datetime) -> QuerySet[Any] | None:
+        """The subjects ``step`` should be planned for, ``previous`` having been sent to
+        them at least ``step``'s delay ago; None: a trigger of one message."""
+        return None
+
+    def held(self, *, site: Site, channel: str) -> bool:
+        """Whether any hours hold this trigger's messages on ``channel`` for ``site``."""
+        if self.hours is Hours.NONE:
+            return False
+        if self.hours is Hours.NIGHT:
+            return True
+        return bool(room(channel).quiet_hours_apply(site))
+
+    def due_time(self, at: datetime, *, site: Site, phone: str, channel: str, key: str) -> datetime:
+        """When a message of this trigger due at ``at`` may go to ``phone`` (spread over an
+        opening by ``key``)."""
+        if not self.held(site=site, channel=channel):
+            return at
+        return send_time(at, site=site, phone=phone, key=key, night_only=self.hours is Hours.NIGHT)
+
+    def due(self, *, step: Step, moment: datetime, now: datetime) -> datetime:
+        """When a send planned now is due, before quiet hours: the step's delay after the
+        subject's moment."""
+        return max(moment + timedelta(minutes=step.delay_minutes), now)
+
+    # -- at send time -----------------------------------------------------------------------
+
+    def load(self, sends: Sequence[Send]) -> None:
+        """Read the subjects of ``sends`` (all of this trigger) in one query and keep each on
+        its send (``send.subject``); a subject deleted since is None."""
+
+    def refresh(self, sends: Sequence[Send]) -> set[int]:
+        """Read again, in one query, what :meth:`exit_reason` checks of the subjects of
+        ``sends`` (under the contacts' lock, just before sending); return the sends deleted
+        with their subject since (nothing to write for them)."""
+        self.load(sends)
+        return set()
+
+    def exit_reason(self, send: Send) -> SendReason | None:
+        """Why the journey ended for this send's subject (bought, replaced, cancelled, out of
+        stock…), or None. The contact's consent and address are checked apart, per channel."""
+        return None
+
+    def restart_at(self, send: Send) -> datetime | None:
+        """A subject changed since the send was planned starts the delay again: the new due
+        time, or None."""
+        return None
+
+    def moment(self, send: Send) -> datetime:
+        """The moment the journey counts from (the cart's last change, the view, the
+        restock, the order's status)."""
+        raise NotImplementedError
+
+    def stale_after(self, site: Site) -> timedelta:
+        """How long after :meth:`moment` a message is still worth sending."""
+        return timedelta(hours=site.stale_after_hours)
+
+    def expires_at(self, send: Send) -> datetime:
+        return self.moment(send) + self.stale_after(send.site)
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def values(self, send: Send) -> dict[str, object]:
+        """The template variables of this trigger for ``send`` (see :attr:`variables`)."""
+        return {}
+
+    def sample_values(self, site: Site) -> dict[str, object]:
+        """Typical values, for previews."""
+        return {}
+
+    def worst_values(self, site: Site) -> dict[str, object]:
+        """The longest values, for the segment check of a step's text."""
+        return self.sample_values(site)
+
+    def link_target(self, send: Send) -> str:
+        """Where the message's short link leads (on the shop's domains; else its home)."""
+        return send.site.home_url
+
+    def offsite_link_allowed(self, send: Send) -> bool:
+        """Whether the link may lead off the shop's domains: only to a page the shop's server
+        gave (a carrier's tracking page)."""
+        return False
+
+    def requester_id(self, send: Send) -> int | None:
+        """The browser that asked for this message, made the owner's too when the owner taps
+        its link (the cart by email); None otherwise."""
+        return None
+
+    def email_content(self, send: Send) -> EmailContent:
+        """What the email shows under its words."""
+        return EmailContent()
