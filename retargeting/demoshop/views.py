@@ -19,15 +19,19 @@ CONSENT_TEXT = (
     "J'accepte de recevoir par SMS un rappel de mon panier et des offres de Maison Demo. "
     "Désinscription à tout moment en répondant STOP."
 )
+STOCK_ALERT_TEXT = "Prévenez-moi par SMS quand ce produit est de retour chez Maison Demo."
 PRODUCTS = [
-    {"sku": "CH-01", "name": "Chemise en lin", "price": "29.95", "emoji": "👔"},
-    {"sku": "VE-07", "name": "Veste légère", "price": "89.00", "emoji": "🧥"},
-    {"sku": "SA-03", "name": "Sac en toile", "price": "24.50", "emoji": "👜"},
-    {"sku": "FO-11", "name": "Foulard", "price": "19.90", "emoji": "🧣"},
+    {"sku": "CH-01", "name": "Chemise en lin", "price": "29.95", "emoji": "👔", "available": True},
+    {"sku": "VE-07", "name": "Veste légère", "price": "89.00", "emoji": "🧥", "available": True},
+    {"sku": "SA-03", "name": "Sac en toile", "price": "24.50", "emoji": "👜", "available": True},
+    # Out of stock in the demo: its page offers the back-in-stock alert.
+    {"sku": "FO-11", "name": "Foulard", "price": "19.90", "emoji": "🧣", "available": False},
 ]
 
 
-def _page(request: HttpRequest, template: str) -> HttpResponse:
+def _page(
+    request: HttpRequest, template: str, extra: dict[str, object] | None = None
+) -> HttpResponse:
     if not get_gateway().stays_on_machine:
         raise Http404("The demo shop exists only with the outbox SMS backend.")
     development_tool(request, "demo shop")
@@ -37,7 +41,13 @@ def _page(request: HttpRequest, template: str) -> HttpResponse:
         render(
             request,
             template,
-            {"site": site, "products": PRODUCTS, "consent_text": CONSENT_TEXT},
+            {
+                "site": site,
+                "products": PRODUCTS,
+                "consent_text": CONSENT_TEXT,
+                "stock_alert_text": STOCK_ALERT_TEXT,
+                **(extra or {}),
+            },
         )
     )
 
@@ -52,3 +62,12 @@ def cart(request: HttpRequest) -> HttpResponse:
 
 def thanks(request: HttpRequest) -> HttpResponse:
     return _page(request, "demoshop/thanks.html")
+
+
+def product(request: HttpRequest, sku: str) -> HttpResponse:
+    """A product's page: the snippet reports the view (``product_view``, as a shop's product
+    page does); an out-of-stock product offers the back-in-stock alert."""
+    found = next((item for item in PRODUCTS if item["sku"] == sku), None)
+    if found is None:
+        raise Http404("No such product in the demo shop.")
+    return _page(request, "demoshop/product.html", {"product": found})
