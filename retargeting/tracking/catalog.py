@@ -85,11 +85,14 @@ def update_products(
     products: Iterable[ProductUpdate],
     now: datetime,
     keep_urls: bool = False,
+    claimed: bool = False,
 ) -> int:
     """Write what a door reported about these products of ``site`` (a ``Site`` or its id);
     return how many products were written. A product named twice counts once (the last
     report wins). ``keep_urls``: a reported ``url`` is kept only where none is known (a
-    platform's address for the product, less good than the page's own).
+    platform's address for the product, less good than the page's own). ``claimed``: the
+    report is a claim anyone could make (a browser's ``product_view``): it only fills what is
+    not known yet, so it never changes a known stock and never dates a return.
 
     After the commit, the products that came back in stock are handed upward with
     ``signals.products_restocked`` (an accelerator: the back-in-stock pass reads
@@ -111,7 +114,10 @@ def update_products(
             .order_by("external_id")
         )
         for row in rows:
-            if _apply(row, latest[row.external_id], now=now, keep_urls=keep_urls):
+            report = latest[row.external_id]
+            if claimed:
+                report = _unknown_only(row, report)
+            if _apply(row, report, now=now, keep_urls=keep_urls):
                 restocked.append(row.pk)
         Product.objects.bulk_update(
             rows,
@@ -151,6 +157,21 @@ def _apply(row: Product, report: ProductUpdate, *, now: datetime, keep_urls: boo
         row.restocked_at = now
         return True
     return False
+
+
+def _unknown_only(row: Product, report: ProductUpdate) -> ProductUpdate:
+    """What of ``report`` the row does not know yet (a claim never overrides the shop)."""
+    kept: ProductUpdate = {"id": report["id"]}
+    for field, value in report.items():
+        if field == "id":
+            continue
+        if field in ("available", "quantity"):
+            known = row.available is not None or row.quantity is not None
+        else:
+            known = getattr(row, field) not in (None, "")
+        if not known:
+            kept[field] = value  # type: ignore[literal-required]
+    return kept
 
 
 def _hand_up(site_id: int, product_ids: list[int], at: datetime) -> None:

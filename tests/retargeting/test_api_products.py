@@ -13,10 +13,20 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from retargeting.sites.services import create_site
 from retargeting.tracking import signals
 from retargeting.tracking.models import Product
+from tests.support.generated import (
+    SETTINGS,
+    Raw,
+    hostile_json_text,
+    hostile_numbers,
+    json_values,
+    to_json,
+)
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -221,3 +231,46 @@ def test_only_post(client, created):
     response = client.get("/api/v1/products", HTTP_AUTHORIZATION=f"Bearer {created.secret_key}")
     assert response.status_code == 405
     assert response["Allow"] == "POST"
+
+
+# Generated bodies: every answer is 200 or 400, and a 400 stores nothing.
+hostile_number = st.one_of(json_values, hostile_numbers)
+text = st.one_of(st.text(max_size=30), hostile_json_text)
+product_like = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"id": st.one_of(text, st.integers(), st.just("P1"))},
+        optional={
+            "available": st.one_of(st.booleans(), json_values),
+            "quantity": hostile_number,
+            "price": hostile_number,
+            "currency": st.one_of(text, st.just("EUR")),
+            "url": st.one_of(text, st.just("https://shop.example/p/1")),
+            "image": text,
+            "name": text,
+            "sku": st.one_of(text, hostile_number),
+        },
+    ),
+)
+
+
+@SETTINGS
+@given(products=st.lists(product_like, max_size=4))
+@example(products=[{"id": "P1", "available": True, "price": Raw("NaN")}])
+@example(products=[{"id": "P1", "available": True, "quantity": Raw("1e400")}])
+def test_generated_bodies_are_stored_or_refused_with_nothing_stored(client, products):
+    created = create_site(name="Fuzz", domains=["shop.example"], country="FR")
+    before = list(Product.objects.values_list("site_id", "external_id", "available", "price"))
+    response = client.post(
+        "/api/v1/products",
+        data=to_json({"products": products}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {created.secret_key}",
+    )
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        assert response.json()["error"]
+        after = list(Product.objects.values_list("site_id", "external_id", "available", "price"))
+        assert after == before
+    else:
+        assert response.json()["updated"] == Product.objects.filter(site=created.site).count()

@@ -191,8 +191,8 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(site):
     small = queries(site, 2, prefix="a")
     large = queries(site, 60, prefix="b")
     assert small == large
-    # Savepoint and release around the insert, the insert, the locking read, the update.
-    assert small <= 6
+    # The savepoint, the insert of unknown ids, the locking read, the one update, the release.
+    assert small == 5
     assert Product.objects.filter(external_id__startswith="b", restocked_at=LATER).count() == 30
 
 
@@ -247,3 +247,32 @@ def _wait_for_lock_waiters(count: int) -> None:
                 return
             time.sleep(0.05)
     raise AssertionError(f"{count} reports never waited for the row")
+
+
+def test_a_claim_fills_what_is_unknown_and_never_dates_a_return(site, restocks):
+    """A browser's ``product_view`` says what its page shows; anyone can send one, so it may
+    fill an unknown product, never change the shop's word on its stock."""
+    update_products(
+        site=site,
+        products=[{"id": "P1", "available": True, "name": "Chemise"}],
+        now=NOW,
+        claimed=True,
+    )
+    assert (product(site).available, product(site).name) == (True, "Chemise")  # unknown: filled
+    report(site, {"id": "P1", "available": False, "quantity": 0}, at=LATER)
+    update_products(
+        site=site,
+        products=[{"id": "P1", "available": True, "quantity": 9, "name": "Autre"}],
+        now=LATER + timedelta(1),
+        claimed=True,
+    )
+    row = product(site)
+    assert (row.available, row.quantity, row.name, row.restocked_at) == (
+        False,
+        0,
+        "Chemise",
+        None,
+    )
+    assert restocks == []
+    report(site, {"id": "P1", "available": True}, at=LATER + timedelta(2))  # control: the shop
+    assert product(site).restocked_at == LATER + timedelta(2)
