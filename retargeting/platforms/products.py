@@ -36,6 +36,7 @@ from retargeting.tracking.catalog import (
     ID_LENGTH,
     IMAGE_LENGTH,
     NAME_LENGTH,
+    QUANTITY_LIMIT,
     SKU_LENGTH,
     URL_LENGTH,
     ProductUpdate,
@@ -80,7 +81,10 @@ def _id(payload: dict[str, Any]) -> str:
 
 
 def _quantity(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A stock count as the platforms send it (a whole number), within the column's range."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if abs(value) <= QUANTITY_LIMIT else None
 
 
 def _describe(product: ProductUpdate, connection: PlatformConnection, **fields: Any) -> None:
@@ -118,12 +122,14 @@ def shopify_product(connection: PlatformConnection, payload: dict[str, Any]) -> 
     status = text(payload.get("status")) or "active"
     if status != "active":
         product["available"] = False  # a draft or archived product is sold nowhere
-    elif variants:
+    elif any("inventory_quantity" in v or "inventory_policy" in v for v in variants):
         product["available"] = any(_shopify_buyable(variant) for variant in variants)
+    # else: a body without its variants' stock (the store chose the webhook's fields) says
+    # nothing of it.
     quantities = [_quantity(variant.get("inventory_quantity")) for variant in variants]
     counted = [quantity for quantity in quantities if quantity is not None]
     if counted:
-        product["quantity"] = sum(quantity for quantity in counted if quantity > 0)
+        product["quantity"] = min(sum(q for q in counted if q > 0), QUANTITY_LIMIT)
     handle = text(payload.get("handle"))
     shop = connection.shop_domain
     _describe(

@@ -355,3 +355,21 @@ def test_the_same_delivery_twice_is_handled_once(client, shopify, restocks):
     again = deliver(client, shopify, back)  # Shopify's retry: the same body
     assert again.json()["outcome"] == "already handled"
     assert len(restocks) == 1
+
+
+def test_a_shopify_body_without_its_variants_stock_changes_no_stock(client, shopify):
+    """A store may trim the webhook's fields (shopify.dev, "Modify your payloads":
+    ``include_fields``); a body without the variants' stock says nothing of it."""
+    deliver(client, shopify, shopify_product(0, 0))
+    trimmed = {"id": SHOPIFY_PRODUCT["id"], "title": "T-Shirt", "variants": [{"id": 1}]}
+    response = deliver(client, shopify, trimmed)
+    assert response.json()["outcome"] == f"product {SHOPIFY_ID}: stock unknown"
+    assert (row(SHOPIFY_ID).available, row(SHOPIFY_ID).name) == (False, "T-Shirt")
+    deliver(client, shopify, shopify_product(1, 0, at=NOW + timedelta(1)))
+    assert row(SHOPIFY_ID).available is True  # control
+
+
+def test_a_stock_count_beyond_any_shops_is_left_out(client, woo):
+    body = woo_product("instock", manage_stock=True, stock_quantity=10**15)
+    assert deliver(client, woo, body).status_code == 200
+    assert (row("794").available, row("794").quantity) == (True, None)
