@@ -25,6 +25,7 @@ from typing import Any, Required, TypedDict
 from django.db import transaction
 
 from retargeting.sites.domains import url_on_domains
+from retargeting.sites.models import Site
 from retargeting.tracking import schema, signals
 from retargeting.tracking.models import Product
 
@@ -81,7 +82,7 @@ def availability(product: ProductUpdate) -> bool | None:
 
 def update_products(
     *,
-    site: Any,
+    site: Site | int,
     products: Iterable[ProductUpdate],
     now: datetime,
     keep_urls: bool = False,
@@ -97,7 +98,7 @@ def update_products(
     After the commit, the products that came back in stock are handed upward with
     ``signals.products_restocked`` (an accelerator: the back-in-stock pass reads
     ``restocked_at`` anyway, so nothing is lost when no receiver runs)."""
-    site_id: int = getattr(site, "pk", site)
+    site_id = site if isinstance(site, int) else site.pk
     latest: dict[str, ProductUpdate] = {product["id"]: product for product in products}
     if not latest:
         return 0
