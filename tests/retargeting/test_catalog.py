@@ -276,3 +276,21 @@ def test_a_claim_fills_what_is_unknown_and_never_dates_a_return(site, restocks):
     assert restocks == []
     report(site, {"id": "P1", "available": True}, at=LATER + timedelta(2))  # control: the shop
     assert product(site).restocked_at == LATER + timedelta(2)
+
+
+def test_a_failing_receiver_loses_nothing(site, django_capture_on_commit_callbacks, caplog):
+    """The signal is an accelerator: a receiver that fails (its broker down, say) is logged,
+    and the restock stays recorded for the back-in-stock pass to read."""
+
+    def broken(sender, **kwargs):
+        raise ConnectionError("broker down")
+
+    signals.products_restocked.connect(broken, weak=False)
+    try:
+        report(site, {"id": "P1", "available": False})
+        with django_capture_on_commit_callbacks(execute=True):
+            assert report(site, {"id": "P1", "available": True}, at=LATER) == 1
+    finally:
+        signals.products_restocked.disconnect(broken)
+    assert product(site).restocked_at == LATER
+    assert "broker down" in caplog.text
