@@ -10,8 +10,8 @@ from retargeting.sites.domains import normalize_domain
 from retargeting.sites.models import Site
 
 TOPICS = {
-    Platform.SHOPIFY: ["checkouts/create", "checkouts/update", "orders/create"],
-    Platform.WOOCOMMERCE: ["order.created", "order.updated"],
+    Platform.SHOPIFY: ["checkouts/create", "checkouts/update", "orders/create", "products/update"],
+    Platform.WOOCOMMERCE: ["order.created", "order.updated", "product.updated"],
 }
 
 

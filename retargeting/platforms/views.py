@@ -20,7 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from retargeting.platforms import shopify, signatures, woocommerce
+from retargeting.platforms import products, shopify, signatures, woocommerce
 from retargeting.platforms.models import Platform, PlatformConnection, PlatformDelivery
 from retargeting.platforms.payloads import Unreadable
 from retargeting.tracking.models import Event
@@ -121,6 +121,8 @@ def _first_delivery(
 def _handle(
     connection: PlatformConnection, topic: str, payload: dict[str, Any], origin: Origin
 ) -> str:
+    if products.handles(connection, topic):  # a product's stock (both platforms)
+        return products.handle(connection=connection, topic=topic, payload=payload)
     if connection.platform == Platform.SHOPIFY:
         return shopify.handle(site=connection.site, topic=topic, payload=payload, origin=origin)
     return woocommerce.handle(connection=connection, topic=topic, payload=payload, origin=origin)

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from retargeting.tracking import schema
+from retargeting.tracking import catalog, schema
 from retargeting.tracking.models import VISITOR_ID_JSON_PATTERN, VISITOR_ID_MAX, VISITOR_ID_MIN
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -99,6 +99,30 @@ _CART = {
             "maxLength": schema.CART_REF_LENGTH,
             "description": "What the shop's platform names the cart by in its orders "
             "(WooCommerce's cart hash); optional.",
+        },
+    },
+}
+_PRODUCT = {
+    "type": "object",
+    "required": ["id", "available"],
+    "description": "A field left out keeps what Relance knew of the product.",
+    "properties": {
+        "id": _id(catalog.ID_LENGTH),
+        "sku": _id(catalog.SKU_LENGTH),
+        "name": {"type": "string", "maxLength": catalog.NAME_LENGTH},
+        "url": _LINK,
+        "image": {"type": "string", "format": "uri", "maxLength": catalog.IMAGE_LENGTH},
+        "price": _AMOUNT,
+        "currency": _CURRENCY,
+        "available": {
+            "type": "boolean",
+            "description": "Whether it can be bought now. From false to true: back in stock.",
+        },
+        "quantity": {
+            "type": "integer",
+            "minimum": -catalog.QUANTITY_LIMIT,
+            "maximum": catalog.QUANTITY_LIMIT,
+            "description": "Units in stock (negative when oversold).",
         },
     },
 }
@@ -344,6 +368,34 @@ def _description() -> dict[str, Any]:
                                     "enum": ["open", "converted", "replaced"],
                                 },
                             }
+                        ),
+                        **_errors(400, 401, 411, 413),
+                    },
+                }
+            },
+            "/api/v1/products": {
+                "post": {
+                    "summary": "The shop's server reports its products' stock; a product going "
+                    "from unavailable to available starts its back-in-stock alerts. A batch is "
+                    "stored or refused whole; each id once per request.",
+                    "security": [{"secretKey": []}],
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["products"],
+                            "properties": {
+                                "products": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "maxItems": catalog.MAX_PRODUCTS,
+                                    "items": _PRODUCT,
+                                },
+                            },
+                        }
+                    ),
+                    "responses": {
+                        "200": _recorded(
+                            {"ok": {"type": "boolean"}, "updated": {"type": "integer"}}
                         ),
                         **_errors(400, 401, 411, 413),
                     },

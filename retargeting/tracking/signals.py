@@ -1,4 +1,5 @@
-"""How tracking tells the higher layers that a person identified themselves or bought.
+"""How tracking tells the higher layers that a person identified themselves or bought, and
+that products came back in stock.
 
 Both are sent once the events are committed, with ``send_robust``: a failing receiver is
 logged and never undoes what was recorded, and the stored ``Event`` row keeps the payload.
@@ -17,3 +18,9 @@ from django.dispatch import Signal
 
 identify_received = Signal()
 purchase_received = Signal()
+
+# ``products_restocked`` kwargs: ``site_id``, ``product_ids`` (``Product`` primary keys that
+# went from unavailable to available in one report), ``at`` (their ``restocked_at``). Sent once
+# the report is committed (``catalog.update_products``), with ``send_robust``. An accelerator
+# only: the back-in-stock pass plans from ``Product.restocked_at`` whether or not it ran.
+products_restocked = Signal()

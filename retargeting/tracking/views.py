@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
@@ -25,7 +26,7 @@ from retargeting.sites.lookup import clear as clear_site_lookup
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
-from retargeting.tracking import buffer, cart_emails, hooks, limits, schema
+from retargeting.tracking import buffer, cart_emails, catalog, hooks, limits, schema
 from retargeting.tracking.models import Cart, Event
 from retargeting.tracking.recording import Origin, record_batch
 from retargeting.tracking.refusals import record_refusal
@@ -609,3 +610,18 @@ def api_carts(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"ok": True, "vid": result.vid, "cart_id": event["cart"]["id"], "cart_status": cart}
     )
+
+
+@csrf_exempt
+def api_products(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/products``: the shop's server reports its products' stock (at most 500 a
+    request, accepted or refused whole); a product back in stock starts its alerts."""
+    try:
+        site, body = _api_request(request)
+        products = catalog.read_products(body, domains=site.allowed_domains)
+    except _Refused as refused:
+        return refused.response
+    except schema.PayloadError as exc:
+        return _error(str(exc), 400)
+    updated = catalog.update_products(site=site, products=products, now=timezone.now())
+    return JsonResponse({"ok": True, "updated": updated})

@@ -35,7 +35,12 @@ def connect(*args: str) -> dict:
 def test_prints_the_webhook_url_and_stores_the_secret(site, settings):
     printed = connect("--site", str(site.pk), "--platform", "shopify", "--secret", "shpss_abcdef12")
     assert printed["webhook_url"].startswith(settings.PUBLIC_BASE_URL + "/webhooks/shopify/")
-    assert printed["topics"] == ["checkouts/create", "checkouts/update", "orders/create"]
+    assert printed["topics"] == [
+        "checkouts/create",
+        "checkouts/update",
+        "orders/create",
+        "products/update",
+    ]
     connection = PlatformConnection.objects.get(site=site)
     assert connection.signing_secret == "shpss_abcdef12"
     assert resolve(urlsplit(printed["webhook_url"]).path).url_name == "platform-webhook"
@@ -44,6 +49,7 @@ def test_prints_the_webhook_url_and_stores_the_secret(site, settings):
 def test_a_second_call_rotates_the_secret_and_keeps_the_url(site):
     first = connect("--site", str(site.pk), "--platform", "woocommerce", "--secret", "one-secret")
     again = connect("--site", str(site.pk), "--platform", "woocommerce", "--secret", "two-secret")
+    assert again["topics"] == ["order.created", "order.updated", "product.updated"]
     assert first["webhook_url"] == again["webhook_url"]
     assert PlatformConnection.objects.get(site=site).signing_secret == "two-secret"
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from optin.models import Consent, Contact
-from retargeting.tracking.models import Event, Visitor
+from retargeting.tracking.models import Event, Product, Visitor
 from retargeting.tracking.openapi import description
 
 EXAMPLES = 60
@@ -55,6 +55,7 @@ def rows():
         Visitor.objects.count(),
         Contact.objects.count(),
         Consent.objects.count(),
+        list(Product.objects.values_list("external_id", "available", "updated_at")),
     )
 
 

@@ -127,7 +127,7 @@ def test_the_server_api_never_causes_a_server_error(client, body):
 
     created = create_site(name="Fuzz", domains=["fuzz.example"], country="FR")
     visitors = Visitor.objects.count()
-    for path in ("/api/v1/identify", "/api/v1/purchases"):
+    for path in ("/api/v1/identify", "/api/v1/purchases", "/api/v1/products"):
         response = client.post(
             path,
             data=to_json(body),

@@ -16,7 +16,8 @@ from campaigns.models import Conversion
 from optin.models import Contact
 from retargeting.sites.models import Site
 from retargeting.tracking import schema
-from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.tracking.catalog import read_product
+from retargeting.tracking.models import Cart, Event, Product, Visitor
 from retargeting.tracking.openapi import description
 
 # Where each string field is stored: every column it reaches.
@@ -32,6 +33,12 @@ COLUMNS: dict[str, list[tuple[type[Model], str]]] = {
     "customer_id": [(Visitor, "customer_id")],
     "first_name": [(Contact, "first_name")],
     "email": [(Contact, "email")],
+    "products.id": [(Product, "external_id")],
+    "products.sku": [(Product, "sku")],
+    "products.name": [(Product, "name")],
+    "products.url": [(Product, "url")],
+    "products.image": [(Product, "image")],
+    "products.currency": [(Product, "currency")],
 }
 # Kept inside JSON (an event's payload, a cart's items) or never stored as sent: no column.
 NOT_IN_A_COLUMN = {
@@ -51,7 +58,7 @@ NOT_IN_A_COLUMN = {
 }
 # Amounts in a string: their pattern bounds them (ten digits before the dot), and they are
 # stored as numbers (Cart.total: twelve digits, two after the dot).
-AMOUNTS = {"total", "cart.total", "cart.items.price"}
+AMOUNTS = {"total", "cart.total", "cart.items.price", "products.price"}
 
 
 def _strings(node: Any, path: str) -> Iterator[tuple[str, int | None]]:
@@ -128,7 +135,16 @@ CHECKS: dict[str, Callable[[int], Any]] = {
         "first_name"
     ],
     "email": lambda n: schema.identify({"email": _address(n)}, "")["email"],
+    "products.id": lambda n: _product(id="i" * n)["id"],
+    "products.sku": lambda n: _product(sku="s" * n)["sku"],
+    "products.name": lambda n: _product(name="n" * n)["name"],
+    "products.url": lambda n: _product(url=_url(n))["url"],
+    "products.image": lambda n: _product(image=_url(n))["image"],
 }
+
+
+def _product(**fields: Any) -> Any:
+    return read_product({"id": "P1", "available": True, **fields}, "", domains=["shop.example"])
 
 
 def _address(length: int) -> str:
