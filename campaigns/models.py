@@ -76,6 +76,13 @@ class Flow(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text="A template whose longest rendering needs more SMS segments is refused.",
     )
+    link_url = models.URLField(
+        max_length=2000,
+        blank=True,
+        default="",
+        help_text="Where the messages' link leads instead of the trigger's own page (the "
+        "review request: the shop's review page). Must be on the site's domains.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

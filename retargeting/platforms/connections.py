@@ -10,7 +10,13 @@ from retargeting.sites.domains import normalize_domain
 from retargeting.sites.models import Site
 
 TOPICS = {
-    Platform.SHOPIFY: ["checkouts/create", "checkouts/update", "orders/create"],
+    Platform.SHOPIFY: [
+        "checkouts/create",
+        "checkouts/update",
+        "orders/create",
+        "fulfillments/create",
+        "fulfillments/update",
+    ],
     Platform.WOOCOMMERCE: ["order.created", "order.updated"],
 }
 

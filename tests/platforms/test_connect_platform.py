@@ -35,7 +35,13 @@ def connect(*args: str) -> dict:
 def test_prints_the_webhook_url_and_stores_the_secret(site, settings):
     printed = connect("--site", str(site.pk), "--platform", "shopify", "--secret", "shpss_abcdef12")
     assert printed["webhook_url"].startswith(settings.PUBLIC_BASE_URL + "/webhooks/shopify/")
-    assert printed["topics"] == ["checkouts/create", "checkouts/update", "orders/create"]
+    assert printed["topics"] == [
+        "checkouts/create",
+        "checkouts/update",
+        "orders/create",
+        "fulfillments/create",
+        "fulfillments/update",
+    ]
     connection = PlatformConnection.objects.get(site=site)
     assert connection.signing_secret == "shpss_abcdef12"
     assert resolve(urlsplit(printed["webhook_url"]).path).url_name == "platform-webhook"
