@@ -42,8 +42,12 @@ _ORDER = "_order"  # where a send keeps its order once loaded (``Send.subject`` 
 
 
 def order_of(send: Send) -> Order | None:
-    """The order of a send of an order trigger, as :meth:`OrderRoom.load` read it."""
-    order: Order | None = getattr(send, _ORDER, None)
+    """The order of a send of an order trigger, as :meth:`OrderRoom.load` read it (read here
+    for a send met alone: a short link followed)."""
+    if not hasattr(send, _ORDER):
+        found = Order.objects.filter(pk=send.subject_id).first() if send.subject_id else None
+        setattr(send, _ORDER, found)
+    order: Order | None = getattr(send, _ORDER)
     return order
 
 

@@ -19,7 +19,7 @@ from retargeting.sites.models import Site
 from retargeting.sms.phones import InvalidPhone, parse_phone
 from retargeting.tracking import hooks, schema
 from retargeting.tracking.proofs import Proof
-from retargeting.tracking.recording import Origin, record_batch
+from retargeting.tracking.recording import Origin, already_bought, record_batch
 from retargeting.tracking.schema import PayloadError
 
 STATUSES = ("placed", "paid", "shipped", "delivered", "cancelled")
@@ -111,7 +111,8 @@ def record_server_order(*, site: Site, order: dict[str, Any], origin: Origin) ->
     """The shop's server's order (secret key): a paid order is recorded as the purchase first,
     exactly as ``POST /api/v1/purchases`` records one (its ``vid``, its ``phone``), then the
     order goes up the hook, vouched for."""
-    if order["status"] == "paid":
+    # Reported again (a retry): the purchase was recorded the first time, nothing is added.
+    if order["status"] == "paid" and not already_bought(site.pk, order["order_id"], visitor=None):
         event: dict[str, Any] = {
             "type": "purchase",
             "order_id": order["order_id"],
@@ -121,6 +122,9 @@ def record_server_order(*, site: Site, order: dict[str, Any], origin: Origin) ->
         if order["phone"]:
             event["phone"] = order["phone"]
         record_batch(site_id=site.pk, vid=order["vid"], events=[event], origin=origin)
+    elif order["vid"]:
+        # The order's browser, as the server names it (its other statuses record no event).
+        record_batch(site_id=site.pk, vid=order["vid"], events=[], origin=origin)
     hooks.report_order(site_id=site.pk, order=order, proof=Proof.SHOP_SERVER)
 
 
