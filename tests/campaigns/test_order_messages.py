@@ -604,3 +604,84 @@ def test_woocommerces_order_cancelled_before_its_message_gets_nothing(client, sh
     # Control: a pending order (a checkout left at the payment) is no order at all.
     woocommerce(client, shop, {**woo_order("pending"), "id": 9})
     assert not Order.objects.filter(external_id="9").exists()
+
+
+# --- Query counts (tests/campaigns/test_query_counts.py's way) ----------------------------
+
+
+def _orders(shop: Shop, count: int, *, status: str) -> None:
+    from campaigns.orders import record_order_status
+    from retargeting.tracking.proofs import Proof
+
+    for index in range(count):
+        order = {
+            "order_id": f"Q-{index}",
+            "status": status,
+            "phone": f"+336{index:08d}",
+            "email": None,
+            "vid": None,
+            "customer_id": None,
+            "total": "10.00",
+            "currency": "EUR",
+            "tracking_url": TRACKING if status == "shipped" else "",
+            "items": [{"name": "Chemise", "quantity": 1}],
+        }
+        record_order_status(site=shop.site, order=order, proof=Proof.SHOP_SERVER)
+
+
+@pytest.mark.parametrize("status", ["paid", "shipped"])
+def test_planning_and_sending_the_orders_messages_cost_the_same_queries_for_3_or_12_orders(
+    twilio, django_capture_on_commit_callbacks, status
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns import sending
+
+    plans, batches = [], []
+    for size in (3, 12):
+        shop = Shop(django_capture_on_commit_callbacks)
+        with time_machine.travel(NOW, tick=False):
+            _orders(shop, size, status=status)
+            with CaptureQueriesContext(connection) as planning:
+                run_pass(enqueue=lambda send_id: None)
+            due = list(
+                shop.site.sends.filter(status=SendStatus.PLANNED).values_list("pk", flat=True)
+            )
+            assert len(due) == size
+            outcomes: dict[int, str] = {}
+            with CaptureQueriesContext(connection) as delivering:
+                outcomes.update(sending.deliver_batch(send_ids=due))
+        assert list(outcomes.values()) == ["accepted"] * size
+        plans.append(len(planning.captured_queries))
+        marks = sum("SET handed_at =" in q["sql"] for q in delivering.captured_queries)
+        batches.append(len(delivering.captured_queries) - marks)
+        shop.site.flows.update(is_active=False)
+    assert plans[0] == plans[1], plans
+    assert batches[0] == batches[1], batches
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_order_with_an_address_only_is_confirmed_by_email_on_an_sms_else_email_step(
+    client, shop
+):
+    from django.core import mail
+
+    step = shop.steps[Trigger.ORDER_CONFIRMATION]
+    step.channel = StepChannel.SMS_ELSE_EMAIL
+    step.subject = "Votre commande {{ shop }}"
+    step.email_template = "Merci pour votre commande sur {{ shop }}."
+    step.save()
+    body = {k: v for k, v in PAID.items() if k != "phone"}
+    api(client, shop, {**body, "email": "marie@example.fr"})
+    dispatch()
+    assert [message.to for message in mail.outbox] == [["marie@example.fr"]]
+    assert "Merci pour votre commande" in mail.outbox[0].body
+    assert "Chemise" in mail.outbox[0].body, "the order's items are shown"
+    assert OutboxMessage.objects.count() == 0
+    contact = Contact.objects.get(email="marie@example.fr")
+    assert contact.email_consent_status == Contact.NO_CONSENT
+    # Control: the same order with a number goes by SMS.
+    api(client, shop, {**PAID, "order_id": "B-7"})
+    dispatch()
+    assert len(texts()) == 1 and len(mail.outbox) == 1
