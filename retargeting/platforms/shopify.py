@@ -1,8 +1,10 @@
-"""Shopify's webhooks: checkouts become carts, orders and finished checkouts purchases.
+"""Shopify's webhooks: checkouts become carts, orders and finished checkouts purchases, orders
+and fulfillments the statuses of the messages after the order.
 
 The store's own webhooks (Settings → Notifications → Webhooks), topics ``checkouts/create``,
-``checkouts/update`` and ``orders/create``, bodies as the REST Admin API's Checkout and Order
-objects (tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples).
+``checkouts/update``, ``orders/create``, ``fulfillments/create`` and ``fulfillments/update``,
+bodies as the REST Admin API's Checkout, Order and Fulfillment objects
+(tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples).
 
 - A checkout is a cart: its ``token`` is the cart id (or, when the snippet already reported the
   browser's cart under the checkout's ``cart_token``, that cart, so one person has one cart),
@@ -23,6 +25,11 @@ objects (tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples)
 - A checkout with ``completed_at``, or an order whose ``checkout_token`` or ``cart_token`` names
   a cart, is the purchase: the cart converts (its reminders stop) and the order is attributed as
   any purchase (order id: Shopify's order ``id``). The order's phone finds nothing.
+- An order is also handed up for its own messages (``orders.hand_order``): placed, paid or
+  cancelled from ``financial_status`` and ``cancelled_at``, its phone and email the buyer's
+  claim (they receive the order's confirmation and shipping, nothing else). A fulfillment is
+  the order shipped, with Shopify's tracking link, or delivered where its ``shipment_status``
+  says so.
 """
 
 from __future__ import annotations

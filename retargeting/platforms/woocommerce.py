@@ -18,6 +18,9 @@ Advanced → Webhooks), bodies as the REST API v3 Order (tests/fixtures/platform
 - ``billing.email`` with the email consent field the shop named
   (``connect_platform --email-consent-field``) is the same claim for the address's email
   consent (never its SMS consent); without that field the order's address is not kept.
+- Its status is also handed up for the order's own messages (:data:`ORDER_STATUSES`), with
+  the billing phone and email as the buyer's claim (they receive the order's confirmation and
+  shipping, nothing else).
 """
 
 from __future__ import annotations
