@@ -103,6 +103,12 @@ class Flow(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        # The link leads where our messages may lead: the shop's own domains.
+        if self.link_url and self.site_id and not self.site.owns_url(self.link_url):
+            raise ValidationError({"link_url": "The link must be on one of the site's domains."})
+
     def specificity(self) -> tuple[bool, Decimal, int]:
         """Sort key: the most specific flow first, then the oldest."""
         return (self.min_cart_total is None, -(self.min_cart_total or Decimal(0)), self.pk)

@@ -685,3 +685,15 @@ def test_an_order_with_an_address_only_is_confirmed_by_email_on_an_sms_else_emai
     api(client, shop, {**PAID, "order_id": "B-7"})
     dispatch()
     assert len(texts()) == 1 and len(mail.outbox) == 1
+
+
+def test_a_flows_link_must_be_on_the_shops_domains(shop):
+    from django.core.exceptions import ValidationError
+
+    flow = shop.steps[Trigger.REVIEW_REQUEST].flow
+    flow.link_url = "https://reviews.elsewhere.example/boutique"
+    with pytest.raises(ValidationError) as refused:
+        flow.full_clean()
+    assert "link_url" in refused.value.message_dict
+    flow.link_url = "https://boutique.example/avis"  # control
+    flow.full_clean()
