@@ -7,7 +7,12 @@ the REST Order and Fulfillment examples of shopify.dev, through Shopify/shopify-
 generated tests; woocommerce_order.json: the REST API v3 "Retrieve an order" example of
 woocommerce.github.io/woocommerce-rest-api-docs). Signatures as each platform signs: base64
 HMAC-SHA256 of the raw body (shopify.dev "Verify webhooks"; WooCommerce
-``WC_Webhook::generate_signature``). Each test has its control, so "send nothing" fails.
+``WC_Webhook::generate_signature``). WooCommerce's order statuses are its REST API v3 Order
+``status`` options (pending, processing, on-hold, completed, cancelled, refunded, failed,
+trash: woocommerce-rest-api-docs, source/includes/wp-api-v3/_orders.md); Shopify's
+``financial_status`` and the Fulfillment's ``shipment_status`` (``delivered``) are the REST
+Order and Fulfillment resources' (shopify.dev). Each test has its control, so "send nothing"
+fails.
 """
 
 from __future__ import annotations
