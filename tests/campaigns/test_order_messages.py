@@ -42,6 +42,7 @@ from campaigns.models import (
     Trigger,
 )
 from campaigns.send_reasons import SendReason
+from campaigns.send_states import REACHED
 from optin.erasure import erase_contact
 from optin.models import ConsentStatus, Contact, VisitorLink
 from retargeting.gateways.models import OutboxMessage
@@ -399,7 +400,7 @@ def test_a_review_request_links_to_the_products_page_without_a_flow_link(client,
     with time_machine.travel(NOW + timedelta(days=REVIEW_DAYS, hours=1), tick=False):
         dispatch()
     review = Send.objects.get(step=shop.steps[Trigger.REVIEW_REQUEST])
-    assert review.status == SendStatus.SENT or review.status in ("accepted", "delivered")
+    assert review.status in REACHED, review.reason
     assert link_of(review) == "https://boutique.example/p/chemise"
 
 
