@@ -9,11 +9,13 @@ class CampaignsConfig(AppConfig):
         from campaigns import conversions, erasure, tasks  # noqa: F401 - receivers
         from campaigns.bridge import on_cart_email_request, use_queue
         from campaigns.delivery import apply_status_report
+        from campaigns.orders import on_order
         from retargeting.gateways import hooks
-        from retargeting.tracking.hooks import register_cart_email_handler
+        from retargeting.tracking.hooks import register_cart_email_handler, register_order_handler
 
         hooks.register_status_handler(apply_status_report)
         register_cart_email_handler(on_cart_email_request)
+        register_order_handler(on_order)
         # Looked up at each call: the task objects as they are then (tests replace them).
         use_queue(
             hand_on=lambda send_id: tasks.deliver_send.delay(send_id),

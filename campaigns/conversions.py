@@ -33,6 +33,8 @@ from django.dispatch import receiver
 
 from campaigns.models import Click, Conversion, Send, SendStatus
 from campaigns.send_states import REACHED
+from campaigns.trigger_registry import ROOMS
+from campaigns.triggers import Kind
 from optin.models import Contact, VisitorLink
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Event
@@ -145,6 +147,10 @@ def _convert_open_carts(*, contact: Contact, at: datetime) -> int | None:
     return latest
 
 
+def _transactional() -> list[str]:
+    return [name for name, room in ROOMS.items() if room.kind is Kind.TRANSACTIONAL]
+
+
 def attribute(
     *, site: Site, contact: Contact | None, cart_id: int | None, at: datetime
 ) -> tuple[str, Send | None]:
@@ -157,7 +163,9 @@ def attribute(
     if not who:
         return Conversion.Attribution.NONE, None
     window_start = at - timedelta(days=site.attribution_window_days)
-    sends = Send.objects.filter(who, site=site)
+    # An order's own messages (its confirmation, its shipping) come after the purchase and
+    # sell nothing: never credited with one.
+    sends = Send.objects.filter(who, site=site).exclude(step__flow__trigger__in=_transactional())
     click = (
         Click.objects.filter(link__send__in=sends, at__gte=window_start, at__lte=at)
         .select_related("link__send")

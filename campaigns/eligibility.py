@@ -53,6 +53,19 @@ def reachable(channel: str, *, prefix: str = "") -> Q:
     ) & ~Q(**{f"{prefix}{channel_room.address_field}": ""})
 
 
+def reachable_without_consent(channel: str, *, prefix: str = "") -> Q:
+    """The contacts a message that needs no marketing consent (an order's own) may reach on
+    ``channel``: an address, not unsubscribed (STOP), not unreachable: the SQL of
+    :func:`channel_reason` with ``needs_consent=False`` (the do-not-contact hashes are read at
+    send time, :func:`blocked_channels`)."""
+    channel_room = room(channel)
+    return (
+        ~Q(**{f"{prefix}{channel_room.address_field}": ""})
+        & ~Q(**{f"{prefix}{channel_room.consent_field}": ConsentStatus.REVOKED})
+        & Q(**{f"{prefix}{channel_room.unreachable_field}__isnull": True})
+    )
+
+
 def channels_of(step_channel: str, *, email: bool | None = None) -> list[Channel]:
     """The channels a step may go by, in order of preference (email left out when the platform
     cannot send it, except on an email step, whose sends then say why they were dropped)."""

@@ -76,6 +76,13 @@ class Flow(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text="A template whose longest rendering needs more SMS segments is refused.",
     )
+    link_url = models.URLField(
+        max_length=2000,
+        blank=True,
+        default="",
+        help_text="Where the messages' link leads instead of the trigger's own page (the "
+        "review request: the shop's review page). Must be on the site's domains.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -95,6 +102,12 @@ class Flow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        # The link leads where our messages may lead: the shop's own domains.
+        if self.link_url and self.site_id and not self.site.owns_url(self.link_url):
+            raise ValidationError({"link_url": "The link must be on one of the site's domains."})
 
     def specificity(self) -> tuple[bool, Decimal, int]:
         """Sort key: the most specific flow first, then the oldest."""

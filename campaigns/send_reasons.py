@@ -72,6 +72,9 @@ class SendReason(models.TextChoices):
     REFUSED = "fail", gettext_lazy("Refused by the provider")
     REFUSED_WITHOUT_ACTION = "none", gettext_lazy("Refused by the provider")
     """A refusal the gateway attached no action to (the values are the gateway's Action's)."""
+    # The messages after the order (campaigns.order_messages).
+    ORDER_CANCELLED = "order_cancelled", gettext_lazy("Order cancelled or refunded")
+    ORDER_GONE = "order_gone", gettext_lazy("Order no longer known (erased)")
 
 
 DEFERRALS = frozenset(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from campaigns.cart_abandonment import CartAbandoned, EmailCart
+from campaigns.order_messages import OrderConfirmation, ReviewRequest, ShippingUpdate
 from campaigns.triggers import TriggerRoom
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ ROOMS: dict[str, TriggerRoom] = {
     for room in (
         CartAbandoned(),
         EmailCart(),
+        OrderConfirmation(),
+        ShippingUpdate(),
+        ReviewRequest(),
     )
 }
 

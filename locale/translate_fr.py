@@ -57,6 +57,8 @@ FR = {
     "Email address cannot receive mail (bounced)": "Adresse email qui ne reçoit pas de courrier (rejet)",
     "Address erased after it unsubscribed: never emailed again": "Adresse effacée après désinscription : plus jamais d'email",
     "Email sending is not configured": "L'envoi d'emails n'est pas configuré",
+    "Order cancelled or refunded": "Commande annulée ou remboursée",
+    "Order no longer known (erased)": "Commande inconnue (effacée)",
     "Contact erased (RGPD)": "Contact effacé (RGPD)",
     "Held out: in the control group, never messaged": "Groupe témoin : jamais relancé",
     "No discount code left in the pool": "Plus de code promo dans la réserve",

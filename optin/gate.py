@@ -160,6 +160,39 @@ def cart_email_recipient(*, site: Site, email: str) -> Contact | None:
     return contact
 
 
+def order_recipient(
+    *,
+    site: Site,
+    phone: str | None,
+    email: str | None,
+    proof: Proof,
+    visitor: Visitor | None = None,
+) -> Contact | None:
+    """The contact an order's own messages go to (the orders' door: ``POST /api/v1/orders``,
+    the platforms' order webhooks): the contact of the order's number (else of its address),
+    created without any consent if new. The phone and email given with an order are where its
+    confirmation and shipping messages go, without marketing consent; never one erased after it
+    opted out (its do-not-contact hash), and a STOP stands (``eligibility.channel_reason``).
+
+    Nothing here gives or changes a consent. What a platform relays (``Proof.CLAIM``: the
+    shopper typed it) links no browser and joins no address to a number that already had a
+    contact; the shop's server (``Proof.SHOP_SERVER``) vouches: the order's browser (``visitor``)
+    becomes the number's, and the address joins the number's contact when it has none."""
+    contact: Contact | None = None
+    created = False
+    if phone and not is_blocked(site_id=site.pk, e164=phone):
+        with transaction.atomic():
+            contact, created = get_or_create_contact(site=site, raw_phone=phone)
+    if email and not is_blocked(site_id=site.pk, email=email):
+        beside = contact if (proof == Proof.SHOP_SERVER or created) else None
+        with transaction.atomic():
+            email_contact, _ = get_or_create_email_contact(site=site, email=email, beside=beside)
+        contact = contact or email_contact
+    if contact is not None and visitor is not None and proof == Proof.SHOP_SERVER:
+        link_visitor(visitor=visitor, contact=contact, method=Method.SERVER)
+    return contact
+
+
 def _vouched(
     *,
     site: Site,

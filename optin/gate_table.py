@@ -142,11 +142,12 @@ TABLE: list[Row] = [
             "Shopify order webhook (its phone)",
             Proof.CLAIM,
             state,
-            state,
+            "none" if state == "unknown" else state,
             None if state == "unknown" else False,
             0,
             200,
-            "found by the checkout or cart token and the customer id only",
+            "found by the checkout or cart token and the customer id only; the order's own "
+            "messages (confirmation, shipping) go to the number typed: no consent given",
         )
         for state in STATES
     ),
@@ -156,12 +157,29 @@ TABLE: list[Row] = [
             "WooCommerce paid order webhook (billing phone)",
             Proof.CLAIM,
             state,
-            state,
+            "none" if state == "unknown" else state,
             None if state == "unknown" else False,
             0,
             200,
             "found by its own order, the customer id (and the cart hash among that "
-            "customer's carts) only",
+            "customer's carts) only; the order's own messages go to the number typed: no "
+            "consent given",
+        )
+        for state in STATES
+    ),
+    # --- The orders' door (`optin.gate.order_recipient`): where an order's own messages go.
+    *(
+        Row(
+            "server API order with a `phone` (`POST /api/v1/orders`)",
+            Proof.SHOP_SERVER,
+            state,
+            "none" if state == "unknown" else state,
+            True,
+            0,
+            200,
+            "the order's browser (`vid`) is the number's; the order's own messages "
+            "(confirmation, shipping) go to the number without marketing consent; consent "
+            "never changes (a STOP stands)",
         )
         for state in STATES
     ),

@@ -10,6 +10,7 @@ line naming it.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -385,6 +386,16 @@ COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=1
 # The order's own messages (confirmation, shipping) are held at night only, in the
 # recipient's zone, every day ("HH:MM-HH:MM" closed; "none": never held).
 TRANSACTIONAL_QUIET_HOURS = env.str("TRANSACTIONAL_QUIET_HOURS", default="21:00-08:00")
+if not re.fullmatch(
+    r"\s*(none|)\s*|\s*([01][0-9]|2[0-3]):[0-5][0-9]\s*-\s*([01][0-9]|2[0-3]):[0-5][0-9]\s*",
+    TRANSACTIONAL_QUIET_HOURS,
+    flags=re.IGNORECASE,
+) or re.fullmatch(r"\s*(\d\d:\d\d)\s*-\s*\1\s*", TRANSACTIONAL_QUIET_HOURS):
+    sys.stderr.write(
+        "relance: TRANSACTIONAL_QUIET_HOURS must be HH:MM-HH:MM (the night, e.g. 21:00-08:00) "
+        f"or none, not {TRANSACTIONAL_QUIET_HOURS!r}\n"
+    )
+    raise SystemExit(1)
 EMAIL_CART_PER_VISITOR_PER_DAY = env.int("EMAIL_CART_PER_VISITOR_PER_DAY", default=3)
 EMAIL_CART_PER_ADDRESS_PER_DAY = env.int("EMAIL_CART_PER_ADDRESS_PER_DAY", default=3)
 EMAIL_CART_PER_SITE_PER_DAY = env.int("EMAIL_CART_PER_SITE_PER_DAY", default=1000)

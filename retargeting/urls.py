@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
     path("api/v1/carts", tracking.api_carts, name="api-carts"),
     path("api/v1/products", tracking.api_products, name="api-products"),
+    path("api/v1/orders", tracking.api_orders, name="api-orders"),
     path("api/schema", openapi.schema_view, name="api-schema"),
     # Every provider's webhooks (and the outboxes' /dev/phone/ and /dev/mail/), from the registry.
     *providers.webhook_urlpatterns(),

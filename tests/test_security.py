@@ -25,6 +25,7 @@ CSRF_EXEMPT = {
     "api-purchases",
     "api-carts",
     "api-products",
+    "api-orders",
     # Shopify and WooCommerce sign each delivery with the shop's secret (tests/platforms).
     "platform-webhook",
     "twilio-inbound",

@@ -10,7 +10,14 @@ from retargeting.sites.domains import normalize_domain
 from retargeting.sites.models import Site
 
 TOPICS = {
-    Platform.SHOPIFY: ["checkouts/create", "checkouts/update", "orders/create", "products/update"],
+    Platform.SHOPIFY: [
+        "checkouts/create",
+        "checkouts/update",
+        "orders/create",
+        "fulfillments/create",
+        "fulfillments/update",
+        "products/update",
+    ],
     Platform.WOOCOMMERCE: ["order.created", "order.updated", "product.updated"],
 }
 

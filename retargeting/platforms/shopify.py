@@ -1,8 +1,10 @@
-"""Shopify's webhooks: checkouts become carts, orders and finished checkouts purchases.
+"""Shopify's webhooks: checkouts become carts, orders and finished checkouts purchases, orders
+and fulfillments the statuses of the messages after the order.
 
 The store's own webhooks (Settings → Notifications → Webhooks), topics ``checkouts/create``,
-``checkouts/update`` and ``orders/create``, bodies as the REST Admin API's Checkout and Order
-objects (tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples).
+``checkouts/update``, ``orders/create``, ``fulfillments/create`` and ``fulfillments/update``,
+bodies as the REST Admin API's Checkout, Order and Fulfillment objects
+(tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples).
 
 - A checkout is a cart: its ``token`` is the cart id (or, when the snippet already reported the
   browser's cart under the checkout's ``cart_token``, that cart, so one person has one cart),
@@ -23,6 +25,11 @@ objects (tests/fixtures/platforms/webhooks/ keeps Shopify's documented examples)
 - A checkout with ``completed_at``, or an order whose ``checkout_token`` or ``cart_token`` names
   a cart, is the purchase: the cart converts (its reminders stop) and the order is attributed as
   any purchase (order id: Shopify's order ``id``). The order's phone finds nothing.
+- An order is also handed up for its own messages (``orders.hand_order``): placed, paid or
+  cancelled from ``financial_status`` and ``cancelled_at``, its phone and email the buyer's
+  claim (they receive the order's confirmation and shipping, nothing else). A fulfillment is
+  the order shipped, with Shopify's tracking link, or delivered where its ``shipment_status``
+  says so.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
-from retargeting.platforms.orders import record_order
+from retargeting.platforms.orders import hand_order, order_items, record_order
 from retargeting.platforms.payloads import (
     Unreadable,
     amount,
@@ -51,7 +58,13 @@ from retargeting.tracking.server_carts import record_server_cart
 
 logger = logging.getLogger(__name__)
 
-TOPICS = ("checkouts/create", "checkouts/update", "orders/create")
+TOPICS = (
+    "checkouts/create",
+    "checkouts/update",
+    "orders/create",
+    "fulfillments/create",
+    "fulfillments/update",
+)
 
 
 def handle(*, site: Site, topic: str, payload: dict[str, Any], origin: Origin) -> str:
@@ -60,6 +73,8 @@ def handle(*, site: Site, topic: str, payload: dict[str, Any], origin: Origin) -
         return _checkout(site, payload, origin)
     if topic == "orders/create":
         return _order(site, payload, origin)
+    if topic in ("fulfillments/create", "fulfillments/update"):
+        return _fulfillment(site, payload)
     return "ignored: topic not used"
 
 
@@ -325,6 +340,7 @@ def _order(site: Site, payload: dict[str, Any], origin: Origin) -> str:
         else None
     )
     customer = mapping(payload.get("customer"))
+    _hand_order(site, payload, order_id)
     recorded = record_order(
         site=site,
         order_id=order_id,
@@ -340,3 +356,70 @@ def _order(site: Site, payload: dict[str, Any], origin: Origin) -> str:
     if recorded.converted_cart_id is not None:
         return "order recorded: the customer's cart converted"
     return "order recorded (no cart of it known)"
+
+
+# financial_status (REST Order, shopify.dev "Order" resource): pending, authorized,
+# partially_paid, paid, partially_refunded, refunded, voided.
+_PAID = ("paid", "partially_refunded", "refunded")
+_VOIDED = ("voided",)
+
+
+def _hand_order(site: Site, payload: dict[str, Any], order_id: str) -> None:
+    """The order's status for its own messages: paid when Shopify says it was paid
+    (``financial_status``), cancelled when it was (``cancelled_at``) or voided, else placed.
+    Its phone and email (the order's, its addresses', its customer's) are the buyer's claim."""
+    financial = text(payload.get("financial_status"))
+    if payload.get("cancelled_at") or financial in _VOIDED:
+        status = "cancelled"
+    elif financial in _PAID:
+        status = "paid"
+    else:
+        status = "placed"
+    customer = mapping(payload.get("customer"))
+    regions = (_region(payload) or site.country, site.country)
+    hand_order(
+        site=site,
+        order_id=order_id,
+        status=status,
+        phone=first_phone(
+            [
+                payload.get("phone"),
+                mapping(payload.get("shipping_address")).get("phone"),
+                mapping(payload.get("billing_address")).get("phone"),
+                customer.get("phone"),
+            ],
+            *regions,
+        ),
+        email=first_email(
+            [payload.get("email"), payload.get("contact_email"), customer.get("email")]
+        ),
+        customer_id=text(customer.get("id")),
+        total=payload.get("total_price"),
+        currency=payload.get("currency"),
+        items=order_items(sequence(payload.get("line_items"))),
+    )
+
+
+def _fulfillment(site: Site, payload: dict[str, Any]) -> str:
+    """A fulfillment (REST Fulfillment resource: ``order_id``, ``status``, ``tracking_url``,
+    ``tracking_urls``, ``shipment_status``) is the order shipped, or delivered where Shopify
+    reports its ``shipment_status`` as ``delivered``. A cancelled or failed one ships nothing.
+    Its tracking link is Shopify's own (signed): the shipping message may lead there."""
+    order_id = text(payload.get("order_id"))
+    if not order_id:
+        raise Unreadable("order_id", "the fulfillment's order id")
+    fulfillment_status = text(payload.get("status"))
+    if fulfillment_status in ("cancelled", "error", "failure"):
+        return f"fulfillment {fulfillment_status}: nothing shipped"
+    delivered = text(payload.get("shipment_status")) == "delivered"
+    links = [text(url) for url in sequence(payload.get("tracking_urls"))]
+    links.append(text(payload.get("tracking_url")))
+    tracking = next((url for url in links if url.lower().startswith("https://")), "")
+    tracking = tracking or next((url for url in links if url), "")
+    hand_order(
+        site=site,
+        order_id=order_id,
+        status="delivered" if delivered else "shipped",
+        tracking_url=tracking,
+    )
+    return f"order {order_id} {'delivered' if delivered else 'shipped'}"

@@ -18,6 +18,9 @@ Advanced → Webhooks), bodies as the REST API v3 Order (tests/fixtures/platform
 - ``billing.email`` with the email consent field the shop named
   (``connect_platform --email-consent-field``) is the same claim for the address's email
   consent (never its SMS consent); without that field the order's address is not kept.
+- Its status is also handed up for the order's own messages (:data:`ORDER_STATUSES`), with
+  the billing phone and email as the buyer's claim (they receive the order's confirmation and
+  shipping, nothing else).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from retargeting.platforms.models import PlatformConnection
-from retargeting.platforms.orders import record_order
+from retargeting.platforms.orders import hand_order, order_items, record_order
 from retargeting.platforms.payloads import (
     Unreadable,
     amount,
@@ -45,6 +48,19 @@ TOPICS = ("order.created", "order.updated")
 PAID = ("processing", "completed")
 LEFT_AT_PAYMENT = ("pending", "failed")
 TICKED = {"1", "yes", "on", "true", "checked", "oui"}
+# The order's status for its own messages, from WooCommerce's (REST API v3 Order ``status``:
+# pending, processing, on-hold, completed, cancelled, refunded, failed, trash). ``on-hold``
+# awaits a payment the shop confirms by hand (a bank transfer): the order is placed;
+# ``processing`` is paid; ``completed`` is "fulfilled and complete" (WooCommerce's words):
+# shipped; refunded ends the order's messages as cancelled does. ``pending`` and ``failed``
+# are a checkout left at the payment (a cart, below), not an order yet.
+ORDER_STATUSES = {
+    "on-hold": "placed",
+    "processing": "paid",
+    "completed": "shipped",
+    "cancelled": "cancelled",
+    "refunded": "cancelled",
+}
 
 
 def handle(
@@ -64,6 +80,7 @@ def handle(
     )
     customer_id = text(payload.get("customer_id"))
     customer_id = "" if customer_id in ("", "0") else customer_id
+    _hand_order(site, payload, order_id, status, phone, customer_id)
     if status in PAID:
         return _purchase(site, payload, order_id, customer_id, origin)
     if status in LEFT_AT_PAYMENT and (phone or _email_claim(connection, payload)):
@@ -229,3 +246,28 @@ def _cart_of(site: Site, payload: dict[str, Any], order_id: str, customer_id: st
         if by_hash is not None:
             return by_hash
     return customers.filter(status=Cart.Status.OPEN).first()
+
+
+def _hand_order(
+    site: Site,
+    payload: dict[str, Any],
+    order_id: str,
+    status: str,
+    phone: str | None,
+    customer_id: str,
+) -> None:
+    """The order's status for its own messages (:data:`ORDER_STATUSES`); its billing phone and
+    email are the buyer's claim."""
+    if status not in ORDER_STATUSES:
+        return
+    hand_order(
+        site=site,
+        order_id=order_id,
+        status=ORDER_STATUSES[status],
+        phone=phone,
+        email=first_email([mapping(payload.get("billing")).get("email")]),
+        customer_id=customer_id,
+        total=payload.get("total"),
+        currency=payload.get("currency"),
+        items=order_items(sequence(payload.get("line_items"))),
+    )

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from retargeting.tracking.proofs import Proof
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -104,3 +106,25 @@ def request_cart_email(
     """Hand a shopper's ``email_cart`` request to the layer that sends it."""
     for handler in _cart_email_handlers:
         handler(site_id=site_id, vid=vid, email=email, ip=ip, user_agent=user_agent)
+
+
+OrderHandler = Callable[..., None]
+"""Called with ``site_id``, ``order`` (checked by ``server_orders``: ``order_id``, ``status``,
+``phone``, ``email``, ``vid``, ``customer_id``, ``total``, ``currency``, ``tracking_url``,
+``items``) and ``proof`` (``Proof.SHOP_SERVER`` from the server API; ``Proof.CLAIM`` for what
+a platform relays: its phone and email are what the shopper typed). Called inside the
+request's transaction: an error undoes the whole request. The campaign layer records the order
+and its status (``campaigns.orders``)."""
+
+_order_handlers: list[OrderHandler] = []
+
+
+def register_order_handler(handler: OrderHandler) -> None:
+    if handler not in _order_handlers:
+        _order_handlers.append(handler)
+
+
+def report_order(*, site_id: int, order: dict[str, Any], proof: Proof) -> None:
+    """Hand an order's status to the layer that records it and sends its messages."""
+    for handler in _order_handlers:
+        handler(site_id=site_id, order=order, proof=proof)

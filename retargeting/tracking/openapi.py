@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
-from retargeting.tracking import catalog, schema
+from retargeting.tracking import catalog, schema, server_orders
 from retargeting.tracking.models import VISITOR_ID_JSON_PATTERN, VISITOR_ID_MAX, VISITOR_ID_MIN
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -424,6 +424,84 @@ def _description() -> dict[str, Any]:
                                 "ok": {"type": "boolean"},
                                 "order_id": {"type": "string"},
                                 "cart_converted": {"type": "boolean"},
+                            }
+                        ),
+                        **_errors(400, 401, 411, 413),
+                    },
+                }
+            },
+            "/api/v1/orders": {
+                "post": {
+                    "summary": "An order's status, from the shop's server: starts the order's "
+                    "own messages (confirmation, shipping) and, once delivered, the review "
+                    "request. Idempotent per (order_id, status); a paid order is also the "
+                    "purchase, as /api/v1/purchases records one (then `total` and `currency` "
+                    "are required).",
+                    "description": "`phone` and `email` are where the order's own messages go "
+                    "(no marketing consent needed; never after a STOP). `tracking_url` (https) "
+                    "is the carrier's page the shipping message may link to.",
+                    "security": [{"secretKey": []}],
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["order_id", "status"],
+                            "properties": {
+                                "order_id": _id(schema.ORDER_ID_LENGTH),
+                                "status": {
+                                    "type": "string",
+                                    "enum": list(server_orders.STATUSES),
+                                },
+                                "phone": _PHONE,
+                                "email": _EMAIL,
+                                "vid": _VID,
+                                "customer_id": _id(schema.CUSTOMER_ID_LENGTH),
+                                "total": _AMOUNT,
+                                "currency": _CURRENCY,
+                                "tracking_url": {
+                                    "type": "string",
+                                    "format": "uri",
+                                    "maxLength": schema.URL_LENGTH,
+                                    "description": "The carrier's tracking page (http(s); "
+                                    "only an https one is linked to).",
+                                },
+                                "items": {
+                                    "type": "array",
+                                    "maxItems": server_orders.MAX_ORDER_ITEMS,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["name"],
+                                        "properties": {
+                                            "id": _id(server_orders.PRODUCT_ID_LENGTH),
+                                            "sku": _id(schema.SKU_LENGTH),
+                                            "name": {
+                                                "type": "string",
+                                                "minLength": 1,
+                                                "maxLength": schema.ITEM_NAME_LENGTH,
+                                            },
+                                            "price": _AMOUNT,
+                                            "quantity": {
+                                                "type": "integer",
+                                                "minimum": 1,
+                                                "maximum": 10000,
+                                            },
+                                            "url": _LINK,
+                                            "image": {
+                                                "type": "string",
+                                                "format": "uri",
+                                                "maxLength": schema.URL_LENGTH,
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    ),
+                    "responses": {
+                        "200": _recorded(
+                            {
+                                "ok": {"type": "boolean"},
+                                "order_id": {"type": "string"},
+                                "status": {"type": "string"},
                             }
                         ),
                         **_errors(400, 401, 411, 413),

@@ -82,7 +82,7 @@ def record_batch(
                 open_cart = _apply_cart(
                     visitor=visitor, open_cart=open_cart, data=event["cart"], now=now
                 )
-            elif event["type"] == "purchase" and _already_bought(
+            elif event["type"] == "purchase" and already_bought(
                 site_id, event["order_id"], visitor=visitor
             ):
                 continue
@@ -113,7 +113,7 @@ def record_batch(
     return recorded
 
 
-def _already_bought(site_id: int, order_id: str, *, visitor: Visitor | None) -> bool:
+def already_bought(site_id: int, order_id: str, *, visitor: Visitor | None) -> bool:
     """Whether this order was recorded already: by the shop's server, or by this browser (a
     reloaded thank-you page). A page's claim of an order number from another browser does not
     count: it must not keep the real order from converting the buyer's cart."""

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -26,7 +26,15 @@ from retargeting.sites.lookup import clear as clear_site_lookup
 from retargeting.sites.models import Site
 from retargeting.sites.services import site_for_secret_key
 from retargeting.sms.phones import InvalidPhone, parse_phone
-from retargeting.tracking import buffer, cart_emails, catalog, hooks, limits, schema
+from retargeting.tracking import (
+    buffer,
+    cart_emails,
+    catalog,
+    hooks,
+    limits,
+    schema,
+    server_orders,
+)
 from retargeting.tracking.models import Cart, Event
 from retargeting.tracking.recording import Origin, record_batch
 from retargeting.tracking.refusals import record_refusal
@@ -625,3 +633,19 @@ def api_products(request: HttpRequest) -> JsonResponse:
         return _error(str(exc), 400)
     updated = catalog.update_products(site=site, products=products, now=timezone.now())
     return JsonResponse({"ok": True, "updated": updated})
+
+
+@csrf_exempt
+def api_orders(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/orders``: an order's status, from the shop's server (``server_orders``):
+    idempotent per (order id, status); a paid order is also the purchase."""
+    try:
+        site, body = _api_request(request)
+        order = server_orders.read_order(body, site=site)
+    except _Refused as refused:
+        return refused.response
+    except schema.PayloadError as exc:
+        return _error(str(exc), 400)
+    with transaction.atomic():
+        server_orders.record_server_order(site=site, order=order, origin=_server_origin(request))
+    return JsonResponse({"ok": True, "order_id": order["order_id"], "status": order["status"]})

@@ -49,6 +49,9 @@ STORED = {
     "email_unreachable",
     "email_blocked",
     "email_not_configured",
+    # The messages after the order (campaigns.order_messages).
+    "order_cancelled",
+    "order_gone",
 }
 
 

@@ -29,3 +29,29 @@ def test_the_cart_by_email_is_planned_by_its_request_and_outside_the_cap():
     # Control: cart abandonment is marketing, capped, with consent.
     cart = trigger_room(Trigger.CART_ABANDONED)
     assert cart.needs_consent and cart.capped and Trigger.CART_ABANDONED not in uncapped()
+
+
+def test_the_orders_own_messages_are_transactional_and_the_review_request_marketing():
+    from campaigns.triggers import Hours, Kind
+
+    for name in (Trigger.ORDER_CONFIRMATION, Trigger.SHIPPING_UPDATE):
+        room = trigger_room(name)
+        assert (room.kind, room.needs_consent, room.capped, room.hours, room.holdout) == (
+            Kind.TRANSACTIONAL,
+            False,
+            False,
+            Hours.NIGHT,
+            False,
+        )
+        assert name in offered() and name in planned() and name in uncapped()
+    # Control: the review request is marketing, a week after delivery by default.
+    review = trigger_room(Trigger.REVIEW_REQUEST)
+    assert (review.kind, review.needs_consent, review.capped, review.hours, review.holdout) == (
+        Kind.MARKETING,
+        True,
+        True,
+        Hours.MARKETING,
+        True,
+    )
+    assert review.default_delay_minutes == 7 * 24 * 60
+    assert Trigger.REVIEW_REQUEST not in uncapped()

@@ -250,6 +250,11 @@ def server_purchase(client, shop, contact):
     return _api(client, shop, "/api/v1/purchases", body), lambda: _order_is_hers(contact)
 
 
+def server_order(client, shop, contact):
+    body = {"order_id": "O-1", "status": "placed", "phone": TYPED, "vid": STRANGER_VID}
+    return _api(client, shop, "/api/v1/orders", body), lambda: _linked(STRANGER_VID)
+
+
 def shopify_checkout(client, shop, contact):
     checkout = copy.deepcopy(SHOPIFY_CHECKOUT)
     checkout.update(buyer_accepts_sms_marketing=True, sms_marketing_phone=TYPED)
@@ -451,6 +456,7 @@ DOORS = {
     "Shopify order webhook (its phone)": shopify_order,
     "WooCommerce order webhook (billing phone, ticked meta field)": woocommerce_left,
     "WooCommerce paid order webhook (billing phone)": woocommerce_paid,
+    "server API order with a `phone` (`POST /api/v1/orders`)": server_order,
     "contact token (`_rl`, `identify` with `token`)": contact_token,
     "bridge `email_cart` (`POST /t/e`, a typed email address)": bridge_email_cart,
     "email: snippet identify (`email`, `email_consent`)": email_snippet,

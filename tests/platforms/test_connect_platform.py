@@ -39,6 +39,8 @@ def test_prints_the_webhook_url_and_stores_the_secret(site, settings):
         "checkouts/create",
         "checkouts/update",
         "orders/create",
+        "fulfillments/create",
+        "fulfillments/update",
         "products/update",
     ]
     connection = PlatformConnection.objects.get(site=site)

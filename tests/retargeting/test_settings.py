@@ -247,3 +247,21 @@ def test_sqlite_runs_in_wal_mode():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("value", ["21h-8h", "25:00-08:00", "21:00", "08:00-08:00"])
+def test_a_wrong_night_for_transactional_messages_stops_start_up_in_one_line(value):
+    result = load(base_env(TRANSACTIONAL_QUIET_HOURS=value))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "relance: TRANSACTIONAL_QUIET_HOURS must be HH:MM-HH:MM (the night, e.g. 21:00-08:00) "
+        f"or none, not {value!r}"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("value", ["22:00-07:30", "none", ""])
+def test_a_night_or_none_for_transactional_messages_starts(value):
+    # Control: the accepted forms load.
+    assert loaded(base_env(TRANSACTIONAL_QUIET_HOURS=value))["debug"] is True
