@@ -34,7 +34,7 @@ from campaigns.sms_text import (
     sample_opt_out_url,
     short_link_base,
 )
-from campaigns.trigger_registry import room_of
+from campaigns.trigger_registry import rendering_room, room_of
 from retargeting.channels import Channel
 from retargeting.channels.rooms import room
 from retargeting.gateways import get_gateway
@@ -137,6 +137,7 @@ def preview_email(step: Step, *, discount_code: str = "") -> RenderedEmail:
     site = step.flow.site
     french = site.language == Language.FR
     currency = "EUR" if french else "USD"
+    trigger = rendering_room(step.flow.trigger)
     items = [
         {
             "name": "Chemise en lin" if french else "Linen shirt",
@@ -149,17 +150,20 @@ def preview_email(step: Step, *, discount_code: str = "") -> RenderedEmail:
             "quantity": 2,
         },
     ]
+    if not trigger.has_cart:
+        items = []  # a welcome, an order's message… show their own words, no cart
     return compose_email(
         step=step,
         site=site,
         first_name="Marie",
         items=items,
-        total=Decimal("59.90"),
+        total=Decimal("59.90") if items else Decimal(0),
         currency=currency,
-        item_count=3,
+        item_count=3 if items else 0,
         discount_code=discount_code,
         link=f"{short_link_base()}/s/aB3dE5fG7h",
         unsubscribe=sample_opt_out_url(),
+        values=trigger.sample_values(site),
     )
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from campaigns.cart_abandonment import CartAbandoned, EmailCart
-from campaigns.triggers import TriggerRoom
+from campaigns.triggers import TriggerRoom, UnbuiltTrigger
+from campaigns.welcome import Welcome
 
 if TYPE_CHECKING:
     from campaigns.models import Flow, Send
@@ -20,6 +21,7 @@ ROOMS: dict[str, TriggerRoom] = {
     for room in (
         CartAbandoned(),
         EmailCart(),
+        Welcome(),
     )
 }
 
@@ -36,6 +38,13 @@ def room_of(send: Send) -> TriggerRoom:
 
 def flow_room(flow: Flow) -> TriggerRoom | None:
     return ROOMS.get(flow.trigger)
+
+
+def rendering_room(trigger: str) -> TriggerRoom:
+    """The room whose variables, sample and longest values a step of ``trigger`` is checked
+    and previewed with: its own, or for a trigger not built (a flow saved before it was
+    withdrawn, which sends nothing) one that allows any trigger variable."""
+    return ROOMS.get(trigger) or UnbuiltTrigger(trigger)
 
 
 def offered() -> tuple[str, ...]:
