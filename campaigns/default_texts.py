@@ -42,9 +42,8 @@ DEFAULT_TEXTS: dict[str, dict[Language, DefaultTexts]] = {
         FR: DefaultTexts(
             name="Relance de panier",
             sms="{{ shop }} : {% if first_name %}{{ first_name }}, {% endif %}votre panier de "
-            "{{ cart_total }} vous attend : {{ link }}\n",
-            sms_with_link="{{ shop }} : {% if first_name %}{{ first_name }}, {% endif %}votre "
-            "panier vous attend : {{ link }}\n",
+            "{{ cart_total }} est là {{ link }}\n",
+            sms_with_link="{{ shop }} : votre panier vous attend : {{ link }}\n",
             subject="{{ shop }} : votre panier vous attend",
             email=_HELLO[FR] + "votre panier de {{ cart_total }} vous attend chez {{ shop }}. "
             "Reprenez-le où vous l'avez laissé : {{ link }}",
@@ -52,9 +51,8 @@ DEFAULT_TEXTS: dict[str, dict[Language, DefaultTexts]] = {
         EN: DefaultTexts(
             name="Cart reminder",
             sms="{{ shop }}: {% if first_name %}{{ first_name }}, {% endif %}your "
-            "{{ cart_total }} cart is waiting: {{ link }}\n",
-            sms_with_link="{{ shop }}: {% if first_name %}{{ first_name }}, {% endif %}your "
-            "cart is waiting: {{ link }}\n",
+            "{{ cart_total }} cart awaits: {{ link }}\n",
+            sms_with_link="{{ shop }}: your cart is waiting: {{ link }}\n",
             subject="{{ shop }}: your cart is waiting",
             email=_HELLO[EN] + "your {{ cart_total }} cart is waiting at {{ shop }}. "
             "Pick up where you left off: {{ link }}",
@@ -64,7 +62,7 @@ DEFAULT_TEXTS: dict[str, dict[Language, DefaultTexts]] = {
         FR: DefaultTexts(
             name="Relance de navigation",
             sms="{{ shop }} : {{ product_name }} vous attend : {{ link }}\n",
-            sms_with_link="{{ shop }} : l'article que vous regardiez vous attend {{ link }}\n",
+            sms_with_link="{{ shop }} : votre coup de coeur vous attend {{ link }}\n",
             subject="{{ shop }} : {{ product_name }} vous attend",
             email=_HELLO[FR] + "vous regardiez {{ product_name }} chez {{ shop }}. "
             "Il vous attend : {{ link }}",
@@ -123,8 +121,8 @@ DEFAULT_TEXTS: dict[str, dict[Language, DefaultTexts]] = {
     "order_confirmation": {
         FR: DefaultTexts(
             name="Confirmation de commande",
-            sms="{{ shop }} : commande {{ order_number }} confirmée ({{ order_total }}). "
-            "Merci ! {{ link }}\n",
+            sms="{{ shop }} : merci ! Commande {{ order_number }} confirmée "
+            "({{ order_total }}) {{ link }}\n",
             sms_with_link="{{ shop }} : commande {{ order_number }} confirmée {{ link }}\n",
             subject="{{ shop }} : commande {{ order_number }} confirmée",
             email=_HELLO[FR] + "merci ! Votre commande {{ order_number }} de {{ order_total }} "

@@ -66,13 +66,12 @@ def test_the_default_text_fits_one_gsm7_segment_at_its_longest(
     [
         (
             Language.FR,
-            "Ma Boutique : votre panier de 59,90 € vous attend : https://r.example/s/abc\n"
+            "Ma Boutique : votre panier de 59,90 € est là https://r.example/s/abc\n"
             "Répondez STOP pour vous désabonner",
         ),
         (
             Language.EN,
-            "Ma Boutique: your $59.90 cart is waiting: https://r.example/s/abc\n"
-            "Reply STOP to opt out",
+            "Ma Boutique: your $59.90 cart awaits: https://r.example/s/abc\nReply STOP to opt out",
         ),
     ],
 )
