@@ -136,3 +136,28 @@ def test_a_text_using_another_triggers_variable_is_refused_naming_those_availabl
     assert not Flow.objects.exists()
     # Control: the cart's flow takes it.
     assert add_flow(site=site, trigger=Trigger.CART_ABANDONED, text="{{ cart_total }} {{ link }}")
+
+
+def test_a_step_and_the_editors_preview_refuse_a_variable_the_trigger_does_not_fill(
+    admin_client, site
+):
+    from django.core.exceptions import ValidationError
+
+    welcome = StepFactory(flow=FlowFactory(site=site, trigger=Trigger.WELCOME))
+    welcome.template = "{{ shop }} : {{ item_name }} {{ link }}"
+    with pytest.raises(ValidationError) as refused:
+        welcome.full_clean()
+    assert "item_name" in str(refused.value) and "discount_code" in str(refused.value)
+    welcome.template = "{{ shop }} : bienvenue {{ link }}"
+    welcome.full_clean()  # control
+    preview = admin_client.post(
+        "/dashboard/preview",
+        {"site": site.pk, "trigger": Trigger.WELCOME, "template": "{{ cart_total }} {{ link }}"},
+    ).json()
+    assert any("cart_total" in error and "not filled" in error for error in preview["errors"])
+    cart = admin_client.post(
+        "/dashboard/preview",
+        {"site": site.pk, "trigger": Trigger.CART_ABANDONED, "template": "{{ cart_total }}"},
+    ).json()
+    assert not any("not filled" in error for error in cart["errors"])
+    assert "59,90" in cart["sample"]["text"] or "59.90" in cart["sample"]["text"]
