@@ -194,8 +194,8 @@ class FlowAdmin(SiteScopedAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:campaigns_flow_change", args=[flow.pk]))
-        chosen = form["site"].value() or request.GET.get("site")
-        site = sites.filter(pk=chosen).first() if str(chosen or "").isdigit() else None
+        chosen = str(form["site"].value() or request.GET.get("site") or "")
+        site = sites.filter(pk=int(chosen)).first() if chosen.isdigit() else None
         site = site or sites.order_by("pk").first()
         triggers = []
         if site is not None:

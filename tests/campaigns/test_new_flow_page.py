@@ -20,7 +20,7 @@ PAGE = "/admin/campaigns/flow/from-trigger/"
 def test_the_page_offers_exactly_the_offered_triggers_with_their_texts(admin_client, site):
     site.language = Language.EN
     site.save()
-    assert 'href="%s"' % PAGE in admin_client.get("/admin/campaigns/flow/").content.decode()
+    assert f'href="{PAGE}"' in admin_client.get("/admin/campaigns/flow/").content.decode()
     page = admin_client.get(PAGE, {"site": site.pk})
     assert page.status_code == 200
     shown = [row["name"] for row in page.context["triggers"]]
