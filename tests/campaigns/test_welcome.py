@@ -229,3 +229,27 @@ def test_an_sms_else_email_welcome_greets_the_first_subscription_once(shop, smtp
         assert run_pass(deliver_inline=True).planned == 0
     send = Send.objects.get(step__flow=either)
     assert send.channel == "sms" and len(welcomes()) == 1
+
+
+def test_an_email_welcome_shows_its_words_and_the_shop_not_a_cart(shop, smtp):
+    site = shop.site
+    with travel(NOW - timedelta(hours=1)):
+        welcome_flow(site, channel=StepChannel.EMAIL)
+    with travel(NOW):
+        contact = Contact.objects.create(site=site, email="marie@example.com", region="FR")
+        record_consent(
+            contact=contact,
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.SERVER_API,
+            channel="email",
+        )
+    with travel(NOW + timedelta(minutes=10)):
+        assert run_pass(deliver_inline=True).sent == 1
+    (received,) = smtp.messages
+    message = received.message
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert message["Subject"] == "Bienvenue chez Boutique"
+    assert CODE in text and "Voir la boutique" in text and "Voir la boutique" in html
+    assert "Total" not in text and "panier" not in text.lower()
+    assert message["List-Unsubscribe"].startswith("<")
