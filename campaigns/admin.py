@@ -29,7 +29,7 @@ from campaigns.models import (
     Trigger,
 )
 from campaigns.onboarding import FlowRefused, add_flow
-from campaigns.sms_text import worst_case_errors
+from campaigns.sms_text import variable_errors, worst_case_errors
 from campaigns.trigger_registry import offered, trigger_room
 from retargeting.sites.access import sites_for
 from retargeting.sites.models import Site
@@ -88,13 +88,18 @@ class StepForm(forms.ModelForm):
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]  # the model instance is filled in here
         if "template" not in self.errors and self.instance.flow_id is not None:
-            for error in mention_errors(self.instance) + worst_case_errors(self.instance):
+            # Its trigger's variables first: the longest rendering needs them filled.
+            errors = variable_errors(self.instance)
+            errors = errors or mention_errors(self.instance) + worst_case_errors(self.instance)
+            for error in errors:
                 self.add_error("template", error)
         # The model's clean checked the email texts as templates; the flows' rule on STOP
         # mentions is added here.
         if "email_template" not in self.errors and "subject" not in self.errors:
-            for error in email_text_errors(self.instance).get("email_template", []):
-                self.add_error("email_template", error)
+            by_field = email_text_errors(self.instance)
+            for field in ("subject", "email_template"):
+                for error in by_field.get(field, []):
+                    self.add_error(field, error)
 
 
 class StepInline(SiteScopedInline, admin.StackedInline):

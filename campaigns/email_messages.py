@@ -33,6 +33,7 @@ from campaigns.sms_text import (
     link_url,
     sample_opt_out_url,
     short_link_base,
+    variable_errors,
 )
 from campaigns.trigger_registry import rendering_room, room_of
 from retargeting.channels import Channel
@@ -94,6 +95,11 @@ def email_text_errors(step: Step) -> dict[str, list[str]]:
     step): the model's rules (a subject, valid templates), and no "Répondez STOP" in the
     email text: an email is not answered with STOP, its footer has the unsubscribe link."""
     errors = step.email_text_errors()
+    if step.sends_email and not errors:
+        # The variables the step's trigger fills (the model checked the texts as templates).
+        for field, text in (("subject", step.subject), ("email_template", step.email_template)):
+            if not_filled := variable_errors(step, text):
+                errors.setdefault(field, []).extend(not_filled)
     words = tells_to_reply(step.email_template) if step.sends_email else ""
     if words:
         errors.setdefault("email_template", []).append(

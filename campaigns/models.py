@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
-from campaigns.sms_templates import VARIABLES, template_errors
+from campaigns.sms_templates import template_errors
 from optin.models import Contact
 from retargeting.channels import Channel
 from retargeting.sites.models import Site
@@ -206,7 +206,9 @@ class Step(models.Model):
     def clean(self) -> None:
         # The flow's segment limit at the text's longest needs a rendering: the admin's step
         # form checks it (campaigns.admin.StepForm), the model holds the text's own rules.
-        errors = template_errors(self.template, variables=self.allowed_variables())
+        # The variables its trigger fills are checked where the trigger's room is known
+        # (sms_text.variable_errors: the admin's step form, add_flow, the editor).
+        errors = template_errors(self.template)
         if errors:
             raise ValidationError({"template": errors})
         if not self.template.strip() and self.channel != StepChannel.EMAIL:
@@ -230,17 +232,6 @@ class Step(models.Model):
                 }
             )
 
-    def allowed_variables(self) -> tuple[str, ...]:
-        """The variables this step's texts may use: those its flow's trigger fills."""
-        try:
-            trigger = self.flow.trigger
-        except Flow.DoesNotExist:
-            return VARIABLES
-        # The registry imports the rooms, which import these models: read when asked.
-        from campaigns.trigger_registry import rendering_room
-
-        return rendering_room(trigger).allowed_variables()
-
     @property
     def sends_email(self) -> bool:
         """Whether the step may go by email (its email texts are then checked)."""
@@ -255,9 +246,9 @@ class Step(models.Model):
         errors: dict[str, list[str]] = {}
         if not self.subject.strip():
             errors["subject"] = ["An email step needs a subject."]
-        elif subject_errors := template_errors(self.subject, variables=self.allowed_variables()):
+        elif subject_errors := template_errors(self.subject):
             errors["subject"] = subject_errors
-        if text_errors := template_errors(self.email_template, variables=self.allowed_variables()):
+        if text_errors := template_errors(self.email_template):
             errors["email_template"] = text_errors
         return errors
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from campaigns.email_messages import email_text_errors
 from campaigns.flows import (
     DEFAULT_FLOW_SLUG,
     create_default_flow,
@@ -17,7 +18,7 @@ from campaigns.flows import (
     mention_errors,
 )
 from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel
-from campaigns.sms_text import worst_case_errors
+from campaigns.sms_text import variable_errors, worst_case_errors
 from campaigns.trigger_registry import offered, trigger_room
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.models import QuietHours, Site
@@ -144,7 +145,9 @@ def add_flow(
         step.full_clean(exclude=["flow"])
     except ValidationError as exc:
         raise FlowRefused(_one_line(exc)) from exc
-    errors = mention_errors(step, site=site) + worst_case_errors(step)
+    email_errors = email_text_errors(step)
+    errors = [*variable_errors(step), *(e for field in email_errors.values() for e in field)]
+    errors = errors or mention_errors(step, site=site) + worst_case_errors(step)
     if errors:
         raise FlowRefused(" ".join(errors))
     step.save()

@@ -25,7 +25,7 @@ from campaigns.models import (
     ShortLink,
     Step,
 )
-from campaigns.sms_templates import render
+from campaigns.sms_templates import render, template_errors
 from campaigns.trigger_registry import rendering_room, room_of
 from campaigns.triggers import ITEM_NAME_MAX, ORDER_NUMBER_MAX
 from retargeting.sites.models import Site
@@ -203,6 +203,19 @@ def worst_case(step: Step, *, site: Site | None = None) -> str:
         "discount_code": "X" * max(len(step.discount_code), longest_code, 12),
     }
     return compose(step, site, values)
+
+
+def allowed_variables(step: Step) -> tuple[str, ...]:
+    """The variables ``step``'s texts may use: those its flow's trigger fills."""
+    return rendering_room(step.flow.trigger).allowed_variables()
+
+
+def variable_errors(step: Step, text: str | None = None) -> list[str]:
+    """Why ``step``'s SMS text (or ``text``: its subject, its email's words) is refused by its
+    trigger: a variable the trigger does not fill, naming those it may use (empty: none)."""
+    return template_errors(
+        step.template if text is None else text, variables=allowed_variables(step)
+    )
 
 
 def worst_case_errors(step: Step) -> list[str]:

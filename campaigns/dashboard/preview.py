@@ -19,12 +19,13 @@ from campaigns.email_messages import email_text_errors, preview_email
 from campaigns.flows import OptOutRoute, mention_errors, opt_out_route, stop_mention
 from campaigns.models import DiscountMode, Flow, Step, StepChannel, Trigger
 from campaigns.money import format_money
-from campaigns.sms_templates import InvalidTemplate, template_errors
+from campaigns.sms_templates import InvalidTemplate
 from campaigns.sms_text import (
     CODE_LENGTH,
     compose,
     sample_opt_out_url,
     short_link_base,
+    variable_errors,
     worst_case,
     worst_case_errors,
 )
@@ -141,7 +142,7 @@ def preview(step: Step) -> Preview:
     site = step.flow.site
     route = opt_out_route(site=site)
     mention = stop_mention(site=site, stop_link=sample_opt_out_url())
-    errors = template_errors(step.template, variables=step.allowed_variables())
+    errors = variable_errors(step)
     if errors:
         return Preview(None, None, None, errors, step.flow.max_segments, "", route, mention)
     try:
@@ -187,10 +188,7 @@ def email_preview(step: Step) -> EmailPreview | None:
         return None
     by_field = email_text_errors(step)
     errors = [error for field_errors in by_field.values() for error in field_errors]
-    if (
-        template_errors(step.template, variables=step.allowed_variables())
-        and not step.email_template.strip()
-    ):
+    if variable_errors(step) and not step.email_template.strip():
         errors.append(
             _("The email's text comes from the SMS text: fix it, or write the email's own.")
         )

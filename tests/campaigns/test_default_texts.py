@@ -141,15 +141,30 @@ def test_a_text_using_another_triggers_variable_is_refused_naming_those_availabl
 def test_a_step_and_the_editors_preview_refuse_a_variable_the_trigger_does_not_fill(
     admin_client, site
 ):
-    from django.core.exceptions import ValidationError
+    from campaigns.admin import StepForm
 
     welcome = StepFactory(flow=FlowFactory(site=site, trigger=Trigger.WELCOME))
-    welcome.template = "{{ shop }} : {{ item_name }} {{ link }}"
-    with pytest.raises(ValidationError) as refused:
-        welcome.full_clean()
-    assert "item_name" in str(refused.value) and "discount_code" in str(refused.value)
-    welcome.template = "{{ shop }} : bienvenue {{ link }}"
-    welcome.full_clean()  # control
+
+    def step_form(template, **email):
+        data = {
+            "flow": welcome.flow.pk,
+            "position": 1,
+            "delay_minutes": 5,
+            "template": template,
+            "channel": "sms_else_email" if email else "sms",
+            "discount_mode": "none",
+            "pool_fallback": "fixed",
+            **email,
+        }
+        return StepForm(data=data, instance=welcome)
+
+    refused = step_form("{{ shop }} : {{ item_name }} {{ link }}")
+    assert not refused.is_valid()
+    [error] = refused.errors["template"]
+    assert "item_name" in error and "not filled" in error and "discount_code" in error
+    refused = step_form("{{ shop }} {{ link }}", subject="{{ order_number }}", email_template="")
+    assert not refused.is_valid() and "order_number" in str(refused.errors["subject"])
+    assert step_form("{{ shop }} : bienvenue {{ link }}").is_valid()  # control
     preview = admin_client.post(
         "/dashboard/preview",
         {"site": site.pk, "trigger": Trigger.WELCOME, "template": "{{ cart_total }} {{ link }}"},
