@@ -89,7 +89,7 @@ def test_a_confirmed_number_gets_one_welcome_after_the_delay_with_the_flows_code
     send = Send.objects.get()
     contact = Contact.objects.get(phone=PHONE)
     assert (send.subject_id, send.contact, send.step.flow) == (contact.pk, contact, flow)
-    assert send.cart is None and send.status == SendStatus.ACCEPTED
+    assert send.cart is None and send.status in {SendStatus.ACCEPTED, SendStatus.DELIVERED}
 
     # A second confirmation, a STOP then a START: the contact is welcomed once, ever.
     with travel(confirmed_at + timedelta(hours=1)):
@@ -253,3 +253,33 @@ def test_an_email_welcome_shows_its_words_and_the_shop_not_a_cart(shop, smtp):
     assert CODE in text and "Voir la boutique" in text and "Voir la boutique" in html
     assert "Total" not in text and "panier" not in text.lower()
     assert message["List-Unsubscribe"].startswith("<")
+
+
+def test_planning_welcomes_takes_the_same_queries_for_two_subscribers_or_twenty(shop):
+    """One query finds a flow's welcomes, whatever their number (the index on the site and the
+    first consent), and they are planned in one batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    site = shop.site
+    with travel(NOW - timedelta(hours=1)):
+        welcome_flow(site)
+
+    def pass_with(count: int, start: int) -> int:
+        with travel(NOW + timedelta(hours=start)):
+            for number in range(count):
+                contact = Contact.objects.create(
+                    site=site, phone=f"+336{start:02d}{number:06d}", region="FR"
+                )
+                record_consent(
+                    contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API
+                )
+        with (
+            travel(NOW + timedelta(hours=start, minutes=30)),
+            CaptureQueriesContext(connection) as queries,
+        ):
+            report = run_pass()
+        assert report.planned == count
+        return len(queries)
+
+    assert pass_with(2, 1) == pass_with(20, 2)
