@@ -62,9 +62,9 @@ def _step_from(request: HttpRequest) -> Step:
     else:
         site = site_for(request.user, data.get("site", ""))
         transliterate, max_segments = True, 3
-        trigger = data.get("trigger", "")
-        if trigger not in Trigger.values:
-            trigger = Trigger.CART_ABANDONED
+        trigger = Trigger.CART_ABANDONED
+    if data.get("trigger") in Trigger.values:
+        trigger = data["trigger"]  # as chosen in the form, saved or not
     if "transliterate" in data:
         transliterate = data["transliterate"] in ("on", "true", "1")
     max_segments = max(1, min(_int(data.get("max_segments"), max_segments), 10))
