@@ -5,15 +5,15 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.corrections import correct_conversion
 from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
 from campaigns.email_messages import email_text_errors
-from campaigns.flows import mention_errors
+from campaigns.flows import default_template, mention_errors
 from campaigns.models import (
     Click,
     Conversion,
@@ -26,9 +26,12 @@ from campaigns.models import (
     ShortLink,
     Step,
     StepChannel,
+    Trigger,
 )
-from campaigns.sms_text import worst_case_errors
-from campaigns.trigger_registry import offered
+from campaigns.onboarding import FlowRefused, add_flow
+from campaigns.sms_text import variable_errors, worst_case_errors
+from campaigns.trigger_registry import offered, trigger_room
+from retargeting.sites.access import sites_for
 from retargeting.sites.models import Site
 from retargeting.sites.scoped_admin import (
     RecordAdmin,
@@ -85,19 +88,56 @@ class StepForm(forms.ModelForm):
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]  # the model instance is filled in here
         if "template" not in self.errors and self.instance.flow_id is not None:
-            for error in mention_errors(self.instance) + worst_case_errors(self.instance):
+            # Its trigger's variables first: the longest rendering needs them filled.
+            errors = variable_errors(self.instance)
+            errors = errors or mention_errors(self.instance) + worst_case_errors(self.instance)
+            for error in errors:
                 self.add_error("template", error)
         # The model's clean checked the email texts as templates; the flows' rule on STOP
         # mentions is added here.
         if "email_template" not in self.errors and "subject" not in self.errors:
-            for error in email_text_errors(self.instance).get("email_template", []):
-                self.add_error("email_template", error)
+            by_field = email_text_errors(self.instance)
+            for field in ("subject", "email_template"):
+                for error in by_field.get(field, []):
+                    self.add_error(field, error)
 
 
 class StepInline(SiteScopedInline, admin.StackedInline):
     model = Step
     form = StepForm
     extra = 0
+
+
+class NewFlowForm(forms.Form):
+    """A new flow from a trigger: one step with the trigger's default texts in the site's
+    language (``onboarding.add_flow``, as ``manage.py add_flow``)."""
+
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), label=_("Site"))
+    trigger = forms.ChoiceField(label=_("Trigger"))
+    channel = forms.ChoiceField(label=_("Channel"))
+    delay_minutes = forms.IntegerField(
+        label=_("Delay (minutes)"),
+        min_value=1,
+        required=False,
+        help_text=_("Counted from the trigger's moment. Empty: the trigger's own delay."),
+    )
+
+    def __init__(self, *args: Any, sites: QuerySet[Site], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["site"].queryset = sites  # type: ignore[attr-defined]
+        self.fields["trigger"].choices = offered_choices()  # type: ignore[attr-defined]
+        self.fields["channel"].choices = [  # type: ignore[attr-defined]
+            (StepChannel.SMS, "SMS"),
+            (StepChannel.EMAIL, _("Email")),
+            (StepChannel.SMS_ELSE_EMAIL, _("SMS, else email")),
+        ]
+
+
+def offered_choices() -> list[tuple[str, str]]:
+    """The triggers a marketer may make a flow for, with their names: exactly the registry's
+    offered ones (a trigger not built is offered nowhere)."""
+    labels = dict(Trigger.choices)
+    return [(name, labels.get(name, name)) for name in offered()]
 
 
 @admin.register(Flow)
@@ -107,6 +147,7 @@ class FlowAdmin(SiteScopedAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StepInline]
     change_form_template = "admin/campaigns/flow/change_form.html"
+    change_list_template = "admin/campaigns/flow/change_list.html"
 
     class Media:
         js = ["campaigns/flow_editor.js"]
@@ -119,8 +160,76 @@ class FlowAdmin(SiteScopedAdmin):
             # Only what runs (registry.offered): the bridge's flow is made by the first
             # shopper who asks (campaigns.bridge), never by hand, and its subject and text are
             # edited in it once it exists; a trigger not built is offered nowhere.
-            kwargs["choices"] = [c for c in db_field.choices if c[0] in offered()]
+            kwargs["choices"] = offered_choices()
         return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "from-trigger/",
+                self.admin_site.admin_view(self.from_trigger_view),
+                name="campaigns_flow_from_trigger",
+            ),
+            *super().get_urls(),
+        ]
+
+    def from_trigger_view(self, request: HttpRequest) -> HttpResponse:
+        """A new flow from a trigger: every offered trigger with its default delay and texts
+        in the site's language; the one chosen is made active with them (then edited in the
+        flow's page)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        sites = sites_for(request.user)
+        form = NewFlowForm(request.POST or None, sites=sites)
+        if request.method == "POST" and form.is_valid():
+            try:
+                flow = add_flow(
+                    site=form.cleaned_data["site"],
+                    trigger=form.cleaned_data["trigger"],
+                    delay_minutes=form.cleaned_data["delay_minutes"],
+                    channel=form.cleaned_data["channel"],
+                )
+            except FlowRefused as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(
+                    request,
+                    _("The flow “%(name)s” is active with its default texts: edit them here.")
+                    % {"name": flow.name},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:campaigns_flow_change", args=[flow.pk]))
+        chosen = str(form["site"].value() or request.GET.get("site") or "")
+        site = sites.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        site = site or sites.order_by("pk").first()
+        triggers = []
+        if site is not None:
+            for name, label in offered_choices():
+                room = trigger_room(name)
+                texts = room.default_texts(site.language)
+                triggers.append(
+                    {
+                        "name": name,
+                        "label": label,
+                        "delay": room.default_delay_minutes,
+                        "kind": room.kind.value,
+                        "sms": default_template(site=site, trigger=name),
+                        "subject": texts.subject,
+                    }
+                )
+        return TemplateResponse(
+            request,
+            "admin/campaigns/flow/from_trigger.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("New flow from a trigger"),
+                "form": form,
+                "site": site,
+                "triggers": triggers,
+                "opts": self.model._meta,
+            },
+            status=400 if request.method == "POST" else 200,
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Flow | None = None) -> Any:
         readonly = list(super().get_readonly_fields(request, obj))

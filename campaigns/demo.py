@@ -16,7 +16,8 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.onboarding import bootstrap_site
+from campaigns.models import DiscountMode, StepChannel, Trigger
+from campaigns.onboarding import add_flow, bootstrap_site
 from optin.consent import record_consent
 from optin.contacts import get_or_create_contact, get_or_create_email_contact
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
@@ -28,6 +29,7 @@ from retargeting.sites.services import add_member
 from retargeting.tracking.models import Cart, Visitor
 
 EMAIL_CONSENT_TEXT = "J'accepte de recevoir les offres de la boutique par email."
+DEMO_WELCOME_CODE = "BIENVENUE10"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "relance-demo"  # noqa: S105 - printed by `make run` on purpose
 DEMO_CONTACTS = [
@@ -99,7 +101,18 @@ def load_demo() -> DemoResult:
         site, secret_key = boot.site, boot.secret_key
     _load_marketer(site)
     _load_contacts(site)
+    if created:
+        _load_welcome(site)
     return DemoResult(site=site, created=created, secret_key=secret_key)
+
+
+def _load_welcome(site: Site) -> None:
+    """A welcome flow, made after the demo's contacts (they subscribed before it: not
+    welcomed): a number confirmed in the demo shop gets its welcome a minute later."""
+    flow = add_flow(
+        site=site, trigger=Trigger.WELCOME, delay_minutes=1, channel=StepChannel.SMS_ELSE_EMAIL
+    )
+    flow.steps.update(discount_mode=DiscountMode.FIXED, discount_code=DEMO_WELCOME_CODE)
 
 
 def _load_marketer(site: Site) -> None:

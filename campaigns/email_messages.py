@@ -33,8 +33,9 @@ from campaigns.sms_text import (
     link_url,
     sample_opt_out_url,
     short_link_base,
+    variable_errors,
 )
-from campaigns.trigger_registry import room_of
+from campaigns.trigger_registry import rendering_room, room_of
 from retargeting.channels import Channel
 from retargeting.channels.rooms import room
 from retargeting.gateways import get_gateway
@@ -94,6 +95,11 @@ def email_text_errors(step: Step) -> dict[str, list[str]]:
     step): the model's rules (a subject, valid templates), and no "Répondez STOP" in the
     email text: an email is not answered with STOP, its footer has the unsubscribe link."""
     errors = step.email_text_errors()
+    if step.sends_email and not errors:
+        # The variables the step's trigger fills (the model checked the texts as templates).
+        for field, text in (("subject", step.subject), ("email_template", step.email_template)):
+            if not_filled := variable_errors(step, text):
+                errors.setdefault(field, []).extend(not_filled)
     words = tells_to_reply(step.email_template) if step.sends_email else ""
     if words:
         errors.setdefault("email_template", []).append(
@@ -137,6 +143,7 @@ def preview_email(step: Step, *, discount_code: str = "") -> RenderedEmail:
     site = step.flow.site
     french = site.language == Language.FR
     currency = "EUR" if french else "USD"
+    trigger = rendering_room(step.flow.trigger)
     items = [
         {
             "name": "Chemise en lin" if french else "Linen shirt",
@@ -149,17 +156,20 @@ def preview_email(step: Step, *, discount_code: str = "") -> RenderedEmail:
             "quantity": 2,
         },
     ]
+    if not trigger.has_cart:
+        items = []  # a welcome, an order's message… show their own words, no cart
     return compose_email(
         step=step,
         site=site,
         first_name="Marie",
         items=items,
-        total=Decimal("59.90"),
+        total=Decimal("59.90") if items else Decimal(0),
         currency=currency,
-        item_count=3,
+        item_count=3 if items else 0,
         discount_code=discount_code,
         link=f"{short_link_base()}/s/aB3dE5fG7h",
         unsubscribe=sample_opt_out_url(),
+        values=trigger.sample_values(site),
     )
 
 

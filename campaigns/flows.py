@@ -9,58 +9,14 @@ from enum import StrEnum
 
 from django.db import transaction
 
+from campaigns.default_texts import default_texts
 from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel, Trigger
 from retargeting.gateways import get_gateway
 from retargeting.sites.models import Language, Site
 
-DEFAULT_FLOW_NAME = {Language.FR: "Relance de panier", Language.EN: "Cart reminder"}
 DEFAULT_FLOW_SLUG = "panier-abandonne"
-
-# GSM-7 only (no ç, ê, ’…) and one segment: with a short-link base of up to 30 characters,
-# a 20-character shop name, a 10-character first name, a 99 999,99 € total and the opt-out
-# mention (a STOP number of up to 16 characters included), the text stays within 160 GSM-7
-# characters (tests/campaigns/test_flows.py computes that worst case). The opt-out mention is
-# appended by create_default_flow.
-DEFAULT_TEMPLATE = {
-    Language.FR: (
-        "{{ shop }} : {% if first_name %}{{ first_name }}, {% endif %}votre panier de "
-        "{{ cart_total }} vous attend : {{ link }}\n"
-    ),
-    Language.EN: (
-        "{{ shop }}: {% if first_name %}{{ first_name }}, {% endif %}your {{ cart_total }} "
-        "cart is waiting: {{ link }}\n"
-    ),
-}
-# Where the mention is the one-tap link, two links share the 160 characters: the total gives
-# way, so that the worst case above still fits one segment with "Stop SMS : " and the link.
-DEFAULT_LINK_TEMPLATE = {
-    Language.FR: (
-        "{{ shop }} : {% if first_name %}{{ first_name }}, {% endif %}votre panier vous "
-        "attend : {{ link }}\n"
-    ),
-    Language.EN: (
-        "{{ shop }}: {% if first_name %}{{ first_name }}, {% endif %}your cart is waiting: "
-        "{{ link }}\n"
-    ),
-}
-# The email of a step that may go by email: its subject, and its words above the cart (the
-# email's unsubscribe link and headers are the email's own, campaigns.email_messages).
-DEFAULT_EMAIL_SUBJECT = {
-    Language.FR: "{{ shop }} : votre panier vous attend",
-    Language.EN: "{{ shop }}: your cart is waiting",
-}
-DEFAULT_EMAIL_TEMPLATE = {
-    Language.FR: (
-        "Bonjour{% if first_name %} {{ first_name }}{% endif %},\n\n"
-        "votre panier de {{ cart_total }} vous attend chez {{ shop }}. "
-        "Reprenez-le où vous l'avez laissé : {{ link }}"
-    ),
-    Language.EN: (
-        "Hello{% if first_name %} {{ first_name }}{% endif %},\n\n"
-        "your {{ cart_total }} cart is waiting at {{ shop }}. "
-        "Pick up where you left off: {{ link }}"
-    ),
-}
+# Every trigger's default texts live in campaigns.default_texts (GSM-7, one segment at their
+# longest with the opt-out mention this module appends).
 STOP_LINK_VARIABLE = "{{ stop_link }}"
 STOP_LINK_MENTION = {Language.FR: "Stop SMS : {link}", Language.EN: "Stop texts: {link}"}
 # Words that tell the customer to answer the message ("Répondez STOP", "Reply STOP",
@@ -154,13 +110,10 @@ def create_default_flow(
 ) -> Flow:
     """A one-step cart-abandonment flow, sent ``delay_minutes`` after the cart's last change,
     by ``channel`` (a ``StepChannel``): a step that may go by email has its subject and words."""
-    language = Language(site.language)
+    texts = default_texts(Trigger.CART_ABANDONED, site.language)
     by_email = channel != StepChannel.SMS
     flow = Flow.objects.create(
-        site=site,
-        name=DEFAULT_FLOW_NAME[language],
-        slug=DEFAULT_FLOW_SLUG,
-        trigger=Trigger.CART_ABANDONED,
+        site=site, name=texts.name, slug=DEFAULT_FLOW_SLUG, trigger=Trigger.CART_ABANDONED
     )
     Step.objects.create(
         flow=flow,
@@ -169,15 +122,16 @@ def create_default_flow(
         # The mention is written out so the marketer sees it in the text they edit.
         template=default_template(site=site),
         channel=channel,
-        subject=DEFAULT_EMAIL_SUBJECT[language] if by_email else "",
-        email_template=DEFAULT_EMAIL_TEMPLATE[language] if by_email else "",
+        subject=texts.subject if by_email else "",
+        email_template=texts.email if by_email else "",
     )
     return flow
 
 
-def default_template(*, site: Site) -> str:
-    """The default step's text for ``site``, its opt-out mention written out."""
-    language = Language(site.language)
+def default_template(*, site: Site, trigger: str = Trigger.CART_ABANDONED) -> str:
+    """The default SMS of ``trigger``'s step for ``site``, in its language, its opt-out mention
+    written out (the shorter text where that mention is the one-tap link)."""
+    texts = default_texts(trigger, site.language)
     if opt_out_route(site=site) is OptOutRoute.LINK:
-        return DEFAULT_LINK_TEMPLATE[language] + stop_mention(site=site)
-    return DEFAULT_TEMPLATE[language] + stop_mention(site=site)
+        return (texts.sms_with_link or texts.sms) + stop_mention(site=site)
+    return texts.sms + stop_mention(site=site)

@@ -219,6 +219,8 @@ class Step(models.Model):
     def clean(self) -> None:
         # The flow's segment limit at the text's longest needs a rendering: the admin's step
         # form checks it (campaigns.admin.StepForm), the model holds the text's own rules.
+        # The variables its trigger fills are checked where the trigger's room is known
+        # (sms_text.variable_errors: the admin's step form, add_flow, the editor).
         errors = template_errors(self.template)
         if errors:
             raise ValidationError({"template": errors})

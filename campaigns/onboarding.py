@@ -10,20 +10,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
 
+from campaigns.email_messages import email_text_errors
 from campaigns.flows import (
-    DEFAULT_EMAIL_SUBJECT,
-    DEFAULT_EMAIL_TEMPLATE,
-    DEFAULT_FLOW_NAME,
     DEFAULT_FLOW_SLUG,
     create_default_flow,
     default_template,
     mention_errors,
 )
 from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel
-from campaigns.sms_text import worst_case_errors
-from campaigns.trigger_registry import offered
+from campaigns.sms_text import variable_errors, worst_case_errors
+from campaigns.trigger_registry import offered, trigger_room
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
-from retargeting.sites.models import Language, QuietHours, Site
+from retargeting.sites.models import QuietHours, Site
 from retargeting.sites.services import create_site
 
 
@@ -106,22 +104,28 @@ def add_flow(
     *,
     site: Site,
     trigger: str,
-    delay_minutes: int = DEFAULT_DELAY_MINUTES,
+    delay_minutes: int | None = None,
     channel: str = StepChannel.SMS,
     text: str = "",
     subject: str = "",
     name: str = "",
 ) -> Flow:
-    """An active flow of one step for ``trigger`` (``manage.py add_flow``), with the default
-    texts in the site's language where none is given, checked as the admin checks a step (its
-    template, its opt-out mention on the site's route, the segment limit at its longest, an
-    email step's subject and texts). Raises ``FlowRefused``, and nothing is created."""
+    """An active flow of one step for ``trigger`` (``manage.py add_flow``, the admin's "new
+    flow from a trigger"), sent ``delay_minutes`` after the trigger's moment (default: the
+    trigger's own, ``TriggerRoom.default_delay_minutes``), with the trigger's default texts in
+    the site's language where none is given, checked as the admin checks a step (its
+    template and the variables its trigger fills, its opt-out mention on the site's route, the
+    segment limit at its longest, an email step's subject and texts). Raises ``FlowRefused``
+    (a trigger not built, a text refused), and nothing is created."""
     if trigger not in offered():
         built = ", ".join(offered())
         raise FlowRefused(f"the trigger {trigger!r} is not built yet: only {built} can be added")
-    language = Language(site.language)
+    room = trigger_room(trigger)
+    texts = room.default_texts(site.language)
+    if delay_minutes is None:
+        delay_minutes = room.default_delay_minutes
     by_email = channel != StepChannel.SMS
-    name = name.strip() or DEFAULT_FLOW_NAME[language]
+    name = name.strip() or texts.name
     base = slugify(name)[:50] or DEFAULT_FLOW_SLUG
     slug, number = base, 1
     while Flow.objects.filter(site=site, slug=slug).exists():
@@ -132,16 +136,18 @@ def add_flow(
         flow=flow,
         position=1,
         delay_minutes=delay_minutes,
-        template=text if text else default_template(site=site),
+        template=text if text else default_template(site=site, trigger=trigger),
         channel=channel,
-        subject=subject or (DEFAULT_EMAIL_SUBJECT[language] if by_email else ""),
-        email_template="" if text else (DEFAULT_EMAIL_TEMPLATE[language] if by_email else ""),
+        subject=subject or (texts.subject if by_email else ""),
+        email_template="" if text else (texts.email if by_email else ""),
     )
     try:
         step.full_clean(exclude=["flow"])
     except ValidationError as exc:
         raise FlowRefused(_one_line(exc)) from exc
-    errors = mention_errors(step, site=site) + worst_case_errors(step)
+    email_errors = email_text_errors(step)
+    errors = [*variable_errors(step), *(e for field in email_errors.values() for e in field)]
+    errors = errors or mention_errors(step, site=site) + worst_case_errors(step)
     if errors:
         raise FlowRefused(" ".join(errors))
     step.save()

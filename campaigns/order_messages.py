@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -36,7 +35,7 @@ from campaigns.models import Flow, Order, OrderStatus, OrderUpdate, Send, Step, 
 from campaigns.money import format_money
 from campaigns.send_reasons import SendReason
 from campaigns.triggers import EmailContent, Hours, Kind, TriggerRoom, candidates
-from retargeting.sites.models import Language, Site
+from retargeting.sites.models import Site
 
 _ORDER = "_order"  # where a send keeps its order once loaded (``Send.subject`` is the email's)
 
@@ -61,7 +60,7 @@ class OrderRoom(TriggerRoom):
     hours = Hours.NIGHT
     holdout = False
     default_delay_minutes = 0
-    variables = ("order_id", "order_total", "item_name")
+    variables = ("order_number", "order_total", "product_name")
     starts: ClassVar[tuple[str, ...]]
     stale: ClassVar[timedelta]
     exits: ClassVar[tuple[str, ...]] = (OrderStatus.CANCELLED,)
@@ -161,27 +160,11 @@ class OrderRoom(TriggerRoom):
             return {}
         items = order.items or []
         return {
-            "order_id": order.external_id[:40],
+            "order_number": order.external_id,
             "order_total": format_money(order.total, order.currency, send.site.language)
             if order.total is not None and order.currency
             else "",
-            "item_name": items[0].get("name", "") if items else "",
-        }
-
-    def sample_values(self, site: Site) -> dict[str, object]:
-        currency = "EUR" if site.language == Language.FR else "USD"
-        return {
-            "order_id": "1001",
-            "order_total": format_money(Decimal("59.90"), currency, site.language),
-            "item_name": "Chemise en lin",
-        }
-
-    def worst_values(self, site: Site) -> dict[str, object]:
-        currency = "EUR" if site.language == Language.FR else "USD"
-        return {
-            "order_id": "X" * 40,
-            "order_total": format_money(Decimal("99999.99"), currency, site.language),
-            "item_name": "Chemise en lin lavé à manches longues, ê",
+            "product_name": items[0].get("name", "") if items else "",
         }
 
     def email_content(self, send: Send) -> EmailContent:

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
-VARIABLES = (
-    "first_name",
-    "shop",
+COMMON_VARIABLES = ("first_name", "shop", "link", "discount_code", "stop", "stop_link")
+"""What every message may use, whatever its trigger."""
+TRIGGER_VARIABLES = (
     "cart_total",
     "item_name",
     "item_count",
-    "link",
-    "discount_code",
-    "stop",
-    "stop_link",
+    "product_name",
+    "product_price",
+    "order_number",
+    "order_total",
 )
+"""What some triggers fill (each trigger's ``TriggerRoom.variables`` says which): a cart's total,
+first item and count; a product's name and price (browse, back in stock, review); an order's
+number and total (the messages after the order)."""
+VARIABLES = COMMON_VARIABLES + TRIGGER_VARIABLES
 # About ten SMS segments: longer than any reminder needs, and the bound that keeps the
 # checks below (regular expressions, Django's parser) fast whatever a marketer pastes.
 MAX_LENGTH = 1_600
@@ -43,8 +48,9 @@ class InvalidTemplate(ValueError):
         self.errors = errors
 
 
-def template_errors(text: str) -> list[str]:
-    """What is wrong with a template, in words a marketer understands (empty: nothing)."""
+def template_errors(text: str, *, variables: Sequence[str] = VARIABLES) -> list[str]:
+    """What is wrong with a template, in words a marketer understands (empty: nothing).
+    ``variables``: those the message's trigger fills (a step's text may use no other)."""
     if len(text) > MAX_LENGTH:
         # Checked first and alone: the other checks never read an unbounded text.
         return [f"the template is {len(text)} characters long: at most {MAX_LENGTH} are allowed"]
@@ -55,19 +61,23 @@ def template_errors(text: str) -> list[str]:
             simple = len(words) == 2 or (len(words) == 3 and words[1] == "not")
             if not simple or words[-1] not in VARIABLES:
                 errors.append(f"{{% {tag} %}}: write {{% if variable %}} with one of the variables")
+            elif words[-1] not in variables:
+                errors.append(_not_filled(words[-1], variables))
         elif words not in (["else"], ["endif"]):
             errors.append(f"{{% {tag} %}} is not allowed: only if, else and endif")
     for expression in _VARIABLE.findall(text):
         name, *filters = (part.strip() for part in expression.split("|"))
         if name not in VARIABLES:
-            errors.append(f"unknown variable {{{{ {name} }}}}: use " + ", ".join(VARIABLES))
+            errors.append(f"unknown variable {{{{ {name} }}}}: use " + ", ".join(variables))
+        elif name not in variables:
+            errors.append(_not_filled(name, variables))
         for used in filters:
             filter_name, colon, argument = (part.strip() for part in used.partition(":"))
             if not _NAME.fullmatch(filter_name) or filter_name not in FILTERS:
                 errors.append(
                     f"filter |{filter_name} is not allowed: use " + ", ".join(sorted(FILTERS))
                 )
-            elif colon and not (_LITERAL.fullmatch(argument) or argument in VARIABLES):
+            elif colon and not (_LITERAL.fullmatch(argument) or argument in variables):
                 errors.append(
                     f"|{filter_name}:{argument}: the value after the colon must be text in "
                     'quotes ("…") or one of the variables'
@@ -81,6 +91,10 @@ def template_errors(text: str) -> list[str]:
         except TemplateSyntaxError as exc:
             errors.append(f"the template cannot be read: {exc}")
     return errors
+
+
+def _not_filled(name: str, variables: Sequence[str]) -> str:
+    return f"{{{{ {name} }}}} is not filled for this trigger: use " + ", ".join(variables)
 
 
 def render(text: str, variables: dict[str, object]) -> str:

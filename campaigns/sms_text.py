@@ -9,7 +9,6 @@ import string
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -26,10 +25,10 @@ from campaigns.models import (
     ShortLink,
     Step,
 )
-from campaigns.money import format_money
-from campaigns.sms_templates import render
-from campaigns.trigger_registry import room_of
-from retargeting.sites.models import Language, Site
+from campaigns.sms_templates import render, template_errors
+from campaigns.trigger_registry import rendering_room, room_of
+from campaigns.triggers import ITEM_NAME_MAX, ORDER_NUMBER_MAX
+from retargeting.sites.models import Site
 from retargeting.sms import segments
 from retargeting.sms.segments import to_gsm7
 
@@ -38,11 +37,16 @@ _SPACES = re.compile(r" {2,}")
 
 _BASE62 = string.digits + string.ascii_letters
 CODE_LENGTH = 10
-# Longer values are clipped in the SMS, so a message's longest form is known when it is saved.
+# Longer values are clipped in the SMS, so a message's longest form is known when it is saved
+# (the trigger variables' own limits: campaigns.triggers).
 FIRST_NAME_MAX = 20
-ITEM_NAME_MAX = 40
 WORST_FIRST_NAME = "Françoise-Gwendoline"
-WORST_ITEM_NAME = "Chemise en lin lavé à manches longues, ê"
+CLIPPED = {
+    "first_name": FIRST_NAME_MAX,
+    "item_name": ITEM_NAME_MAX,
+    "product_name": ITEM_NAME_MAX,
+    "order_number": ORDER_NUMBER_MAX,
+}
 
 
 def short_link(send: Send) -> ShortLink:
@@ -148,8 +152,7 @@ def compose(step: Step, site: Site, values: dict[str, object]) -> str:
     mention = stop_mention(site=site, stop_link=stop_link)
     context = {
         **values,
-        "first_name": _clip(str(values.get("first_name", "")), FIRST_NAME_MAX),
-        "item_name": _clip(str(values.get("item_name", "")), ITEM_NAME_MAX),
+        **{name: _clip(str(values.get(name, "")), limit) for name, limit in CLIPPED.items()},
         "stop": mention,
     }
     # An empty variable leaves no double space behind. Composed (NFC) whatever the flow: a
@@ -185,23 +188,34 @@ def render_body(
 
 
 def worst_case(step: Step, *, site: Site | None = None) -> str:
-    """The longest text ``step`` can send: a long name with a ç, the largest total, a long
-    product name, the link, the longest discount code, the opt-out mention at its length."""
+    """The longest text ``step`` can send: a long name with a ç, its trigger's longest values
+    (the largest total, a long product name…), the link, the longest discount code, the
+    opt-out mention at its length."""
     site = site or step.flow.site
-    currency = "EUR" if site.language == Language.FR else "USD"
     codes = step.codes.values_list("code", flat=True) if step.pk else []
     longest_code = max((len(code) for code in codes), default=0)
     values = {
+        **rendering_room(step.flow.trigger).worst_values(site),
         "first_name": WORST_FIRST_NAME,
         "shop": site.name,
-        "cart_total": format_money(Decimal("99999.99"), currency, site.language),
-        "item_name": WORST_ITEM_NAME,
-        "item_count": 999,
         "link": f"{short_link_base()}/s/{'x' * CODE_LENGTH}",
         "stop_link": sample_opt_out_url(),
         "discount_code": "X" * max(len(step.discount_code), longest_code, 12),
     }
     return compose(step, site, values)
+
+
+def allowed_variables(step: Step) -> tuple[str, ...]:
+    """The variables ``step``'s texts may use: those its flow's trigger fills."""
+    return rendering_room(step.flow.trigger).allowed_variables()
+
+
+def variable_errors(step: Step, text: str | None = None) -> list[str]:
+    """Why ``step``'s SMS text (or ``text``: its subject, its email's words) is refused by its
+    trigger: a variable the trigger does not fill, naming those it may use (empty: none)."""
+    return template_errors(
+        step.template if text is None else text, variables=allowed_variables(step)
+    )
 
 
 def worst_case_errors(step: Step) -> list[str]:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from campaigns.cart_abandonment import CartAbandoned, EmailCart
 from campaigns.order_messages import OrderConfirmation, ReviewRequest, ShippingUpdate
-from campaigns.triggers import TriggerRoom
+from campaigns.triggers import TriggerRoom, UnbuiltTrigger
+from campaigns.welcome import Welcome
 
 if TYPE_CHECKING:
     from campaigns.models import Flow, Send
@@ -21,6 +22,7 @@ ROOMS: dict[str, TriggerRoom] = {
     for room in (
         CartAbandoned(),
         EmailCart(),
+        Welcome(),
         OrderConfirmation(),
         ShippingUpdate(),
         ReviewRequest(),
@@ -40,6 +42,13 @@ def room_of(send: Send) -> TriggerRoom:
 
 def flow_room(flow: Flow) -> TriggerRoom | None:
     return ROOMS.get(flow.trigger)
+
+
+def rendering_room(trigger: str) -> TriggerRoom:
+    """The room whose variables, sample and longest values a step of ``trigger`` is checked
+    and previewed with: its own, or for a trigger not built (a flow saved before it was
+    withdrawn, which sends nothing) one that allows any trigger variable."""
+    return ROOMS.get(trigger) or UnbuiltTrigger(trigger)
 
 
 def offered() -> tuple[str, ...]:

@@ -31,7 +31,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.db.models import BigIntegerField, F, QuerySet, Value
 
+from campaigns.default_texts import DefaultTexts, default_texts
+from campaigns.money import format_money
 from campaigns.quiet_hours import send_time
+from campaigns.sms_templates import COMMON_VARIABLES, TRIGGER_VARIABLES
 from retargeting.channels.rooms import room
 from retargeting.sites.models import Language, Site
 
@@ -100,14 +103,50 @@ def candidates(
     return annotated
 
 
-@dataclass(frozen=True)
-class DefaultTexts:
-    """A trigger's default step in one language: its SMS (one GSM-7 segment at its longest,
-    the opt-out mention included), and its email's subject and words."""
+ITEM_NAME_MAX = 40
+"""A product's or a cart item's name is clipped to this many characters in an SMS, so that
+a message's longest form is known when it is saved."""
+ORDER_NUMBER_MAX = 16
+"""An order's number is clipped to this many characters in an SMS."""
+WORST_ITEM_NAME = "Chemise en lin lavé à manches longues, ê"
+_WORST_TOTAL = Decimal("99999.99")
 
-    sms: str
-    subject: str
-    email: str
+
+def _currency(site: Site) -> str:
+    return "EUR" if site.language == Language.FR else "USD"
+
+
+def sample_values(names: Sequence[str], site: Site) -> dict[str, object]:
+    """Typical values of the trigger variables ``names`` for ``site``, for previews."""
+    french = site.language == Language.FR
+    price = format_money(Decimal("39.90"), _currency(site), site.language)
+    total = format_money(Decimal("59.90"), _currency(site), site.language)
+    known: dict[str, object] = {
+        "cart_total": total,
+        "item_name": "Chemise en lin" if french else "Linen shirt",
+        "item_count": 2,
+        "product_name": "Chemise en lin" if french else "Linen shirt",
+        "product_price": price,
+        "order_number": "1042",
+        "order_total": total,
+    }
+    return {name: known[name] for name in names if name in known}
+
+
+def worst_values(names: Sequence[str], site: Site) -> dict[str, object]:
+    """The longest values of the trigger variables ``names`` for ``site``: the largest
+    amounts, names and numbers at their clipped length (the segment check of a step)."""
+    total = format_money(_WORST_TOTAL, _currency(site), site.language)
+    known: dict[str, object] = {
+        "cart_total": total,
+        "item_name": WORST_ITEM_NAME,
+        "item_count": 999,
+        "product_name": WORST_ITEM_NAME,
+        "product_price": total,
+        "order_number": "#" + "9" * (ORDER_NUMBER_MAX - 1),
+        "order_total": total,
+    }
+    return {name: known[name] for name in names if name in known}
 
 
 @dataclass
@@ -147,12 +186,22 @@ class TriggerRoom:
     """The message carries what anyone may have written to an address anyone may have typed
     (the cart by email): links and foreign images are taken out of it."""
     default_delay_minutes: ClassVar[int] = 30
+    """The first step's delay when none is given (``add_flow``, the admin's new flow)."""
     variables: ClassVar[tuple[str, ...]] = ()
-    """The template variables this trigger fills, beyond the common ones (first_name, shop,
-    link, discount_code, stop, stop_link)."""
-    defaults: ClassVar[dict[Language, DefaultTexts]] = {}
+    """The template variables this trigger fills (names of ``sms_templates.TRIGGER_VARIABLES``),
+    beyond the common ones (first_name, shop, link, discount_code, stop, stop_link): a step's
+    texts may use no other."""
     has_cart: ClassVar[bool] = False
     """Whether the subject is a cart (its sends keep ``Send.cart``)."""
+
+    def allowed_variables(self) -> tuple[str, ...]:
+        """Every variable a step of this trigger may use."""
+        return COMMON_VARIABLES + self.variables
+
+    def default_texts(self, language: str) -> DefaultTexts:
+        """This trigger's default step in ``language`` (``campaigns.default_texts``, the one
+        home of every trigger's texts)."""
+        return default_texts(self.name, language)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -231,12 +280,12 @@ class TriggerRoom:
         return {}
 
     def sample_values(self, site: Site) -> dict[str, object]:
-        """Typical values, for previews."""
-        return {}
+        """Typical values of :attr:`variables`, for previews."""
+        return sample_values(self.variables, site)
 
     def worst_values(self, site: Site) -> dict[str, object]:
-        """The longest values, for the segment check of a step's text."""
-        return self.sample_values(site)
+        """The longest values of :attr:`variables`, for the segment check of a step's text."""
+        return worst_values(self.variables, site)
 
     def link_target(self, send: Send) -> str:
         """Where the message's short link leads (on the shop's domains; else its home)."""
@@ -255,3 +304,20 @@ class TriggerRoom:
     def email_content(self, send: Send) -> EmailContent:
         """What the email shows under its words."""
         return EmailContent()
+
+
+class UnbuiltTrigger(TriggerRoom):
+    """What a flow of a trigger not built yet is checked and previewed with (one saved before
+    it was withdrawn): any trigger variable, nothing planned, nothing sent."""
+
+    variables = TRIGGER_VARIABLES
+    offered = False
+    planned_by_dispatch = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # type: ignore[misc]
+
+    def first_candidates(
+        self, *, flow: Flow, step: Step, more_specific: Sequence[Flow], now: datetime
+    ) -> QuerySet[Any] | None:
+        return None

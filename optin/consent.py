@@ -28,6 +28,14 @@ class ConsentBlocked(Exception):
 STATUS_FIELD = {Channel.SMS: "consent_status", Channel.EMAIL: "email_consent_status"}
 """The contact's column that copies each channel's latest consent row."""
 
+FIRST_LIVE_FIELD = {
+    Channel.SMS: "first_consented_at",
+    Channel.EMAIL: "email_first_consented_at",
+}
+"""The contact's column that keeps when each channel's consent first went live (granted or
+confirmed): written once, with the row that made it live, never reset (a welcome greets a new
+subscriber once, not one who said STOP then START)."""
+
 
 def status_of(contact: Contact, channel: str) -> str:
     """The contact's current consent state for ``channel`` (its copied column)."""
@@ -72,6 +80,8 @@ def record_consent(
     answered a second apart), the later sees what the earlier did.
     Raises ``ConsentBlocked`` for consent to a number erased after a STOP.
     A confirmation by the owner makes a claimed first name (``gate``) the contact's.
+    The first change that makes the channel live is kept as the moment the contact subscribed
+    on it (``FIRST_LIVE_FIELD``, the welcome's moment).
     """
     field = STATUS_FIELD[Channel(channel)]
     if status != ConsentStatus.REVOKED and _blocked(contact, channel):
@@ -92,7 +102,11 @@ def record_consent(
             inbound_message_id=inbound_message_id,
             created_at=at or timezone.now(),
         )
-        changes: dict[str, str] = {field: status}
+        changes: dict[str, object] = {field: status}
+        first_live = FIRST_LIVE_FIELD[Channel(channel)]
+        if status in LIVE_STATUSES and getattr(locked, first_live) is None:
+            changes[first_live] = row.created_at
+            setattr(contact, first_live, row.created_at)
         if status == ConsentStatus.CONFIRMED and locked.claimed_first_name:
             # The owner answered our message: the first name typed with the number is theirs.
             if not locked.first_name:

@@ -121,6 +121,19 @@ class Contact(models.Model):
         help_text="When the confirmation email was handed to the provider (written before the "
         "call): one claimed but never handed over is sent again.",
     )
+    first_consented_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the number's consent first went live (granted, or confirmed by its "
+        "owner); never reset, a STOP then a START keeps it: the welcome's moment.",
+    )
+    email_first_consented_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the address's email consent first went live; never reset.",
+    )
     last_messaged_at = models.DateTimeField(
         null=True, blank=True, help_text="When this site last sent the number an SMS."
     )
@@ -174,6 +187,11 @@ class Contact(models.Model):
             models.Index(fields=["site", "consent_status"], name="contact_site_consent"),
             models.Index(
                 fields=["site", "email_consent_status"], name="contact_site_email_consent"
+            ),
+            # The welcome's candidates: a site's contacts subscribed in a window.
+            models.Index(fields=["site", "first_consented_at"], name="contact_site_first_consent"),
+            models.Index(
+                fields=["site", "email_first_consented_at"], name="contact_site_first_email"
             ),
         ]
 

@@ -4,7 +4,8 @@
 Both take the step being edited as form fields (``template``, ``discount_mode``,
 ``discount_code``, ``transliterate``, ``max_segments``, ``step``, and for email ``channel``,
 ``subject``, ``email_template``) and its flow (``flow``) or,
-for a flow not saved yet, its site (``site``); both are limited to the user's sites. They
+for a flow not saved yet, its site (``site``) and trigger (``trigger``: the variables its
+texts may use, and the sample values shown); both are limited to the user's sites. They
 answer in the admin page's language.
 """
 
@@ -29,7 +30,7 @@ from campaigns.dashboard.preview import (
     refuse_stopped,
     send_test,
 )
-from campaigns.models import DiscountMode, Flow, Step, StepChannel
+from campaigns.models import DiscountMode, Flow, Step, StepChannel, Trigger
 from retargeting.sites.access import site_for, visible_to
 from retargeting.sms.phones import InvalidPhone, parse_phone
 
@@ -57,9 +58,13 @@ def _step_from(request: HttpRequest) -> Step:
             raise Http404("no such flow")
         site = flow.site
         transliterate, max_segments = flow.transliterate, flow.max_segments
+        trigger = flow.trigger
     else:
         site = site_for(request.user, data.get("site", ""))
         transliterate, max_segments = True, 3
+        trigger = Trigger.CART_ABANDONED
+    if data.get("trigger") in Trigger.values:
+        trigger = data["trigger"]  # as chosen in the form, saved or not
     if "transliterate" in data:
         transliterate = data["transliterate"] in ("on", "true", "1")
     max_segments = max(1, min(_int(data.get("max_segments"), max_segments), 10))
@@ -79,6 +84,7 @@ def _step_from(request: HttpRequest) -> Step:
         channel=channel if channel in StepChannel.values else StepChannel.SMS,
         subject=data.get("subject", "")[:200],
         email_template=data.get("email_template", "")[:2000],
+        trigger=trigger,
     )
 
 

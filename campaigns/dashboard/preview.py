@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.utils.text import capfirst
@@ -18,22 +17,24 @@ from django.utils.translation import gettext as _
 from campaigns import costs
 from campaigns.email_messages import email_text_errors, preview_email
 from campaigns.flows import OptOutRoute, mention_errors, opt_out_route, stop_mention
-from campaigns.models import DiscountMode, Flow, Step, StepChannel
+from campaigns.models import DiscountMode, Flow, Step, StepChannel, Trigger
 from campaigns.money import format_money
-from campaigns.sms_templates import InvalidTemplate, template_errors
+from campaigns.sms_templates import InvalidTemplate
 from campaigns.sms_text import (
     CODE_LENGTH,
     compose,
     sample_opt_out_url,
     short_link_base,
+    variable_errors,
     worst_case,
     worst_case_errors,
 )
+from campaigns.trigger_registry import rendering_room
 from optin.erasure import is_blocked
 from optin.models import ConsentStatus, Contact
 from retargeting.gateways import INTERACTIVE_WAIT, deliver
 from retargeting.gateways.base import Outcome, OutgoingSms
-from retargeting.sites.models import Language, Site
+from retargeting.sites.models import Site
 from retargeting.sms import segments
 from retargeting.sms.phones import mask
 from retargeting.web.ratelimit import allow
@@ -96,9 +97,11 @@ def draft_step(
     channel: str = StepChannel.SMS,
     subject: str = "",
     email_template: str = "",
+    trigger: str = Trigger.CART_ABANDONED,
 ) -> Step:
-    """An unsaved step (and flow) holding what the editor shows; ``step_id`` lends its pool."""
-    flow = Flow(site=site, transliterate=transliterate, max_segments=max_segments)
+    """An unsaved step (and flow of ``trigger``) holding what the editor shows; ``step_id``
+    lends its pool."""
+    flow = Flow(site=site, transliterate=transliterate, max_segments=max_segments, trigger=trigger)
     return Step(
         pk=step_id,
         flow=flow,
@@ -112,9 +115,9 @@ def draft_step(
 
 
 def sample_text(step: Step) -> str:
-    """``step`` rendered for a typical customer: Marie, 59,90, a shirt, a code if it has one."""
+    """``step`` rendered for a typical customer: Marie, her trigger's typical values (a 59,90
+    cart, a shirt, an order…), a code if it has one."""
     site = step.flow.site
-    currency = "EUR" if site.language == Language.FR else "USD"
     code = ""
     if step.discount_mode == DiscountMode.FIXED:
         code = step.discount_code
@@ -124,11 +127,9 @@ def sample_text(step: Step) -> str:
         step,
         site,
         {
+            **rendering_room(step.flow.trigger).sample_values(site),
             "first_name": "Marie",
             "shop": site.name,
-            "cart_total": format_money(Decimal("59.90"), currency, site.language),
-            "item_name": "Chemise en lin" if site.language == Language.FR else "Linen shirt",
-            "item_count": 2,
             "link": f"{short_link_base()}/s/{'aB3dE5fG7h'[:CODE_LENGTH]}",
             "stop_link": sample_opt_out_url(),
             "discount_code": code,
@@ -141,7 +142,7 @@ def preview(step: Step) -> Preview:
     site = step.flow.site
     route = opt_out_route(site=site)
     mention = stop_mention(site=site, stop_link=sample_opt_out_url())
-    errors = template_errors(step.template)
+    errors = variable_errors(step)
     if errors:
         return Preview(None, None, None, errors, step.flow.max_segments, "", route, mention)
     try:
@@ -187,7 +188,7 @@ def email_preview(step: Step) -> EmailPreview | None:
         return None
     by_field = email_text_errors(step)
     errors = [error for field_errors in by_field.values() for error in field_errors]
-    if template_errors(step.template) and not step.email_template.strip():
+    if variable_errors(step) and not step.email_template.strip():
         errors.append(
             _("The email's text comes from the SMS text: fix it, or write the email's own.")
         )

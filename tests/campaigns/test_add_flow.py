@@ -11,7 +11,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from campaigns.management.commands.add_flow import TRIGGERS
 from campaigns.models import Flow, StepChannel, Trigger
+from campaigns.trigger_registry import ROOMS
 from tests.factories import SiteFactory
 from tests.support.processes import MANAGE, PYTHON, ROOT, env_for_test_database
 
@@ -64,12 +66,22 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# A contract trigger whose room is not merged yet is refused naming the built ones; once every
+# one is built, a name outside the contract is refused by the command's own choices.
+NOT_BUILT = next((name for name in TRIGGERS if name not in ROOMS), None)
+REFUSED_TRIGGER = (
+    (["--trigger", NOT_BUILT], "is not built yet: only cart_abandoned")
+    if NOT_BUILT
+    else (["--trigger", "checkout_started"], "invalid choice")
+)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--trigger", "browse_abandoned"], "is not built yet"),
+        REFUSED_TRIGGER,
         (["--trigger", "cart_abandoned", "--text", "Votre panier {{ nope }}"], "nope"),
         (["--trigger", "cart_abandoned", "--channel", "email", "--text", "x" * 1700], "1600"),
     ],

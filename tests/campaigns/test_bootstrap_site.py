@@ -87,7 +87,7 @@ def test_every_option_is_applied():
 def test_an_english_speaking_country_gets_an_english_template():
     printed = bootstrap("--name", "Shop", "--domain", "shop.example", "--country", "GB")
     template = Flow.objects.get(pk=printed["flow_id"]).steps.get().template
-    assert "cart is waiting" in template and "STOP" in template
+    assert "cart awaits" in template and "STOP" in template
 
 
 @pytest.mark.slow

@@ -30,13 +30,19 @@ def test_demo_loads_a_site_a_flow_consenting_contacts_and_a_marketer():
     out = StringIO()
     call_command("demo", stdout=out)
     site = Site.objects.get()
-    assert site.flows.count() == 1
+    assert sorted(site.flows.values_list("trigger", flat=True)) == ["cart_abandoned", "welcome"]
     texters = list(site.contacts.exclude(phone=""))
     assert len(texters) >= 3 and all(is_live(status=c.consent_status) for c in texters)
     # One gave an email address and email consent only: her reminder is an email.
     emailed = site.contacts.get(phone="")
     assert is_live(status=emailed.email_consent_status) and emailed.consent_status == "none"
-    assert site.flows.get().steps.get().channel == "sms_else_email"
+    assert site.flows.get(trigger="cart_abandoned").steps.get().channel == "sms_else_email"
+    # Its contacts subscribed before the welcome flow: the existing list is not welcomed.
+    from campaigns.dispatch import run_pass
+
+    run_pass()
+    assert site.sends.exists()  # control: the demo's carts are reminded
+    assert not site.sends.filter(step__flow__trigger="welcome").exists()
     assert all(c.consents.get().text for c in site.contacts.all())
     user = get_user_model().objects.get(username="demo")
     assert user.memberships.get().site == site

@@ -194,7 +194,7 @@ def test_without_an_email_text_the_sms_words_are_used_without_the_link_and_the_s
     send.step = step
     email, link, _unsubscribe = rendered(send)
     message = email.text.split("\n\n")[0]
-    assert message == "Maison Demo : Marie, votre panier de 89,85 € vous attend"
+    assert message == "Maison Demo : Marie, votre panier de 89,85 € est là"
     assert "STOP" not in email.html and "Stop SMS" not in email.html
     assert email.html.count(f"/s/{link.code}") == 1  # the button, not the text
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.core.exceptions import ValidationError
 
-from campaigns.flows import DEFAULT_TEMPLATE
+from campaigns.default_texts import DEFAULT_TEXTS
 from campaigns.sms_templates import MAX_LENGTH, InvalidTemplate, render, template_errors
 from tests.factories import StepFactory
 
@@ -15,7 +15,7 @@ from tests.factories import StepFactory
 @pytest.mark.parametrize(
     "text",
     [
-        *DEFAULT_TEMPLATE.values(),
+        *(texts.sms for by_language in DEFAULT_TEXTS.values() for texts in by_language.values()),
         "{{ shop|upper }} : {{ first_name|default:'bonjour' }} {{ link }}",
         "{% if not first_name %}Bonjour{% else %}{{ first_name }}{% endif %}",
         '{{ first_name|default:"ami" }} {{ first_name|default:shop }}',

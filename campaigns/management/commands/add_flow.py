@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from campaigns.models import DEFAULT_DELAY_MINUTES, StepChannel
+from campaigns.models import StepChannel
 from campaigns.onboarding import FlowRefused, add_flow
 from retargeting.sites.models import Site
 
@@ -20,7 +20,8 @@ TRIGGERS = (
     "shipping_update",
     "review_request",
 )
-"""The contract's names; those not built yet are refused in one line (campaigns.flows)."""
+"""The contract's names; those not built yet are refused in one line, naming the built ones
+(campaigns.onboarding.add_flow)."""
 
 
 class Command(BaseCommand):
@@ -32,16 +33,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--delay-minutes",
             type=int,
-            default=DEFAULT_DELAY_MINUTES,
-            help="Counted from the trigger's moment (a cart's last change).",
+            default=None,
+            help="Counted from the trigger's moment (a cart's last change, the confirmation, "
+            "the order's status, the restock); default: the trigger's own.",
         )
         parser.add_argument("--channel", choices=StepChannel.values, default=StepChannel.SMS)
-        parser.add_argument("--text", default="", help="The SMS text (default: the site's).")
+        parser.add_argument(
+            "--text",
+            default="",
+            help="The SMS text (default: the trigger's, in the site's language).",
+        )
         parser.add_argument("--subject", default="", help="The email's subject (email steps).")
         parser.add_argument("--name", default="", help="The flow's name (default: the site's).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["delay_minutes"] < 1:
+        if options["delay_minutes"] is not None and options["delay_minutes"] < 1:
             raise CommandError("--delay-minutes must be at least 1.")
         site = Site.objects.filter(pk=options["site"]).first()
         if site is None:

@@ -33,6 +33,7 @@ function relanceFlowEditor() {
     var flow = meta.dataset.flow || (field("flow") && field("flow").value) || "";
     if (flow) data.append("flow", flow);
     if (field("site")) data.append("site", field("site").value);
+    if (field("trigger")) data.append("trigger", field("trigger").value);
     var transliterate = field("transliterate");
     if (transliterate) data.append("transliterate", transliterate.checked ? "true" : "false");
     if (field("max_segments")) data.append("max_segments", field("max_segments").value);

@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.dashboard.preview import TEST_PREFIX, TEST_SENDS_PER_HOUR
-from campaigns.flows import DEFAULT_TEMPLATE, stop_mention
+from campaigns.default_texts import default_texts
+from campaigns.flows import stop_mention
 from campaigns.models import Conversion, MemberPhone, Send, SendEvent, SendStatus
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus
@@ -350,7 +351,7 @@ def test_the_preview_counts_segments_and_highlights_ucs2(client, marketer, site)
 def test_the_preview_of_the_default_text_shows_its_count_in_one_segment(client, marketer, site):
     flow = FlowFactory(site=site, max_segments=3)
     client.force_login(marketer)
-    template = DEFAULT_TEMPLATE[site.language] + stop_mention(site=site)
+    template = default_texts("cart_abandoned", site.language).sms + stop_mention(site=site)
     data = _preview(client, flow=flow.pk, template=template).json()
     longest = data["longest"]
     assert (longest["encoding"], longest["segments"]) == ("GSM-7", 1)
