@@ -506,6 +506,15 @@ class StockRequest(models.Model):
         null=True, blank=True, help_text="When its owner proved the address (or at once)."
     )
     expires_at = models.DateTimeField()
+    confirmation_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its confirmation was claimed to be sent."
+    )
+    confirmation_handed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its confirmation was handed to the provider (written before the call): "
+        "one claimed but never handed over is sent again.",
+    )
 
     class Meta:
         constraints = [

@@ -72,6 +72,13 @@ class SendReason(models.TextChoices):
     REFUSED = "fail", gettext_lazy("Refused by the provider")
     REFUSED_WITHOUT_ACTION = "none", gettext_lazy("Refused by the provider")
     """A refusal the gateway attached no action to (the values are the gateway's Action's)."""
+    # back_in_stock (campaigns.back_in_stock): what ends a request's alert at send time.
+    SOLD_OUT_AGAIN = "sold_out_again", gettext_lazy("Out of stock again before the alert")
+    REQUEST_EXPIRED = "request_expired", gettext_lazy("The back-in-stock request expired")
+    REQUEST_CHANNEL_OFF = (
+        "request_channel_off",
+        gettext_lazy("The step no longer sends on the channel the shopper asked for"),
+    )
 
 
 DEFERRALS = frozenset(

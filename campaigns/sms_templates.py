@@ -23,6 +23,7 @@ VARIABLES = (
     "discount_code",
     "stop",
     "stop_link",
+    "product_name",  # back_in_stock (campaigns.back_in_stock)
 )
 # About ten SMS segments: longer than any reminder needs, and the bound that keeps the
 # checks below (regular expressions, Django's parser) fast whatever a marketer pastes.

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.db.models import BigIntegerField, F, QuerySet, Value
 
 from campaigns.quiet_hours import send_time
+from retargeting.channels import Channel
 from retargeting.channels.rooms import room
 from retargeting.sites.models import Language, Site
 
@@ -206,6 +207,11 @@ class TriggerRoom:
         """Why the journey ended for this send's subject (bought, replaced, cancelled, out of
         stock…), or None. The contact's consent and address are checked apart, per channel."""
         return None
+
+    def send_channels(self, send: Send, channels: list[Channel]) -> list[Channel]:
+        """The channels among the step's (``channels``, in order of preference) this send may
+        go by; a request made on one channel (a back-in-stock alert) keeps to it."""
+        return channels
 
     def restart_at(self, send: Send) -> datetime | None:
         """A subject changed since the send was planned starts the delay again: the new due

@@ -263,4 +263,8 @@ FR = {
     "No phone number": "Pas de numéro de téléphone",
     "SMS consent not confirmed yet": "Consentement SMS pas encore confirmé",
     "No SMS consent": "Pas de consentement SMS",
+    # back_in_stock (campaigns.back_in_stock)
+    "Out of stock again before the alert": "De nouveau en rupture avant l'alerte",
+    "The back-in-stock request expired": "La demande d'alerte de retour en stock a expiré",
+    "The step no longer sends on the channel the shopper asked for": "L'étape n'envoie plus par le canal demandé par le client",
 }

@@ -49,6 +49,10 @@ STORED = {
     "email_unreachable",
     "email_blocked",
     "email_not_configured",
+    # back_in_stock
+    "sold_out_again",
+    "request_expired",
+    "request_channel_off",
 }
 
 
