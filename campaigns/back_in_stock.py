@@ -57,8 +57,8 @@ PRODUCT_NAME_MAX = 30
 
 DEFAULTS = {
     Language.FR: DefaultTexts(
-        sms="{{ shop }} : {% if product_name %}{{ product_name }}{% else %}votre article{% endif %} "
-        "est de retour en stock : {{ link }}",
+        sms="{{ shop }} : {% if product_name %}{{ product_name }}{% else %}votre article"
+        "{% endif %} est de retour en stock : {{ link }}",
         subject="{{ shop }} : c'est de retour en stock",
         email="Bonne nouvelle : {% if product_name %}{{ product_name }}{% else %}le produit "
         "que vous attendiez{% endif %} est de retour en stock sur {{ shop }}. Vous aviez demandé "
