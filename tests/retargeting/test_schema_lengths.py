@@ -16,7 +16,7 @@ from campaigns.models import Conversion
 from optin.models import Contact
 from retargeting.sites.models import Site
 from retargeting.tracking import schema
-from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.tracking.models import Cart, Event, Product, Visitor
 from retargeting.tracking.openapi import description
 
 # Where each string field is stored: every column it reaches.
@@ -32,6 +32,9 @@ COLUMNS: dict[str, list[tuple[type[Model], str]]] = {
     "customer_id": [(Visitor, "customer_id")],
     "first_name": [(Contact, "first_name")],
     "email": [(Contact, "email")],
+    # back_in_stock: the product the request names (its row, created if unknown)
+    "product.id": [(Product, "external_id")],
+    "product_id": [(Product, "external_id")],
 }
 # Kept inside JSON (an event's payload, a cart's items) or never stored as sent: no column.
 NOT_IN_A_COLUMN = {
@@ -128,7 +131,14 @@ CHECKS: dict[str, Callable[[int], Any]] = {
         "first_name"
     ],
     "email": lambda n: schema.identify({"email": _address(n)}, "")["email"],
+    "product.id": lambda n: schema.back_in_stock(
+        {"product": {"id": "p" * n}, "email": "a@example.fr", "consent": _ASKED}, ""
+    )["product"]["id"],
+    "product_id": lambda n: schema.back_in_stock(
+        {"product": {"id": "p" * n}, "email": "a@example.fr", "consent": _ASKED}, ""
+    )["product"]["id"],
 }
+_ASKED = {"granted": True, "text": "Prévenez-moi"}
 
 
 def _address(length: int) -> str:
