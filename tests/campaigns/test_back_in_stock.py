@@ -15,11 +15,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from campaigns.back_in_stock import DEFAULTS, PRODUCT_NAME_MAX, BackInStock
 from campaigns.dispatch import run_pass
 from campaigns.models import Flow, Send, Step, StockRequest, Trigger
+from campaigns.sending import deliver_batch
 from campaigns.sms_text import (
     CODE_LENGTH,
     compose,
@@ -439,3 +442,103 @@ def test_the_default_alert_and_the_confirmation_fit_one_gsm7_segment(shop, langu
     asked = SMS_TEXT[language].format(shop=shop.site.name, link=link)
     counted = segments.count(asked)
     assert (counted.segments, counted.ucs2_characters) == (1, ()), asked
+
+
+# --- Claims by email, lost tasks, and what a pass costs -------------------------------------
+
+
+def test_an_address_typed_in_a_page_gets_one_confirmation_email_then_the_alert(
+    client, shop, smtp, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(TUESDAY, tick=False):
+        event = {"type": "back_in_stock", "product": {"id": "P1"}, "email": ADDRESS}
+        with django_capture_on_commit_callbacks(execute=True):
+            assert snippet(client, shop, {**event, "consent": CONSENT}).status_code == 204
+        [asked] = smtp.messages
+        text = asked.message.get_body(preferencelist=("plain",)).get_content()
+        assert "Chemise en lin" in text
+        link = urlsplit(link_in(text, "/b/")).path
+    with time_machine.travel(TUESDAY + timedelta(hours=1), tick=False):
+        shop.restock()
+        run_pass(deliver_inline=True)
+        assert len(smtp.messages) == 1  # unconfirmed: no alert
+        client.post(link)
+        run_pass(deliver_inline=True)
+    assert len(smtp.messages) == 2 and OutboxMessage.objects.count() == 0
+    contact = Contact.objects.get(email=ADDRESS)
+    assert contact.email_consent_status == "none"
+
+
+def test_a_confirmation_whose_task_was_lost_is_sent_by_the_next_pass_once(client, shop):
+    with time_machine.travel(TUESDAY, tick=False):
+        event = {"type": "back_in_stock", "product": {"id": "P1"}, "phone": TYPED}
+        # No on-commit callbacks run: the task never reached the worker.
+        assert snippet(client, shop, {**event, "consent": CONSENT}).status_code == 204
+        assert confirmations() == []
+        run_pass(deliver_inline=True)
+        run_pass(deliver_inline=True)
+    assert len(confirmations()) == 1
+
+
+def _requests(shop, count, *, at):
+    for n in range(count):
+        contact = Contact.objects.create(site=shop.site, phone=f"+336{n:08d}", region="FR")
+        StockRequest.objects.create(
+            site=shop.site,
+            product=shop.product,
+            contact=contact,
+            channel="sms",
+            text=WORDING,
+            source="server_api",
+            requested_at=at,
+            confirmed_at=at,
+            expires_at=at + timedelta(days=90),
+        )
+
+
+def test_a_pass_costs_the_same_queries_for_3_or_30_requests(settings):
+    settings.PUBLIC_BASE_URL = "https://relance.example"
+    counts = []
+    for size in (3, 30):
+        shop = Shop()
+        _requests(shop, size, at=TUESDAY)
+        shop.restock(at=TUESDAY + timedelta(hours=1))
+        with time_machine.travel(TUESDAY + timedelta(hours=2), tick=False):
+            enqueued: list[int] = []
+            with CaptureQueriesContext(connection) as captured:
+                run_pass(enqueue=enqueued.append)
+            assert len(enqueued) == size
+        counts.append(len(captured.captured_queries))
+        shop.flow.is_active = False
+        shop.flow.save()
+        shop.site.sends.update(status="cancelled")
+    assert counts[0] == counts[1], counts
+    # Pinned (SQLite and PostgreSQL): the pass's own statements, the requests found in one.
+    assert counts[0] <= 12, counts
+
+
+def test_sending_a_batch_of_alerts_costs_the_same_queries_for_3_or_12(settings, twilio):
+    """As a cart's batch (tests/campaigns/test_query_counts.py): constant per batch, and one
+    write-ahead mark per message; the provider's emulator is outside the database."""
+    settings.PUBLIC_BASE_URL = "https://relance.example"
+    counts, marks = [], []
+    for size in (3, 12):
+        shop = Shop()
+        _requests(shop, size, at=TUESDAY)
+        shop.restock(at=TUESDAY + timedelta(hours=1))
+        with time_machine.travel(TUESDAY + timedelta(hours=2), tick=False):
+            run_pass(enqueue=lambda send_id: None)
+            ids = list(shop.site.sends.values_list("pk", flat=True))
+            with CaptureQueriesContext(connection) as captured:
+                outcomes = deliver_batch(send_ids=ids)
+        assert list(outcomes.values()) == ["accepted"] * size
+        sql = [query["sql"] for query in captured.captured_queries]
+        marks.append(sum("SET handed_at =" in query for query in sql))
+        counts.append(len(sql) - size)
+        shop.flow.is_active = False
+        shop.flow.save()
+    assert marks == [3, 12], marks
+    assert counts[0] == counts[1], counts
+    # Pinned: the batch's statements and savepoints, the requests read in one (and again
+    # under the contacts' lock).
+    assert counts[0] <= 19, counts

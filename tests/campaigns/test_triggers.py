@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from campaigns.models import Trigger
+from campaigns.sms_templates import VARIABLES
 from campaigns.trigger_registry import ROOMS, offered, planned, trigger_room, uncapped
 from campaigns.triggers import TriggerRoom
 
@@ -29,3 +30,13 @@ def test_the_cart_by_email_is_planned_by_its_request_and_outside_the_cap():
     # Control: cart abandonment is marketing, capped, with consent.
     cart = trigger_room(Trigger.CART_ABANDONED)
     assert cart.needs_consent and cart.capped and Trigger.CART_ABANDONED not in uncapped()
+
+
+def test_back_in_stock_is_planned_asked_for_and_outside_the_cap():
+    room = trigger_room(Trigger.BACK_IN_STOCK)
+    assert Trigger.BACK_IN_STOCK in offered() and Trigger.BACK_IN_STOCK in planned()
+    assert Trigger.BACK_IN_STOCK in uncapped()
+    # The request is the consent for its one message, and it is owed: no holdout.
+    assert not room.needs_consent and not room.holdout and room.hours == "marketing"
+    assert set(room.variables) <= set(VARIABLES) and "product_name" in room.variables
+    assert set(room.defaults) == {"fr", "en"}
