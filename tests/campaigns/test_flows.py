@@ -245,7 +245,10 @@ def test_a_trigger_that_never_runs_is_offered_nowhere(admin_client, site):
     from tests.factories import FlowFactory
 
     form = admin_client.get("/admin/campaigns/flow/add/").context["adminform"].form
-    assert [value for value, _label in form.fields["trigger"].choices] == [Trigger.CART_ABANDONED]
+    assert [value for value, _label in form.fields["trigger"].choices] == [
+        Trigger.CART_ABANDONED,
+        Trigger.BACK_IN_STOCK,
+    ]
     data = {
         "site": site.pk,
         "name": "Parcours",
