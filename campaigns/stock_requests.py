@@ -15,7 +15,8 @@ proof (the exact wording shown, its source, the truncated IP, the user agent):
   marketing consent is given (a shopper who also ticks a marketing box sends an ``identify``
   with its own consent, which starts its own double opt-in).
 - A request expires ``STOCK_REQUEST_DAYS`` after it was made; a second request for the same
-  product, address and channel while one is live is the same request (it may confirm it).
+  product, address and channel while one waits is the same request (it may confirm it); once
+  its alert came (or was ended by the product selling out again), a new request is a new one.
 - A product not known yet is created with its id only: the shop's catalog (its server, its
   platform's webhooks) fills it and reports its stock.
 """
@@ -29,13 +30,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from campaigns.eligibility import channel_reason
-from campaigns.models import StockRequest
+from campaigns.models import Send, StockRequest, Trigger
 from optin import confirmation as sms_confirmation
 from optin import email_confirmation
 from optin.contacts import mark_messaged
@@ -117,6 +118,14 @@ def record_stock_request(
                 contact=requester.contact,
                 channel=channel,
                 expires_at__gt=now,
+            )
+            # One that had its alert (sent, or ended by a sale-out) is done: a new one waits.
+            .exclude(
+                Exists(
+                    Send.objects.filter(
+                        step__flow__trigger=Trigger.BACK_IN_STOCK, subject_id=OuterRef("pk")
+                    )
+                )
             )
             .order_by("-requested_at")
             .first()

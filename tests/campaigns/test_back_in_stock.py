@@ -542,3 +542,23 @@ def test_sending_a_batch_of_alerts_costs_the_same_queries_for_3_or_12(settings, 
     # Pinned: the batch's statements and savepoints, the requests read in one (and again
     # under the contacts' lock).
     assert counts[0] <= 19, counts
+
+
+def test_asking_again_while_waiting_is_the_same_request_and_after_the_alert_a_new_one(client, shop):
+    body = {"product_id": "P1", "phone": NUMBER, "consent": CONSENT}
+    with time_machine.travel(TUESDAY, tick=False):
+        api(client, shop, body)
+        api(client, shop, body)
+    assert StockRequest.objects.count() == 1
+    with time_machine.travel(TUESDAY + timedelta(hours=1), tick=False):
+        shop.restock()
+        run_pass(deliver_inline=True)
+    assert len(alerts()) == 1
+    with time_machine.travel(TUESDAY + timedelta(days=3), tick=False):
+        shop.sell_out()
+        api(client, shop, body)  # she wants the next one too
+        assert StockRequest.objects.count() == 2
+    with time_machine.travel(TUESDAY + timedelta(days=5), tick=False):
+        shop.restock()
+        run_pass(deliver_inline=True)
+    assert len(alerts()) == 2
