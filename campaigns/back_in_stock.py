@@ -53,12 +53,14 @@ STALE_AFTER = timedelta(hours=72)
 """How long after the restock an alert is still sent: a restock on Friday evening still
 reaches its requesters on Monday morning past a French Sunday."""
 PRODUCT_NAME_MAX = 30
-"""The product's name in a message is clipped to this: the alert stays one SMS segment."""
+"""The product's name in a message is clipped to this: the default alert stays one GSM-7
+segment with a shop name of up to 24 characters on every opt-out route (30 where the sender
+takes replies)."""
 
 DEFAULTS = {
     Language.FR: DefaultTexts(
         sms="{{ shop }} : {% if product_name %}{{ product_name }}{% else %}votre article"
-        "{% endif %} est de retour en stock : {{ link }}",
+        "{% endif %} est de retour : {{ link }}",
         subject="{{ shop }} : c'est de retour en stock",
         email="Bonne nouvelle : {% if product_name %}{{ product_name }}{% else %}le produit "
         "que vous attendiez{% endif %} est de retour en stock sur {{ shop }}. Vous aviez demandé "

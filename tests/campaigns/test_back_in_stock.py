@@ -19,6 +19,7 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from campaigns import flows
 from campaigns.back_in_stock import DEFAULTS, PRODUCT_NAME_MAX, BackInStock
 from campaigns.dispatch import run_pass
 from campaigns.models import Flow, Send, Step, StockRequest, Trigger
@@ -28,7 +29,6 @@ from campaigns.sms_text import (
     compose,
     sample_opt_out_url,
     short_link_base,
-    worst_case,
 )
 from campaigns.stock_requests import SMS_TEXT
 from campaigns.trigger_registry import trigger_room
@@ -162,7 +162,7 @@ def test_a_restock_alerts_each_confirmed_request_once_by_its_own_channel(
         report = run_pass(deliver_inline=True)
     assert report.sent == 2
     [sms] = alerts()
-    assert sms.body.startswith("Boutique : Chemise en lin est de retour en stock : ")
+    assert sms.body.startswith("Boutique : Chemise en lin est de retour : ")
     [email] = smtp.messages
     assert email.message["To"] == ADDRESS
     assert "Chemise en lin" in email.message.get_body(preferencelist=("plain",)).get_content()
@@ -418,9 +418,14 @@ def test_an_alert_too_late_after_its_restock_is_dropped_as_stale(client, shop):
 
 
 @pytest.mark.parametrize("language", [Language.FR, Language.EN])
-def test_the_default_alert_and_the_confirmation_fit_one_gsm7_segment(shop, language):
+@pytest.mark.parametrize(("route", "shop_name"), [("reply", 30), ("link", 24)])
+def test_the_default_alert_and_the_confirmation_fit_one_gsm7_segment(
+    shop, language, route, shop_name, monkeypatch
+):
+    if route == "link":  # an alphanumeric sender nobody can answer: the opt-out is a link
+        monkeypatch.setattr(flows, "opt_out_route", lambda site: flows.OptOutRoute.LINK)
     shop.site.language = language
-    shop.site.name = "B" * 30
+    shop.site.name = "B" * shop_name
     room = trigger_room(Trigger.BACK_IN_STOCK)
     assert isinstance(room, BackInStock)
     shop.step.template = DEFAULTS[language].sms
@@ -435,11 +440,11 @@ def test_the_default_alert_and_the_confirmation_fit_one_gsm7_segment(shop, langu
         },
     )
     assert "M" * PRODUCT_NAME_MAX in longest
+    assert (sample_opt_out_url() in longest) == (route == "link")
     counted = segments.count(longest)
     assert (counted.segments, counted.ucs2_characters) == (1, ()), (len(longest), longest)
-    assert worst_case(shop.step)
     link = "https://relance.example/b/" + "9" * 10 + "-" + "f" * 16
-    asked = SMS_TEXT[language].format(shop=shop.site.name, link=link)
+    asked = SMS_TEXT[language].format(shop="B" * 30, link=link)
     counted = segments.count(asked)
     assert (counted.segments, counted.ucs2_characters) == (1, ()), asked
 
