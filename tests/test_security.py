@@ -24,6 +24,7 @@ CSRF_EXEMPT = {
     "api-identify",
     "api-purchases",
     "api-carts",
+    "api-back-in-stock",
     # Shopify and WooCommerce sign each delivery with the shop's secret (tests/platforms).
     "platform-webhook",
     "twilio-inbound",
