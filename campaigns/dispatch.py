@@ -26,6 +26,7 @@ from campaigns.eligibility import channels_of
 from campaigns.models import Flow, Send, SendEvent, SendStatus, Step
 from campaigns.send_reasons import SendReason
 from campaigns.sending import SEND_BATCH, deliver_batch
+from campaigns.stock_requests import send_pending_stock_confirmations
 from campaigns.trigger_registry import planned, trigger_room
 from campaigns.triggers import CANDIDATE_FIELDS, Candidate, TriggerRoom
 from optin.confirmation import send_pending_confirmations
@@ -92,6 +93,8 @@ def run_pass(
         bulk.refresh_statistics(model, added=report.planned + report.held_out)
     # Double opt-in confirmations whose task was lost or whose provider was down.
     report.confirmations = send_pending_confirmations() + send_pending_email_confirmations()
+    # Back-in-stock requests' confirmations likewise.
+    report.confirmations += send_pending_stock_confirmations()
     due = list(
         Send.objects.filter(status=SendStatus.PLANNED, due_at__lte=now)
         .order_by("due_at")

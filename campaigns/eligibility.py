@@ -141,6 +141,9 @@ def reach(send: Send, trigger: TriggerRoom, *, blocked: frozenset[str] = frozens
     if ended is not None:
         return Reach(None, ended)
     candidates = [Channel(send.channel)] if send.body else channels_of(send.step.channel)
+    candidates = trigger.send_channels(send, candidates)
+    if not candidates:
+        return Reach(None, SendReason.REQUEST_CHANNEL_OFF)
     reasons = []
     for channel in candidates:
         if channel in blocked:

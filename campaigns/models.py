@@ -413,6 +413,10 @@ class Send(models.Model):
             models.Index(fields=["site", "sent_at"], name="send_site_sent"),
         ]
 
+    # Set by its trigger's room when a batch reads the sends' subjects (``TriggerRoom.load``):
+    # the cart, view, request, order or contact the message is about.
+    subject_object: Any
+
     def __str__(self) -> str:
         return f"send {self.pk} ({self.status})"
 
@@ -521,6 +525,15 @@ class StockRequest(models.Model):
         null=True, blank=True, help_text="When its owner proved the address (or at once)."
     )
     expires_at = models.DateTimeField()
+    confirmation_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its confirmation was claimed to be sent."
+    )
+    confirmation_handed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its confirmation was handed to the provider (written before the call): "
+        "one claimed but never handed over is sent again.",
+    )
 
     class Meta:
         constraints = [

@@ -75,6 +75,13 @@ class SendReason(models.TextChoices):
     # The messages after the order (campaigns.order_messages).
     ORDER_CANCELLED = "order_cancelled", gettext_lazy("Order cancelled or refunded")
     ORDER_GONE = "order_gone", gettext_lazy("Order no longer known (erased)")
+    # back_in_stock (campaigns.back_in_stock): what ends a request's alert at send time.
+    SOLD_OUT_AGAIN = "sold_out_again", gettext_lazy("Out of stock again before the alert")
+    REQUEST_EXPIRED = "request_expired", gettext_lazy("The back-in-stock request expired")
+    REQUEST_CHANNEL_OFF = (
+        "request_channel_off",
+        gettext_lazy("The step no longer sends on the channel the shopper asked for"),
+    )
 
 
 DEFERRALS = frozenset(

@@ -6,7 +6,7 @@ from collections import Counter
 
 from celery import shared_task
 
-from campaigns import bridge, dispatch, rollups, sending
+from campaigns import bridge, dispatch, rollups, sending, stock_requests
 
 
 @shared_task(name="campaigns.tasks.dispatch_pass", ignore_result=True)
@@ -52,3 +52,10 @@ def roll_up_recent_figures() -> dict[str, int]:
 def roll_up_open_figures() -> dict[str, int]:
     """The dashboard's figures of every day that can still change (each night)."""
     return rollups.roll_up_open_days()
+
+
+@shared_task(name="campaigns.tasks.send_stock_confirmation", ignore_result=True)
+def send_stock_confirmation(request_id: int) -> bool:
+    """The confirmation of a back-in-stock request a browser made for an address it has not
+    proven (the next dispatch pass sends one whose task was lost)."""
+    return stock_requests.send_request_confirmation(request_id=request_id)

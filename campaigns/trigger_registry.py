@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from campaigns.back_in_stock import BackInStock
 from campaigns.cart_abandonment import CartAbandoned, EmailCart
 from campaigns.order_messages import OrderConfirmation, ReviewRequest, ShippingUpdate
 from campaigns.triggers import TriggerRoom, UnbuiltTrigger
@@ -26,6 +27,7 @@ ROOMS: dict[str, TriggerRoom] = {
         OrderConfirmation(),
         ShippingUpdate(),
         ReviewRequest(),
+        BackInStock(),
     )
 }
 

@@ -35,6 +35,7 @@ from campaigns.default_texts import DefaultTexts, default_texts
 from campaigns.money import format_money
 from campaigns.quiet_hours import send_time
 from campaigns.sms_templates import COMMON_VARIABLES, TRIGGER_VARIABLES
+from retargeting.channels import Channel
 from retargeting.channels.rooms import room
 from retargeting.sites.models import Language, Site
 
@@ -242,7 +243,8 @@ class TriggerRoom:
 
     def load(self, sends: Sequence[Send]) -> None:
         """Read the subjects of ``sends`` (all of this trigger) in one query and keep each on
-        its send (``send.subject``); a subject deleted since is None."""
+        its send (``send.subject_object``: never ``send.subject``, the email's subject line,
+        which is saved with the send); a subject deleted since is None."""
 
     def refresh(self, sends: Sequence[Send]) -> set[int]:
         """Read again, in one query, what :meth:`exit_reason` checks of the subjects of
@@ -255,6 +257,11 @@ class TriggerRoom:
         """Why the journey ended for this send's subject (bought, replaced, cancelled, out of
         stock…), or None. The contact's consent and address are checked apart, per channel."""
         return None
+
+    def send_channels(self, send: Send, channels: list[Channel]) -> list[Channel]:
+        """The channels among the step's (``channels``, in order of preference) this send may
+        go by; a request made on one channel (a back-in-stock alert) keeps to it."""
+        return channels
 
     def restart_at(self, send: Send) -> datetime | None:
         """A subject changed since the send was planned starts the delay again: the new due

@@ -280,4 +280,8 @@ FR = {
     "Create this flow": "Créer ce parcours",
     "Visit the shop": "Voir la boutique",
     "Visit the shop: %(link)s": "Voir la boutique : %(link)s",
+    # back_in_stock (campaigns.back_in_stock)
+    "Out of stock again before the alert": "De nouveau en rupture avant l'alerte",
+    "The back-in-stock request expired": "La demande d'alerte de retour en stock a expiré",
+    "The step no longer sends on the channel the shopper asked for": "L'étape n'envoie plus par le canal demandé par le client",
 }

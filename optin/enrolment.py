@@ -77,7 +77,12 @@ def address_key(client_ip: str | None) -> str:
 def asks_consent(*, site: Site, event: dict[str, Any]) -> bool:
     """Whether an unauthenticated identify gives consent on a double opt-in site: one that
     may cost a confirmation SMS or email, whichever number or address it names (one identify
-    giving both spends the limits once: it is one request)."""
+    giving both spends the limits once: it is one request); and every back-in-stock request
+    from a page (its confirmation, when the browser has not proven the address)."""
+    if event.get("type") == "back_in_stock":
+        # Whether or not the browser proved the address (then no confirmation is sent), on
+        # any site: the limits spent never tell which addresses a shop knows.
+        return True
     sms = "phone" in event and bool((event.get("consent") or {}).get("granted"))
     email = "email" in event and bool((event.get("email_consent") or {}).get("granted"))
     return (sms or email) and site.double_opt_in

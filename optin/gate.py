@@ -27,6 +27,7 @@ docs/consent.md shows it, and tests/optin/test_gate_table.py holds every row thr
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -37,7 +38,7 @@ from optin.consent import ConsentBlocked, is_live, record_consent, revoke
 from optin.contacts import get_or_create_contact, get_or_create_email_contact
 from optin.erasure import is_blocked
 from optin.matching import Method, enqueue_confirmation, link_visitor
-from optin.models import ConsentSource, ConsentStatus, Contact
+from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from optin.tokens import redeem
 from retargeting.channels import Channel
 from retargeting.sites.models import Site
@@ -191,6 +192,47 @@ def order_recipient(
     if contact is not None and visitor is not None and proof == Proof.SHOP_SERVER:
         link_visitor(visitor=visitor, contact=contact, method=Method.SERVER)
     return contact
+
+
+@dataclass(frozen=True)
+class StockRequester:
+    """Who a back-in-stock request is for, and whether the asking side proved the address."""
+
+    contact: Contact
+    proven: bool
+    """The shop's server vouched, or the asking browser is the address's own (linked by the
+    shop's server or by its owner's tap on our link): the request needs no confirmation."""
+
+
+def stock_request_requester(
+    *, site: Site, visitor: Visitor | None, phone: str = "", email: str = "", proof: Proof
+) -> StockRequester | None:
+    """The back-in-stock door (``back_in_stock`` from a page, ``POST /api/v1/back_in_stock``):
+    the contact of the number (E.164) or address (normalised) the request names, created
+    without any consent if new. A request is for one message about one product: it never
+    gives, changes or implies a marketing consent, and never links a browser (anyone may
+    type anyone's number). Whether it needs its owner's confirmation is said by ``proven``.
+    None for an address erased after it opted out, or one that said STOP or unsubscribed:
+    nothing may be sent to it, not even a confirmation."""
+    if is_blocked(site_id=site.pk, e164=phone, email=email):
+        logger.info("site %s: a stock request for an address that may not be messaged", site.pk)
+        return None
+    with transaction.atomic():
+        if phone:
+            contact, _ = get_or_create_contact(site=site, raw_phone=phone)
+        else:
+            contact, _ = get_or_create_email_contact(site=site, email=email)
+    status = contact.consent_status if phone else contact.email_consent_status
+    if status == ConsentStatus.REVOKED:
+        logger.info("site %s: a stock request for an address that opted out", site.pk)
+        return None
+    proven = proof == Proof.SHOP_SERVER or (
+        visitor is not None
+        and VisitorLink.objects.filter(
+            visitor=visitor, contact=contact, method__in=[Method.SERVER, Method.TOKEN]
+        ).exists()
+    )
+    return StockRequester(contact=contact, proven=proven)
 
 
 def _vouched(

@@ -329,6 +329,47 @@ EMAIL_TABLE: list[Row] = [
 # a block of their own, after these.
 TABLE += EMAIL_TABLE
 
+# Back in stock (`back_in_stock`): a request to be told once when a product returns. It gives
+# no consent and ties no browser; from a browser that has not proven the address, its owner
+# confirms it first (one SMS or email with a link, under identify's limits); never a message,
+# not even a confirmation, to an address that said STOP or unsubscribed.
+_STOCK_NOTE = (
+    "recorded with its wording; alerted once at the restock after its owner confirms it "
+    "(`/b/CODE`), or at once from a browser the owner or the shop's server proved hers"
+)
+TABLE += [
+    *(
+        Row(
+            f"{prefix}back in stock `back_in_stock` (`POST /t/e`, a typed {what})",
+            Proof.CLAIM,
+            state,
+            "none" if state == "unknown" else state,
+            False,
+            0 if state == "revoked" else 1,
+            204,
+            "nothing recorded, nothing sent" if state == "revoked" else _STOCK_NOTE,
+            channel=channel,
+        )
+        for prefix, what, channel in (("", "number", "sms"), ("email: ", "address", "email"))
+        for state in STATES
+    ),
+    *(
+        Row(
+            "server API back in stock (`POST /api/v1/back_in_stock`)",
+            Proof.SHOP_SERVER,
+            state,
+            "none" if state == "unknown" else state,
+            None,
+            0,
+            200,
+            "nothing recorded, nothing sent: the shop's server does not undo a STOP either"
+            if state == "revoked"
+            else "recorded confirmed (the shop vouches); alerted once at the restock",
+        )
+        for state in STATES
+    ),
+]
+
 _PROOF_WORDS = {
     Proof.OWNER: "owner",
     Proof.SHOP_SERVER: "shop's server",

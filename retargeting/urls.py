@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from campaigns.customer import opt_out
+from campaigns.customer import opt_out, stock_confirm
 from campaigns.customer import views as customer
 from optin.pages import confirm_link, hosted
 from retargeting import views
@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/v1/carts", tracking.api_carts, name="api-carts"),
     path("api/v1/products", tracking.api_products, name="api-products"),
     path("api/v1/orders", tracking.api_orders, name="api-orders"),
+    path("api/v1/back_in_stock", tracking.api_back_in_stock, name="api-back-in-stock"),
     path("api/schema", openapi.schema_view, name="api-schema"),
     # Every provider's webhooks (and the outboxes' /dev/phone/ and /dev/mail/), from the registry.
     *providers.webhook_urlpatterns(),
@@ -42,6 +43,7 @@ urlpatterns = [
     ),
     path("s/<str:code>", customer.follow, name="short-link"),
     path("u/<str:code>", opt_out.opt_out_page, name="opt-out-link"),
+    path("b/<str:code>", stock_confirm.confirm_page, name="stock-request-confirm"),
     path("o/c/<str:code>", confirm_link.confirm_page, name="optin-confirm"),
     path("o/e/<str:code>", confirm_link.confirm_email_page, name="optin-confirm-email"),
     path("o/<str:public_key>/", hosted.optin_page, name="optin-page"),

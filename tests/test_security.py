@@ -26,6 +26,7 @@ CSRF_EXEMPT = {
     "api-carts",
     "api-products",
     "api-orders",
+    "api-back-in-stock",
     # Shopify and WooCommerce sign each delivery with the shop's secret (tests/platforms).
     "platform-webhook",
     "twilio-inbound",

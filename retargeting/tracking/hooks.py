@@ -128,3 +128,34 @@ def report_order(*, site_id: int, order: dict[str, Any], proof: Proof) -> None:
     """Hand an order's status to the layer that records it and sends its messages."""
     for handler in _order_handlers:
         handler(site_id=site_id, order=order, proof=proof)
+
+
+StockRequestHandler = Callable[..., None]
+"""Called with ``site_id``, ``vid`` (or None), ``request`` (the validated ``back_in_stock``
+event: ``product``, ``phone`` in E.164 or ``email`` normalised, ``consent``), ``proof`` (a
+``proofs.Proof``: the shop's server's, or a page's claim), ``ip`` (truncated) and
+``user_agent``: a shopper asked to be told once when a product returns. The campaign layer
+records it through the gate (``campaigns.stock_requests``)."""
+
+_stock_request_handlers: list[StockRequestHandler] = []
+
+
+def register_stock_request_handler(handler: StockRequestHandler) -> None:
+    if handler not in _stock_request_handlers:
+        _stock_request_handlers.append(handler)
+
+
+def request_back_in_stock(
+    *,
+    site_id: int,
+    vid: str | None,
+    request: dict[str, Any],
+    proof: str,
+    ip: str | None,
+    user_agent: str,
+) -> None:
+    """Hand a back-in-stock request to the layer that records it."""
+    for handler in _stock_request_handlers:
+        handler(
+            site_id=site_id, vid=vid, request=request, proof=proof, ip=ip, user_agent=user_agent
+        )

@@ -191,6 +191,31 @@ _EVENTS = {
             },
         },
     },
+    "back_in_stock": {
+        "type": "object",
+        "required": ["type", "product", "consent"],
+        "description": "A shopper asks to be told once when a product returns, by SMS "
+        "(`phone`) or by email (`email`): exactly one of the two, with the wording shown "
+        "(`consent`, granted); at most one per request. For a number or address the browser "
+        "has not proven its own, a confirmation (one SMS or email with a link) goes first, "
+        "under the same daily limits as identify's; 204 whatever the address "
+        "(docs/campaigns.md, Back in stock).",
+        "properties": {
+            "type": {"type": "string", "enum": ["back_in_stock"]},
+            "product": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {"id": _id(schema.PRODUCT_ID_LENGTH)},
+            },
+            "phone": {
+                "type": "string",
+                "maxLength": schema.PHONE_LENGTH,
+                "example": "06 12 34 56 78",
+            },
+            "email": _EMAIL,
+            "consent": _CONSENT,
+        },
+    },
     "purchase": {
         "type": "object",
         "required": ["type", "order_id", "total", "currency"],
@@ -396,6 +421,37 @@ def _description() -> dict[str, Any]:
                     "responses": {
                         "200": _recorded(
                             {"ok": {"type": "boolean"}, "updated": {"type": "integer"}}
+                        ),
+                        **_errors(400, 401, 411, 413),
+                    },
+                }
+            },
+            "/api/v1/back_in_stock": {
+                "post": {
+                    "summary": "A shopper's request to be told once when a product returns, "
+                    "from the shop's server: by SMS (`phone`) or by email (`email`), exactly one; "
+                    "confirmed at once (the shop vouches for the address).",
+                    "security": [{"secretKey": []}],
+                    "requestBody": _json_body(
+                        {
+                            "type": "object",
+                            "required": ["product_id", "consent"],
+                            "properties": {
+                                "product_id": _id(schema.PRODUCT_ID_LENGTH),
+                                "phone": _PHONE,
+                                "email": _EMAIL,
+                                "vid": _VID,
+                                "consent": _CONSENT,
+                            },
+                        }
+                    ),
+                    "responses": {
+                        "200": _recorded(
+                            {
+                                "ok": {"type": "boolean"},
+                                "product_id": {"type": "string"},
+                                "channel": {"type": "string", "enum": ["sms", "email"]},
+                            }
                         ),
                         **_errors(400, 401, 411, 413),
                     },

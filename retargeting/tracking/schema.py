@@ -19,7 +19,7 @@ from django.db.models import Model
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.domains import url_on_domains
 from retargeting.sites.models import Site
-from retargeting.tracking.models import VISITOR_ID_PATTERN, Cart, Event, Visitor
+from retargeting.tracking.models import VISITOR_ID_PATTERN, Cart, Event, Product, Visitor
 
 
 def _column(model: type[Model], name: str) -> int:
@@ -39,6 +39,7 @@ CART_REF_LENGTH = _column(Cart, "ref")
 URL_LENGTH = _column(Cart, "url")
 CURRENCY_LENGTH = _column(Cart, "currency")
 ORDER_ID_LENGTH = _column(Event, "order_id")
+PRODUCT_ID_LENGTH = _column(Product, "external_id")
 CUSTOMER_ID_LENGTH = _column(Visitor, "customer_id")
 FIRST_NAME_LENGTH = 80  # optin.models.Contact.first_name
 EMAIL_LENGTH = 254  # optin.models.Contact.email (and RFC 5321's limit)
@@ -53,9 +54,9 @@ PHONE_LENGTH = 64  # as typed; stored in E.164 (at most 16 characters) once read
 
 MAX_EVENTS = 100
 MAX_ITEMS = 200
-EVENT_TYPES = ("page_view", "cart", "identify", "purchase", "email_cart")
+EVENT_TYPES = ("page_view", "cart", "identify", "purchase", "email_cart", "back_in_stock")
 # The kinds a request may carry once at most: each is what a shopper typed, answered alone.
-ONCE_PER_REQUEST = ("identify", "email_cart")
+ONCE_PER_REQUEST = ("identify", "email_cart", "back_in_stock")
 # Every pattern is matched against the whole string (``fullmatch``): ``$`` after ``match``
 # also matches before a final newline, and "…\n" then reached a column too short for it.
 _VID = re.compile(VISITOR_ID_PATTERN)
@@ -294,12 +295,49 @@ def email_cart(event: dict[str, Any], path: str) -> dict[str, Any]:
     return {"type": "email_cart", "email": address}
 
 
+def back_in_stock(event: dict[str, Any], path: str) -> dict[str, Any]:
+    """A shopper asks to be told once when a product returns, by SMS (``phone``) or by email
+    (``email``): one of the two, with the exact wording shown (``consent``, granted). The
+    product is named by the shop's id; its other fields are the page's and are not kept."""
+    return stock_request(event, path, product_id=_product_id(event, path))
+
+
+def _product_id(event: dict[str, Any], path: str) -> str:
+    body = _object(event.get("product"), _at(path, "product"))
+    product_id = string_field(
+        body, "id", _at(path, "product"), max_length=PRODUCT_ID_LENGTH, allow_number=True
+    )
+    assert product_id is not None
+    return product_id
+
+
+def stock_request(body: dict[str, Any], path: str, *, product_id: str) -> dict[str, Any]:
+    """The shape the snippet's ``back_in_stock`` and ``POST /api/v1/back_in_stock`` share."""
+    phone = string_field(body, "phone", path, max_length=PHONE_LENGTH, required=False)
+    address = email(body, path)
+    if bool(phone) == bool(address):
+        raise PayloadError(_at(path, "phone"), "a phone number or an email address (one of them)")
+    if body.get("consent") is None:
+        raise PayloadError(_at(path, "consent"), "an object {granted, text, source} (required)")
+    given = consent(body["consent"], _at(path, "consent"))
+    if not given["granted"]:
+        raise PayloadError(_at(path, "consent.granted"), "true (the shopper's request)")
+    clean: dict[str, Any] = {"type": "back_in_stock", "product": {"id": product_id}}
+    clean["consent"] = given
+    if phone:
+        clean["phone"] = phone
+    else:
+        clean["email"] = address
+    return clean
+
+
 _BY_TYPE = {
     "page_view": page_view,
     "cart": cart,
     "identify": identify,
     "purchase": purchase,
     "email_cart": email_cart,
+    "back_in_stock": back_in_stock,
 }
 
 

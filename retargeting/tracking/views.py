@@ -134,7 +134,7 @@ def _normalise_phones(events: list[dict[str, Any]], site: SiteInfo | Site) -> No
     from a country the site does not enrol from its pages (the server API is not limited)."""
     countries = site.countries
     for index, event in enumerate(events):
-        if event["type"] == "identify" and "phone" in event:
+        if event["type"] in ("identify", "back_in_stock") and "phone" in event:
             path = f"events[{index}].phone"
             try:
                 phone = parse_phone(event["phone"], default_region=site.country)
@@ -151,9 +151,10 @@ def _normalise_phones(events: list[dict[str, Any]], site: SiteInfo | Site) -> No
 def _refused_identify(
     events: list[dict[str, Any]], site_id: int, vid: str | None, ip: str | None
 ) -> JsonResponse | None:
-    """Ask the opt-in layer whether an identify may be stored (confirmation SMS limits)."""
+    """Ask the opt-in layer whether an identify (or a back-in-stock request, which may cost a
+    confirmation too) may be stored (confirmation SMS limits)."""
     for event in events:
-        if event["type"] == "identify":
+        if event["type"] in ("identify", "back_in_stock"):
             refusal = hooks.check_identify(site_id=site_id, vid=vid, event=event, client_ip=ip)
             if refusal is not None:
                 return _error(refusal.error, refusal.status)
@@ -280,7 +281,11 @@ def store_batch(request: HttpRequest, checked: Accepted) -> HttpResponse:
     # The bridge's request is not an event to keep (the send it plans is the record, and the
     # address stays out of the events table): limited, then handed up once the rest is stored.
     asked = [event for event in checked.events if event["type"] == "email_cart"]
-    events = [event for event in checked.events if event["type"] != "email_cart"]
+    # A back-in-stock request is not an event either: its ``StockRequest`` is the record.
+    waits = [event for event in checked.events if event["type"] == "back_in_stock"]
+    events = [
+        event for event in checked.events if event["type"] not in ("email_cart", "back_in_stock")
+    ]
     decision = None
     if asked:
         decision = cart_emails.decide(site_id=site.id, vid=checked.vid, email=asked[0]["email"])
@@ -305,7 +310,31 @@ def store_batch(request: HttpRequest, checked: Accepted) -> HttpResponse:
             ip=origin.ip,
             user_agent=origin.user_agent,
         )
+    for wanted in waits:
+        _hand_up_stock_request(site.id, checked.vid, wanted, checked.origin)
     return _cors(HttpResponse(status=204), request)
+
+
+def _hand_up_stock_request(
+    site_id: int, vid: str | None, request: dict[str, Any], origin: Origin
+) -> None:
+    """Give a back-in-stock request to the layer that records it. From a page, a failure there
+    is logged, not answered: the shopper gets the same 204 whatever the address."""
+    call: dict[str, Any] = {
+        "site_id": site_id,
+        "vid": vid,
+        "request": request,
+        "proof": origin.kind_of_proof(),
+        "ip": origin.ip,
+        "user_agent": origin.user_agent,
+    }
+    if origin.authenticated:
+        hooks.request_back_in_stock(**call)
+        return
+    try:
+        hooks.request_back_in_stock(**call)
+    except Exception:
+        logger.exception("site %s: a back-in-stock request was not recorded", site_id)
 
 
 def _buffer(checked: Accepted) -> bool | None:
@@ -649,3 +678,34 @@ def api_orders(request: HttpRequest) -> JsonResponse:
     with transaction.atomic():
         server_orders.record_server_order(site=site, order=order, origin=_server_origin(request))
     return JsonResponse({"ok": True, "order_id": order["order_id"], "status": order["status"]})
+
+
+@csrf_exempt
+def api_back_in_stock(request: HttpRequest) -> JsonResponse:
+    """``POST /api/v1/back_in_stock``: the shop's server passes on a shopper's request to be
+    told once when a product returns (its page's form, its own account pages). The shop
+    vouches for the address: the request needs no confirmation."""
+    try:
+        site, body = _api_request(request)
+        product_id = schema.string_field(
+            body, "product_id", "", max_length=schema.PRODUCT_ID_LENGTH, allow_number=True
+        )
+        assert product_id is not None
+        vid = _optional_vid(body)
+        wanted = schema.stock_request(body, "", product_id=product_id)
+        if "phone" in wanted:
+            wanted["phone"] = _phone(wanted, site.country, required=True)
+    except _Refused as refused:
+        return refused.response
+    except schema.PayloadError as exc:
+        return _error(str(exc), 400)
+    if vid is not None:
+        # The browser the shop names: recorded like any of the server's, for the request.
+        record_batch(site_id=site.pk, vid=vid, events=[], origin=_server_origin(request))
+    _hand_up_stock_request(site.pk, vid, wanted, _server_origin(request))
+    answer = {
+        "ok": True,
+        "product_id": product_id,
+        "channel": "sms" if "phone" in wanted else "email",
+    }
+    return JsonResponse(answer)

@@ -52,6 +52,10 @@ STORED = {
     # The messages after the order (campaigns.order_messages).
     "order_cancelled",
     "order_gone",
+    # back_in_stock
+    "sold_out_again",
+    "request_expired",
+    "request_channel_off",
 }
 
 

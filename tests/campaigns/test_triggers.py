@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from campaigns.models import Trigger
+from campaigns.sms_templates import VARIABLES
 from campaigns.trigger_registry import ROOMS, offered, planned, trigger_room, uncapped
 from campaigns.triggers import TriggerRoom
 
@@ -55,3 +56,13 @@ def test_the_orders_own_messages_are_transactional_and_the_review_request_market
     )
     assert review.default_delay_minutes == 7 * 24 * 60
     assert Trigger.REVIEW_REQUEST not in uncapped()
+
+
+def test_back_in_stock_is_planned_asked_for_and_outside_the_cap():
+    room = trigger_room(Trigger.BACK_IN_STOCK)
+    assert Trigger.BACK_IN_STOCK in offered() and Trigger.BACK_IN_STOCK in planned()
+    assert Trigger.BACK_IN_STOCK in uncapped()
+    # The request is the consent for its one message, and it is owed: no holdout.
+    assert not room.needs_consent and not room.holdout and room.hours == "marketing"
+    assert set(room.variables) <= set(VARIABLES) and "product_name" in room.variables
+    assert room.default_texts("fr").sms and room.default_texts("en").sms

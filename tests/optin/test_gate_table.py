@@ -444,7 +444,44 @@ def email_contact_token(client, shop, contact):
     return status, lambda: _linked(STRANGER_VID, channel="email") if contact is not None else None
 
 
+STOCK_CONSENT = {"granted": True, "text": "Prévenez-moi de son retour", "source": "product"}
+
+
+def back_in_stock(client, shop, contact):
+    event = {"type": "back_in_stock", "product": {"id": "P1"}, "phone": TYPED}
+    body = {
+        "site": shop.site.public_key,
+        "vid": STRANGER_VID,
+        "events": [{**event, "consent": STOCK_CONSENT}],
+    }
+    status = client.post(
+        "/t/e", data=json.dumps(body), content_type="text/plain", HTTP_ORIGIN=ORIGIN
+    ).status_code
+    return status, lambda: _linked(STRANGER_VID)
+
+
+def email_back_in_stock(client, shop, contact):
+    event = {"type": "back_in_stock", "product": {"id": "P1"}, "email": HER_EMAIL}
+    body = {
+        "site": shop.site.public_key,
+        "vid": STRANGER_VID,
+        "events": [{**event, "consent": STOCK_CONSENT}],
+    }
+    status = client.post(
+        "/t/e", data=json.dumps(body), content_type="text/plain", HTTP_ORIGIN=ORIGIN
+    ).status_code
+    return status, lambda: _linked(STRANGER_VID, channel="email")
+
+
+def server_back_in_stock(client, shop, contact):
+    body = {"product_id": "P1", "phone": TYPED, "consent": STOCK_CONSENT}
+    return _api(client, shop, "/api/v1/back_in_stock", body), lambda: None
+
+
 DOORS = {
+    "back in stock `back_in_stock` (`POST /t/e`, a typed number)": back_in_stock,
+    "email: back in stock `back_in_stock` (`POST /t/e`, a typed address)": email_back_in_stock,
+    "server API back in stock (`POST /api/v1/back_in_stock`)": server_back_in_stock,
     "snippet identify (`POST /t/e`)": snippet,
     "hosted page (`/o/KEY/`)": hosted,
     "pixel (`/t/p.gif`)": pixel,

@@ -19,6 +19,7 @@ from retargeting.tracking import buffer, views
 from retargeting.tracking.loop import CollectorLoop
 from retargeting.tracking.models import Event
 from tests.retargeting.test_collector import *  # noqa: F403 - the same tests, this client
+from tests.retargeting.test_collector_back_in_stock import *  # noqa: F403
 from tests.retargeting.test_collector_buffer import *  # noqa: F403
 from tests.retargeting.test_collector_email_cart import *  # noqa: F403
 from tests.retargeting.test_collector_fuzz import (  # noqa: F401

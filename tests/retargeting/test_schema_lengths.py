@@ -40,6 +40,9 @@ COLUMNS: dict[str, list[tuple[type[Model], str]]] = {
     "products.url": [(Product, "url")],
     "products.image": [(Product, "image")],
     "products.currency": [(Product, "currency")],
+    # back_in_stock: the product the request names (its row, created if unknown)
+    "product.id": [(Product, "external_id")],
+    "product_id": [(Product, "external_id")],
 }
 # Kept inside JSON (an event's payload, a cart's items) or never stored as sent: no column.
 NOT_IN_A_COLUMN = {
@@ -148,7 +151,14 @@ CHECKS: dict[str, Callable[[int], Any]] = {
     "products.name": lambda n: _product(name="n" * n)["name"],
     "products.url": lambda n: _product(url=_url(n))["url"],
     "products.image": lambda n: _product(image=_url(n))["image"],
+    "product.id": lambda n: schema.back_in_stock(
+        {"product": {"id": "p" * n}, "email": "a@example.fr", "consent": _ASKED}, ""
+    )["product"]["id"],
+    "product_id": lambda n: schema.back_in_stock(
+        {"product": {"id": "p" * n}, "email": "a@example.fr", "consent": _ASKED}, ""
+    )["product"]["id"],
 }
+_ASKED = {"granted": True, "text": "Prévenez-moi"}
 
 
 def _product(**fields: Any) -> Any:

@@ -337,3 +337,39 @@ relance.push(["identify", {{"email": "nope"}}, function (r) {{ told.push(r); }}]
     }
     # The browser's own line about the refused request, nothing from the snippet.
     assert all("400" in error for error in page.console_errors), page.console_errors
+
+
+def stock_page(key, phone):
+    """A product page whose back-in-stock form pushes a request of ``phone``; the page hears
+    the answer through the callback and the DOM events."""
+    wanted = {
+        "product": {"id": "CH-01"},
+        "phone": phone,
+        "consent": {"granted": True, "text": "Prévenez-moi de son retour", "source": "product"},
+    }
+    return f"""<!doctype html><title>Chemise</title>
+<script>window.told = []; window.heard = [];
+document.addEventListener("relance:back_in_stock", function (e) {{ heard.push(e.detail); }});
+window.relance = window.relance || [];
+relance.push(["back_in_stock", {json.dumps(wanted)}, function (result) {{ told.push(result); }}]);
+</script>
+<script async src="/t.js" data-site="{key}"></script>"""
+
+
+@pytest.mark.parametrize(("phone", "status"), [("01 23 45 67 89", 400), ("06 12 34 56 78", 204)])
+def test_a_back_in_stock_request_is_sent_alone_and_the_page_hears_the_answer(
+    page, live_server, demo, phone, status
+):
+    from campaigns.models import StockRequest
+
+    serve(page, live_server, "/produit", stock_page(demo.public_key, phone))
+    page.goto(f"{live_server.url}/produit")
+    assert wait_until(lambda: page.evaluate("told.length") == 1)
+    told = page.evaluate("told[0]")
+    assert (told["ok"], told["type"], told["status"]) == (status == 204, "back_in_stock", status)
+    assert page.evaluate("heard") == [told]
+    # The page view before it is stored whatever became of the request (sent alone).
+    assert wait_until(lambda: events(demo, type="page_view"))
+    requests = list(StockRequest.objects.filter(site=demo).values_list("contact__phone", flat=True))
+    assert requests == (["+33612345678"] if status == 204 else [])
+    assert events(demo, type="back_in_stock") == []  # the request is its own record
