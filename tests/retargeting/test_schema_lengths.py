@@ -16,7 +16,7 @@ from campaigns.models import Conversion
 from optin.models import Contact
 from retargeting.sites.models import Site
 from retargeting.tracking import schema
-from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.tracking.models import Cart, Event, Product, Visitor
 from retargeting.tracking.openapi import description
 
 # Where each string field is stored: every column it reaches.
@@ -32,6 +32,12 @@ COLUMNS: dict[str, list[tuple[type[Model], str]]] = {
     "customer_id": [(Visitor, "customer_id")],
     "first_name": [(Contact, "first_name")],
     "email": [(Contact, "email")],
+    "product.id": [(Product, "external_id")],
+    "product.sku": [(Product, "sku")],
+    "product.name": [(Product, "name")],
+    "product.url": [(Product, "url")],
+    "product.image": [(Product, "image")],
+    "product.currency": [(Product, "currency")],
 }
 # Kept inside JSON (an event's payload, a cart's items) or never stored as sent: no column.
 NOT_IN_A_COLUMN = {
@@ -51,7 +57,7 @@ NOT_IN_A_COLUMN = {
 }
 # Amounts in a string: their pattern bounds them (ten digits before the dot), and they are
 # stored as numbers (Cart.total: twelve digits, two after the dot).
-AMOUNTS = {"total", "cart.total", "cart.items.price"}
+AMOUNTS = {"total", "cart.total", "cart.items.price", "product.price"}
 
 
 def _strings(node: Any, path: str) -> Iterator[tuple[str, int | None]]:
@@ -128,7 +134,24 @@ CHECKS: dict[str, Callable[[int], Any]] = {
         "first_name"
     ],
     "email": lambda n: schema.identify({"email": _address(n)}, "")["email"],
+    "product.id": lambda n: _product(id="p" * n)["id"],
+    "product.sku": lambda n: _product(sku="s" * n)["sku"],
+    "product.name": lambda n: _product(name="N" * n)["name"],
+    "product.url": lambda n: _product(url=_url(n))["url"],
+    "product.image": lambda n: _product(image=_url(n))["image"],
 }
+
+PRODUCT = {
+    "id": "P1",
+    "name": "Chemise",
+    "price": 29.95,
+    "currency": "EUR",
+    "url": "https://shop.example/p/chemise",
+}
+
+
+def _product(**fields: Any) -> dict[str, Any]:
+    return schema.product_view({"product": {**PRODUCT, **fields}}, "")["product"]
 
 
 def _address(length: int) -> str:
