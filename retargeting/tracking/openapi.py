@@ -149,7 +149,11 @@ _EVENTS = {
                     },
                     "price": _AMOUNT,
                     "currency": _CURRENCY,
-                    "url": {**_LINK, "description": "The product's page: " + _LINK["description"]},
+                    "url": {
+                        **_LINK,
+                        "description": "The product's page: an http(s) address on one of the "
+                        "site's domains (or a subdomain).",
+                    },
                     "image": {"type": "string", "format": "uri", "maxLength": schema.URL_LENGTH},
                     "available": {
                         "type": "boolean",

@@ -21,10 +21,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 from retargeting.tracking.models import Product, ProductView
 
@@ -173,11 +173,11 @@ def _upsert(
     statement (PostgreSQL and SQLite ≥ 3.35 alike). Values go through each field's own
     conversion for the database; only our quoted names and the fixed ``updates``
     expressions are formatted into the SQL."""
-    fields = [model._meta.get_field(name) for name in rows[0]]
-    columns = ", ".join(_quote(field.column) for field in fields)  # type: ignore[union-attr]
+    fields = [cast("Field[Any, Any]", model._meta.get_field(name)) for name in rows[0]]
+    columns = ", ".join(_quote(str(field.column)) for field in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params = [
-        field.get_db_prep_save(row[name], connection)  # type: ignore[union-attr]
+        field.get_db_prep_save(row[name], connection)
         for row in rows
         for name, field in zip(row, fields, strict=True)
     ]

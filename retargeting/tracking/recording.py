@@ -2,8 +2,9 @@
 and events.
 
 One batch is one transaction: the visitor, the latest state of its cart, its product views
-(``product_views``: not kept as events) and every event are written together or not at all. ``identify`` and ``purchase`` are then handed to the higher
-layers through signals, after the commit (see ``signals.py``).
+(``product_views``: not kept as events) and every event are written together or not at all.
+``identify`` and ``purchase`` are then handed to the higher layers through signals, after the
+commit (see ``signals.py``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from django.utils import timezone
 from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
 from retargeting.tracking.models import Cart, Event, Visitor
 from retargeting.tracking.product_views import Seen, record_views
-from retargeting.tracking.schema import KEPT_AS_EVENTS
 from retargeting.tracking.proofs import Proof
+from retargeting.tracking.schema import KEPT_AS_EVENTS
 from retargeting.tracking.signals import identify_received, purchase_received
 
 logger = logging.getLogger(__name__)

@@ -275,6 +275,7 @@ def test_an_ingest_batch_with_product_views_takes_a_few_queries_whatever_its_siz
         write_entries(_entries(shop, 400, start=10))
     assert Event.objects.count() == 410  # the page views only
     assert Product.objects.count() == 50 and ProductView.objects.count() == 410
+
     def products(queries):
         return [q["sql"][:40] for q in queries.captured_queries if '"tracking_product' in q["sql"]]
 
