@@ -359,24 +359,23 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
     for connections in (4, 64):
         noop = by[("noop", connections)].requests_per_second
         for name in ("collector", "pixel"):
-            report.figures[f"{name}_vs_noop_rps_at_{connections}"] = round(
-                by[(name, connections)].requests_per_second / noop, 3
+            report.figures[f"{name}_vs_noop_rps_at_{connections}"] = ratio(
+                by[(name, connections)].requests_per_second, noop
             )
     report.figures["collector_p99_ms_at_4"] = by[("collector", 4)].p99_ms
     threads = THREADS
     for connections in (4, 64):
-        report.figures[f"threaded_collector_vs_noop_rps_at_{connections}"] = round(
-            by[(f"collector-t{threads}", connections)].requests_per_second
-            / by[(f"noop-t{threads}", connections)].requests_per_second,
-            3,
+        report.figures[f"threaded_collector_vs_noop_rps_at_{connections}"] = ratio(
+            by[(f"collector-t{threads}", connections)].requests_per_second,
+            by[(f"noop-t{threads}", connections)].requests_per_second,
         )
     report.figures["threaded_collector_p99_ms_at_4"] = by[(f"collector-t{threads}", 4)].p99_ms
     for connections in (4, 64):
         noop = by[("noop", connections)].requests_per_second
         for name in ("collector", "collector_views", "pixel"):
             run_name = name.replace("_", "-")
-            report.figures[f"loop_{name}_vs_noop_rps_at_{connections}"] = round(
-                by[(f"{run_name}-loop", connections)].requests_per_second / noop, 3
+            report.figures[f"loop_{name}_vs_noop_rps_at_{connections}"] = ratio(
+                by[(f"{run_name}-loop", connections)].requests_per_second, noop
             )
     report.figures["loop_collector_p99_ms_at_4"] = by[("collector-loop", 4)].p99_ms
     report.figures["loop_collector_views_p99_ms_at_4"] = by[("collector-views-loop", 4)].p99_ms
@@ -389,9 +388,8 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
     if shutil.which("nginx"):
         for run in nginx_empty_gif(env, workdir):
             report.runs.append(run)
-            report.figures[f"collector_vs_nginx_rps_at_{run.connections}"] = round(
-                by[("collector", run.connections)].requests_per_second / run.requests_per_second,
-                3,
+            report.figures[f"collector_vs_nginx_rps_at_{run.connections}"] = ratio(
+                by[("collector", run.connections)].requests_per_second, run.requests_per_second
             )
     else:
         report.notes.append(
@@ -399,6 +397,12 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         )
     write(report)
     return 0
+
+
+def ratio(value: float, reference: float) -> float | None:
+    """``value`` over the run's reference, or None when the reference answered nothing in
+    its run (a 1-second run on a machine busy elsewhere can): no figure rather than a crash."""
+    return round(value / reference, 3) if reference else None
 
 
 NGINX_CONF = """worker_processes 2;
