@@ -247,3 +247,21 @@ def test_sqlite_runs_in_wal_mode():
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
+
+
+@pytest.mark.slow
+def test_product_view_retention_too_short_for_browse_reminders_stops_start_up():
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.PRODUCT_VIEW_RETENTION_DAYS)"
+    )
+    assert run_python(probe, base_env(**PRODUCTION)).stdout.strip() == "90"  # the default
+    assert (
+        run_python(probe, base_env(**PRODUCTION, PRODUCT_VIEW_RETENTION_DAYS="3")).stdout.strip()
+        == "3"
+    )
+    result = run_python(probe, base_env(**PRODUCTION, PRODUCT_VIEW_RETENTION_DAYS="2"))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(
+        "relance: PRODUCT_VIEW_RETENTION_DAYS must be at least 3"
+    )
