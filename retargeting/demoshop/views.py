@@ -27,7 +27,9 @@ PRODUCTS = [
 ]
 
 
-def _page(request: HttpRequest, template: str) -> HttpResponse:
+def _page(
+    request: HttpRequest, template: str, extra: dict[str, object] | None = None
+) -> HttpResponse:
     if not get_gateway().stays_on_machine:
         raise Http404("The demo shop exists only with the outbox SMS backend.")
     development_tool(request, "demo shop")
@@ -37,13 +39,22 @@ def _page(request: HttpRequest, template: str) -> HttpResponse:
         render(
             request,
             template,
-            {"site": site, "products": PRODUCTS, "consent_text": CONSENT_TEXT},
+            {"site": site, "products": PRODUCTS, "consent_text": CONSENT_TEXT, **(extra or {})},
         )
     )
 
 
 def shop(request: HttpRequest) -> HttpResponse:
     return _page(request, "demoshop/shop.html")
+
+
+def product(request: HttpRequest, sku: str) -> HttpResponse:
+    """A product's page: it tells Relance the product was seen (``product_view``), as a
+    shop's product page does; a browse reminder links back here."""
+    found = next((p for p in PRODUCTS if p["sku"] == sku), None)
+    if found is None:
+        raise Http404("No such product in the demo shop.")
+    return _page(request, "demoshop/product.html", {"product": found})
 
 
 def cart(request: HttpRequest) -> HttpResponse:

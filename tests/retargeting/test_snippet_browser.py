@@ -382,3 +382,20 @@ relance.push(["product_view", {{"id": "no-url", "name": "Dropped"}}]);</script>
     # view that went with the product view is stored, the product view is not an event.
     assert [e.type for e in events(demo)] == ["page_view"]
     assert not Product.objects.filter(site=demo, external_id="no-url").exists()
+
+
+def test_the_demo_shops_product_page_reports_its_product_view(page, live_server, demo):
+    from retargeting.tracking.models import Product, ProductView
+
+    page.goto(f"{live_server.url}/demo/shop/")
+    page.click("text=Veste légère")
+    assert page.url == f"{live_server.url}/demo/shop/p/VE-07/"
+    page.goto(f"{live_server.url}/demo/shop/")  # leaving flushes the page's batch
+    product = wait_until(lambda: Product.objects.filter(site=demo, external_id="VE-07").first())
+    assert product and (product.name, str(product.price), product.url) == (
+        "Veste légère",
+        "89.00",
+        f"{live_server.url}/demo/shop/p/VE-07/",
+    )
+    assert ProductView.objects.filter(product=product).count() == 1
+    assert page.console_errors == []
