@@ -7,7 +7,8 @@ defaults (a fresh SQLite file), and measures with wrk (Debian's package):
 - a no-op Django view in the same project and server: the reference; and nginx's empty_gif
   when nginx is installed (the ceiling for any answer over HTTP on these cores);
 - the collector, `POST /t/e` with a page view and a cart, and the pixel, `GET /t/p.gif`,
-  at 4 and 64 connections (requests per second, p50 and p99 latency);
+  at 4 and 64 connections (requests per second, p50 and p99 latency); in the collector's
+  server also with a product page's batch (a page view and a product view);
 - the snippet's size, gzipped, and its main-thread time on a page load in Chromium;
 - the resident memory of a web worker after the runs, and of a Celery worker.
 
@@ -51,6 +52,8 @@ TARGETS = {
     # The collector's server (docker-compose's collector service, to which the TLS proxy
     # routes /t/e and /t/p.gif) against the no-op Django view in the web server.
     "loop_collector_vs_noop_rps": 1.0,  # at least the no-op view's requests per second
+    # A product page's batch (page view + product view), at 64 connections: twice the no-op.
+    "loop_collector_views_vs_noop_rps": 2.0,
     "loop_collector_p99_ms_at_4": 3.0,
     "snippet_gzip_bytes": 3072,
     "worker_rss_mb": 150.0,
@@ -113,8 +116,14 @@ def wrk(name: str, url: str, connections: int, env: dict[str, str], script: str 
     command = ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency", url]
     if script:
         command[1:1] = ["-s", script]
-    output = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
-    return parse_wrk(name, connections, output)
+    # A run that completed no request (a worker still loading Django, a machine busy elsewhere:
+    # it happens in make test's one-second runs) is run once more rather than reported as 0.
+    for _ in range(2):
+        output = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        run = parse_wrk(name, connections, output.stdout)
+        if run.requests_per_second > 0:
+            break
+    return run
 
 
 def parse_wrk(name: str, connections: int, output: str) -> Run:
@@ -277,6 +286,29 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         }
     )
     env["RELANCE_BATCH"] = batch
+    # A product page's batch: its page view and its product view (docs/collector.md).
+    env["RELANCE_VIEWS_BATCH"] = json.dumps(
+        {
+            "site": public_key,
+            "vid": "VISITOR_ID",
+            "events": [
+                {"type": "page_view", "url": "https://127.0.0.1/p/chemise", "title": "Chemise"},
+                {
+                    "type": "product_view",
+                    "product": {
+                        "id": "P1",
+                        "sku": "A1",
+                        "name": "Chemise",
+                        "price": 29.95,
+                        "currency": "EUR",
+                        "url": "https://127.0.0.1/p/chemise",
+                        "image": "https://cdn.example/chemise.jpg",
+                        "available": True,
+                    },
+                },
+            ],
+        }
+    )
     env["RELANCE_KEY"] = public_key
     server = web_server(env, port)
     base = f"http://127.0.0.1:{port}"
@@ -333,25 +365,26 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
     for connections in (4, 64):
         noop = by[("noop", connections)].requests_per_second
         for name in ("collector", "pixel"):
-            report.figures[f"{name}_vs_noop_rps_at_{connections}"] = round(
-                by[(name, connections)].requests_per_second / noop, 3
+            report.figures[f"{name}_vs_noop_rps_at_{connections}"] = ratio(
+                by[(name, connections)].requests_per_second, noop
             )
     report.figures["collector_p99_ms_at_4"] = by[("collector", 4)].p99_ms
     threads = THREADS
     for connections in (4, 64):
-        report.figures[f"threaded_collector_vs_noop_rps_at_{connections}"] = round(
-            by[(f"collector-t{threads}", connections)].requests_per_second
-            / by[(f"noop-t{threads}", connections)].requests_per_second,
-            3,
+        report.figures[f"threaded_collector_vs_noop_rps_at_{connections}"] = ratio(
+            by[(f"collector-t{threads}", connections)].requests_per_second,
+            by[(f"noop-t{threads}", connections)].requests_per_second,
         )
     report.figures["threaded_collector_p99_ms_at_4"] = by[(f"collector-t{threads}", 4)].p99_ms
     for connections in (4, 64):
         noop = by[("noop", connections)].requests_per_second
-        for name in ("collector", "pixel"):
-            report.figures[f"loop_{name}_vs_noop_rps_at_{connections}"] = round(
-                by[(f"{name}-loop", connections)].requests_per_second / noop, 3
+        for name in ("collector", "collector_views", "pixel"):
+            run_name = name.replace("_", "-")
+            report.figures[f"loop_{name}_vs_noop_rps_at_{connections}"] = ratio(
+                by[(f"{run_name}-loop", connections)].requests_per_second, noop
             )
     report.figures["loop_collector_p99_ms_at_4"] = by[("collector-loop", 4)].p99_ms
+    report.figures["loop_collector_views_p99_ms_at_4"] = by[("collector-views-loop", 4)].p99_ms
     if "ingest_events_per_second" in report.figures:
         for key, name in (("", "collector"), ("loop_", "collector-loop")):
             collector = by[(name, 64)].requests_per_second
@@ -361,9 +394,8 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
     if shutil.which("nginx"):
         for run in nginx_empty_gif(env, workdir):
             report.runs.append(run)
-            report.figures[f"collector_vs_nginx_rps_at_{run.connections}"] = round(
-                by[("collector", run.connections)].requests_per_second / run.requests_per_second,
-                3,
+            report.figures[f"collector_vs_nginx_rps_at_{run.connections}"] = ratio(
+                by[("collector", run.connections)].requests_per_second, run.requests_per_second
             )
     else:
         report.notes.append(
@@ -371,6 +403,12 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         )
     write(report)
     return 0
+
+
+def ratio(value: float, reference: float) -> float | None:
+    """``value`` over the run's reference, or None when the reference answered nothing in
+    its run (a 1-second run on a machine busy elsewhere can): no figure rather than a crash."""
+    return round(value / reference, 3) if reference else None
 
 
 NGINX_CONF = """worker_processes 2;
@@ -474,8 +512,13 @@ def in_the_loop(env: dict[str, str], port: int) -> list[Run]:
         wait_for(f"{base}/healthz")
         for connections in (4, 64):
             env["RELANCE_RUN"] = f"{int(time.time())}l{connections}"
-            for name, url, lua in (("collector", f"{base}/t/e", script), ("pixel", pixel, "")):
-                run = wrk(name, url, connections, env, lua)
+            for name, url, lua in (
+                ("collector", f"{base}/t/e", script),
+                ("collector-views", f"{base}/t/e", script),
+                ("pixel", pixel, ""),
+            ):
+                batch = env["RELANCE_VIEWS_BATCH" if name == "collector-views" else "RELANCE_BATCH"]
+                run = wrk(name, url, connections, {**env, "RELANCE_BATCH": batch}, lua)
                 run.name = f"{name}-loop"
                 runs.append(run)
     finally:
@@ -532,8 +575,18 @@ def nginx_empty_gif(env: dict[str, str], workdir: Path) -> list[Run]:
 def ingest(env: dict[str, str], manage: Callable[..., str]) -> dict[str, float]:
     """Drain what the runs left in the collector's buffer with two `manage.py ingest`
     processes (one per core), and time it."""
-    count = "from retargeting.tracking.models import Event; print(Event.objects.count())"
-    before = int(manage("shell", "-c", count).split()[-1])
+    # Rows written per buffered event: an event row, or a product view's row of the day (each
+    # request of the runs is a new visitor, so each product view is a row of its own).
+    count = (
+        "from retargeting.tracking.models import Event, ProductView; "
+        "print(Event.objects.count(), ProductView.objects.count())"
+    )
+
+    def counts() -> tuple[int, int]:
+        events, views = manage("shell", "-c", count).split()[-2:]
+        return int(events), int(views)
+
+    before, views_before = counts()
     started = time.monotonic()
     processes = [
         subprocess.Popen(
@@ -547,11 +600,14 @@ def ingest(env: dict[str, str], manage: Callable[..., str]) -> dict[str, float]:
     ]
     results = [json.loads(process.communicate()[0]) for process in processes]
     seconds = time.monotonic() - started
-    events = int(manage("shell", "-c", count).split()[-1]) - before
+    after, views_after = counts()
+    views = views_after - views_before
+    events = after - before + views
     entries = sum(result["written"] for result in results)
     return {
         "ingest_entries": entries,
         "ingest_events": events,
+        "ingest_product_views": views,
         "ingest_seconds": round(seconds, 2),
         "ingest_events_per_second": round(events / seconds),
         "ingest_entries_per_second": round(entries / seconds),
@@ -671,6 +727,21 @@ def write(report: Report) -> None:
             ">= 1.0",
         ),
         ("collector server: p99 at 4 conn. (ms)", figures["loop_collector_p99_ms_at_4"], "<= 3"),
+        (
+            "collector server: product page / no-op, 64 c.",
+            figures["loop_collector_views_vs_noop_rps_at_64"],
+            ">= 2.0",
+        ),
+        (
+            "collector server: product page / no-op, 4 c.",
+            figures["loop_collector_views_vs_noop_rps_at_4"],
+            "",
+        ),
+        (
+            "collector server: product page p99, 4 c. (ms)",
+            figures["loop_collector_views_p99_ms_at_4"],
+            "",
+        ),
         ("collector server: pixel / no-op, 64 c.", figures["loop_pixel_vs_noop_rps_at_64"], ""),
         ("web server: collector / no-op view, 4 c.", figures["collector_vs_noop_rps_at_4"], ""),
         ("web server: collector / no-op view, 64 c.", figures["collector_vs_noop_rps_at_64"], ""),

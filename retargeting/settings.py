@@ -378,6 +378,16 @@ ERASURE_HASH_KEY = env.str("ERASURE_HASH_KEY", default="") or SECRET_KEY
 # default) and prospects with no activity for PROSPECT_RETENTION_DAYS (3 years) are erased.
 EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=395)
 PROSPECT_RETENTION_DAYS = env.int("PROSPECT_RETENTION_DAYS", default=1095)
+# Product views (one row per browser, product and day) are purged after this many days.
+# Browse reminders need 2 (a view goes stale after 48 h; their 7-day cooldown reads the sends,
+# not the views); 90 keeps a season of "viewed product X in the last N days" for segments.
+PRODUCT_VIEW_RETENTION_DAYS = env.int("PRODUCT_VIEW_RETENTION_DAYS", default=90)
+if PRODUCT_VIEW_RETENTION_DAYS < 3:
+    sys.stderr.write(
+        "relance: PRODUCT_VIEW_RETENTION_DAYS must be at least 3 (browse reminders read the "
+        f"views of the last 48 hours), not {PRODUCT_VIEW_RETENTION_DAYS}\n"
+    )
+    raise SystemExit(1)
 # Event requests per minute from one visitor id (a browser flushes a few times a minute).
 COLLECTOR_VISITOR_RATE_LIMIT = env.int("COLLECTOR_VISITOR_RATE_LIMIT", default=120)
 # The bridge (`email_cart`: a shopper asks for the cart by email) per day (UTC): from one

@@ -7,7 +7,7 @@ from django.conf import settings
 
 from retargeting.embedded import prune_processed_messages
 from retargeting.tracking.retention import purge_old_events as purge
-from retargeting.tracking.retention import purge_old_refusals
+from retargeting.tracking.retention import purge_old_product_views, purge_old_refusals
 
 
 @shared_task(name="retargeting.tasks.prune_embedded_broker")
@@ -21,13 +21,15 @@ def prune_embedded_broker() -> int:
 
 @shared_task(name="retargeting.tasks.purge_old_events")
 def purge_old_events() -> int:
-    """Nightly: raw events past their retention period, and the collector's refusals."""
-    return purge() + purge_old_refusals()
+    """Nightly: raw events and product views past their retention periods, and the
+    collector's refusals."""
+    return purge() + purge_old_product_views() + purge_old_refusals()
 
 
 @shared_task(name="retargeting.tasks.ingest_events")
 def ingest_events() -> int:
-    """Every second: write the collector's buffered page views and carts to the database."""
+    """Every second: write the collector's buffered page views, product views and carts to the
+    database."""
     from retargeting.tracking import buffer
 
     if not buffer.enabled():

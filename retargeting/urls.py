@@ -51,9 +51,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("demo/shop/", demoshop.shop, name="demo-shop"),
+    path("demo/shop/p/<str:sku>/", demoshop.product, name="demo-product"),
     path("demo/shop/panier/", demoshop.cart, name="demo-cart"),
     path("demo/shop/merci/", demoshop.thanks, name="demo-thanks"),
-    path("demo/shop/produit/<str:sku>/", demoshop.product, name="demo-product"),
 ]
 if settings.BENCHMARK_ENDPOINTS:
     urlpatterns.append(path("bench/noop", views.noop, name="bench-noop"))

@@ -181,7 +181,8 @@ def test_make_bench_runs_at_a_tiny_size(tmp_path):
     (written,) = tmp_path.glob("*.json")
     report = json.loads(written.read_text())
     runs = {(run["name"], run["connections"]) for run in report["runs"]}
-    for name in ("noop", "collector", "pixel", "noop-t4", "collector-t4", "collector-loop"):
+    names = ("noop", "collector", "pixel", "noop-t4", "collector-t4", "collector-loop")
+    for name in (*names, "collector-views-loop"):
         assert {(name, 4), (name, 64)} <= runs, name
     assert all(run["requests_per_second"] > 0 for run in report["runs"])
     figures = report["figures"]
@@ -189,6 +190,7 @@ def test_make_bench_runs_at_a_tiny_size(tmp_path):
         "collector_vs_noop_rps_at_64",
         "threaded_collector_vs_noop_rps_at_64",
         "loop_collector_vs_noop_rps_at_64",
+        "loop_collector_views_vs_noop_rps_at_64",
         "loop_pixel_vs_noop_rps_at_64",
         "collector_p99_ms_at_4",
         "loop_collector_p99_ms_at_4",
@@ -199,9 +201,13 @@ def test_make_bench_runs_at_a_tiny_size(tmp_path):
     if os.environ.get("REDIS_URL"):
         assert figures["ingest_events_vs_collector_rps"] > 0
         assert figures["ingest_events_vs_loop_collector_rps"] > 0
+        # The product page's batches were taken (a 400, say a product's URL off the bench
+        # site's domains, would store nothing) and their product views reached the table.
+        assert figures["ingest_product_views"] > 0
     assert figures["celery_worker_rss_mb"] > 0
     assert "threaded (4): collector / no-op, 64 c." in done.stdout
     assert "collector server: collector / no-op, 64 c." in done.stdout
+    assert "collector server: product page / no-op, 64 c." in done.stdout
 
 
 def test_the_scratch_database_is_dropped_with_a_session_still_open_on_it():

@@ -549,7 +549,9 @@ def test_a_test_send_goes_only_to_a_number_the_member_proved_is_theirs(client, s
 # --- 6. Development tools stay in development -----------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/dev/phone/", "/dev/phone/+33612345678/", "/demo/shop/"])
+@pytest.mark.parametrize(
+    "path", ["/dev/phone/", "/dev/phone/+33612345678/", "/demo/shop/", "/demo/shop/p/CH-01/"]
+)
 def test_development_tools_are_a_404_in_production_except_for_operators(client, path):
     SiteFactory(name="Maison Demo")
     with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"]):

@@ -1,4 +1,5 @@
-"""The collector's buffer: page views and carts wait in Redis streams, then are written in batches.
+"""The collector's buffer: page views, product views and carts wait in Redis streams, then are
+written in batches.
 
 Writing every hit in its own transaction caps the collector at the database's commit rate.
 With ``COLLECTOR_BUFFER`` on (the default when ``REDIS_URL`` is set):
@@ -39,7 +40,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import InterfaceError, OperationalError, transaction
 
-from retargeting.tracking import limits
+from retargeting.tracking import limits, schema
 from retargeting.tracking.entries import Entry
 from retargeting.tracking.ingest import write_entries
 from retargeting.tracking.models import IngestCursor
@@ -66,8 +67,9 @@ LOCK_SECONDS = 60
 BATCH_SIZE = 1000
 # How long the request sending for its process's group waits for the others under way.
 GROUP_WAIT = 0.001
-# Only these are buffered; a batch with any other type is written in the request.
-BUFFERED_TYPES = frozenset({"page_view", "cart"})
+# Only these are buffered (schema.KINDS says which); a batch with any other type is written
+# in the request.
+BUFFERED_TYPES = schema.BUFFERED_TYPES
 
 # Counts the hit against the site/IP and visitor limits (the same keys as the cache's rate
 # limiter, so both paths share one count) and appends the batch unless a limit is passed.

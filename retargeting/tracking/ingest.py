@@ -1,4 +1,4 @@
-"""Writing buffered page views and carts to the database, a thousand at a time.
+"""Writing buffered page views, product views and carts to the database, a thousand at a time.
 
 The result is the one ``recording.record_batch`` gives hit by hit: visitors created or
 refreshed, each visitor's latest cart state, every event kept and dated by the time the
@@ -24,7 +24,9 @@ from retargeting.db import bulk
 from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
 from retargeting.tracking.entries import Entry
 from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.tracking.product_views import Seen, record_views
 from retargeting.tracking.recording import LAST_SEEN_PRECISION
+from retargeting.tracking.schema import KEPT_AS_EVENTS
 
 
 def write_entries(entries: list[Entry]) -> None:
@@ -35,6 +37,19 @@ def write_entries(entries: list[Entry]) -> None:
     with_carts = [entry for entry in entries if any(e["type"] == "cart" for e in entry.events)]
     if with_carts:
         _apply_carts(with_carts, visitors, created)
+    record_views(
+        [
+            Seen(
+                site_id=entry.site_id,
+                visitor_id=visitors[(entry.site_id, entry.vid)],
+                product=event["product"],
+                at=entry.received_at,
+            )
+            for entry in entries
+            for event in entry.events
+            if event["type"] == "product_view"
+        ]
+    )
     bulk.insert(
         Event,
         [
@@ -49,6 +64,7 @@ def write_entries(entries: list[Entry]) -> None:
             }
             for entry in entries
             for event in entry.events
+            if event["type"] in KEPT_AS_EVENTS
         ],
     )
 

@@ -152,6 +152,41 @@ _EVENTS = {
             "cart": _CART,
         },
     },
+    "product_view": {
+        "type": "object",
+        "required": ["type", "product"],
+        "description": "A product page seen: the product as the page shows it. Kept as the "
+        "product's latest details and one view per browser, product and day (not as an "
+        "event); the platform readers send it by themselves on product pages.",
+        "properties": {
+            "type": {"type": "string", "enum": ["product_view"]},
+            "product": {
+                "type": "object",
+                "required": ["id", "name", "price", "currency", "url"],
+                "properties": {
+                    "id": _id(schema.PRODUCT_ID_LENGTH),
+                    "sku": _id(schema.PRODUCT_SKU_LENGTH),
+                    "name": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": schema.PRODUCT_NAME_LENGTH,
+                    },
+                    "price": _AMOUNT,
+                    "currency": _CURRENCY,
+                    "url": {
+                        **_LINK,
+                        "description": "The product's page: an http(s) address on one of the "
+                        "site's domains (or a subdomain).",
+                    },
+                    "image": {"type": "string", "format": "uri", "maxLength": schema.URL_LENGTH},
+                    "available": {
+                        "type": "boolean",
+                        "description": "What the page says; never dates a restock.",
+                    },
+                },
+            },
+        },
+    },
     "identify": {
         "type": "object",
         "required": ["type"],

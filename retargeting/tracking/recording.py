@@ -1,8 +1,10 @@
-"""Recording what the collector and the server API accepted: visitors, carts and events.
+"""Recording what the collector and the server API accepted: visitors, carts, product views
+and events.
 
-One batch is one transaction: the visitor, the latest state of its cart and every event are
-written together or not at all. ``identify`` and ``purchase`` are then handed to the higher
-layers through signals, after the commit (see ``signals.py``).
+One batch is one transaction: the visitor, the latest state of its cart, its product views
+(``product_views``: not kept as events) and every event are written together or not at all.
+``identify`` and ``purchase`` are then handed to the higher layers through signals, after the
+commit (see ``signals.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from django.utils import timezone
 
 from retargeting.tracking.cart_rules import FIELDS, apply_cart_event
 from retargeting.tracking.models import Cart, Event, Visitor
+from retargeting.tracking.product_views import Seen, record_views
 from retargeting.tracking.proofs import Proof
+from retargeting.tracking.schema import KEPT_AS_EVENTS
 from retargeting.tracking.signals import identify_received, purchase_received
 
 logger = logging.getLogger(__name__)
@@ -96,6 +100,14 @@ def record_batch(
                     recorded.converted_cart_id = bought.pk
                     if bought is open_cart:
                         open_cart = None
+        if visitor is not None:
+            record_views(
+                [
+                    Seen(site_id=site_id, visitor_id=visitor.pk, product=event["product"], at=now)
+                    for event in events
+                    if event["type"] == "product_view"
+                ]
+            )
         recorded.events = Event.objects.bulk_create(
             Event(
                 site_id=site_id,
@@ -108,6 +120,7 @@ def record_batch(
                 order_id=event.get("order_id", "") if event["type"] == "purchase" else "",
             )
             for event in events
+            if event["type"] in KEPT_AS_EVENTS
         )
         transaction.on_commit(lambda: _announce(site_id=site_id, recorded=recorded, origin=origin))
     return recorded

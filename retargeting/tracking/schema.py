@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -41,6 +42,9 @@ CURRENCY_LENGTH = _column(Cart, "currency")
 ORDER_ID_LENGTH = _column(Event, "order_id")
 PRODUCT_ID_LENGTH = _column(Product, "external_id")
 CUSTOMER_ID_LENGTH = _column(Visitor, "customer_id")
+PRODUCT_ID_LENGTH = _column(Product, "external_id")
+PRODUCT_SKU_LENGTH = _column(Product, "sku")
+PRODUCT_NAME_LENGTH = _column(Product, "name")
 FIRST_NAME_LENGTH = 80  # optin.models.Contact.first_name
 EMAIL_LENGTH = 254  # optin.models.Contact.email (and RFC 5321's limit)
 # Kept inside JSON only (the event's payload, the cart's items): no column to match.
@@ -54,9 +58,6 @@ PHONE_LENGTH = 64  # as typed; stored in E.164 (at most 16 characters) once read
 
 MAX_EVENTS = 100
 MAX_ITEMS = 200
-EVENT_TYPES = ("page_view", "cart", "identify", "purchase", "email_cart", "back_in_stock")
-# The kinds a request may carry once at most: each is what a shopper typed, answered alone.
-ONCE_PER_REQUEST = ("identify", "email_cart", "back_in_stock")
 # Every pattern is matched against the whole string (``fullmatch``): ``$`` after ``match``
 # also matches before a final newline, and "…\n" then reached a column too short for it.
 _VID = re.compile(VISITOR_ID_PATTERN)
@@ -331,32 +332,90 @@ def stock_request(body: dict[str, Any], path: str, *, product_id: str) -> dict[s
     return clean
 
 
-_BY_TYPE = {
-    "page_view": page_view,
-    "cart": cart,
-    "identify": identify,
-    "purchase": purchase,
-    "email_cart": email_cart,
-    "back_in_stock": back_in_stock,
+def product_view(event: dict[str, Any], path: str) -> dict[str, Any]:
+    """A product page seen (the snippet's ``product_view`` call, or a platform reader's):
+    the product as the page shows it. Its ``url`` must be on the site's domains
+    (``check_links``): a browse reminder links to it."""
+    ppath = _at(path, "product")
+    body = _object(event.get("product"), ppath)
+    product: dict[str, Any] = {
+        "id": string_field(body, "id", ppath, max_length=PRODUCT_ID_LENGTH, allow_number=True),
+        "name": string_field(body, "name", ppath, max_length=PRODUCT_NAME_LENGTH),
+        "price": str(_amount(body, "price", ppath)),
+        "currency": _currency(body, ppath),
+        "url": _without_token(_url(body, "url", ppath, required=True) or ""),
+    }
+    sku = string_field(
+        body, "sku", ppath, max_length=PRODUCT_SKU_LENGTH, required=False, allow_number=True
+    )
+    if sku:
+        product["sku"] = sku
+    image = _url(body, "image", ppath)
+    if image:
+        product["image"] = image
+    available = body.get("available")
+    if available is not None:
+        if not isinstance(available, bool):
+            raise PayloadError(_at(ppath, "available"), "true or false")
+        product["available"] = available
+    return {"type": "product_view", "product": product}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What the collector does with one type of event: the one list every other reads
+    (the buffer, the recorder, the OpenAPI description; the tests hold the snippet and the
+    events table's choices to it)."""
+
+    validate: Callable[[dict[str, Any], str], dict[str, Any]]
+    buffered: bool = False
+    """May wait in the collector's buffer (written later, in batches): it carries no consent,
+    no identity and no purchase, which are written before the answer."""
+    kept_as_event: bool = True
+    """Written as a row of the events table. A product view is not (a shop's millions of
+    views a day would grow it without bound): it becomes the product and the browser's one
+    ``ProductView`` of the day. Nor is the bridge's request (the send it plans is its record)."""
+    once_per_request: bool = False
+    """At most one per request: what a shopper typed, which the snippet sends alone."""
+
+
+KINDS: dict[str, Kind] = {
+    "page_view": Kind(page_view, buffered=True),
+    "cart": Kind(cart, buffered=True),
+    "product_view": Kind(product_view, buffered=True, kept_as_event=False),
+    "identify": Kind(identify, once_per_request=True),
+    "purchase": Kind(purchase),
+    "email_cart": Kind(email_cart, kept_as_event=False, once_per_request=True),
+    "back_in_stock": Kind(back_in_stock, kept_as_event=False, once_per_request=True),
 }
+EVENT_TYPES = tuple(KINDS)
+BUFFERED_TYPES = frozenset(name for name, kind in KINDS.items() if kind.buffered)
+KEPT_AS_EVENTS = frozenset(name for name, kind in KINDS.items() if kind.kept_as_event)
+ONCE_PER_REQUEST = tuple(name for name, kind in KINDS.items() if kind.once_per_request)
 
 
 def validate_event(raw: Any, path: str) -> dict[str, Any]:
     event = _object(raw, path)
     kind = event.get("type")
-    if not isinstance(kind, str) or kind not in _BY_TYPE:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise PayloadError(f"{path}.type", "one of " + ", ".join(EVENT_TYPES))
-    return _BY_TYPE[kind](event, path)
+    return KINDS[kind].validate(event, path)
 
 
 def check_links(
     events: list[dict[str, Any]], domains: tuple[str, ...] | list[str], *, in_batch: bool = True
 ) -> None:
-    """Refuse a cart whose link, or one of its items' links, leaves the site's domains: those
-    links end up in an SMS under the shop's name. Images may be on a CDN (never a link).
-    ``in_batch``: the events are a batch's (``events[N].cart``), else one body's (``cart``)."""
+    """Refuse a cart whose link, or one of its items' links, or a viewed product's page, leaves
+    the site's domains: those links end up in an SMS under the shop's name. Images may be on a
+    CDN (never a link). ``in_batch``: the events are a batch's (``events[N].cart``), else one
+    body's (``cart``)."""
     expected = "an http(s) URL on one of the site's domains"
     for index, event in enumerate(events):
+        if event["type"] == "product_view":
+            if not url_on_domains(event["product"]["url"], domains):
+                at = f"events[{index}].product" if in_batch else "product"
+                raise PayloadError(f"{at}.url", expected)
+            continue
         if event["type"] != "cart":
             continue
         body = event["cart"]

@@ -26,6 +26,7 @@ from tests.retargeting.test_collector_fuzz import (  # noqa: F401
     test_arbitrary_bytes_never_cause_a_server_error,
     test_generated_batches_are_stored_whole_or_refused_whole,
 )
+from tests.retargeting.test_collector_product_views import *  # noqa: F403
 from tests.retargeting.test_tracking_endpoints import (  # noqa: F401
     created,
     test_other_methods_get_a_405_naming_the_allowed_ones,

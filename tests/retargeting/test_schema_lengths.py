@@ -41,8 +41,13 @@ COLUMNS: dict[str, list[tuple[type[Model], str]]] = {
     "products.image": [(Product, "image")],
     "products.currency": [(Product, "currency")],
     # back_in_stock: the product the request names (its row, created if unknown)
-    "product.id": [(Product, "external_id")],
     "product_id": [(Product, "external_id")],
+    "product.id": [(Product, "external_id")],
+    "product.sku": [(Product, "sku")],
+    "product.name": [(Product, "name")],
+    "product.url": [(Product, "url")],
+    "product.image": [(Product, "image")],
+    "product.currency": [(Product, "currency")],
 }
 # Kept inside JSON (an event's payload, a cart's items) or never stored as sent: no column.
 NOT_IN_A_COLUMN = {
@@ -69,7 +74,14 @@ NOT_IN_A_COLUMN = {
 }
 # Amounts in a string: their pattern bounds them (ten digits before the dot), and they are
 # stored as numbers (Cart.total: twelve digits, two after the dot).
-AMOUNTS = {"total", "cart.total", "cart.items.price", "products.price", "items.price"}
+AMOUNTS = {
+    "total",
+    "cart.total",
+    "cart.items.price",
+    "products.price",
+    "items.price",
+    "product.price",
+}
 
 
 def _strings(node: Any, path: str) -> Iterator[tuple[str, int | None]]:
@@ -151,18 +163,33 @@ CHECKS: dict[str, Callable[[int], Any]] = {
     "products.name": lambda n: _product(name="n" * n)["name"],
     "products.url": lambda n: _product(url=_url(n))["url"],
     "products.image": lambda n: _product(image=_url(n))["image"],
-    "product.id": lambda n: schema.back_in_stock(
-        {"product": {"id": "p" * n}, "email": "a@example.fr", "consent": _ASKED}, ""
-    )["product"]["id"],
     "product_id": lambda n: schema.back_in_stock(
         {"product": {"id": "p" * n}, "email": "a@example.fr", "consent": _ASKED}, ""
     )["product"]["id"],
+    "product.id": lambda n: _product(id="p" * n)["id"],
+    "product.sku": lambda n: _product(sku="s" * n)["sku"],
+    "product.name": lambda n: _product(name="N" * n)["name"],
+    "product.url": lambda n: _product(url=_url(n))["url"],
+    "product.image": lambda n: _product(image=_url(n))["image"],
 }
 _ASKED = {"granted": True, "text": "Prévenez-moi"}
 
 
 def _product(**fields: Any) -> Any:
     return read_product({"id": "P1", "available": True, **fields}, "", domains=["shop.example"])
+
+
+PRODUCT = {
+    "id": "P1",
+    "name": "Chemise",
+    "price": 29.95,
+    "currency": "EUR",
+    "url": "https://shop.example/p/chemise",
+}
+
+
+def _product(**fields: Any) -> dict[str, Any]:
+    return schema.product_view({"product": {**PRODUCT, **fields}}, "")["product"]
 
 
 def _address(length: int) -> str:

@@ -265,3 +265,20 @@ def test_a_wrong_night_for_transactional_messages_stops_start_up_in_one_line(val
 def test_a_night_or_none_for_transactional_messages_starts(value):
     # Control: the accepted forms load.
     assert loaded(base_env(TRANSACTIONAL_QUIET_HOURS=value))["debug"] is True
+
+
+def test_product_view_retention_too_short_for_browse_reminders_stops_start_up():
+    probe = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.PRODUCT_VIEW_RETENTION_DAYS)"
+    )
+    assert run_python(probe, base_env(**PRODUCTION)).stdout.strip() == "90"  # the default
+    assert (
+        run_python(probe, base_env(**PRODUCTION, PRODUCT_VIEW_RETENTION_DAYS="3")).stdout.strip()
+        == "3"
+    )
+    result = run_python(probe, base_env(**PRODUCTION, PRODUCT_VIEW_RETENTION_DAYS="2"))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(
+        "relance: PRODUCT_VIEW_RETENTION_DAYS must be at least 3"
+    )

@@ -373,3 +373,65 @@ def test_a_back_in_stock_request_is_sent_alone_and_the_page_hears_the_answer(
     requests = list(StockRequest.objects.filter(site=demo).values_list("contact__phone", flat=True))
     assert requests == (["+33612345678"] if status == 204 else [])
     assert events(demo, type="back_in_stock") == []  # the request is its own record
+
+
+def test_a_product_view_pushed_before_the_script_waits_for_consent_then_is_kept(
+    page, live_server, demo
+):
+    from retargeting.tracking.models import Product, ProductView
+
+    product = {
+        "id": "P-early",
+        "sku": "E1",
+        "name": "Chemise lin",
+        "price": 39.5,
+        "currency": "EUR",
+        "url": f"{live_server.url}/p/chemise-lin",
+        "image": "https://cdn.example/chemise.jpg",
+        "available": True,
+    }
+    serve(
+        page,
+        live_server,
+        "/p/chemise-lin",
+        f"""<!doctype html><title>Chemise</title>
+<script>window.relance = window.relance || [];
+relance.push(["product_view", {json.dumps(product)}]);
+relance.push(["product_view", {{"id": "no-url", "name": "Dropped"}}]);</script>
+<script async src="/t.js" data-site="{demo.public_key}" data-consent="required"></script>""",
+    )
+    requests = []
+    page.on("request", lambda r: "/t/e" in r.url and requests.append(r))
+    page.goto(f"{live_server.url}/p/chemise-lin")
+    page.wait_for_function("window.relance && window.relance.loaded === true")
+    time.sleep(4)  # longer than the flush interval
+    assert requests == [] and not Product.objects.filter(site=demo, external_id="P-early").exists()
+    page.evaluate("relance.push(['consent', {tracking: true}])")
+    stored = wait_until(lambda: Product.objects.filter(site=demo, external_id="P-early").first())
+    assert stored and (stored.name, str(stored.price), stored.url) == (
+        "Chemise lin",
+        "39.50",
+        f"{live_server.url}/p/chemise-lin",
+    )
+    assert ProductView.objects.filter(product=stored).count() == 1
+    # The call without a URL was dropped in the page (a batch is refused whole): the page
+    # view that went with the product view is stored, the product view is not an event.
+    assert [e.type for e in events(demo)] == ["page_view"]
+    assert not Product.objects.filter(site=demo, external_id="no-url").exists()
+
+
+def test_the_demo_shops_product_page_reports_its_product_view(page, live_server, demo):
+    from retargeting.tracking.models import Product, ProductView
+
+    page.goto(f"{live_server.url}/demo/shop/")
+    page.click("text=Veste légère")
+    assert page.url == f"{live_server.url}/demo/shop/p/VE-07/"
+    page.goto(f"{live_server.url}/demo/shop/")  # leaving flushes the page's batch
+    product = wait_until(lambda: Product.objects.filter(site=demo, external_id="VE-07").first())
+    assert product and (product.name, str(product.price), product.url) == (
+        "Veste légère",
+        "89.00",
+        f"{live_server.url}/demo/shop/p/VE-07/",
+    )
+    assert ProductView.objects.filter(product=product).count() == 1
+    assert page.console_errors == []

@@ -630,3 +630,236 @@ def test_a_prestashop_reminder_link_adds_what_the_cart_lacks_with_the_token(
     assert page.url == f"{live_server.url}/panier?action=show"
     assert page.evaluate("prestashop.updates") == 1  # the theme showed the new cart once
     assert page.evaluate("prestashop.cart.products.length") == 2
+
+
+# --- Product pages: each reader sends the product view by itself -----------------------------
+
+
+def product_views(collector):
+    return [e["product"] for e in collector.events() if e["type"] == "product_view"]
+
+
+def settle(page, wait_until, collector, *, pages, product=False):
+    """Wait until the ``pages``-th page view (and a product view when ``product``) reached
+    the collector, then one more flush period (the snippet sends every 3 s) so that a second
+    product view, were there one, would be seen too."""
+
+    def sent():
+        views = sum(e["type"] == "page_view" for e in collector.events())
+        return views >= pages and (not product or product_views(collector))
+
+    assert wait_until(sent, timeout=10), collector.events()
+    page.wait_for_timeout(3500)
+
+
+SHOPIFY_PRODUCT_PAGE = """<script>
+window.Shopify = {routes: {root: "/"}, currency: {active: "EUR", rate: "1.0"}};
+window.ShopifyAnalytics = {meta: {page: {pageType: "%s", resourceType: "%s"}}};
+</script>"""
+
+
+def test_shopify_product_pages_send_one_product_view_from_the_ajax_product_api(
+    page, live_server, shop
+):
+    """Shopify's Ajax Product API (https://shopify.dev/docs/api/ajax/reference/product): the
+    product of /products/HANDLE.js, amounts in cents, the variant of ?variant=; the currency
+    from Shopify.currency.active; the page type from ShopifyAnalytics.meta.page.pageType."""
+    from retargeting.tracking.models import Product, ProductView
+
+    wait_until = pumping(page)
+    collector = Collector(page)
+    shopify = Shopify(live_server.url)
+    shopify.install(page)
+    # A page that is not a product's sends none (a collection, then the home page).
+    for SEEN, (path, kind) in enumerate((("/collections/all", "collection"), ("/", "index")), 1):
+        html = f"<!doctype html><title>Shop</title>{SHOPIFY_PRODUCT_PAGE % (kind, kind)}"
+        serve(page, live_server, path, html + tag(shop, "shopify"))
+        page.goto(f"{live_server.url}{path}")
+        assert wait_until(lambda: shopify.reads >= 1)
+        settle(page, wait_until, collector, pages=SEEN)
+    assert any(e["type"] == "page_view" for e in collector.events()), [
+        (r.url, r.method, r.post_data) for r in collector.requests
+    ]  # control: it reported
+    assert product_views(collector) == [] and shopify.product_reads == 0
+
+    html = SHOPIFY_PRODUCT_PAGE % ("product", "product") + tag(shop, "shopify")
+    serve(page, live_server, "/products/red-rain-coat", f"<!doctype html><title>Coat</title>{html}")
+    page.goto(f"{live_server.url}/products/red-rain-coat?variant=794864233")
+    assert wait_until(lambda: shopify.product_reads >= 1)
+    settle(page, wait_until, collector, pages=3, product=True)
+    # featured_image is protocol-relative: the page's scheme (https on a real store).
+    image = "http://cdn.shopify.com/s/files/1/0040/7092/products/red-rain-coat.jpeg?v=1402604893"
+    assert product_views(collector) == [
+        {
+            "id": "329678821",
+            "sku": "RRC-M",
+            "name": "Red Rain Coat",
+            "price": "119.00",
+            "currency": "EUR",
+            "url": f"{live_server.url}/products/red-rain-coat",
+            "image": image,
+            "available": False,
+        }
+    ]
+    product = wait_until(lambda: Product.objects.filter(site=shop).first())
+    assert product and (product.external_id, str(product.price), product.available) == (
+        "329678821",
+        "119.00",
+        False,
+    )
+    assert ProductView.objects.filter(product=product).count() == 1
+    assert page.console_errors == []
+
+
+WOO_PRODUCT_PAGE = (
+    '<!doctype html><title>Pennant</title><body class="%s">'
+    '<script src="/jquery.js"></script>%s</body>'
+)
+
+
+def test_woocommerce_product_pages_send_one_product_view_from_the_store_api(
+    page, live_server, shop
+):
+    """WooCommerce's Store API, products/ID
+    (https://developer.woocommerce.com/docs/apis/store-api/resources-endpoints/products),
+    found by the body class WordPress gives a single product's page (single-product postid-ID);
+    amounts in minor units with currency_minor_unit decimals."""
+    from retargeting.tracking.models import Product
+
+    wait_until = pumping(page)
+    collector = Collector(page)
+    woo = WooCommerce(live_server.url)
+    woo_page(page, live_server, shop, woo)  # /shop/: the shop's archive, not a product
+    page.goto(f"{live_server.url}/shop/")
+    assert wait_until(lambda: woo.reads >= 1)
+    settle(page, wait_until, collector, pages=1)
+    assert any(e["type"] == "page_view" for e in collector.events())  # control
+    assert product_views(collector) == [] and woo.product_reads == 0
+
+    classes = "product-template-default single single-product postid-34 woocommerce"
+    html = WOO_PRODUCT_PAGE % (classes, WOO_THEME + tag(shop, "woocommerce"))
+    serve(page, live_server, "/product/wordpress-pennant/", html)
+    page.goto(f"{live_server.url}/product/wordpress-pennant/")
+    assert wait_until(lambda: woo.product_reads >= 1)
+    settle(page, wait_until, collector, pages=2, product=True)
+    assert product_views(collector) == [
+        {
+            "id": "34",
+            "sku": "wp-pennant",
+            "name": "WordPress Pennant",
+            "currency": "EUR",
+            "price": "11.05",
+            "url": f"{live_server.url}/product/wordpress-pennant/",
+            "image": "https://cdn.example/wp-content/uploads/2020/03/pennant-1.jpg",
+            "available": True,
+        }
+    ]
+    product = wait_until(lambda: Product.objects.filter(site=shop).first())
+    assert product and (product.external_id, product.sku, str(product.price)) == (
+        "34",
+        "wp-pennant",
+        "11.05",
+    )
+    assert page.console_errors == []
+
+
+def presta_product_page(page, live_server, shop, presta, path, *, page_name, details):
+    presta.install(page)
+    body = presta.prestashop()
+    body["page"] = {"page_name": page_name}
+    box = ""
+    if details is not None:
+        encoded = json.dumps(details).replace("&", "&amp;").replace('"', "&quot;")
+        box = f'<div class="tab-pane" id="product-details" data-product="{encoded}"></div>'
+    html = (
+        '<!doctype html><title>Boutique</title><meta property="og:image" '
+        'content="https://cdn.example/img/p/1/1-large_default.jpg">'
+        f"<script>var prestashop = {json.dumps(body)};</script>{PRESTA_CORE}"
+        f"{tag(shop, 'prestashop')}{box}"
+    )
+    serve(page, live_server, path, html)
+
+
+def test_prestashop_product_pages_send_one_product_view_from_the_embedded_product(
+    page, live_server, shop
+):
+    """PrestaShop's product page: prestashop.page.page_name == "product" (devdocs, "The
+    prestashop object"), the product the classic theme embeds in
+    #product-details[data-product] (ProductLazyArray's embedded_attributes: price tax
+    included, reference, link, quantity, allow_oosp), its og:image."""
+    from retargeting.tracking.models import Product
+
+    wait_until = pumping(page)
+    collector = Collector(page)
+    presta = PrestaShop(live_server.url)
+    details = fixture("prestashop/product_details.json", live_server.url)
+    # The home page, and a page with a product box that is not a product page (a quick view).
+    presta_product_page(page, live_server, shop, presta, "/", page_name="index", details=None)
+    presta_product_page(
+        page,
+        live_server,
+        shop,
+        presta,
+        "/meilleures-ventes",
+        page_name="best-sales",
+        details=details,
+    )
+    for SEEN, path in enumerate(("/", "/meilleures-ventes"), 1):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_function("window.relance && window.relance.prestashop === true")
+        settle(page, wait_until, collector, pages=SEEN)
+    assert any(e["type"] == "page_view" for e in collector.events())  # control
+    assert product_views(collector) == []
+
+    path = "/hommes/1-1-hummingbird-printed-t-shirt.html"
+    presta_product_page(page, live_server, shop, presta, path, page_name="product", details=details)
+    page.goto(f"{live_server.url}{path}")
+    page.wait_for_function("window.relance && window.relance.prestashop === true")
+    settle(page, wait_until, collector, pages=3, product=True)
+    assert product_views(collector) == [
+        {
+            "id": "1",
+            "sku": "demo_1",
+            "name": "T-shirt imprimé colibri",
+            "price": 28.68,
+            "currency": "EUR",
+            "url": f"{live_server.url}{path}#/1-taille-s/8-couleur-blanc",
+            "image": "https://cdn.example/img/p/1/1-large_default.jpg",
+            "available": True,
+        }
+    ]
+    product = wait_until(lambda: Product.objects.filter(site=shop).first())
+    assert product and (product.external_id, product.sku, str(product.price)) == (
+        "1",
+        "demo_1",
+        "28.68",
+    )
+    assert page.console_errors == []
+
+
+def test_a_readers_product_view_waits_for_the_visitors_consent(page, live_server, shop):
+    """On a site that asks for consent (data-consent="required"), nothing is sent before it:
+    the reader's product view waits in the queue, then goes once consent is given."""
+    from retargeting.tracking.models import Product
+
+    wait_until = pumping(page)
+    collector = Collector(page)
+    woo = WooCommerce(live_server.url)
+    woo.install(page)
+    page.route(
+        f"{live_server.url}/jquery.js",
+        lambda route: route.fulfill(
+            status=200, content_type="application/javascript", body=JQUERY.read_text()
+        ),
+    )
+    classes = "single-product postid-34"
+    html = WOO_PRODUCT_PAGE % (classes, WOO_THEME + tag(shop, "woocommerce", consent=True))
+    serve(page, live_server, "/product/wordpress-pennant/", html)
+    page.goto(f"{live_server.url}/product/wordpress-pennant/")
+    assert wait_until(lambda: woo.product_reads >= 1)
+    page.wait_for_timeout(500)
+    assert collector.requests == [] and not Product.objects.exists()
+    page.evaluate("relance.push(['consent', {tracking: true}])")
+    settle(page, wait_until, collector, pages=1, product=True)
+    assert [p["id"] for p in product_views(collector)] == ["34"]
+    assert wait_until(lambda: Product.objects.filter(site=shop, external_id="34").exists())

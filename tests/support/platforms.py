@@ -41,6 +41,7 @@ class Shopify:
         self.origin = origin
         self.lines: dict[int, int] = {}  # variant id: quantity
         self.reads = 0
+        self.product_reads = 0
 
     def cart(self) -> dict:
         body = fixture("shopify/cart.json")
@@ -75,12 +76,22 @@ class Shopify:
 
     def matches(self, url: str) -> bool:
         path = urlsplit(url).path
-        return url.startswith(self.origin) and (path == "/cart.js" or path.startswith("/cart/"))
+        product = path.startswith("/products/") and path.endswith(".js")
+        return url.startswith(self.origin) and (
+            path == "/cart.js" or path.startswith("/cart/") or product
+        )
 
     def handle(self, route) -> None:
         request = route.request
         path = urlsplit(request.url).path
         data = json.loads(request.post_data or "{}") if request.method == "POST" else {}
+        if path.startswith("/products/"):
+            # The Ajax Product API: GET /products/HANDLE.js (shopify/product.json).
+            self.product_reads += 1
+            product = fixture("shopify/product.json")
+            if path == f"/products/{product['handle']}.js":
+                return _json(route, product)
+            return _json(route, {"status": 404, "message": "Not Found"}, status=404)
         if path == "/cart.js":
             self.reads += 1
             return _json(route, self.cart())
@@ -118,6 +129,7 @@ class WooCommerce:
         self.lines: dict[int, int] = {}  # product id: quantity
         self.adds: list[dict] = []
         self.reads = 0
+        self.product_reads = 0
 
     def cart(self) -> dict:
         body = fixture("woocommerce/cart.json")
@@ -169,6 +181,17 @@ class WooCommerce:
         if request.method == "GET" and path == "cart":
             self.reads += 1
             return _json(route, self.cart(), headers=headers)
+        if request.method == "GET" and path.startswith("products/"):
+            # The Store API's products/ID (woocommerce/product.json).
+            self.product_reads += 1
+            product = fixture("woocommerce/product.json", self.origin)
+            if path == f"products/{product['id']}":
+                return _json(route, product)
+            return _json(
+                route,
+                {"code": "woocommerce_rest_product_invalid_id", "data": {"status": 404}},
+                status=404,
+            )
         if request.headers.get("nonce") != self.NONCE:
             return _json(
                 route,

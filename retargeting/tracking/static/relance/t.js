@@ -166,6 +166,7 @@
     if (typeof arg !== "object") return warn(name);
     if (name === "page_view") pageView(arg);
     else if (name === "cart") arg.id != null && arg.items ? add({ type: "cart", cart: arg }) : warn(name);
+    else if (name === "product_view") arg.id != null && arg.url ? add({ type: name, product: arg }) : warn(name);
     else if (name === "identify") arg.phone || arg.email || arg.token ? alone(merge({ type: name }, arg), call[2]) : warn(name);
     else if (ALONE.test(name)) alone(merge({ type: name }, arg), call[2]);
     else if (name === "purchase") arg.order_id != null ? add(merge({ type: "purchase" }, arg), true) : warn(name);

@@ -1,4 +1,4 @@
-/*! Relance for PrestaShop 1.7 and 8: reads the front office's cart and restores a reminded cart. docs/platforms.md */
+/*! Relance for PrestaShop 1.7 and 8: reads the front office's cart and a product page's product, and restores a reminded cart. docs/platforms.md */
 (function (w, d) {
   "use strict";
   var r = w.relance;
@@ -116,6 +116,23 @@
     var wanted = new URLSearchParams(location.search).get(PARAM);
     if (wanted) restore(wanted);
     else if (ps.cart) send(ps.cart, false);
+    viewed();
+  });
+
+  // A product page (prestashop.page.page_name "product"): the product the theme embeds in
+  // #product-details[data-product] (the presenter's embedded_attributes), its picture from
+  // the page's og:image, the shop's currency.
+  var viewed = safe(function () {
+    var box = d.querySelector("[data-product]#product-details") || d.querySelector("#product-details[data-product]");
+    if ((ps.page || {}).page_name !== "product" || !box) return;
+    var p = JSON.parse(box.getAttribute("data-product")), og = d.querySelector('meta[property="og:image"]');
+    var stocked = p.quantity == null ? undefined : +p.quantity > 0 || +p.allow_oosp === 1;
+    r.push(["product_view", {
+      id: String(p.id_product), sku: p.reference || line(p), name: p.name,
+      price: Math.round(+p.price * 100) / 100, currency: ps.currency && ps.currency.iso_code,
+      url: new URL(p.link || location.href, location.href).href, image: og ? og.content : undefined,
+      available: stocked
+    }]);
   });
 
   // The theme's core.js makes prestashop an event emitter; it may run after this file.

@@ -1,4 +1,4 @@
-/*! Relance for Shopify: reads the cart from /cart.js and the visitor's choice from the Customer Privacy API. docs/platforms.md */
+/*! Relance for Shopify: reads the cart from /cart.js, the product of a product page from /products/HANDLE.js, and the visitor's choice from the Customer Privacy API. docs/platforms.md */
 (function (w, d) {
   "use strict";
   var r = w.relance;
@@ -111,5 +111,32 @@
     }
   })();
 
+  // A product page (ShopifyAnalytics.meta.page.pageType "product", its address
+  // /products/HANDLE): the product as the Ajax Product API gives it, the variant in the
+  // address (?variant=) or the first one, in the visitor's currency (Shopify.currency.active,
+  // else the cart's).
+  var viewed = safe(function () {
+    var meta = (w.ShopifyAnalytics || {}).meta || {};
+    var handle = location.pathname.match(/\/products\/([^\/?#.]+)\/?$/);
+    if (!read0 || !handle || (meta.page && meta.page.pageType && meta.page.pageType !== "product")) return;
+    var get = function (path) {
+      return read0.call(w, root + path, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (res) { return res.ok ? res.json() : null; });
+    };
+    var active = S.currency && S.currency.active;
+    Promise.all([get("products/" + handle[1] + ".js"), active ? active : get("cart.js").then(function (c) { return c && c.currency; })])
+      .then(safe(function (got) {
+        var p = got[0], wanted = new URLSearchParams(location.search).get("variant");
+        if (!p || !got[1]) return;
+        var v = (p.variants || []).filter(function (x) { return String(x.id) === wanted; })[0] || (p.variants || [])[0] || p;
+        r.push(["product_view", {
+          id: String(p.id), sku: v.sku || undefined, name: p.title, price: money(v.price), currency: got[1],
+          url: location.origin + root + "products/" + p.handle, image: absolute(p.featured_image),
+          available: typeof v.available === "boolean" ? v.available : p.available
+        }]);
+      }), function () { /* offline: no view */ });
+  });
+
   read(false);
+  viewed();
 })(window, document);

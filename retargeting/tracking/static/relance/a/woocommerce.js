@@ -1,4 +1,4 @@
-/*! Relance for WooCommerce: reads the cart from the Store API and restores a reminded cart. docs/platforms.md */
+/*! Relance for WooCommerce: reads the cart and a product page's product from the Store API and restores a reminded cart. docs/platforms.md */
 (function (w, d) {
   "use strict";
   var r = w.relance;
@@ -129,6 +129,22 @@
     }).then(function (added) { added ? location.reload() : read(false); }, function () { read(false); });
   });
 
+  // A product page: WordPress marks its body "single-product postid-ID"; the Store API's
+  // products/ID gives the product as the shop sells it.
+  function viewed() {
+    var body = d.body, id = body && /(^|\s)single-product(\s|$)/.test(body.className) && body.className.match(/(?:^|\s)postid-(\d+)(?:\s|$)/);
+    if (!id) return;
+    get("products/" + id[1]).then(function (res) { return res.ok ? res.json() : null; }).then(safe(function (p) {
+      var prices = (p && p.prices) || {};
+      if (!p || !p.permalink) return;
+      r.push(["product_view", {
+        id: String(p.id), sku: p.sku || undefined, name: p.name, currency: prices.currency_code,
+        price: money(prices.price, prices.currency_minor_unit), url: p.permalink,
+        image: p.images && p.images[0] ? p.images[0].src : undefined, available: !!p.is_in_stock
+      }]);
+    }), function () { /* offline: no view */ });
+  }
+
   if (fetch0) {
     w.fetch = function (input, init) {
       var answer = fetch0.apply(this, arguments);
@@ -150,6 +166,7 @@
     var wanted = new URLSearchParams(location.search).get(PARAM);
     if (wanted) restore(wanted);
     else read(false);
+    viewed();
   }
   // A cart read before the visitor consented keeps its id once they have: the next page's
   // reader then names the same cart.
