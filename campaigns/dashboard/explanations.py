@@ -164,6 +164,11 @@ def describe_subjects(sends: Sequence[Send], *, site: Site) -> dict[int, str]:
         if room is None:
             words.update((send.pk, describe_default(send)) for send in group)
             continue
+        # ``load`` puts each subject on ``send.subject``, the name of the email's subject
+        # field too: the page shows that one, so it is put back once described.
+        subjects = {send.pk: send.subject for send in group}
         room.load(group)
         words.update((send.pk, room.describe(send)) for send in group)
+        for send in group:
+            send.subject = subjects[send.pk]
     return words

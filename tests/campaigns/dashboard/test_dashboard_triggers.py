@@ -55,6 +55,18 @@ class BrowseStandIn(TriggerRoom):
     subject_model = ProductView
     subject_search = ("product__external_id",)
 
+    def load(self, sends):
+        views = ProductView.objects.select_related("product").in_bulk(
+            [send.subject_id for send in sends]
+        )
+        for send in sends:
+            send.subject = views.get(send.subject_id)
+
+    def describe(self, send):
+        if send.subject is None:
+            return super().describe(send)
+        return f"viewed {send.subject.product.name}"
+
 
 class OrderConfirmationStandIn(TriggerRoom):
     """Until the orders' rooms are merged: a transactional trigger whose subject is an order."""
@@ -82,7 +94,9 @@ def marketer(site):
     return user
 
 
-def _delivered(site, step, contact, *, cart=None, subject_id=None, tapped=False, bought=None):
+def _delivered(
+    site, step, contact, *, cart=None, subject_id=None, tapped=False, bought=None, subject=""
+):
     send = Send.objects.create(
         site=site,
         step=step,
@@ -90,7 +104,8 @@ def _delivered(site, step, contact, *, cart=None, subject_id=None, tapped=False,
         cart=cart,
         subject_id=subject_id if cart is None else cart.pk,
         status=SendStatus.DELIVERED,
-        channel="sms",
+        channel="email" if subject else "sms",
+        subject=subject,
         planned_at=SENT_AT - timedelta(minutes=30),
         due_at=SENT_AT,
         sent_at=SENT_AT,
@@ -175,7 +190,13 @@ def journeys(site, rooms):
     sends = {
         "cart": _delivered(site, cart_step, marie, cart=cart, tapped=True, bought=Decimal("59.90")),
         "browse": _delivered(
-            site, browse_step, lucas, subject_id=view.pk, tapped=True, bought=Decimal("30.00")
+            site,
+            browse_step,
+            lucas,
+            subject_id=view.pk,
+            tapped=True,
+            bought=Decimal("30.00"),
+            subject="Vous avez regardé",
         ),
         "order": _delivered(site, order_step, jade, subject_id=order.pk, bought=Decimal("80.00")),
         "welcome": _delivered(site, welcome_step, jade, subject_id=jade.pk),
@@ -190,15 +211,23 @@ def journeys(site, rooms):
         planned_at=SENT_AT,
         due_at=SENT_AT,
     )
-    # Lucas said STOP after the browse reminder: an opt-out of its step. Marie unsubscribed
-    # from email, a channel her (SMS) reminder did not go by: counted nowhere (the control).
-    record_consent(contact=lucas, status=ConsentStatus.GRANTED, source=ConsentSource.SERVER_API)
-    record_consent(
-        contact=lucas,
-        status=ConsentStatus.REVOKED,
-        source=ConsentSource.KEYWORD,
-        at=SENT_AT + timedelta(hours=3),
-    )
+    # Lucas unsubscribed after the browse reminder (an email): an opt-out of its step. Marie
+    # unsubscribed from email, a channel her (SMS) reminder did not go by: counted nowhere (the
+    # control), and so is Lucas's STOP to SMS.
+    for channel, source in (("email", ConsentSource.UNSUBSCRIBE), ("sms", ConsentSource.KEYWORD)):
+        record_consent(
+            contact=lucas,
+            status=ConsentStatus.GRANTED,
+            source=ConsentSource.SERVER_API,
+            channel=channel,
+        )
+        record_consent(
+            contact=lucas,
+            status=ConsentStatus.REVOKED,
+            source=source,
+            channel=channel,
+            at=SENT_AT + timedelta(hours=3),
+        )
     record_consent(
         contact=marie,
         status=ConsentStatus.REVOKED,
@@ -338,6 +367,13 @@ def test_each_send_says_what_it_is_about(client, marketer, site, journeys):
     assert about[journeys["welcome"].pk] == f"Bienvenue, sujet {journeys['welcome'].subject_id}"
     page = html.unescape(response.content.decode())
     assert "Navigation abandonnée" in page and "panier 4711, 59,90 €" in page
+    browse = journeys["browse"].pk
+    if isinstance(ROOMS[Trigger.BROWSE_ABANDONED], BrowseStandIn):
+        assert about[browse] == "viewed Chemise"  # the room's words, its subject loaded once
+    # A room's ``load`` puts its subject on ``send.subject``: the email's subject still shows.
+    (row,) = [row for row in response.context["rows"] if row["send"].pk == browse]
+    assert row["send"].subject == "Vous avez regardé"
+    assert "Vous avez regardé" in page
 
 
 @pytest.mark.parametrize("name", ["browse", "order", "welcome", "not_sent", "cart"])
