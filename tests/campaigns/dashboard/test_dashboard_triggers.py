@@ -431,3 +431,39 @@ def test_every_reason_is_offered_by_the_filter_with_its_words():
     labels = {str(reason.label) for reason in FILTERABLE}
     for reason in SendReason:
         assert reason.value in offered or str(reason.label) in labels, reason
+
+
+def test_a_contact_who_opted_out_after_two_days_of_messages_counts_once_per_step(site):
+    """The step's opt-outs over a period are distinct contacts, rolled up day by day as
+    counted from the sends (``DayMember`` per step), for a trigger built or not."""
+    step = StepFactory(
+        flow=FlowFactory(site=site, name="Bienvenue", trigger=Trigger.WELCOME), position=1
+    )
+    lea, tom = ContactFactory(site=site), ContactFactory(site=site)
+    for contact in (lea, tom):
+        record_consent(contact=contact, status=ConsentStatus.GRANTED, source=ConsentSource.ADMIN)
+    first, second = SENT_AT - timedelta(days=1), SENT_AT
+    for index, (contact, at) in enumerate(((lea, first), (lea, second), (tom, first))):
+        Send.objects.create(
+            site=site,
+            step=step,
+            contact=contact,
+            subject_id=index,
+            status=SendStatus.DELIVERED,
+            planned_at=at,
+            due_at=at,
+            sent_at=at,
+        )
+    # Léa says STOP within 7 days of both her messages; Tom never does (the control).
+    record_consent(
+        contact=lea,
+        status=ConsentStatus.REVOKED,
+        source=ConsentSource.KEYWORD,
+        at=second + timedelta(hours=1),
+    )
+    with time_machine.travel(NOW, tick=False):
+        roll_up_recent()
+        for figures in (live, rolled):
+            (both,) = figures.by_step(site=site, start=first.date(), end=second.date())
+            (one,) = figures.by_step(site=site, start=first.date(), end=first.date())
+            assert (both.sent, both.opt_outs, one.sent, one.opt_outs) == (3, 1, 2, 1), figures
