@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from campaigns.models import Trigger
 from campaigns.trigger_registry import ROOMS, offered, planned, trigger_room, uncapped
 from campaigns.triggers import TriggerRoom
@@ -29,3 +31,31 @@ def test_the_cart_by_email_is_planned_by_its_request_and_outside_the_cap():
     # Control: cart abandonment is marketing, capped, with consent.
     cart = trigger_room(Trigger.CART_ABANDONED)
     assert cart.needs_consent and cart.capped and Trigger.CART_ABANDONED not in uncapped()
+
+
+@pytest.mark.django_db
+def test_every_room_can_be_searched_and_described_in_the_dashboard(site):
+    """The dashboard's "why not sent" asks each room for the sends whose subject is what a marketer typed (a
+    condition on ``Send``, or None) and for each send's subject in words: no room may fail
+    at either, built here or merged later. The cart's rooms find their sends by cart id."""
+    from campaigns.dashboard.explanations import describe_subjects
+    from campaigns.models import Send
+    from tests.factories import SendFactory, StepFactory
+
+    found = {}
+    for name, room in ROOMS.items():
+        condition = room.matching(site_id=site.pk, query="4711")
+        if condition is not None:
+            found[name] = list(Send.objects.filter(condition).values_list("pk", flat=True))
+    step = StepFactory(flow__site=site)
+    send = SendFactory(site=site, step=step, cart__visitor__site=site, cart__external_id="4711")
+    assert all(ids == [] for ids in found.values()), found  # nothing yet: read before
+    assert {Trigger.CART_ABANDONED, Trigger.EMAIL_CART} <= set(found)
+    assert list(
+        Send.objects.filter(trigger_room("cart_abandoned").matching(site_id=site.pk, query="4711"))
+    ) == [send]
+    # Each room's words, its subject read by its ``load`` (here none of its own: a subject
+    # deleted since is None, and still described).
+    for name in ROOMS:
+        send.step.flow.trigger = name
+        assert describe_subjects([send], site=site)[send.pk], name
