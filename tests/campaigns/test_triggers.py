@@ -35,9 +35,10 @@ def test_the_cart_by_email_is_planned_by_its_request_and_outside_the_cap():
 
 @pytest.mark.django_db
 def test_every_room_can_be_searched_and_described_in_the_dashboard(site):
-    """The dashboard's "why not sent" asks each room for the sends whose subject is what a marketer typed (a
-    condition on ``Send``, or None) and for each send's subject in words: no room may fail
-    at either, built here or merged later. The cart's rooms find their sends by cart id."""
+    """The dashboard's "why not sent" asks each room for the sends whose subject is what a
+    marketer typed (a condition on ``Send``, or None) and for each send's subject in words:
+    no room may fail at either, built here or merged later. The cart's rooms find their
+    sends by cart id."""
     from campaigns.dashboard.explanations import describe_subjects
     from campaigns.models import Send
     from tests.factories import SendFactory, StepFactory
