@@ -170,8 +170,16 @@ class Funnel:
         return (self.recovered_revenue / self.cost).quantize(Decimal("0.1"))
 
 
+def cart_triggers() -> tuple[str, ...]:
+    return tuple(name for name in ROOMS if has_cart(name))
+
+
 def _first_delay(site: Site, flow: Flow | None) -> timedelta:
-    steps = Step.objects.filter(flow__site=site, position=1, flow__is_active=True)
+    # A cart is abandoned after the cart flows' first delay: a welcome sent at once, or a
+    # browse reminder after an hour, says nothing of carts.
+    steps = Step.objects.filter(
+        flow__site=site, position=1, flow__is_active=True, flow__trigger__in=cart_triggers()
+    )
     if flow is not None:
         steps = Step.objects.filter(flow=flow, position=1)
     minutes = steps.aggregate(least=Min("delay_minutes"))["least"]

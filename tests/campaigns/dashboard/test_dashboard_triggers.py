@@ -467,3 +467,19 @@ def test_a_contact_who_opted_out_after_two_days_of_messages_counts_once_per_step
             (both,) = figures.by_step(site=site, start=first.date(), end=second.date())
             (one,) = figures.by_step(site=site, start=first.date(), end=first.date())
             assert (both.sent, both.opt_outs, one.sent, one.opt_outs) == (3, 1, 2, 1), figures
+
+
+def test_a_cart_is_abandoned_after_the_cart_flows_delay_whatever_the_other_flows(site):
+    """A welcome sent at once does not make a cart changed ten minutes ago abandoned: the
+    funnel waits for the cart flow's 30 minutes."""
+    StepFactory(flow=FlowFactory(site=site), delay_minutes=30)
+    with time_machine.travel(NOW - timedelta(minutes=10), tick=False):
+        fresh = SendFactory(site=site, cart__visitor__site=site).cart  # changed 10 minutes ago
+    with time_machine.travel(NOW - timedelta(hours=2), tick=False):
+        left = SendFactory(site=site, cart__visitor__site=site).cart  # left two hours ago
+    Send.objects.filter(cart__in=[fresh, left]).delete()
+    day = NOW.date()
+    with time_machine.travel(NOW, tick=False):
+        assert live.funnel(site=site, start=day, end=day).abandoned == 1
+        StepFactory(flow=FlowFactory(site=site, trigger=Trigger.WELCOME), delay_minutes=0)
+        assert live.funnel(site=site, start=day, end=day).abandoned == 1
