@@ -27,6 +27,7 @@ from campaigns.dashboard.explanations import (
     describe_subjects,
     explain,
     reason_label,
+    same_words,
     tone,
     why_no_email,
     why_no_sms,
@@ -85,7 +86,7 @@ def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
         sends = sends.filter(status__in=STATUS_GROUPS[group])
     reason = params.get("reason", "")
     if reason:
-        sends = sends.filter(reason=reason)
+        sends = sends.filter(reason__in=same_words(reason))
     channel = params.get("channel", "")
     if channel in Channel.values:
         sends = sends.filter(channel=channel)

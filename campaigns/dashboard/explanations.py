@@ -61,12 +61,18 @@ FILTERABLE = [
 # And every other reason the engine records, in the enum's order: the email ones, and those
 # each trigger adds (out of stock, order cancelled…) with their own words, as soon as they are
 # members of the enum. A reason worded as another one already offered is not offered twice.
-FILTERABLE += [
-    reason
-    for reason in SendReason
-    if reason not in FILTERABLE
-    and str(reason.label) not in {str(offered.label) for offered in FILTERABLE}
-]
+for _reason in SendReason:
+    if str(_reason.label) not in {str(offered.label) for offered in FILTERABLE}:
+        FILTERABLE.append(_reason)
+
+
+def same_words(reason: str) -> list[str]:
+    """``reason`` and the reasons worded as it is (the filter offers one of them: choosing it
+    finds them all, "Refused by the provider" with or without the gateway's action)."""
+    label = REASONS.get(reason)
+    if label is None:
+        return [reason]
+    return [value for value, words in REASONS.items() if str(words) == str(label)]
 
 
 def channel_label(channel: str) -> str:

@@ -483,3 +483,23 @@ def test_a_cart_is_abandoned_after_the_cart_flows_delay_whatever_the_other_flows
         assert live.funnel(site=site, start=day, end=day).abandoned == 1
         StepFactory(flow=FlowFactory(site=site, trigger=Trigger.WELCOME), delay_minutes=0)
         assert live.funnel(site=site, start=day, end=day).abandoned == 1
+
+
+def test_a_reason_offered_once_finds_every_reason_worded_as_it(client, marketer, site):
+    """ "Refused by the provider" is offered once and finds the refusals with or without the
+    gateway's action; another reason is not found with them (the control)."""
+    step = StepFactory(flow__site=site)
+    made = {}
+    for reason in (SendReason.REFUSED, SendReason.REFUSED_WITHOUT_ACTION, SendReason.STALE):
+        made[reason] = SendFactory(
+            site=site,
+            step=step,
+            cart__visitor__site=site,
+            status=SendStatus.FAILED,
+            reason=reason,
+        ).pk
+    offered = [reason for reason in FILTERABLE if reason.label == SendReason.REFUSED.label]
+    assert len(offered) == 1
+    client.force_login(marketer)
+    _, listed = _listed(client, site, reason=offered[0].value)
+    assert listed == sorted([made[SendReason.REFUSED], made[SendReason.REFUSED_WITHOUT_ACTION]])
