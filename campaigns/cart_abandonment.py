@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from campaigns import eligibility
 from campaigns.models import Flow, Send, Step, Trigger
@@ -31,6 +32,8 @@ class CartAbandoned(TriggerRoom):
     name = Trigger.CART_ABANDONED
     has_cart = True
     variables = ("cart_total", "item_name", "item_count")
+    subject_model = Cart
+    subject_search = ("external_id",)
 
     def first_candidates(
         self, *, flow: Flow, step: Step, more_specific: Sequence[Flow], now: datetime
@@ -131,6 +134,22 @@ class CartAbandoned(TriggerRoom):
             currency=cart.currency,
             item_count=cart.item_count,
         )
+
+    def describe(self, send: Send) -> str:
+        """ "cart 123, 59,90 €" (the shop's cart id and its total now); the cart is read with
+        the send (``select_related``)."""
+        cart = send.cart
+        if cart is None:  # deleted with its sends by retention; never shown, but say so
+            return super().describe(send)
+        return _("cart %(id)s, %(total)s") % {
+            "id": cart.external_id,
+            "total": format_money(cart.total, cart.currency, send.site.language),
+        }
+
+    def matching(self, *, site_id: int, query: str) -> Q | None:
+        # A cart's sends keep their cart: found by it, the rows of the previous release (no
+        # subject id) too.
+        return Q(cart__site_id=site_id, cart__external_id=query)
 
 
 class EmailCart(CartAbandoned):

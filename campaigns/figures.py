@@ -38,6 +38,16 @@ one-click header for email: ``Consent.channel``). So:
 
 :func:`by_step_and_channel` splits the per-step activity by channel; every figure of it adds
 up to :func:`by_step`'s.
+
+**Every trigger.** The funnel is the carts' (its flows are the cart triggers'); the activity per
+step counts the sends of every trigger alike, whatever their subject (a cart, a product view, a
+stock request, an order), read from the send's step: a trigger needs no room of its own to be
+counted. Per step: sent, delivered, clicked, converted and revenue, cost, and the contacts who
+opted out of a message's channel within OPT_OUT_WINDOW of it (:func:`opted_out_by_step`).
+:func:`by_flow` adds a flow's steps up, with its trigger. **Transactional messages** (an
+order's confirmation, its shipping: ``Kind.TRANSACTIONAL``) are never credited with revenue: a
+purchase attributed to one counts nowhere, and their rows say so (``transactional``); their
+cost counts as any message's.
 """
 
 from __future__ import annotations
@@ -54,6 +64,8 @@ from django.utils import timezone
 
 from campaigns.models import Click, Conversion, Flow, Send, SendStatus, Step
 from campaigns.send_states import TAKEN
+from campaigns.trigger_registry import ROOMS
+from campaigns.triggers import Kind
 from optin.models import Consent, ConsentSource, ConsentStatus
 from retargeting.channels import Channel
 from retargeting.sites.models import Site
@@ -68,6 +80,29 @@ OPT_OUT_WINDOW = timedelta(days=7)
 OPT_OUT_SOURCES = (ConsentSource.KEYWORD, ConsentSource.OPT_OUT_LINK, ConsentSource.UNSUBSCRIBE)
 CHANNELS = tuple(Channel.values)
 DEFAULT_FIRST_DELAY = timedelta(minutes=30)
+
+
+def transactional(trigger: str) -> bool:
+    """Whether ``trigger``'s messages are transactional (its room says; a trigger without a
+    room yet is counted as marketing)."""
+    room = ROOMS.get(trigger)
+    return room is not None and room.kind is Kind.TRANSACTIONAL
+
+
+def transactional_triggers() -> tuple[str, ...]:
+    return tuple(name for name in ROOMS if transactional(name))
+
+
+def has_cart(trigger: str) -> bool:
+    """Whether ``trigger``'s subject is a cart (its flows have a funnel)."""
+    room = ROOMS.get(trigger)
+    return room is not None and room.has_cart
+
+
+def credited(conversions: QuerySet[Conversion]) -> QuerySet[Conversion]:
+    """``conversions`` less those attributed to a transactional message (never revenue)."""
+    never = transactional_triggers()
+    return conversions.exclude(send__step__flow__trigger__in=never) if never else conversions
 
 
 def bounds(site: Site, start: date, end: date) -> tuple[datetime, datetime]:
@@ -135,8 +170,16 @@ class Funnel:
         return (self.recovered_revenue / self.cost).quantize(Decimal("0.1"))
 
 
+def cart_triggers() -> tuple[str, ...]:
+    return tuple(name for name in ROOMS if has_cart(name))
+
+
 def _first_delay(site: Site, flow: Flow | None) -> timedelta:
-    steps = Step.objects.filter(flow__site=site, position=1, flow__is_active=True)
+    # A cart is abandoned after the cart flows' first delay: a welcome sent at once, or a
+    # browse reminder after an hour, says nothing of carts.
+    steps = Step.objects.filter(
+        flow__site=site, position=1, flow__is_active=True, flow__trigger__in=cart_triggers()
+    )
     if flow is not None:
         steps = Step.objects.filter(flow=flow, position=1)
     minutes = steps.aggregate(least=Min("delay_minutes"))["least"]
@@ -349,8 +392,10 @@ def daily(
     sent = per_day(sends.filter(status__in=SENT), "sent_at", Count("pk"))
     clicks = per_day(Click.objects.filter(link__send__in=sends), "at", Count("pk"))
     revenue = per_day(
-        Conversion.objects.filter(
-            site=site, counted=True, send__in=sends, attribution=Conversion.Attribution.CLICKED
+        credited(
+            Conversion.objects.filter(
+                site=site, counted=True, send__in=sends, attribution=Conversion.Attribution.CLICKED
+            )
         ),
         "occurred_at",
         Sum("total"),
@@ -381,15 +426,36 @@ class StepFigures:
     cost: Decimal
     channel: str = ""
     """The channel of these figures ("": every channel)."""
+    opt_outs: int = 0
+    """Contacts who opted out of the channel of one of the step's messages within
+    OPT_OUT_WINDOW of it (distinct per step and channel)."""
+
+    @property
+    def transactional(self) -> bool:
+        """No revenue is ever attributed to it (:func:`transactional`)."""
+        return transactional(self.step.flow.trigger)
 
 
-def by_step_and_channel(*, site: Site, start: date, end: date) -> list[StepFigures]:
+def by_step_and_channel(
+    *,
+    site: Site,
+    start: date,
+    end: date,
+    opted_out: list[tuple[int, str, int]] | None = None,
+) -> list[StepFigures]:
     """Per flow, step and channel: what went out in the period and what it brought back.
-    Only the channels that did something are listed, in :data:`CHANNELS`' order."""
-    return _split(site, start, end)[1]
+    Only the channels that did something are listed, in :data:`CHANNELS`' order.
+    ``opted_out``, when given, is :func:`opted_out_by_step` for the same period, read once
+    by a caller that keeps its members (the rollups)."""
+    return _split(site, start, end, opted_out)[1]
 
 
-def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFigures]]:
+def _split(
+    site: Site,
+    start: date,
+    end: date,
+    opted_out: list[tuple[int, str, int]] | None = None,
+) -> tuple[list[Step], list[StepFigures]]:
     since, until = bounds(site, start, end)
     steps = list(
         Step.objects.filter(flow__site=site)
@@ -419,17 +485,24 @@ def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFig
     }
     won = {
         (step_id, channel): (n, revenue)
-        for step_id, channel, n, revenue in Conversion.objects.filter(
-            site=site,
-            counted=True,
-            attribution=Conversion.Attribution.CLICKED,
-            occurred_at__gte=since,
-            occurred_at__lt=until,
+        for step_id, channel, n, revenue in credited(
+            Conversion.objects.filter(
+                site=site,
+                counted=True,
+                attribution=Conversion.Attribution.CLICKED,
+                occurred_at__gte=since,
+                occurred_at__lt=until,
+            )
         )
         .values("send__step", "send__channel")
         .annotate(n=Count("pk"), revenue=Sum("total"))
         .values_list("send__step", "send__channel", "n", "revenue")
     }
+    opted: dict[tuple[int, str], int] = {}
+    if opted_out is None:
+        opted_out = list(opted_out_by_step(site=site, start=start, end=end))
+    for step_id, channel, _contact in opted_out:
+        opted[(step_id, channel)] = opted.get((step_id, channel), 0) + 1
     rows = []
     for step in steps:
         for channel in CHANNELS:
@@ -448,6 +521,7 @@ def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFig
                     revenue=revenue or Decimal(0),
                     cost=out.get("cost") or Decimal(0),
                     channel=channel,
+                    opt_outs=opted.get(key, 0),
                 )
             )
     return steps, rows
@@ -481,6 +555,7 @@ def merge_channels(
             converted=before.converted + row.converted,
             revenue=before.revenue + row.revenue,
             cost=before.cost + row.cost,
+            opt_outs=before.opt_outs + row.opt_outs,
         )
     return [
         totals.get(step.pk)
@@ -513,3 +588,73 @@ def clicked_sends(*, site: Site, start: date, end: date) -> QuerySet[Click, tupl
         .values_list("link__send__step", "link__send__channel", "link__send")
         .distinct()
     )
+
+
+def opted_out_by_step(
+    *, site: Site, start: date, end: date
+) -> QuerySet[Send, tuple[int, str, int]]:
+    """The contacts who opted out of a message's channel (STOP, the opt-out link, the email's
+    unsubscribe) within OPT_OUT_WINDOW of it, for the messages sent in the period, with the
+    message's step and channel: ``(step_id, channel, contact_id)``, distinct. Every trigger's
+    messages alike."""
+    since, until = bounds(site, start, end)
+    stop = Consent.objects.filter(
+        contact_id=OuterRef("contact_id"),
+        channel=OuterRef("channel"),
+        status=ConsentStatus.REVOKED,
+        source__in=OPT_OUT_SOURCES,
+        created_at__gte=OuterRef("sent_at"),
+        created_at__lte=OuterRef("sent_at") + OPT_OUT_WINDOW,
+    )
+    return (
+        Send.objects.filter(
+            site=site,
+            sent_at__gte=since,
+            sent_at__lt=until,
+            status__in=SENT,
+            contact__isnull=False,
+        )
+        .filter(Exists(stop))
+        .values_list("step", "channel", "contact_id")
+        .distinct()
+    )
+
+
+@dataclass
+class FlowFigures:
+    """A flow's activity in the period: its steps' figures added up (a flow of every
+    trigger), with its trigger. ``opt_outs`` adds the steps' (a contact who opted out after
+    two steps' messages counts in each)."""
+
+    flow: Flow
+    sent: int = 0
+    delivered: int = 0
+    clicked: int = 0
+    converted: int = 0
+    revenue: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+    opt_outs: int = 0
+
+    @property
+    def trigger(self) -> str:
+        return self.flow.trigger
+
+    @property
+    def transactional(self) -> bool:
+        return transactional(self.flow.trigger)
+
+
+def by_flow(rows: list[StepFigures]) -> list[FlowFigures]:
+    """One row per flow of ``rows`` (:func:`by_step`'s, live or rolled up), in their order."""
+    flows: dict[int, FlowFigures] = {}
+    for row in rows:
+        flow = row.step.flow
+        total = flows.setdefault(flow.pk, FlowFigures(flow))
+        total.sent += row.sent
+        total.delivered += row.delivered
+        total.clicked += row.clicked
+        total.converted += row.converted
+        total.revenue += row.revenue
+        total.cost += row.cost
+        total.opt_outs += row.opt_outs
+    return list(flows.values())

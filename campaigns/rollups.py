@@ -22,6 +22,10 @@ Which days can still change, and so are rolled up again:
 Today is rolled up with the recent days, not counted live: the overview reads rollups only,
 so its figures are at most five minutes old (``computed_at`` says when).
 
+Every trigger: the funnel rows are the cart flows' (and the site's, of its carts); the activity
+rows are every flow's, whatever its trigger, with the opt-outs after each step's messages
+(their members kept per step, ``DayMember.step``).
+
 By channel: each day has the site's funnel for every channel (``channel=""``) and, for each
 channel that sent something to the day's carts, that channel's part of it (what it sent and
 what came of it; the whole-site stages stay on the ``""`` row); activity rows are per step and
@@ -180,7 +184,13 @@ def roll_up_day(*, site: Site, day: date) -> None:
 
 def _count(site: Site, day: date) -> tuple[list[DailyFigures], list[DayMember]]:
     computed_at = timezone.now()
-    flows: list[Flow | None] = [None, *Flow.objects.filter(site=site).order_by("pk")]
+    # The funnel is the carts': a flow of another trigger has none (its activity rows below).
+    cart_flows = [
+        flow
+        for flow in Flow.objects.filter(site=site).order_by("pk")
+        if figures.has_cart(flow.trigger)
+    ]
+    flows: list[Flow | None] = [None, *cart_flows]
     carts = _listed(figures.cohort(site=site, start=day, end=day))
     rows: list[DailyFigures] = []
     members: list[DayMember] = []
@@ -208,7 +218,11 @@ def _count(site: Site, day: date) -> tuple[list[DailyFigures], list[DayMember]]:
         rows.append(_abandoned_row(site, day, None, funnel, computed_at, channel))
         members.extend(_funnel_members(site, day, None, carts, channel))
     taps = figures.taps_by_step(site=site, start=day, end=day)
-    for step_figures in figures.by_step_and_channel(site=site, start=day, end=day):
+    step_flows = dict(Step.objects.filter(flow__site=site).values_list("pk", "flow_id"))
+    opted_out = list(figures.opted_out_by_step(site=site, start=day, end=day))
+    for step_figures in figures.by_step_and_channel(
+        site=site, start=day, end=day, opted_out=opted_out
+    ):
         step, channel = step_figures.step, step_figures.channel
         rows.append(
             DailyFigures(
@@ -225,10 +239,22 @@ def _count(site: Site, day: date) -> tuple[list[DailyFigures], list[DayMember]]:
                 converted=step_figures.converted,
                 revenue=step_figures.revenue,
                 cost=step_figures.cost,
+                opt_outs=step_figures.opt_outs,
                 computed_at=computed_at,
             )
         )
-    step_flows = dict(Step.objects.filter(flow__site=site).values_list("pk", "flow_id"))
+    members.extend(
+        DayMember(
+            site=site,
+            flow_id=step_flows.get(step_id),
+            step_id=step_id,
+            kind=MemberKind.OPTED_OUT,
+            channel=channel,
+            day=day,
+            member=contact_id,
+        )
+        for step_id, channel, contact_id in opted_out
+    )
     members.extend(
         DayMember(
             site=site,

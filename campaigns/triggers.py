@@ -29,9 +29,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from django.db.models import BigIntegerField, F, QuerySet, Value
+from django.db.models import BigIntegerField, F, Model, Q, QuerySet, Value
+from django.utils.translation import gettext as _
 
 from campaigns.default_texts import DefaultTexts, default_texts
+from campaigns.models import Trigger
 from campaigns.money import format_money
 from campaigns.quiet_hours import send_time
 from campaigns.sms_templates import COMMON_VARIABLES, TRIGGER_VARIABLES
@@ -194,6 +196,12 @@ class TriggerRoom:
     texts may use no other."""
     has_cart: ClassVar[bool] = False
     """Whether the subject is a cart (its sends keep ``Send.cart``)."""
+    subject_model: ClassVar[type[Model] | None] = None
+    """The table ``Send.subject_id`` points into (it has a ``site``): what the dashboard's
+    search looks subjects up in."""
+    subject_search: ClassVar[tuple[str, ...]] = ()
+    """The subject's fields a marketer may type to find its sends in "why not sent" (the
+    shop's order id, product id): ``("product__external_id",)``, ``("external_id",)``."""
 
     def allowed_variables(self) -> tuple[str, ...]:
         """Every variable a step of this trigger may use."""
@@ -312,6 +320,26 @@ class TriggerRoom:
         """What the email shows under its words."""
         return EmailContent()
 
+    # -- the dashboard ----------------------------------------------------------------------
+
+    def describe(self, send: Send) -> str:
+        """The send's subject in the marketer's words ("cart 123, 59,90 €", "viewed
+        Chemise", "order 1001 shipped"), ``send.subject_object`` read by :meth:`load` where the
+        room has one. The default names the trigger and the subject's id."""
+        return describe_default(send)
+
+    def matching(self, *, site_id: int, query: str) -> Q | None:
+        """The sends of this trigger whose subject is what the marketer typed (an order id, a
+        product id: :attr:`subject_search` in :attr:`subject_model`), as a condition on
+        ``Send``; None: this trigger's subjects cannot be searched."""
+        if self.subject_model is None or not self.subject_search:
+            return None
+        typed = Q()
+        for path in self.subject_search:
+            typed |= Q(**{path: query})
+        subjects = self.subject_model._default_manager.filter(typed, site_id=site_id)
+        return Q(step__flow__trigger=self.name, subject_id__in=subjects.values("pk"))
+
 
 class UnbuiltTrigger(TriggerRoom):
     """What a flow of a trigger not built yet is checked and previewed with (one saved before
@@ -328,3 +356,19 @@ class UnbuiltTrigger(TriggerRoom):
         self, *, flow: Flow, step: Step, more_specific: Sequence[Flow], now: datetime
     ) -> QuerySet[Any] | None:
         return None
+
+
+def trigger_label(name: str) -> str:
+    """A trigger's name in the marketer's language: ``Trigger``'s words, translated by the
+    catalogue (the code itself for a value it does not know)."""
+    label = dict(Trigger.choices).get(name)
+    return _(label) if label else name
+
+
+def describe_default(send: Send) -> str:
+    """A subject in words for any trigger, built or not: the trigger's name, and the
+    subject's id ("Browse abandoned, subject 42"). Reads nothing from the database."""
+    label = trigger_label(send.step.flow.trigger)
+    if send.subject_id is None:
+        return label
+    return _("%(trigger)s, subject %(id)s") % {"trigger": label, "id": send.subject_id}

@@ -1,11 +1,14 @@
 """What was sent and what was not, and why: the list of sends, one send, one contact, and
-the CSV exports of sends and conversions."""
+the CSV exports of sends and conversions. Every trigger's sends alike: each says what it is
+about in words (its room's ``describe``), found by its contact, its cart, the shop's order or
+product id (its room's ``matching``)."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -15,22 +18,27 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from campaigns.dashboard.explanations import (
     FILTERABLE,
     channel_label,
+    describe_subjects,
     explain,
     reason_label,
+    same_words,
     tone,
     why_no_email,
     why_no_sms,
 )
 from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.figures import bounds
-from campaigns.models import Conversion, Send
+from campaigns.models import Conversion, Flow, Send, Trigger
 from campaigns.money import format_money
 from campaigns.send_states import NOT_SENT, TAKEN, WAITING
+from campaigns.trigger_registry import ROOMS
+from campaigns.triggers import trigger_label
 from optin.models import Contact
 from retargeting.channels import Channel
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
@@ -39,7 +47,8 @@ from retargeting.sites.models import Site
 from retargeting.sms.phones import InvalidPhone, mask, mask_email, parse_phone
 
 PAGE_SIZE = 50
-FILTERS = ("q", "status", "reason", "channel", "start", "end")
+FILTERS = ("q", "status", "reason", "channel", "trigger", "start", "end")
+EXPORT_CHUNK = 2000
 STATUS_GROUPS = {
     "waiting": WAITING,
     "sent": TAKEN,
@@ -65,8 +74,9 @@ def _within(site: Site, params: Mapping[str, str], field: str) -> Q:
 
 def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
     """The site's sends matching the list's filters: ``q`` (a phone number in any format,
-    its last digits, an email address, a cart id or ``#send-id``), ``status`` (a group),
-    ``reason``, ``channel``, and the ``start``/``end`` days the send was planned on."""
+    its last digits, an email address, the shop's id of a cart, an order or a product, or
+    ``#send-id``), ``status`` (a group), ``reason``, ``channel``, ``trigger``, and the
+    ``start``/``end`` days the send was planned on."""
     sends = Send.objects.filter(site=site)
     query = params.get("q", "").strip()
     if query:
@@ -76,10 +86,13 @@ def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
         sends = sends.filter(status__in=STATUS_GROUPS[group])
     reason = params.get("reason", "")
     if reason:
-        sends = sends.filter(reason=reason)
+        sends = sends.filter(reason__in=same_words(reason))
     channel = params.get("channel", "")
     if channel in Channel.values:
         sends = sends.filter(channel=channel)
+    trigger = params.get("trigger", "")
+    if trigger in Trigger.values:
+        sends = sends.filter(step__flow__trigger=trigger)
     return (
         sends.filter(_within(site, params, "planned_at"))
         .select_related("contact", "step__flow", "cart")
@@ -95,16 +108,30 @@ def _match(site: Site, query: str) -> Q:
             return Q(contact__email=normalize_email(query))
         except InvalidEmail:
             return Q(contact__email=query.lower())
+    # The shop's id of a subject: a cart, an order, a product (each trigger says which).
+    match = Q(pk__in=[])
+    for condition in _subject_conditions(site, query):
+        match |= condition
     try:
         phone = parse_phone(query, default_region=site.country).e164
-        return Q(contact__phone=phone)
+        return match | Q(contact__phone=phone)
     except InvalidPhone:
         pass
     digits = "".join(ch for ch in query if ch.isdigit())
-    match = Q(cart__external_id=query)
     if len(digits) >= 4 and len(digits) == len(query.replace(" ", "")):
         match |= Q(contact__phone__endswith=digits)
     return match
+
+
+def _subject_conditions(site: Site, query: str) -> list[Q]:
+    """Each trigger's condition for the sends whose subject is ``query`` (the same condition
+    once, for two triggers of one subject: the cart's)."""
+    conditions: list[Q] = []
+    for room in ROOMS.values():
+        condition = room.matching(site_id=site.pk, query=query)
+        if condition is not None and condition not in conditions:
+            conditions.append(condition)
+    return conditions
 
 
 @dashboard_page
@@ -114,6 +141,8 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     page = Paginator(search_sends(site=site, params=params), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    listed = list(page)
+    about = describe_subjects(listed, site=site)
     rows = [
         {
             "send": send,
@@ -121,8 +150,10 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             "channel": channel_label(send.channel),
             "why": explain(send, time_zone=site.time_zone),
             "tone": tone(send.status),
+            "trigger": trigger_label(send.step.flow.trigger),
+            "about": about[send.pk],
         }
-        for send in page
+        for send in listed
     ]
     return render(
         request,
@@ -133,6 +164,7 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             params=params,
             reasons=[(reason.value, reason.label) for reason in FILTERABLE],
             channels=[(value, channel_label(value)) for value in Channel.values],
+            triggers=_trigger_choices(site),
             groups=[
                 ("waiting", _("Waiting")),
                 ("sent", _("Sent")),
@@ -141,6 +173,12 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             query_string=_query_string(site, params),
         ),
     )
+
+
+def _trigger_choices(site: Site) -> list[tuple[str, str]]:
+    """The triggers of the site's flows, in ``Trigger``'s order, in the marketer's words."""
+    used = set(Flow.objects.filter(site=site).values_list("trigger", flat=True).distinct())
+    return [(value, trigger_label(value)) for value in Trigger.values if value in used]
 
 
 def address(send: Send) -> str:
@@ -171,6 +209,8 @@ def send_detail(request: HttpRequest, send_id: int, *, frame: Frame) -> HttpResp
         "campaigns/send.html",
         frame.context(
             send=send,
+            trigger=trigger_label(send.step.flow.trigger),
+            about=describe_subjects([send], site=frame.site)[send.pk],
             why=explain(send, time_zone=frame.site.time_zone),
             channel=channel_label(send.channel),
             history=[
@@ -202,14 +242,17 @@ def contact_detail(request: HttpRequest, contact_id: int, *, frame: Frame) -> Ht
         .prefetch_related("history")
         .order_by("-planned_at")
     )
+    listed = list(sends)
+    about = describe_subjects(listed, site=frame.site)
     messages = [
         (
             send,
             explain(send, time_zone=frame.site.time_zone),
             list(send.history.all()),
             channel_label(send.channel),
+            about[send.pk],
         )
-        for send in sends
+        for send in listed
     ]
     consents = list(contact.consents.order_by("created_at", "pk"))
     conversions = [
@@ -288,6 +331,9 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
         "phone",
         "email",
         "subject",
+        "trigger",
+        "subject_id",  # the journey's subject in its trigger's table (a cart's: its id)
+        "about",  # the subject in words: "cart 123, 59,90 €", "order 1001 shipped"
         "cart_id",
         "cart_total",
         "currency",
@@ -296,8 +342,18 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
         "cost",
     ]
 
+    # The rows are written after the view returned, out of the page's language: keep it.
+    language = translation.get_language()
+
+    def listed() -> Iterator[tuple[Send, str]]:
+        sends = search_sends(site=site, params=params).iterator(chunk_size=EXPORT_CHUNK)
+        while chunk := list(islice(sends, EXPORT_CHUNK)):
+            with translation.override(language):
+                about = describe_subjects(chunk, site=site)
+            yield from ((send, about[send.pk]) for send in chunk)
+
     def rows() -> Iterator[list[Any]]:
-        for send in search_sends(site=site, params=params).iterator(chunk_size=2000):
+        for send, about in listed():
             yield [
                 send.pk,
                 _iso(send.planned_at, zone),
@@ -315,6 +371,9 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
                 if send.contact and send.contact.email
                 else "",
                 send.subject,
+                send.step.flow.trigger,
+                send.subject_id if send.subject_id is not None else "",
+                about,
                 send.cart.external_id if send.cart else "",
                 send.cart.total if send.cart else "",
                 send.cart.currency if send.cart else "",
@@ -342,6 +401,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
         "flow",
         "step",
         "channel",  # the channel of the message the purchase is attributed to
+        "trigger",  # that message's flow's trigger
         "contact_id",
         "cart_id",
         "counted_in_figures",  # false once a correction excluded it (campaigns.corrections)
@@ -360,6 +420,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
                 send.step.flow.slug if send else "",
                 send.step.position if send else "",
                 send.channel if send else "",
+                send.step.flow.trigger if send else "",
                 conversion.contact_id or "",
                 conversion.cart_id or "",
                 "true" if conversion.counted else "false",

@@ -8,6 +8,8 @@ an email (``EMAIL_WORDS``)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from django.utils import formats, timezone
@@ -17,8 +19,11 @@ from django.utils.translation import gettext_lazy
 from campaigns.models import Send, SendStatus
 from campaigns.send_reasons import DEFERRALS, SendReason
 from campaigns.send_states import REACHED, WAITING
+from campaigns.trigger_registry import ROOMS
+from campaigns.triggers import describe_default
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact
 from retargeting.channels import Channel
+from retargeting.sites.models import Site
 
 # The words for every reason the planner, the worker and the provider record.
 REASONS = dict(SendReason.choices)
@@ -53,12 +58,21 @@ FILTERABLE = [
     SendReason.NO_DISCOUNT_CODE,
     SendReason.PROVIDER_UNAVAILABLE,
 ]
-# And every email reason the engine records, in the enum's order.
-FILTERABLE += [
-    reason
-    for reason in SendReason
-    if reason not in FILTERABLE and ("email" in reason.value or "address" in reason.value)
-]
+# And every other reason the engine records, in the enum's order: the email ones, and those
+# each trigger adds (out of stock, order cancelled…) with their own words, as soon as they are
+# members of the enum. A reason worded as another one already offered is not offered twice.
+for _reason in SendReason:
+    if str(_reason.label) not in {str(offered.label) for offered in FILTERABLE}:
+        FILTERABLE.append(_reason)
+
+
+def same_words(reason: str) -> list[str]:
+    """``reason`` and the reasons worded as it is (the filter offers one of them: choosing it
+    finds them all, "Refused by the provider" with or without the gateway's action)."""
+    label = REASONS.get(reason)
+    if label is None:
+        return [reason]
+    return [value for value, words in REASONS.items() if str(words) == str(label)]
 
 
 def channel_label(channel: str) -> str:
@@ -139,3 +153,23 @@ def why_no_sms(contact: Contact) -> str | None:
     if contact.consent_status == ConsentStatus.PENDING:
         return _("SMS consent not confirmed yet")
     return _("No SMS consent")
+
+
+def describe_subjects(sends: Sequence[Send], *, site: Site) -> dict[int, str]:
+    """Each send's subject in words ("cart 123, 59,90 €", "viewed Chemise", "order 1001
+    shipped"), by send id: one query per trigger present at most (its room's ``load``),
+    whatever the number of sends. A trigger without a room names itself and the subject's
+    id. ``sends`` are ``site``'s, read with their step's flow (and their cart)."""
+    by_trigger: dict[str, list[Send]] = defaultdict(list)
+    for send in sends:
+        send.site = site  # the page's: never read again per send
+        by_trigger[send.step.flow.trigger].append(send)
+    words: dict[int, str] = {}
+    for trigger, group in by_trigger.items():
+        room = ROOMS.get(trigger)
+        if room is None:
+            words.update((send.pk, describe_default(send)) for send in group)
+            continue
+        room.load(group)  # each subject on ``send.subject_object``
+        words.update((send.pk, room.describe(send)) for send in group)
+    return words

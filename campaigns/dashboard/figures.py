@@ -19,7 +19,15 @@ from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from campaigns.figures import Day, Funnel, StepFigures, bounds, merge_channels
+from campaigns.figures import (
+    Day,
+    FlowFigures,
+    Funnel,
+    StepFigures,
+    bounds,
+    by_flow,
+    merge_channels,
+)
 from campaigns.models import (
     ALL_CHANNELS,
     DailyFigures,
@@ -32,7 +40,16 @@ from campaigns.models import (
 from campaigns.rollups import WHOLE_SITE
 from retargeting.sites.models import Site
 
-__all__ = ["bounds", "by_step", "by_step_and_channel", "computed_at", "daily", "funnel"]
+__all__ = [
+    "FlowFigures",
+    "bounds",
+    "by_flow",
+    "by_step",
+    "by_step_and_channel",
+    "computed_at",
+    "daily",
+    "funnel",
+]
 EVERY = ALL_CHANNELS[0]
 
 FUNNEL_SUMS = (
@@ -190,13 +207,14 @@ def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFig
             converted=Sum("converted"),
             revenue=Sum("revenue"),
             cost=Sum("cost"),
+            opt_outs=Sum("opt_outs"),
         )
     }
     extra_days = {
-        (row["step"], row["channel"]): row["rows"] - row["members"]
+        (row["kind"], row["step"], row["channel"]): row["rows"] - row["members"]
         for row in _repeats(site, start, end)
-        .filter(kind=MemberKind.CLICKED)
-        .values("step", "channel")
+        .filter(kind__in=(MemberKind.CLICKED, MemberKind.OPTED_OUT), step__isnull=False)
+        .values("kind", "step", "channel")
         .annotate(rows=Count("pk"), members=Count("member", distinct=True))
     }
     channels = sorted({channel for _, channel in sums}, key=_channel_order)
@@ -211,11 +229,14 @@ def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFig
                     step=step,
                     sent=row["sent"] or 0,
                     delivered=row["delivered"] or 0,
-                    clicked=(row["clicked"] or 0) - extra_days.get((step.pk, channel), 0),
+                    clicked=(row["clicked"] or 0)
+                    - extra_days.get((MemberKind.CLICKED, step.pk, channel), 0),
                     converted=row["converted"] or 0,
                     revenue=row["revenue"] or Decimal(0),
                     cost=row["cost"] or Decimal(0),
                     channel=channel,
+                    opt_outs=(row["opt_outs"] or 0)
+                    - extra_days.get((MemberKind.OPTED_OUT, step.pk, channel), 0),
                 )
             )
     return steps, result

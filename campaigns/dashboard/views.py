@@ -1,5 +1,6 @@
-"""The marketer's dashboard: the funnel, what it earned, a daily chart and a table per step,
-for every channel or one (``?channel=sms|email``)."""
+"""The marketer's dashboard: the carts' funnel, what it earned, a daily chart, a table per flow
+(every trigger, with its trigger's name) and one per step, for every channel or one
+(``?channel=sms|email``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from campaigns.dashboard import figures
 from campaigns.dashboard.charts import Series, line_chart
 from campaigns.dashboard.explanations import channel_label
 from campaigns.dashboard.frame import Frame, dashboard_page
+from campaigns.figures import StepFigures, by_flow
 from campaigns.money import format_money
+from campaigns.triggers import trigger_label
 from retargeting.channels import Channel
 
 DEFAULT_DAYS = 30
@@ -79,6 +82,14 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     def money(amount: Decimal) -> str:
         return format_money(amount, settings.SMS_PRICE_CURRENCY, site.language)
 
+    def revenue(row: StepFigures | figures.FlowFigures) -> str:
+        # A transactional message is never credited with a sale: not "0 € recovered".
+        return (
+            _("transactional: no revenue attributed") if row.transactional else money(row.revenue)
+        )
+
+    flows = by_flow(list(steps))
+
     stages = [
         (_("Carts abandoned"), funnel.abandoned),
         (_("Reachable (consent)"), funnel.reachable),
@@ -133,10 +144,15 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
                 (
                     row,
                     channel_label(row.channel) if row.channel else "–",
-                    money(row.revenue),
+                    revenue(row),
                     money(row.cost),
                 )
                 for row in steps
             ],
+            flows=[
+                (row, trigger_label(row.trigger), revenue(row), money(row.cost)) for row in flows
+            ],
+            every_cost=money(sum((row.cost for row in flows), Decimal(0))),
+            every_sent=sum(row.sent for row in flows),
         ),
     )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from campaigns.models import Trigger
 from campaigns.sms_templates import VARIABLES
 from campaigns.trigger_registry import ROOMS, offered, planned, trigger_room, uncapped
@@ -66,3 +68,32 @@ def test_back_in_stock_is_planned_asked_for_and_outside_the_cap():
     assert not room.needs_consent and not room.holdout and room.hours == "marketing"
     assert set(room.variables) <= set(VARIABLES) and "product_name" in room.variables
     assert room.default_texts("fr").sms and room.default_texts("en").sms
+
+
+@pytest.mark.django_db
+def test_every_room_can_be_searched_and_described_in_the_dashboard(site):
+    """The dashboard's "why not sent" asks each room for the sends whose subject is what a
+    marketer typed (a condition on ``Send``, or None) and for each send's subject in words:
+    no room may fail at either, built here or merged later. The cart's rooms find their
+    sends by cart id."""
+    from campaigns.dashboard.explanations import describe_subjects
+    from campaigns.models import Send
+    from tests.factories import SendFactory, StepFactory
+
+    found = {}
+    for name, room in ROOMS.items():
+        condition = room.matching(site_id=site.pk, query="4711")
+        if condition is not None:
+            found[name] = list(Send.objects.filter(condition).values_list("pk", flat=True))
+    step = StepFactory(flow__site=site)
+    send = SendFactory(site=site, step=step, cart__visitor__site=site, cart__external_id="4711")
+    assert all(ids == [] for ids in found.values()), found  # nothing yet: read before
+    assert {Trigger.CART_ABANDONED, Trigger.EMAIL_CART} <= set(found)
+    assert list(
+        Send.objects.filter(trigger_room("cart_abandoned").matching(site_id=site.pk, query="4711"))
+    ) == [send]
+    # Each room's words, its subject read by its ``load`` (here none of its own: a subject
+    # deleted since is None, and still described).
+    for name in ROOMS:
+        send.step.flow.trigger = name
+        assert describe_subjects([send], site=site)[send.pk], name
