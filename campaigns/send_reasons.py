@@ -72,6 +72,17 @@ class SendReason(models.TextChoices):
     REFUSED = "fail", gettext_lazy("Refused by the provider")
     REFUSED_WITHOUT_ACTION = "none", gettext_lazy("Refused by the provider")
     """A refusal the gateway attached no action to (the values are the gateway's Action's)."""
+    # browse_abandoned (campaigns.browse_abandonment)
+    BROWSED_THEN_BOUGHT = (
+        "browse_cart_or_order",
+        gettext_lazy("A cart, a purchase or an order since the view"),
+    )
+    BROWSE_PRODUCT_UNAVAILABLE = "browse_unavailable", gettext_lazy("Product unavailable")
+    BROWSE_COOLDOWN = (
+        "browse_cooldown",
+        gettext_lazy("Already told about this product within 7 days"),
+    )
+    VIEW_GONE = "browse_view_gone", gettext_lazy("Product view deleted (retention)")
 
 
 DEFERRALS = frozenset(

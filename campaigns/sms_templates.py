@@ -23,6 +23,9 @@ VARIABLES = (
     "discount_code",
     "stop",
     "stop_link",
+    # browse_abandoned
+    "product_name",
+    "product_price",
 )
 # About ten SMS segments: longer than any reminder needs, and the bound that keeps the
 # checks below (regular expressions, Django's parser) fast whatever a marketer pastes.

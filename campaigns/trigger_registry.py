@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from campaigns.browse_abandonment import BrowseAbandoned
 from campaigns.cart_abandonment import CartAbandoned, EmailCart
 from campaigns.triggers import TriggerRoom
 
@@ -20,6 +21,7 @@ ROOMS: dict[str, TriggerRoom] = {
     for room in (
         CartAbandoned(),
         EmailCart(),
+        BrowseAbandoned(),
     )
 }
 
