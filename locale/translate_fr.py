@@ -263,4 +263,9 @@ FR = {
     "No phone number": "Pas de numéro de téléphone",
     "SMS consent not confirmed yet": "Consentement SMS pas encore confirmé",
     "No SMS consent": "Pas de consentement SMS",
+    # Browse abandonment (issue 32).
+    "A cart, a purchase or an order since the view": "Un panier, un achat ou une commande depuis la visite",
+    "Product unavailable": "Produit indisponible",
+    "Already told about this product within 7 days": "Déjà relancé pour ce produit depuis moins de 7 jours",
+    "Product view deleted (retention)": "Visite du produit supprimée (durée de conservation)",
 }

@@ -49,6 +49,11 @@ STORED = {
     "email_unreachable",
     "email_blocked",
     "email_not_configured",
+    # browse_abandoned
+    "browse_cart_or_order",
+    "browse_unavailable",
+    "browse_cooldown",
+    "browse_view_gone",
 }
 
 
