@@ -17,8 +17,6 @@ prints its figures as JSON.
 Usage (bench/run.py does this): python bench/browse.py VIEWS CARTS ELIGIBLE
 """
 
-# ruff: noqa: S608 - the SQL is put together from constants of this file, never from input
-
 from __future__ import annotations
 
 import json
