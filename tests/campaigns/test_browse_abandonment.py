@@ -459,3 +459,36 @@ def test_the_room_is_registered_marketing_and_offered():
     assert room.needs_consent and room.capped and room.holdout and room.planned_by_dispatch
     assert room.default_delay_minutes == 60
     assert set(room.variables) == {"product_name", "product_price"}
+
+
+def test_a_page_view_through_the_collector_after_the_product_view_waits_the_delay_again(
+    client, step, product, consenting_contact
+):
+    """The browser's activity as the collector records it (``POST /t/e``; the product view
+    itself is written directly here: the collector's ``product_view`` is another part of
+    this work)."""
+    import json
+
+    browser = browser_of(consenting_contact)
+    viewed(browser, product, at=NOW - timedelta(hours=2))
+    back = NOW - timedelta(minutes=30)
+    with travel(back):
+        answer = client.post(
+            "/t/e",
+            data=json.dumps(
+                {
+                    "site": step.flow.site.public_key,
+                    "vid": browser.vid,
+                    "events": [{"type": "page_view", "url": "https://shop.example/"}],
+                }
+            ),
+            content_type="text/plain",
+            HTTP_ORIGIN="https://shop.example",
+        )
+    assert answer.status_code == 204
+    browser.refresh_from_db()
+    assert browser.last_seen_at == back
+    with travel(NOW):
+        assert run_pass(deliver_inline=True).planned == 0
+    with travel(back + timedelta(minutes=60)):
+        assert run_pass(deliver_inline=True).sent == 1
