@@ -188,21 +188,30 @@ class BrowseAbandoned(TriggerRoom):
                 cooled=Exists(
                     _browse_sends(contact)
                     .filter(cooldown_condition(now))
-                    .exclude(status__in=COMING)
+                    .exclude(pk__in=[send.pk for send in sends])
                     .filter(_same_product(OuterRef(OuterRef("product_id"))))
                 ),
             )
             .in_bulk()
         )
-        # Two messages of one batch for one product and contact: the first one goes.
-        first: dict[tuple[int | None, int], int] = {}
+        # The batch's own sends are on their way (``sending``): the query above leaves them
+        # out, and among them, for one product and contact, the first one goes. One of
+        # another batch, or still planned, keeps this one out: two such sends exist only
+        # when two passes raced, and then none is better than two.
+        earlier: dict[tuple[int | None, int], list[Send]] = {}
         for send in sorted(sends, key=lambda each: each.pk):
             view = views.get(send.subject_id or 0)
             send.view = view  # type: ignore[attr-defined]
             if view is None:
                 continue
-            key = (send.contact_id, view.product_id)
-            send.twin = first.setdefault(key, send.pk) != send.pk  # type: ignore[attr-defined]
+            before = earlier.setdefault((send.contact_id, view.product_id), [])
+            send.twin = any(  # type: ignore[attr-defined]
+                in_cooldown(
+                    status=other.status, sent_at=other.sent_at, planned_at=other.planned_at, now=now
+                )
+                for other in before
+            )
+            before.append(send)
 
     def refresh(self, sends: Sequence[Send]) -> set[int]:
         self.load(sends)

@@ -492,3 +492,30 @@ def test_a_page_view_through_the_collector_after_the_product_view_waits_the_dela
         assert run_pass(deliver_inline=True).planned == 0
     with travel(back + timedelta(minutes=60)):
         assert run_pass(deliver_inline=True).sent == 1
+
+
+def test_two_sends_of_one_product_and_contact_in_one_batch_bring_one_message(
+    step, product, consenting_contact, site
+):
+    """Two passes racing could plan two views of one product for one contact (two browsers):
+    the batch sends the first only."""
+    site.cap_per_24h = 10
+    site.cap_per_7d = 10
+    site.save()
+    at = NOW - timedelta(hours=2)
+    views = [viewed(browser_of(consenting_contact), product, at=at) for _ in range(2)]
+    sends = [
+        Send.objects.create(
+            site=site,
+            step=step,
+            subject_id=view.pk,
+            contact=consenting_contact,
+            planned_at=NOW,
+            due_at=NOW,
+        )
+        for view in views
+    ]
+    with travel(NOW):
+        outcomes = deliver_batch(send_ids=[send.pk for send in sends])
+    assert outcomes == {sends[0].pk: "accepted", sends[1].pk: SendReason.BROWSE_COOLDOWN}
+    assert len(sms_to(consenting_contact)) == 1

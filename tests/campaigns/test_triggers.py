@@ -29,3 +29,10 @@ def test_the_cart_by_email_is_planned_by_its_request_and_outside_the_cap():
     # Control: cart abandonment is marketing, capped, with consent.
     cart = trigger_room(Trigger.CART_ABANDONED)
     assert cart.needs_consent and cart.capped and Trigger.CART_ABANDONED not in uncapped()
+
+
+def test_browse_abandonment_is_offered_planned_and_marketing():
+    browse = trigger_room(Trigger.BROWSE_ABANDONED)
+    assert Trigger.BROWSE_ABANDONED in offered() and Trigger.BROWSE_ABANDONED in planned()
+    assert browse.needs_consent and browse.capped and browse.holdout
+    assert Trigger.BROWSE_ABANDONED not in uncapped() and not browse.has_cart
