@@ -519,3 +519,42 @@ def test_two_sends_of_one_product_and_contact_in_one_batch_bring_one_message(
         outcomes = deliver_batch(send_ids=[send.pk for send in sends])
     assert outcomes == {sends[0].pk: "accepted", sends[1].pk: SendReason.BROWSE_COOLDOWN}
     assert len(sms_to(consenting_contact)) == 1
+
+
+def test_an_email_step_shows_the_product_as_one_item(smtp, site, product):
+    """The same journey by email (a real SMTP server): the product as the email's one item,
+    its page as the link."""
+    from campaigns.models import StepChannel
+    from optin.consent import record_consent
+    from optin.models import ConsentSource, ConsentStatus
+    from retargeting.channels import Channel
+    from tests.factories import ContactFactory
+
+    flow = FlowFactory(site=site, trigger=Trigger.BROWSE_ABANDONED, slug="browse-email")
+    StepFactory(
+        flow=flow,
+        channel=StepChannel.EMAIL,
+        delay_minutes=60,
+        subject="{{ product_name }} vous attend",
+        template="{{ first_name }}, {{ product_name }} à {{ product_price }} : {{ link }}",
+    )
+    contact = ContactFactory(site=site, email="marie@example.org")
+    record_consent(
+        contact=contact,
+        status=ConsentStatus.GRANTED,
+        source=ConsentSource.SERVER_API,
+        channel=Channel.EMAIL,
+        text="J'accepte de recevoir des e-mails.",
+    )
+    viewed(browser_of(contact), product, at=NOW - timedelta(hours=2))
+    with travel(NOW):
+        assert run_pass(deliver_inline=True).sent == 1
+    (received,) = smtp.messages
+    assert received.recipients == ["marie@example.org"]
+    assert received.message["Subject"] == "Chemise en lin vous attend"
+    html = next(
+        part.get_content()
+        for part in received.message.walk()
+        if part.get_content_type() == "text/html"
+    )
+    assert "Chemise en lin" in html and "49,90" in html
