@@ -99,7 +99,8 @@ def fill(site_id: int, views: int, carts: int, eligible: int) -> dict[str, float
                    'EUR', n %% 100 <> 0, %(now)s, %(site)s
             FROM generate_series(1, %(products)s) n""",
         # View i: browser i mod CARTS, its (i div CARTS)-th product (so no two rows share a
-        # browser, product and day), at a time spread evenly over the retention.
+        # browser, product and day), at a time spread evenly over the retention; written in
+        # time order, as the collector writes them.
         "views": """
             INSERT INTO tracking_productview (day, viewed_at, site_id, visitor_id, product_id)
             SELECT (seen AT TIME ZONE 'UTC')::date, seen, %(site)s, v0 + i %% %(carts)s,
@@ -108,7 +109,8 @@ def fill(site_id: int, views: int, carts: int, eligible: int) -> dict[str, float
                          - ((i * 7919) %% %(retention)s) * interval '1 second' seen
                   FROM generate_series(0::bigint, %(views)s - 1) i) g,
                  (SELECT min(id) v0 FROM tracking_visitor WHERE site_id = %(site)s) v,
-                 (SELECT min(id) p0 FROM tracking_product WHERE site_id = %(site)s) p""",
+                 (SELECT min(id) p0 FROM tracking_product WHERE site_id = %(site)s) p
+            ORDER BY seen""",
     }
     with connection.cursor() as cursor:
         for name, sql in statements.items():
