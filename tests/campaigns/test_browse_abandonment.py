@@ -558,3 +558,37 @@ def test_an_email_step_shows_the_product_as_one_item(smtp, site, product):
         if part.get_content_type() == "text/html"
     )
     assert "Chemise en lin" in html and "49,90" in html
+
+
+@pytest.mark.parametrize(
+    ("sent_ago", "outcome"),
+    [(COOLDOWN - timedelta(seconds=1), SendReason.BROWSE_COOLDOWN), (COOLDOWN, "accepted")],
+)
+def test_the_cooldown_is_checked_again_at_send_time(
+    step, product, consenting_contact, site, sent_ago, outcome
+):
+    """A message for the product that went out meanwhile (planned by another path, or
+    planned before the first one went): checked again just before sending."""
+    at = NOW - timedelta(hours=2)
+    earlier = viewed(browser_of(consenting_contact), product, at=at - timedelta(days=1))
+    view = viewed(browser_of(consenting_contact), product, at=at)
+    Send.objects.create(
+        site=site,
+        step=step,
+        subject_id=earlier.pk,
+        contact=consenting_contact,
+        status=SendStatus.DELIVERED,
+        planned_at=NOW - sent_ago,
+        due_at=NOW - sent_ago,
+        sent_at=NOW - sent_ago,
+    )
+    send = Send.objects.create(
+        site=site,
+        step=step,
+        subject_id=view.pk,
+        contact=consenting_contact,
+        planned_at=NOW,
+        due_at=NOW,
+    )
+    with travel(NOW):
+        assert deliver_batch(send_ids=[send.pk]) == {send.pk: outcome}
