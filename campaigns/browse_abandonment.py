@@ -22,9 +22,8 @@ Why 7 days rather than Postscript's 72 hours: a browse message is the weakest si
 acts on (Klaviyo's 2024 benchmark: 0.3× a cart reminder's revenue per recipient), French
 marketing SMS are capped at one a day by default, and a shopper who comes back to compare a
 product over a week (the usual pattern for anything priced above impulse) would otherwise be
-told about the same product two or three times. A week is Klaviyo's default for its browse
-flow's re-entry as well; a shop that wants more can lower it with a smaller cooldown in a
-later setting, never below the frequency cap.
+told about the same product two or three times. It is a constant (:data:`COOLDOWN`), not a
+site setting: no shop has asked for another, and fewer knobs keep the rule one rule.
 """
 
 from __future__ import annotations

@@ -3,11 +3,10 @@
 per cooldown; a cart, a purchase, an order, an unavailable product or a browser active again
 stop or delay it; it is stale 48 h after the view.
 
-The published rules this follows: Klaviyo's browse abandonment flow (a "Viewed Product"
-metric, a flow filter "has not placed an order since starting this flow", "has not started
-checkout since starting this flow", re-entry once per 7 days by default); Postscript's browse
-abandonment trigger (a subscriber who viewed a product and neither added to cart nor bought;
-one per product per 72 hours)."""
+The rules as the issue states them (the cart flow wins; one per product and contact per
+cooldown, Postscript's being 72 hours) and as Klaviyo's browse abandonment flows are commonly
+filtered: "has not added to cart / started checkout / placed order since starting this
+flow"."""
 
 from __future__ import annotations
 
