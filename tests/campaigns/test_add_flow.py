@@ -69,7 +69,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--trigger", "browse_abandoned"], "is not built yet"),
+        (["--trigger", "back_in_stock"], "is not built yet"),
         (["--trigger", "cart_abandoned", "--text", "Votre panier {{ nope }}"], "nope"),
         (["--trigger", "cart_abandoned", "--channel", "email", "--text", "x" * 1700], "1600"),
     ],

@@ -245,12 +245,15 @@ def test_a_trigger_that_never_runs_is_offered_nowhere(admin_client, site):
     from tests.factories import FlowFactory
 
     form = admin_client.get("/admin/campaigns/flow/add/").context["adminform"].form
-    assert [value for value, _label in form.fields["trigger"].choices] == [Trigger.CART_ABANDONED]
+    assert [value for value, _label in form.fields["trigger"].choices] == [
+        Trigger.CART_ABANDONED,
+        Trigger.BROWSE_ABANDONED,
+    ]
     data = {
         "site": site.pk,
         "name": "Parcours",
         "slug": "parcours",
-        "trigger": Trigger.BROWSE_ABANDONED,
+        "trigger": Trigger.BACK_IN_STOCK,
         "is_active": "on",
         "holdout_percent": 0,
         "transliterate": "on",
