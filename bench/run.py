@@ -59,6 +59,10 @@ TARGETS = {
     "worker_rss_mb": 150.0,
     "ingest_events_vs_loop_collector_rps": 5.0,
     "dispatch_plan_seconds": 10.0,
+    # A pass planning browse and cart reminders over 10M product views and 1M carts (the
+    # issue's), and its ratio to the same shop's pass with the cart flow alone.
+    "browse_plan_seconds": 10.0,
+    "browse_plan_vs_cart_plan": 2.0,
     "send_sms_per_second": 500.0,
     "send_vs_bare_sdk": 0.5,  # Relance's SMS/s in one process over a bare SDK loop's
     "email_send_vs_bare_smtplib": 0.5,  # Relance's emails/s in one process over bare smtplib's
@@ -350,6 +354,7 @@ def measure(env: dict[str, str], workdir: Path, port: int) -> int:
         report.notes.append("BENCH_SCRIPTS=0: dispatch and dashboard are not measured")
     elif report.database == "postgres" and env.get("REDIS_URL"):
         report.figures.update(dispatch(env))
+        report.figures.update(browse(env))
         report.figures.update(dashboard(env))
         if "dashboard_10m_ms" not in report.figures:
             report.notes.append(
@@ -625,6 +630,19 @@ def dispatch(env: dict[str, str]) -> dict[str, float]:
         os.environ.get("BENCH_SEND_ALONE", "2000"),
     ]
     return script("dispatch.py", sizes, env)
+
+
+def browse(env: dict[str, str]) -> dict[str, float]:
+    """bench/browse.py: one pass planning browse and cart reminders over BENCH_VIEWS product
+    views (10,000,000) and BENCH_BROWSE_CARTS carts (1,000,000), BENCH_BROWSE_ELIGIBLE
+    (100,000) of their browsers a consenting contact's; beside it the same shop's pass with
+    the cart flow alone (the reference)."""
+    sizes = [
+        os.environ.get("BENCH_VIEWS", "10000000"),
+        os.environ.get("BENCH_BROWSE_CARTS", "1000000"),
+        os.environ.get("BENCH_BROWSE_ELIGIBLE", "100000"),
+    ]
+    return script("browse.py", sizes, env)
 
 
 def email_sending(env: dict[str, str]) -> dict[str, float]:

@@ -39,6 +39,7 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.eligibility import channels_of
 from campaigns.models import Flow, Send, Step, StockRequest, Trigger
@@ -64,6 +65,16 @@ def _clip(text: str, limit: int) -> str:
 
 class BackInStock(TriggerRoom):
     name = Trigger.BACK_IN_STOCK
+    subject_model = StockRequest
+    subject_search = ("product__external_id",)
+
+    def describe(self, send: Send) -> str:
+        request = getattr(send, "subject_object", None)
+        if request is None:
+            return super().describe(send)
+        product = request.product
+        return _("back in stock: %(product)s") % {"product": product.name or product.external_id}
+
     kind = Kind.MARKETING
     needs_consent = False
     capped = False

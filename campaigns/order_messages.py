@@ -29,6 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from campaigns import eligibility
 from campaigns.models import Flow, Order, OrderStatus, OrderUpdate, Send, Step, Trigger
@@ -37,7 +39,7 @@ from campaigns.send_reasons import SendReason
 from campaigns.triggers import EmailContent, Hours, Kind, TriggerRoom, candidates
 from retargeting.sites.models import Site
 
-_ORDER = "_order"  # where a send keeps its order once loaded (``Send.subject`` is the email's)
+_ORDER = "subject_object"  # where a send keeps its order once loaded (TriggerRoom.load)
 
 
 def order_of(send: Send) -> Order | None:
@@ -57,6 +59,17 @@ class OrderRoom(TriggerRoom):
     kind = Kind.TRANSACTIONAL
     needs_consent = False
     capped = False
+    subject_model = Order
+    subject_search = ("external_id",)
+    described: ClassVar[str] = "order %(number)s"
+    """The subject in the marketer's words (a msgid, translated when shown)."""
+
+    def describe(self, send: Send) -> str:
+        order = order_of(send)
+        if order is None:
+            return super().describe(send)
+        return _(self.described) % {"number": order.external_id}
+
     hours = Hours.NIGHT
     holdout = False
     default_delay_minutes = 0
@@ -191,12 +204,14 @@ class OrderRoom(TriggerRoom):
 
 class OrderConfirmation(OrderRoom):
     name = Trigger.ORDER_CONFIRMATION
+    described = gettext_noop("order %(number)s confirmed")
     starts = (OrderStatus.PLACED, OrderStatus.PAID)
     stale = timedelta(hours=24)
 
 
 class ShippingUpdate(OrderRoom):
     name = Trigger.SHIPPING_UPDATE
+    described = gettext_noop("order %(number)s shipped")
     starts = (OrderStatus.SHIPPED,)
     stale = timedelta(hours=72)
 
@@ -219,6 +234,7 @@ class ShippingUpdate(OrderRoom):
 
 class ReviewRequest(OrderRoom):
     name = Trigger.REVIEW_REQUEST
+    described = gettext_noop("review of order %(number)s")
     kind = Kind.MARKETING
     needs_consent = True
     capped = True

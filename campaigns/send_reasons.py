@@ -82,6 +82,17 @@ class SendReason(models.TextChoices):
         "request_channel_off",
         gettext_lazy("The step no longer sends on the channel the shopper asked for"),
     )
+    # browse_abandoned (campaigns.browse_abandonment)
+    BROWSED_THEN_BOUGHT = (
+        "browse_cart_or_order",
+        gettext_lazy("A cart, a purchase or an order since the view"),
+    )
+    BROWSE_PRODUCT_UNAVAILABLE = "browse_unavailable", gettext_lazy("Product unavailable")
+    BROWSE_COOLDOWN = (
+        "browse_cooldown",
+        gettext_lazy("Already told about this product within 7 days"),
+    )
+    VIEW_GONE = "browse_view_gone", gettext_lazy("Product view deleted (retention)")
 
 
 DEFERRALS = frozenset(

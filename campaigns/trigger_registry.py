@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from campaigns.back_in_stock import BackInStock
+from campaigns.browse_abandonment import BrowseAbandoned
 from campaigns.cart_abandonment import CartAbandoned, EmailCart
 from campaigns.order_messages import OrderConfirmation, ReviewRequest, ShippingUpdate
 from campaigns.triggers import TriggerRoom, UnbuiltTrigger
@@ -23,6 +24,7 @@ ROOMS: dict[str, TriggerRoom] = {
     for room in (
         CartAbandoned(),
         EmailCart(),
+        BrowseAbandoned(),
         Welcome(),
         OrderConfirmation(),
         ShippingUpdate(),

@@ -30,6 +30,7 @@ from typing import Any
 
 from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Least
+from django.utils.translation import gettext as _
 
 from campaigns.eligibility import channels_of, reachable
 from campaigns.models import Flow, Send, Step, Trigger
@@ -116,3 +117,6 @@ class Welcome(TriggerRoom):
 
     def stale_after(self, site: Site) -> timedelta:
         return STALE_AFTER
+
+    def describe(self, send: Send) -> str:
+        return _("welcome")

@@ -294,6 +294,12 @@ FR = {
     "Shipping update": "Suivi d'expédition",
     "Review request": "Demande d'avis",
     "%(trigger)s, subject %(id)s": "%(trigger)s, sujet %(id)s",
+    "viewed %(product)s": "a regardé %(product)s",
+    "back in stock: %(product)s": "retour en stock : %(product)s",
+    "welcome": "bienvenue",
+    "order %(number)s confirmed": "commande %(number)s confirmée",
+    "order %(number)s shipped": "commande %(number)s expédiée",
+    "review of order %(number)s": "avis sur la commande %(number)s",
     "cart %(id)s, %(total)s": "panier %(id)s, %(total)s",
     "transactional: no revenue attributed": "transactionnel : aucun revenu attribué",
     "Funnel of the abandoned carts": "Entonnoir des paniers abandonnés",
@@ -312,4 +318,9 @@ FR = {
         "coût des messages de tous les scénarios envoyés sur la période (%(counter)s message, tous déclencheurs)",
         "coût des messages de tous les scénarios envoyés sur la période (%(counter)s messages, tous déclencheurs)",
     ),
+    # Browse abandonment (issue 32).
+    "A cart, a purchase or an order since the view": "Un panier, un achat ou une commande depuis la visite",
+    "Product unavailable": "Produit indisponible",
+    "Already told about this product within 7 days": "Déjà relancé pour ce produit depuis moins de 7 jours",
+    "Product view deleted (retention)": "Visite du produit supprimée (durée de conservation)",
 }

@@ -262,3 +262,15 @@ def test_a_session_force_may_not_end_is_waited_for(monkeypatch):
         'DROP DATABASE IF EXISTS "relance_bench_0"',
         'DROP DATABASE IF EXISTS "relance_bench_0"',
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_browse_benchmark_runs_at_a_tiny_size():
+    figures = _run_bench_script("browse.py", "20000", "2000", "200", postgresql_only=True)
+    assert figures["browse_views"] == 20000
+    # Both flows plan: the cart reminders as the reference pass did, and browse reminders.
+    assert figures["browse_cart_planned"] == figures["browse_reference_cart_planned"] == 200
+    assert 0 < figures["browse_planned"] <= 200  # one per contact at most
+    assert figures["browse_plan_seconds"] > 0 and figures["browse_plan_vs_cart_plan"] > 0
+    assert figures["browse_views_in_48h"] > 0

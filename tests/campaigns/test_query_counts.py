@@ -341,3 +341,75 @@ def test_a_batch_of_emails_costs_the_same_queries_for_3_or_12_sends(smtp, settin
     assert counts[0] == counts[1], counts
     # Pinned: the SMS batch's, plus the update of last_emailed_at.
     assert counts[0] <= 19, counts
+
+
+def browse_shop(size, *, quiet_hours="fr_strict"):
+    """A shop with a browse flow and ``size`` consenting contacts who each viewed a product
+    two hours ago and left (each a product of its own, a tenth of them on a second browser)."""
+    from campaigns.models import Trigger
+    from retargeting.tracking.models import Product, ProductView
+    from tests.factories import FlowFactory
+
+    site = SiteFactory(quiet_hours=quiet_hours)
+    StepFactory(
+        flow=FlowFactory(site=site, trigger=Trigger.BROWSE_ABANDONED),
+        delay_minutes=60,
+        template="{{ product_name }} {{ product_price }} {{ link }} {{ stop }}",
+    )
+    at = NOW - timedelta(hours=2)
+    for n, contact in enumerate(consenting(site, size)):
+        product = Product.objects.create(
+            site=site,
+            external_id=f"p{n}",
+            name=f"Produit {n}",
+            url=f"https://shop.example/p/{n}",
+            price=20 + n,
+            currency="EUR",
+            available=True,
+            updated_at=at,
+        )
+        links = [VisitorLinkFactory(visitor__site=site, contact=contact)]
+        if n % 10 == 0:
+            links.append(VisitorLinkFactory(visitor__site=site, contact=contact))
+        for link in links:
+            link.visitor.last_seen_at = at
+            link.visitor.save()
+            ProductView.objects.create(
+                site=site, visitor=link.visitor, product=product, day=at.date(), viewed_at=at
+            )
+    return site
+
+
+def test_a_browse_pass_costs_the_same_queries_for_3_or_30_views():
+    counts = []
+    for size in (3, 30):
+        site = browse_shop(size)
+        with time_machine.travel(NOW, tick=False):
+            enqueued: list[int] = []
+            counts.append(queries(lambda enqueued=enqueued: run_pass(enqueue=enqueued.append)))
+            assert len(enqueued) == size  # one per contact, whatever its browsers
+        site.flows.update(is_active=False)
+        site.sends.update(status=SendStatus.CANCELLED)
+    assert counts[0] == counts[1], counts
+
+
+def test_a_batch_of_browse_sends_costs_the_same_queries_for_3_or_12_sends(twilio):
+    """The views, their products and browsers, and what ends their journeys (a cart, an order
+    or a purchase since the view; the cooldown) are read in one query, before rendering and
+    again under the contacts' lock."""
+    counts = []
+    for size in (3, 12):
+        site = browse_shop(size, quiet_hours="none")
+        with time_machine.travel(NOW, tick=False):
+            run_pass(enqueue=lambda send_id: None)
+            due = list(site.sends.filter(status=SendStatus.PLANNED).values_list("pk", flat=True))
+            assert len(due) == size
+            outcomes: dict[int, str] = {}
+            sql = captured_queries(
+                lambda due=due, out=outcomes: out.update(sending.deliver_batch(send_ids=due))
+            )
+        assert list(outcomes.values()) == ["accepted"] * size
+        views = [query for query in sql if query.startswith('SELECT "tracking_productview"."id"')]
+        assert len(views) == 2, views  # load(), then refresh() under the lock
+        counts.append(len(sql) - size)  # without one write-ahead mark per message
+    assert counts[0] == counts[1], counts

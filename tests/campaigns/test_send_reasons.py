@@ -56,6 +56,11 @@ STORED = {
     "sold_out_again",
     "request_expired",
     "request_channel_off",
+    # browse_abandoned
+    "browse_cart_or_order",
+    "browse_unavailable",
+    "browse_cooldown",
+    "browse_view_gone",
 }
 
 

@@ -97,3 +97,10 @@ def test_every_room_can_be_searched_and_described_in_the_dashboard(site):
     for name in ROOMS:
         send.step.flow.trigger = name
         assert describe_subjects([send], site=site)[send.pk], name
+
+
+def test_browse_abandonment_is_offered_planned_and_marketing():
+    browse = trigger_room(Trigger.BROWSE_ABANDONED)
+    assert Trigger.BROWSE_ABANDONED in offered() and Trigger.BROWSE_ABANDONED in planned()
+    assert browse.needs_consent and browse.capped and browse.holdout
+    assert Trigger.BROWSE_ABANDONED not in uncapped() and not browse.has_cart

@@ -363,8 +363,8 @@ def test_each_send_says_what_it_is_about(client, marketer, site, journeys):
     assert len(listed) == 5
     about = {row["send"].pk: row["about"] for row in response.context["rows"]}
     assert about[journeys["cart"].pk] == "panier 4711, 59,90 €"
-    # The rooms built elsewhere describe their subjects once merged; until then, the default.
-    assert about[journeys["welcome"].pk] == f"Bienvenue, sujet {journeys['welcome'].subject_id}"
+    # Each room describes its subject (a welcome is about the contact itself).
+    assert about[journeys["welcome"].pk] == "bienvenue"
     page = html.unescape(response.content.decode())
     assert "Navigation abandonnée" in page and "panier 4711, 59,90 €" in page
     browse = journeys["browse"].pk
