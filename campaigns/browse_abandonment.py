@@ -116,6 +116,7 @@ def _bought_since(contact: Any, viewed_at: Any) -> Q:
 class BrowseAbandoned(TriggerRoom):
     name = Trigger.BROWSE_ABANDONED
     subject_model = ProductView
+    restart_reason = SendReason.BROWSING_AGAIN
     subject_search = ("product__external_id",)
 
     def describe(self, send: Send) -> str:

@@ -18,15 +18,21 @@ from django.utils import timezone
 
 from campaigns.models import DiscountMode, StepChannel, Trigger
 from campaigns.onboarding import add_flow, bootstrap_site
+from campaigns.orders import record_order_status
+from campaigns.stock_requests import record_stock_request
 from optin.consent import record_consent
 from optin.contacts import get_or_create_contact, get_or_create_email_contact
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from retargeting.channels import Channel
-from retargeting.demoshop.views import CONSENT_TEXT, DEMO_SITE_NAME
+from retargeting.demoshop.views import CONSENT_TEXT, DEMO_SITE_NAME, PRODUCTS, STOCK_ALERT_TEXT
 from retargeting.gateways import get_gateway
 from retargeting.sites.models import Membership, QuietHours, Site
 from retargeting.sites.services import add_member
-from retargeting.tracking.models import Cart, Visitor
+from retargeting.sms.phones import parse_phone
+from retargeting.tracking.catalog import update_products
+from retargeting.tracking.models import Cart, Product, ProductView, Visitor
+from retargeting.tracking.proofs import Proof
+from retargeting.tracking.server_orders import read_order
 
 EMAIL_CONSENT_TEXT = "J'accepte de recevoir les offres de la boutique par email."
 DEMO_WELCOME_CODE = "BIENVENUE10"
@@ -103,6 +109,7 @@ def load_demo() -> DemoResult:
     _load_contacts(site)
     if created:
         _load_welcome(site)
+        _load_journeys(site)
     return DemoResult(site=site, created=created, secret_key=secret_key)
 
 
@@ -113,6 +120,91 @@ def _load_welcome(site: Site) -> None:
         site=site, trigger=Trigger.WELCOME, delay_minutes=1, channel=StepChannel.SMS_ELSE_EMAIL
     )
     flow.steps.update(discount_mode=DiscountMode.FIXED, discount_code=DEMO_WELCOME_CODE)
+
+
+# The journeys beyond the cart, each shown by the demo within a minute or two of `make run`.
+DEMO_BROWSER = ("06 12 34 56 03", "SA-03")  # Chloé viewed the canvas bag and left: a browse
+DEMO_STOCK_ASKER = ("06 12 34 56 02", "FO-11")  # Lucas asked to be told when the scarf returns
+# Hugo ordered, paid, and the parcel left: two transactional SMS, without marketing consent.
+DEMO_BUYER = ("06 12 34 56 05", "Hugo")
+DEMO_ORDER_ID = "D-1001"
+DEMO_TRACKING_URL = "https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901"
+
+
+def _load_journeys(site: Site) -> None:
+    """A flow for each journey (the triggers' default texts), and what starts each one: a
+    product viewed and left, a back-in-stock request the shop's restock button answers
+    (``/demo/shop/p/FO-11/``), an order paid then shipped."""
+    for trigger, delay in (
+        (Trigger.BROWSE_ABANDONED, 2),
+        (Trigger.BACK_IN_STOCK, 0),
+        (Trigger.ORDER_CONFIRMATION, 0),
+        (Trigger.SHIPPING_UPDATE, 0),
+        (Trigger.REVIEW_REQUEST, None),
+    ):
+        add_flow(site=site, trigger=trigger, delay_minutes=delay)
+    now = timezone.now()
+    base = settings.PUBLIC_BASE_URL
+    update_products(
+        site=site,
+        products=[
+            {
+                "id": str(item["sku"]),
+                "sku": str(item["sku"]),
+                "name": str(item["name"]),
+                "url": f"{base}/demo/shop/p/{item['sku']}/",
+                "price": Decimal(str(item["price"])),
+                "currency": "EUR",
+                "available": bool(item["available"]),
+            }
+            for item in PRODUCTS
+        ],
+        now=now - timedelta(days=3),
+    )
+    phone, sku = DEMO_BROWSER
+    browser = Contact.objects.get(
+        site=site, phone=parse_phone(phone, default_region=site.country).e164
+    )
+    visitor = Visitor.objects.get(site=site, contact_link__contact=browser)
+    viewed_at = now - timedelta(minutes=65)
+    ProductView.objects.create(
+        site=site,
+        visitor=visitor,
+        product=Product.objects.get(site=site, external_id=sku),
+        day=viewed_at.date(),
+        viewed_at=viewed_at,
+    )
+    Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=viewed_at)
+    phone, sku = DEMO_STOCK_ASKER
+    asker = Visitor.objects.get(
+        site=site, contact_link__contact__phone=parse_phone(phone, default_region=site.country).e164
+    )
+    record_stock_request(
+        site=site,
+        visitor=asker,
+        request={
+            "product": {"id": sku},
+            "phone": parse_phone(phone, default_region=site.country).e164,
+            "consent": {"granted": True, "text": STOCK_ALERT_TEXT, "source": "product_page"},
+        },
+        proof=Proof.SHOP_SERVER,
+        now=now - timedelta(days=2),
+    )
+    phone, first_name = DEMO_BUYER
+    get_or_create_contact(site=site, raw_phone=phone, first_name=first_name)  # no consent
+    item = {"sku": "VE-07", "name": "Veste légère", "price": 89.0, "quantity": 1}
+    for status, extra in (("paid", {}), ("shipped", {"tracking_url": DEMO_TRACKING_URL})):
+        # As the shop's server reports it (``POST /api/v1/orders``).
+        body = {
+            "order_id": DEMO_ORDER_ID,
+            "status": status,
+            "phone": phone,
+            "total": 89.0,
+            "currency": "EUR",
+            "items": [{**item, "url": f"{base}/demo/shop/p/VE-07/"}],
+            **extra,
+        }
+        record_order_status(site=site, order=read_order(body, site=site), proof=Proof.SHOP_SERVER)
 
 
 def _load_marketer(site: Site) -> None:

@@ -93,6 +93,10 @@ class SendReason(models.TextChoices):
         gettext_lazy("Already told about this product within 7 days"),
     )
     VIEW_GONE = "browse_view_gone", gettext_lazy("Product view deleted (retention)")
+    BROWSING_AGAIN = (
+        "browsing_again",
+        gettext_lazy("Back on the shop since the view: the delay starts again"),
+    )
 
 
 DEFERRALS = frozenset(
@@ -102,6 +106,7 @@ DEFERRALS = frozenset(
         SendReason.THROTTLED,
         SendReason.PROVIDER_RETRY,
         SendReason.CART_CHANGED,
+        SendReason.BROWSING_AGAIN,
         SendReason.INTERRUPTED,
     }
 )

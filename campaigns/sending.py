@@ -204,13 +204,15 @@ def _before_rendering(
         return _exit_move(send, found.reason)
     assert found.channel is not None
     send.channel = found.channel
-    due_at = room_of(send).restart_at(send)
+    trigger = room_of(send)
+    due_at = trigger.restart_at(send)
     if due_at is not None:
-        # A changed cart is a new abandonment: the same send waits the delay again.
+        # A changed cart is a new abandonment (a browser back on the shop, a new visit): the
+        # same send waits the delay again.
         return Move(
             send,
             SendStatus.PLANNED,
-            SendReason.CART_CHANGED,
+            trigger.restart_reason,
             fields={"due_at": due_at, "planned_at": now, "claimed_at": None},
         )
     if now >= _expires_at(send):

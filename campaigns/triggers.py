@@ -36,14 +36,14 @@ from campaigns.default_texts import DefaultTexts, default_texts
 from campaigns.models import Trigger
 from campaigns.money import format_money
 from campaigns.quiet_hours import send_time
+from campaigns.send_reasons import SendReason
 from campaigns.sms_templates import COMMON_VARIABLES, TRIGGER_VARIABLES
 from retargeting.channels import Channel
 from retargeting.channels.rooms import room
-from retargeting.sites.models import Language, Site
+from retargeting.sites.models import Language, QuietHours, Site
 
 if TYPE_CHECKING:
     from campaigns.models import Flow, Send, Step
-    from campaigns.send_reasons import SendReason
 
 
 class Kind(enum.StrEnum):
@@ -194,6 +194,8 @@ class TriggerRoom:
     """The template variables this trigger fills (names of ``sms_templates.TRIGGER_VARIABLES``),
     beyond the common ones (first_name, shop, link, discount_code, stop, stop_link): a step's
     texts may use no other."""
+    restart_reason: ClassVar[SendReason] = SendReason.CART_CHANGED
+    """The ``SendReason`` a send waits again with when :meth:`restart_at` says so."""
     has_cart: ClassVar[bool] = False
     """Whether the subject is a cart (its sends keep ``Send.cart``)."""
     subject_model: ClassVar[type[Model] | None] = None
@@ -232,7 +234,9 @@ class TriggerRoom:
         if self.hours is Hours.NONE:
             return False
         if self.hours is Hours.NIGHT:
-            return True
+            # A site whose quiet hours are off (``--quiet-hours none``: a shop outside the
+            # rules, a test shop, the demo) holds nothing at night either.
+            return site.quiet_hours != QuietHours.NONE
         return bool(room(channel).quiet_hours_apply(site))
 
     def due_time(self, at: datetime, *, site: Site, phone: str, channel: str, key: str) -> datetime:

@@ -295,6 +295,7 @@ FR = {
     "Review request": "Demande d'avis",
     "%(trigger)s, subject %(id)s": "%(trigger)s, sujet %(id)s",
     "viewed %(product)s": "a regardé %(product)s",
+    "Back on the shop since the view: the delay starts again": "Revenu sur la boutique depuis la consultation : le délai recommence",
     "back in stock: %(product)s": "retour en stock : %(product)s",
     "welcome": "bienvenue",
     "order %(number)s confirmed": "commande %(number)s confirmée",

@@ -52,6 +52,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("demo/shop/", demoshop.shop, name="demo-shop"),
     path("demo/shop/p/<str:sku>/", demoshop.product, name="demo-product"),
+    path("demo/shop/p/<str:sku>/stock/", demoshop.stock, name="demo-stock"),
     path("demo/shop/panier/", demoshop.cart, name="demo-cart"),
     path("demo/shop/merci/", demoshop.thanks, name="demo-thanks"),
 ]

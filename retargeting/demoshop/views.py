@@ -7,11 +7,15 @@ mode's default), where the demo's made-up numbers never reach a real phone.
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from retargeting.gateways import get_gateway
 from retargeting.sites.access import development_tool
 from retargeting.sites.models import Site
+from retargeting.tracking.catalog import update_products
+from retargeting.tracking.models import Product
 from retargeting.web.security import csp_exempt
 
 DEMO_SITE_NAME = "Maison Demo"
@@ -66,8 +70,39 @@ def thanks(request: HttpRequest) -> HttpResponse:
 
 def product(request: HttpRequest, sku: str) -> HttpResponse:
     """A product's page: the snippet reports the view (``product_view``, as a shop's product
-    page does); an out-of-stock product offers the back-in-stock alert."""
+    page does); an out-of-stock product offers the back-in-stock alert. Its stock is what the
+    shop last reported (the demo's restock button below), else the catalogue's."""
+    found = _product(sku)
+    site = Site.objects.filter(name=DEMO_SITE_NAME).first()
+    known = (
+        Product.objects.filter(site=site, external_id=sku).values_list("available", flat=True)
+        if site
+        else []
+    )
+    stock = next(iter(known), None)
+    shown = {**found, "available": found["available"] if stock is None else stock}
+    return _page(request, "demoshop/product.html", {"product": shown})
+
+
+@require_POST
+def stock(request: HttpRequest, sku: str) -> HttpResponse:
+    """What the shop's server does when a product comes back (or sells out): it reports the
+    stock (``catalog.update_products``, as ``POST /api/v1/products`` does); a product back in
+    stock starts its alerts."""
+    _product(sku)
+    if not get_gateway().stays_on_machine:
+        raise Http404("The demo shop exists only with the outbox SMS backend.")
+    development_tool(request, "demo shop")
+    site = Site.objects.filter(name=DEMO_SITE_NAME).first()
+    if site is None:
+        raise Http404("The demo site is not loaded.")
+    available = request.POST.get("available") == "1"
+    update_products(site=site, products=[{"id": sku, "available": available}], now=timezone.now())
+    return redirect(f"/demo/shop/p/{sku}/")
+
+
+def _product(sku: str) -> dict[str, object]:
     found = next((item for item in PRODUCTS if item["sku"] == sku), None)
     if found is None:
         raise Http404("No such product in the demo shop.")
-    return _page(request, "demoshop/product.html", {"product": found})
+    return found

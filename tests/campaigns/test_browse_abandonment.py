@@ -163,6 +163,8 @@ def test_a_browser_back_after_planning_moves_the_message(step, product, consenti
     send.refresh_from_db()
     assert send.status == SendStatus.PLANNED
     assert send.due_at == back + timedelta(minutes=60)
+    # In the browse's words, not the cart's.
+    assert send.reason == SendReason.BROWSING_AGAIN
     with travel(send.due_at):
         assert run_pass(deliver_inline=True).sent == 1
     assert len(sms_to(consenting_contact)) == 1

@@ -30,8 +30,19 @@ def test_demo_loads_a_site_a_flow_consenting_contacts_and_a_marketer():
     out = StringIO()
     call_command("demo", stdout=out)
     site = Site.objects.get()
-    assert sorted(site.flows.values_list("trigger", flat=True)) == ["cart_abandoned", "welcome"]
-    texters = list(site.contacts.exclude(phone=""))
+    assert sorted(site.flows.values_list("trigger", flat=True)) == sorted(
+        [
+            "cart_abandoned",
+            "welcome",
+            "browse_abandoned",
+            "back_in_stock",
+            "order_confirmation",
+            "shipping_update",
+            "review_request",
+        ]
+    )
+    # Those who subscribed; the demo's buyer gave his number with his order only.
+    texters = list(site.contacts.exclude(phone="").exclude(consent_status="none"))
     assert len(texters) >= 3 and all(is_live(status=c.consent_status) for c in texters)
     # One gave an email address and email consent only: her reminder is an email.
     emailed = site.contacts.get(phone="")
@@ -43,7 +54,9 @@ def test_demo_loads_a_site_a_flow_consenting_contacts_and_a_marketer():
     run_pass()
     assert site.sends.exists()  # control: the demo's carts are reminded
     assert not site.sends.filter(step__flow__trigger="welcome").exists()
-    assert all(c.consents.get().text for c in site.contacts.all())
+    assert all(
+        c.consents.get().text for c in site.contacts.exclude(consent_status="none", phone__gt="")
+    )
     user = get_user_model().objects.get(username="demo")
     assert user.memberships.get().site == site
     assert "demo login: demo / relance-demo" in out.getvalue()
@@ -75,3 +88,48 @@ def test_demo_refuses_to_run_with_a_real_sms_provider():
     with pytest.raises(CommandError, match="SMS_BACKEND=outbox"):
         call_command("demo", stdout=StringIO())
     assert counts()["sites"] == 0
+
+
+def _texts(phone: str) -> list[str]:
+    from retargeting.gateways.models import OutboxMessage
+
+    return list(
+        OutboxMessage.objects.filter(to=phone).order_by("pk").values_list("body", flat=True)
+    )
+
+
+def test_the_demo_shows_each_journey_within_a_pass(admin_client):
+    """The issue's "done means": on the demo, a product viewed and left brings a browse
+    reminder linking to it; a paid then shipped order its two transactional messages (to a
+    buyer without marketing consent); a restock from the shop one alert, once."""
+    from campaigns.dispatch import run_pass
+    from campaigns.links import destination
+    from campaigns.models import Send, SendStatus, ShortLink
+
+    call_command("demo", stdout=StringIO())
+    site = Site.objects.get()
+    run_pass(deliver_inline=True)
+    browse = Send.objects.get(step__flow__trigger="browse_abandoned")
+    assert browse.status == SendStatus.ACCEPTED and browse.contact.first_name == "Chloé"
+    link = ShortLink.objects.get(send=browse)
+    assert "/demo/shop/p/SA-03/" in destination(link, with_token=False)
+    assert "Sac en toile" in browse.body
+    hugo = Contact.objects.get(site=site, first_name="Hugo")
+    assert hugo.consent_status == "none"  # transactional: no marketing consent
+    order_texts = _texts(hugo.phone)
+    assert len(order_texts) == 2 and "D-1001" in order_texts[0] and "D-1001" in order_texts[1]
+    # No alert before the restock (control), one after, none more after a second one.
+    lucas = Contact.objects.get(site=site, first_name="Lucas")
+    before = len(_texts(lucas.phone))
+    assert not Send.objects.filter(step__flow__trigger="back_in_stock").exists()
+    page = admin_client.get("/demo/shop/p/FO-11/")
+    assert "Remettre en stock" in page.content.decode()
+    assert admin_client.post("/demo/shop/p/FO-11/stock/", {"available": "1"}).status_code == 302
+    assert "Ajouter au panier" in admin_client.get("/demo/shop/p/FO-11/").content.decode()
+    run_pass(deliver_inline=True)
+    alerts = _texts(lucas.phone)[before:]
+    assert len(alerts) == 1 and "Foulard" in alerts[0]
+    admin_client.post("/demo/shop/p/FO-11/stock/", {"available": "0"})
+    admin_client.post("/demo/shop/p/FO-11/stock/", {"available": "1"})
+    run_pass(deliver_inline=True)
+    assert len(_texts(lucas.phone)) == before + 1

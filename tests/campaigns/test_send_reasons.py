@@ -61,6 +61,7 @@ STORED = {
     "browse_unavailable",
     "browse_cooldown",
     "browse_view_gone",
+    "browsing_again",
 }
 
 
