@@ -54,7 +54,9 @@ from campaigns.models import Flow  # noqa: E402
 
 READ = 30
 CHANNELS = ("sms", "email")
-# The reminders moved off their cart to another trigger's flow, by their id's last digit.
+# The reminders moved off their cart to another trigger's flow, by a digit of their id mixed
+# with its tens (the held-out carts follow the cart's own last digit: a send id shifted by the
+# database's sequence must not make one trigger's share all held out).
 TRIGGER_SHARES = {"browse_abandoned": (2, 8), "order_confirmation": (3,)}
 
 
@@ -184,7 +186,8 @@ def fill(site_id: int, step_id: int, sends: int, others: dict[str, int] | None =
             f"""
             UPDATE campaigns_send SET step_id = {int(others[trigger])}, cart_id = NULL,
                 subject_id = id
-            WHERE site_id = %(site)s AND id %% 10 IN ({", ".join(str(d) for d in digits)})"""
+            WHERE site_id = %(site)s
+              AND (id + id / 10) %% 10 IN ({", ".join(str(d) for d in digits)})"""
         )
     with connection.cursor() as cursor:
         for sql in statements:
