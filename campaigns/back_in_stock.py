@@ -41,13 +41,12 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.eligibility import channels_of
+from campaigns.eligibility import channels_of, reachable_without_consent
 from campaigns.models import Flow, Send, Step, StockRequest, Trigger
 from campaigns.send_reasons import SendReason
 from campaigns.triggers import EmailContent, Hours, Kind, TriggerRoom
 from optin.models import ConsentStatus
 from retargeting.channels import Channel
-from retargeting.channels.rooms import room
 from retargeting.sites.models import Language, Site
 
 STALE_AFTER = timedelta(hours=72)
@@ -107,7 +106,7 @@ class BackInStock(TriggerRoom):
                 product__restocked_at__lte=restocked_by,
                 product__restocked_at__gt=now - STALE_AFTER,
             )
-            .exclude(_opted_out())
+            .filter(_reachable())
             .exclude(Exists(Send.objects.filter(step=step, subject_id=OuterRef("pk"))))
         )
         return _candidates(rows)
@@ -188,17 +187,13 @@ class BackInStock(TriggerRoom):
         )
 
 
-def _opted_out() -> Q:
-    """Requests whose address said STOP (or unsubscribed), or cannot be reached: never alerted
-    (checked again at send time, with the do-not-contact list)."""
-    sms, email = room(Channel.SMS), room(Channel.EMAIL)
-    return Q(channel=Channel.SMS) & (
-        Q(**{f"contact__{sms.consent_field}": ConsentStatus.REVOKED})
-        | Q(**{f"contact__{sms.unreachable_field}__isnull": False})
-    ) | Q(channel=Channel.EMAIL) & (
-        Q(**{f"contact__{email.consent_field}": ConsentStatus.REVOKED})
-        | Q(**{f"contact__{email.unreachable_field}__isnull": False})
-    )
+def _reachable() -> Q:
+    """Requests whose address may still get a message it asked for on the request's channel
+    (not STOP'd or unsubscribed, not unreachable: ``eligibility.reachable_without_consent``,
+    the one rule; checked again at send time, with the do-not-contact list)."""
+    return Q(channel=Channel.SMS) & reachable_without_consent(Channel.SMS, prefix="contact__") | Q(
+        channel=Channel.EMAIL
+    ) & reachable_without_consent(Channel.EMAIL, prefix="contact__")
 
 
 def _candidates(rows: QuerySet[StockRequest]) -> QuerySet[Any]:
