@@ -176,16 +176,17 @@ def order_recipient(
     opted out (its do-not-contact hash), and a STOP stands (``eligibility.channel_reason``).
 
     Nothing here gives or changes a consent. What a platform relays (``Proof.CLAIM``: the
-    shopper typed it) links no browser and joins no address to a number that already had a
-    contact; the shop's server (``Proof.SHOP_SERVER``) vouches: the order's browser (``visitor``)
+    shopper typed it) links no browser and joins no address to a number, new or known; the
+    shop's server (``Proof.SHOP_SERVER``) vouches: the order's browser (``visitor``)
     becomes the number's, and the address joins the number's contact when it has none."""
     contact: Contact | None = None
-    created = False
     if phone and not is_blocked(site_id=site.pk, e164=phone):
         with transaction.atomic():
-            contact, created = get_or_create_contact(site=site, raw_phone=phone)
+            contact, _ = get_or_create_contact(site=site, raw_phone=phone)
     if email and not is_blocked(site_id=site.pk, email=email):
-        beside = contact if (proof == Proof.SHOP_SERVER or created) else None
+        # Only the shop's server joins an address to a number: a platform relays what the
+        # shopper typed, and a typed pair would let the address's tap stand for the number.
+        beside = contact if proof == Proof.SHOP_SERVER else None
         with transaction.atomic():
             email_contact, _ = get_or_create_email_contact(site=site, email=email, beside=beside)
         contact = contact or email_contact

@@ -74,3 +74,16 @@ def test_a_number_erased_after_a_stop_gets_no_contact_and_its_address_takes_over
         site=site, phone=PHONE, email="marie@example.fr", proof=Proof.SHOP_SERVER
     )
     assert by_email is not None and (by_email.phone, by_email.email) == ("", "marie@example.fr")
+
+
+def test_a_platforms_order_never_joins_a_typed_address_to_a_new_number(site):
+    """A platform relays what the shopper typed: a new number and an address typed together
+    stay two contacts, so a tap on the address's email never stands for the number."""
+    contact = order_recipient(site=site, phone=PHONE, email="pair@example.fr", proof=Proof.CLAIM)
+    assert contact is not None and contact.phone == PHONE and contact.email == ""
+    assert Contact.objects.get(site=site, email="pair@example.fr").phone == ""
+    # Control: the shop's server vouches for the pair.
+    vouched = order_recipient(
+        site=site, phone="+33612345699", email="both@example.fr", proof=Proof.SHOP_SERVER
+    )
+    assert (vouched.phone, vouched.email) == ("+33612345699", "both@example.fr")
