@@ -227,8 +227,13 @@ def stock_request_requester(
     if status == ConsentStatus.REVOKED:
         logger.info("site %s: a stock request for an address that opted out", site.pk)
         return None
+    # A browser linked by the shop's server or by its owner's tap proves the contact; it proves
+    # this address only when the address itself is live (confirmed on its own channel): a
+    # contact may hold a number and an address, and a tap on the address's email says nothing
+    # of the number.
     proven = proof == Proof.SHOP_SERVER or (
         visitor is not None
+        and is_live(status=status)
         and VisitorLink.objects.filter(
             visitor=visitor, contact=contact, method__in=[Method.SERVER, Method.TOKEN]
         ).exists()

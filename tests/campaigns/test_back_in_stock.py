@@ -34,6 +34,7 @@ from campaigns.stock_requests import SMS_TEXT
 from campaigns.trigger_registry import trigger_room
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
+from retargeting.channels import Channel
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.models import Language
 from retargeting.sites.services import create_site
@@ -263,7 +264,9 @@ def test_a_forged_confirmation_link_confirms_nothing(client, shop):
 def test_a_browser_proven_the_numbers_asks_without_a_confirmation(
     client, shop, django_capture_on_commit_callbacks
 ):
+    # A subscriber who tapped our SMS's link from this browser.
     contact = Contact.objects.create(site=shop.site, phone=NUMBER, region="FR")
+    record_consent(contact=contact, status=ConsentStatus.CONFIRMED, source=ConsentSource.ADMIN)
     visitor = Visitor.objects.create(
         site=shop.site, vid=BROWSER, first_seen_at=TUESDAY, last_seen_at=TUESDAY
     )
@@ -280,6 +283,32 @@ def test_a_browser_proven_the_numbers_asks_without_a_confirmation(
     mine, claimed = StockRequest.objects.order_by("pk")
     assert mine.confirmed_at == TUESDAY and claimed.confirmed_at is None
     assert len(confirmations()) == 1
+
+
+def test_a_tap_proved_by_email_proves_nothing_of_the_number(
+    client, shop, django_capture_on_commit_callbacks
+):
+    """A contact may hold a number and an address: a browser linked by a tap on the address's
+    email has not proved the number, whose alert must be confirmed by its own owner."""
+    contact = Contact.objects.create(
+        site=shop.site, phone=NUMBER, email="pair@example.fr", region="FR"
+    )
+    record_consent(
+        contact=contact,
+        status=ConsentStatus.CONFIRMED,
+        source=ConsentSource.ADMIN,
+        channel=Channel.EMAIL,
+    )
+    visitor = Visitor.objects.create(
+        site=shop.site, vid=BROWSER, first_seen_at=TUESDAY, last_seen_at=TUESDAY
+    )
+    VisitorLink.objects.create(visitor=visitor, contact=contact, method="token", linked_at=TUESDAY)
+    with time_machine.travel(TUESDAY, tick=False):
+        event = {"type": "back_in_stock", "product": {"id": "P1"}, "phone": TYPED}
+        with django_capture_on_commit_callbacks(execute=True):
+            assert snippet(client, shop, {**event, "consent": CONSENT}).status_code == 204
+    (request,) = StockRequest.objects.all()
+    assert request.confirmed_at is None and len(confirmations()) == 1
 
 
 def test_a_claim_spends_the_confirmation_limits_of_the_browser(client, shop):
