@@ -118,7 +118,7 @@ def update_products(
             report = latest[row.external_id]
             if claimed:
                 report = _unknown_only(row, report)
-            if _apply(row, report, now=now, keep_urls=keep_urls):
+            if _apply(row, report, now=now, keep_urls=keep_urls, claimed=claimed):
                 restocked.append(row.pk)
         Product.objects.bulk_update(
             rows,
@@ -136,9 +136,14 @@ def update_products(
     return len(rows)
 
 
-def _apply(row: Product, report: ProductUpdate, *, now: datetime, keep_urls: bool) -> bool:
-    """Change ``row`` as ``report`` says; True when the product came back in stock."""
+def _apply(
+    row: Product, report: ProductUpdate, *, now: datetime, keep_urls: bool, claimed: bool = False
+) -> bool:
+    """Change ``row`` as ``report`` says; True when the product came back in stock: from the
+    unavailable the shop itself reported (a page's claim of "sold out" followed by the shop's
+    routine "available" is no return) to available."""
     before = (row.available, row.quantity)
+    shop_knew = row.stock_changed_at is not None
     available = availability(report)
     if available is not None:
         row.available = available
@@ -152,9 +157,10 @@ def _apply(row: Product, report: ProductUpdate, *, now: datetime, keep_urls: boo
             continue
         setattr(row, field, value)
     row.updated_at = now
-    if (row.available, row.quantity) != before:
-        row.stock_changed_at = now
-    if before[0] is False and row.available is True:
+    reported = available is not None or "quantity" in report
+    if not claimed and reported and ((row.available, row.quantity) != before or not shop_knew):
+        row.stock_changed_at = now  # the shop's word on stock, from now on
+    if shop_knew and before[0] is False and row.available is True:
         row.restocked_at = now
         return True
     return False

@@ -122,6 +122,20 @@ def _upsert_products(views: Sequence[Seen]) -> dict[tuple[int, str], int]:
         return f"COALESCE(NULLIF(excluded.{column}, ''), {table}.{column})"
 
     avail, changed = _quote("available"), _quote("stock_changed_at")
+
+    def shops(name: str) -> str:
+        """The page's value while the shop has never reported the product; once it has (its
+        server or platform: ``stock_changed_at``), what it knows stands and a page only fills
+        a blank. A page is anyone's claim: its name and price reach other customers' messages."""
+        column = _quote(name)
+        blank = f"{table}.{column} IS NULL" + (
+            "" if name == "price" else f" OR {table}.{column} = ''"
+        )
+        return (
+            f"CASE WHEN {table}.{changed} IS NULL OR {blank} "
+            f"THEN excluded.{column} ELSE {table}.{column} END"
+        )
+
     updated = _quote("updated_at")
     ids: dict[tuple[int, str], int] = {}
     for chunk in _chunks(rows):
@@ -130,10 +144,10 @@ def _upsert_products(views: Sequence[Seen]) -> dict[tuple[int, str], int]:
             chunk,
             conflict=("site_id", "external_id"),
             updates={
-                "name": "excluded." + _quote("name"),
-                "url": "excluded." + _quote("url"),
-                "price": "excluded." + _quote("price"),
-                "currency": "excluded." + _quote("currency"),
+                "name": shops("name"),
+                "url": shops("url"),
+                "price": shops("price"),
+                "currency": shops("currency"),
                 "sku": kept("sku"),
                 "image": kept("image"),
                 # The page's word on stock only where the shop's has never been given.

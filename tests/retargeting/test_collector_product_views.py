@@ -140,7 +140,28 @@ def test_a_page_never_dates_a_restock_nor_overrides_the_shops_own_word_on_stock(
     with time_machine.travel(T0 + timedelta(minutes=10), tick=False):
         post(client, batch(shop, view(available=True, price=9)))
     product = Product.objects.get()
-    assert (product.available, product.price, product.restocked_at) == (False, Decimal(9), None)
+    # Nor its price: a page is anyone's claim, and the price reaches other customers' messages.
+    assert (product.available, product.price, product.restocked_at) == (
+        False,
+        Decimal("29.95"),
+        None,
+    )
+
+
+def test_a_pages_sold_out_then_the_shops_available_is_no_return(client, shop):
+    """Only an unavailable the shop itself reported can end in a restock: a page claiming
+    "sold out" before the shop's routine "available" sends no alert."""
+    from retargeting.tracking.catalog import update_products
+
+    with time_machine.travel(T0, tick=False):
+        post(client, batch(shop, view(available=False)))
+    update_products(site=shop, products=[{"id": "P1", "available": True}], now=T0)
+    assert Product.objects.get().restocked_at is None
+    # Control: the shop's own sold out, then back.
+    later = T0 + timedelta(hours=1)
+    update_products(site=shop, products=[{"id": "P1", "available": False}], now=later)
+    update_products(site=shop, products=[{"id": "P1", "available": True}], now=later)
+    assert Product.objects.get().restocked_at == later
 
 
 def test_a_product_view_moves_the_visitors_last_activity(client, shop):
