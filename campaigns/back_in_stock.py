@@ -44,22 +44,19 @@ from django.utils.translation import gettext as _
 from campaigns.eligibility import channels_of, reachable_without_consent
 from campaigns.models import Flow, Send, Step, StockRequest, Trigger
 from campaigns.send_reasons import SendReason
-from campaigns.triggers import EmailContent, Hours, Kind, TriggerRoom
+from campaigns.triggers import EmailContent, Hours, Kind, TriggerRoom, clip
 from optin.models import ConsentStatus
 from retargeting.channels import Channel
-from retargeting.sites.models import Language, Site
+from retargeting.sites.models import Site
 
 STALE_AFTER = timedelta(hours=72)
 """How long after the restock an alert is still sent: a restock on Friday evening still
 reaches its requesters on Monday morning past a French Sunday."""
 PRODUCT_NAME_MAX = 30
+WORST_PRODUCT_NAME = "M" * (PRODUCT_NAME_MAX - 1) + "ê"
 """The product's name in a message is clipped to this: the default alert stays one GSM-7
 segment with a shop name of up to 24 characters on every opt-out route (30 where the sender
 takes replies)."""
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 class BackInStock(TriggerRoom):
@@ -121,10 +118,6 @@ class BackInStock(TriggerRoom):
             # The interface's slot for the subject (campaigns.triggers): not a model field.
             send.subject_object = found.get(send.subject_id) if send.subject_id else None
 
-    def refresh(self, sends: Sequence[Send]) -> set[int]:
-        self.load(sends)
-        return set()
-
     def send_channels(self, send: Send, channels: list[Channel]) -> list[Channel]:
         request = getattr(send, "subject_object", None)
         if request is None:
@@ -156,13 +149,12 @@ class BackInStock(TriggerRoom):
     def values(self, send: Send) -> dict[str, object]:
         request = getattr(send, "subject_object", None)
         name = request.product.name if request is not None else ""
-        return {"product_name": _clip(name, PRODUCT_NAME_MAX)}
-
-    def sample_values(self, site: Site) -> dict[str, object]:
-        return {"product_name": "Chemise en lin" if site.language == Language.FR else "Linen shirt"}
+        return {"product_name": clip(name, PRODUCT_NAME_MAX)}
 
     def worst_values(self, site: Site) -> dict[str, object]:
-        return {"product_name": "M" * PRODUCT_NAME_MAX}
+        # At its clipped length, ending with a character outside GSM-7 (a text without
+        # transliteration goes out in UCS-2).
+        return {"product_name": WORST_PRODUCT_NAME}
 
     def link_target(self, send: Send) -> str:
         request = getattr(send, "subject_object", None)

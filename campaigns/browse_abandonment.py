@@ -43,7 +43,14 @@ from campaigns.models import Conversion, Flow, Order, Send, SendStatus, Step, Tr
 from campaigns.money import format_money
 from campaigns.send_reasons import SendReason
 from campaigns.send_states import REACHED
-from campaigns.triggers import EmailContent, TriggerRoom, candidates
+from campaigns.triggers import (
+    ITEM_NAME_MAX,
+    WORST_ITEM_NAME,
+    EmailContent,
+    TriggerRoom,
+    candidates,
+    clip,
+)
 from retargeting.sites.models import Language, Site
 from retargeting.tracking.models import Cart, ProductView
 
@@ -53,11 +60,6 @@ STALE_AFTER = timedelta(hours=48)
 """A browse message not sent within this time after the view is dropped."""
 
 CONTACT = "visitor__contact_link__contact"
-
-# As the cart's item name in an SMS (campaigns.sms_text, which imports the registry and so
-# cannot be imported here): a long product name is clipped, so a text's longest form is known.
-PRODUCT_NAME_MAX = 40
-WORST_PRODUCT_NAME = "Chemise en lin lavé à manches longues, ê"
 
 COMING = (SendStatus.PLANNED, SendStatus.SENDING)
 """A browse message on its way: it counts in the cooldown as one sent."""
@@ -223,10 +225,6 @@ class BrowseAbandoned(TriggerRoom):
             )
             before.append(send)
 
-    def refresh(self, sends: Sequence[Send]) -> set[int]:
-        self.load(sends)
-        return set()  # a view deleted (retention) leaves its send: it exits as gone
-
     def exit_reason(self, send: Send) -> SendReason | None:
         view = getattr(send, "subject_object", None)
         if view is None:
@@ -259,7 +257,7 @@ class BrowseAbandoned(TriggerRoom):
     def values(self, send: Send) -> dict[str, object]:
         product = send.subject_object.product
         return {
-            "product_name": _clip(product.name or product.external_id, PRODUCT_NAME_MAX),
+            "product_name": clip(product.name or product.external_id, ITEM_NAME_MAX),
             "product_price": _price(product.price, product.currency, send.site),
         }
 
@@ -269,7 +267,7 @@ class BrowseAbandoned(TriggerRoom):
 
     def worst_values(self, site: Site) -> dict[str, object]:
         return {
-            "product_name": WORST_PRODUCT_NAME,
+            "product_name": WORST_ITEM_NAME,
             "product_price": _price(Decimal("99999.99"), "", site),
         }
 
@@ -290,10 +288,6 @@ class BrowseAbandoned(TriggerRoom):
             "image": product.image,
         }
         return EmailContent(items=[item], total=product.price, currency=currency, item_count=1)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _default_currency(site: Site) -> str:

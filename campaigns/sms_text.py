@@ -27,7 +27,7 @@ from campaigns.models import (
 )
 from campaigns.sms_templates import render, template_errors
 from campaigns.trigger_registry import rendering_room, room_of
-from campaigns.triggers import ITEM_NAME_MAX, ORDER_NUMBER_MAX
+from campaigns.triggers import ITEM_NAME_MAX, ORDER_NUMBER_MAX, clip
 from retargeting.sites.models import Site
 from retargeting.sms import segments
 from retargeting.sms.segments import to_gsm7
@@ -141,10 +141,6 @@ def discount_code_for(send: Send) -> tuple[str, str]:
     return "", "pool empty: sent without a code"
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
 def compose(step: Step, site: Site, values: dict[str, object]) -> str:
     """The SMS text of ``step`` with ``values``: rendered, clipped, the opt-out mention added,
     transliterated to GSM-7 when the flow asks for it."""
@@ -152,7 +148,7 @@ def compose(step: Step, site: Site, values: dict[str, object]) -> str:
     mention = stop_mention(site=site, stop_link=stop_link)
     context = {
         **values,
-        **{name: _clip(str(values.get(name, "")), limit) for name, limit in CLIPPED.items()},
+        **{name: clip(str(values.get(name, "")), limit) for name, limit in CLIPPED.items()},
         "stop": mention,
     }
     # An empty variable leaves no double space behind. Composed (NFC) whatever the flow: a

@@ -17,7 +17,7 @@ from campaigns.triggers import TriggerRoom, UnbuiltTrigger
 from campaigns.welcome import Welcome
 
 if TYPE_CHECKING:
-    from campaigns.models import Flow, Send
+    from campaigns.models import Send
 
 ROOMS: dict[str, TriggerRoom] = {
     room.name: room
@@ -42,10 +42,6 @@ def trigger_room(name: str) -> TriggerRoom:
 def room_of(send: Send) -> TriggerRoom:
     """The room of ``send``'s trigger (its step's flow's)."""
     return ROOMS[send.step.flow.trigger]
-
-
-def flow_room(flow: Flow) -> TriggerRoom | None:
-    return ROOMS.get(flow.trigger)
 
 
 def rendering_room(trigger: str) -> TriggerRoom:

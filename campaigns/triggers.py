@@ -112,6 +112,13 @@ a message's longest form is known when it is saved."""
 ORDER_NUMBER_MAX = 16
 """An order's number is clipped to this many characters in an SMS."""
 WORST_ITEM_NAME = "Chemise en lin lavé à manches longues, ê"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with "..." (a message's longest form is known)."""
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
 _WORST_TOTAL = Decimal("99999.99")
 
 
