@@ -140,9 +140,7 @@ class BrowseAbandoned(TriggerRoom):
         if more_specific:
             return None  # the site's first browse flow takes every view
         idle_since = now - timedelta(minutes=step.delay_minutes)
-        reachable = Q()
-        for each in eligibility.channels_of(step.channel):
-            reachable |= eligibility.reachable(each, prefix=f"{CONTACT}__")
+        reachable = eligibility.reachable_on(step.channel, prefix=f"{CONTACT}__")
         contact = OuterRef(f"{CONTACT}_id")
         browse = _browse_sends(contact)
         rows = (

@@ -77,12 +77,22 @@ def channels_of(step_channel: str, *, email: bool | None = None) -> list[Channel
     return [Channel.SMS]
 
 
+def reachable_on(step_channel: str, *, prefix: str = "", needs_consent: bool = True) -> Q:
+    """The contacts a step on ``step_channel`` (a ``StepChannel``) may reach on one of its
+    channels, as a condition on the contact's fields under ``prefix``: with live marketing
+    consent (:func:`reachable`), or for a message that needs none, any address that may still
+    get one (:func:`reachable_without_consent`)."""
+    rule = reachable if needs_consent else reachable_without_consent
+    condition = Q()
+    for channel in channels_of(step_channel):
+        condition |= rule(channel, prefix=prefix)
+    return condition
+
+
 def eligible_carts(*, site_id: int, channel: str = StepChannel.SMS) -> QuerySet[Cart]:
     """The site's carts a step on ``channel`` (a ``StepChannel``) may message, as an indexed
     query (without the delay)."""
-    condition = Q()
-    for each in channels_of(channel):
-        condition |= reachable(each, prefix="contact__")
+    condition = reachable_on(channel, prefix="contact__")
     live_link = VisitorLink.objects.filter(condition, visitor_id=OuterRef("visitor_id"))
     return Cart.objects.filter(site_id=site_id, status=Cart.Status.OPEN, item_count__gt=0).filter(
         Exists(live_link)

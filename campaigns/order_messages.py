@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -92,9 +92,9 @@ class OrderRoom(TriggerRoom):
         since = now - timedelta(minutes=step.delay_minutes)
         oldest = since - self.stale_after(flow.site)
         started = OrderUpdate.objects.filter(order=OuterRef("pk"), status__in=self.starts)
-        reach = Q()
-        for channel in eligibility.channels_of(step.channel):
-            reach |= self._reachable(channel)
+        reach = eligibility.reachable_on(
+            step.channel, prefix="contact__", needs_consent=self.needs_consent
+        )
         rows = (
             Order.objects.filter(site_id=flow.site_id, contact__isnull=False)
             .exclude(status__in=self.exits)
@@ -104,11 +104,6 @@ class OrderRoom(TriggerRoom):
             .annotate(started_at=Subquery(started.order_by("at").values("at")[:1]))
         )
         return candidates(rows, contact="contact", moment="started_at")
-
-    def _reachable(self, channel: str) -> Q:
-        if self.needs_consent:
-            return eligibility.reachable(channel, prefix="contact__")
-        return eligibility.reachable_without_consent(channel, prefix="contact__")
 
     # -- at send time -----------------------------------------------------------------------
 

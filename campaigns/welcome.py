@@ -32,7 +32,7 @@ from django.db.models import BigIntegerField, Exists, F, OuterRef, Q, QuerySet, 
 from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext as _
 
-from campaigns.eligibility import channels_of, reachable
+from campaigns.eligibility import channels_of, reachable_on
 from campaigns.models import Flow, Send, Step, Trigger
 from campaigns.triggers import TriggerRoom
 from optin.consent import FIRST_LIVE_FIELD
@@ -83,9 +83,7 @@ class Welcome(TriggerRoom):
         until = now - timedelta(minutes=step.delay_minutes)
         if until < since:
             return None
-        reach = Q()
-        for channel in channels_of(step.channel):
-            reach |= reachable(channel)
+        reach = reachable_on(step.channel)
         # The earliest set column in [since, until]: one of them in it, none before it.
         within = Q()
         for field in fields:
