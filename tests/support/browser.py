@@ -45,3 +45,26 @@ def page(browser):
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     yield page
     context.close()
+
+
+# Every element wider than its box that lets the reader scroll it sideways, and the page itself:
+# at 390 px a table cut off inside a scroll box is as unreadable as a page that scrolls.
+SIDEWAYS = """() => {
+  const found = [];
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1) found.push(`page: ${root.scrollWidth - root.clientWidth}px`);
+  for (const el of document.querySelectorAll("body *")) {
+    const style = getComputedStyle(el);
+    if (!["auto", "scroll"].includes(style.overflowX)) continue;
+    if (["PRE", "CODE", "TEXTAREA"].includes(el.tagName)) continue;
+    if (el.scrollWidth > el.clientWidth + 1) {
+      found.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${el.className}: ${el.scrollWidth - el.clientWidth}px`);
+    }
+  }
+  return found;
+}"""
+
+
+def sideways(page) -> list[str]:
+    """What scrolls sideways on the page as shown (empty: nothing); code blocks excepted."""
+    return page.evaluate(SIDEWAYS)
