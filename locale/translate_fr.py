@@ -324,4 +324,19 @@ FR = {
     "Product unavailable": "Produit indisponible",
     "Already told about this product within 7 days": "Déjà relancé pour ce produit depuis moins de 7 jours",
     "Product view deleted (retention)": "Visite du produit supprimée (durée de conservation)",
+    "%(city)s time": "heure de %(city)s",
+    "just now": "à l'instant",
+    ("%(count)d minute ago", "%(count)d minutes ago"): (
+        "il y a %(count)d minute",
+        "il y a %(count)d minutes",
+    ),
+    ("%(count)d hour ago", "%(count)d hours ago"): (
+        "il y a %(count)d heure",
+        "il y a %(count)d heures",
+    ),
+    ("%(count)d day ago", "%(count)d days ago"): (
+        "il y a %(count)d jour",
+        "il y a %(count)d jours",
+    ),
+    "Contacts": "Contacts",
 }

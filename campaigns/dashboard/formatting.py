@@ -35,9 +35,7 @@ def number(value: int | float | Decimal | None, decimals: int = 0) -> str:
         return "–"
     text = f"{value:,.{decimals}f}"
     if _french():
-        return (
-            text.replace(",", "\x00").replace(".", ",").replace("\x00", NARROW_NO_BREAK_SPACE)
-        )
+        return text.replace(",", "\x00").replace(".", ",").replace("\x00", NARROW_NO_BREAK_SPACE)
     return text
 
 
@@ -65,7 +63,7 @@ def zone_label(site: Site) -> str:
 
 
 def when(value: datetime | None, *, site: Site, seconds: bool = False) -> str:
-    """A moment in the shop's zone: ``7 déc. 2026, 14:51`` / ``7 Dec 2026, 14:51``."""
+    """A moment in the shop's zone: ``7 déc. 2026, 14:51`` / ``7 Dec. 2026, 14:51``."""
     if value is None:
         return "–"
     local = timezone.localtime(value, site.zone_info)
@@ -81,10 +79,10 @@ def clock(value: datetime | None, *, site: Site) -> str:
 
 
 def day(value: date | None) -> str:
-    """``7 déc. 2026`` / ``7 Dec 2026``."""
+    """``7 déc. 2026`` / ``7 Dec. 2026``."""
     if value is None:
         return "–"
-    return formats.date_format(value, "j M Y")
+    return formats.date_format(value, "j N Y")
 
 
 def ago(value: datetime | None, *, now: datetime | None = None) -> str:

@@ -52,13 +52,15 @@ def page(browser):
 SIDEWAYS = """() => {
   const found = [];
   const root = document.documentElement;
-  if (root.scrollWidth > root.clientWidth + 1) found.push(`page: ${root.scrollWidth - root.clientWidth}px`);
+  const wider = root.scrollWidth - root.clientWidth;
+  if (wider > 1) found.push(`page: ${wider}px`);
   for (const el of document.querySelectorAll("body *")) {
     const style = getComputedStyle(el);
     if (!["auto", "scroll"].includes(style.overflowX)) continue;
     if (["PRE", "CODE", "TEXTAREA"].includes(el.tagName)) continue;
     if (el.scrollWidth > el.clientWidth + 1) {
-      found.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${el.className}: ${el.scrollWidth - el.clientWidth}px`);
+      const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + "." + el.className;
+      found.push(`${name}: ${el.scrollWidth - el.clientWidth}px`);
     }
   }
   return found;

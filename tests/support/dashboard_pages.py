@@ -1,0 +1,88 @@
+"""Every page of the marketer's app with a sample to open, for the tests that must see them all
+(every string translated, nothing scrolling sideways at 390 px, query counts).
+
+Each page of ``campaigns/dashboard/urls.py`` is either in :data:`PAGES` (a function of the
+sample shop that answers the page's path and query string) or in :data:`NOT_PAGES` (exports,
+JSON and form posts). ``tests/campaigns/dashboard/test_every_page.py`` fails on a route in
+neither: a new page comes with its sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.models import Flow, Send, SendStatus, Step
+from optin.consent import record_consent
+from optin.models import ConsentSource, ConsentStatus, Contact
+from retargeting.sites.models import Site
+from retargeting.tracking.models import Cart
+from tests.factories import ContactFactory, SendFactory, StepFactory
+
+
+@dataclass
+class SampleShop:
+    site: Site
+    flow: Flow
+    step: Step
+    contact: Contact
+    cart: Cart
+    send: Send
+
+
+def sample_shop(site: Site) -> SampleShop:
+    """A shop with one flow, a consenting contact, a cart and a message that was tapped."""
+    now = timezone.now()
+    contact = ContactFactory(site=site, first_name="Marie")
+    record_consent(
+        contact=contact,
+        status=ConsentStatus.GRANTED,
+        source=ConsentSource.SERVER_API,
+        text="J'accepte de recevoir des SMS de rappel.",
+    )
+    step = StepFactory(flow__site=site)
+    send = SendFactory(
+        step=step,
+        contact=contact,
+        cart__visitor__site=site,
+        cart__last_change_at=now - timedelta(days=1),
+        status=SendStatus.DELIVERED,
+        sent_at=now - timedelta(hours=20),
+    )
+    return SampleShop(
+        site=site, flow=step.flow, step=step, contact=contact, cart=send.cart, send=send
+    )
+
+
+Page = Callable[[SampleShop], str]
+
+
+def _at(name: str, **kwargs: object) -> Page:
+    return lambda shop: f"{reverse(name, kwargs=kwargs or None)}?site={shop.site.pk}"
+
+
+PAGES: dict[str, Page] = {
+    "dashboard": _at("dashboard"),
+    "dashboard-sends": _at("dashboard-sends"),
+    "dashboard-send": lambda shop: (
+        f"{reverse('dashboard-send', args=[shop.send.pk])}?site={shop.site.pk}"
+    ),
+    "dashboard-contact": lambda shop: (
+        f"{reverse('dashboard-contact', args=[shop.contact.pk])}?site={shop.site.pk}"
+    ),
+    "dashboard-install": _at("dashboard-install"),
+}
+
+# Routes that are not pages a marketer reads: exports, JSON, form posts.
+NOT_PAGES = {
+    "dashboard-export-sends",
+    "dashboard-export-conversions",
+    "dashboard-install-rotate",
+    "dashboard-install-events",
+    "dashboard-preview",
+    "dashboard-test-send",
+}
