@@ -7,11 +7,13 @@ from collections import Counter
 from celery import shared_task
 
 from campaigns import bridge, dispatch, rollups, sending, stock_requests
+from retargeting.gateways import passes
 
 
 @shared_task(name="campaigns.tasks.dispatch_pass", ignore_result=True)
 def dispatch_pass() -> dict[str, int]:
     """The every-minute dispatch pass (beat): due sends go to the sms queue, in batches."""
+    passes.mark_pass()  # the simulators say when the next one runs
     return dispatch.run_pass(enqueue_batch=lambda ids: deliver_sends.delay(ids)).as_dict()
 
 

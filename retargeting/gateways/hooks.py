@@ -56,3 +56,25 @@ def handle_status(report: StatusReport) -> None:
 def handle_opt_out(report: OptOutReport) -> None:
     for handler in _opt_out:
         handler(report)
+
+
+AddressNames = Callable[[str, list[str]], "dict[str, str]"]
+"""Called with a channel (``"sms"``: numbers in E.164; ``"email"``: addresses) and addresses:
+the name each is known by (the contact's first name), for the simulators. The opt-in layer
+registers it; this layer does not know contacts."""
+
+_address_names: list[AddressNames] = []
+
+
+def register_address_names(lookup: AddressNames) -> None:
+    if lookup not in _address_names:
+        _address_names.append(lookup)
+
+
+def names_of(channel: str, addresses: list[str]) -> dict[str, str]:
+    """``{address: name}`` for the addresses a registered lookup knows (one query each)."""
+    names: dict[str, str] = {}
+    for lookup in _address_names:
+        for address, name in lookup(channel, addresses).items():
+            names.setdefault(address, name)
+    return names
