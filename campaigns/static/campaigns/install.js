@@ -16,9 +16,15 @@
   var status = document.getElementById("live-status");
   var body = document.querySelector("#live-events tbody");
   if (!status || !body) return;
-  function cell(text) {
+  // Each cell names its column (data-label): on a phone the table is a list of cards.
+  var labels = Array.prototype.map.call(
+    document.querySelectorAll("#live-events thead th"),
+    function (th) { return th.textContent; }
+  );
+  function cell(text, index) {
     var td = document.createElement("td");
     td.textContent = text;
+    td.setAttribute("data-label", labels[index] || "");
     return td;
   }
   function refresh() {
@@ -29,7 +35,7 @@
         if (!data) return;
         body.replaceChildren.apply(body, data.events.map(function (event) {
           var row = document.createElement("tr");
-          [event.at, event.type, event.source, event.page, event.refused].forEach(function (text) { row.appendChild(cell(text)); });
+          [event.at, event.type, event.source, event.page, event.refused].forEach(function (text, index) { row.appendChild(cell(text, index)); });
           return row;
         }));
         status.textContent = data.events.length

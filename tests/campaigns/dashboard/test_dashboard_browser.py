@@ -14,6 +14,7 @@ from campaigns.models import Flow, SendStatus
 from retargeting.sites.services import add_member
 from retargeting.tracking.models import Event, Refusal
 from tests.factories import SendFactory, StepFactory
+from tests.support.browser import sideways
 
 pytestmark = pytest.mark.django_db(transaction=True)
 pytest_plugins = ["tests.support.browser"]
@@ -107,6 +108,12 @@ def test_the_installation_page_shows_events_as_they_arrive(
     )
     page.wait_for_selector("#live-events tbody tr", timeout=15_000)
     assert "shop.example/chemises" in page.inner_text("#live-events")
+    # Each cell that arrives names its column: on a phone the row is a card that says so.
+    labels = page.eval_on_selector_all(
+        "#live-events tbody td", "cells => cells.map(c => c.dataset.label)"
+    )
+    assert labels[:2] == ["Quand", "Événement"]  # the marketer's shop is French
+    assert sideways(page) == []
     _fits_and_shoot(page, "installation", width, tmp_path)
 
 
