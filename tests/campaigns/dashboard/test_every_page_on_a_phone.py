@@ -3,7 +3,8 @@ Chromium at a phone's width, in French and in English: nothing scrolls sideways,
 page nor a box inside it (a table cut off in a scroll box is as unreadable), and no console
 error. A new page is covered as soon as it has its sample.
 
-``SCREENSHOT_DIR=docs/img/dashboard`` keeps a full-page screenshot of each (tests/support/screens.py).
+``SCREENSHOT_DIR=docs/img/dashboard`` keeps a full-page screenshot of each
+(tests/support/screens.py).
 """
 
 from __future__ import annotations
