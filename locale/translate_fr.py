@@ -358,4 +358,11 @@ FR = {
     "No dispatch pass since %(time)s: are the worker and beat running? manage.py dispatch runs one now.": "Aucun passage d'envoi depuis %(time)s : le worker et beat tournent-ils ? manage.py dispatch en lance un tout de suite.",
     "Next dispatch pass: due now.": "Prochain passage d'envoi : imminent.",
     "Next dispatch pass at %(time)s (in %(seconds)s s).": "Prochain passage d'envoi à %(time)s (dans %(seconds)s s).",
+    "Mailbox": "Boîte de réception",
+    "Every email the email outbox kept on this machine, newest first. Nothing was sent: open one to read it as the customer would, follow its links, or unsubscribe in one click as a mailbox provider would. This page refreshes by itself.": "Chaque email que l'outbox email a gardé sur cette machine, le plus récent d'abord. Rien n'a été envoyé : ouvrez-en un pour le lire comme le client, suivre ses liens ou vous désabonner en un clic comme le ferait une messagerie. Cette page se met à jour d'elle-même.",
+    "Kept": "Gardé le",
+    "(no subject)": "(sans objet)",
+    "No email yet. Add a flow step sent by email, or run <code>python manage.py dispatch</code>.": "Aucun email pour l'instant. Ajoutez une étape envoyée par email à un scénario, ou lancez <code>python manage.py dispatch</code>.",
+    "Recipient": "Destinataire",
+    "Sender": "Expéditeur",
 }

@@ -10,18 +10,30 @@ token, through the whole middleware stack as a request from outside would go.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from email.utils import getaddresses
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.test import Client
 from django.views.decorators.http import require_http_methods
 
-from retargeting.gateways import get_gateway
+from retargeting.gateways import get_gateway, hooks
 from retargeting.gateways.email_outbox.gateway import EmailOutboxGateway
 from retargeting.gateways.models import OutboxEmail
+from retargeting.gateways.outbox.gateway import OutboxGateway
+from retargeting.gateways.simulators import (
+    POLL_MILLISECONDS,
+    live_answer,
+    next_pass_line,
+    version_of,
+)
 from retargeting.sites.access import development_tool
+from retargeting.sites.times import sender_time_zone
 from retargeting.web.security import HEADER
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -47,12 +59,52 @@ def _mailbox(request: HttpRequest) -> None:
     development_tool(request, "mailbox")
 
 
+# The list refreshes by itself: its own script, and its JSON answer (it shows no email's HTML).
+INDEX_POLICY = POLICY.replace(
+    "default-src 'none'", "default-src 'none'; script-src 'self'; connect-src 'self'"
+)
+INDEX_PART = "gateways/mail_list.html"
+
+
+@dataclass(frozen=True)
+class Kept:
+    message: OutboxEmail
+    names: str
+
+
+def _kept() -> list[Kept]:
+    """The latest emails kept, newest first, with the names their recipients are known by:
+    two queries whatever their number."""
+    messages = list(OutboxEmail.objects.order_by("-created_at", "-id")[:200])
+    recipients = {m.pk: [a for _n, a in getaddresses([m.to]) if a] for m in messages}
+    names = hooks.names_of(
+        "email", sorted({a.lower() for each in recipients.values() for a in each})
+    )
+    return [
+        Kept(m, ", ".join(names[a.lower()] for a in recipients[m.pk] if a.lower() in names))
+        for m in messages
+    ]
+
+
+def _next_pass() -> str:
+    return next_pass_line(sender_time_zone(OutboxGateway().default_sender()))
+
+
 def mail_index(request: HttpRequest) -> HttpResponse:
     _mailbox(request)
-    messages = OutboxEmail.objects.order_by("-created_at", "-id")[:200]
-    response = render(request, "gateways/mail_index.html", {"messages": messages})
-    response[HEADER] = POLICY
+    context: dict[str, Any] = {"kept": _kept(), "next_pass": _next_pass()}
+    context["version"] = version_of(render_to_string(INDEX_PART, context, request=request))
+    context["poll"] = POLL_MILLISECONDS
+    response = render(request, "gateways/mail_index.html", context)
+    response[HEADER] = INDEX_POLICY
     return response
+
+
+def mail_index_live(request: HttpRequest) -> HttpResponse:
+    """What ``/dev/mail/`` polls to refresh its list by itself."""
+    _mailbox(request)
+    html = render_to_string(INDEX_PART, {"kept": _kept()}, request=request)
+    return live_answer(html, _next_pass())
 
 
 def one_click_target(message: OutboxEmail) -> str:
