@@ -4,8 +4,10 @@ opened appears without a reload, the reply being typed stays, nothing scrolls si
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
+from retargeting.gateways import passes
 from retargeting.gateways.models import OutboxMessage
 from tests.factories import ContactFactory, SiteFactory
 from tests.support.browser import sideways
@@ -26,6 +28,13 @@ def _out(to, body):
     )
 
 
+@pytest.fixture(autouse=True)
+def no_pass_yet():
+    cache.delete(passes.KEY)
+    yield
+    cache.delete(passes.KEY)
+
+
 def test_a_phone_shows_a_new_message_by_itself_and_keeps_the_reply_being_typed(
     live_server, page, development_mode
 ):
@@ -39,9 +48,13 @@ def test_a_phone_shows_a_new_message_by_itself_and_keeps_the_reply_being_typed(
     page.evaluate("window.sameDocument = true")
     assert page.locator("text=Votre panier vous attend").count() == 0  # the control
 
-    _out(MARIE, "Votre panier vous attend : https://r.example/s/Ab3dE5fG")
+    assert page.inner_text("[data-next-pass]").startswith("No dispatch pass has run yet")
+
+    passes.mark_pass()  # beat's pass starts...
+    _out(MARIE, "Votre panier vous attend : https://r.example/s/Ab3dE5fG")  # ...and sends
 
     page.wait_for_selector("text=Votre panier vous attend", timeout=15_000)
+    assert page.inner_text("[data-next-pass]").startswith("Next dispatch pass at ")
     assert page.evaluate("window.sameDocument") is True  # no reload
     assert page.input_value("input[name=body]") == "Je vais voi"
     assert page.locator(".bubble").count() == 2
