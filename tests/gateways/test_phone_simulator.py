@@ -165,3 +165,20 @@ def test_the_pages_are_in_french_for_a_french_reader(client, development_mode):
     page = client.get("/dev/phone/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Simulateur de téléphone" in page and "Phone simulator" not in page
     assert "Aucun passage" in page
+
+
+def test_a_conversation_costs_the_same_queries_for_many_messages(
+    client, development_mode, django_assert_max_num_queries
+):
+    shop = SiteFactory()
+    ContactFactory(site=shop, phone=MARIE)
+    start = timezone.now() - timedelta(hours=1)
+    _out(MARIE, "Bonjour", start)
+    with django_assert_max_num_queries(8) as few:
+        client.get(f"/dev/phone/{MARIE}/live.json")
+    for n in range(30):
+        _out(MARIE, f"Rappel {n}", start + timedelta(seconds=n + 1))
+        _in(MARIE, f"Réponse {n}", start + timedelta(seconds=n + 1, milliseconds=1))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        answer = client.get(f"/dev/phone/{MARIE}/live.json").json()
+    assert answer["html"].count('class="bubble') == 61
