@@ -28,6 +28,10 @@
   }
 
   function poll() {
+    if (document.hidden) {  // a tab in the background asks nothing
+      window.setTimeout(poll, every);
+      return;
+    }
     fetch(live.getAttribute("data-live"), {
       credentials: "same-origin",
       headers: { Accept: "application/json" },
