@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from retargeting.sites.services import add_member
+from tests.factories import SiteFactory
 from tests.support.browser import sideways
 from tests.support.dashboard_pages import PAGES, sample_shop
 from tests.support.screens import shoot
@@ -69,3 +70,23 @@ def test_the_check_sees_a_page_wider_than_a_phone(page, live_server, site):
         "'<div style=\"width: 600px\">wide</div>')"
     )
     assert sideways(page) and sideways(page)[0].startswith("page: ")
+
+
+def test_the_navigation_fits_a_phone_for_a_member_of_several_shops(page, live_server, site):
+    """The shop chooser, the language button and the admin link share the first line; the
+    pages wrap below; nothing is wider than the screen, even with long shop names."""
+    shop = sample_shop(site)
+    signed_in(page, live_server, site, "fr")
+    user = User.objects.get(username="marketer")
+    other = SiteFactory(name="La Maison des Chaussettes Dépareillées de Bretagne")
+    add_member(site=other, user=user)
+    page.goto(live_server.url + PAGES["dashboard-install"](shop))
+    assert page.locator("nav.top select[name=site] option").count() == 2
+    assert sideways(page) == []
+    tabs = page.locator("nav.top > a").all()
+    end = page.locator("nav.top .end").bounding_box()
+    assert end is not None and all(
+        (tab.bounding_box() or {"y": 0})["y"] > end["y"] for tab in tabs
+    )  # the pages below the shop's line
+    assert page.console_errors == []
+    shoot(page, "navigation-two-shops", PHONE)
