@@ -418,4 +418,5 @@ FR = {
     'Save': 'Enregistrer',
     "When and how often every flow of this shop may send marketing messages. The order's own messages (confirmation, shipping) are held at night only and never capped.": 'Quand et à quelle fréquence les scénarios de cette boutique peuvent envoyer des messages marketing. Les messages de commande (confirmation, expédition) ne sont retenus que la nuit et jamais plafonnés.',
     'Open in the dashboard': 'Ouvrir dans le tableau de bord',
+    'The custom preset needs at least one window.': "Le réglage personnalisé demande au moins un jour avec ses heures d'ouverture et de fermeture.",
 }

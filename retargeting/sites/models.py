@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
 
 from retargeting.sites import platform_sender
 from retargeting.sites.cookie_consent import consent_required_in
@@ -260,7 +261,7 @@ class Site(models.Model):
             )
         if self.quiet_hours == QuietHours.CUSTOM and not self.quiet_hours_custom:
             raise ValidationError(
-                {"quiet_hours_custom": "The custom preset needs at least one window."}
+                {"quiet_hours_custom": _("The custom preset needs at least one window.")}
             )
 
     def _default_cookie_consent(self) -> None:
