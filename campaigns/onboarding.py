@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import getaddresses
+from typing import TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -102,12 +103,21 @@ def offered_choices() -> list[tuple[str, str]]:
     return [(name, labels.get(name, name)) for name in offered()]
 
 
-def trigger_offers(*, site: Site) -> list[dict[str, object]]:
+class TriggerOffer(TypedDict):
+    name: str
+    label: str
+    delay: int
+    kind: str
+    sms: str
+    subject: str
+
+
+def trigger_offers(*, site: Site) -> list[TriggerOffer]:
     """What the pages that make a flow from a trigger show (the admin's "new flow from a
     trigger", the dashboard's "new flow"): every offered trigger with its name, default delay,
     kind, and default SMS text and email subject in the site's language, as :func:`add_flow`
     would write them."""
-    offers: list[dict[str, object]] = []
+    offers: list[TriggerOffer] = []
     for name, label in offered_choices():
         room = trigger_room(name)
         offers.append(

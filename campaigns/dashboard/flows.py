@@ -11,7 +11,7 @@ them), a flow is made by ``onboarding.add_flow``, its steps are checked by the a
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -32,7 +32,7 @@ from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.dashboard.preview import mention_words, preview
 from campaigns.figures import FlowFigures, by_flow
 from campaigns.flow_editing import StepRefused, add_step, remove_step, set_active
-from campaigns.models import DiscountMode, Flow, Step
+from campaigns.models import DiscountMode, Flow, PoolFallback, Step
 from campaigns.onboarding import FlowRefused, add_flow, trigger_offers
 from campaigns.triggers import trigger_label
 from retargeting.sites.forms import SendingRulesForm
@@ -51,7 +51,13 @@ STEP_FIELDS = [
 ]
 
 
-class FlowForm(forms.ModelForm):
+if TYPE_CHECKING:
+    FlowModelForm = forms.ModelForm[Flow]
+else:  # the class is not subscriptable at run time (no django-stubs-ext there)
+    FlowModelForm = forms.ModelForm
+
+
+class FlowForm(FlowModelForm):
     """A flow's own settings, checked by the model as the admin's flow form is."""
 
     class Meta:
@@ -94,10 +100,37 @@ class FlowForm(forms.ModelForm):
         }
 
 
-# The admin's step form, and so its checks (the template, its trigger's variables, the opt-out
-# mention on the site's route, the segment limit at its longest, an email's texts).
+class DashboardStepForm(StepForm):
+    """The admin's step form, and so its checks (the template, its trigger's variables, the
+    opt-out mention on the site's route, the segment limit at its longest, an email's texts),
+    with the marketer's words for the fields the model names in English."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        words = {
+            "delay_minutes": (
+                _("Delay (minutes)"),
+                _("After the trigger for the first step, after the previous step for the others."),
+            ),
+            "template": (
+                _("SMS text"),
+                _("With {{ variables }}; the preview follows your typing."),
+            ),
+            "discount_mode": (_("Discount"), ""),
+            "discount_code": (_("Discount code"), _("The fixed code (and the pool's fallback).")),
+            "pool_fallback": (_("When the pool is empty"), ""),
+        }
+        for name, (label, help_text) in words.items():
+            self.fields[name].label, self.fields[name].help_text = label, help_text
+        for name, choices in (
+            ("discount_mode", DiscountMode.choices),
+            ("pool_fallback", PoolFallback.choices),
+        ):
+            self.fields[name].choices = [(value, _(label)) for value, label in choices]  # type: ignore[attr-defined]
+
+
 StepFormSet = inlineformset_factory(
-    Flow, Step, form=StepForm, fields=STEP_FIELDS, extra=0, can_delete=False
+    Flow, Step, form=DashboardStepForm, fields=STEP_FIELDS, extra=0, can_delete=False
 )
 
 
@@ -210,11 +243,7 @@ def flow_new(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             )
             return HttpResponseRedirect(_page("dashboard-flow", frame, flow.pk))
     offers = [
-        {
-            **offer,
-            "label": trigger_label(str(offer["name"])),
-            "delay": delay_words(int(offer["delay"])),
-        }  # type: ignore[call-overload]
+        {**offer, "label": trigger_label(offer["name"]), "delay": delay_words(offer["delay"])}
         for offer in trigger_offers(site=site)
     ]
     return render(
@@ -234,11 +263,11 @@ def _timeline(flow: Flow, steps: list[Step]) -> list[dict[str, Any]]:
             if step.position == steps[0].position
             else _("after the previous step")
         )
-        discount = {
+        discount: str = {
             DiscountMode.NONE: _("No code"),
             DiscountMode.FIXED: _("Code %(code)s for everyone") % {"code": step.discount_code},
             DiscountMode.POOL: _("A unique code per message, from a pool"),
-        }.get(step.discount_mode, "")
+        }.get(DiscountMode(step.discount_mode), "")
         shown.append(
             {
                 "step": step,

@@ -10,7 +10,7 @@ own validator (``validate_custom_hours``) still checks what is saved: one home f
 from __future__ import annotations
 
 from datetime import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -145,7 +145,13 @@ class WeeklyHoursField(forms.MultiValueField):
         return {"windows": windows, "holidays": bool(data_list[-1])}
 
 
-class SendingRulesForm(forms.ModelForm):
+if TYPE_CHECKING:
+    SiteModelForm = forms.ModelForm[Site]
+else:  # the class is not subscriptable at run time (no django-stubs-ext there)
+    SiteModelForm = forms.ModelForm
+
+
+class SendingRulesForm(SiteModelForm):
     """When and how often a site's marketing messages may go out (the dashboard's page of the
     flows' rules): quiet hours, their custom hours, email too or not, caps and staleness. The
     model checks the rest (custom hours need a window, caps coherent)."""
@@ -162,7 +168,7 @@ class SendingRulesForm(forms.ModelForm):
         ]
         field_classes = {"quiet_hours_custom": WeeklyHoursField}
         labels = {
-            "quiet_hours": _("Quiet hours"),
+            "quiet_hours": _("When messages may go out"),
             "quiet_hours_custom": _("Your own hours"),
             "email_quiet_hours": _("Quiet hours for email too"),
             "cap_per_24h": _("At most, per contact and 24 hours"),

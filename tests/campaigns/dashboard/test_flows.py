@@ -185,8 +185,13 @@ def test_a_trigger_not_offered_is_refused_and_nothing_is_made(signed_in, site):
 
 def test_the_flow_page_shows_its_steps_on_a_timeline(signed_in, site):
     step = StepFactory(flow__site=site, delay_minutes=60)
-    StepFactory(flow=step.flow, position=2, delay_minutes=24 * 60, discount_mode="fixed",
-                discount_code="MERCI10")
+    StepFactory(
+        flow=step.flow,
+        position=2,
+        delay_minutes=24 * 60,
+        discount_mode="fixed",
+        discount_code="MERCI10",
+    )
     response = signed_in.get(at("dashboard-flow", site, step.flow.pk))
     html = response.content.decode()
     assert html.index("Étape 1") < html.index("Étape 2")
@@ -325,9 +330,14 @@ def test_posts_need_the_csrf_token(member, site):
     flow = StepFactory(flow__site=site).flow
     client = Client(enforce_csrf_checks=True)
     client.force_login(member)
-    assert client.post(at("dashboard-flow-state", site, flow.pk), {"active": "0"}).status_code == 403
+    assert (
+        client.post(at("dashboard-flow-state", site, flow.pk), {"active": "0"}).status_code == 403
+    )
     assert client.post(at("dashboard-flow-step-add", site, flow.pk)).status_code == 403
-    assert client.post(at("dashboard-flow-new", site), {"trigger": "cart_abandoned"}).status_code == 403
+    assert (
+        client.post(at("dashboard-flow-new", site), {"trigger": "cart_abandoned"}).status_code
+        == 403
+    )
     flow.refresh_from_db()
     assert flow.is_active and flow.steps.count() == 1
     assert Flow.objects.filter(site=site).count() == 1

@@ -123,12 +123,16 @@ def test_wrong_custom_hours_are_refused_and_nothing_changes(signed_in, site, hou
 def test_cap_and_staleness(signed_in, site):
     response = signed_in.post(
         page(site),
-        posted(site, quiet_hours="fr_strict", cap_per_24h="2", cap_per_7d="5", stale_after_hours="24"),
+        posted(
+            site, quiet_hours="fr_strict", cap_per_24h="2", cap_per_7d="5", stale_after_hours="24"
+        ),
     )
     assert response.status_code == 302
     site.refresh_from_db()
     assert (site.cap_per_24h, site.cap_per_7d, site.stale_after_hours) == (2, 5, 24)
-    refused = signed_in.post(page(site), posted(site, quiet_hours="fr_strict", stale_after_hours="0"))
+    refused = signed_in.post(
+        page(site), posted(site, quiet_hours="fr_strict", stale_after_hours="0")
+    )
     assert refused.status_code == 400
     site.refresh_from_db()
     assert site.stale_after_hours == 24
