@@ -26,9 +26,9 @@ CLOCK = "%H:%M"
 PRESET_EXPLANATIONS = {
     QuietHours.FR_STRICT: _(
         "The legal default for France: marketing SMS only Monday to Saturday, 08:00–20:00, "
-        "never on Sundays nor public holidays, in the recipient's time zone. This is the rule "
-        "French operators and the CNIL's guidance on commercial SMS expect; choose it unless "
-        "you know why not."
+        "never on Sundays nor public holidays, in the recipient's time zone. These are the "
+        "hours French mobile operators and SMS providers hold commercial SMS to (no messages "
+        "at night, on Sundays or public holidays); choose it unless you know why not."
     ),
     QuietHours.FR_AF2M: _(
         "The af2m 2026 charter of the French mobile operators: every day 08:00–21:30; "
