@@ -432,4 +432,5 @@ FR = {
     "Use the fixed code": "Utiliser le code fixe",
     "Send without a code": "Envoyer sans code",
     "Do not send": "Ne pas envoyer",
+    "The cap over 7 days must be at least the cap over 24 hours.": "Le plafond sur 7 jours doit être au moins égal à celui sur 24 heures.",
 }

@@ -172,3 +172,4 @@ def test_the_form_refuses_what_the_model_refuses(site):
         posted(site, quiet_hours="fr_strict", cap_per_24h="4", cap_per_7d="2"), instance=site
     )
     assert not form.is_valid()
+    assert form.errors["__all__"] == ["The cap over 7 days must be at least the cap over 24 hours."]
