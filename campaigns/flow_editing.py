@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.flows import default_template
 from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step
+from campaigns.trigger_registry import offered
 
 
 class StepRefused(ValueError):
@@ -28,8 +29,12 @@ def set_active(*, flow: Flow, active: bool) -> Flow:
 @transaction.atomic
 def add_step(*, flow: Flow) -> Step:
     """A new last step of ``flow``: a day after the previous one, by SMS, with the trigger's
-    default text in the site's language (valid as it is; the marketer edits it)."""
+    default text in the site's language (valid as it is; the marketer edits it). Raises
+    ``StepRefused`` for a flow whose trigger is not offered (the bridge's)."""
     flow = Flow.objects.select_for_update().select_related("site").get(pk=flow.pk)
+    if flow.trigger not in offered():
+        # The bridge's flow is made and shaped by Relance itself (campaigns.bridge).
+        raise StepRefused(_("This flow's steps are made by Relance itself: none is added."))
     last = flow.steps.aggregate(last=Max("position"))["last"] or 0
     return Step.objects.create(
         flow=flow,

@@ -338,7 +338,11 @@ def flow_state(request: HttpRequest, flow_id: int, *, frame: Frame) -> HttpRespo
 @dashboard_page
 def flow_step_add(request: HttpRequest, flow_id: int, *, frame: Frame) -> HttpResponse:
     flow = _flow_of(frame, flow_id)
-    step = add_step(flow=flow)
+    try:
+        step = add_step(flow=flow)
+    except StepRefused as exc:
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(_page("dashboard-flow", frame, flow.pk))
     messages.success(
         request,
         _("Step %(position)d added with the trigger's default text: edit it below.")

@@ -174,7 +174,7 @@ def test_a_flow_is_made_from_each_offered_trigger_with_its_default_texts(client,
 
 def test_a_trigger_not_offered_is_refused_and_nothing_is_made(signed_in, site):
     response = signed_in.post(
-        at("dashboard-flow-new", site), {"trigger": "bridge", "channel": StepChannel.SMS}
+        at("dashboard-flow-new", site), {"trigger": "email_cart", "channel": StepChannel.SMS}
     )
     assert response.status_code == 400
     assert not Flow.objects.filter(site=site).exists()
@@ -354,3 +354,10 @@ def test_delay_words():
     assert delay_words(30) == "30 min"
     assert delay_words(60) == "1 h"
     assert delay_words(24 * 60 + 90) == "1 day 1 h 30 min"
+
+
+def test_no_step_is_added_by_hand_to_a_flow_relance_makes(signed_in, site):
+    step = StepFactory(flow__site=site, flow__trigger="email_cart")
+    response = signed_in.post(at("dashboard-flow-step-add", site, step.flow.pk), follow=True)
+    assert step.flow.steps.count() == 1
+    assert "faites par Relance lui-même" in response.content.decode()

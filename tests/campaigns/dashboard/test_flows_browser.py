@@ -53,8 +53,11 @@ def test_the_flow_page_previews_as_one_types_and_fits(signed_in, live_server, si
     page.fill("textarea[name='steps-0-template']", "Marie, « votre panier » vous attend {{ link }}")
     expect(page.locator(".relance-sms")).to_contain_text("« votre panier »", timeout=5000)
     expect(page.locator(".relance-preview")).to_contain_text("UCS-2")
-    # The test send sits under the preview.
-    assert page.locator(".relance-test input[type=tel]").count() == 1
+    # The test send sits under the preview: the first one to a number asks for its code.
+    page.fill(".relance-test input[type=tel]", "06 12 34 56 78")
+    page.click(".relance-test button")
+    expect(page.locator(".relance-result")).to_contain_text("code", timeout=5000)
+    assert page.locator(".relance-code").count() == 1
     assert sideways(page) == []
     shoot(page, f"flow-{width}")
     page.click("#save")
