@@ -187,8 +187,10 @@ class SendingRulesForm(SiteModelForm):
             ),
             "email_quiet_hours": _("Whether marketing emails wait for the same hours as SMS."),
             "cap_per_24h": _(
-                "Marketing messages per contact and shop, every flow together (default 1). "
-                "A message over the cap waits; the order's own messages are not counted."
+                "Marketing messages per contact, shop and channel (SMS and email each have "
+                "their own count), every flow together (default 1). A message over the cap "
+                "waits; the order's own messages and those the shopper asked for are not "
+                "counted."
             ),
             "cap_per_7d": _("The same over 7 days (default 3); at least the 24 hours' cap."),
             "stale_after_hours": _(
