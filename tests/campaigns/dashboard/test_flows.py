@@ -82,10 +82,7 @@ def test_the_dashboards_flows_tab_is_the_dashboards_own_page_not_the_admin(signe
 
 def test_the_admin_links_back_to_the_dashboard(signed_in, site):
     index = signed_in.get("/admin/").content.decode()
-    assert f'id="dashboard-link" href="{reverse("dashboard")}"' in index.replace(
-        f'href="{reverse("dashboard")}" id="dashboard-link"',
-        f'id="dashboard-link" href="{reverse("dashboard")}"',
-    )
+    assert f'<a href="{reverse("dashboard")}" id="dashboard-link">' in index
     flow = StepFactory(flow__site=site).flow
     change = signed_in.get(reverse("admin:campaigns_flow_change", args=[flow.pk])).content.decode()
     assert f'href="{at("dashboard-flow", site, flow.pk)}"' in change
