@@ -434,5 +434,4 @@ FR = {
     "Do not send": "Ne pas envoyer",
     "The cap over 7 days must be at least the cap over 24 hours.": "Le plafond sur 7 jours doit être au moins égal à celui sur 24 heures.",
     "This flow's steps are made by Relance itself: none is added.": "Les étapes de ce scénario sont faites par Relance lui-même : aucune n'est ajoutée.",
-
 }
