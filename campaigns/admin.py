@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from campaigns.corrections import correct_conversion
 from campaigns.discounts import LOW_POOL, ImportFileError, free_codes, import_codes
 from campaigns.email_messages import email_text_errors
-from campaigns.flows import default_template, mention_errors
+from campaigns.flows import mention_errors
 from campaigns.models import (
     Click,
     Conversion,
@@ -26,11 +26,10 @@ from campaigns.models import (
     ShortLink,
     Step,
     StepChannel,
-    Trigger,
 )
-from campaigns.onboarding import FlowRefused, add_flow
+from campaigns.onboarding import FlowRefused, add_flow, offered_choices, trigger_offers
 from campaigns.sms_text import variable_errors, worst_case_errors
-from campaigns.trigger_registry import offered, trigger_room
+from campaigns.trigger_registry import offered
 from retargeting.sites.access import sites_for
 from retargeting.sites.models import Site
 from retargeting.sites.scoped_admin import (
@@ -133,13 +132,6 @@ class NewFlowForm(forms.Form):
         ]
 
 
-def offered_choices() -> list[tuple[str, str]]:
-    """The triggers a marketer may make a flow for, with their names: exactly the registry's
-    offered ones (a trigger not built is offered nowhere)."""
-    labels = dict(Trigger.choices)
-    return [(name, labels.get(name, name)) for name in offered()]
-
-
 @admin.register(Flow)
 class FlowAdmin(SiteScopedAdmin):
     list_display = ["name", "site", "trigger", "is_active", "holdout_percent"]
@@ -202,21 +194,7 @@ class FlowAdmin(SiteScopedAdmin):
         chosen = str(form["site"].value() or request.GET.get("site") or "")
         site = sites.filter(pk=int(chosen)).first() if chosen.isdigit() else None
         site = site or sites.order_by("pk").first()
-        triggers = []
-        if site is not None:
-            for name, label in offered_choices():
-                room = trigger_room(name)
-                texts = room.default_texts(site.language)
-                triggers.append(
-                    {
-                        "name": name,
-                        "label": label,
-                        "delay": room.default_delay_minutes,
-                        "kind": room.kind.value,
-                        "sms": default_template(site=site, trigger=name),
-                        "subject": texts.subject,
-                    }
-                )
+        triggers = trigger_offers(site=site) if site is not None else []
         return TemplateResponse(
             request,
             "admin/campaigns/flow/from_trigger.html",

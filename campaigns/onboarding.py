@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import getaddresses
+from typing import TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,7 +18,7 @@ from campaigns.flows import (
     default_template,
     mention_errors,
 )
-from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel
+from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel, Trigger
 from campaigns.sms_text import variable_errors, worst_case_errors
 from campaigns.trigger_registry import offered, trigger_room
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
@@ -93,6 +94,43 @@ def parse_email_from(raw: str) -> str:
         return normalized
     local, _, domain = normalized.rpartition("@")
     return str(Address(display_name=name, username=local, domain=domain))
+
+
+def offered_choices() -> list[tuple[str, str]]:
+    """The triggers a marketer may make a flow for, with their names: exactly the registry's
+    offered ones (a trigger not built is offered nowhere)."""
+    labels = dict(Trigger.choices)
+    return [(name, labels.get(name, name)) for name in offered()]
+
+
+class TriggerOffer(TypedDict):
+    name: str
+    label: str
+    delay: int
+    kind: str
+    sms: str
+    subject: str
+
+
+def trigger_offers(*, site: Site) -> list[TriggerOffer]:
+    """What the pages that make a flow from a trigger show (the admin's "new flow from a
+    trigger", the dashboard's "new flow"): every offered trigger with its name, default delay,
+    kind, and default SMS text and email subject in the site's language, as :func:`add_flow`
+    would write them."""
+    offers: list[TriggerOffer] = []
+    for name, label in offered_choices():
+        room = trigger_room(name)
+        offers.append(
+            {
+                "name": name,
+                "label": label,
+                "delay": room.default_delay_minutes,
+                "kind": room.kind.value,
+                "sms": default_template(site=site, trigger=name),
+                "subject": room.default_texts(site.language).subject,
+            }
+        )
+    return offers
 
 
 class FlowRefused(ValueError):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from campaigns.dashboard import activity, editor, installation, views
+from campaigns.dashboard import activity, editor, flows, installation, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -20,4 +20,19 @@ urlpatterns = [
     path("install/events", installation.events, name="dashboard-install-events"),
     path("preview", editor.preview_view, name="dashboard-preview"),
     path("test-send", editor.test_send_view, name="dashboard-test-send"),
+]
+
+# Flows (FL): the list, a new flow from a trigger, a flow's page and its actions, the rules.
+urlpatterns += [
+    path("flows/", flows.flows, name="dashboard-flows"),
+    path("flows/new/", flows.flow_new, name="dashboard-flow-new"),
+    path("flows/rules/", flows.sending_rules, name="dashboard-sending-rules"),
+    path("flows/<int:flow_id>/", flows.flow_detail, name="dashboard-flow"),
+    path("flows/<int:flow_id>/state", flows.flow_state, name="dashboard-flow-state"),
+    path("flows/<int:flow_id>/steps/add", flows.flow_step_add, name="dashboard-flow-step-add"),
+    path(
+        "flows/<int:flow_id>/steps/remove",
+        flows.flow_step_remove,
+        name="dashboard-flow-step-remove",
+    ),
 ]

@@ -4,7 +4,10 @@ from django.contrib import admin, messages
 from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.translation import gettext_lazy as _
 
+from retargeting.sites.forms import PRESET_EXPLANATIONS, WeeklyHoursField
 from retargeting.sites.models import Membership, Site
 from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
 from retargeting.sites.services import add_member
@@ -52,6 +55,26 @@ class SiteAdmin(SiteScopedAdmin):
     search_fields = ["name", "public_key"]
     readonly_fields = ["public_key", "secret_key_hint", "created_at", "updated_at"]
     inlines = [MembershipInline]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # The custom quiet hours as an opening and a closing time per weekday, not JSON; the
+        # presets explained beside the choice (the dashboard's form uses the same).
+        if db_field.name == "quiet_hours_custom":
+            return WeeklyHoursField(
+                label=db_field.verbose_name.capitalize(),
+                help_text=_(
+                    "Used with “Custom windows” only: per weekday an opening and a closing "
+                    "time in the recipient's time zone, or neither (no messages that day)."
+                ),
+            )
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "quiet_hours" and field is not None:
+            field.help_text = format_html_join(
+                "",
+                "<br><strong>{}</strong>: {}",
+                ((label, PRESET_EXPLANATIONS[value]) for value, label in db_field.choices),
+            )
+        return field
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))

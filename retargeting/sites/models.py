@@ -13,6 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from retargeting.sites import platform_sender
 from retargeting.sites.cookie_consent import consent_required_in
@@ -235,6 +237,10 @@ class Site(models.Model):
             models.CheckConstraint(
                 condition=Q(cap_per_24h__gte=1) & Q(cap_per_7d__gte=F("cap_per_24h")),
                 name="site_caps_coherent",
+                violation_error_code="caps_coherent",
+                violation_error_message=gettext_lazy(
+                    "The cap over 7 days must be at least the cap over 24 hours."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(stale_after_hours__gte=1, stale_after_hours__lte=720),
@@ -260,7 +266,7 @@ class Site(models.Model):
             )
         if self.quiet_hours == QuietHours.CUSTOM and not self.quiet_hours_custom:
             raise ValidationError(
-                {"quiet_hours_custom": "The custom preset needs at least one window."}
+                {"quiet_hours_custom": _("The custom preset needs at least one window.")}
             )
 
     def _default_cookie_consent(self) -> None:

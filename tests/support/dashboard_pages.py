@@ -75,6 +75,13 @@ PAGES: dict[str, Page] = {
         f"{reverse('dashboard-contact', args=[shop.contact.pk])}?site={shop.site.pk}"
     ),
     "dashboard-install": _at("dashboard-install"),
+    # Flows (FL)
+    "dashboard-flows": _at("dashboard-flows"),
+    "dashboard-flow-new": _at("dashboard-flow-new"),
+    "dashboard-sending-rules": _at("dashboard-sending-rules"),
+    "dashboard-flow": lambda shop: (
+        f"{reverse('dashboard-flow', args=[shop.flow.pk])}?site={shop.site.pk}"
+    ),
 }
 
 # Routes that are not pages a marketer reads: exports, JSON, form posts.
@@ -85,4 +92,8 @@ NOT_PAGES = {
     "dashboard-install-events",
     "dashboard-preview",
     "dashboard-test-send",
+    # Flows (FL): form posts
+    "dashboard-flow-state",
+    "dashboard-flow-step-add",
+    "dashboard-flow-step-remove",
 }

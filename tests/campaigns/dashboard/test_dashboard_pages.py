@@ -483,6 +483,17 @@ def _dashboard_requests(other, send):
         ("post", "/dashboard/preview", {"site": other.pk, "template": "x"}),
         ("post", "/dashboard/test-send", {"flow": flow, "template": "x", "phone": "0611223344"}),
         ("post", "/dashboard/preview", {"step": send.step.pk, "template": "x"}),
+        # Flows (FL): the other shop's by its site, and its flow under the member's own site.
+        ("get", f"/dashboard/flows/{site}", {}),
+        ("get", f"/dashboard/flows/new/{site}", {}),
+        ("post", f"/dashboard/flows/new/{site}", {"trigger": "cart_abandoned", "channel": "sms"}),
+        ("get", f"/dashboard/flows/rules/{site}", {}),
+        ("post", f"/dashboard/flows/rules/{site}", {"quiet_hours": "none"}),
+        ("get", f"/dashboard/flows/{flow}/", {}),
+        ("post", f"/dashboard/flows/{flow}/", {"name": "x"}),
+        ("post", f"/dashboard/flows/{flow}/state", {"active": "0"}),
+        ("post", f"/dashboard/flows/{flow}/steps/add", {}),
+        ("post", f"/dashboard/flows/{flow}/steps/remove", {"step": send.step.pk}),
     ]
 
 
@@ -512,5 +523,12 @@ def test_the_dashboard_list_covers_every_dashboard_url():
         "dashboard/install/events",
         "dashboard/preview",
         "dashboard/test-send",
+        "dashboard/flows/",
+        "dashboard/flows/new/",
+        "dashboard/flows/rules/",
+        "dashboard/flows/<int:flow_id>/",
+        "dashboard/flows/<int:flow_id>/state",
+        "dashboard/flows/<int:flow_id>/steps/add",
+        "dashboard/flows/<int:flow_id>/steps/remove",
     }
     assert dashboard == covered, "a new dashboard URL needs a line in _dashboard_requests"
