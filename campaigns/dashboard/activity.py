@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone, translation
@@ -68,8 +68,8 @@ STATUS_GROUPS = {
     "sent": TAKEN,
     "not_sent": NOT_SENT,
 }
-# States a message reached after it was sent (a condition each, on the send's own rows).
-REACTIONS = ("delivered", "tapped", "bought")
+# States a message reached after it was sent: the time of each (``with_outcomes``).
+REACTIONS = {"delivered": "delivered_at", "tapped": "tapped_at", "bought": "bought_at"}
 
 
 def _day(value: str) -> date | None:
@@ -116,12 +116,8 @@ def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
     if step.isdigit():
         sends = sends.filter(step_id=int(step))
     sends = with_outcomes(sends)
-    if group == "delivered":
-        sends = sends.filter(delivered_at__isnull=False)
-    elif group == "tapped":
-        sends = sends.filter(tapped_at__isnull=False)
-    elif group == "bought":
-        sends = sends.filter(bought_at__isnull=False)
+    if group in REACTIONS:
+        sends = sends.filter(**{f"{REACTIONS[group]}__isnull": False})
     return (
         sends.filter(_within(site, params, "planned_at"))
         .select_related("contact", "step__flow", "cart")
@@ -143,7 +139,9 @@ def with_outcomes(sends: QuerySet[Send]) -> QuerySet[Send]:
         delivered_at=Subquery(delivered.order_by("at").values("at")[:1]),
         tapped_at=Subquery(taps.order_by("at").values("at")[:1]),
         bought_at=Subquery(bought.values("occurred_at")[:1]),
-        bought_total=Subquery(bought.values("total")[:1]),
+        bought_total=Subquery(
+            bought.values("total")[:1], output_field=DecimalField(max_digits=12, decimal_places=2)
+        ),
         bought_currency=Subquery(bought.values("currency")[:1]),
     )
 
@@ -478,11 +476,13 @@ class Spreadsheet:
             return cls(delimiter=";", decimal=",")
         return cls(delimiter=",", decimal=".")
 
-    def number(self, value: Decimal | float | None) -> Any:
-        """A decimal number as the spreadsheet reads it (empty for none); never quoted as a
-        formula (a number Relance wrote)."""
+    def number(self, value: Decimal | float | None, places: int | None = None) -> Any:
+        """A decimal number as the spreadsheet reads it (empty for none), with ``places``
+        decimals when told; never quoted as a formula (a number Relance wrote)."""
         if value is None or value == "":
             return ""
+        if places is not None:
+            value = Decimal(value).quantize(Decimal(1).scaleb(-places))
         return _Ours(str(value).replace(".", self.decimal))
 
 
@@ -584,7 +584,7 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
                 _iso(send.delivered_at, zone),  # type: ignore[attr-defined]
                 _iso(send.tapped_at, zone),  # type: ignore[attr-defined]
                 _iso(send.bought_at, zone),  # type: ignore[attr-defined]
-                sheet.number(send.bought_total),  # type: ignore[attr-defined]
+                sheet.number(send.bought_total, places=2),  # type: ignore[attr-defined]
                 send.bought_currency or "",  # type: ignore[attr-defined]
             ]
 

@@ -30,6 +30,7 @@ from campaigns.triggers import describe_default
 from optin.models import Consent, ConsentSource, ConsentStatus, Contact
 from retargeting.channels import Channel
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
+from retargeting.channels.rooms import room
 from retargeting.sites.models import Site
 from retargeting.sms.phones import InvalidPhone, mask, mask_email, parse_phone
 from retargeting.tracking.models import Cart
@@ -227,25 +228,26 @@ def why_never_planned(*, site: Site, query: str, now: datetime) -> list[NeverPla
     found: list[NeverPlanned] = []
     flows = _cart_flows(site) if carts else []
     for cart in carts:
-        contact = _contact_of(cart)
-        if contact is not None and contact.pk not in consents:
-            consents.update(_consents_of([contact]))
-        history = consents.get(contact.pk, []) if contact is not None else []
+        owner = _contact_of(cart)
+        if owner is not None and owner.pk not in consents:
+            consents.update(_consents_of([owner]))
+        history = consents.get(owner.pk, []) if owner is not None else []
         found.append(
             NeverPlanned(
                 subject=_("cart %(id)s, %(total)s")
                 % {"id": cart.external_id, "total": money(cart.total, cart.currency)},
-                reasons=_cart_reasons(site, cart, contact, history, flows, now),
+                reasons=_cart_reasons(site, cart, owner, history, flows, now),
             )
         )
-    with_cart = {_contact_of(cart).pk for cart in carts if _contact_of(cart) is not None}
+    with_cart = {owner.pk for cart in carts if (owner := _contact_of(cart)) is not None}
     for contact in contacts:
         if contact.pk in with_cart or contact.sends.exists():
             continue
         reasons = [
             words
             for channel in (Channel.SMS, Channel.EMAIL)
-            if (words := _unreachable(site, contact, channel, consents[contact.pk]))
+            if room(channel).address(contact)
+            and (words := _unreachable(site, contact, channel, consents[contact.pk]))
         ]
         reasons.append(_("No cart left by this contact: a reminder starts from an abandoned cart"))
         found.append(NeverPlanned(subject=_who(contact), reasons=reasons))
