@@ -91,9 +91,7 @@ def test_the_messages_list_and_a_message_fit_a_phone(signed_in, live_server, sit
     if width == 390:  # a card: each value under its label
         assert card.locator("td.bought").evaluate("td => getComputedStyle(td).display") == "flex"
         assert card.locator("td.bought").get_attribute("data-label") == "Acheté"
-        label = card.locator("td.bought").evaluate(
-            "td => getComputedStyle(td, '::before').content"
-        )
+        label = card.locator("td.bought").evaluate("td => getComputedStyle(td, '::before').content")
         assert label == '"Acheté"', label
     assert "1 234,50 €" in card.inner_text()
     page.goto(f"{live_server.url}/dashboard/sends/?site={site.pk}&q=0611111111")
