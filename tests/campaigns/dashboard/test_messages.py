@@ -552,3 +552,22 @@ def test_each_messages_page_costs_a_pinned_number_of_queries_whatever_the_shops_
         counts.append(len(captured))
     assert counts[0] == counts[1], counts
     assert counts[1] == most, counts  # pinned: a change says why in this table
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_holdout_and_a_stale_cart_are_explained(client, marketer, site):
+    step = StepFactory(flow__site=site, flow__holdout_percent=100)
+    marie = consenting(site, "+33612121212")
+    abandoned(site, marie, changed=NOW - timedelta(hours=2))
+    client.force_login(marketer)
+    assert why(client, site, "0612121212")[0][1] == ["Groupe témoin : jamais relancé"]
+    step.flow.holdout_percent = 0  # the control: no holdout
+    step.flow.save()
+    assert why(client, site, "0612121212")[0][1] == [
+        "Dû : le prochain passage (chaque minute) le prévoit"
+    ]
+    old = consenting(site, "+33613131313")
+    abandoned(site, old, changed=NOW - timedelta(days=3), external_id="4720")
+    assert why(client, site, "0613131313")[0][1] == [
+        "Trop tard : le panier dépasse la limite d'ancienneté"
+    ]
