@@ -571,3 +571,16 @@ def test_the_holdout_and_a_stale_cart_are_explained(client, marketer, site):
     assert why(client, site, "0613131313")[0][1] == [
         "Trop tard : le panier dépasse la limite d'ancienneté"
     ]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_cart_whose_shopper_left_no_number_is_explained(client, marketer, site, cart_flow):
+    CartFactory(visitor__site=site, external_id="anon-1", last_change_at=NOW - timedelta(hours=2))
+    client.force_login(marketer)
+    assert why(client, site, "anon-1") == [
+        (
+            "panier anon-1, 59,90 €",
+            ["Aucun contact pour ce panier : le client n'a donné ni numéro ni adresse email"],
+        )
+    ]
+    assert why(client, site, "anon-2") == []  # the control: no such cart
