@@ -494,12 +494,14 @@ def _contacts_lock(
         yield {pk: tuple(state) for pk, *state in locked}
 
 
-def _cap_and_hours(
-    send: Send, *, sent: list[datetime], now: datetime, expires_at: datetime
-) -> Move | None:
-    """The cap of the send's channel (for a trigger the cap counts), then the hours that hold
-    the trigger's messages on that channel, at send time, whatever was planned: the move that
-    defers or drops the send, or ``None`` when it may go now."""
+def held_until(
+    send: Send, *, sent: list[datetime], now: datetime
+) -> tuple[SendReason, datetime] | None:
+    """Whether ``send``, due ``now``, must wait for the cap of its channel (for a trigger the
+    cap counts) or for the hours that hold its trigger's messages on that channel: the reason
+    and until when, or ``None`` when it may go now. ``sent``: the moments of the contact's
+    counted messages of the week (``frequency.recent_messages``). The worker asks it before
+    sending; the dashboard asks it of a cart not planned yet."""
     assert send.contact is not None
     trigger = room_of(send)
     cap = room(send.channel).cap_applies and trigger.capped
@@ -513,7 +515,19 @@ def _cap_and_hours(
     )
     if allowed_at <= now:
         return None
-    reason = SendReason.CAPPED if capped_until > now else SendReason.QUIET_HOURS
+    return (SendReason.CAPPED if capped_until > now else SendReason.QUIET_HOURS), allowed_at
+
+
+def _cap_and_hours(
+    send: Send, *, sent: list[datetime], now: datetime, expires_at: datetime
+) -> Move | None:
+    """The cap of the send's channel (for a trigger the cap counts), then the hours that hold
+    the trigger's messages on that channel, at send time, whatever was planned: the move that
+    defers or drops the send, or ``None`` when it may go now."""
+    held = held_until(send, sent=sent, now=now)
+    if held is None:
+        return None
+    reason, allowed_at = held
     if allowed_at >= expires_at:
         detail = f"{reason} until past the staleness limit"
         return Move(send, SendStatus.DROPPED, SendReason.STALE, detail=detail)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
@@ -15,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.dashboard.explanations import (
     FILTERABLE,
@@ -29,12 +32,23 @@ from campaigns.dashboard.explanations import (
     reason_label,
     same_words,
     tone,
+    why_never_planned,
     why_no_email,
     why_no_sms,
 )
+from campaigns.dashboard.formatting import clock, money, when, zone_label
 from campaigns.dashboard.frame import Frame, dashboard_page
 from campaigns.figures import bounds
-from campaigns.models import Conversion, Flow, Send, Trigger
+from campaigns.models import (
+    Click,
+    Conversion,
+    Flow,
+    Send,
+    SendEvent,
+    SendStatus,
+    Step,
+    Trigger,
+)
 from campaigns.money import format_money
 from campaigns.send_states import NOT_SENT, TAKEN, WAITING
 from campaigns.trigger_registry import ROOMS
@@ -47,13 +61,15 @@ from retargeting.sites.models import Site
 from retargeting.sms.phones import InvalidPhone, mask, mask_email, parse_phone
 
 PAGE_SIZE = 50
-FILTERS = ("q", "status", "reason", "channel", "trigger", "start", "end")
+FILTERS = ("q", "status", "reason", "channel", "trigger", "flow", "step", "start", "end")
 EXPORT_CHUNK = 2000
 STATUS_GROUPS = {
     "waiting": WAITING,
     "sent": TAKEN,
     "not_sent": NOT_SENT,
 }
+# States a message reached after it was sent: the time of each (``with_outcomes``).
+REACTIONS = {"delivered": "delivered_at", "tapped": "tapped_at", "bought": "bought_at"}
 
 
 def _day(value: str) -> date | None:
@@ -93,10 +109,40 @@ def search_sends(*, site: Site, params: dict[str, str]) -> QuerySet[Send]:
     trigger = params.get("trigger", "")
     if trigger in Trigger.values:
         sends = sends.filter(step__flow__trigger=trigger)
+    flow = params.get("flow", "")
+    if flow.isdigit():
+        sends = sends.filter(step__flow_id=int(flow))
+    step = params.get("step", "")
+    if step.isdigit():
+        sends = sends.filter(step_id=int(step))
+    sends = with_outcomes(sends)
+    if group in REACTIONS:
+        sends = sends.filter(**{f"{REACTIONS[group]}__isnull": False})
     return (
         sends.filter(_within(site, params, "planned_at"))
         .select_related("contact", "step__flow", "cart")
         .order_by("-planned_at", "-pk")
+    )
+
+
+def with_outcomes(sends: QuerySet[Send]) -> QuerySet[Send]:
+    """``sends`` with what became of each, read in the same query: ``delivered_at`` (the
+    first delivery report), ``tapped_at`` (the first tap on its link), ``bought_at``,
+    ``bought_total`` and ``bought_currency`` (the first purchase attributed to it that the
+    figures count, as they count it: ``counted``)."""
+    delivered = SendEvent.objects.filter(send=OuterRef("pk"), status=SendStatus.DELIVERED)
+    taps = Click.objects.filter(link__send=OuterRef("pk"))
+    bought = Conversion.objects.filter(send=OuterRef("pk"), counted=True).order_by(
+        "occurred_at", "pk"
+    )
+    return sends.annotate(
+        delivered_at=Subquery(delivered.order_by("at").values("at")[:1]),
+        tapped_at=Subquery(taps.order_by("at").values("at")[:1]),
+        bought_at=Subquery(bought.values("occurred_at")[:1]),
+        bought_total=Subquery(
+            bought.values("total")[:1], output_field=DecimalField(max_digits=12, decimal_places=2)
+        ),
+        bought_currency=Subquery(bought.values("currency")[:1]),
     )
 
 
@@ -150,24 +196,49 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             "channel": channel_label(send.channel),
             "why": explain(send, time_zone=site.time_zone),
             "tone": tone(send.status),
+            "status": send.get_status_display(),
             "trigger": trigger_label(send.step.flow.trigger),
             "about": about[send.pk],
+            **outcome_times(send, site=site),
         }
         for send in listed
     ]
+    query = params["q"].strip()
+    unplanned = (
+        why_never_planned(site=site, query=query, now=timezone.now())
+        if query and page.number == 1
+        else []
+    )
+    flows = list(
+        Flow.objects.filter(site=site)
+        .prefetch_related(Prefetch("steps", queryset=Step.objects.order_by("position")))
+        .order_by("name", "pk")
+    )
     return render(
         request,
         "campaigns/sends.html",
         frame.context(
+            section="sends",
             page=page,
             rows=rows,
             params=params,
+            unplanned=unplanned,
+            zone=zone_label(site),
             reasons=[(reason.value, reason.label) for reason in FILTERABLE],
             channels=[(value, channel_label(value)) for value in Channel.values],
-            triggers=_trigger_choices(site),
+            triggers=_trigger_choices(flows),
+            flows=[(str(flow.pk), flow.name) for flow in flows],
+            steps=[
+                (str(step.pk), f"{flow.name} · {step.position}")
+                for flow in flows
+                for step in flow.steps.all()
+            ],
             groups=[
                 ("waiting", _("Waiting")),
                 ("sent", _("Sent")),
+                ("delivered", _("Delivered")),
+                ("tapped", _("Tapped")),
+                ("bought", _("Bought")),
                 ("not_sent", _("Not sent")),
             ],
             query_string=_query_string(site, params),
@@ -175,9 +246,36 @@ def sends(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     )
 
 
-def _trigger_choices(site: Site) -> list[tuple[str, str]]:
+def outcome_times(send: Send, *, site: Site) -> dict[str, str]:
+    """What became of ``send`` (read by :func:`with_outcomes`), in the shop's zone: when it
+    was sent (date and time), then delivered, tapped and bought (the time alone on the day it
+    was sent), and the purchase's amount."""
+    sent_day = timezone.localtime(send.sent_at, site.zone_info).date() if send.sent_at else None
+
+    def moment(value: datetime | None) -> str:
+        if value is None:
+            return ""
+        if timezone.localtime(value, site.zone_info).date() == sent_day:
+            return clock(value, site=site)
+        return when(value, site=site)
+
+    delivered = moment(getattr(send, "delivered_at", None))
+    if not delivered and send.status == SendStatus.DELIVERED:
+        delivered = _("yes")  # delivered, with no report kept (a send older than its history)
+    total = getattr(send, "bought_total", None)
+    return {
+        "planned": when(send.planned_at, site=site),
+        "sent": when(send.sent_at, site=site) if send.sent_at else "",
+        "delivered": delivered,
+        "tapped": moment(getattr(send, "tapped_at", None)),
+        "bought": moment(getattr(send, "bought_at", None)),
+        "amount": money(total, getattr(send, "bought_currency", None)) if total is not None else "",
+    }
+
+
+def _trigger_choices(flows: list[Flow]) -> list[tuple[str, str]]:
     """The triggers of the site's flows, in ``Trigger``'s order, in the marketer's words."""
-    used = set(Flow.objects.filter(site=site).values_list("trigger", flat=True).distinct())
+    used = {flow.trigger for flow in flows}
     return [(value, trigger_label(value)) for value in Trigger.values if value in used]
 
 
@@ -196,34 +294,107 @@ def _query_string(site: Site, params: dict[str, str]) -> str:
     return urlencode({"site": site.pk, **{k: v for k, v in params.items() if v}})
 
 
+# Who recorded a step of a message's history, in the marketer's words.
+SOURCES = {
+    "planner": gettext_lazy("planning"),
+    "worker": gettext_lazy("sending"),
+    "provider": gettext_lazy("the provider"),
+    "reconciler": gettext_lazy("check of unconfirmed sends"),
+}
+
+
+@dataclass(frozen=True)
+class Moment:
+    """One line of a message's history: when, what, why, and who recorded it."""
+
+    at: datetime
+    what: str
+    why: str = ""
+    by: str = ""
+    tone: str = ""
+    shown: str = ""  # ``at`` in the shop's zone
+
+
+def history_of(
+    send: Send, *, site: Site, clicks: list[Click], bought: list[Conversion]
+) -> list[Moment]:
+    """Everything that happened to ``send``, oldest first: each state it reached (planned,
+    sent, delivered… or why not) with its reason, each tap on its link, each purchase
+    attributed to it with its amount."""
+    moments = [
+        Moment(
+            at=event.at,
+            what=event.get_status_display(),
+            why=" ".join(
+                part
+                for part in (
+                    reason_label(event.reason, channel=send.channel) if event.reason else "",
+                    f"({event.error_code})" if event.error_code else "",
+                )
+                if part
+            ),
+            by=str(SOURCES.get(event.source, event.source)),
+            tone=tone(event.status),
+        )
+        for event in send.history.all()
+    ]
+    moments += [Moment(at=click.at, what=_("Tapped"), tone="ok") for click in clicks]
+    moments += [
+        Moment(
+            at=conversion.occurred_at,
+            what=_("Bought"),
+            why=_("order %(order)s, %(amount)s (%(attribution)s)")
+            % {
+                "order": conversion.order_id,
+                "amount": money(conversion.total, conversion.currency),
+                "attribution": conversion.get_attribution_display(),
+            },
+            tone="ok",
+        )
+        for conversion in bought
+    ]
+    return [
+        replace(moment, shown=when(moment.at, site=site, seconds=True))
+        for moment in sorted(moments, key=lambda moment: moment.at)
+    ]
+
+
 @dashboard_page
 def send_detail(request: HttpRequest, send_id: int, *, frame: Frame) -> HttpResponse:
+    site = frame.site
     send = get_object_or_404(
         visible_to(request.user, Send.objects.select_related("contact", "step__flow", "cart")),
         pk=send_id,
-        site=frame.site,
+        site=site,
     )
     link = getattr(send, "short_link", None)
+    clicks = list(link.clicks.order_by("at")) if link else []
+    bought = list(send.conversions.filter(counted=True).order_by("occurred_at", "pk"))
+    cart = send.cart
     return render(
         request,
         "campaigns/send.html",
         frame.context(
+            section="sends",
             send=send,
+            status=send.get_status_display(),
+            tone=tone(send.status),
+            zone=zone_label(site),
             trigger=trigger_label(send.step.flow.trigger),
-            about=describe_subjects([send], site=frame.site)[send.pk],
-            why=explain(send, time_zone=frame.site.time_zone),
+            about=describe_subjects([send], site=site)[send.pk],
+            why=explain(send, time_zone=site.time_zone),
             channel=channel_label(send.channel),
-            history=[
-                (event, reason_label(event.reason, channel=send.channel))
-                for event in send.history.all()
-            ],
+            history=history_of(send, site=site, clicks=clicks, bought=bought),
+            times={
+                "planned": when(send.planned_at, site=site),
+                "due": when(send.due_at, site=site),
+                "sent": when(send.sent_at, site=site) if send.sent_at else "",
+                "cart_change": when(cart.last_change_at, site=site) if cart else "",
+            },
+            cart_total=money(cart.total, cart.currency) if cart else "",
             link=link,
-            clicks=list(link.clicks.order_by("at")) if link else [],
-            cost=(
-                format_money(send.cost, _price_currency(), frame.site.language)
-                if send.cost is not None
-                else ""
-            ),
+            clicks=clicks,
+            cost=money(send.cost, _price_currency()) if send.cost is not None else "",
         ),
     )
 
@@ -291,10 +462,34 @@ def _cell(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Spreadsheet:
+    """How a CSV export is written for the marketer's spreadsheet: French Excel splits a line
+    on ``;`` and reads ``12,50`` as a number; English Excel wants ``,`` and ``12.50``."""
+
+    delimiter: str
+    decimal: str
+
+    @classmethod
+    def for_language(cls, language: str | None) -> Spreadsheet:
+        if (language or "").startswith("fr"):
+            return cls(delimiter=";", decimal=",")
+        return cls(delimiter=",", decimal=".")
+
+    def number(self, value: Decimal | float | None, places: int | None = None) -> Any:
+        """A decimal number as the spreadsheet reads it (empty for none), with ``places``
+        decimals when told; never quoted as a formula (a number Relance wrote)."""
+        if value is None or value == "":
+            return ""
+        if places is not None:
+            value = Decimal(value).quantize(Decimal(1).scaleb(-places))
+        return _Ours(str(value).replace(".", self.decimal))
+
+
 def _csv_response(
-    filename: str, header: list[str], rows: Iterator[list[Any]]
+    filename: str, header: list[str], rows: Iterator[list[Any]], *, sheet: Spreadsheet
 ) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    writer = csv.writer(_Echo(), delimiter=sheet.delimiter)
 
     def lines() -> Iterator[str]:
         yield "\ufeff"  # so that spreadsheet programs read UTF-8
@@ -340,10 +535,16 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
         "segments",
         "encoding",
         "cost",
+        "delivered_at",
+        "tapped_at",
+        "bought_at",
+        "bought_total",
+        "bought_currency",
     ]
 
     # The rows are written after the view returned, out of the page's language: keep it.
     language = translation.get_language()
+    sheet = Spreadsheet.for_language(language)
 
     def listed() -> Iterator[tuple[Send, str]]:
         sends = search_sends(site=site, params=params).iterator(chunk_size=EXPORT_CHUNK)
@@ -375,20 +576,26 @@ def export_sends(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse
                 send.subject_id if send.subject_id is not None else "",
                 about,
                 send.cart.external_id if send.cart else "",
-                send.cart.total if send.cart else "",
+                sheet.number(send.cart.total) if send.cart else "",
                 send.cart.currency if send.cart else "",
                 send.segments,
                 send.encoding,
-                send.cost if send.cost is not None else "",
+                sheet.number(send.cost),
+                _iso(send.delivered_at, zone),  # type: ignore[attr-defined]
+                _iso(send.tapped_at, zone),  # type: ignore[attr-defined]
+                _iso(send.bought_at, zone),  # type: ignore[attr-defined]
+                sheet.number(send.bought_total, places=2),  # type: ignore[attr-defined]
+                send.bought_currency or "",  # type: ignore[attr-defined]
             ]
 
-    return _csv_response(f"relance-sends-{site.pk}.csv", header, rows())
+    return _csv_response(f"relance-sends-{site.pk}.csv", header, rows(), sheet=sheet)
 
 
 @dashboard_page
 def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpResponse:
     """The site's purchases with their attribution, as CSV (``start``/``end`` days)."""
     site, zone = frame.site, ZoneInfo(frame.site.time_zone)
+    sheet = Spreadsheet.for_language(translation.get_language())
     conversions = Conversion.objects.filter(site=site).select_related("send__step__flow")
     conversions = conversions.filter(_within(site, request.GET, "occurred_at"))
     header = [
@@ -413,7 +620,7 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
             yield [
                 conversion.order_id,
                 _iso(conversion.occurred_at, zone),
-                conversion.total,
+                sheet.number(conversion.total),
                 conversion.currency,
                 conversion.attribution,
                 conversion.send_id or "",
@@ -426,4 +633,4 @@ def export_conversions(request: HttpRequest, *, frame: Frame) -> StreamingHttpRe
                 "true" if conversion.counted else "false",
             ]
 
-    return _csv_response(f"relance-conversions-{site.pk}.csv", header, rows())
+    return _csv_response(f"relance-conversions-{site.pk}.csv", header, rows(), sheet=sheet)

@@ -393,7 +393,7 @@ def _csv(client, url):
         response = client.get(url)
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text)))
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))  # a French shop's export
 
 
 def test_the_sends_export_has_the_trigger_and_subject_of_every_send(
@@ -410,7 +410,7 @@ def test_the_sends_export_has_the_trigger_and_subject_of_every_send(
         "cart_abandoned",
         "panier 4711, 59,90 €",
         "4711",
-        "59.90",
+        "59,90",  # a decimal comma: French Excel reads it as a number
     )
     assert cart["subject_id"] == str(journeys["cart"].cart_id)
     assert browse["trigger"] == "browse_abandoned"
