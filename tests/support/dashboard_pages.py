@@ -35,7 +35,7 @@ class SampleShop:
 
 
 def sample_shop(site: Site) -> SampleShop:
-    """A shop with one flow, a consenting contact, a cart and a message that was tapped."""
+    """A shop with one flow, a consenting contact, a cart and a message that was delivered."""
     now = timezone.now()
     contact = ContactFactory(site=site, first_name="Marie")
     record_consent(
