@@ -75,6 +75,7 @@ PAGES: dict[str, Page] = {
         f"{reverse('dashboard-contact', args=[shop.contact.pk])}?site={shop.site.pk}"
     ),
     "dashboard-install": _at("dashboard-install"),
+    "dashboard-contacts": _at("dashboard-contacts"),
 }
 
 # Routes that are not pages a marketer reads: exports, JSON, form posts.
@@ -85,4 +86,5 @@ NOT_PAGES = {
     "dashboard-install-events",
     "dashboard-preview",
     "dashboard-test-send",
+    "dashboard-contact-unsubscribe",
 }
