@@ -35,8 +35,7 @@ from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from optin.tokens import make_token
 from retargeting.gateways.models import OutboxMessage
 from retargeting.platforms.connections import connect
-from retargeting.sites.services import add_member
-from retargeting.sites.services import create_site
+from retargeting.sites.services import add_member, create_site
 from retargeting.tracking.models import Cart, Visitor
 
 pytestmark = pytest.mark.django_db
