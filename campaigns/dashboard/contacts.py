@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Reverse
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -99,9 +99,13 @@ def search_contacts(*, site: Site, query: str) -> QuerySet[Contact]:
     if connection.vendor == "postgresql":
         contacts = contacts.alias(reversed_phone=Reverse("phone"))
     query = query.strip()
-    if query:
-        contacts = contacts.filter(_matching(site, query))
-    return contacts.order_by("-pk")
+    if not query:
+        return contacts.order_by("-pk")
+    # Newest first by ``pk + 0``, not ``pk``: ordered by the primary key, PostgreSQL may walk it
+    # backwards through the whole shop hoping to meet 51 matches soon (0.4 s at a million
+    # contacts for a number's last digits); by an expression, it reads the few matches from
+    # their index and sorts them (10 ms).
+    return contacts.filter(_matching(site, query)).order_by((F("pk") + 0).desc())
 
 
 def _matching(site: Site, query: str) -> Q:

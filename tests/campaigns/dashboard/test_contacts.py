@@ -477,3 +477,46 @@ def test_the_contact_page_has_no_english_left_in_french(client, marketer, site):
     body = re.sub(r"<[^>]+>", " ", page.split("<main", 1)[-1])
     for english in ("Unsubscribe", "Consent history", "Reason", "Carts", "Orders", "Granted"):
         assert english not in body, english
+
+
+def test_searching_by_last_digits_or_first_name_reads_an_index_on_postgresql(site):
+    """At a million contacts a search must not read the whole shop: on PostgreSQL the number's
+    last digits and the first name's beginning are found through optin migration 0012's
+    indexes; the embedded SQLite database (small shops) has neither and scans."""
+    from campaigns.dashboard.contacts import search_contacts
+
+    Contact.objects.bulk_create(
+        Contact(
+            site=site,
+            phone=f"+3361{index:07d}",
+            first_name=("Marie", "Paul", "Anne", "Lucas", "Chloé")[index % 5] + str(index),
+            region="FR",
+        )
+        for index in range(5000)
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            names = {row[0] for row in cursor.fetchall()}
+            assert "contact_site_phone_suffix" not in names
+            assert len(_listed_pks(search_contacts(site=site, query="00012"))) == 1
+            return
+        cursor.execute("ANALYZE optin_contact")
+        for query, index in (
+            ("00012", "contact_site_phone_suffix"),
+            ("marie12", "contact_site_first_name"),
+        ):
+            sql, params = search_contacts(site=site, query=query)[:51].query.sql_with_params()
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert index in plan, plan
+            assert "optin_contact_pkey" not in plan, plan
+        # Control: the list without a query walks the newest contacts by their key.
+        sql, params = search_contacts(site=site, query="")[:51].query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "contact_site_phone_suffix" not in plan and "contact_site_first_name" not in plan
+
+
+def _listed_pks(contacts):
+    return [contact.pk for contact in contacts]
