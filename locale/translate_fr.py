@@ -387,4 +387,5 @@ FR = {
     "%(channel)s consent": "Consentement %(channel)s",
     "This contact cannot be unsubscribed from that channel (no address, or a reason that is too long).": "Ce contact ne peut pas être désabonné de ce canal (pas d'adresse, ou un motif trop long).",
     "Unsubscribed by hand in the dashboard": "Désabonné à la main dans le tableau de bord",
+    "Revoked": "Révoqué",
 }

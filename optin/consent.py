@@ -197,8 +197,6 @@ def revoke(
     )
 
 
-HAND_TEXT = "Unsubscribed by hand in the dashboard"
-"""The wording kept on a hand unsubscribe's row (the reason is the member's own words)."""
 REASON_MAX = 500
 
 
@@ -242,8 +240,7 @@ def unsubscribe_by_hand(
             row = revoke(
                 contact=contact,
                 channel=channel,
-                source=ConsentSource.DASHBOARD,
-                text=HAND_TEXT,
+                source=ConsentSource.DASHBOARD,  # no wording was shown: the reason says why
                 at=at,
                 recorded_by=user_name,
                 reason=reason,

@@ -269,7 +269,10 @@ def _proof(consent: Consent, site: Site) -> dict[str, Any]:
     return {
         "consent": consent,
         "when": formatting.when(consent.created_at, site=site, seconds=True),
-        "state": consent_label(consent.status, consent.channel),
+        # The row's own words: its source says whether a STOP, a link or a member revoked it.
+        "state": _("Revoked")
+        if consent.status == ConsentStatus.REVOKED
+        else consent_label(consent.status, consent.channel),
         "tone": consent_tone(consent.status),
         "source": consent.get_source_display(),
     }

@@ -3,7 +3,9 @@ become cards, nothing scrolls sideways, and a member unsubscribes someone by han
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -32,7 +34,19 @@ def signed_in(page, live_server, site):
     return page
 
 
-def test_contacts_fit_a_phone_and_a_member_unsubscribes_from_it(signed_in, live_server, site):
+def _shoot(page, name, folder):
+    """A full-page screenshot in ``folder`` (``SCREENSHOT_DIR`` when set: docs/img's come from
+    there)."""
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 5_000
+
+
+def test_contacts_fit_a_phone_and_a_member_unsubscribes_from_it(
+    signed_in, live_server, site, tmp_path
+):
     page = signed_in
     step = StepFactory(flow__site=site, flow__name="Relance de panier abandonné, 30 minutes")
     marie = ContactFactory(
@@ -65,15 +79,21 @@ def test_contacts_fit_a_phone_and_a_member_unsubscribes_from_it(signed_in, live_
     page.goto(f"{live_server.url}/dashboard/contacts/?site={site.pk}&q=5678")
     assert page.locator("#contacts tbody tr").count() == 1
     assert sideways(page) == []
+    _shoot(page, "contacts-390", tmp_path)
     page.click("#contacts a >> text=Marie")
     page.wait_for_selector("#unsubscribe-form")
     assert page.locator("#messages tbody tr").count() == 3
     assert sideways(page) == []
+    _shoot(page, "contact-390", tmp_path)
     page.check("input[name=channel][value=sms]")
     page.fill("textarea[name=reason]", "Asked on the phone")
     page.click("#unsubscribe-form button[type=submit]")
     page.wait_for_selector("#done")
     assert sideways(page) == []
+    page.set_viewport_size({"width": 1366, "height": 900})
+    assert sideways(page) == []
+    _shoot(page, "contact-1366", tmp_path)
+    page.set_viewport_size({"width": 390, "height": 844})
     assert page.console_errors == []
     marie = Contact.objects.get(pk=marie.pk)
     assert (marie.consent_status, marie.email_consent_status) == ("revoked", "granted")
