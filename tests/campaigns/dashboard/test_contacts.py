@@ -520,3 +520,21 @@ def test_searching_by_last_digits_or_first_name_reads_an_index_on_postgresql(sit
 
 def _listed_pks(contacts):
     return [contact.pk for contact in contacts]
+
+
+def test_a_number_unsubscribed_by_hand_stays_blocked_after_its_erasure(client, marketer, site):
+    from optin.consent import ConsentBlocked
+    from optin.erasure import erase_contact, is_blocked
+
+    marie, paul = ContactFactory(site=site), ContactFactory(site=site)
+    for contact in (marie, paul):
+        _grant(contact)
+    client.force_login(marketer)
+    assert _unsubscribe(client, marie, site, channel="sms", reason="Asked").status_code == 302
+    erase_contact(site=site, raw_phone=marie.phone)
+    erase_contact(site=site, raw_phone=paul.phone)  # control: never unsubscribed
+    assert is_blocked(site_id=site.pk, e164=marie.phone)
+    assert not is_blocked(site_id=site.pk, e164=paul.phone)
+    again = ContactFactory(site=site, phone=marie.phone)
+    with pytest.raises(ConsentBlocked):
+        _grant(again)
