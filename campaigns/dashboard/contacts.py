@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_safe, require_POST
 
 from campaigns.dashboard import formatting
 from campaigns.dashboard.explanations import (
@@ -186,7 +186,7 @@ def _channel_consents(contact: Contact, site: Site, *, masked: bool) -> list[Cha
     return shown
 
 
-@require_GET
+@require_safe
 @dashboard_page
 def contacts(request: HttpRequest, *, frame: Frame) -> HttpResponse:
     site = frame.site
@@ -412,7 +412,7 @@ def _contact_of(request: HttpRequest, frame: Frame, contact_id: int) -> Contact:
     )
 
 
-@require_GET
+@require_safe
 @dashboard_page
 def contact_detail(request: HttpRequest, contact_id: int, *, frame: Frame) -> HttpResponse:
     return _contact_page(request, frame, _contact_of(request, frame, contact_id))
