@@ -37,6 +37,8 @@ class ConsentInline(RecordInline, admin.TabularInline):
         "ip",
         "user_agent",
         "inbound_message_id",
+        "recorded_by",
+        "reason",
         "shop_created_at",
     ]
     fields = tuple(readonly_fields)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from optin.erasure import is_blocked
-from optin.models import Consent, ConsentStatus, Contact
+from optin.models import Consent, ConsentSource, ConsentStatus, Contact
 from retargeting.channels import Channel
 
 LIVE_STATUSES = frozenset({ConsentStatus.GRANTED, ConsentStatus.CONFIRMED})
@@ -71,6 +71,8 @@ def record_consent(
     at: datetime | None = None,
     only_from: Collection[str] | None = None,
     channel: str = Channel.SMS,
+    recorded_by: str = "",
+    reason: str = "",
 ) -> Consent | None:
     """Append a consent change for ``contact``'s address on ``channel`` (its phone for SMS, its
     email address for email) and make it that channel's current state.
@@ -82,6 +84,8 @@ def record_consent(
     A confirmation by the owner makes a claimed first name (``gate``) the contact's.
     The first change that makes the channel live is kept as the moment the contact subscribed
     on it (``FIRST_LIVE_FIELD``, the welcome's moment).
+    ``recorded_by`` and ``reason``: who recorded a change by hand, and why (the dashboard's
+    unsubscribe).
     """
     field = STATUS_FIELD[Channel(channel)]
     if status != ConsentStatus.REVOKED and _blocked(contact, channel):
@@ -100,6 +104,8 @@ def record_consent(
             ip=ip,
             user_agent=user_agent[:512],
             inbound_message_id=inbound_message_id,
+            recorded_by=recorded_by[:150],
+            reason=reason,
             created_at=at or timezone.now(),
         )
         changes: dict[str, object] = {field: status}
@@ -149,6 +155,8 @@ def revoke(
     inbound_message_id: str = "",
     at: datetime | None = None,
     reported_at: datetime | None = None,
+    recorded_by: str = "",
+    reason: str = "",
 ) -> Consent | None:
     """Revoke ``contact``'s consent on ``channel`` (its number for SMS, its address for email):
     the one action every STOP, unsubscribe, provider report, bounce-as-unsubscribe, the gate's
@@ -182,6 +190,61 @@ def revoke(
         inbound_message_id=inbound_message_id[:64],
         at=at,
         channel=channel,
+        recorded_by=recorded_by,
+        reason=reason,
         # Decided on the locked row: of two revocations racing, one writes the row.
         only_from={Contact.NO_CONSENT, *(s for s in ConsentStatus.values if s != "revoked")},
     )
+
+
+REASON_MAX = 500
+
+
+class HandUnsubscribeRefused(ValueError):
+    """A hand unsubscribe without a reason, or for a channel the contact has no address on:
+    nothing was recorded."""
+
+
+def unsubscribe_by_hand(
+    *,
+    contact: Contact,
+    channels: Collection[str],
+    user_name: str,
+    reason: str,
+    at: datetime | None = None,
+) -> list[Consent]:
+    """A member of the shop revokes ``contact``'s consent on ``channels`` (SMS, email or both),
+    at the person's request: one revocation per channel (``revoke``), with who (``user_name``),
+    when and why (``reason``, required). The planned messages are then dropped when they come
+    due, as after a STOP (the sending path reads the consent again). Returns the rows written
+    (none for a channel already revoked). Giving consent back is never done by hand: only the
+    person can (a START, a new opt-in and its confirmation).
+
+    Raises ``HandUnsubscribeRefused`` (nothing recorded) without a reason, without a channel,
+    or for a channel the contact has no address on."""
+    reason = reason.strip()
+    if not reason:
+        raise HandUnsubscribeRefused("A reason is required.")
+    if len(reason) > REASON_MAX:
+        raise HandUnsubscribeRefused(f"The reason is longer than {REASON_MAX} characters.")
+    chosen = [Channel(channel) for channel in dict.fromkeys(channels)]
+    if not chosen:
+        raise HandUnsubscribeRefused("Choose a channel.")
+    for channel in chosen:
+        address = contact.phone if channel == Channel.SMS else contact.email
+        if not address:
+            raise HandUnsubscribeRefused(f"The contact has no address for {channel}.")
+    rows = []
+    with transaction.atomic():
+        for channel in chosen:
+            row = revoke(
+                contact=contact,
+                channel=channel,
+                source=ConsentSource.DASHBOARD,  # no wording was shown: the reason says why
+                at=at,
+                recorded_by=user_name,
+                reason=reason,
+            )
+            if row is not None:
+                rows.append(row)
+    return rows

@@ -240,6 +240,32 @@ TABLE: list[Row] = [
     ),
 ]
 
+# A member of the shop unsubscribing someone by hand (`campaigns/dashboard/contacts.py`,
+# `optin.consent.unsubscribe_by_hand`): only ever a revocation, with who, when and why.
+_HAND_NOTE = (
+    "a member of the shop, signed in, with a required reason: revoked with who, when and why "
+    "(planned messages then dropped as after a STOP); consent is never given back by hand"
+)
+TABLE += [
+    *(
+        Row(
+            f"{prefix}dashboard unsubscribe by hand (`POST /dashboard/contacts/ID/unsubscribe`)",
+            Proof.SHOP_SERVER,
+            state,
+            "unknown" if state == "unknown" else "revoked",
+            None,
+            0,
+            404 if state == "unknown" else 302,
+            "no contact: nothing to unsubscribe"
+            if state == "unknown"
+            else ("already revoked: nothing changed" if state == "revoked" else _HAND_NOTE),
+            channel=channel,
+        )
+        for prefix, channel in (("", "sms"), ("email: ", "email"))
+        for state in STATES
+    ),
+]
+
 # The email address's rows: the same promise per door, for an address and its email consent
 # (the number's consent is never read nor changed by them).
 EMAIL_TABLE: list[Row] = [

@@ -36,6 +36,7 @@ class ConsentSource(models.TextChoices):
     WOOCOMMERCE = "woocommerce", "WooCommerce checkout (the shopper's claim)"
     UNSUBSCRIBE = "unsubscribe", "Email unsubscribe (one click)"
     EMAIL_PROVIDER = "email_provider", "Email provider (bounce, complaint, unsubscribe)"
+    DASHBOARD = "dashboard", "Unsubscribed by hand in the dashboard"
 
 
 OPT_OUT_SOURCES = frozenset(
@@ -45,10 +46,12 @@ OPT_OUT_SOURCES = frozenset(
         ConsentSource.OPT_OUT_LINK,
         ConsentSource.UNSUBSCRIBE,
         ConsentSource.EMAIL_PROVIDER,
+        ConsentSource.DASHBOARD,
     }
 )
 """A revocation from these is the address's own opt-out (a STOP, an unsubscribe, a provider's
-report of one): erased after it, the address stays blocked on that channel (optin.erasure)."""
+report of one, a member of the shop unsubscribing it by hand at its owner's request): erased
+after it, the address stays blocked on that channel (optin.erasure)."""
 
 
 class Contact(models.Model):
@@ -229,6 +232,20 @@ class Consent(models.Model):
     ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     inbound_message_id = models.CharField(max_length=64, blank=True)
+    recorded_by = models.CharField(
+        max_length=150,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The member of the shop who recorded the change by hand (their user name, "
+        "kept as written then); empty for every other source.",
+    )
+    reason = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why it was recorded by hand, in the member's words.",
+    )
     created_at = models.DateTimeField()
 
     objects = ConsentQuerySet.as_manager()

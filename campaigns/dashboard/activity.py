@@ -33,8 +33,6 @@ from campaigns.dashboard.explanations import (
     same_words,
     tone,
     why_never_planned,
-    why_no_email,
-    why_no_sms,
 )
 from campaigns.dashboard.formatting import clock, money, when, zone_label
 from campaigns.dashboard.frame import Frame, dashboard_page
@@ -49,11 +47,9 @@ from campaigns.models import (
     Step,
     Trigger,
 )
-from campaigns.money import format_money
 from campaigns.send_states import NOT_SENT, TAKEN, WAITING
 from campaigns.trigger_registry import ROOMS
 from campaigns.triggers import trigger_label
-from optin.models import Contact
 from retargeting.channels import Channel
 from retargeting.channels.email_addresses import InvalidEmail, normalize_email
 from retargeting.sites.access import visible_to
@@ -401,47 +397,6 @@ def send_detail(request: HttpRequest, send_id: int, *, frame: Frame) -> HttpResp
 
 def _price_currency() -> str:
     return str(settings.SMS_PRICE_CURRENCY)
-
-
-@dashboard_page
-def contact_detail(request: HttpRequest, contact_id: int, *, frame: Frame) -> HttpResponse:
-    contact = get_object_or_404(
-        visible_to(request.user, Contact.objects.all()), pk=contact_id, site=frame.site
-    )
-    sends = (
-        contact.sends.select_related("step__flow", "cart")
-        .prefetch_related("history")
-        .order_by("-planned_at")
-    )
-    listed = list(sends)
-    about = describe_subjects(listed, site=frame.site)
-    messages = [
-        (
-            send,
-            explain(send, time_zone=frame.site.time_zone),
-            list(send.history.all()),
-            channel_label(send.channel),
-            about[send.pk],
-        )
-        for send in listed
-    ]
-    consents = list(contact.consents.order_by("created_at", "pk"))
-    conversions = [
-        (conversion, format_money(conversion.total, conversion.currency, frame.site.language))
-        for conversion in Conversion.objects.filter(contact=contact).order_by("-occurred_at")
-    ]
-    return render(
-        request,
-        "campaigns/contact.html",
-        frame.context(
-            contact=contact,
-            consents=[(consent, channel_label(consent.channel)) for consent in consents],
-            no_sms=why_no_sms(contact),
-            no_email=why_no_email(contact, consents),
-            messages=messages,
-            conversions=conversions,
-        ),
-    )
 
 
 class _Echo:

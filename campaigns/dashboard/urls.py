@@ -2,13 +2,19 @@
 
 from django.urls import path
 
-from campaigns.dashboard import activity, editor, flows, installation, views
+from campaigns.dashboard import activity, contacts, editor, flows, installation, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("sends/", activity.sends, name="dashboard-sends"),
     path("sends/<int:send_id>/", activity.send_detail, name="dashboard-send"),
-    path("contacts/<int:contact_id>/", activity.contact_detail, name="dashboard-contact"),
+    path("contacts/", contacts.contacts, name="dashboard-contacts"),
+    path("contacts/<int:contact_id>/", contacts.contact_detail, name="dashboard-contact"),
+    path(
+        "contacts/<int:contact_id>/unsubscribe",
+        contacts.unsubscribe,
+        name="dashboard-contact-unsubscribe",
+    ),
     path("exports/sends.csv", activity.export_sends, name="dashboard-export-sends"),
     path(
         "exports/conversions.csv",

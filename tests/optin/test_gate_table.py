@@ -35,7 +35,7 @@ from optin.models import ConsentSource, ConsentStatus, Contact, VisitorLink
 from optin.tokens import make_token
 from retargeting.gateways.models import OutboxMessage
 from retargeting.platforms.connections import connect
-from retargeting.sites.services import create_site
+from retargeting.sites.services import add_member, create_site
 from retargeting.tracking.models import Cart, Visitor
 
 pytestmark = pytest.mark.django_db
@@ -478,7 +478,30 @@ def server_back_in_stock(client, shop, contact):
     return _api(client, shop, "/api/v1/back_in_stock", body), lambda: None
 
 
+def _by_hand(channel: str):
+    def door(client, shop, contact):
+        member = User.objects.create_user("member", password="x")
+        add_member(site=shop.site, user=member)
+        client.force_login(member)
+        target = contact.pk if contact is not None else 999_999
+        status = client.post(
+            f"/dashboard/contacts/{target}/unsubscribe",
+            {"site": shop.site.pk, "channel": channel, "reason": "Asked on the phone"},
+        ).status_code
+        if contact is not None and contact.consent_status != "revoked":
+            row = contact.consents.filter(channel=channel).latest("created_at", "pk")
+            if row.source == ConsentSource.DASHBOARD:
+                assert (row.recorded_by, row.reason) == ("member", "Asked on the phone")
+        return status, lambda: None
+
+    return door
+
+
 DOORS = {
+    "dashboard unsubscribe by hand (`POST /dashboard/contacts/ID/unsubscribe`)": _by_hand("sms"),
+    "email: dashboard unsubscribe by hand (`POST /dashboard/contacts/ID/unsubscribe`)": _by_hand(
+        "email"
+    ),
     "back in stock `back_in_stock` (`POST /t/e`, a typed number)": back_in_stock,
     "email: back in stock `back_in_stock` (`POST /t/e`, a typed address)": email_back_in_stock,
     "server API back in stock (`POST /api/v1/back_in_stock`)": server_back_in_stock,

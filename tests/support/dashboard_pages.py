@@ -82,6 +82,7 @@ PAGES: dict[str, Page] = {
     "dashboard-flow": lambda shop: (
         f"{reverse('dashboard-flow', args=[shop.flow.pk])}?site={shop.site.pk}"
     ),
+    "dashboard-contacts": _at("dashboard-contacts"),
 }
 
 # Routes that are not pages a marketer reads: exports, JSON, form posts.
@@ -96,4 +97,5 @@ NOT_PAGES = {
     "dashboard-flow-state",
     "dashboard-flow-step-add",
     "dashboard-flow-step-remove",
+    "dashboard-contact-unsubscribe",
 }

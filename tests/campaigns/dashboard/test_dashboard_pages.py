@@ -158,7 +158,7 @@ def test_a_contact_page_shows_consent_history_and_messages(client, marketer, sit
     page = client.get(f"/dashboard/contacts/{sends['marie'].pk}/?site={site.pk}").content.decode()
     assert "J&#x27;accepte de recevoir des SMS de Boutique." in page
     consents = page[page.index('id="consents"') : page.index('id="messages"')]
-    assert consents.index("Granted") < consents.index("Revoked")
+    assert consents.index("Accordé") < consents.index("Révoqué")
     assert "Marie, votre panier" in page
 
 
@@ -475,6 +475,12 @@ def _dashboard_requests(other, send):
         ("get", f"/dashboard/sends/{site}", {}),
         ("get", f"/dashboard/sends/{send.pk}/", {}),
         ("get", f"/dashboard/contacts/{send.contact.pk}/", {}),
+        ("get", f"/dashboard/contacts/{site}", {}),
+        (
+            "post",
+            f"/dashboard/contacts/{send.contact.pk}/unsubscribe",
+            {"channel": "sms", "reason": "Asked by phone"},
+        ),
         ("get", f"/dashboard/exports/sends.csv{site}", {}),
         ("get", f"/dashboard/exports/conversions.csv{site}", {}),
         ("get", f"/dashboard/install/{site}", {}),
@@ -516,7 +522,9 @@ def test_the_dashboard_list_covers_every_dashboard_url():
         "dashboard/",
         "dashboard/sends/",
         "dashboard/sends/<int:send_id>/",
+        "dashboard/contacts/",
         "dashboard/contacts/<int:contact_id>/",
+        "dashboard/contacts/<int:contact_id>/unsubscribe",
         "dashboard/exports/sends.csv",
         "dashboard/exports/conversions.csv",
         "dashboard/install/",
