@@ -63,7 +63,7 @@ app.conf.beat_schedule = {
         "options": {"expires": 290},
     },
 }
-if app.conf.broker_url == "filesystem://":
+if str(app.conf.broker_url).startswith("filesystem://"):
     app.conf.beat_schedule["prune-embedded-broker"] = {
         "task": "retargeting.tasks.prune_embedded_broker",
         "schedule": 3600.0,
