@@ -69,6 +69,20 @@ def test_the_install_says_how_far_it_got_and_then_done(tmp_path):
     ]
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_count_goes_up_in_place(tmp_path):
+    out = Terminal()
+    assert install.follow(fake_pip(tmp_path, PIP_SAYS, 0), total=8, out=out) == 0
+    first, counting, *rest = out.getvalue().split("\n")
+    assert first.startswith("Installing the locked dependencies (8 packages")
+    assert counting == "".join(f"\r  {n}/8 packages fetched" for n in range(1, 9))
+    assert rest == ["  installing them…", "done", ""]
+
+
 def test_a_failed_install_shows_pips_whole_output_and_no_done(tmp_path):
     out = io.StringIO()
     said = [*PIP_SAYS[:2], "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES"]

@@ -17,26 +17,32 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from retargeting.celery import STARTED_FILE
 from retargeting.embedded import ensure_broker_folders, prune_processed_messages
 from retargeting.health import PATH as HEALTH_PATH
 from retargeting.ports import in_use_message, is_free
 
 CELERY_APP = "retargeting.celery:app"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-# The URLs are printed once the web server answers and no process has written for this long.
-SETTLE_SECONDS = 1.5
+# The URLs are printed once the web server answers, the worker and beat have started, and no
+# process has written for this long; or, whatever is still starting, after STARTED_WITHIN.
+SETTLE_SECONDS = 0.5
+STARTED_WITHIN_SECONDS = 60
 # What the development server writes when its bind fails (django's runserver).
 PORT_IN_USE = b"That port is already in use"
 
@@ -121,6 +127,8 @@ class Command(BaseCommand):
         }
         children: dict[str, subprocess.Popen[bytes]] = {}
         console = _Console(sys.stdout.buffer)
+        # The worker and beat each touch a file here once started (retargeting.celery).
+        started_dir = Path(tempfile.mkdtemp(prefix="relance-run-"))
         stopping = False
 
         def stop(signum: int, frame: object) -> None:
@@ -141,6 +149,7 @@ class Command(BaseCommand):
                 # reads its "port in use".
                 children[name] = subprocess.Popen(  # noqa: S603
                     command,
+                    env={**os.environ, STARTED_FILE: str(started_dir / name)},
                     start_new_session=True,
                     preexec_fn=_ended_with(os.getpid()),
                     stdin=subprocess.DEVNULL,
@@ -158,15 +167,19 @@ class Command(BaseCommand):
                 # Our parent (make, a shell) is gone, SIGKILLed maybe: nobody is left to say
                 # stop, and the port and the sending would stay taken.
                 stopping = stopping or os.getppid() != parent
-                # The URLs once the web server answers and the others have said what they
-                # had to say at start-up: the last lines on screen.
-                settled = console.quiet_for(SETTLE_SECONDS) or time.monotonic() - started > 30
+                # The URLs once the web server answers and the others have started and said
+                # what they had to say at start-up: the last lines on screen.
+                settled = (
+                    all((started_dir / name).exists() for name in ("worker", "beat"))
+                    and console.quiet_for(SETTLE_SECONDS)
+                ) or time.monotonic() - started > STARTED_WITHIN_SECONDS
                 if not announced and failed is None and settled and _answers(host, port):
                     self._print_urls(host, port)
                     announced = True
         finally:
             self._stop_all(children)
             console.close()
+            shutil.rmtree(started_dir, ignore_errors=True)
         if failed is not None:
             if failed == "web" and console.port_in_use:
                 self._port_in_use(host, port)
