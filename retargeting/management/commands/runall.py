@@ -149,7 +149,11 @@ class Command(BaseCommand):
                 # reads its "port in use".
                 children[name] = subprocess.Popen(  # noqa: S603
                     command,
-                    env={**os.environ, STARTED_FILE: str(started_dir / name)},
+                    env={
+                        **os.environ,
+                        STARTED_FILE: str(started_dir / name),
+                        "PYTHONUNBUFFERED": "1",
+                    },
                     start_new_session=True,
                     preexec_fn=_ended_with(os.getpid()),
                     stdin=subprocess.DEVNULL,
