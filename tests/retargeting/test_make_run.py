@@ -168,9 +168,14 @@ def test_an_operators_env_is_never_replaced_and_an_empty_env_file_writes_none(ch
     assert not (checkout / ".env").exists()
 
 
-def test_git_and_the_docker_image_never_take_the_env_file():
+def test_git_and_the_docker_image_never_take_the_env_file(checkout):
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in (ROOT / ".dockerignore").read_text().splitlines()
+    # docker compose reads .env: the development one, left in place by mistake, has no
+    # POSTGRES_PASSWORD, which compose requires before starting anything.
+    assert "${POSTGRES_PASSWORD:?" in (ROOT / "docker-compose.yml").read_text()
+    make(checkout, "install")
+    assert "POSTGRES_PASSWORD" not in (checkout / ".env").read_text()
 
 
 # --- manage.py on the embedded default ---------------------------------------------------------
