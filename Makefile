@@ -10,23 +10,42 @@ export PORT
 
 .PHONY: run test test-fast lint install lock clean messages bench audit
 
+# Each step says what it does (the locked install takes a minute or two the first time);
+# once installed, `make run` says nothing about it.
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || { echo "make: Relance needs Python 3.11 or newer (set PYTHON=...)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@echo "Creating the virtual environment in $(VENV)…"
+	@$(PYTHON) -m venv $(VENV)
 	@# Python 3.11's bundled pip (23.2) refuses the lock's extras in hash mode (pip-audit's
 	@# CacheControl[filecache]); a pinned newer pip installs the same locked files.
-	$(PY) -m pip install --quiet pip==25.3
-	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.txt
-	touch $@
+	@$(PY) -m pip install --quiet --disable-pip-version-check pip==25.3
+	@$(PY) retargeting/install.py requirements/dev.txt
+	@touch $@
 
-install: $(VENV)/.installed
+# settings.py reads .env (ENV_FILE names another file, an empty ENV_FILE none). `make install`
+# writes one with the embedded defaults when there is none, so that `.venv/bin/python manage.py
+# COMMAND` works as `make run` does. Git, the Docker image and docker compose never use it:
+# production's .env is a copy of .env.example (DEBUG=0), and compose refuses this one
+# (no POSTGRES_PASSWORD).
+ENV_FILE ?= .env
+DEV_ENV := $(filter .env,$(ENV_FILE))
+
+.env:
+	@printf '%s\n' \
+	  "# Written by make install: the embedded defaults, for development on this machine." \
+	  "# Not for production: there, copy .env.example to .env and fill it in (docs/deployment.md)." \
+	  "DEBUG=1" > $@
+	@echo "Wrote .env (DEBUG=1: the development defaults, which manage.py reads too)."
+
+install: $(VENV)/.installed $(DEV_ENV)
 
 run: install
-	@# A busy port (a second `make run`) fails here, in one line, before anything starts.
+	@# A busy port (a second `make run`) fails here, in one line naming PORT=, before anything starts.
 	@$(PY) retargeting/ports.py 127.0.0.1 $(PORT)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo
-	$(PY) manage.py runall --port $(PORT)
+	@echo "Preparing the database and the demo…"
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py demo
+	@$(PY) manage.py runall --port $(PORT)
 
 # The suite runs on every core (TEST_WORKERS=0 runs it in one process); a file's tests stay
 # on one worker, so the servers and browsers a module starts are started once. The tests

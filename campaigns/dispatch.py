@@ -116,7 +116,11 @@ def run_pass(
             for send_id in batch:
                 enqueue(send_id)
             report.enqueued += len(batch)
-    logger.info("dispatch pass at %s: %s", now.isoformat(), report)
+    # A pass that did nothing is a heartbeat (one a minute): debug output.
+    busy = report.planned or report.held_out or report.confirmations or report.due
+    logger.log(
+        logging.INFO if busy else logging.DEBUG, "dispatch pass at %s: %s", now.isoformat(), report
+    )
     return report
 
 

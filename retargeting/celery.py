@@ -8,9 +8,11 @@ enqueued with a far ETA.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import beat_init, worker_ready
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retargeting.settings")
@@ -63,8 +65,22 @@ app.conf.beat_schedule = {
         "options": {"expires": 290},
     },
 }
-if app.conf.broker_url == "filesystem://":
+if str(app.conf.broker_url).startswith("filesystem://"):
     app.conf.beat_schedule["prune-embedded-broker"] = {
         "task": "retargeting.tasks.prune_embedded_broker",
         "schedule": 3600.0,
     }
+
+# `manage.py runall` prints the URLs once its worker and beat have started (and so have said
+# what they had to say at start-up): each touches the file runall names in this variable.
+STARTED_FILE = "RELANCE_STARTED_FILE"
+
+
+def _tell_runall(**kwargs: object) -> None:
+    path = os.environ.get(STARTED_FILE)
+    if path:
+        Path(path).touch()
+
+
+worker_ready.connect(_tell_runall, weak=False)
+beat_init.connect(_tell_runall, weak=False)

@@ -219,7 +219,8 @@ else:
         },
     }
     _broker_dir = Path(env.str("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
-    CELERY_BROKER_URL = "filesystem://"
+    # The host named: kombu otherwise warns, at every start, that none was given.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -277,13 +278,22 @@ STORAGES = {
     },
 }
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+# What every request, task and scheduler tick logs ("GET / 200", a task received and
+# succeeded, "Sending due task": the ingest task's alone is three lines a second) counts as
+# debug output: shown with LOG_LEVEL=DEBUG only. Their warnings and errors always show.
+_CHATTER = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "django.server": {"level": _CHATTER},
+        "celery.beat": {"level": _CHATTER},
+        "celery.app.trace": {"level": _CHATTER},
+        "celery.worker.strategy": {"level": _CHATTER},
         "django.db.backends": {"level": "WARNING"},
         # The SDK logs ten lines of headers per message at INFO; its errors still show.
         "twilio.http_client": {"level": "WARNING"},

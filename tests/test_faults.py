@@ -247,7 +247,8 @@ def test_two_beat_schedulers_started_by_mistake_still_send_one_sms_per_cart(site
                     f"--schedule={tmp_path}/beat{n}-schedule",
                 ],
                 cwd=ROOT,
-                env=env,
+                # Each tick's "Sending due task" is debug output (settings.LOGGING).
+                env={**env, "LOG_LEVEL": "DEBUG"},
                 stdout=logs[n],
                 stderr=subprocess.STDOUT,
             )

@@ -127,6 +127,8 @@ def test_runall_serves_the_site_and_ctrl_c_stops_every_child(tmp_path):
         assert wait_for(lambda: answers("/"), timeout=60), log.read_text()[-3000:]
         assert answers("/admin/login/")
         assert wait_for(lambda: "ready." in log.read_text(), timeout=60), log.read_text()[-3000:]
+        # The URLs come once the server answers and start-up's lines are over.
+        assert wait_for(lambda: "Ctrl-C stops everything" in log.read_text(), timeout=60)
         children = child_pids(runall.pid)
         assert len(children) >= 3  # web, worker, beat
         runall.send_signal(signal.SIGINT)

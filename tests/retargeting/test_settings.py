@@ -94,7 +94,7 @@ def test_embedded_defaults_need_no_server():
     values = loaded(env)
     assert values["engine"] == "django.db.backends.sqlite3"
     assert values["cache"] == "django.core.cache.backends.filebased.FileBasedCache"
-    assert values["broker"] == "filesystem://"
+    assert values["broker"] == "filesystem://localhost//"
     assert values["sms"] == "outbox"
     assert values["base"] == "http://127.0.0.1:8000"
     assert values["rate"] == 600
