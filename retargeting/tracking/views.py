@@ -473,6 +473,7 @@ def snippet(request: HttpRequest) -> HttpResponse:
     return _script(_snippet())
 
 
+@csrf_exempt  # GET only: any other method gets its 405, not a CSRF page.
 def restore_cart(request: HttpRequest) -> HttpResponse:
     """``GET /t/cart?site=PUBLIC_KEY&token=TOKEN``: the contents of the cart a reminder's link
     names (its ``_rc`` token), for the page's ``restore`` callback. Only that cart's items and
