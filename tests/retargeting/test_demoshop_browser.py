@@ -144,10 +144,20 @@ def test_the_reminders_link_rebuilds_the_cart_on_another_phone(browser, live_ser
     assert "Chemise en lin" in lines and "× 2" in lines and "Sac en toile" in lines
     assert page.inner_text("#total") == "84,40\u00a0€"
     assert "_rc=" not in page.url
+    # Once this phone's visitor says yes to cookies, the shop reports the cart it rebuilt, and
+    # the link's contact token ties this phone to the customer.
+    accept_cookies(page)
+    same = Cart.objects.filter(site=demo, external_id=cart.external_id)
+    assert wait_until(lambda: same.count() == 2)
+    assert wait_until(lambda: same.filter(visitor__contact_link__contact=contact).count() == 2)
     # It stays this phone's cart: the shop page's badge counts it.
     page.goto(f"{live_server.url}/demo/shop/")
     assert page.inner_text("#badge") == "3"
     other.close()
+    with time_machine.travel(timezone.now() + timedelta(minutes=30), tick=False):
+        run_pass(deliver_inline=True)
+    reminders = [m for m in OutboxMessage.objects.filter(to=contact.phone) if "/s/" in m.body]
+    assert len(reminders) == 1, [m.body for m in reminders]
 
 
 def test_a_refused_number_says_why_and_an_accepted_one_is_saved(page, live_server, demo):
