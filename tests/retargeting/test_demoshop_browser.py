@@ -182,6 +182,14 @@ def test_a_refused_number_says_why_and_an_accepted_one_is_saved(page, live_serve
     page.click("#checkout button[type=submit]")
     page.wait_for_function("document.getElementById('saved').textContent === 'Enregistré.'")
     assert wait_until(lambda: Contact.objects.filter(site=demo, phone="+33698765431").exists())
+    # The back-in-stock form says why too, in French.
+    page.goto(f"{live_server.url}/demo/shop/p/FO-11/")
+    page.fill("#stock-alert input[name=phone]", "01 23 45 67 89")
+    page.check("#stock-consent")
+    page.click("#stock-alert button[type=submit]")
+    page.wait_for_selector("#stock-saved:not([hidden])")
+    said = page.inner_text("#stock-saved")
+    assert "mobile" in said and "expected" not in said and "noté" not in said, said
 
 
 def test_prices_read_as_a_french_shop_writes_them(page, live_server, demo):
@@ -202,3 +210,5 @@ def test_prices_read_as_a_french_shop_writes_them(page, live_server, demo):
     page.click("#pay")
     page.wait_for_url("**/demo/shop/merci/")
     assert "59,90\u00a0€" in page.inner_text("#order")
+    # The purchase the thanks page tells Relance (and nothing in flight when the test ends).
+    assert wait_until(lambda: Cart.objects.filter(site=demo, status="converted").exists())
