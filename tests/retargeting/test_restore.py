@@ -112,3 +112,14 @@ def test_only_a_carts_message_carries_the_cart_token(client, link):
     Send.objects.filter(pk=link.send_id).update(cart=None)
     landing = client.get(f"/s/{link.code}")["Location"]
     assert "restore=c1" in landing and "_rc=" not in landing
+
+
+def test_a_page_view_never_stores_the_cart_token():
+    from retargeting.tracking.schema import page_view
+
+    url = "https://shop.example/panier?restore=c1&_rc=1.2.3%3Asig&_rl=t.v"
+    assert page_view({"type": "page_view", "url": url}, "events[0]")["url"] == (
+        "https://shop.example/panier?restore=c1"
+    )
+    kept = "https://shop.example/panier?restore=c1"  # control: nothing to take out
+    assert page_view({"type": "page_view", "url": kept}, "events[0]")["url"] == kept
