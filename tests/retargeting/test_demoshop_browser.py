@@ -20,6 +20,7 @@ from retargeting.demoshop.views import DEMO_SITE_NAME
 from retargeting.gateways.models import OutboxMessage
 from retargeting.sites.models import Site
 from retargeting.tracking.models import Cart, Event
+from tests.support.browser import sideways
 from tests.support.owner import answer
 from tests.support.processes import wait_for
 
@@ -89,6 +90,18 @@ def test_the_demo_pages_use_the_documented_tag_and_calls_only(page, live_server,
     assert page.is_hidden("#cookies")
     assert wait_until(lambda: len(events(demo, type="page_view")) == 2)
     assert page.console_errors == []
+
+
+def test_the_demo_pages_fit_a_phone(page, live_server, demo):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/demo/shop/")
+    assert page.is_visible("#cookies")  # the banner, on a phone too
+    assert sideways(page) == []
+    accept_cookies(page)
+    page.click("button[data-sku='CH-01']")
+    for path in PAGES:
+        page.goto(f"{live_server.url}{path}")
+        assert sideways(page) == [], path
 
 
 def test_a_refusal_sends_nothing(page, live_server, demo):
