@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from campaigns.models import ShortLink
 from campaigns.trigger_registry import room_of
 from optin.tokens import make_token
+from retargeting.tracking.restore import RESTORE_PARAM, make_restore_token
 
 TOKEN_PARAM = "_rl"  # noqa: S105 - a query parameter name, not a secret
 REPEAT_WINDOW = timedelta(seconds=30)
@@ -55,7 +56,7 @@ def destination(link: ShortLink, *, with_token: bool = True, user_agent: str = "
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if k not in ("utm_source", "utm_medium", "utm_campaign", TOKEN_PARAM)
+        if k not in ("utm_source", "utm_medium", "utm_campaign", TOKEN_PARAM, RESTORE_PARAM)
     ]
     query += [
         ("utm_source", send.channel),
@@ -67,4 +68,11 @@ def destination(link: ShortLink, *, with_token: bool = True, user_agent: str = "
         requester = trigger.requester_id(send)
         token = make_token(send.contact, user_agent=user_agent, requester_id=requester)
         query.append((TOKEN_PARAM, token))
+    if send.cart_id is not None and site.owns_url(target):
+        # The cart the message was about, for a page that rebuilds it on this device: its
+        # contents only, for as long as the link lives (retargeting.tracking.restore).
+        restore = make_restore_token(
+            cart_id=send.cart_id, site_id=site.pk, expires_at=link.expires_at
+        )
+        query.append((RESTORE_PARAM, restore))
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

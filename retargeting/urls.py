@@ -27,6 +27,7 @@ urlpatterns = [
     path("t/email-cart.js", tracking.email_cart_form, name="email-cart-form"),
     path("t/e", tracking.collect, name="collect"),
     path("t/p.gif", tracking.pixel, name="pixel"),
+    path("t/cart", tracking.restore_cart, name="restore-cart"),
     path("api/v1/identify", tracking.api_identify, name="api-identify"),
     path("api/v1/purchases", tracking.api_purchases, name="api-purchases"),
     path("api/v1/carts", tracking.api_carts, name="api-carts"),

@@ -34,6 +34,9 @@ CSRF_EXEMPT = {
     # Brevo signs nothing: the secret of ours in its URL authenticates it (tests/gateways).
     "brevo-sms",
     "pixel",
+    # A reminded cart's contents for the snippet's restore call: GET only, any other method
+    # 405 (tests/retargeting/test_restore.py).
+    "restore-cart",
     # An email's one-click unsubscribe (RFC 8058) comes with no cookie and no token: the view
     # makes Django's CSRF check itself for every other POST (tests/campaigns/test_opt_out.py,
     # test_one_click_unsubscribe.py).

@@ -6,6 +6,8 @@ mode's default), where the demo's made-up numbers never reach a real phone.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,6 +21,7 @@ from retargeting.tracking.models import Product
 from retargeting.web.security import csp_exempt
 
 DEMO_SITE_NAME = "Maison Demo"
+NARROW_NBSP = "\u202f"  # French thousands separator, as Intl.NumberFormat("fr") writes it
 CONSENT_TEXT = (
     "J'accepte de recevoir par SMS un rappel de mon panier et des offres de Maison Demo. "
     "Désinscription à tout moment en répondant STOP."
@@ -31,6 +34,23 @@ PRODUCTS = [
     # Out of stock in the demo: its page offers the back-in-stock alert.
     {"sku": "FO-11", "name": "Foulard", "price": "19.90", "emoji": "🧣", "available": False},
 ]
+
+
+def money(amount: str | Decimal, *, language: str, currency: str = "EUR") -> str:
+    """A price as the shop's customers read it: "19,90\u00a0€" in French, "€19.90" in
+    English (what the pages' ``Intl.NumberFormat`` writes for the cart, the same on both sides)."""
+    value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    symbol = {"EUR": "€"}.get(currency, currency)
+    if language == "fr":
+        whole, _, cents = f"{value:,.2f}".partition(".")
+        return f"{whole.replace(',', NARROW_NBSP)},{cents}\u00a0{symbol}"
+    return f"{symbol}{value:,.2f}"
+
+
+def _catalogue(language: str) -> list[dict[str, object]]:
+    return [
+        {**item, "price_label": money(str(item["price"]), language=language)} for item in PRODUCTS
+    ]
 
 
 def _page(
@@ -47,7 +67,7 @@ def _page(
             template,
             {
                 "site": site,
-                "products": PRODUCTS,
+                "products": _catalogue(site.language if site else "fr"),
                 "consent_text": CONSENT_TEXT,
                 "stock_alert_text": STOCK_ALERT_TEXT,
                 **(extra or {}),
@@ -74,6 +94,10 @@ def product(request: HttpRequest, sku: str) -> HttpResponse:
     shop last reported (the demo's restock button below), else the catalogue's."""
     found = _product(sku)
     site = Site.objects.filter(name=DEMO_SITE_NAME).first()
+    found = {
+        **found,
+        "price_label": money(str(found["price"]), language=site.language if site else "fr"),
+    }
     known = (
         Product.objects.filter(site=site, external_id=sku).values_list("available", flat=True)
         if site

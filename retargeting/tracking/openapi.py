@@ -283,6 +283,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         403: "Unknown site key or origin not allowed",
         408: "The body stopped coming before its Content-Length",
         411: "A body sent in chunks (Transfer-Encoding): send a Content-Length",
+        404: "No cart for this link (not genuine, another site's, or expired)",
         413: "Body over 64 KiB",
         429: "Over the rate limit",
     }
@@ -357,6 +358,31 @@ def _description() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {"description": "A 1x1 GIF", "content": {"image/gif": {}}}
+                    },
+                }
+            },
+            "/t/cart": {
+                "get": {
+                    "summary": "The cart a reminder's link names (its _rc token), for the "
+                    "snippet's restore call: its items and total only",
+                    "parameters": [
+                        {"name": n, "in": "query", "required": True, "schema": {"type": "string"}}
+                        for n in ("site", "token")
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The cart, as the shop's cart call described it",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["cart"],
+                                        "properties": {"cart": {"type": "object"}},
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(403, 404),
                     },
                 }
             },

@@ -169,11 +169,14 @@ def validate_vid(value: Any, path: str = "vid") -> str:
 
 
 def _without_token(url: str) -> str:
-    """A page's URL without the contact token a short link adds (``_rl``): never stored."""
-    if "_rl=" not in url:
+    """A page's URL without the tokens a short link adds (``_rl``, the contact; ``_rc``, the
+    cart to restore): never stored."""
+    if "_rl=" not in url and "_rc=" not in url:
         return url
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "_rl"]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("_rl", "_rc")
+    ]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 

@@ -32,6 +32,7 @@ from retargeting.tracking import (
     catalog,
     hooks,
     limits,
+    restore,
     schema,
     server_orders,
 )
@@ -470,6 +471,33 @@ def email_cart_form(request: HttpRequest) -> HttpResponse:
 def snippet(request: HttpRequest) -> HttpResponse:
     """``GET /t.js``: the snippet, cacheable for five minutes so updates spread quickly."""
     return _script(_snippet())
+
+
+@csrf_exempt  # GET only: any other method gets its 405, not a CSRF page.
+def restore_cart(request: HttpRequest) -> HttpResponse:
+    """``GET /t/cart?site=PUBLIC_KEY&token=TOKEN``: the contents of the cart a reminder's link
+    names (its ``_rc`` token), for the page's ``restore`` callback. Only that cart's items and
+    total: nothing of whom it was sent to (``retargeting.tracking.restore``). 404 for a token
+    that is not genuine, of another site or past its link's lifetime; 403 from a page off the
+    site's domains."""
+    if request.method != "GET":
+        response = _error("use GET", 405)
+        response["Allow"] = "GET"
+        return response
+    site = site_by_public_key(request.GET.get("site", ""))
+    if site is None:
+        return _error("unknown site key", 403)
+    origin = request.META.get("HTTP_ORIGIN")
+    host = _request_host(request) if origin else None
+    if origin and (host is None or not site.allows(host)):
+        return _error("this page's domain is not one of the site's", 403)
+    cart = restore.cart_for_token(token=request.GET.get("token", ""), site_id=site.id)
+    if cart is None:
+        response = _error("no cart for this link (or the link has expired)", 404)
+    else:
+        response = JsonResponse({"cart": restore.restored_cart(cart)})
+    response["Cache-Control"] = "no-store"
+    return _cors(response, request)
 
 
 def platform_reader(request: HttpRequest, platform: str) -> HttpResponse:

@@ -133,3 +133,30 @@ def test_the_demo_shows_each_journey_within_a_pass(admin_client):
     admin_client.post("/demo/shop/p/FO-11/stock/", {"available": "1"})
     run_pass(deliver_inline=True)
     assert len(_texts(lucas.phone)) == before + 1
+
+
+def test_the_demos_cart_reminder_gives_its_cart_to_whichever_phone_opens_it(client):
+    """Marie's reminder, tapped on a phone that never saw her cart: the landing page is given
+    her cart's items (the demo shop's restore call rebuilds it), and nothing of hers else."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from campaigns.dispatch import run_pass
+    from campaigns.models import Send, ShortLink
+
+    call_command("demo", stdout=StringIO())
+    site = Site.objects.get()
+    run_pass(deliver_inline=True)
+    marie = Contact.objects.get(site=site, first_name="Marie")
+    link = ShortLink.objects.get(send__in=Send.objects.filter(contact=marie, cart__isnull=False))
+    landing = client.get(f"/s/{link.code}", HTTP_USER_AGENT="Mozilla/5.0 (Android) Mobile")
+    target = urlsplit(landing["Location"])
+    assert target.path == "/demo/shop/panier/"
+    token = parse_qs(target.query)["_rc"][0]
+    answer = client.get("/t/cart", {"site": site.public_key, "token": token})
+    assert answer.status_code == 200
+    cart = answer.json()["cart"]
+    assert [(i["sku"], i["quantity"]) for i in cart["items"]] == [("CH-01", 2)]
+    assert cart["total"] == 59.9 and marie.phone not in answer.content.decode()
+    # Control: another shop's key gives nothing for it.
+    other = Site.objects.create(name="Other", country="FR", allowed_domains=["other.example"])
+    assert client.get("/t/cart", {"site": other.public_key, "token": token}).status_code == 404

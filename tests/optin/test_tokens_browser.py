@@ -55,6 +55,8 @@ def _open(browser, url, **context_options):
     context = browser.new_context(**context_options)
     page = context.new_page()
     response = page.goto(url)
+    # The demo shop waits for cookie consent (a French shop): its banner's yes.
+    page.click("#cookies button[data-choice='yes']")
     return context, page, response
 
 

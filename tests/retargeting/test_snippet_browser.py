@@ -33,6 +33,14 @@ def events(site, **filters):
     return list(Event.objects.filter(site=site, **filters).order_by("id"))
 
 
+def visit(page, url):
+    """Open a demo shop page, saying yes to its cookie banner the first time (the demo's site
+    waits for cookie consent, as a French shop's tag does)."""
+    page.goto(url)
+    if page.is_visible("#cookies"):
+        page.click("#cookies button[data-choice='yes']")
+
+
 def serve(page, live_server, path, html):
     """Answer ``path`` on the live server's origin with ``html``: a shop page of our own."""
     page.route(
@@ -42,7 +50,7 @@ def serve(page, live_server, path, html):
 
 
 def test_the_demo_shop_records_page_views_and_cart_changes(page, live_server, demo):
-    page.goto(f"{live_server.url}/demo/shop/")
+    visit(page, f"{live_server.url}/demo/shop/")
     assert wait_until(lambda: events(demo, type="page_view"))
     page.click("button[data-sku='CH-01']")
     page.click("button[data-sku='VE-07']")
@@ -58,7 +66,7 @@ def test_the_demo_shop_records_page_views_and_cart_changes(page, live_server, de
 def test_checkout_sends_the_consent_wording_and_the_purchase_converts_the_cart(
     page, live_server, demo
 ):
-    page.goto(f"{live_server.url}/demo/shop/")
+    visit(page, f"{live_server.url}/demo/shop/")
     page.click("button[data-sku='SA-03']")
     page.click("#cart-link")
     page.fill("input[name=first_name]", "Marie")
@@ -80,10 +88,10 @@ def test_checkout_sends_the_consent_wording_and_the_purchase_converts_the_cart(
 
 
 def test_an_unticked_consent_box_sends_no_number(page, live_server, demo):
-    page.goto(f"{live_server.url}/demo/shop/panier/")
+    visit(page, f"{live_server.url}/demo/shop/panier/")
     page.fill("input[name=phone]", "06 12 34 56 78")
     page.click("#checkout button[type=submit]")
-    page.goto(f"{live_server.url}/demo/shop/")
+    visit(page, f"{live_server.url}/demo/shop/")
     assert wait_until(lambda: len(events(demo, type="page_view")) >= 2)
     assert events(demo, type="identify") == []
 
@@ -158,7 +166,7 @@ relance.push(["cart", {{"id": "c1", "currency": "EUR", "total": 5,
 
 
 def test_the_visitor_id_is_a_first_party_cookie_for_at_most_13_months(page, live_server, demo):
-    page.goto(f"{live_server.url}/demo/shop/")
+    visit(page, f"{live_server.url}/demo/shop/")
     assert wait_until(lambda: events(demo, type="page_view"))
     cookie = next(c for c in page.context.cookies() if c["name"] == "_relance_vid")
     assert cookie["sameSite"] == "Lax"
@@ -169,13 +177,13 @@ def test_the_visitor_id_is_a_first_party_cookie_for_at_most_13_months(page, live
     stored = json.loads(page.evaluate("localStorage.getItem('_relance_vid')"))
     assert stored["v"] == cookie["value"]
     # The same visitor on the next page.
-    page.goto(f"{live_server.url}/demo/shop/panier/")
+    visit(page, f"{live_server.url}/demo/shop/panier/")
     assert wait_until(lambda: len(events(demo, type="page_view")) == 2)
     assert {e.visitor_id for e in events(demo)} == {events(demo)[0].visitor_id}
 
 
 def test_a_cleared_cookie_comes_back_from_the_mirror_without_a_longer_life(page, live_server, demo):
-    page.goto(f"{live_server.url}/demo/shop/")
+    visit(page, f"{live_server.url}/demo/shop/")
     assert wait_until(lambda: events(demo, type="page_view"))
     vid = next(c["value"] for c in page.context.cookies() if c["name"] == "_relance_vid")
     # Mirrored as born 200 days ago: a visit today must not give it 13 more months.
@@ -184,7 +192,7 @@ def test_a_cleared_cookie_comes_back_from_the_mirror_without_a_longer_life(page,
         f"localStorage.setItem('_relance_vid', JSON.stringify({{v: '{vid}', t: {born}}}))"
     )
     page.context.clear_cookies()
-    page.goto(f"{live_server.url}/demo/shop/panier/")
+    visit(page, f"{live_server.url}/demo/shop/panier/")
     assert wait_until(lambda: len(events(demo, type="page_view")) == 2)
     cookie = next(c for c in page.context.cookies() if c["name"] == "_relance_vid")
     assert cookie["value"] == vid
@@ -216,7 +224,7 @@ def test_with_the_cookie_set_a_page_does_not_touch_local_storage(page, live_serv
 
 
 def test_a_short_link_token_is_sent_and_removed_from_the_address_bar(page, live_server, demo):
-    page.goto(f"{live_server.url}/demo/shop/?utm_source=sms&_rl=signed.token-value")
+    visit(page, f"{live_server.url}/demo/shop/?utm_source=sms&_rl=signed.token-value")
     identify = wait_until(lambda: events(demo, type="identify"))
     assert identify[0].payload == {"type": "identify", "token": "signed.token-value"}
     assert page.url == f"{live_server.url}/demo/shop/?utm_source=sms"
@@ -296,7 +304,7 @@ def test_a_mobile_number_is_stored_and_the_page_is_told_it_is(page, live_server,
 
 
 def test_the_demo_shop_shows_why_a_number_is_refused(page, live_server, demo):
-    page.goto(f"{live_server.url}/demo/shop/")
+    visit(page, f"{live_server.url}/demo/shop/")
     page.click("button[data-sku='SA-03']")
     page.click("#cart-link")
     page.fill("input[name=phone]", "01 23 45 67 89")
@@ -427,10 +435,10 @@ relance.push(["product_view", {{"id": "no-url", "name": "Dropped"}}]);</script>
 def test_the_demo_shops_product_page_reports_its_product_view(page, live_server, demo):
     from retargeting.tracking.models import ProductView
 
-    page.goto(f"{live_server.url}/demo/shop/")
+    visit(page, f"{live_server.url}/demo/shop/")
     page.click("text=Veste légère")
     assert page.url == f"{live_server.url}/demo/shop/p/VE-07/"
-    page.goto(f"{live_server.url}/demo/shop/")  # leaving flushes the page's batch
+    visit(page, f"{live_server.url}/demo/shop/")  # leaving flushes the page's batch
     view = wait_until(lambda: ProductView.objects.filter(product__external_id="VE-07").first())
     assert view is not None
     product = view.product

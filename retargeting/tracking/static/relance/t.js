@@ -2,22 +2,27 @@
 (function (w, d) {
   "use strict";
   var queued = w.relance;
-  if (queued && queued.loaded) return; // the tag is on the page twice
+  // The tag is on the page twice.
+  if (queued && queued.loaded) return;
   var tag = d.currentScript || d.querySelector("script[data-site]");
   if (!tag) return;
   var site = tag.getAttribute("data-site");
   var base = tag.src.replace(/\/t\.js(\?.*)?$/, "");
   var needConsent = tag.getAttribute("data-consent") === "required";
   var platform = tag.getAttribute("data-platform");
-  var COOKIE = "_relance_vid", LIFE = 395 * 864e5; // 13 months, as the CNIL allows
-  var TOKEN = "_rl";
+  // 13 months, as the CNIL allows.
+  var COOKIE = "_relance_vid", LIFE = 395 * 864e5;
+  var TOKEN = "_rl", CART = "_rc";
   // The other kinds that carry what a shopper typed, sent alone like identify.
   var ALONE = /^(back_in_stock|email_cart)$/;
   var buffer = [], waiting = [], vid = null, timer = 0, allowed = !needConsent;
+  // The reminded cart (from the link's _rc), and the page's restore callbacks waiting for it.
+  var restorers = [], restored;
 
+  // Never break the shop's page (a blocked localStorage is caught the same way: {}).
   function safe(fn) {
     return function () {
-      try { return fn.apply(this, arguments); } catch (e) { /* never break the shop's page */ }
+      try { return fn.apply(this, arguments); } catch (e) {}
     };
   }
 
@@ -31,7 +36,7 @@
     var id = readCookie();
     if (id) return id;
     var stored = null, born = Date.now();
-    try { stored = JSON.parse(localStorage.getItem(COOKIE) || "null"); } catch (e) { /* blocked */ }
+    try { stored = JSON.parse(localStorage.getItem(COOKIE) || "null"); } catch (e) {}
     if (stored && stored.v) {
       born = stored.t || born;
       id = stored.v;
@@ -47,12 +52,12 @@
     // Set once with what is left of its 13 months: a visit never extends it.
     d.cookie = COOKIE + "=" + id + "; Max-Age=" + Math.floor(left / 1000) + "; Path=/; SameSite=Lax" +
       (location.protocol === "https:" ? "; Secure" : "");
-    try { localStorage.setItem(COOKIE, JSON.stringify({ v: id, t: born })); } catch (e) { /* blocked */ }
+    try { localStorage.setItem(COOKIE, JSON.stringify({ v: id, t: born })); } catch (e) {}
     return id;
   }
 
   function drop() {
-    try { localStorage.removeItem(COOKIE); localStorage.removeItem("_relance_cart"); } catch (e) { /* blocked */ }
+    try { localStorage.removeItem(COOKIE); localStorage.removeItem("_relance_cart"); } catch (e) {}
     d.cookie = COOKIE + "=; Max-Age=0; Path=/";
   }
 
@@ -129,7 +134,8 @@
       if (navigator.sendBeacon) {
         try { sent = navigator.sendBeacon(base + "/t/e", body); } catch (e) { sent = false; }
       }
-      if (!sent) post(body, 0); // fetch(keepalive) outlives the page too; the pixel is last
+      // fetch(keepalive) outlives the page too; the pixel is last.
+      if (!sent) post(body, 0);
 
     }
   });
@@ -161,6 +167,8 @@
       else if (arg.tracking === false) forget();
       return;
     }
+    // Not tracking: the shopper's own cart, asked for by tapping its link. No consent needed.
+    if (name === "restore") return restored ? safe(arg)(restored) : restorers.push(arg);
     if (!allowed) { waiting.push(call); return; }
     // The server refuses a batch whole, so a call that cannot be valid is dropped here.
     if (typeof arg !== "object") return warn(name);
@@ -177,17 +185,35 @@
     allowed = true;
     vid = visitorId();
     // The short link's token leaves the address bar before the page view records the URL.
-    var params = new URLSearchParams(location.search), token = params.get(TOKEN);
-    if (token) {
-      params.delete(TOKEN);
-      var query = params.toString();
-      history.replaceState(history.state, "", location.pathname + (query ? "?" + query : "") + location.hash);
-    }
+    var token = take(TOKEN);
     pageView();
     if (token) alone({ type: "identify", token: token });
     var earlier = waiting;
     waiting = [];
     earlier.forEach(handle);
+  });
+
+  // A parameter of ours leaves the address bar; its value is returned.
+  function take(name) {
+    var params = new URLSearchParams(location.search), value = params.get(name);
+    if (value) {
+      params.delete(name);
+      var query = params.toString();
+      history.replaceState(history.state, "", location.pathname + (query ? "?" + query : "") + location.hash);
+    }
+    return value;
+  }
+
+  // A reminder's link carries its cart (_rc): its contents go to the page's restore callbacks.
+  var restore = safe(function () {
+    var token = take(CART);
+    token && fetch(base + "/t/cart?site=" + encodeURIComponent(site) + "&token=" + encodeURIComponent(token),
+      { credentials: "omit", mode: "cors" }).then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (answer) {
+        if (!answer.cart) return;
+        restored = answer.cart;
+        restorers.splice(0).forEach(function (fn) { safe(fn)(restored); });
+      }).catch(function () {});
   });
 
   // The page's IAB TCF v2.2 banner: purposes 1 (store or read a cookie) and 7 (measure
@@ -204,6 +230,7 @@
 
   safe(function () {
     w.relance = { loaded: true, push: function (call) { handle(call); }, ok: function () { return allowed; } };
+    restore();
     if (allowed) start();
     // Calls made before the script loaded, in their order (a queued consent included).
     Array.prototype.slice.call(queued || []).forEach(handle);
