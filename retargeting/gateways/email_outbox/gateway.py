@@ -1,8 +1,9 @@
 """The email outbox: messages kept on the machine (``/dev/mail/``), delivered at once.
 
 A kept message counts as delivered: its report is kept (``take_reports``) and the sender hands
-it to the status hooks once the send is recorded, as a provider's webhook would reach them. It lists the messages it kept, so a send whose answer was
-lost is found there rather than sent again.
+it to the status hooks once the send is recorded, as a provider's webhook would reach them.
+It lists the messages it kept, so a send whose answer was lost is found there rather than
+sent again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class EmailOutboxGateway(EmailGateway):
     reports_delivery = True
 
     def take_reports(self) -> list[StatusReport]:
-        reports, self._reports = getattr(self, "_reports", []), []
+        reports: list[StatusReport] = getattr(self, "_reports", [])
+        self._reports: list[StatusReport] = []
         return reports
 
     def outcome_of(self, exc: Exception, message: mail.EmailMessage) -> SendResult | None:

@@ -42,7 +42,8 @@ class OutboxGateway(Gateway):
     reports_delivery = True
 
     def take_reports(self) -> list[StatusReport]:
-        reports, self._reports = getattr(self, "_reports", []), []
+        reports: list[StatusReport] = getattr(self, "_reports", [])
+        self._reports: list[StatusReport] = []
         return reports
 
     def send(self, sms: OutgoingSms) -> SendResult:
