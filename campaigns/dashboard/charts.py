@@ -13,6 +13,7 @@ is on a 390 px phone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -42,21 +43,18 @@ class Measure:
 
 
 def nice_top(top: float, *, whole: bool = False) -> float:
-    """The y-axis' top: the smallest round number at or above ``top`` (2 when there is nothing
-    to show), so that its half reads as a round number too; for a count (``whole``) an even
-    number, so that the half is a whole message."""
+    """The y-axis' top: ``top`` rounded up to a fifth of its power of ten (120 stays 120, 59.9
+    becomes 60, 5 becomes 6 for a count), 2 when there is nothing to show; for a count
+    (``whole``) an even number, so that the half is a whole message."""
     if top <= 0:
         return 2.0
-    factors = (2, 4, 6, 8, 10) if whole else (1, 2, 2.5, 5, 10)
     power = 1.0
     while power * 10 <= top:
         power *= 10
-    while not whole and power > top:
+    while power > top:
         power /= 10
-    for factor in factors:
-        if factor * power >= top:
-            return factor * power
-    return 10 * power  # pragma: no cover - the last factor is 10
+    unit = max(2.0, power / 5) if whole else power / 5
+    return math.ceil(round(top / unit, 9)) * unit
 
 
 def _x_positions(count: int) -> list[float]:

@@ -51,9 +51,7 @@ def test_the_development_default_is_the_email_outbox():
     assert isinstance(get_gateway("email"), EmailOutboxGateway)
 
 
-def test_a_kept_email_is_reported_delivered_when_the_sender_takes_the_reports(
-    outbox, handlers
-):
+def test_a_kept_email_is_reported_delivered_when_the_sender_takes_the_reports(outbox, handlers):
     # Its report waits until the sender has recorded which send the message is (the path of
     # a provider's webhook), then is given once.
     reports = []
