@@ -187,7 +187,8 @@ def test_the_overview_at_390_px_scrolls_nowhere_and_its_charts_read(signed_in):
     assert sideways(page) == []
     # Labels of the charts are at least 11 px on the phone.
     smallest = page.evaluate(
-        """() => Math.min(...[...document.querySelectorAll('.small-chart text.x-tick, .small-chart text.y-tick')]
+        """() => Math.min(...[...document.querySelectorAll(
+            '.small-chart text.x-tick, .small-chart text.y-tick')]
             .map(t => t.getBoundingClientRect().height))"""
     )
     assert smallest >= 11, smallest

@@ -5,6 +5,7 @@ reports, and a chart a marketer can read."""
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -166,7 +167,7 @@ def test_a_contact_messaged_yesterday_and_today_counts_once(site, step):
     with time_machine.travel(NOW, tick=False):
         message(site, step, at=NOW - timedelta(days=1), contact=contact, index=1)
         roll_up_day(site=site, day=date(2026, 12, 6))
-        send, link = message(site, step, at=NOW - timedelta(minutes=30), contact=contact, index=2)
+        _send, link = message(site, step, at=NOW - timedelta(minutes=30), contact=contact, index=2)
         Click.objects.create(link=link, at=NOW - timedelta(minutes=5))
         both = figures.funnel(site=site, start=date(2026, 12, 6), end=date(2026, 12, 7))
         today = figures.funnel(site=site, start=date(2026, 12, 7), end=date(2026, 12, 7))
@@ -203,7 +204,7 @@ def test_each_figure_is_beside_the_previous_periods_with_its_change(client, site
         "50,00 €",
         "+12 %",
     )
-    sent = [stage for stage in response.context["stages"] if stage.key == "sent"][0]
+    sent = next(stage for stage in response.context["stages"] if stage.key == "sent")
     assert (sent.shown, sent.previous, sent.change) == ("1", "1", "=")
     assert "du 24 nov. 2026 au 30 nov. 2026" in response.content.decode()
 
@@ -212,7 +213,7 @@ def test_each_figure_is_beside_the_previous_periods_with_its_change(client, site
 
 
 def monotonic(counts):
-    return all(later <= earlier for earlier, later in zip(counts, counts[1:], strict=False))
+    return all(later <= earlier for earlier, later in itertools.pairwise(counts))
 
 
 def test_a_tapped_message_without_a_delivery_report_counts_as_delivered(
@@ -220,7 +221,9 @@ def test_a_tapped_message_without_a_delivery_report_counts_as_delivered(
 ):
     client.force_login(marketer)
     with time_machine.travel(NOW, tick=False):
-        send, link = message(site, step, at=NOW - timedelta(minutes=30), status=SendStatus.ACCEPTED)
+        _send, link = message(
+            site, step, at=NOW - timedelta(minutes=30), status=SendStatus.ACCEPTED
+        )
         message(site, step, at=NOW - timedelta(minutes=30), status=SendStatus.ACCEPTED, index=1)
         Click.objects.create(link=link, at=NOW - timedelta(minutes=5))
         response = overview(client, site)
@@ -242,7 +245,7 @@ def test_no_funnel_shown_goes_up_whatever_the_counts():
         )
     shown = [row.count for row in rows if row.count is not None]
     assert monotonic(shown) and [row.key for row in rows if row.count is None] == ["delivered"]
-    clicked = [row for row in rows if row.key == "clicked"][0]
+    clicked = next(row for row in rows if row.key == "clicked")
     assert clicked.rate == "33.3%"  # of the 3 sent, not of an unknown "delivered"
 
 
