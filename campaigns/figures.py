@@ -3,7 +3,8 @@ back, and what the SMS really caused.
 
 This is the definition of every figure. Counting it over months of sends takes seconds, so
 the dashboard reads the daily rollups that :mod:`campaigns.rollups` writes by running these
-same functions for one day at a time; the tests hold both paths to the same answers.
+same functions for one day at a time, and runs them itself for today (small, and live); the
+tests hold both paths to the same answers.
 
 Two views, both for one site (optionally one flow) and a period of days in the site's time
 zone:
