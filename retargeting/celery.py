@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import beat_init
 from celery.schedules import crontab
+from celery.signals import beat_init
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retargeting.settings")
