@@ -47,7 +47,7 @@ from campaigns.models import (
     MemberKind,
     Step,
 )
-from campaigns.rollups import WHOLE_SITE, local_today
+from campaigns.rollups import WHOLE_SITE, first_day, local_today
 from retargeting.channels import Channel
 from retargeting.channels.rooms import room
 from retargeting.sites.models import Site
@@ -448,7 +448,7 @@ def not_rolled_up(*, site: Site, start: date, end: date) -> int:
     past_end, _today = _parts(site, start, end)
     if past_end is None:
         return 0
-    first = max(start, timezone.localdate(site.created_at, timezone=site.zone_info))
+    first = max(start, first_day(site))
     if first > past_end:
         return 0
     done = (
