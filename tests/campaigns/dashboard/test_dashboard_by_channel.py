@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import html
-import re
 import io
+import re
 from datetime import timedelta
 
 import pytest
