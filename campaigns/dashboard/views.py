@@ -268,8 +268,12 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
             else formatting.money(row.revenue)
         )
 
+    routes: dict[str, bool] = {}
+
     def delivered(row: StepFigures | figures.FlowFigures, channel: str | None) -> str:
-        if not figures.delivery_reported(channel or None):
+        if (channel or "") not in routes:
+            routes[channel or ""] = figures.delivery_reported(channel or None)
+        if not routes[channel or ""]:
             return _("not reported on this route")
         return formatting.number(row.delivered)
 
