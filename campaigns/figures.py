@@ -3,16 +3,20 @@ back, and what the SMS really caused.
 
 This is the definition of every figure. Counting it over months of sends takes seconds, so
 the dashboard reads the daily rollups that :mod:`campaigns.rollups` writes by running these
-same functions for one day at a time; the tests hold both paths to the same answers.
+same functions for one day at a time, and runs them itself for today (small, and live); the
+tests hold both paths to the same answers.
 
 Two views, both for one site (optionally one flow) and a period of days in the site's time
 zone:
 
 - :func:`funnel` follows the **carts abandoned in the period** (their last change falls in it)
   to the end, whenever that came: reachable, held out, sent, delivered, clicked, converted.
-  Each stage is a subset of the one before it. Recovered revenue is the total of purchases
-  attributed to a click; purchases after a reminder that was not tapped are reported apart;
-  the incremental revenue compares the messaged carts with the held-out ones.
+  Each stage is a subset of the one before it: a message counts as delivered when its
+  provider reported it so or when its link was tapped (a tap proves delivery, and a route
+  without delivery reports would otherwise show fewer delivered than clicked). Recovered
+  revenue is the total of purchases attributed to a click; purchases after a reminder that
+  was not tapped are reported apart; the incremental revenue compares the messaged carts
+  with the held-out ones.
 - A purchase a correction excluded (:mod:`campaigns.corrections`) counts nowhere: not as
   revenue, nor in the messaged carts' average order; the dashboard says how many it left out.
 - :func:`daily` and :func:`by_step` count **what happened in the period** (sends by the day they
@@ -292,15 +296,20 @@ def funnel(
     sends = _sends(site, flow, channel)
     if carts is None:
         carts = cohort(site=site, start=start, end=end)
-    has = {
+    has: dict[str, Any] = {
         "any": Exists(every.filter(cart_id=OuterRef("pk"))),
         "held_out": Exists(every.filter(cart_id=OuterRef("pk"), status=SendStatus.HELD_OUT)),
         "sent": Exists(sends.filter(cart_id=OuterRef("pk"), status__in=SENT)),
-        "delivered": Exists(sends.filter(cart_id=OuterRef("pk"), status=SendStatus.DELIVERED)),
         "clicked": Exists(
             Click.objects.filter(link__send__in=sends, link__send__cart_id=OuterRef("pk"))
         ),
     }
+    # A tapped message was delivered, whatever its report says (late, or none on its route):
+    # so the funnel never goes up from delivered to clicked.
+    has["delivered"] = (
+        Q(Exists(sends.filter(cart_id=OuterRef("pk"), status=SendStatus.DELIVERED)))
+        | has["clicked"]
+    )
     delay = _first_delay(site, flow)
     if flow is None:
         idle = (
@@ -462,6 +471,8 @@ def _split(
         .select_related("flow")
         .order_by("flow__name", "flow_id", "position")
     )
+    # Delivered: reported so, or tapped (a tapped message was delivered, report or not).
+    tapped = Exists(Click.objects.filter(link__send=OuterRef("pk")))
     sent = {
         (row["step"], row["channel"]): row
         for row in Send.objects.filter(
@@ -470,7 +481,7 @@ def _split(
         .values("step", "channel")
         .annotate(
             sent=Count("pk"),
-            delivered=Count("pk", filter=Q(status=SendStatus.DELIVERED)),
+            delivered=Count("pk", filter=Q(status=SendStatus.DELIVERED) | Q(tapped)),
             cost=Sum("cost"),
         )
     }

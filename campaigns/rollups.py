@@ -19,8 +19,10 @@ Which days can still change, and so are rolled up again:
 - **a day never rolled up** (a fresh install, a shop whose history was imported) is rolled up
   by the next five-minute run, by ``manage.py dispatch`` and by ``manage.py roll_up_figures``.
 
-Today is rolled up with the recent days, not counted live: the overview reads rollups only,
-so its figures are at most five minutes old (``computed_at`` says when).
+Today is rolled up with the recent days too, but the overview does not read today's rollup:
+it counts today live at each page load (campaigns.dashboard.figures) and reads the rollups of
+the earlier days only (``computed_at`` says as of when). The scheduler also asks for a run
+when it starts (``retargeting.celery``), so a fresh install's days are counted at start-up.
 
 Every trigger: the funnel rows are the cart flows' (and the site's, of its carts); the activity
 rows are every flow's, whatever its trigger, with the opt-outs after each step's messages

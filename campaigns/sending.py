@@ -46,7 +46,7 @@ from retargeting.channels import Channel
 from retargeting.channels.base import OptOutStyle
 from retargeting.channels.rooms import room
 from retargeting.db import bulk
-from retargeting.gateways import get_gateway
+from retargeting.gateways import get_gateway, hooks
 from retargeting.gateways.base import Action, Gateway, Outcome, SendResult
 from retargeting.gateways.errors import AMBIGUOUS, NOT_HANDED, THROTTLED
 from retargeting.sms import segments
@@ -426,6 +426,11 @@ def _send_locked(
         mark_all_messaged(contact_ids=messaged.get(Channel.SMS, []), at=at)
         if messaged.get(Channel.EMAIL):
             _mark_emailed(contact_ids=messaged[Channel.EMAIL], at=at)
+    # The sends now know their provider ids (committed): the reports a provider gave with its
+    # answers (the embedded outboxes) take the path of a provider's webhook.
+    for each in gateways.values():
+        for report in each.take_reports():
+            hooks.handle_status(report)
     if crash is not None:
         raise crash
     return outcomes

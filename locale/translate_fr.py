@@ -543,4 +543,42 @@ FR = {
     "This contact cannot be unsubscribed from that channel (no address, or a reason that is too long).": "Ce contact ne peut pas être désabonné de ce canal (pas d'adresse, ou un motif trop long).",
     "Unsubscribed by hand in the dashboard": "Désabonné à la main dans le tableau de bord",
     "Revoked": "Révoqué",
+    "new": "nouveau",
+    (
+        "%(count)s purchase after a message not tapped (not counted above)",
+        "%(count)s purchases after a message not tapped (not counted above)",
+    ): (
+        "%(count)s achat après un message non touché (non compté ci-dessus)",
+        "%(count)s achats après un message non touché (non comptés ci-dessus)",
+    ),
+    (
+        "cost of every flow's messages sent in the period (%(count)s message, every trigger)",
+        "cost of every flow's messages sent in the period (%(count)s messages, every trigger)",
+    ): (
+        "coût des messages de tous les scénarios envoyés sur la période (%(count)s message, tous déclencheurs)",
+        "coût des messages de tous les scénarios envoyés sur la période (%(count)s messages, tous déclencheurs)",
+    ),
+    "no delivery reports on this route": "pas d'accusés de réception sur cette route",
+    "not reported on this route": "non signalé sur cette route",
+    "Messages sent (per day)": "Messages envoyés (par jour)",
+    "Clicks (taps per day)": "Clics (appuis par jour)",
+    "Recovered revenue (€ per day)": "Chiffre d'affaires récupéré (€ par jour)",
+    "Compared with the previous period of the same length, %(start)s to %(end)s.": "Comparé à la période précédente de même durée, du %(start)s au %(end)s.",
+    "Figures as of %(time)s (%(zone)s): today is counted live.": "Chiffres à %(time)s (%(zone)s) : aujourd'hui est compté en direct.",
+    "Earlier days as counted at %(time)s (again every five minutes for the last three days, each night for the others).": "Jours précédents tels que comptés le %(time)s (de nouveau toutes les cinq minutes pour les trois derniers jours, chaque nuit pour les autres).",
+    "Figures as of %(time)s (%(zone)s); the last three days are counted again every five minutes, the others each night.": "Chiffres du %(time)s (%(zone)s) ; les trois derniers jours sont recomptés toutes les cinq minutes, les autres chaque nuit.",
+    (
+        "%(counter)s earlier day of this period has not been counted yet: it will be within five minutes.",
+        "%(counter)s earlier days of this period have not been counted yet: they will be within five minutes.",
+    ): (
+        "%(counter)s jour précédent de cette période n'est pas encore compté : il le sera d'ici cinq minutes.",
+        "%(counter)s jours précédents de cette période ne sont pas encore comptés : ils le seront d'ici cinq minutes.",
+    ),
+    "previous period: %(previous)s": "période précédente : %(previous)s",
+    "%(rate)s of the stage before": "%(rate)s de l'étape précédente",
+    "previous: %(previous)s": "avant : %(previous)s",
+    "This route does not report whether each message was delivered: the funnel shows no delivered count rather than 0, and the rate of clicks is of the messages sent. A tapped message counts as delivered everywhere.": "Cette route ne signale pas si chaque message a été remis : l'entonnoir n'affiche pas de nombre de messages remis plutôt que 0, et le taux de clics se rapporte aux messages envoyés. Un message touché compte partout comme remis.",
+    "The same per day, as a table": "Les mêmes chiffres par jour, en tableau",
+    "Day": "Jour",
+    "Recovered revenue": "Chiffre d'affaires récupéré",
 }

@@ -141,6 +141,9 @@ def test_the_dashboard_benchmark_runs_at_a_tiny_size():
     # 300 carts over 90 days, 9 in 10 messaged: about a third of them in the last 30 days.
     assert 60 < figures["dashboard_sent_in_30_days"] < 120
     assert figures["dashboard_rollup_day_ms"] > 0
+    # Today's figures, read live, with their ratio to one day's rollup.
+    assert figures["dashboard_today_ms"] > 0 and figures["dashboard_today_vs_rollup_day"] > 0
+    assert figures["dashboard_sent_today"] >= 0
     assert all(figures[name] >= 0 for name in figures if name.endswith("_ms"))
 
 

@@ -1,5 +1,12 @@
-"""The overview's figures, read from the daily rollups (campaigns.rollups): a handful of
-aggregates over at most a few hundred rows, whatever the shop's size.
+"""The overview's figures: **today read live** from the sends, taps and purchases (today is
+small: bounded queries on indexed columns), **earlier days from the daily rollups**
+(campaigns.rollups): a handful of aggregates over at most a few hundred rows, whatever the
+shop's size. A message, a delivery report, a tap or a purchase of today shows at the next
+page load; an earlier day's figures are those of its last roll-up (``computed_at``).
+
+Today is the shop's day (its time zone) at the moment of the call. Today's distinct figures
+are joined to the earlier days' without counting a member twice: the members of today seen on
+an earlier day of the period (``DayMember``) are taken off.
 
 Each function answers as its namesake in :mod:`campaigns.figures` (which defines every
 figure and counts it from the sends) would have when the days were last rolled up.
@@ -13,12 +20,15 @@ every-channel rows, in the same query), and its steps' activity.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
 
+from campaigns import figures as live
 from campaigns.figures import (
     Day,
     FlowFigures,
@@ -37,7 +47,9 @@ from campaigns.models import (
     MemberKind,
     Step,
 )
-from campaigns.rollups import WHOLE_SITE
+from campaigns.rollups import WHOLE_SITE, first_day, local_today
+from retargeting.channels import Channel
+from retargeting.channels.rooms import room
 from retargeting.sites.models import Site
 
 __all__ = [
@@ -48,7 +60,9 @@ __all__ = [
     "by_step_and_channel",
     "computed_at",
     "daily",
+    "delivery_reported",
     "funnel",
+    "previous_period",
 ]
 EVERY = ALL_CHANNELS[0]
 
@@ -77,6 +91,32 @@ def _repeats(site: Site, start: date, end: date) -> QuerySet[DayMember]:
     return DayMember.objects.filter(site=site, repeated=True, day__gte=start, day__lte=end)
 
 
+def _parts(site: Site, start: date, end: date) -> tuple[date | None, date | None]:
+    """The period's last rolled-up day (None: no earlier day in it) and its live day (today,
+    when in it)."""
+    today = local_today(site)
+    past_end = min(end, today - timedelta(days=1))
+    return (past_end if start <= past_end else None), (today if start <= today <= end else None)
+
+
+def _scope(flow: Flow | None) -> Q:
+    return Q(flow=flow) if flow is not None else Q(flow__isnull=True)
+
+
+def _seen_before(
+    site: Site, start: date, today: date, kind: str, scope: Q, members: QuerySet[Any, int]
+) -> int:
+    """How many of today's ``members`` the rollups saw on an earlier day of the period."""
+    return (
+        DayMember.objects.filter(
+            scope, site=site, kind=kind, day__gte=start, day__lt=today, member__in=members
+        )
+        .values("member")
+        .distinct()
+        .count()
+    )
+
+
 def funnel(
     *,
     site: Site,
@@ -85,11 +125,70 @@ def funnel(
     flow: Flow | None = None,
     channel: str | None = None,
 ) -> Funnel:
-    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive). The
-    rollups keep a channel's part for the whole site only: a flow's funnel is every
-    channel's."""
+    """The funnel of the carts abandoned from ``start`` to ``end`` (days, inclusive): today's
+    carts counted live, the earlier days' read from the rollups. The rollups keep a channel's
+    part for the whole site only: a flow's funnel is every channel's."""
     if flow is not None and channel is not None:
         raise ValueError("a flow's funnel is rolled up for every channel together only")
+    past_end, today = _parts(site, start, end)
+    result = (
+        _rolled_funnel(site, start, past_end, flow, channel) if past_end is not None else Funnel()
+    )
+    if today is None:
+        return result
+    now = live.funnel(site=site, start=today, end=today, flow=flow, channel=channel)
+    for name in FUNNEL_SUMS:
+        setattr(result, name, getattr(result, name) + getattr(now, name))
+    result.recovered_revenue += now.recovered_revenue
+    result.after_delivery_revenue += now.after_delivery_revenue
+    result.cost += now.cost
+    scope = _scope(flow) & Q(step__isnull=True, channel=channel or EVERY)
+    contacts = _whole(result.extra, "contacts_messaged") + _whole(now.extra, "contacts_messaged")
+    if past_end is not None:
+        # A contact messaged (or opted out) today and on an earlier day counts once.
+        result.opt_outs -= _seen_before(
+            site,
+            start,
+            today,
+            MemberKind.OPTED_OUT,
+            scope,
+            live.opted_out_contacts(site=site, start=today, end=today, flow=flow, channel=channel),
+        )
+        contacts -= _seen_before(
+            site,
+            start,
+            today,
+            MemberKind.MESSAGED,
+            scope,
+            live.messaged_contacts(site=site, start=today, end=today, flow=flow, channel=channel),
+        )
+    result.extra["contacts_messaged"] = contacts
+    orders = _whole(result.extra, "messaged_orders") + _whole(now.extra, "messaged_orders")
+    total = _amount(result.extra, "messaged_orders_total") + _amount(
+        now.extra, "messaged_orders_total"
+    )
+    result.extra["messaged_orders"], result.extra["messaged_orders_total"] = orders, total
+    result.extra.pop("messaged_average", None)
+    if orders:
+        result.extra["messaged_average"] = total / orders
+    return result
+
+
+def _whole(extra: dict[str, object], name: str) -> int:
+    value = extra.get(name) or 0
+    assert isinstance(value, int)
+    return value
+
+
+def _amount(extra: dict[str, object], name: str) -> Decimal:
+    value = extra.get(name) or Decimal(0)
+    assert isinstance(value, Decimal | int)
+    return Decimal(value)
+
+
+def _rolled_funnel(
+    site: Site, start: date, end: date, flow: Flow | None, channel: str | None
+) -> Funnel:
     rows = _rows(site, FiguresBasis.ABANDONED, start, end)
     rows = rows.filter(flow=flow) if flow is not None else rows.filter(flow__isnull=True)
     mine = Q(channel=channel or EVERY)
@@ -134,6 +233,8 @@ def funnel(
     result.extra["contacts_messaged"] = (sums["contacts"] or 0) - (
         extra["messaged_rows"] - extra["messaged_members"]
     )
+    result.extra["messaged_orders"] = sums["messaged_orders"] or 0
+    result.extra["messaged_orders_total"] = sums["messaged_orders_total"] or Decimal(0)
     if sums["messaged_orders"]:
         result.extra["messaged_average"] = sums["messaged_orders_total"] / sums["messaged_orders"]
     return result
@@ -142,8 +243,10 @@ def funnel(
 def daily(
     *, site: Site, start: date, end: date, flow: Flow | None = None, channel: str | None = None
 ) -> list[Day]:
-    """Sends, clicks and recovered revenue per day of the period (every day listed)."""
-    rows = _rows(site, FiguresBasis.ACTIVITY, start, end)
+    """Sends, clicks and recovered revenue per day of the period (every day listed); today's
+    counted live."""
+    past_end, today = _parts(site, start, end)
+    rows = _rows(site, FiguresBasis.ACTIVITY, start, past_end or start - timedelta(days=1))
     if flow is not None:
         rows = rows.filter(flow=flow)
     if channel is not None:
@@ -154,6 +257,9 @@ def daily(
             sends=Sum("sent"), clicks=Sum("taps"), revenue=Sum("revenue")
         )
     }
+    if today is not None:
+        (now,) = live.daily(site=site, start=today, end=today, flow=flow, channel=channel)
+        per_day[today] = {"sends": now.sends, "clicks": now.clicks, "revenue": now.revenue}
     days = []
     day = start
     while day <= end:
@@ -191,11 +297,73 @@ def by_step_and_channel(
 
 
 def _split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFigures]]:
+    past_end, today = _parts(site, start, end)
+    steps, rows = _rolled_split(site, start, past_end or start - timedelta(days=1))
+    if today is None:
+        return steps, rows
+    opted_out = list(live.opted_out_by_step(site=site, start=today, end=today))
+    now = live.by_step_and_channel(site=site, start=today, end=today, opted_out=opted_out)
+    # A send tapped (a contact opted out) today and on an earlier day of the period counts once.
+    before: dict[tuple[str, int, str], int] = {}
+    if past_end is not None:
+        clicked = list(live.clicked_sends(site=site, start=today, end=today))
+        for kind, members in (
+            (MemberKind.CLICKED, clicked),
+            (MemberKind.OPTED_OUT, opted_out),
+        ):
+            wanted = {(step_id, channel, member) for step_id, channel, member in members}
+            seen = (
+                DayMember.objects.filter(
+                    site=site,
+                    kind=kind,
+                    step__isnull=False,
+                    day__gte=start,
+                    day__lt=today,
+                    member__in=sorted({member for _, _, member in wanted}),
+                )
+                .values_list("step", "channel", "member")
+                .distinct()
+            )
+            for step_id, channel, member in seen:
+                if (step_id, channel, member) in wanted:
+                    before[(kind, step_id, channel)] = before.get((kind, step_id, channel), 0) + 1
+    by_key = {(row.step.pk, row.channel): row for row in rows}
+    for row in now:
+        key = (row.step.pk, row.channel)
+        earlier = by_key.get(key)
+        clicked_before = before.get((MemberKind.CLICKED, *key), 0)
+        opted_before = before.get((MemberKind.OPTED_OUT, *key), 0)
+        if earlier is None:
+            by_key[key] = row
+            continue
+        by_key[key] = replace(
+            earlier,
+            sent=earlier.sent + row.sent,
+            delivered=earlier.delivered + row.delivered,
+            clicked=earlier.clicked + row.clicked - clicked_before,
+            converted=earlier.converted + row.converted,
+            revenue=earlier.revenue + row.revenue,
+            cost=earlier.cost + row.cost,
+            opt_outs=earlier.opt_outs + row.opt_outs - opted_before,
+        )
+    channels = sorted({channel for _, channel in by_key}, key=_channel_order)
+    merged = [
+        by_key[(step.pk, channel)]
+        for step in steps
+        for channel in channels
+        if (step.pk, channel) in by_key
+    ]
+    return steps, merged
+
+
+def _rolled_split(site: Site, start: date, end: date) -> tuple[list[Step], list[StepFigures]]:
     steps = list(
         Step.objects.filter(flow__site=site)
         .select_related("flow")
         .order_by("flow__name", "flow_id", "position")
     )
+    if start > end:
+        return steps, []
     sums: dict[tuple[int, str], dict[str, Any]] = {
         (row["step"], row["channel"]): dict(row)
         for row in _rows(site, FiguresBasis.ACTIVITY, start, end)
@@ -255,9 +423,52 @@ def by_step(*, site: Site, start: date, end: date, channel: str | None = None) -
 
 
 def computed_at(*, site: Site, start: date, end: date) -> datetime | None:
-    """When the period's figures were last counted (None: never rolled up yet)."""
-    stamps = _rows(site, FiguresBasis.ABANDONED, start, end).filter(
+    """As of when the period's figures are: now when it includes today (counted live), else
+    when its days were last rolled up (None: never rolled up yet)."""
+    _past_end, today = _parts(site, start, end)
+    if today is not None:
+        return timezone.now()
+    return rolled_at(site=site, start=start, end=end)
+
+
+def rolled_at(*, site: Site, start: date, end: date) -> datetime | None:
+    """When the rolled-up days of the period were last counted (None: never, or none)."""
+    past_end, _today = _parts(site, start, end)
+    if past_end is None:
+        return None
+    stamps = _rows(site, FiguresBasis.ABANDONED, start, past_end).filter(
         flow__isnull=True, channel=EVERY
     )
     latest: datetime | None = stamps.aggregate(latest=Max("computed_at"))["latest"]
     return latest
+
+
+def not_rolled_up(*, site: Site, start: date, end: date) -> int:
+    """How many earlier days of the period were never rolled up (shown as not counted yet)."""
+    past_end, _today = _parts(site, start, end)
+    if past_end is None:
+        return 0
+    first = max(start, first_day(site))
+    if first > past_end:
+        return 0
+    done = (
+        _rows(site, FiguresBasis.ABANDONED, first, past_end)
+        .filter(flow__isnull=True, channel=EVERY)
+        .count()
+    )
+    return (past_end - first).days + 1 - done
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of the same length just before ``start``..``end``."""
+    length = (end - start).days + 1
+    return start - timedelta(days=length), start - timedelta(days=1)
+
+
+def delivery_reported(channel: str | None = None) -> bool:
+    """Whether the route of ``channel`` (None: of every channel that can send) reports each
+    message's delivery (its provider's ``reports_delivery``). Where it does not, delivered is
+    unknown: the overview says so rather than showing 0."""
+    channels = [channel] if channel else list(Channel.values)
+    routes = [room(Channel(one)) for one in channels]
+    return all(route.gateway().reports_delivery for route in routes if channel or route.available())

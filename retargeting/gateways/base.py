@@ -190,6 +190,10 @@ class Gateway(abc.ABC):
     stays_on_machine: bool = False
     """Nothing leaves the machine (the outbox): made-up numbers (the demo) are safe, and the
     development tools (phone simulator, demo shop) exist."""
+    reports_delivery: bool = False
+    """Whether each message's delivery is reported back (a status webhook, or at once for the
+    embedded outboxes): where it is not, "delivered" is unknown on this route and the
+    dashboard says so rather than showing 0."""
 
     @abc.abstractmethod
     def send(self, sms: Any) -> SendResult:
@@ -205,6 +209,13 @@ class Gateway(abc.ABC):
     @abc.abstractmethod
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:
         """Messages sent to ``to`` since ``since``, as the provider knows them."""
+
+    def take_reports(self) -> list[StatusReport]:
+        """The delivery reports this provider gave with its answers and not yet handed on
+        (the embedded outboxes, which deliver at once), then forgets them. The sender hands
+        them to the status hooks once it has recorded which send each message is, as a
+        provider's webhook reaches them later: one path for every report. None elsewhere."""
+        return []
 
     def status_callback_url(self) -> str:
         """Where the provider must report each message's delivery status; empty: nowhere."""

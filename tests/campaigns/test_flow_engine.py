@@ -50,8 +50,9 @@ def test_the_second_step_waits_its_delay_after_the_first_send(
         report = run_pass(deliver_inline=True)
     assert (report.planned, report.sent) == (1, 1)
     assert list(cart.sends.order_by("step__position").values_list("step", "status")) == [
-        (first.pk, SendStatus.ACCEPTED),
-        (second.pk, SendStatus.ACCEPTED),
+        # Delivered: the SMS outbox reports delivery, as a provider's webhook would.
+        (first.pk, SendStatus.DELIVERED),
+        (second.pk, SendStatus.DELIVERED),
     ]
 
 

@@ -271,3 +271,16 @@ def test_the_command_rolls_up_a_sites_whole_history(site, around_dst, capsys):
     assert rolled.funnel(site=site, start=date(2026, 10, 1), end=NOW.date()).sent == 9
     with pytest.raises(CommandError, match="no site 0"):
         call_command("roll_up_figures", "--site", "0")
+
+
+def test_the_scheduler_counts_the_figures_at_start_up(monkeypatch):
+    from celery.signals import beat_init
+
+    from retargeting import celery
+
+    sent = []
+    monkeypatch.setattr(celery.app, "send_task", lambda name, *a, **k: sent.append(name))
+    beat_init.send(sender=None)
+    assert sent == ["campaigns.tasks.roll_up_recent_figures"]
+    # The five-minute run is there too (the start-up run does not replace it).
+    assert celery.app.conf.beat_schedule["roll-up-recent-figures"]["schedule"] == 300.0

@@ -453,3 +453,17 @@ def test_an_sms_from_a_number_carries_no_opt_out_link_unless_its_text_asks(twili
     planned.step.refresh_from_db()
     body, _ = render_body(planned)
     assert body.endswith(f"/u/{OptOutLink.objects.get(send=planned).code}")
+
+
+def test_the_outbox_reports_delivery_through_the_status_path_once_the_send_is_recorded(
+    planned, development_mode
+):
+    # No commit hook runs here (as on SQLite, where the batch holds no transaction, the hook ran
+    # before the send knew its provider id): the report still reaches the send, as a
+    # provider's webhook would, with its history row.
+    assert sending.deliver(send_id=planned.pk) == "accepted"
+    planned.refresh_from_db()
+    assert planned.status == SendStatus.DELIVERED
+    assert list(planned.history.filter(source="provider").values_list("status", flat=True)) == [
+        "delivered"
+    ]

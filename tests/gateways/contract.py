@@ -251,6 +251,22 @@ class ProviderContract:
 
     # --- webhooks ------------------------------------------------------------------------
 
+    def test_its_reports_delivery_flag_tells_the_truth(self, provider):
+        # A provider that gives a delivery report with its answer says it reports delivery; one
+        # that says it does not has no webhook to report by, and gives none.
+        gateway = provider.gateway
+        sent = gateway.send(provider.message(provider.new_address()))
+        assert sent.outcome is Outcome.ACCEPTED
+        taken = gateway.take_reports()
+        if taken:
+            assert gateway.reports_delivery
+            assert [report.provider_id for report in taken] == [sent.provider_id]
+            assert gateway.take_reports() == []  # each report is given once
+        if not gateway.reports_delivery:
+            assert provider.webhook is None and taken == []
+        if provider.webhook is not None:
+            assert gateway.reports_delivery
+
     def test_a_forged_webhook_changes_nothing(self, provider, client, handlers):
         reports: list[object] = []
         handlers.register_status_handler(reports.append)

@@ -12,14 +12,16 @@ pytestmark = pytest.mark.django_db
 CUSTOMER = "+33612345678"
 
 
-def test_the_outbox_stores_the_message_and_reports_it_delivered_after_commit(
-    handlers, django_capture_on_commit_callbacks
-):
+def test_the_outbox_stores_the_message_and_reports_it_delivered_when_asked(handlers):
     reports = []
     handlers.register_status_handler(reports.append)
-    with django_capture_on_commit_callbacks(execute=True):
-        result = get_gateway().send(OutgoingSms(to=CUSTOMER, body="Bonjour", sender="MAISON"))
-        assert reports == []  # not before the commit
+    gateway = get_gateway()
+    result = gateway.send(OutgoingSms(to=CUSTOMER, body="Bonjour", sender="MAISON"))
+    assert reports == []  # the sender hands the report on once the send is recorded
+    assert gateway.reports_delivery
+    for report in gateway.take_reports():
+        handlers.handle_status(report)
+    assert gateway.take_reports() == []  # once
     assert result.outcome is Outcome.ACCEPTED
     stored = OutboxMessage.objects.get()
     assert (stored.provider_id, stored.to, stored.sender, stored.body) == (

@@ -242,7 +242,7 @@ def test_a_server_cart_for_a_consenting_number_gets_its_reminder_and_stops_on_pu
         report = run_pass(deliver_inline=True)
     assert report.sent == 1
     send = Send.objects.get()
-    assert send.status == SendStatus.ACCEPTED
+    assert send.status == SendStatus.DELIVERED  # the SMS outbox reports delivery
     message = OutboxMessage.objects.get()
     assert message.to == "+33612345678"
     # The order arrives; the next cart of the same customer is then a new abandonment only.

@@ -53,6 +53,7 @@ def _error_code(response: Any) -> str:
 
 class AnymailGateway(EmailGateway):
     error_actions = ERROR_ACTIONS
+    reports_delivery = True  # the provider's tracking webhook (anymail/tracking.py)
 
     def build(self, email: OutgoingEmail) -> mail.EmailMultiAlternatives:
         message = super().build(email)

@@ -164,6 +164,7 @@ class BrevoGateway(Gateway):
     receives_replies = False
     stop_placeholder = STOP_MENTION
     lists_opt_outs = True
+    reports_delivery = True  # each message's webUrl (status_callback_url)
 
     @property
     def client(self) -> Brevo:

@@ -1,8 +1,9 @@
 """The email outbox: messages kept on the machine (``/dev/mail/``), delivered at once.
 
-A kept message counts as delivered: the status handlers are told so after the commit, as a
-provider's webhook would tell them. It lists the messages it kept, so a send whose answer was
-lost is found there rather than sent again.
+A kept message counts as delivered: its report is kept (``take_reports``) and the sender hands
+it to the status hooks once the send is recorded, as a provider's webhook would reach them.
+It lists the messages it kept, so a send whose answer was lost is found there rather than
+sent again.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core import mail
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 
-from retargeting.gateways import hooks
 from retargeting.gateways.base import (
     Action,
     Delivery,
@@ -29,6 +29,12 @@ class EmailOutboxGateway(EmailGateway):
     name = "outbox"
     lists_messages = True
     stays_on_machine = True
+    reports_delivery = True
+
+    def take_reports(self) -> list[StatusReport]:
+        reports: list[StatusReport] = getattr(self, "_reports", [])
+        self._reports: list[StatusReport] = []
+        return reports
 
     def outcome_of(self, exc: Exception, message: mail.EmailMessage) -> SendResult | None:
         if isinstance(exc, DatabaseError):
@@ -46,7 +52,7 @@ class EmailOutboxGateway(EmailGateway):
         report = StatusReport(
             provider_id=result.provider_id, delivery=Delivery.DELIVERED, provider_status="kept"
         )
-        transaction.on_commit(lambda: hooks.handle_status(report))
+        self._reports = [*getattr(self, "_reports", []), report]
         return result
 
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:

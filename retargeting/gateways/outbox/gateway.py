@@ -1,7 +1,10 @@
 """The ``outbox`` provider's gateway: messages are stored and shown on the phone simulator.
 
-Nothing leaves the machine. A stored message counts as delivered at once: the status
-handlers are told so after the commit, as a provider's callback would. It refuses what every
+Nothing leaves the machine. A stored message counts as delivered at once: its report is
+kept (:meth:`OutboxGateway.take_reports`) and the sender hands it to the status hooks once
+the send is recorded, the path a provider's callback takes (before, the report went out at
+the commit of the outbox's own row, before the send knew its provider id on SQLite, and
+every demo message stayed "accepted"). It refuses what every
 provider refuses, a number that cannot receive SMS (a landline), so the embedded mode shows
 that path too; a database that cannot store the message is a provider down (try again).
 """
@@ -14,7 +17,6 @@ from datetime import datetime
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from retargeting.gateways import hooks
 from retargeting.gateways.base import (
     Action,
     Delivery,
@@ -37,6 +39,12 @@ class OutboxGateway(Gateway):
     lists_messages = True
     receives_replies = True  # the phone simulator answers any sender, alphanumeric or not
     stays_on_machine = True
+    reports_delivery = True
+
+    def take_reports(self) -> list[StatusReport]:
+        reports: list[StatusReport] = getattr(self, "_reports", [])
+        self._reports: list[StatusReport] = []
+        return reports
 
     def send(self, sms: OutgoingSms) -> SendResult:
         try:
@@ -70,7 +78,7 @@ class OutboxGateway(Gateway):
         report = StatusReport(
             provider_id=provider_id, delivery=Delivery.DELIVERED, provider_status="delivered"
         )
-        transaction.on_commit(lambda: hooks.handle_status(report))
+        self._reports = [*getattr(self, "_reports", []), report]
         return SendResult(Outcome.ACCEPTED, provider_id=provider_id)
 
     def recent_messages(self, *, to: str, since: datetime) -> list[ProviderMessage]:

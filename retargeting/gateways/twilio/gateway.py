@@ -111,6 +111,7 @@ class TwilioGateway(Gateway):
     error_actions = ERROR_ACTIONS
     lists_messages = True
     receives_replies = True  # from a number or a short code; not from an alphanumeric ID
+    reports_delivery = True  # its status callback (status_callback_url)
 
     @property
     def client(self) -> Client:

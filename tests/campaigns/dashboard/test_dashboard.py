@@ -33,15 +33,20 @@ def test_anonymous_visitors_are_sent_to_the_login(client):
 def test_a_marketer_sees_their_sites_figures(client, marketer, site, data):  # noqa: F811
     client.force_login(marketer)
     page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
-    assert "Ces chiffres ne sont pas encore comptés" in page
+    assert "jour précédent de cette période n'est pas encore compté" in page
     roll_up_recent()  # the first five-minute run after an install rolls up the whole history
     page = html.unescape(client.get(f"/dashboard/?site={site.pk}&{PERIOD}").content.decode())
-    assert "Chiffres au 23/11/2026 13:00 ; ils sont recomptés toutes les cinq minutes." in page
+    assert "Chiffres du 23 nov. 2026, 13:00 (heure de Paris) ; les trois derniers" in page
+    assert "pas encore compté" not in page
     assert 'id="recovered">150,00 €<' in page
-    assert "<svg" in page and "Messages, clics et chiffre d'affaires récupéré par jour" in page
+    assert "<svg" in page and "Messages envoyés (par jour)" in page
     assert "30,00 €" in page  # after delivery, shown apart
-    for label, count in (("Paniers abandonnés", 10), ("Envoyés", 6), ("Cliqués", 3)):
-        assert f"<span>{label}</span>" in page and f"<strong>{count}</strong>" in page
+    for stage, label, count in (
+        ("abandoned", "Paniers abandonnés", 10),
+        ("sent", "Envoyés", 6),
+        ("clicked", "Cliqués", 3),
+    ):
+        assert f'data-stage="{stage}" data-count="{count}"><span>{label}' in page
 
 
 def test_another_sites_dashboard_is_a_404_for_a_marketer(client, marketer):

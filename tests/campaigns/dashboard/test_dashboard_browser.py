@@ -61,7 +61,7 @@ def test_the_dashboard_fits_the_screen_without_console_errors(signed_in, width, 
     page = signed_in
     page.set_viewport_size({"width": width, "height": 900})
     page.reload()
-    assert page.locator("svg.chart").count() == 1
+    assert page.locator("svg.chart").count() == 3  # one small chart per measure
     assert page.inner_text("ol.funnel").count("\n") >= 5
     _fits_and_shoot(page, "dashboard", width, tmp_path)
 
@@ -184,3 +184,25 @@ def test_an_owner_sees_the_platforms_webhook_address(page, live_server, site, wi
     assert connection.webhook_url in page.inner_text("#platforms")
     page.locator("#platforms").scroll_into_view_if_needed()
     _fits_and_shoot(page, "installation-platforms", width, tmp_path)
+
+
+def test_the_overview_at_390_px_scrolls_nowhere_and_its_charts_read(signed_in):
+    page = signed_in
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.reload()
+    assert sideways(page) == []
+    # Labels of the charts are at least 11 px on the phone.
+    smallest = page.evaluate(
+        """() => Math.min(...[...document.querySelectorAll(
+            '.small-chart text.x-tick, .small-chart text.y-tick')]
+            .map(t => t.getBoundingClientRect().height))"""
+    )
+    assert smallest >= 11, smallest
+    # A day's value shows on keyboard focus (and not before).
+    point = page.locator(".small-chart[data-measure=sent] .point").last
+    tip = point.locator("text.tip")
+    assert not tip.is_visible()
+    point.focus()
+    assert tip.is_visible() and " : " in (tip.text_content() or "")
+    # The per-step table is a list of cards, its cells labelled.
+    assert page.locator("#steps td[data-label]").first.is_visible()

@@ -30,6 +30,7 @@ class ExampleGateway(Gateway):
     error_actions = ERROR_ACTIONS
     lists_messages = True  # the vendor lists sent messages with their text
     receives_replies = False  # its senders are names nobody can answer
+    reports_delivery = True  # its status webhook (views.py)
 
     def send(self, sms: OutgoingSms) -> SendResult:
         try:
