@@ -132,7 +132,7 @@ def test_the_list_shows_every_flow_with_its_trigger_channels_state_and_30_days(s
     assert cart["sent"] == "2"
     # The same figure the overview's table per flow shows (one source, not a re-count).
     overview = signed_in.get(at("dashboard", site)).context["flows"]
-    assert next(r for r in overview if r[0].flow.pk == cart_step.flow.pk)[0].sent == 2
+    assert next(r for r in overview if r["row"].flow.pk == cart_step.flow.pk)["row"].sent == 2
     assert 'class="badge wait">En pause' in html and 'class="badge ok">Actif' in html
     assert f'href="{at("dashboard-flow-new", site)}"' in html
     assert 'data-label="Envoyés"' in html
