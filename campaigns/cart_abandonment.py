@@ -49,9 +49,13 @@ class CartAbandoned(TriggerRoom):
                 return None  # an older catch-all flow takes every cart
             rows = rows.exclude(condition)
         idle_since = now - timedelta(minutes=step.delay_minutes)
-        rows = rows.filter(last_change_at__lte=idle_since).exclude(
-            Exists(Send.objects.filter(cart_id=OuterRef("pk")))
+        # The shop's cart id is the cart: a reminder's link rebuilds it on the phone that
+        # taps it, which reports it under the same id. That copy is the cart already
+        # reminded, not a new journey.
+        reminded = Send.objects.filter(
+            cart__site_id=flow.site_id, cart__external_id=OuterRef("external_id")
         )
+        rows = rows.filter(last_change_at__lte=idle_since).exclude(Exists(reminded))
         return candidates(rows, cart="pk", contact=CONTACT, moment="last_change_at")
 
     def next_candidates(self, *, step: Step, previous: Step, now: datetime) -> QuerySet[Any] | None:

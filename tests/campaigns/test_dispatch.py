@@ -205,3 +205,25 @@ def test_the_beat_pass_enqueues_one_task_per_due_send(step, consenting_contact, 
         report = run_pass(enqueue=queued.append)
     assert (report.enqueued, report.sent) == (1, 0)
     assert queued == [Send.objects.get().pk]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_cart_restored_on_another_device_is_not_reminded_again(
+    step, consenting_contact, abandoned_cart_of
+):
+    """The reminder's link rebuilds the same shop's cart on the phone that taps it (the
+    restore call): that browser reports it under the shop's same cart id. It is the cart that
+    was reminded, not a new one: no second journey starts for it."""
+    first = abandoned_cart_of(
+        consenting_contact, at=NOW - timedelta(hours=3), external_id="panier-42"
+    )
+    assert run_pass().planned == 1
+    assert Send.objects.get().cart == first
+    abandoned_cart_of(consenting_contact, at=NOW - timedelta(hours=1), external_id="panier-42")
+    # Control: another cart of the same contact, idle as long, is planned.
+    other = abandoned_cart_of(
+        consenting_contact, at=NOW - timedelta(hours=1), external_id="panier-43"
+    )
+    assert run_pass().planned == 1
+    assert Send.objects.filter(step=step).count() == 2
+    assert Send.objects.latest("pk").cart == other
