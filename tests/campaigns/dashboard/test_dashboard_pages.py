@@ -158,7 +158,7 @@ def test_a_contact_page_shows_consent_history_and_messages(client, marketer, sit
     page = client.get(f"/dashboard/contacts/{sends['marie'].pk}/?site={site.pk}").content.decode()
     assert "J&#x27;accepte de recevoir des SMS de Boutique." in page
     consents = page[page.index('id="consents"') : page.index('id="messages"')]
-    assert consents.index("Granted") < consents.index("Revoked")
+    assert consents.index("Accordé") < consents.index("Retiré")
     assert "Marie, votre panier" in page
 
 
@@ -381,7 +381,7 @@ def test_the_preview_shows_which_opt_out_mention_applies(client, marketer, site,
     assert by_name["longest"]["characters"] >= len("Panier ") + 2 * len(link)
     assert by_name["errors"] == []
     refused = _preview(client, flow=flow.pk, template="Panier {{ link }} Répondez STOP").json()
-    assert "cannot reply to" in refused["errors"][0]
+    assert "à qui les clients ne peuvent pas répondre" in refused["errors"][0]
 
 
 def test_the_preview_shows_template_and_length_errors(client, marketer, site):
