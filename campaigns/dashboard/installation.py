@@ -90,8 +90,8 @@ def last_events(site: Site, *, limit: int = LAST_EVENTS) -> list[dict[str, str]]
 
 def _row(kind: str, source: str, at: datetime, site: Site, page: str) -> dict[str, str]:
     return {
-        "type": kind,
-        "source": source,
+        "type": str(dict(Event.Type.choices).get(kind, kind)),
+        "source": str(dict(Event.Source.choices).get(source, source)),
         "at": formatting.when(at, site=site, seconds=True),
         "ago": formatting.ago(at),
         "page": page,

@@ -246,7 +246,8 @@ def test_the_installation_page_gives_the_tag_and_the_last_events(client, markete
     assert "attend le consentement aux cookies" in page
     assert "Événements reçus" in page
     feed = client.get(f"/dashboard/install/events?site={site.pk}").json()["events"]
-    assert [event["type"] for event in feed] == ["identify", "page_view"]
+    assert [event["type"] for event in feed] == ["Identification", "Page vue"]
+    assert feed[0]["ago"] == "à l'instant" and feed[1]["ago"] == "il y a 2 minutes"
     assert feed[1]["page"] == "shop.example/p"  # host and path: no query, no personal data
     assert "+33612345678" not in str(feed)
     # A marketer (not an owner) cannot replace the server's key.
@@ -278,8 +279,8 @@ def test_the_installation_page_shows_a_refused_identify_with_its_reason_masked(
     client.force_login(marketer)
     feed = client.get(f"/dashboard/install/events?site={site.pk}").json()["events"]
     assert [(event["type"], bool(event["refused"])) for event in feed] == [
-        ("identify", True),
-        ("page_view", False),
+        ("Identification", True),
+        ("Page vue", False),
     ]
     assert feed[0]["refused"].startswith("Refusé : ")
     assert "not a mobile number" in feed[0]["refused"]
