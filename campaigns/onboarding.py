@@ -9,6 +9,7 @@ from email.utils import getaddresses
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from campaigns.email_messages import email_text_errors
 from campaigns.flows import (
@@ -119,7 +120,10 @@ def add_flow(
     (a trigger not built, a text refused), and nothing is created."""
     if trigger not in offered():
         built = ", ".join(offered())
-        raise FlowRefused(f"the trigger {trigger!r} is not built yet: only {built} can be added")
+        raise FlowRefused(
+            gettext("the trigger “%(trigger)s” is not built yet: only %(built)s can be added")
+            % {"trigger": trigger, "built": built}
+        )
     room = trigger_room(trigger)
     texts = room.default_texts(site.language)
     if delay_minutes is None:

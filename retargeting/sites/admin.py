@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from retargeting.sites.models import Membership, Site
 from retargeting.sites.scoped_admin import SiteScopedAdmin, SiteScopedInline
@@ -79,7 +80,11 @@ class SiteAdmin(SiteScopedAdmin):
         if not obj.double_opt_in:
             self.message_user(
                 request,
-                f"{obj.name}: double opt-in is off. Numbers typed in the shop's pages are "
-                "messaged without confirming by SMS, so anyone can enrol someone else's number.",
+                gettext(
+                    "%(shop)s: double opt-in is off. Numbers typed in the shop's pages are "
+                    "messaged without confirming by SMS, so anyone can enrol someone else's "
+                    "number."
+                )
+                % {"shop": obj.name},
                 messages.WARNING,
             )

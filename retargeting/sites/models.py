@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from retargeting.sites import platform_sender
@@ -23,15 +24,18 @@ from retargeting.sites.hours import validate_custom_hours
 
 def validate_country(value: str) -> None:
     if value not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationError(f"{value!r} is not an ISO 3166 country code known to phonenumbers.")
+        raise ValidationError(
+            gettext("“%(value)s” is not an ISO 3166 country code known to phonenumbers.")
+            % {"value": value}
+        )
 
 
 def validate_countries(value: object) -> None:
     if not isinstance(value, list):
-        raise ValidationError('List ISO 3166 country codes, e.g. ["FR", "BE"].')
+        raise ValidationError(gettext('List ISO 3166 country codes, e.g. ["FR", "BE"].'))
     for code in value:
         if not isinstance(code, str):
-            raise ValidationError(f"{code!r} is not a country code.")
+            raise ValidationError(gettext("“%(value)s” is not a country code.") % {"value": code})
         validate_country(code)
 
 
@@ -44,15 +48,17 @@ def _time_zones() -> frozenset[str]:
 
 def validate_time_zone(value: str) -> None:
     if value not in _time_zones():
-        raise ValidationError(f"{value!r} is not an IANA time zone.")
+        raise ValidationError(gettext("“%(value)s” is not an IANA time zone.") % {"value": value})
 
 
 def validate_domains(value: object) -> None:
     if not isinstance(value, list) or not value:
-        raise ValidationError("List at least one domain.")
+        raise ValidationError(gettext("List at least one domain."))
     for domain in value:
         if not isinstance(domain, str) or normalize_domain(domain) != domain:
-            raise ValidationError(f"{domain!r} is not a bare lower-case host name.")
+            raise ValidationError(
+                gettext("“%(value)s” is not a bare lower-case host name.") % {"value": domain}
+            )
 
 
 class QuietHours(models.TextChoices):
@@ -312,11 +318,11 @@ class Site(models.Model):
             Site.objects.exclude(pk=self.pk).filter(sender__iexact=self.sender).exists()
         ):
             raise ValidationError(
-                {"sender": "Another site sends as this sender: each sender is one shop's."}
+                {"sender": _("Another site sends as this sender: each sender is one shop's.")}
             )
         if self.quiet_hours == QuietHours.CUSTOM and not self.quiet_hours_custom:
             raise ValidationError(
-                {"quiet_hours_custom": "The custom preset needs at least one window."}
+                {"quiet_hours_custom": _("The custom preset needs at least one window.")}
             )
 
     def _default_cookie_consent(self) -> None:
