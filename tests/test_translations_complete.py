@@ -311,7 +311,9 @@ def _pattern(message: str, other_words: set[str]) -> re.Pattern[str] | None:
     if not words or (len(words) == 1 and (len(fixed) > 1 or words[0].lower() in other_words)):
         return None  # one word beside a value ("outbox %(id)s") tells too little
     parts = [re.escape(part) for part in fixed]
-    return re.compile(r"(?<![\w'’])" + r".{1,80}?".join(parts) + r"(?![\w'’])")
+    # One word is read whatever its case: a code shown raw ("planner") is its label left out.
+    flags = re.IGNORECASE if len(words) == 1 else 0
+    return re.compile(r"(?<![\w'’])" + r".{1,80}?".join(parts) + r"(?![\w'’])", flags)
 
 
 def _vocabulary(messages: Iterable[str]) -> set[str]:
@@ -376,6 +378,7 @@ def test_the_reader_finds_a_string_left_in_the_other_language():
     assert foreign("Revenue 1,234.50 at 14:51", "en") == []
     assert foreign("Revenue 49,85", "en") == ["decimal comma: 49,85"]
     assert "Cart abandoned" in foreign("Déclencheur : Cart abandoned", "fr")
+    assert foreign("Source : planner", "fr") == ["Planner"]  # a code shown without its label
     assert (
         foreign(
             without_samples(
