@@ -87,7 +87,7 @@ lock:
 # Refresh the translation catalogues after changing texts (needs GNU gettext's xgettext),
 # then fill the French one from locale/translate_fr.py and compile both.
 messages: install
-	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=tests --ignore=var --ignore=locale -e html,py
+	$(PY) manage.py makemessages -l fr --ignore=.venv --ignore=tests --ignore=var --ignore=locale -e html,py,txt
 	$(PY) locale/compile.py
 
 clean:

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.corrections import correct_conversion
@@ -79,7 +80,7 @@ class StepForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "channel" in self.fields:
             self.fields["channel"].choices = [  # type: ignore[attr-defined]
-                (StepChannel.SMS, "SMS"),
+                (StepChannel.SMS, _("SMS")),
                 (StepChannel.EMAIL, _("Email")),
                 (StepChannel.SMS_ELSE_EMAIL, _("SMS, else email")),
             ]
@@ -126,7 +127,7 @@ class NewFlowForm(forms.Form):
         self.fields["site"].queryset = sites  # type: ignore[attr-defined]
         self.fields["trigger"].choices = offered_choices()  # type: ignore[attr-defined]
         self.fields["channel"].choices = [  # type: ignore[attr-defined]
-            (StepChannel.SMS, "SMS"),
+            (StepChannel.SMS, _("SMS")),
             (StepChannel.EMAIL, _("Email")),
             (StepChannel.SMS_ELSE_EMAIL, _("SMS, else email")),
         ]
@@ -233,7 +234,7 @@ class SendEventInline(RecordInline, admin.TabularInline):
     model = SendEvent
     readonly_fields = ["status", "reason", "detail", "error_code", "source", "shop_at"]
     fields = tuple(readonly_fields)
-    shop_at = shop_time_column("at", site_of=_send_site, description="at (shop time)")
+    shop_at = shop_time_column("at", site_of=_send_site, description=_("at (shop time)"))
 
 
 @admin.register(Send)
@@ -255,14 +256,14 @@ class SendAdmin(RecordAdmin):
     ]
     inlines = [SendEventInline]
     # In the shop's time zone, the zone named (the form's own fields stay in UTC).
-    shop_due_at = shop_time_column("due_at", site_of=_site, description="due (shop time)")
+    shop_due_at = shop_time_column("due_at", site_of=_site, description=_("due (shop time)"))
     shop_planned_at = shop_time_column(
-        "planned_at", site_of=_site, description="planned (shop time)"
+        "planned_at", site_of=_site, description=_("planned (shop time)")
     )
     shop_claimed_at = shop_time_column(
-        "claimed_at", site_of=_site, description="claimed (shop time)"
+        "claimed_at", site_of=_site, description=_("claimed (shop time)")
     )
-    shop_sent_at = shop_time_column("sent_at", site_of=_site, description="sent (shop time)")
+    shop_sent_at = shop_time_column("sent_at", site_of=_site, description=_("sent (shop time)"))
 
 
 @admin.register(ShortLink)
@@ -272,10 +273,10 @@ class ShortLinkAdmin(RecordAdmin):
     search_fields = ["code"]
     raw_id_fields = ["send"]
     shop_created_at = shop_time_column(
-        "created_at", site_of=_send_site, description="created (shop time)"
+        "created_at", site_of=_send_site, description=_("created (shop time)")
     )
     shop_expires_at = shop_time_column(
-        "expires_at", site_of=_send_site, description="expires (shop time)"
+        "expires_at", site_of=_send_site, description=_("expires (shop time)")
     )
 
 
@@ -285,7 +286,7 @@ class ClickAdmin(RecordAdmin):
     list_select_related = ["link__send__site"]
     raw_id_fields = ["link"]
     shop_at = shop_time_column(
-        "at", site_of=lambda click: click.link.send.site, description="at (shop time)"
+        "at", site_of=lambda click: click.link.send.site, description=_("at (shop time)")
     )
 
 
@@ -296,14 +297,14 @@ class CorrectionInline(RecordInline, admin.TabularInline):
     shop_created_at = shop_time_column(
         "created_at",
         site_of=lambda correction: correction.conversion.site,
-        description="at (shop time)",
+        description=_("at (shop time)"),
     )
 
 
 class CorrectionForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Why (kept with your name and the time, shown to the shop's members).",
+        help_text=_("Why (kept with your name and the time, shown to the shop's members)."),
     )
 
 
@@ -325,20 +326,24 @@ class ConversionAdmin(RecordAdmin):
     inlines = [CorrectionInline]
     actions = ["exclude_from_figures", "count_in_figures_again"]
     shop_occurred_at = shop_time_column(
-        "occurred_at", site_of=_site, description="occurred (shop time)"
+        "occurred_at", site_of=_site, description=_("occurred (shop time)")
     )
 
     def has_correct_permission(self, request: HttpRequest) -> bool:
         """Who may correct: whoever sees the conversion (its shop's members, operators)."""
         return self.has_view_permission(request)
 
-    @admin.action(description="Exclude from the figures (with a reason)", permissions=["correct"])
+    @admin.action(
+        description=_("Exclude from the figures (with a reason)"), permissions=["correct"]
+    )
     def exclude_from_figures(
         self, request: HttpRequest, queryset: QuerySet[Conversion]
     ) -> TemplateResponse | None:
         return self._correct(request, queryset, ConversionCorrection.Kind.EXCLUDED)
 
-    @admin.action(description="Count in the figures again (with a reason)", permissions=["correct"])
+    @admin.action(
+        description=_("Count in the figures again (with a reason)"), permissions=["correct"]
+    )
     def count_in_figures_again(
         self, request: HttpRequest, queryset: QuerySet[Conversion]
     ) -> TemplateResponse | None:
@@ -356,17 +361,21 @@ class ConversionAdmin(RecordAdmin):
                 "admin/campaigns/conversion/correct.html",
                 {
                     **self.admin_site.each_context(request),
-                    "title": "Exclude from the figures" if excluding else "Count again",
+                    "title": _("Exclude from the figures") if excluding else _("Count again"),
                     "explanation": (
-                        "These purchases will no longer count in the figures (recovered "
-                        "revenue, conversions, per step and per day). The purchases stay as "
-                        "they are; the correction keeps your name, the time and your reason, "
-                        "and the dashboard says how many purchases corrections left out."
+                        _(
+                            "These purchases will no longer count in the figures (recovered "
+                            "revenue, conversions, per step and per day). The purchases stay as "
+                            "they are; the correction keeps your name, the time and your reason, "
+                            "and the dashboard says how many purchases corrections left out."
+                        )
                         if excluding
-                        else "These purchases will count in the figures again; the correction "
-                        "keeps your name, the time and your reason."
+                        else _(
+                            "These purchases will count in the figures again; the correction "
+                            "keeps your name, the time and your reason."
+                        )
                     ),
-                    "button": "Exclude them" if excluding else "Count them again",
+                    "button": _("Exclude them") if excluding else _("Count them again"),
                     "form": form,
                     "conversions": queryset.select_related("site"),
                     "action": request.POST.get("action", ""),
@@ -384,12 +393,19 @@ class ConversionAdmin(RecordAdmin):
             is not None
             for conversion_id in queryset.values_list("pk", flat=True)
         )
-        self.message_user(request, f"{done} conversion(s) corrected.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d conversion corrected.", "%(count)d conversions corrected.", done)
+            % {"count": done},
+            messages.SUCCESS,
+        )
         return None
 
 
 class CodeImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV or text, one code per line (the first column is read).")
+    file = forms.FileField(
+        help_text=_("CSV or text, one code per line (the first column is read).")
+    )
 
 
 @admin.register(Step)
@@ -403,7 +419,7 @@ class StepAdmin(SiteScopedAdmin):
         js = ["campaigns/flow_editor.js"]
         css = {"all": ["campaigns/flow_editor.css"]}
 
-    @admin.display(description="free codes")
+    @admin.display(description=_("free codes"))
     def free_codes(self, step: Step) -> str:
         return str(free_codes(step)) if step.discount_mode == DiscountMode.POOL else "-"
 
@@ -441,7 +457,7 @@ class StepAdmin(SiteScopedAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > 5 * 1024 * 1024:
-                error = "the file is over 5 MB: split it"
+                error = gettext("the file is over 5 MB: split it")
             else:
                 try:
                     result = import_codes(step=step, content=upload.read())
@@ -452,7 +468,7 @@ class StepAdmin(SiteScopedAdmin):
             "admin/campaigns/step/import_codes.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Discount codes of {step}",
+                "title": gettext("Discount codes of %(step)s") % {"step": step},
                 "form": form,
                 "result": result,
                 "error": error,
@@ -470,6 +486,18 @@ def warn_about_pool(request: HttpRequest, step: Step) -> None:
     free = free_codes(step)
     fallback = PoolFallback(step.pool_fallback).label.lower()
     if free == 0:
-        messages.warning(request, f"{step}: the pool of discount codes is empty ({fallback}).")
+        messages.warning(
+            request,
+            gettext("%(step)s: the pool of discount codes is empty (%(fallback)s).")
+            % {"step": step, "fallback": fallback},
+        )
     elif free < LOW_POOL:
-        messages.warning(request, f"{step}: only {free} discount codes left in the pool.")
+        messages.warning(
+            request,
+            ngettext(
+                "%(step)s: only %(count)d discount code left in the pool.",
+                "%(step)s: only %(count)d discount codes left in the pool.",
+                free,
+            )
+            % {"step": step, "count": free},
+        )

@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from campaigns.flows import STOP_LINK_MENTION, tells_to_reply
 from campaigns.models import OptOutLink, Send, ShortLink, Step
@@ -103,8 +104,11 @@ def email_text_errors(step: Step) -> dict[str, list[str]]:
     words = tells_to_reply(step.email_template) if step.sends_email else ""
     if words:
         errors.setdefault("email_template", []).append(
-            f'"{words}": an email is not answered with STOP. Remove it: every email ends with '
-            "its unsubscribe link."
+            _(
+                "“%(words)s”: an email is not answered with STOP. Remove it: every email ends "
+                "with its unsubscribe link."
+            )
+            % {"words": words}
         )
     return errors
 

@@ -8,6 +8,7 @@ import unicodedata
 from enum import StrEnum
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from campaigns.default_texts import default_texts
 from campaigns.models import DEFAULT_DELAY_MINUTES, Flow, Step, StepChannel, Trigger
@@ -97,10 +98,13 @@ def mention_errors(step: Step, *, site: Site | None = None) -> list[str]:
     words = tells_to_reply(step.template)
     if not words or opt_out_route(site=site) is OptOutRoute.REPLY:
         return []
-    sender = site.effective_sender or "the platform's default sender"
+    sender = site.effective_sender or _("the platform's default sender")
     return [
-        f'"{words}": this site sends as {sender}, which customers cannot reply to. Remove '
-        f"the reply mention; the opt-out that works is added ({stop_mention(site=site)})."
+        _(
+            "“%(words)s”: this site sends as %(sender)s, which customers cannot reply to. "
+            "Remove the reply mention; the opt-out that works is added (%(mention)s)."
+        )
+        % {"words": words, "sender": sender, "mention": stop_mention(site=site)}
     ]
 
 

@@ -11,6 +11,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.sms_templates import template_errors
 from optin.models import Contact
@@ -28,16 +30,16 @@ class Trigger(models.TextChoices):
     """What starts a flow. Each is a room in ``campaigns.triggers`` (its planning, its exits,
     its variables, its link); ``campaigns.triggers.registry`` says which are built."""
 
-    CART_ABANDONED = "cart_abandoned", "Cart abandoned"
-    EMAIL_CART = "email_cart", "Cart sent by email at the shopper's request"
+    CART_ABANDONED = "cart_abandoned", _("Cart abandoned")
+    EMAIL_CART = "email_cart", _("Cart sent by email at the shopper's request")
     """The bridge: a shopper asked for their cart in their mailbox (``email_cart``). Planned
     by that request, never by the dispatch pass; needs no marketing consent."""
-    BROWSE_ABANDONED = "browse_abandoned", "Browse abandoned"
-    BACK_IN_STOCK = "back_in_stock", "Back in stock"
-    WELCOME = "welcome", "Welcome"
-    ORDER_CONFIRMATION = "order_confirmation", "Order confirmation"
-    SHIPPING_UPDATE = "shipping_update", "Shipping update"
-    REVIEW_REQUEST = "review_request", "Review request"
+    BROWSE_ABANDONED = "browse_abandoned", _("Browse abandoned")
+    BACK_IN_STOCK = "back_in_stock", _("Back in stock")
+    WELCOME = "welcome", _("Welcome")
+    ORDER_CONFIRMATION = "order_confirmation", _("Order confirmation")
+    SHIPPING_UPDATE = "shipping_update", _("Shipping update")
+    REVIEW_REQUEST = "review_request", _("Review request")
 
 
 class Flow(models.Model):
@@ -45,48 +47,70 @@ class Flow(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="flows")
-    name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=60, help_text="Sent as utm_campaign.")
-    trigger = models.CharField(
-        max_length=32, choices=Trigger.choices, default=Trigger.CART_ABANDONED
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="flows", verbose_name=_("site")
     )
-    is_active = models.BooleanField(default=True)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    slug = models.SlugField(
+        max_length=60, help_text=_("Sent as utm_campaign."), verbose_name=_("slug")
+    )
+    trigger = models.CharField(
+        max_length=32,
+        choices=Trigger.choices,
+        default=Trigger.CART_ABANDONED,
+        verbose_name=_("trigger"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
     holdout_percent = models.PositiveSmallIntegerField(
         default=0,
         validators=[MaxValueValidator(100)],
-        help_text="Share of eligible carts that get no SMS, to measure what the SMS caused "
-        "(10 is a good start).",
+        help_text=_(
+            "Share of eligible carts that get no SMS, to measure what the SMS caused "
+            "(10 is a good start)."
+        ),
+        verbose_name=_("holdout percent"),
     )
     min_cart_total = models.DecimalField(
         max_digits=12,
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="Only carts of at least this total. Where several flows match a cart, the "
-        "most specific (the highest minimum) takes it.",
+        help_text=_(
+            "Only carts of at least this total. Where several flows match a cart, the "
+            "most specific (the highest minimum) takes it."
+        ),
+        verbose_name=_("min cart total"),
     )
     transliterate = models.BooleanField(
         default=True,
-        help_text="Replace the characters that force the costlier UCS-2 encoding "
-        "(’ « » ç ê…) with their GSM-7 look-alikes.",
+        help_text=_(
+            "Replace the characters that force the costlier UCS-2 encoding "
+            "(’ « » ç ê…) with their GSM-7 look-alikes."
+        ),
+        verbose_name=_("transliterate"),
     )
     max_segments = models.PositiveSmallIntegerField(
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
-        help_text="A template whose longest rendering needs more SMS segments is refused.",
+        help_text=_("A template whose longest rendering needs more SMS segments is refused."),
+        verbose_name=_("max segments"),
     )
     link_url = models.URLField(
         max_length=2000,
         blank=True,
         default="",
-        help_text="Where the messages' link leads instead of the trigger's own page (the "
-        "review request: the shop's review page). Must be on the site's domains.",
+        help_text=_(
+            "Where the messages' link leads instead of the trigger's own page (the "
+            "review request: the shop's review page). Must be on the site's domains."
+        ),
+        verbose_name=_("link URL"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("flow")
+        verbose_name_plural = _("flows")
         constraints = [
             models.UniqueConstraint(fields=["site", "slug"], name="flow_site_slug_unique"),
             models.CheckConstraint(
@@ -107,7 +131,7 @@ class Flow(models.Model):
         super().clean()
         # The link leads where our messages may lead: the shop's own domains.
         if self.link_url and self.site_id and not self.site.owns_url(self.link_url):
-            raise ValidationError({"link_url": "The link must be on one of the site's domains."})
+            raise ValidationError({"link_url": _("The link must be on one of the site's domains.")})
 
     def specificity(self) -> tuple[bool, Decimal, int]:
         """Sort key: the most specific flow first, then the oldest."""
@@ -124,25 +148,25 @@ class Flow(models.Model):
 
 
 class DiscountMode(models.TextChoices):
-    NONE = "none", "No code"
-    FIXED = "fixed", "The same code for everyone"
-    POOL = "pool", "A unique code per SMS, from a pool"
+    NONE = "none", _("No code")
+    FIXED = "fixed", _("The same code for everyone")
+    POOL = "pool", _("A unique code per SMS, from a pool")
 
 
 class PoolFallback(models.TextChoices):
     """What a step whose pool of unique codes ran out does."""
 
-    FIXED = "fixed", "Use the fixed code"
-    NO_CODE = "no_code", "Send without a code"
-    HOLD = "hold", "Do not send"
+    FIXED = "fixed", _("Use the fixed code")
+    NO_CODE = "no_code", _("Send without a code")
+    HOLD = "hold", _("Do not send")
 
 
 class StepChannel(models.TextChoices):
     """How a step reaches the customer."""
 
-    SMS = "sms", "SMS"
-    EMAIL = "email", "Email"
-    SMS_ELSE_EMAIL = "sms_else_email", "SMS, else email"
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")
+    SMS_ELSE_EMAIL = "sms_else_email", _("SMS, else email")
     """SMS to a contact with live SMS consent and a number; otherwise email, with live email
     consent. One message per cart and step whichever goes."""
 
@@ -153,50 +177,67 @@ class Step(models.Model):
 
     site_path = "flow__site"  # see retargeting.sites.access
 
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="steps")
-    position = models.PositiveSmallIntegerField(default=1)
-    delay_minutes = models.PositiveIntegerField(default=DEFAULT_DELAY_MINUTES)
+    flow = models.ForeignKey(
+        Flow, on_delete=models.CASCADE, related_name="steps", verbose_name=_("flow")
+    )
+    position = models.PositiveSmallIntegerField(default=1, verbose_name=_("position"))
+    delay_minutes = models.PositiveIntegerField(
+        default=DEFAULT_DELAY_MINUTES, verbose_name=_("delay minutes")
+    )
     channel = models.CharField(
         max_length=16,
         choices=StepChannel.choices,
         default=StepChannel.SMS,
         db_default=StepChannel.SMS,
+        verbose_name=_("channel"),
     )
     template = models.TextField(
         blank=True,
-        help_text="The SMS text, with {{ variables }} (may be empty for an email step with "
-        "its own text).",
+        help_text=_(
+            "The SMS text, with {{ variables }} (may be empty for an email step with its own text)."
+        ),
+        verbose_name=_("template"),
     )
     subject = models.CharField(
-        "email subject",
+        _("email subject"),
         max_length=200,
         blank=True,
         default="",
         db_default="",
-        help_text="The email's subject, with {{ variables }} (email steps).",
+        help_text=_("The email's subject, with {{ variables }} (email steps)."),
     )
     email_template = models.TextField(
-        "email text",
+        _("email text"),
         blank=True,
         default="",
         db_default="",
-        help_text="The email's message above the cart, with {{ variables }} (email steps); "
-        "empty: the SMS text's words.",
+        help_text=_(
+            "The email's message above the cart, with {{ variables }} (email steps); "
+            "empty: the SMS text's words."
+        ),
     )
     discount_mode = models.CharField(
-        max_length=8, choices=DiscountMode.choices, default=DiscountMode.NONE
+        max_length=8,
+        choices=DiscountMode.choices,
+        default=DiscountMode.NONE,
+        verbose_name=_("discount mode"),
     )
     discount_code = models.CharField(
-        max_length=64, blank=True, help_text="The fixed code (and the pool's fallback)."
+        max_length=64,
+        blank=True,
+        help_text=_("The fixed code (and the pool's fallback)."),
+        verbose_name=_("discount code"),
     )
     pool_fallback = models.CharField(
-        "when the pool is empty",
+        _("when the pool is empty"),
         max_length=8,
         choices=PoolFallback.choices,
         default=PoolFallback.FIXED,
     )
 
     class Meta:
+        verbose_name = _("step")
+        verbose_name_plural = _("steps")
         ordering = ["flow", "position"]
         constraints = [
             models.UniqueConstraint(fields=["flow", "position"], name="step_flow_position_unique"),
@@ -225,14 +266,14 @@ class Step(models.Model):
         if errors:
             raise ValidationError({"template": errors})
         if not self.template.strip() and self.channel != StepChannel.EMAIL:
-            raise ValidationError({"template": "A step that may go by SMS needs its text."})
+            raise ValidationError({"template": _("A step that may go by SMS needs its text.")})
         if not self.template.strip() and not self.email_template.strip():
-            raise ValidationError({"email_template": "Write the email's text."})
+            raise ValidationError({"email_template": _("Write the email's text.")})
         email_errors = self.email_text_errors()
         if email_errors:
             raise ValidationError(email_errors)
         if self.discount_mode == DiscountMode.FIXED and not self.discount_code:
-            raise ValidationError({"discount_code": "Give the code everyone gets."})
+            raise ValidationError({"discount_code": _("Give the code everyone gets.")})
         if (
             self.discount_mode == DiscountMode.POOL
             and self.pool_fallback == PoolFallback.FIXED
@@ -240,8 +281,9 @@ class Step(models.Model):
         ):
             raise ValidationError(
                 {
-                    "discount_code": "Give the code used when the pool runs out, or choose "
-                    "another fallback."
+                    "discount_code": _(
+                        "Give the code used when the pool runs out, or choose another fallback."
+                    )
                 }
             )
 
@@ -258,7 +300,7 @@ class Step(models.Model):
             return {}
         errors: dict[str, list[str]] = {}
         if not self.subject.strip():
-            errors["subject"] = ["An email step needs a subject."]
+            errors["subject"] = [str(_("An email step needs a subject."))]
         elif subject_errors := template_errors(self.subject):
             errors["subject"] = subject_errors
         if text_errors := template_errors(self.email_template):
@@ -271,14 +313,23 @@ class DiscountCode(models.Model):
 
     site_path = "step__flow__site"  # see retargeting.sites.access
 
-    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="codes")
-    code = models.CharField(max_length=64)
-    send = models.OneToOneField(
-        "Send", on_delete=models.SET_NULL, null=True, blank=True, related_name="discount"
+    step = models.ForeignKey(
+        Step, on_delete=models.CASCADE, related_name="codes", verbose_name=_("step")
     )
-    assigned_at = models.DateTimeField(null=True, blank=True)
+    code = models.CharField(max_length=64, verbose_name=_("code"))
+    send = models.OneToOneField(
+        "Send",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="discount",
+        verbose_name=_("send"),
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("assigned at"))
 
     class Meta:
+        verbose_name = _("discount code")
+        verbose_name_plural = _("discount codes")
         constraints = [
             models.UniqueConstraint(fields=["step", "code"], name="discount_code_step_unique"),
         ]
@@ -297,17 +348,17 @@ class DiscountCode(models.Model):
 class SendStatus(models.TextChoices):
     """Where a send stands. It only moves forward (see campaigns.sending)."""
 
-    PLANNED = "planned", "Planned"
-    SENDING = "sending", "Sending"
-    ACCEPTED = "accepted", "Accepted by the provider"
-    SENT = "sent", "Sent"
-    DELIVERED = "delivered", "Delivered"
-    UNDELIVERED = "undelivered", "Undelivered"
-    FAILED = "failed", "Failed"
-    UNKNOWN = "unknown", "Unknown (reconciliation could not tell)"
-    CANCELLED = "cancelled", "Cancelled"
-    DROPPED = "dropped", "Dropped"
-    HELD_OUT = "held_out", "Held out"
+    PLANNED = "planned", _("Planned")
+    SENDING = "sending", _("Sending")
+    ACCEPTED = "accepted", _("Accepted by the provider")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    UNDELIVERED = "undelivered", _("Undelivered")
+    FAILED = "failed", _("Failed")
+    UNKNOWN = "unknown", _("Unknown (reconciliation could not tell)")
+    CANCELLED = "cancelled", _("Cancelled")
+    DROPPED = "dropped", _("Dropped")
+    HELD_OUT = "held_out", _("Held out")
 
 
 class Send(models.Model):
@@ -319,61 +370,95 @@ class Send(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sends")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="sends", verbose_name=_("site")
+    )
     cart = models.ForeignKey(
-        Cart, on_delete=models.CASCADE, related_name="sends", null=True, blank=True
+        Cart,
+        on_delete=models.CASCADE,
+        related_name="sends",
+        null=True,
+        blank=True,
+        verbose_name=_("cart"),
     )
     # Null only on a cart's send planned by the previous release's process while a deploy
     # migrates (its cart is its subject, and (cart, step) is unique all the same).
     subject_id = models.BigIntegerField(
         null=True,
-        help_text="The journey's subject in its trigger's table (the cart's id for carts).",
+        help_text=_("The journey's subject in its trigger's table (the cart's id for carts)."),
+        verbose_name=_("subject id"),
     )
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="sends")
+    step = models.ForeignKey(
+        Step, on_delete=models.PROTECT, related_name="sends", verbose_name=_("step")
+    )
     # Erasure deletes a contact's sends; null only on rows kept by an erasure before it did.
     contact = models.ForeignKey(
-        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="sends"
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sends",
+        verbose_name=_("contact"),
     )
-    status = models.CharField(max_length=16, choices=SendStatus.choices, default=SendStatus.PLANNED)
+    status = models.CharField(
+        max_length=16,
+        choices=SendStatus.choices,
+        default=SendStatus.PLANNED,
+        verbose_name=_("status"),
+    )
     channel = models.CharField(
         max_length=8,
         choices=Channel.choices,
         default=Channel.SMS,
         db_default=Channel.SMS,
-        help_text="The channel it goes by: the step's, or for an SMS-else-email step the one "
-        "chosen when it is rendered.",
+        help_text=_(
+            "The channel it goes by: the step's, or for an SMS-else-email step the one "
+            "chosen when it is rendered."
+        ),
+        verbose_name=_("channel"),
     )
     reason = models.CharField(
-        max_length=32, blank=True, help_text="Why it was deferred, cancelled, dropped or held out."
+        max_length=32,
+        blank=True,
+        help_text=_("Why it was deferred, cancelled, dropped or held out."),
+        verbose_name=_("reason"),
     )
-    reason_detail = models.CharField(max_length=255, blank=True)
-    planned_at = models.DateTimeField()
-    due_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    reason_detail = models.CharField(max_length=255, blank=True, verbose_name=_("reason detail"))
+    planned_at = models.DateTimeField(verbose_name=_("planned at"))
+    due_at = models.DateTimeField(verbose_name=_("due at"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     # The write-ahead mark: committed just before the provider is called for this claim. After
     # a crash, a send in `sending` without it never reached the provider and is sent again.
     handed_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When it was handed to the provider (written before the call).",
+        help_text=_("When it was handed to the provider (written before the call)."),
+        verbose_name=_("handed at"),
     )
-    sent_at = models.DateTimeField(null=True, blank=True)
-    body = models.TextField(blank=True)  # the SMS, or the email's text part
-    subject = models.CharField(max_length=255, blank=True, default="", db_default="")
-    segments = models.PositiveSmallIntegerField(default=0)
-    encoding = models.CharField(max_length=8, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    body = models.TextField(blank=True, verbose_name=_("body"))  # the SMS, or the email's text part
+    subject = models.CharField(
+        max_length=255, blank=True, default="", db_default="", verbose_name=_("subject")
+    )
+    segments = models.PositiveSmallIntegerField(default=0, verbose_name=_("segments"))
+    encoding = models.CharField(max_length=8, blank=True, verbose_name=_("encoding"))
     cost = models.DecimalField(
         max_digits=8,
         decimal_places=4,
         null=True,
         blank=True,
-        help_text="Its price (segments times SMS_PRICES for the number's country), once rendered.",
+        help_text=_(
+            "Its price (segments times SMS_PRICES for the number's country), once rendered."
+        ),
+        verbose_name=_("cost"),
     )
-    provider_id = models.CharField(max_length=64, blank=True)
-    error_code = models.CharField(max_length=16, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    provider_id = models.CharField(max_length=64, blank=True, verbose_name=_("provider id"))
+    error_code = models.CharField(max_length=16, blank=True, verbose_name=_("error code"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("send")
+        verbose_name_plural = _("sends")
         constraints = [
             # Whatever runs twice, a cart is never messaged twice for the same step.
             models.UniqueConstraint(fields=["cart", "step"], name="send_cart_step_unique"),
@@ -418,15 +503,18 @@ class Send(models.Model):
     subject_object: Any
 
     def __str__(self) -> str:
-        return f"send {self.pk} ({self.status})"
+        return gettext("send %(id)s (%(status)s)") % {
+            "id": self.pk,
+            "status": self.get_status_display(),
+        }
 
 
 class OrderStatus(models.TextChoices):
-    PLACED = "placed", "Placed"
-    PAID = "paid", "Paid"
-    SHIPPED = "shipped", "Shipped"
-    DELIVERED = "delivered", "Delivered"
-    CANCELLED = "cancelled", "Cancelled"
+    PLACED = "placed", _("Placed")
+    PAID = "paid", _("Paid")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Order(models.Model):
@@ -437,26 +525,46 @@ class Order(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="orders")
-    external_id = models.CharField("shop's order id", max_length=128)
-    status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="orders", verbose_name=_("site")
+    )
+    external_id = models.CharField(_("shop's order id"), max_length=128)
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, verbose_name=_("status"))
     contact = models.ForeignKey(
-        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("contact"),
     )
     visitor = models.ForeignKey(
-        Visitor, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+        Visitor,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("visitor"),
     )
-    customer_id = models.CharField(max_length=128, blank=True, default="")
-    phone = models.CharField("phone (E.164)", max_length=16, blank=True, default="")
-    email = models.CharField(max_length=254, blank=True, default="")
-    total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True, default="")
-    items = models.JSONField(default=list, blank=True)
-    tracking_url = models.URLField(max_length=2000, blank=True, default="")
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
+    customer_id = models.CharField(
+        max_length=128, blank=True, default="", verbose_name=_("customer id")
+    )
+    phone = models.CharField(_("phone (E.164)"), max_length=16, blank=True, default="")
+    email = models.CharField(max_length=254, blank=True, default="", verbose_name=_("email"))
+    total = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("total")
+    )
+    currency = models.CharField(max_length=3, blank=True, default="", verbose_name=_("currency"))
+    items = models.JSONField(default=list, blank=True, verbose_name=_("items"))
+    tracking_url = models.URLField(
+        max_length=2000, blank=True, default="", verbose_name=_("tracking URL")
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "external_id"], name="order_site_external_id_unique"
@@ -467,7 +575,10 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"order {self.external_id} ({self.status})"
+        return gettext("order %(id)s (%(status)s)") % {
+            "id": self.external_id,
+            "status": self.get_status_display(),
+        }
 
 
 class OrderUpdate(models.Model):
@@ -477,12 +588,18 @@ class OrderUpdate(models.Model):
 
     site_path = "order__site"  # see retargeting.sites.access
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="updates")
-    status = models.CharField(max_length=16, choices=OrderStatus.choices)
-    tracking_url = models.URLField(max_length=2000, blank=True, default="")
-    at = models.DateTimeField()
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="updates", verbose_name=_("order")
+    )
+    status = models.CharField(max_length=16, choices=OrderStatus.choices, verbose_name=_("status"))
+    tracking_url = models.URLField(
+        max_length=2000, blank=True, default="", verbose_name=_("tracking URL")
+    )
+    at = models.DateTimeField(verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("order update")
+        verbose_name_plural = _("order updates")
         ordering = ["at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["order", "status"], name="order_update_once"),
@@ -496,7 +613,10 @@ class OrderUpdate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.status} at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("%(status)s at %(at)s") % {
+            "status": self.get_status_display(),
+            "at": f"{self.at:%Y-%m-%d %H:%M}",
+        }
 
 
 class StockRequest(models.Model):
@@ -507,35 +627,58 @@ class StockRequest(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="stock_requests")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="stock_requests", verbose_name=_("site")
+    )
     product = models.ForeignKey(
-        "tracking.Product", on_delete=models.CASCADE, related_name="stock_requests"
+        "tracking.Product",
+        on_delete=models.CASCADE,
+        related_name="stock_requests",
+        verbose_name=_("product"),
     )
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stock_requests")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="stock_requests", verbose_name=_("contact")
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, verbose_name=_("channel"))
     visitor = models.ForeignKey(
-        Visitor, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Visitor,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("visitor"),
     )
-    text = models.TextField("wording shown")
-    source = models.CharField(max_length=32)
-    ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True)
-    requested_at = models.DateTimeField()
+    text = models.TextField(_("wording shown"))
+    source = models.CharField(max_length=32, verbose_name=_("source"))
+    ip = models.GenericIPAddressField(_("truncated IP"), null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, verbose_name=_("user agent"))
+    requested_at = models.DateTimeField(verbose_name=_("requested at"))
     confirmed_at = models.DateTimeField(
-        null=True, blank=True, help_text="When its owner proved the address (or at once)."
+        null=True,
+        blank=True,
+        help_text=_("When its owner proved the address (or at once)."),
+        verbose_name=_("confirmed at"),
     )
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
     confirmation_sent_at = models.DateTimeField(
-        null=True, blank=True, help_text="When its confirmation was claimed to be sent."
+        null=True,
+        blank=True,
+        help_text=_("When its confirmation was claimed to be sent."),
+        verbose_name=_("confirmation sent at"),
     )
     confirmation_handed_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When its confirmation was handed to the provider (written before the call): "
-        "one claimed but never handed over is sent again.",
+        help_text=_(
+            "When its confirmation was handed to the provider (written before the call): "
+            "one claimed but never handed over is sent again."
+        ),
+        verbose_name=_("confirmation handed at"),
     )
 
     class Meta:
+        verbose_name = _("stock request")
+        verbose_name_plural = _("stock requests")
         constraints = [
             models.CheckConstraint(
                 condition=Q(channel__in=Channel.values), name="stock_request_channel_known"
@@ -546,7 +689,19 @@ class StockRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"stock request {self.pk} for {self.product_id}"
+        return gettext("stock request %(id)s for %(product)s") % {
+            "id": self.pk,
+            "product": self.product_id,
+        }
+
+
+class EventSource(models.TextChoices):
+    """Who wrote a row of a send's history."""
+
+    PLANNER = "planner", _("Planner")
+    WORKER = "worker", _("Sending worker")
+    PROVIDER = "provider", _("Provider")
+    RECONCILER = "reconciler", _("Reconciliation")
 
 
 class SendEvent(models.Model):
@@ -554,15 +709,27 @@ class SendEvent(models.Model):
 
     site_path = "send__site"  # see retargeting.sites.access
 
-    send = models.ForeignKey(Send, on_delete=models.CASCADE, related_name="history")
-    status = models.CharField(max_length=16, choices=SendStatus.choices)
-    reason = models.CharField(max_length=32, blank=True)
-    detail = models.CharField(max_length=255, blank=True)
-    error_code = models.CharField(max_length=16, blank=True)
-    source = models.CharField(max_length=16, help_text="planner, worker, provider or reconciler")
-    at = models.DateTimeField()
+    send = models.ForeignKey(
+        Send, on_delete=models.CASCADE, related_name="history", verbose_name=_("send")
+    )
+    status = models.CharField(max_length=16, choices=SendStatus.choices, verbose_name=_("status"))
+    reason = models.CharField(max_length=32, blank=True, verbose_name=_("reason"))
+    detail = models.CharField(max_length=255, blank=True, verbose_name=_("detail"))
+    error_code = models.CharField(max_length=16, blank=True, verbose_name=_("error code"))
+    # Choices for the label only (get_source_display): no check in the table.
+    source = models.CharField(
+        max_length=16,
+        choices=EventSource.choices,
+        help_text=_(
+            "Who wrote it: the planner, the sending worker, the provider or the reconciliation."
+        ),
+        verbose_name=_("source"),
+    )
+    at = models.DateTimeField(verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("send event")
+        verbose_name_plural = _("send events")
         ordering = ["at", "id"]
         constraints = [
             models.CheckConstraint(
@@ -571,7 +738,10 @@ class SendEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+        return gettext("%(status)s at %(at)s") % {
+            "status": self.get_status_display(),
+            "at": f"{self.at:%Y-%m-%d %H:%M:%S}",
+        }
 
 
 class ShortLink(models.Model):
@@ -579,14 +749,22 @@ class ShortLink(models.Model):
 
     site_path = "send__site"  # see retargeting.sites.access
 
-    send = models.OneToOneField(Send, on_delete=models.CASCADE, related_name="short_link")
-    code = models.CharField(max_length=16, unique=True)
-    target_url = models.URLField(max_length=2000)
-    created_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
+    send = models.OneToOneField(
+        Send, on_delete=models.CASCADE, related_name="short_link", verbose_name=_("send")
+    )
+    code = models.CharField(max_length=16, unique=True, verbose_name=_("code"))
+    target_url = models.URLField(max_length=2000, verbose_name=_("target URL"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
     # The first person to tap the link gets the contact token, nobody after: an SMS forwarded,
     # screenshotted or posted ties no other browser to the number.
-    token_issued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    token_issued_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("token issued at")
+    )
+
+    class Meta:
+        verbose_name = _("short link")
+        verbose_name_plural = _("short links")
 
     def __str__(self) -> str:
         return self.code
@@ -600,17 +778,34 @@ class OptOutLink(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    code = models.CharField(max_length=16, unique=True)
+    code = models.CharField(max_length=16, unique=True, verbose_name=_("code"))
     channel = models.CharField(
-        max_length=8, choices=Channel.choices, default=Channel.SMS, db_default=Channel.SMS
+        max_length=8,
+        choices=Channel.choices,
+        default=Channel.SMS,
+        db_default=Channel.SMS,
+        verbose_name=_("channel"),
     )
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="opt_out_links")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="opt_out_links")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="opt_out_links", verbose_name=_("site")
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="opt_out_links", verbose_name=_("contact")
+    )
     # The send it came in; the link outlives the send (cart retention deletes sends).
     send = models.OneToOneField(
-        Send, on_delete=models.SET_NULL, null=True, blank=True, related_name="opt_out_link"
+        Send,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="opt_out_link",
+        verbose_name=_("send"),
     )
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("opt-out link")
+        verbose_name_plural = _("opt-out links")
 
     def __str__(self) -> str:
         return self.code
@@ -621,16 +816,25 @@ class Click(models.Model):
 
     site_path = "link__send__site"  # see retargeting.sites.access
 
-    link = models.ForeignKey(ShortLink, on_delete=models.CASCADE, related_name="clicks")
-    at = models.DateTimeField()
-    ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
-    user_agent_class = models.CharField(max_length=32, blank=True)
+    link = models.ForeignKey(
+        ShortLink, on_delete=models.CASCADE, related_name="clicks", verbose_name=_("link")
+    )
+    at = models.DateTimeField(verbose_name=_("at"))
+    ip = models.GenericIPAddressField(_("truncated IP"), null=True, blank=True)
+    user_agent_class = models.CharField(
+        max_length=32, blank=True, verbose_name=_("user agent class")
+    )
 
     class Meta:
+        verbose_name = _("click")
+        verbose_name_plural = _("clicks")
         indexes = [models.Index(fields=["link", "at"], name="click_link_at")]
 
     def __str__(self) -> str:
-        return f"click on {self.link} at {self.at:%Y-%m-%d %H:%M}"
+        return gettext("click on %(link)s at %(at)s") % {
+            "link": self.link,
+            "at": f"{self.at:%Y-%m-%d %H:%M}",
+        }
 
 
 class Conversion(models.Model):
@@ -639,25 +843,41 @@ class Conversion(models.Model):
     site_path = "site"  # see retargeting.sites.access
 
     class Attribution(models.TextChoices):
-        CLICKED = "clicked", "After a click"
-        AFTER_DELIVERY = "after_delivery", "After delivery, no click"
-        HOLDOUT = "holdout", "Held-out cart"
-        NONE = "none", "Not attributed"
+        CLICKED = "clicked", _("After a click")
+        AFTER_DELIVERY = "after_delivery", _("After delivery, no click")
+        HOLDOUT = "holdout", _("Held-out cart")
+        NONE = "none", _("Not attributed")
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="conversions")
-    order_id = models.CharField(max_length=128)
-    total = models.DecimalField(max_digits=12, decimal_places=2)
-    currency = models.CharField(max_length=3)
-    visitor = models.ForeignKey(Visitor, on_delete=models.SET_NULL, null=True, blank=True)
-    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True)
-    cart = models.ForeignKey(Cart, on_delete=models.SET_NULL, null=True, blank=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="conversions", verbose_name=_("site")
+    )
+    order_id = models.CharField(max_length=128, verbose_name=_("order id"))
+    total = models.DecimalField(max_digits=12, decimal_places=2, verbose_name=_("total"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("visitor")
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("contact")
+    )
+    cart = models.ForeignKey(
+        Cart, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("cart")
+    )
     send = models.ForeignKey(
-        Send, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversions"
+        Send,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversions",
+        verbose_name=_("send"),
     )
     attribution = models.CharField(
-        max_length=16, choices=Attribution.choices, default=Attribution.NONE
+        max_length=16,
+        choices=Attribution.choices,
+        default=Attribution.NONE,
+        verbose_name=_("attribution"),
     )
-    occurred_at = models.DateTimeField()
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
     # Whether the figures count it: only a correction (campaigns.corrections) changes it, with
     # its audit row; the purchase itself is never edited.
     counted = models.BooleanField(
@@ -666,10 +886,13 @@ class Conversion(models.Model):
         # migrates, record purchases without this column.
         db_default=True,
         editable=False,
-        help_text="False once a correction excluded it.",
+        help_text=_("False once a correction excluded it."),
+        verbose_name=_("counted"),
     )
 
     class Meta:
+        verbose_name = _("conversion")
+        verbose_name_plural = _("conversions")
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "order_id"], name="conversion_site_order_unique"
@@ -683,7 +906,7 @@ class Conversion(models.Model):
         indexes = [models.Index(fields=["site", "occurred_at"], name="conversion_site_time")]
 
     def __str__(self) -> str:
-        return f"order {self.order_id}"
+        return gettext("order %(id)s") % {"id": self.order_id}
 
 
 class ConversionCorrection(models.Model):
@@ -693,20 +916,31 @@ class ConversionCorrection(models.Model):
     site_path = "conversion__site"  # see retargeting.sites.access
 
     class Kind(models.TextChoices):
-        EXCLUDED = "excluded", "Excluded from the figures"
-        COUNTED = "counted", "Counted in the figures again"
+        EXCLUDED = "excluded", _("Excluded from the figures")
+        COUNTED = "counted", _("Counted in the figures again")
 
-    conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="corrections")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    reason = models.TextField()
+    conversion = models.ForeignKey(
+        Conversion,
+        on_delete=models.CASCADE,
+        related_name="corrections",
+        verbose_name=_("conversion"),
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    reason = models.TextField(verbose_name=_("reason"))
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("user"),
     )
     # Who, kept when the account is deleted.
-    username = models.CharField(max_length=150)
-    created_at = models.DateTimeField()
+    username = models.CharField(max_length=150, verbose_name=_("username"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("conversion correction")
+        verbose_name_plural = _("conversion corrections")
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
@@ -716,7 +950,11 @@ class ConversionCorrection(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} by {self.username} at {self.created_at:%Y-%m-%d %H:%M}"
+        return gettext("%(kind)s by %(user)s at %(at)s") % {
+            "kind": self.get_kind_display(),
+            "user": self.username,
+            "at": f"{self.created_at:%Y-%m-%d %H:%M}",
+        }
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -729,15 +967,20 @@ class MemberPhone(models.Model):
     numbers their test sends may go to."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proved_phones"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="proved_phones",
+        verbose_name=_("user"),
     )
-    phone = models.CharField("phone (E.164)", max_length=16)
-    code_hash = models.CharField(max_length=64, blank=True)
-    code_sent_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    proved_at = models.DateTimeField(null=True, blank=True)
+    phone = models.CharField(_("phone (E.164)"), max_length=16)
+    code_hash = models.CharField(max_length=64, blank=True, verbose_name=_("code hash"))
+    code_sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("code sent at"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    proved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("proved at"))
 
     class Meta:
+        verbose_name = _("member phone")
+        verbose_name_plural = _("member phones")
         constraints = [
             models.UniqueConstraint(fields=["user", "phone"], name="member_phone_unique"),
         ]
@@ -747,11 +990,11 @@ class MemberPhone(models.Model):
 
 
 class FiguresBasis(models.TextChoices):
-    ABANDONED = "abandoned", "The carts abandoned that day, followed to the end"
-    ACTIVITY = "activity", "What a step did that day"
+    ABANDONED = "abandoned", _("The carts abandoned that day, followed to the end")
+    ACTIVITY = "activity", _("What a step did that day")
 
 
-ALL_CHANNELS = ("", "All channels")
+ALL_CHANNELS = ("", _("All channels"))
 
 
 class DailyFigures(models.Model):
@@ -779,43 +1022,65 @@ class DailyFigures(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="daily_figures")
-    basis = models.CharField(max_length=16, choices=FiguresBasis.choices)
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, blank=True)
-    step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="daily_figures", verbose_name=_("site")
+    )
+    basis = models.CharField(max_length=16, choices=FiguresBasis.choices, verbose_name=_("basis"))
+    flow = models.ForeignKey(
+        Flow, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("flow")
+    )
+    step = models.ForeignKey(
+        Step, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("step")
+    )
     channel = models.CharField(
         max_length=8,
         choices=[ALL_CHANNELS, *Channel.choices],
         blank=True,
         default="",
-        help_text="Empty: every channel (the whole funnel); else what that channel sent.",
+        help_text=_("Empty: every channel (the whole funnel); else what that channel sent."),
+        verbose_name=_("channel"),
     )
-    day = models.DateField()
-    abandoned = models.PositiveIntegerField(default=0)
-    reachable = models.PositiveIntegerField(default=0)
-    held_out = models.PositiveIntegerField(default=0)
-    sent = models.PositiveIntegerField(default=0)
-    delivered = models.PositiveIntegerField(default=0)
-    clicked = models.PositiveIntegerField(default=0)
-    taps = models.PositiveIntegerField(default=0, help_text="Clicks, not distinct.")
-    converted = models.PositiveIntegerField(default=0)
-    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
-    after_delivery = models.PositiveIntegerField(default=0)
+    day = models.DateField(verbose_name=_("day"))
+    abandoned = models.PositiveIntegerField(default=0, verbose_name=_("abandoned"))
+    reachable = models.PositiveIntegerField(default=0, verbose_name=_("reachable"))
+    held_out = models.PositiveIntegerField(default=0, verbose_name=_("held out"))
+    sent = models.PositiveIntegerField(default=0, verbose_name=_("sent"))
+    delivered = models.PositiveIntegerField(default=0, verbose_name=_("delivered"))
+    clicked = models.PositiveIntegerField(default=0, verbose_name=_("clicked"))
+    taps = models.PositiveIntegerField(
+        default=0, help_text=_("Clicks, not distinct."), verbose_name=_("taps")
+    )
+    converted = models.PositiveIntegerField(default=0, verbose_name=_("converted"))
+    revenue = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), verbose_name=_("revenue")
+    )
+    after_delivery = models.PositiveIntegerField(default=0, verbose_name=_("after delivery"))
     after_delivery_revenue = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0)
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal(0),
+        verbose_name=_("after delivery revenue"),
     )
-    messages = models.PositiveIntegerField(default=0)
-    segments = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal(0))
-    contacts = models.PositiveIntegerField(default=0)
-    opt_outs = models.PositiveIntegerField(default=0)
-    messaged_converted = models.PositiveIntegerField(default=0)
-    holdout_converted = models.PositiveIntegerField(default=0)
-    messaged_orders = models.PositiveIntegerField(default=0)
-    messaged_orders_total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
-    computed_at = models.DateTimeField()
+    messages = models.PositiveIntegerField(default=0, verbose_name=_("messages"))
+    segments = models.PositiveIntegerField(default=0, verbose_name=_("segments"))
+    cost = models.DecimalField(
+        max_digits=14, decimal_places=4, default=Decimal(0), verbose_name=_("cost")
+    )
+    contacts = models.PositiveIntegerField(default=0, verbose_name=_("contacts"))
+    opt_outs = models.PositiveIntegerField(default=0, verbose_name=_("opt-outs"))
+    messaged_converted = models.PositiveIntegerField(
+        default=0, verbose_name=_("messaged converted")
+    )
+    holdout_converted = models.PositiveIntegerField(default=0, verbose_name=_("holdout converted"))
+    messaged_orders = models.PositiveIntegerField(default=0, verbose_name=_("messaged orders"))
+    messaged_orders_total = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), verbose_name=_("messaged orders total")
+    )
+    computed_at = models.DateTimeField(verbose_name=_("computed at"))
 
     class Meta:
+        verbose_name = _("daily figures")
+        verbose_name_plural = _("daily figures")
         constraints = [
             models.UniqueConstraint(
                 "site",
@@ -838,13 +1103,17 @@ class DailyFigures(models.Model):
         indexes = [models.Index(fields=["site", "basis", "day"], name="daily_figures_range")]
 
     def __str__(self) -> str:
-        return f"{self.basis} {self.day} (site {self.site_id})"
+        return gettext("%(basis)s %(day)s (site %(site)s)") % {
+            "basis": self.basis,
+            "day": self.day,
+            "site": self.site_id,
+        }
 
 
 class MemberKind(models.TextChoices):
-    MESSAGED = "messaged", "Contact messaged (abandoned that day)"
-    OPTED_OUT = "opted_out", "Contact who opted out after a message"
-    CLICKED = "clicked", "Send tapped that day"
+    MESSAGED = "messaged", _("Contact messaged (abandoned that day)")
+    OPTED_OUT = "opted_out", _("Contact who opted out after a message")
+    CLICKED = "clicked", _("Send tapped that day")
 
 
 class DayMember(models.Model):
@@ -857,22 +1126,33 @@ class DayMember(models.Model):
     the mark stays right when a later day is rolled up.
     """
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, null=True, blank=True)
-    step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True)
-    kind = models.CharField(max_length=16, choices=MemberKind.choices)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
+    )
+    flow = models.ForeignKey(
+        Flow, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("flow")
+    )
+    step = models.ForeignKey(
+        Step, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("step")
+    )
+    kind = models.CharField(max_length=16, choices=MemberKind.choices, verbose_name=_("kind"))
     channel = models.CharField(
         max_length=8,
         choices=[ALL_CHANNELS, *Channel.choices],
         blank=True,
         default="",
-        help_text="The channel of the row it is counted in (empty: every channel).",
+        help_text=_("The channel of the row it is counted in (empty: every channel)."),
+        verbose_name=_("channel"),
     )
-    day = models.DateField()
-    member = models.BigIntegerField(help_text="A contact's id, or a send's (clicked).")
-    repeated = models.BooleanField(default=False)
+    day = models.DateField(verbose_name=_("day"))
+    member = models.BigIntegerField(
+        help_text=_("A contact's id, or a send's (clicked)."), verbose_name=_("member")
+    )
+    repeated = models.BooleanField(default=False, verbose_name=_("repeated"))
 
     class Meta:
+        verbose_name = _("day member")
+        verbose_name_plural = _("day members")
         indexes = [
             models.Index(fields=["site", "kind", "member"], name="day_member_lookup"),
             models.Index(fields=["site", "day"], name="day_member_day"),
@@ -884,4 +1164,8 @@ class DayMember(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.member} on {self.day}"
+        return gettext("%(kind)s %(member)s on %(day)s") % {
+            "kind": self.kind,
+            "member": self.member,
+            "day": self.day,
+        }

@@ -10,6 +10,7 @@ from typing import TypedDict
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from campaigns.email_messages import email_text_errors
 from campaigns.flows import (
@@ -100,7 +101,7 @@ def offered_choices() -> list[tuple[str, str]]:
     """The triggers a marketer may make a flow for, with their names: exactly the registry's
     offered ones (a trigger not built is offered nowhere)."""
     labels = dict(Trigger.choices)
-    return [(name, labels.get(name, name)) for name in offered()]
+    return [(name, str(labels.get(name, name))) for name in offered()]
 
 
 class TriggerOffer(TypedDict):
@@ -157,7 +158,10 @@ def add_flow(
     (a trigger not built, a text refused), and nothing is created."""
     if trigger not in offered():
         built = ", ".join(offered())
-        raise FlowRefused(f"the trigger {trigger!r} is not built yet: only {built} can be added")
+        raise FlowRefused(
+            gettext("the trigger “%(trigger)s” is not built yet: only %(built)s can be added")
+            % {"trigger": trigger, "built": built}
+        )
     room = trigger_room(trigger)
     texts = room.default_texts(site.language)
     if delay_minutes is None:

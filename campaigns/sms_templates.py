@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.utils.translation import gettext as _
 
 COMMON_VARIABLES = ("first_name", "shop", "link", "discount_code", "stop", "stop_link")
 """What every message may use, whatever its trigger."""
@@ -53,48 +54,66 @@ def template_errors(text: str, *, variables: Sequence[str] = VARIABLES) -> list[
     ``variables``: those the message's trigger fills (a step's text may use no other)."""
     if len(text) > MAX_LENGTH:
         # Checked first and alone: the other checks never read an unbounded text.
-        return [f"the template is {len(text)} characters long: at most {MAX_LENGTH} are allowed"]
+        return [
+            _("the template is %(length)d characters long: at most %(limit)d are allowed")
+            % {"length": len(text), "limit": MAX_LENGTH}
+        ]
     errors: list[str] = []
     for tag in _TAG.findall(text):
         words = tag.split()
         if words[:1] == ["if"]:
             simple = len(words) == 2 or (len(words) == 3 and words[1] == "not")
             if not simple or words[-1] not in VARIABLES:
-                errors.append(f"{{% {tag} %}}: write {{% if variable %}} with one of the variables")
+                errors.append(
+                    _("{%% %(tag)s %%}: write {%% if variable %%} with one of the variables")
+                    % {"tag": tag}
+                )
             elif words[-1] not in variables:
                 errors.append(_not_filled(words[-1], variables))
         elif words not in (["else"], ["endif"]):
-            errors.append(f"{{% {tag} %}} is not allowed: only if, else and endif")
+            errors.append(
+                _("{%% %(tag)s %%} is not allowed: only if, else and endif") % {"tag": tag}
+            )
     for expression in _VARIABLE.findall(text):
         name, *filters = (part.strip() for part in expression.split("|"))
         if name not in VARIABLES:
-            errors.append(f"unknown variable {{{{ {name} }}}}: use " + ", ".join(variables))
+            errors.append(
+                _("unknown variable {{ %(name)s }}: use %(variables)s")
+                % {"name": name, "variables": ", ".join(variables)}
+            )
         elif name not in variables:
             errors.append(_not_filled(name, variables))
         for used in filters:
             filter_name, colon, argument = (part.strip() for part in used.partition(":"))
             if not _NAME.fullmatch(filter_name) or filter_name not in FILTERS:
                 errors.append(
-                    f"filter |{filter_name} is not allowed: use " + ", ".join(sorted(FILTERS))
+                    _("filter |%(filter)s is not allowed: use %(filters)s")
+                    % {"filter": filter_name, "filters": ", ".join(sorted(FILTERS))}
                 )
             elif colon and not (_LITERAL.fullmatch(argument) or argument in variables):
                 errors.append(
-                    f"|{filter_name}:{argument}: the value after the colon must be text in "
-                    'quotes ("…") or one of the variables'
+                    _(
+                        "|%(filter)s:%(argument)s: the value after the colon must be text in "
+                        'quotes ("…") or one of the variables'
+                    )
+                    % {"filter": filter_name, "argument": argument}
                 )
     remainder = _VARIABLE.sub("", _TAG.sub("", text))
     if "{{" in remainder or "{%" in remainder:
-        errors.append("the template cannot be read: a {{ or {% is not closed")
+        errors.append(_("the template cannot be read: a {{ or {% is not closed"))
     if not errors:
         try:
             _ENGINE.from_string(text)
         except TemplateSyntaxError as exc:
-            errors.append(f"the template cannot be read: {exc}")
+            errors.append(_("the template cannot be read: %(error)s") % {"error": exc})
     return errors
 
 
 def _not_filled(name: str, variables: Sequence[str]) -> str:
-    return f"{{{{ {name} }}}} is not filled for this trigger: use " + ", ".join(variables)
+    return _("{{ %(name)s }} is not filled for this trigger: use %(variables)s") % {
+        "name": name,
+        "variables": ", ".join(variables),
+    }
 
 
 def render(text: str, variables: dict[str, object]) -> str:

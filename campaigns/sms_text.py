@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns import opt_out
 from campaigns.flows import OptOutRoute, has_stop_mention, opt_out_route, stop_mention
@@ -221,12 +222,26 @@ def worst_case_errors(step: Step) -> list[str]:
     limit = step.flow.max_segments
     if counted.segments <= limit:
         return []
-    because = ""
+    values = {
+        "length": len(text),
+        "first_name": FIRST_NAME_MAX,
+        "product": ITEM_NAME_MAX,
+        "segments": counted.segments,
+        "limit": limit,
+        "characters": " ".join(counted.ucs2_characters),
+    }
     if counted.ucs2_characters:
-        because = " in UCS-2 because of " + " ".join(counted.ucs2_characters)
-    return [
-        f"At its longest ({len(text)} characters: a {FIRST_NAME_MAX}-letter first name, "
-        f"a 99 999,99 total, a {ITEM_NAME_MAX}-character product name and the link) this "
-        f"message needs {counted.segments} SMS segments{because}; the flow allows {limit}. "
-        "Shorten it, raise the flow's limit, or turn on transliteration."
-    ]
+        message = _(
+            "At its longest (%(length)d characters: a %(first_name)d-letter first name, a "
+            "99 999,99 total, a %(product)d-character product name and the link) this message "
+            "needs %(segments)d SMS segments in UCS-2 because of %(characters)s; the flow "
+            "allows %(limit)d. Shorten it, raise the flow's limit, or turn on transliteration."
+        )
+    else:
+        message = _(
+            "At its longest (%(length)d characters: a %(first_name)d-letter first name, a "
+            "99 999,99 total, a %(product)d-character product name and the link) this message "
+            "needs %(segments)d SMS segments; the flow allows %(limit)d. Shorten it, raise the "
+            "flow's limit, or turn on transliteration."
+        )
+    return [message % values]

@@ -373,7 +373,7 @@ def trigger_label(name: str) -> str:
     """A trigger's name in the marketer's language: ``Trigger``'s words, translated by the
     catalogue (the code itself for a value it does not know)."""
     label = dict(Trigger.choices).get(name)
-    return _(label) if label else name
+    return str(label) if label else name
 
 
 def describe_default(send: Send) -> str:

@@ -6,6 +6,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from optin.consent import revoke
 from optin.erasure import erase_contact
@@ -43,15 +45,17 @@ class ConsentInline(RecordInline, admin.TabularInline):
     ]
     fields = tuple(readonly_fields)
     shop_created_at = shop_time_column(
-        "created_at", site_of=_contact_site, description="at (shop time)"
+        "created_at", site_of=_contact_site, description=_("at (shop time)")
     )
 
 
 class ImportForm(forms.Form):
     site = forms.ModelChoiceField(queryset=Site.objects.all())
     file = forms.FileField(
-        help_text="CSV: phone, first_name, consent_date, consent_source, "
-        "consent_text (comma or semicolon separated, UTF-8)."
+        help_text=_(
+            "CSV: phone, first_name, consent_date, consent_source, "
+            "consent_text (comma or semicolon separated, UTF-8)."
+        )
     )
 
 
@@ -89,10 +93,10 @@ class ContactAdmin(SiteScopedAdmin):
     ]
     # In the shop's time zone, the zone named.
     shop_created_at = shop_time_column(
-        "created_at", site_of=_site, description="created (shop time)"
+        "created_at", site_of=_site, description=_("created (shop time)")
     )
     shop_last_messaged_at = shop_time_column(
-        "last_messaged_at", site_of=_site, description="last messaged (shop time)"
+        "last_messaged_at", site_of=_site, description=_("last messaged (shop time)")
     )
     inlines = [ConsentInline]
     actions = ["erase_selected", "revoke_sms", "revoke_email"]
@@ -116,7 +120,7 @@ class ContactAdmin(SiteScopedAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             if upload.size > 5 * 1024 * 1024:
-                error = "the file is over 5 MB: split it"
+                error = gettext("the file is over 5 MB: split it")
             else:
                 try:
                     results = import_contacts(site=form.cleaned_data["site"], content=upload.read())
@@ -127,7 +131,7 @@ class ContactAdmin(SiteScopedAdmin):
             "admin/optin/contact/import.html",
             {
                 **self.admin_site.each_context(request),
-                "title": "Import contacts",
+                "title": _("Import contacts"),
                 "form": form,
                 "results": results,
                 "error": error,
@@ -148,7 +152,7 @@ class ContactAdmin(SiteScopedAdmin):
         # A contact goes only through erasure, which keeps what the law requires.
         return False
 
-    @admin.action(description="Erase the selected contacts (RGPD)", permissions=["change"])
+    @admin.action(description=_("Erase the selected contacts (RGPD)"), permissions=["change"])
     def erase_selected(
         self, request: HttpRequest, queryset: QuerySet[Contact]
     ) -> TemplateResponse | None:
@@ -158,7 +162,7 @@ class ContactAdmin(SiteScopedAdmin):
                 "admin/optin/contact/erase_confirmation.html",
                 {
                     **self.admin_site.each_context(request),
-                    "title": "Erase contacts",
+                    "title": _("Erase contacts"),
                     "contacts": queryset,
                     "action_checkbox_name": ACTION_CHECKBOX_NAME,
                     "opts": self.model._meta,
@@ -168,18 +172,23 @@ class ContactAdmin(SiteScopedAdmin):
         for contact in queryset.select_related("site"):
             erase_contact(site=contact.site, raw_phone=contact.phone, raw_email=contact.email)
             count += 1
-        self.message_user(request, f"{count} contact(s) erased.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d contact erased.", "%(count)d contacts erased.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
         return None
 
     @admin.action(
-        description="Record an SMS opt-out the customer asked for (by phone, by mail…)",
+        description=_("Record an SMS opt-out the customer asked for (by phone, by mail…)"),
         permissions=["change"],
     )
     def revoke_sms(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         self._revoke(request, queryset, Channel.SMS)
 
     @admin.action(
-        description="Record an email opt-out the customer asked for (by phone, by mail…)",
+        description=_("Record an email opt-out the customer asked for (by phone, by mail…)"),
         permissions=["change"],
     )
     def revoke_email(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
@@ -199,7 +208,14 @@ class ContactAdmin(SiteScopedAdmin):
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
             )
             changed += row is not None
-        self.message_user(request, f"{changed} {channel} consent(s) revoked.", messages.SUCCESS)
+        message = (
+            ngettext("%(count)d SMS consent revoked.", "%(count)d SMS consents revoked.", changed)
+            if channel == Channel.SMS
+            else ngettext(
+                "%(count)d email consent revoked.", "%(count)d email consents revoked.", changed
+            )
+        )
+        self.message_user(request, message % {"count": changed}, messages.SUCCESS)
 
 
 # Which browser is whose is decided by matching (optin.matching) only: a link typed here would

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OptinConfig(AppConfig):
     name = "optin"
-    verbose_name = "Opt-in and consent"
+    verbose_name = _("Opt-in and consent")
 
     def ready(self) -> None:
         from optin import enrolment, gate, matching, replies  # noqa: F401 (gate: its receiver)

@@ -259,6 +259,8 @@ LOGIN_URL = "admin:login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# 24-hour times in English too (retargeting/formats).
+FORMAT_MODULE_PATH = ["retargeting.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

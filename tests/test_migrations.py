@@ -8,6 +8,7 @@ constant default), no column changes type in place, and data is filled in batche
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -66,6 +67,29 @@ def project_migrations():
             yield app, name, migration
 
 
+@functools.cache
+def _state_before(app, name):
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    if (app, name) not in loader.graph.nodes:
+        return None
+    return loader.project_state((app, name), at_end=False)
+
+
+def labels_only(app, migration, op):
+    """Whether an AlterField changes only what the database never sees (verbose name, help
+    text, choices: ``Field.non_db_attrs``): no SQL, no lock."""
+    before = _state_before(app, migration.name)
+    if before is None:
+        return False
+    old = before.models[app, op.model_name.lower()].fields[op.name]
+
+    def database_side(field):
+        path, args, kwargs = field.deconstruct()[1:]
+        return path, args, {k: v for k, v in kwargs.items() if k not in field.non_db_attrs}
+
+    return database_side(old) == database_side(op.field)
+
+
 def problems_of(app, migration):
     created = {op.name.lower() for op in migration.operations if isinstance(op, CreateModel)}
     busy_touched = False
@@ -91,7 +115,7 @@ def problems_of(app, migration):
             and not isinstance(op, AddUniqueConstraintConcurrently)
         ):
             yield f"{op.describe()}: a constraint is built or checked under a lock"
-        if on_busy and isinstance(op, AlterField):
+        if on_busy and isinstance(op, AlterField) and not labels_only(app, migration, op):
             yield f"{op.describe()}: a type change rewrites the table under a lock"
         if isinstance(op, RunPython) and op.atomic and busy_touched:
             yield "RunPython on a busy table inside one transaction"
@@ -276,3 +300,28 @@ def test_the_channel_migration_keeps_each_days_funnel_as_the_whole_and_as_smss_p
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_check_tells_a_label_change_from_a_type_change_on_a_busy_table():
+    from django.db import migrations, models
+
+    class Labels(migrations.Migration):
+        operations = [
+            migrations.AlterField(
+                model_name="send",
+                name="reason_detail",
+                field=models.CharField(max_length=255, blank=True, verbose_name="why, in detail"),
+            ),
+            migrations.AlterField(
+                model_name="send",
+                name="reason_detail",
+                field=models.CharField(max_length=300, blank=True),
+            ),
+        ]
+
+    # Checked as the latest migration of campaigns: the state before it has the field as today.
+    latest = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("campaigns")[0][1]
+    migration = Labels(latest, "campaigns")
+    assert list(problems_of("campaigns", migration)) == [
+        "Alter field reason_detail on send: a type change rewrites the table under a lock"
+    ]

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import formats, timezone
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from campaigns.dashboard import formatting
 from campaigns.dashboard.frame import Frame, dashboard_page
 from optin.enrolment import confirmations_today
 from retargeting.platforms.connections import TOPICS
@@ -72,7 +70,6 @@ def last_events(site: Site, *, limit: int = LAST_EVENTS) -> list[dict[str, str]]
     and the page's host and path; and among them the identifies the collector refused, with
     its reason (the number masked), so that a shop sees why a customer's number was not
     taken."""
-    zone = ZoneInfo(site.time_zone)
     found: list[tuple[datetime, int, dict[str, str]]] = []
     for event in Event.objects.filter(site=site).order_by("-received_at", "-pk")[:limit]:
         url = ""
@@ -81,29 +78,25 @@ def last_events(site: Site, *, limit: int = LAST_EVENTS) -> list[dict[str, str]]
             parts = urlsplit(raw)
             url = f"{parts.hostname or ''}{parts.path}"[:120]
         found.append(
-            (event.received_at, 0, _row(event.type, event.source, event.received_at, zone, url))
+            (event.received_at, 0, _row(event.type, event.source, event.received_at, site, url))
         )
     for refusal in Refusal.objects.filter(site=site).order_by("-received_at", "-pk")[:limit]:
-        row = _row(refusal.type, refusal.source, refusal.received_at, zone, "")
+        row = _row(refusal.type, refusal.source, refusal.received_at, site, "")
         row["refused"] = _("Refused: %(reason)s") % {"reason": refusal.reason}
         found.append((refusal.received_at, 1, row))
     found.sort(key=lambda item: (item[0], item[1]), reverse=True)
     return [row for _at, _order, row in found[:limit]]
 
 
-def _row(kind: str, source: str, at: datetime, zone: ZoneInfo, page: str) -> dict[str, str]:
+def _row(kind: str, source: str, at: datetime, site: Site, page: str) -> dict[str, str]:
     return {
-        "type": kind,
-        "source": source,
-        "at": formats.date_format(timezone.localtime(at, zone), "SHORT_DATETIME_FORMAT"),
-        "ago": _ago(at),
+        "type": str(dict(Event.Type.choices).get(kind, kind)),
+        "source": str(dict(Event.Source.choices).get(source, source)),
+        "at": formatting.when(at, site=site, seconds=True),
+        "ago": formatting.ago(at),
         "page": page,
         "refused": "",
     }
-
-
-def _ago(at: datetime) -> str:
-    return _("%(time)s ago") % {"time": timesince(at)}
 
 
 @require_GET

@@ -10,8 +10,9 @@ lives in its own module here; the providers that carry a channel's messages are 
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Channel(models.TextChoices):
-    SMS = "sms", "SMS"
-    EMAIL = "email", "Email"
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("Email")

@@ -3,6 +3,7 @@ import logging
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger("retargeting.gateways")
 
@@ -10,7 +11,7 @@ logger = logging.getLogger("retargeting.gateways")
 class GatewaysConfig(AppConfig):
     name = "retargeting.gateways"
     label = "gateways"
-    verbose_name = "Gateways"
+    verbose_name = _("Gateways")
 
     def ready(self) -> None:
         from retargeting.gateways import get_gateway

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from retargeting.platforms.models import PlatformConnection, PlatformDelivery
 
@@ -22,7 +23,7 @@ class PlatformConnectionAdmin(admin.ModelAdmin):
         "updated_at",
     ]
 
-    @admin.display(description="webhook URL")
+    @admin.display(description=_("webhook URL"))
     def webhook_address(self, connection: PlatformConnection) -> str:
         # A connection being added has no platform nor token yet: its address comes on save.
         return connection.webhook_url if connection.pk else "-"

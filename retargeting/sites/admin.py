@@ -5,6 +5,7 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.html import format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from retargeting.sites.forms import PRESET_EXPLANATIONS, WeeklyHoursField
@@ -102,7 +103,11 @@ class SiteAdmin(SiteScopedAdmin):
         if not obj.double_opt_in:
             self.message_user(
                 request,
-                f"{obj.name}: double opt-in is off. Numbers typed in the shop's pages are "
-                "messaged without confirming by SMS, so anyone can enrol someone else's number.",
+                gettext(
+                    "%(shop)s: double opt-in is off. Numbers typed in the shop's pages are "
+                    "messaged without confirming by SMS, so anyone can enrol someone else's "
+                    "number."
+                )
+                % {"shop": obj.name},
                 messages.WARNING,
             )

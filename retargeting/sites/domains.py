@@ -10,6 +10,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")  # fullmatch: "$" takes a final "\n"
 
@@ -18,16 +19,18 @@ def normalize_domain(value: str) -> str:
     """Reduce ``https://Shop.Example:8443/path`` to ``shop.example``; refuse what is no host."""
     raw = value.strip()
     if not raw:
-        raise ValidationError("A domain is required.")
+        raise ValidationError(_("A domain is required."))
     host = urlsplit(raw if "//" in raw else f"//{raw}").hostname or ""
     host = host.rstrip(".")
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise ValidationError(f"{value!r} is not a valid host name.") from exc
+        raise ValidationError(
+            _("“%(value)s” is not a valid host name.") % {"value": value}
+        ) from exc
     labels = host.split(".")
     if not host or len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise ValidationError(f"{value!r} is not a valid host name.")
+        raise ValidationError(_("“%(value)s” is not a valid host name.") % {"value": value})
     return host
 
 

@@ -12,6 +12,7 @@ import re
 from datetime import time
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")  # fullmatch: "$" takes a final "\n"
@@ -19,32 +20,41 @@ _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")  # fullmatch: "$" takes a fina
 
 def parse_clock(value: object, where: str) -> time:
     if not isinstance(value, str) or not (match := _CLOCK.fullmatch(value)):
-        raise ValidationError(f"{where}: write the time as HH:MM, e.g. 08:00")
+        raise ValidationError(
+            _("%(where)s: write the time as HH:MM, e.g. 08:00") % {"where": where}
+        )
     return time(int(match[1]), int(match[2]))
 
 
 def parse_custom_hours(value: object) -> tuple[list[tuple[frozenset[int], time, time]], bool]:
     """The windows (days starting them, start, end) and whether holidays are allowed."""
     if not isinstance(value, dict) or set(value) - {"windows", "holidays"}:
-        raise ValidationError('Write {"windows": [...], "holidays": false}.')
+        raise ValidationError(_('Write {"windows": [...], "holidays": false}.'))
     raw_windows = value.get("windows")
     if not isinstance(raw_windows, list) or not raw_windows:
-        raise ValidationError("List at least one window.")
+        raise ValidationError(_("List at least one window."))
     holidays = value.get("holidays", False)
     if not isinstance(holidays, bool):
-        raise ValidationError('"holidays" is true or false.')
+        raise ValidationError(_('"holidays" is true or false.'))
     windows = []
     for index, window in enumerate(raw_windows, start=1):
-        where = f"window {index}"
+        where = _("window %(number)s") % {"number": index}
         if not isinstance(window, dict) or set(window) != {"days", "start", "end"}:
-            raise ValidationError(f'{where}: give "days", "start" and "end".')
+            raise ValidationError(
+                _('%(where)s: give "days", "start" and "end".') % {"where": where}
+            )
         days = window["days"]
         if not isinstance(days, list) or not days or any(day not in DAY_NAMES for day in days):
-            raise ValidationError(f"{where}: days are among " + ", ".join(DAY_NAMES))
+            raise ValidationError(
+                _("%(where)s: days are among %(days)s")
+                % {"where": where, "days": ", ".join(DAY_NAMES)}
+            )
         start = parse_clock(window["start"], f"{where} start")
         end = parse_clock(window["end"], f"{where} end")
         if start == end:
-            raise ValidationError(f"{where}: the start and the end are the same time.")
+            raise ValidationError(
+                _("%(where)s: the start and the end are the same time.") % {"where": where}
+            )
         windows.append((frozenset(DAY_NAMES.index(day) for day in days), start, end))
     return windows, holidays
 

@@ -13,8 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from retargeting.sites import platform_sender
 from retargeting.sites.cookie_consent import consent_required_in
@@ -24,15 +24,18 @@ from retargeting.sites.hours import validate_custom_hours
 
 def validate_country(value: str) -> None:
     if value not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationError(f"{value!r} is not an ISO 3166 country code known to phonenumbers.")
+        raise ValidationError(
+            gettext("“%(value)s” is not an ISO 3166 country code known to phonenumbers.")
+            % {"value": value}
+        )
 
 
 def validate_countries(value: object) -> None:
     if not isinstance(value, list):
-        raise ValidationError('List ISO 3166 country codes, e.g. ["FR", "BE"].')
+        raise ValidationError(gettext('List ISO 3166 country codes, e.g. ["FR", "BE"].'))
     for code in value:
         if not isinstance(code, str):
-            raise ValidationError(f"{code!r} is not a country code.")
+            raise ValidationError(gettext("“%(value)s” is not a country code.") % {"value": code})
         validate_country(code)
 
 
@@ -45,32 +48,34 @@ def _time_zones() -> frozenset[str]:
 
 def validate_time_zone(value: str) -> None:
     if value not in _time_zones():
-        raise ValidationError(f"{value!r} is not an IANA time zone.")
+        raise ValidationError(gettext("“%(value)s” is not an IANA time zone.") % {"value": value})
 
 
 def validate_domains(value: object) -> None:
     if not isinstance(value, list) or not value:
-        raise ValidationError("List at least one domain.")
+        raise ValidationError(gettext("List at least one domain."))
     for domain in value:
         if not isinstance(domain, str) or normalize_domain(domain) != domain:
-            raise ValidationError(f"{domain!r} is not a bare lower-case host name.")
+            raise ValidationError(
+                gettext("“%(value)s” is not a bare lower-case host name.") % {"value": domain}
+            )
 
 
 class QuietHours(models.TextChoices):
     """Presets of the hours a site may send marketing SMS, in the recipient's time zone."""
 
-    FR_STRICT = "fr_strict", "Monday–Saturday 08:00–20:00, no public holidays"
-    FR_AF2M = "fr_af2m", "af2m 2026 charter: 08:00–21:30, Sundays and holidays flagged"
-    US_TCPA = "us_tcpa", "US TCPA: 08:00–21:00 local, with stricter state windows"
-    CUSTOM = "custom", "Custom windows"
-    NONE = "none", "No quiet hours"
+    FR_STRICT = "fr_strict", _("Monday–Saturday 08:00–20:00, no public holidays")
+    FR_AF2M = "fr_af2m", _("af2m 2026 charter: 08:00–21:30, Sundays and holidays flagged")
+    US_TCPA = "us_tcpa", _("US TCPA: 08:00–21:00 local, with stricter state windows")
+    CUSTOM = "custom", _("Custom windows")
+    NONE = "none", _("No quiet hours")
 
 
 class CookieConsent(models.TextChoices):
     """Whether the snippet stores and sends nothing before the visitor's cookie consent."""
 
-    REQUIRED = "required", "Required: nothing is stored or sent before the visitor consents"
-    NOT_REQUIRED = "not_required", "Not required"
+    REQUIRED = "required", _("Required: nothing is stored or sent before the visitor consents")
+    NOT_REQUIRED = "not_required", _("Not required")
 
     @classmethod
     def for_country(cls, country: str) -> CookieConsent:
@@ -78,8 +83,8 @@ class CookieConsent(models.TextChoices):
 
 
 class Language(models.TextChoices):
-    FR = "fr", "Français"
-    EN = "en", "English"
+    FR = "fr", _("Français")
+    EN = "en", _("English")
 
 
 class Site(models.Model):
@@ -87,135 +92,190 @@ class Site(models.Model):
 
     site_path = "pk"  # see retargeting.sites.access
 
-    name = models.CharField(max_length=120)
-    public_key = models.CharField(max_length=40, unique=True, editable=False)
-    secret_key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    public_key = models.CharField(
+        max_length=40, unique=True, editable=False, verbose_name=_("public key")
+    )
+    secret_key_hash = models.CharField(
+        max_length=64, unique=True, editable=False, verbose_name=_("secret key hash")
+    )
     secret_key_hint = models.CharField(
-        max_length=8, editable=False, help_text="The last characters of the secret key."
+        max_length=8,
+        editable=False,
+        help_text=_("The last characters of the secret key."),
+        verbose_name=_("secret key hint"),
     )
     allowed_domains = models.JSONField(
         default=list,
         validators=[validate_domains],
-        help_text="Hosts allowed to send events; their subdomains are allowed too.",
+        help_text=_("Hosts allowed to send events; their subdomains are allowed too."),
+        verbose_name=_("allowed domains"),
     )
-    country = models.CharField(max_length=2, validators=[validate_country])
-    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
-    language = models.CharField(max_length=2, choices=Language.choices, default=Language.FR)
+    country = models.CharField(
+        max_length=2, validators=[validate_country], verbose_name=_("country")
+    )
+    time_zone = models.CharField(
+        max_length=64, validators=[validate_time_zone], verbose_name=_("time zone")
+    )
+    language = models.CharField(
+        max_length=2, choices=Language.choices, default=Language.FR, verbose_name=_("language")
+    )
     sender = models.CharField(
         max_length=16,
         blank=True,
-        help_text="The From of this site's SMS: a number or an alphanumeric ID. "
-        "Empty: the SMS provider's default sender (TWILIO_FROM, BREVO_SENDER…).",
+        help_text=_(
+            "The From of this site's SMS: a number or an alphanumeric ID. "
+            "Empty: the SMS provider's default sender (TWILIO_FROM, BREVO_SENDER…)."
+        ),
+        verbose_name=_("sender"),
     )
     stop_number = models.CharField(
-        max_length=16, blank=True, help_text='The number in the "STOP au NUMBER" mention.'
+        max_length=16,
+        blank=True,
+        help_text=_("The number customers text STOP to, shown in the SMS's opt-out mention."),
+        verbose_name=_("stop number"),
     )
     optin_text = models.TextField(
         blank=True,
-        help_text="The consent wording next to the box on the hosted opt-in page. "
-        "Empty: a default naming the shop.",
+        help_text=_(
+            "The consent wording next to the box on the hosted opt-in page. "
+            "Empty: a default naming the shop."
+        ),
+        verbose_name=_("optin text"),
     )
     cookie_consent = models.CharField(
         max_length=16,
         choices=CookieConsent.choices,
         blank=True,
-        help_text="Whether the snippet waits for the visitor's cookie consent (the tag's "
-        'data-consent="required"). Empty: from the country, required in the EU and the EEA.',
+        help_text=_(
+            "Whether the snippet waits for the visitor's cookie consent (the tag's "
+            'data-consent="required"). Empty: from the country, required in the EU and the EEA.'
+        ),
+        verbose_name=_("cookie consent"),
     )
     email_from = models.CharField(
-        "email sender",
+        _("email sender"),
         max_length=254,
         blank=True,
         default="",
         db_default="",
-        help_text="The From of this site's emails, \"Name <address>\". Empty: the platform's "
-        "DEFAULT_FROM_EMAIL with the shop's name.",
+        help_text=_(
+            "The From of this site's emails, \"Name <address>\". Empty: the platform's "
+            "DEFAULT_FROM_EMAIL with the shop's name."
+        ),
     )
     postal_address = models.TextField(
         blank=True,
         default="",
         db_default="",
-        help_text="The shop's postal address, printed in every marketing email.",
+        help_text=_("The shop's postal address, printed in every marketing email."),
+        verbose_name=_("postal address"),
     )
     email_quiet_hours = models.BooleanField(
-        "quiet hours for email",
+        _("quiet hours for email"),
         default=True,
         db_default=True,
-        help_text="Whether marketing emails wait for the allowed hours, as SMS do.",
+        help_text=_("Whether marketing emails wait for the allowed hours, as SMS do."),
     )
     cart_url = models.URLField(
-        max_length=2000, blank=True, help_text="Where a short link goes when a cart has no URL."
+        max_length=2000,
+        blank=True,
+        help_text=_("Where a short link goes when a cart has no URL."),
+        verbose_name=_("cart URL"),
     )
 
     # Sending policy.
     quiet_hours = models.CharField(
-        max_length=16, choices=QuietHours.choices, default=QuietHours.FR_STRICT
+        max_length=16,
+        choices=QuietHours.choices,
+        default=QuietHours.FR_STRICT,
+        verbose_name=_("quiet hours"),
     )
     quiet_hours_custom = models.JSONField(
-        "custom quiet hours",
+        _("custom quiet hours"),
         default=dict,
         blank=True,
         validators=[validate_custom_hours],
-        help_text='With the custom preset: {"windows": [{"days": ["mon", "tue", "wed", '
-        '"thu", "fri"], "start": "09:00", "end": "19:00"}], "holidays": false}',
+        help_text=_(
+            'With the custom preset: {"windows": [{"days": ["mon", "tue", "wed", '
+            '"thu", "fri"], "start": "09:00", "end": "19:00"}], "holidays": false}'
+        ),
     )
     cap_per_24h = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1)],
-        help_text="Marketing SMS per contact per 24 hours.",
+        help_text=_("Marketing SMS per contact per 24 hours."),
+        verbose_name=_("cap per 24h"),
     )
     cap_per_7d = models.PositiveSmallIntegerField(
         default=3,
         validators=[MinValueValidator(1)],
-        help_text="Marketing SMS per contact per 7 days.",
+        help_text=_("Marketing SMS per contact per 7 days."),
+        verbose_name=_("cap per 7d"),
     )
     stale_after_hours = models.PositiveSmallIntegerField(
         default=48,
         validators=[MinValueValidator(1), MaxValueValidator(720)],
-        help_text="A reminder that cannot go out this long after the cart's last change "
-        "is dropped.",
+        help_text=_(
+            "A reminder that cannot go out this long after the cart's last change is dropped."
+        ),
+        verbose_name=_("stale after hours"),
     )
     double_opt_in = models.BooleanField(
         default=True,
-        help_text="Numbers typed in the shop's pages must confirm by SMS before any "
-        "marketing message. Turning it off lets anyone enrol someone else's number.",
+        help_text=_(
+            "Numbers typed in the shop's pages must confirm by SMS before any "
+            "marketing message. Turning it off lets anyone enrol someone else's number."
+        ),
+        verbose_name=_("double opt-in"),
     )
     # Against "SMS pumping": an identify typed in a page must not buy SMS for a stranger.
     enrol_countries = models.JSONField(
-        "countries the snippet may enrol",
+        _("countries the snippet may enrol"),
         default=list,
         blank=True,
         validators=[validate_countries],
-        help_text="Countries (ISO 3166) whose numbers the snippet and the hosted page may "
-        'enrol, e.g. ["FR", "BE"]. Empty: the site\'s own country. The shop\'s server API '
-        "may identify any country's numbers.",
+        help_text=_(
+            "Countries (ISO 3166) whose numbers the snippet and the hosted page may "
+            'enrol, e.g. ["FR", "BE"]. Empty: the site\'s own country. The shop\'s server API '
+            "may identify any country's numbers."
+        ),
     )
     confirmations_per_day = models.PositiveIntegerField(
         default=200,
         validators=[MinValueValidator(1)],
-        help_text="Double opt-in confirmation SMS per day for this site (its time zone).",
+        help_text=_("Double opt-in confirmation SMS per day for this site (its time zone)."),
+        verbose_name=_("confirmations per day"),
     )
     confirmations_per_ip_per_day = models.PositiveSmallIntegerField(
         default=5,
         validators=[MinValueValidator(1)],
-        help_text="Confirmation SMS per day asked from one client address.",
+        help_text=_("Confirmation SMS per day asked from one client address."),
+        verbose_name=_("confirmations per ip per day"),
     )
     confirmations_per_visitor_per_day = models.PositiveSmallIntegerField(
         default=3,
         validators=[MinValueValidator(1)],
-        help_text="Confirmation SMS per day asked from one browser (visitor id).",
+        help_text=_("Confirmation SMS per day asked from one browser (visitor id)."),
+        verbose_name=_("confirmations per visitor per day"),
     )
     attribution_window_days = models.PositiveSmallIntegerField(
-        default=5, validators=[MinValueValidator(1), MaxValueValidator(90)]
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        verbose_name=_("attribution window days"),
     )
     link_ttl_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        verbose_name=_("link ttl days"),
     )
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
         ordering = ["name"]
         constraints = [
             # A sender (number or ID) is one shop's: replies and STOPs to it are that shop's.
@@ -238,7 +298,7 @@ class Site(models.Model):
                 condition=Q(cap_per_24h__gte=1) & Q(cap_per_7d__gte=F("cap_per_24h")),
                 name="site_caps_coherent",
                 violation_error_code="caps_coherent",
-                violation_error_message=gettext_lazy(
+                violation_error_message=_(
                     "The cap over 7 days must be at least the cap over 24 hours."
                 ),
             ),
@@ -262,7 +322,7 @@ class Site(models.Model):
             Site.objects.exclude(pk=self.pk).filter(sender__iexact=self.sender).exists()
         ):
             raise ValidationError(
-                {"sender": "Another site sends as this sender: each sender is one shop's."}
+                {"sender": _("Another site sends as this sender: each sender is one shop's.")}
             )
         if self.quiet_hours == QuietHours.CUSTOM and not self.quiet_hours_custom:
             raise ValidationError(
@@ -314,17 +374,26 @@ class Membership(models.Model):
     site_path = "site"  # see retargeting.sites.access
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MARKETER = "marketer", "Marketer"
+        OWNER = "owner", _("Owner")
+        MARKETER = "marketer", _("Marketer")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MARKETER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("site")
+    )
+    role = models.CharField(
+        max_length=16, choices=Role.choices, default=Role.MARKETER, verbose_name=_("role")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "site"], name="membership_user_site_unique"),
             models.CheckConstraint(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin
@@ -19,6 +19,9 @@ from retargeting.sites.models import Site
 from retargeting.sites.senders import sites_sending_from
 from retargeting.sites.zones import principal_zone
 from retargeting.sms.phones import region_of_e164
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def shop_time(at: datetime | None, time_zone: str, *, with_date: bool = True) -> str:
@@ -42,7 +45,7 @@ def sender_time_zone(sender: str, *, phone: str = "") -> str:
 
 
 def shop_time_column(
-    field: str, *, site_of: Callable[[Any], Site | None], description: str
+    field: str, *, site_of: Callable[[Any], Site | None], description: StrOrPromise
 ) -> Callable[[Any, Any], str]:
     """A ``ModelAdmin`` method for a column or read-only field: ``field`` in its shop's time
     zone. Assign it to a class attribute and name that attribute in ``list_display``."""

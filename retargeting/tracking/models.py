@@ -8,6 +8,9 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from retargeting.sites.models import Site
 
@@ -27,21 +30,25 @@ class Visitor(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visitors")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="visitors", verbose_name=_("site")
+    )
     vid = models.CharField(
-        "visitor id", max_length=VISITOR_ID_MAX, validators=[validate_visitor_id]
+        _("visitor id"), max_length=VISITOR_ID_MAX, validators=[validate_visitor_id]
     )
     customer_id = models.CharField(
-        "shop's customer id",
+        _("shop's customer id"),
         max_length=128,
         blank=True,
         default="",
-        help_text="The shop's own customer or guest id, as its server or platform reports it.",
+        help_text=_("The shop's own customer or guest id, as its server or platform reports it."),
     )
-    first_seen_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField()
+    first_seen_at = models.DateTimeField(verbose_name=_("first seen at"))
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"))
 
     class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
         constraints = [
             models.UniqueConstraint(fields=["site", "vid"], name="visitor_site_vid_unique"),
         ]
@@ -64,33 +71,43 @@ class Cart(models.Model):
     site_path = "site"  # see retargeting.sites.access
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CONVERTED = "converted", "Converted"
-        REPLACED = "replaced", "Replaced by a newer cart"
+        OPEN = "open", _("Open")
+        CONVERTED = "converted", _("Converted")
+        REPLACED = "replaced", _("Replaced by a newer cart")
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="carts")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="carts")
-    external_id = models.CharField("shop's cart id", max_length=128)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    currency = models.CharField(max_length=3, default="EUR")
-    total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    item_count = models.PositiveIntegerField(default=0)
-    items = models.JSONField(default=list)
-    url = models.URLField("restore URL", max_length=2000, blank=True)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="carts", verbose_name=_("site")
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="carts", verbose_name=_("visitor")
+    )
+    external_id = models.CharField(_("shop's cart id"), max_length=128)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, verbose_name=_("status")
+    )
+    currency = models.CharField(max_length=3, default="EUR", verbose_name=_("currency"))
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0, verbose_name=_("total"))
+    item_count = models.PositiveIntegerField(default=0, verbose_name=_("item count"))
+    items = models.JSONField(default=list, verbose_name=_("items"))
+    url = models.URLField(_("restore URL"), max_length=2000, blank=True)
     ref = models.CharField(
-        "platform reference",
+        _("platform reference"),
         max_length=128,
         blank=True,
         default="",
-        help_text="What the shop's platform names this cart by in its orders (WooCommerce's "
-        "cart hash, Shopify's checkout token).",
+        help_text=_(
+            "What the shop's platform names this cart by in its orders (WooCommerce's "
+            "cart hash, Shopify's checkout token)."
+        ),
     )
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("created at"))
     # When the contents last changed: what abandonment is measured from.
-    last_change_at = models.DateTimeField()
-    converted_at = models.DateTimeField(null=True, blank=True)
+    last_change_at = models.DateTimeField(verbose_name=_("last change at"))
+    converted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("converted at"))
 
     class Meta:
+        verbose_name = _("cart")
+        verbose_name_plural = _("carts")
         constraints = [
             models.UniqueConstraint(
                 fields=["visitor", "external_id"], name="cart_visitor_external_id_unique"
@@ -127,7 +144,16 @@ class Cart(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.external_id} ({self.item_count} items, {self.total} {self.currency})"
+        return ngettext(
+            "%(id)s (%(count)d item, %(total)s %(currency)s)",
+            "%(id)s (%(count)d items, %(total)s %(currency)s)",
+            self.item_count,
+        ) % {
+            "id": self.external_id,
+            "count": self.item_count,
+            "total": number_format(self.total, 2),
+            "currency": self.currency,
+        }
 
 
 class Event(models.Model):
@@ -136,28 +162,41 @@ class Event(models.Model):
     site_path = "site"  # see retargeting.sites.access
 
     class Type(models.TextChoices):
-        PAGE_VIEW = "page_view", "Page view"
-        CART = "cart", "Cart"
-        IDENTIFY = "identify", "Identify"
-        PURCHASE = "purchase", "Purchase"
+        PAGE_VIEW = "page_view", _("Page view")
+        CART = "cart", _("Cart")
+        IDENTIFY = "identify", _("Identify")
+        PURCHASE = "purchase", _("Purchase")
 
     class Source(models.TextChoices):
-        SNIPPET = "snippet", "Snippet"
-        PIXEL = "pixel", "Pixel"
-        SERVER = "server", "Shop server API"
+        SNIPPET = "snippet", _("Snippet")
+        PIXEL = "pixel", _("Pixel")
+        SERVER = "server", _("Shop server API")
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="events")
-    visitor = models.ForeignKey(
-        Visitor, on_delete=models.CASCADE, related_name="events", null=True, blank=True
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="events", verbose_name=_("site")
     )
-    type = models.CharField(max_length=16, choices=Type.choices)
-    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SNIPPET)
-    payload = models.JSONField(default=dict)
-    received_at = models.DateTimeField(db_index=True)
-    ip = models.GenericIPAddressField("truncated IP", null=True, blank=True)
-    order_id = models.CharField(max_length=128, blank=True, help_text="Purchases only.")
+    visitor = models.ForeignKey(
+        Visitor,
+        on_delete=models.CASCADE,
+        related_name="events",
+        null=True,
+        blank=True,
+        verbose_name=_("visitor"),
+    )
+    type = models.CharField(max_length=16, choices=Type.choices, verbose_name=_("type"))
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.SNIPPET, verbose_name=_("source")
+    )
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    received_at = models.DateTimeField(db_index=True, verbose_name=_("received at"))
+    ip = models.GenericIPAddressField(_("truncated IP"), null=True, blank=True)
+    order_id = models.CharField(
+        max_length=128, blank=True, help_text=_("Purchases only."), verbose_name=_("order id")
+    )
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         constraints = [
             models.CheckConstraint(
                 condition=Q(type__in=["page_view", "cart", "identify", "purchase"]),
@@ -191,13 +230,17 @@ class Refusal(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="refusals")
-    type = models.CharField(max_length=16)
-    source = models.CharField(max_length=16, default=Event.Source.SNIPPET)
-    reason = models.CharField(max_length=300)
-    received_at = models.DateTimeField()
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="refusals", verbose_name=_("site")
+    )
+    type = models.CharField(max_length=16, verbose_name=_("type"))
+    source = models.CharField(max_length=16, default=Event.Source.SNIPPET, verbose_name=_("source"))
+    reason = models.CharField(max_length=300, verbose_name=_("reason"))
+    received_at = models.DateTimeField(verbose_name=_("received at"))
 
     class Meta:
+        verbose_name = _("refusal")
+        verbose_name_plural = _("refusals")
         indexes = [
             # The installation check shows a site's latest refusals beside its events.
             models.Index(fields=["site", "-received_at"], name="refusal_site_latest"),
@@ -206,7 +249,10 @@ class Refusal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.type} refused @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+        return gettext("%(type)s refused @ %(at)s") % {
+            "type": self.type,
+            "at": f"{self.received_at:%Y-%m-%d %H:%M:%S}",
+        }
 
 
 class IngestCursor(models.Model):
@@ -216,12 +262,19 @@ class IngestCursor(models.Model):
     (written, not yet acknowledged in Redis) is recognised and not written twice.
     """
 
-    shard = models.PositiveSmallIntegerField(unique=True)
-    last_id = models.CharField("last stream entry written", max_length=32, default="0-0")
-    updated_at = models.DateTimeField(auto_now=True)
+    shard = models.PositiveSmallIntegerField(unique=True, verbose_name=_("shard"))
+    last_id = models.CharField(_("last stream entry written"), max_length=32, default="0-0")
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("ingest cursor")
+        verbose_name_plural = _("ingest cursors")
 
     def __str__(self) -> str:
-        return f"shard {self.shard} at {self.last_id}"
+        return gettext("shard %(shard)s at %(position)s") % {
+            "shard": self.shard,
+            "position": self.last_id,
+        }
 
 
 class Product(models.Model):
@@ -232,25 +285,39 @@ class Product(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="products")
-    external_id = models.CharField("shop's product id", max_length=128)
-    sku = models.CharField(max_length=128, blank=True, default="")
-    name = models.CharField(max_length=255, blank=True, default="")
-    url = models.URLField("product page", max_length=2000, blank=True, default="")
-    image = models.URLField(max_length=2000, blank=True, default="")
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True, default="")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="products", verbose_name=_("site")
+    )
+    external_id = models.CharField(_("shop's product id"), max_length=128)
+    sku = models.CharField(max_length=128, blank=True, default="", verbose_name=_("SKU"))
+    name = models.CharField(max_length=255, blank=True, default="", verbose_name=_("name"))
+    url = models.URLField(_("product page"), max_length=2000, blank=True, default="")
+    image = models.URLField(max_length=2000, blank=True, default="", verbose_name=_("image"))
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("price")
+    )
+    currency = models.CharField(max_length=3, blank=True, default="", verbose_name=_("currency"))
     available = models.BooleanField(
-        null=True, blank=True, help_text="Unknown (empty) until a page or the shop says."
+        null=True,
+        blank=True,
+        help_text=_("Unknown (empty) until a page or the shop says."),
+        verbose_name=_("available"),
     )
-    quantity = models.IntegerField(null=True, blank=True)
+    quantity = models.IntegerField(null=True, blank=True, verbose_name=_("quantity"))
     restocked_at = models.DateTimeField(
-        null=True, blank=True, help_text="Its latest change from unavailable to available."
+        null=True,
+        blank=True,
+        help_text=_("Its latest change from unavailable to available."),
+        verbose_name=_("restocked at"),
     )
-    stock_changed_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField()
+    stock_changed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("stock changed at")
+    )
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "external_id"], name="product_site_external_id_unique"
@@ -277,13 +344,23 @@ class ProductView(models.Model):
 
     site_path = "site"  # see retargeting.sites.access
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
-    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="product_views")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="views")
-    day = models.DateField()
-    viewed_at = models.DateTimeField(help_text="The latest view of that day.")
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
+    )
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="product_views", verbose_name=_("visitor")
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="views", verbose_name=_("product")
+    )
+    day = models.DateField(verbose_name=_("day"))
+    viewed_at = models.DateTimeField(
+        help_text=_("The latest view of that day."), verbose_name=_("viewed at")
+    )
 
     class Meta:
+        verbose_name = _("product view")
+        verbose_name_plural = _("product views")
         constraints = [
             models.UniqueConstraint(
                 fields=["visitor", "product", "day"], name="product_view_visitor_product_day"
@@ -295,4 +372,8 @@ class ProductView(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"view of {self.product_id} by {self.visitor_id} on {self.day}"
+        return gettext("view of %(product)s by %(visitor)s on %(day)s") % {
+            "product": self.product_id,
+            "visitor": self.visitor_id,
+            "day": self.day,
+        }

@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Flow, Send, SendStatus, Step
+from campaigns.models import Click, Conversion, Flow, Send, SendEvent, SendStatus, ShortLink, Step
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact
 from retargeting.sites.models import Site
-from retargeting.tracking.models import Cart
+from retargeting.tracking.models import Cart, Event
 from tests.factories import ContactFactory, SendFactory, StepFactory
 
 
@@ -52,6 +53,38 @@ def sample_shop(site: Site) -> SampleShop:
         cart__last_change_at=now - timedelta(days=1),
         status=SendStatus.DELIVERED,
         sent_at=now - timedelta(hours=20),
+    )
+    # TR: the send's history as the engine writes it, a purchase after a tap, and an event
+    # received just now (the installation page's "last one"), so every label is on a page.
+    for status, source, minutes in (
+        (SendStatus.PLANNED, "planner", 30 * 60),
+        (SendStatus.ACCEPTED, "worker", 20 * 60),
+        (SendStatus.DELIVERED, "provider", 20 * 60 - 1),
+    ):
+        SendEvent.objects.create(
+            send=send, status=status, source=source, at=now - timedelta(minutes=minutes)
+        )
+    link = ShortLink.objects.create(
+        send=send,
+        code=f"sample{send.pk}",
+        target_url="https://shop.example/cart",
+        created_at=now - timedelta(hours=20),
+        expires_at=now + timedelta(days=7),
+    )
+    Click.objects.create(link=link, at=now - timedelta(hours=19))
+    Conversion.objects.create(
+        site=site,
+        order_id=f"sample-{send.pk}",
+        total=Decimal("49.85"),
+        currency="EUR",
+        contact=contact,
+        cart=send.cart,
+        send=send,
+        attribution=Conversion.Attribution.CLICKED,
+        occurred_at=now - timedelta(hours=18),
+    )
+    Event.objects.create(
+        site=site, visitor=send.cart.visitor, type="page_view", received_at=now, payload={}
     )
     return SampleShop(
         site=site, flow=step.flow, step=step, contact=contact, cart=send.cart, send=send

@@ -130,7 +130,7 @@ def test_the_installation_page_shows_a_refused_identify_as_it_arrives(signed_in,
     )
     page.wait_for_selector("#live-events tbody tr", timeout=15_000)
     cells = page.locator("#live-events tbody tr td").all_inner_texts()
-    assert cells[1] == "identify"
+    assert cells[1] == "Identification"  # its type in the page's language
     assert cells[4].startswith("Refusé : ") and "'01 23 45 •• ••' is not a mobile" in cells[4]
     assert page.console_errors == []
 

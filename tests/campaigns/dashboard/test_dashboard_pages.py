@@ -158,7 +158,7 @@ def test_a_contact_page_shows_consent_history_and_messages(client, marketer, sit
     page = client.get(f"/dashboard/contacts/{sends['marie'].pk}/?site={site.pk}").content.decode()
     assert "J&#x27;accepte de recevoir des SMS de Boutique." in page
     consents = page[page.index('id="consents"') : page.index('id="messages"')]
-    assert consents.index("Accordé") < consents.index("Révoqué")
+    assert consents.index("Accordé") < consents.index("Retiré")
     assert "Marie, votre panier" in page
 
 
@@ -247,7 +247,8 @@ def test_the_installation_page_gives_the_tag_and_the_last_events(client, markete
     assert "attend le consentement aux cookies" in page
     assert "Événements reçus" in page
     feed = client.get(f"/dashboard/install/events?site={site.pk}").json()["events"]
-    assert [event["type"] for event in feed] == ["identify", "page_view"]
+    assert [event["type"] for event in feed] == ["Identification", "Page vue"]
+    assert feed[0]["ago"] == "à l'instant" and feed[1]["ago"] == "il y a 2 minutes"
     assert feed[1]["page"] == "shop.example/p"  # host and path: no query, no personal data
     assert "+33612345678" not in str(feed)
     # A marketer (not an owner) cannot replace the server's key.
@@ -279,8 +280,8 @@ def test_the_installation_page_shows_a_refused_identify_with_its_reason_masked(
     client.force_login(marketer)
     feed = client.get(f"/dashboard/install/events?site={site.pk}").json()["events"]
     assert [(event["type"], bool(event["refused"])) for event in feed] == [
-        ("identify", True),
-        ("page_view", False),
+        ("Identification", True),
+        ("Page vue", False),
     ]
     assert feed[0]["refused"].startswith("Refusé : ")
     assert "not a mobile number" in feed[0]["refused"]
@@ -382,7 +383,7 @@ def test_the_preview_shows_which_opt_out_mention_applies(client, marketer, site,
     assert by_name["longest"]["characters"] >= len("Panier ") + 2 * len(link)
     assert by_name["errors"] == []
     refused = _preview(client, flow=flow.pk, template="Panier {{ link }} Répondez STOP").json()
-    assert "cannot reply to" in refused["errors"][0]
+    assert "à qui les clients ne peuvent pas répondre" in refused["errors"][0]
 
 
 def test_the_preview_shows_template_and_length_errors(client, marketer, site):

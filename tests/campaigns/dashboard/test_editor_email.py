@@ -58,9 +58,9 @@ def test_an_email_steps_errors_are_shown_instead_of_its_email(client, marketer, 
     )
     assert data["email"]["html"] == ""
     assert data["email"]["errors"] == [
-        "An email step needs a subject.",
-        '"Repondez STOP": an email is not answered with STOP. Remove it: every email ends '
-        "with its unsubscribe link.",
+        "Une étape email a besoin d'un objet.",
+        "« Repondez STOP » : on ne répond pas STOP à un email. Retirez cette mention : chaque "
+        "email se termine par son lien de désinscription.",
     ]
 
 
