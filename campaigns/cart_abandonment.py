@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from campaigns import eligibility
@@ -140,14 +141,16 @@ class CartAbandoned(TriggerRoom):
         )
 
     def describe(self, send: Send) -> str:
-        """ "cart 123, 59,90 €" (the shop's cart id and its total now); the cart is read with
-        the send (``select_related``)."""
+        """ "cart 123, 59,90 €" (the shop's cart id and its total now, in the reader's
+        language); the cart is read with the send (``select_related``)."""
         cart = send.cart
         if cart is None:  # deleted with its sends by retention; never shown, but say so
             return super().describe(send)
         return _("cart %(id)s, %(total)s") % {
             "id": cart.external_id,
-            "total": format_money(cart.total, cart.currency, send.site.language),
+            "total": format_money(
+                cart.total, cart.currency, (translation.get_language() or send.site.language)[:2]
+            ),
         }
 
     def matching(self, *, site_id: int, query: str) -> Q | None:

@@ -1117,4 +1117,7 @@ FR = {
     "List at least one domain.": "Indiquez au moins un domaine.",
     "“%(value)s” is not a bare lower-case host name.": "« %(value)s » n'est pas un simple nom d'hôte en minuscules.",
     "Another site sends as this sender: each sender is one shop's.": "Un autre site envoie sous cet expéditeur : chaque expéditeur appartient à une seule boutique.",
+    "recorded by": "enregistré par",
+    "The member of the shop who recorded the change by hand (their user name, kept as written then); empty for every other source.": "Le membre de la boutique qui a enregistré le changement à la main (son nom d'utilisateur, gardé tel qu'il était alors) ; vide pour toute autre source.",
+    "Why it was recorded by hand, in the member's words.": "Pourquoi il a été enregistré à la main, dans les mots du membre.",
 }

@@ -96,6 +96,9 @@ def preview_view(request: HttpRequest) -> HttpResponse:
     result = shown.as_dict()
     result["summary"], result["advice"] = _words(shown)
     result["mention_summary"] = mention_words(shown, site=step.flow.site)
+    # The same, with the mention quoted in the shop's language (the texts are the shop's).
+    result["mention_html"] = mention_words(shown, site=step.flow.site, html=True)
+    result["language"] = step.flow.site.language
     result["labels"] = {
         "test": _("Send a test to this number"),
         "phone": _("Your mobile number"),

@@ -107,6 +107,10 @@ class DashboardStepForm(StepForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        flow = getattr(self.instance, "flow", None) if self.instance.flow_id else None
+        if flow is not None:  # the shop's own texts, in the shop's language
+            for name in ("template", "subject", "email_template"):
+                self.fields[name].widget.attrs["lang"] = flow.site.language
         words = {
             "delay_minutes": (
                 _("Delay (minutes)"),
@@ -126,7 +130,7 @@ class DashboardStepForm(StepForm):
             ("discount_mode", DiscountMode.choices),
             ("pool_fallback", PoolFallback.choices),
         ):
-            self.fields[name].choices = [(value, _(label)) for value, label in choices]  # type: ignore[attr-defined]
+            self.fields[name].choices = list(choices)  # type: ignore[attr-defined]
 
 
 StepFormSet = inlineformset_factory(
@@ -301,7 +305,7 @@ def flow_detail(request: HttpRequest, flow_id: int, *, frame: Frame) -> HttpResp
     steps = [step_form.instance for step_form in formset.forms]
     for step in steps:
         step.flow = flow
-    mention = mention_words(preview(steps[0]), site=frame.site) if steps else ""
+    mention = mention_words(preview(steps[0]), site=frame.site, html=True) if steps else ""
     return render(
         request,
         "campaigns/flow.html",

@@ -11,6 +11,8 @@ import logging
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.html import conditional_escape, format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -156,7 +158,9 @@ def preview(step: Step) -> Preview:
         transliterated = Rendering.of(sample_text(step))
         step.flow.transliterate = False
     price = costs.estimate(segments=longest.segments, country=site.country)
-    cost = format_money(price, settings.SMS_PRICE_CURRENCY, site.language)
+    # In the reader's language: the cost is the marketer's figure, not the customer's text.
+    reader = (translation.get_language() or site.language)[:2]
+    cost = format_money(price, settings.SMS_PRICE_CURRENCY, reader)
     return Preview(
         sample,
         longest,
@@ -202,8 +206,9 @@ def email_preview(step: Step) -> EmailPreview | None:
     return EmailPreview(email.subject, email.html, email.text, [])
 
 
-def mention_words(shown: Preview, *, site: Site) -> str:
-    """Which opt-out mention the site's messages carry, and why, in a sentence."""
+def mention_words(shown: Preview, *, site: Site, html: bool = False) -> str:
+    """Which opt-out mention the site's messages carry, and why, in a sentence (``html``: the
+    mention quoted and marked in the shop's language, for a page)."""
     sender = site.effective_sender or _("the platform's default sender")
     if shown.route == OptOutRoute.REPLY:
         sentence = _("%(sender)s receives replies: customers stop by answering STOP.")
@@ -212,6 +217,16 @@ def mention_words(shown: Preview, *, site: Site) -> str:
     else:
         sentence = _(
             "%(sender)s cannot receive replies: customers stop with the one-tap link, one per SMS."
+        )
+    if html:
+        quoted = format_html('<q lang="{}">{}</q>', site.language, shown.mention)
+        return format_html(
+            "{} {}",
+            capfirst(sentence % {"sender": sender}),
+            format_html(
+                conditional_escape(_("Opt-out mention: %(mention)s")).replace("%(mention)s", "{}"),
+                quoted,
+            ),
         )
     return (
         capfirst(sentence % {"sender": sender})

@@ -69,6 +69,7 @@ function relanceFlowEditor() {
   function showEmail(element, data) {
     if (!data.email) return;
     var section = add(element, "section", "relance-email");
+    if (data.language) section.lang = data.language;
     add(section, "div", "relance-label", data.labels.email);
     if (data.email.errors.length) {
       var list = add(section, "ul", "errorlist");
@@ -108,11 +109,14 @@ function relanceFlowEditor() {
     }
     if (!data.sample) { showEmail(element, data); return; }
     add(element, "div", "relance-label", data.labels.sample);
-    highlighted(add(element, "div", "relance-sms"), data.sample.text, data.sample.ucs2_characters);
+    var sms = add(element, "div", "relance-sms");
+    if (data.language) sms.lang = data.language;  // the shop's text, in the shop's language
+    highlighted(sms, data.sample.text, data.sample.ucs2_characters);
     add(element, "p", "relance-facts", data.summary);
     if (data.advice) add(element, "p", "relance-advice", data.advice);
     // Which opt-out mention this site's sender needs: a reply, or the one-tap link.
-    if (data.mention_summary) add(element, "p", "relance-mention", data.mention_summary);
+    if (data.mention_html) add(element, "p", "relance-mention").innerHTML = data.mention_html;
+    else if (data.mention_summary) add(element, "p", "relance-mention", data.mention_summary);
     showEmail(element, data);
     var test = add(element, "div", "relance-test");
     var phone = add(test, "input");
