@@ -83,11 +83,22 @@ class CartAbandoned(TriggerRoom):
                 pk__in=[send.cart_id for send in sends]
             ).values_list("pk", "status", "item_count")
         }
+        # The same shop's cart bought on another device (rebuilt there from the reminder's
+        # link, under the same cart id) is this cart bought: its journey ends.
+        bought_elsewhere = set(
+            Cart.objects.filter(
+                site_id__in={send.site_id for send in sends},
+                external_id__in={send.cart.external_id for send in sends if send.cart},
+                status=Cart.Status.CONVERTED,
+            ).values_list("site_id", "external_id")
+        )
         gone = set()
         for send in sends:
             assert send.cart is not None
             if send.cart_id in carts:
                 send.cart.status, send.cart.item_count = carts[send.cart_id]
+                if (send.site_id, send.cart.external_id) in bought_elsewhere:
+                    send.cart.status = Cart.Status.CONVERTED
             else:
                 gone.add(send.pk)  # deleted since, and the send with it
         return gone

@@ -88,6 +88,37 @@ def test_a_second_step_planned_before_a_purchase_is_cancelled_at_send_time(
     assert (send.status, send.reason) == (SendStatus.CANCELLED, "converted")
 
 
+def test_the_cart_bought_on_the_phone_that_rebuilt_it_stops_the_flow(
+    two_steps, consenting_contact, abandoned_cart_of
+):
+    """The reminder's link rebuilds the shop's cart on the phone that taps it, under the same
+    cart id, and the customer buys it there: the original cart (still open in the first
+    browser) gets no second reminder."""
+    first, second = two_steps
+    with travel(NOW):
+        cart = abandoned_cart_of(consenting_contact, at=NOW - timedelta(minutes=30))
+        run_pass(deliver_inline=True)
+    assert Send.objects.get(step=first).status == SendStatus.DELIVERED
+    copy = abandoned_cart_of(
+        consenting_contact, at=NOW + timedelta(minutes=5), external_id=cart.external_id
+    )
+    later = NOW + timedelta(days=1, minutes=1)
+    Cart.objects.filter(pk=copy.pk).update(status="converted", converted_at=NOW)
+    with travel(later):
+        report = run_pass(deliver_inline=True)
+    assert report.sent == 0
+    assert not Send.objects.filter(step=second, status__in=[SendStatus.DELIVERED]).exists()
+    assert Send.objects.filter(step=second).values_list("reason", flat=True).first() in (
+        None,
+        "converted",
+    )
+    # Control: without the purchase on the phone, the second reminder goes.
+    Cart.objects.filter(pk=copy.pk).update(status="open", converted_at=None)
+    Send.objects.filter(step=second).delete()
+    with travel(later):
+        assert run_pass(deliver_inline=True).sent == 1
+
+
 def test_a_cart_changed_after_the_first_send_restarts_the_second_steps_delay(
     two_steps, consenting_contact, abandoned_cart_of
 ):
