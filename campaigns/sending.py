@@ -430,7 +430,10 @@ def _send_locked(
     # answers (the embedded outboxes) take the path of a provider's webhook.
     for each in gateways.values():
         for report in each.take_reports():
-            hooks.handle_status(report)
+            try:
+                hooks.handle_status(report)
+            except Exception:  # one report's failure neither loses the others nor the batch's
+                logger.exception("applying %s's delivery report failed", each.name)
     if crash is not None:
         raise crash
     return outcomes

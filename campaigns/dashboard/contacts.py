@@ -64,7 +64,8 @@ def consent_label(status: str, channel: str) -> str:
     if status == ConsentStatus.PENDING:
         return _("Pending confirmation")
     if status == ConsentStatus.REVOKED:
-        return _("Revoked (STOP)") if channel == Channel.SMS else _("Revoked (unsubscribed)")
+        # STOP, a link, a provider's report or a hand unsubscribe: the history says which.
+        return _("Revoked")
     return _("None")
 
 

@@ -133,8 +133,15 @@ class DashboardStepForm(StepForm):
             self.fields[name].choices = list(choices)  # type: ignore[attr-defined]
 
 
+# Edit only: steps are added and removed by their own actions (a forged form count adds none).
 StepFormSet = inlineformset_factory(
-    Flow, Step, form=DashboardStepForm, fields=STEP_FIELDS, extra=0, can_delete=False
+    Flow,
+    Step,
+    form=DashboardStepForm,
+    fields=STEP_FIELDS,
+    extra=0,
+    can_delete=False,
+    edit_only=True,
 )
 
 
@@ -359,7 +366,8 @@ def flow_step_add(request: HttpRequest, flow_id: int, *, frame: Frame) -> HttpRe
 @dashboard_page
 def flow_step_remove(request: HttpRequest, flow_id: int, *, frame: Frame) -> HttpResponse:
     flow = _flow_of(frame, flow_id)
-    step = Step.objects.filter(flow=flow, pk=request.POST.get("step") or 0).first()
+    chosen = request.POST.get("step", "")
+    step = Step.objects.filter(flow=flow, pk=chosen).first() if chosen.isdigit() else None
     if step is None:
         raise Http404("no such step")
     try:

@@ -45,7 +45,8 @@ def cart_for_token(*, token: str, site_id: int, now: datetime | None = None) -> 
         return None
     if token_site != site_id or (now or timezone.now()).timestamp() > expires:
         return None
-    return Cart.objects.filter(pk=cart_id, site_id=site_id).first()
+    # Only a cart still open: a cart bought since is not put back in the shopper's basket.
+    return Cart.objects.filter(pk=cart_id, site_id=site_id, status=Cart.Status.OPEN).first()
 
 
 def restored_cart(cart: Cart) -> dict[str, Any]:

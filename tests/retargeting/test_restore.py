@@ -123,3 +123,15 @@ def test_a_page_view_never_stores_the_cart_token():
     )
     kept = "https://shop.example/panier?restore=c1"  # control: nothing to take out
     assert page_view({"type": "page_view", "url": kept}, "events[0]")["url"] == kept
+
+
+def test_a_cart_bought_since_is_not_put_back(client, link):
+    """Tapping an old reminder after the purchase must not refill the basket with what was
+    bought: only an open cart is given (control: the same token before the purchase)."""
+    site = link.send.site
+    token = _token(client, link)
+    assert _restore(client, site, token, HTTP_ORIGIN="https://shop.example").status_code == 200
+    cart = link.send.cart
+    cart.status, cart.converted_at = cart.Status.CONVERTED, timezone.now()
+    cart.save(update_fields=["status", "converted_at"])
+    assert _restore(client, site, token, HTTP_ORIGIN="https://shop.example").status_code == 404

@@ -94,7 +94,7 @@ def test_the_contacts_list_shows_the_shops_contacts_with_their_consent_and_last_
     email = marie_row.split('class="consent-email"', 1)[1].split("</td>")[0]
     assert "Accordé" in sms and "7 déc. 2026, 14:51" in sms
     assert "En attente de confirmation" in email
-    assert "Retiré (STOP)" in paul_row.split('class="consent-sms"', 1)[1].split("</td>")[0]
+    assert "Retiré" in paul_row.split('class="consent-sms"', 1)[1].split("</td>")[0]
     assert "Aucun" in paul_row.split('class="consent-email"', 1)[1].split("</td>")[0]
     last = marie_row.split('class="last-message"', 1)[1].split("</td>")[0]
     assert "7 déc. 2026, 12:51" in last and "Paniers" in last

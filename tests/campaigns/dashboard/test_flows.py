@@ -358,3 +358,16 @@ def test_no_step_is_added_by_hand_to_a_flow_relance_makes(signed_in, site):
     response = signed_in.post(at("dashboard-flow-step-add", site, step.flow.pk), follow=True)
     assert step.flow.steps.count() == 1
     assert "faites par Relance lui-même" in response.content.decode()
+
+
+def test_a_forged_form_count_or_step_id_changes_nothing_and_breaks_nothing(signed_in, site):
+    """Steps are added and removed by their own actions: a form count raised by hand adds
+    no step (and no error page), and a step id that is not a number is not found."""
+    step = StepFactory(flow__site=site)
+    forged = step_data(step, **{"steps-TOTAL_FORMS": "2", "steps-1-template": "Hop {{ link }}"})
+    response = signed_in.post(at("dashboard-flow", site, step.flow.pk), forged)
+    assert response.status_code in (200, 302, 400)  # refused or ignored, never an error page
+    assert Step.objects.filter(flow=step.flow).count() == 1
+    response = signed_in.post(at("dashboard-flow-step-remove", site, step.flow.pk), {"step": "abc"})
+    assert response.status_code == 404
+    assert Step.objects.filter(flow=step.flow).count() == 1
