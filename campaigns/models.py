@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.sms_templates import template_errors
@@ -351,8 +351,9 @@ class SendStatus(models.TextChoices):
     PLANNED = "planned", _("Planned")
     SENDING = "sending", _("Sending")
     ACCEPTED = "accepted", _("Accepted by the provider")
-    SENT = "sent", _("Sent")
-    DELIVERED = "delivered", _("Delivered")
+    # One message's state ("Envoyé"), not a column of counts ("Envoyés").
+    SENT = "sent", pgettext_lazy("one message's state", "Sent")
+    DELIVERED = "delivered", pgettext_lazy("one message's state", "Delivered")
     UNDELIVERED = "undelivered", _("Undelivered")
     FAILED = "failed", _("Failed")
     UNKNOWN = "unknown", _("Unknown (reconciliation could not tell)")

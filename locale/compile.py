@@ -24,7 +24,10 @@ def main() -> int:
             plural = FR.get((entry.msgid, entry.msgid_plural))
             if plural:
                 entry.msgstr_plural = {0: plural[0], 1: plural[1]}
-        elif entry.msgid in FR:
+        elif entry.msgctxt and f"{entry.msgctxt}\x04{entry.msgid}" in FR:
+            # A word with a context (pgettext): its key is "context\x04word", as in gettext.
+            entry.msgstr = FR[f"{entry.msgctxt}\x04{entry.msgid}"]
+        elif entry.msgid in FR and not entry.msgctxt:
             entry.msgstr = FR[entry.msgid]
         if "fuzzy" in entry.flags:
             entry.flags.remove("fuzzy")

@@ -1120,4 +1120,6 @@ FR = {
     "recorded by": "enregistré par",
     "The member of the shop who recorded the change by hand (their user name, kept as written then); empty for every other source.": "Le membre de la boutique qui a enregistré le changement à la main (son nom d'utilisateur, gardé tel qu'il était alors) ; vide pour toute autre source.",
     "Why it was recorded by hand, in the member's words.": "Pourquoi il a été enregistré à la main, dans les mots du membre.",
+    "one message's state\x04Sent": "Envoyé",
+    "one message's state\x04Delivered": "Remis",
 }

@@ -27,6 +27,10 @@ def test_the_compiled_catalogue_is_up_to_date():
                 translations.ngettext(entry.msgid, entry.msgid_plural, 2)
                 == (entry.msgstr_plural[1])
             ), "run `make messages`"
+        elif entry.msgctxt:  # pgettext: the same word in another context
+            assert translations.pgettext(entry.msgctxt, entry.msgid) == entry.msgstr, (
+                "run `make messages`"
+            )
         else:
             assert translations.gettext(entry.msgid) == entry.msgstr, "run `make messages`"
 

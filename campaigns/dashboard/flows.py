@@ -107,10 +107,6 @@ class DashboardStepForm(StepForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        flow = getattr(self.instance, "flow", None) if self.instance.flow_id else None
-        if flow is not None:  # the shop's own texts, in the shop's language
-            for name in ("template", "subject", "email_template"):
-                self.fields[name].widget.attrs["lang"] = flow.site.language
         words = {
             "delay_minutes": (
                 _("Delay (minutes)"),
@@ -310,8 +306,10 @@ def flow_detail(request: HttpRequest, flow_id: int, *, frame: Frame) -> HttpResp
         formset = StepFormSet(instance=flow, prefix="steps", queryset=queryset)
         status = 200
     steps = [step_form.instance for step_form in formset.forms]
-    for step in steps:
+    for step, step_form in zip(steps, formset.forms, strict=True):
         step.flow = flow
+        for name in ("template", "subject", "email_template"):  # the shop's own texts
+            step_form.fields[name].widget.attrs["lang"] = frame.site.language
     mention = mention_words(preview(steps[0]), site=frame.site, html=True) if steps else ""
     return render(
         request,
