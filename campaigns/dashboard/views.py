@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -278,7 +278,9 @@ def dashboard(request: HttpRequest, *, frame: Frame) -> HttpResponse:
         return formatting.number(row.delivered)
 
     def day_label(day: date) -> str:
-        return formats.date_format(day, "j M")
+        # "8 déc" in French (months in lower case), "8 Dec" in English.
+        french = (translation.get_language() or "").startswith("fr")
+        return formats.date_format(day, "j b" if french else "j M")
 
     chart = small_multiples(
         [day.day for day in days],
