@@ -29,6 +29,15 @@ from retargeting.tracking.models import Cart
 CONTACT = "visitor__contact_link__contact"
 
 
+def already_reminded(*, site_id: int) -> Exists:
+    """A cart (the outer query's) already in a journey. The shop's cart id is the cart: a
+    reminder's link rebuilds it on the phone that taps it, which reports it under the same id,
+    and that copy is the cart already reminded, not a new journey."""
+    return Exists(
+        Send.objects.filter(cart__site_id=site_id, cart__external_id=OuterRef("external_id"))
+    )
+
+
 class CartAbandoned(TriggerRoom):
     name = Trigger.CART_ABANDONED
     has_cart = True
@@ -50,13 +59,9 @@ class CartAbandoned(TriggerRoom):
                 return None  # an older catch-all flow takes every cart
             rows = rows.exclude(condition)
         idle_since = now - timedelta(minutes=step.delay_minutes)
-        # The shop's cart id is the cart: a reminder's link rebuilds it on the phone that
-        # taps it, which reports it under the same id. That copy is the cart already
-        # reminded, not a new journey.
-        reminded = Send.objects.filter(
-            cart__site_id=flow.site_id, cart__external_id=OuterRef("external_id")
+        rows = rows.filter(last_change_at__lte=idle_since).exclude(
+            already_reminded(site_id=flow.site_id)
         )
-        rows = rows.filter(last_change_at__lte=idle_since).exclude(Exists(reminded))
         return candidates(rows, cart="pk", contact=CONTACT, moment="last_change_at")
 
     def next_candidates(self, *, step: Step, previous: Step, now: datetime) -> QuerySet[Any] | None:

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from campaigns.cart_abandonment import already_reminded
 from campaigns.dashboard.formatting import money, when
 from campaigns.dispatch import is_held_out
 from campaigns.eligibility import channel_reason, channels_of
@@ -211,7 +212,7 @@ def why_never_planned(*, site: Site, query: str, now: datetime) -> list[NeverPla
     (``sending.held_until``). A constant number of queries, whatever the shop's size."""
     contacts = _contacts_matching(site, query)
     consents = _consents_of(contacts)
-    never = ~Exists(Send.objects.filter(cart_id=OuterRef("pk")))
+    never = ~already_reminded(site_id=site.pk)  # the planner's own rule
     carts = list(
         Cart.objects.filter(site=site, external_id=query)
         .filter(never)

@@ -339,8 +339,9 @@ def test_a_batch_of_emails_costs_the_same_queries_for_3_or_12_sends(smtp, settin
         counts.append(len(sql) - size)
     assert marks == [3, 12], marks
     assert counts[0] == counts[1], counts
-    # Pinned: the SMS batch's, plus the update of last_emailed_at.
-    assert counts[0] <= 19, counts
+    # Pinned: the SMS batch's, plus the update of last_emailed_at and the read of the same
+    # shop's carts bought on another device (one per batch).
+    assert counts[0] <= 20, counts
 
 
 def browse_shop(size, *, quiet_hours="fr_strict"):
