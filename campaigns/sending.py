@@ -432,6 +432,11 @@ def _send_locked(
         for report in each.take_reports():
             try:
                 hooks.handle_status(report)
+            except DatabaseError as exc:
+                # The database went away: the others would fail alike, and the batch's own
+                # error (raised below, if any) says what happened.
+                logger.warning("%s's delivery reports were not applied: %s", each.name, exc)
+                break
             except Exception:  # one report's failure neither loses the others nor the batch's
                 logger.exception("applying %s's delivery report failed", each.name)
     if crash is not None:

@@ -467,3 +467,20 @@ def test_the_outbox_reports_delivery_through_the_status_path_once_the_send_is_re
     assert list(planned.history.filter(source="provider").values_list("status", flat=True)) == [
         "delivered"
     ]
+
+
+def test_a_delivery_report_that_fails_to_apply_leaves_the_send_accepted_and_says_so(
+    planned, development_mode, monkeypatch, caplog
+):
+    """Applying the outbox's report is the webhook's path; if it raises, the message that
+    went out stays recorded as accepted (nothing is lost) and the failure is logged, not
+    raised over the batch's outcome (control: the test above, where it applies)."""
+
+    def broken(report):
+        raise RuntimeError("status path down")
+
+    monkeypatch.setattr(sending.hooks, "handle_status", broken)
+    assert sending.deliver(send_id=planned.pk) == "accepted"
+    planned.refresh_from_db()
+    assert planned.status == SendStatus.ACCEPTED
+    assert "delivery report failed" in caplog.text
