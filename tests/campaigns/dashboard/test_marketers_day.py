@@ -22,7 +22,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from campaigns.models import Flow, Send, SendStatus, Step, Trigger
+from campaigns.models import Flow, Send, SendEvent, SendStatus, Step, Trigger
 from campaigns.rollups import roll_up_recent
 from optin.consent import record_consent
 from optin.models import ConsentSource, ConsentStatus, Contact
@@ -71,8 +71,17 @@ def shop(site):
         cart__visitor__site=site,
         cart__last_change_at=now - timedelta(hours=3),
         status=SendStatus.DELIVERED,
+        planned_at=now - timedelta(hours=2, minutes=30),
+        due_at=now - timedelta(hours=2, minutes=30),
         sent_at=now - timedelta(hours=2),
     )
+    # Its story as the engine writes it: planned, sent, then the provider's delivery report.
+    for status, source, at in (
+        (SendStatus.PLANNED, "planner", send.planned_at),
+        (SendStatus.SENT, "worker", send.sent_at),
+        (SendStatus.DELIVERED, "provider", send.sent_at + timedelta(seconds=40)),
+    ):
+        SendEvent.objects.create(send=send, status=status, source=source, at=at)
     link = VisitorLinkFactory(visitor__site=site, contact=paul)
     CartFactory(visitor=link.visitor, last_change_at=now - timedelta(hours=3))
     roll_up_recent()  # as the scheduler does at start and every five minutes
@@ -86,6 +95,18 @@ def _check(page, name, language, width):
     assert page.console_errors == [], name
     assert other_language_left(page.content(), language) == [], name
     shoot(page, f"{name}-{language}", width)
+
+
+@pytest.fixture
+def page(browser, language):
+    """A browser set to the marketer's own locale (its date fields read jj/mm/aaaa in French)."""
+    context = browser.new_context(locale="fr-FR" if language == "fr" else "en-GB")
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    yield page
+    context.close()
 
 
 @pytest.mark.parametrize("width", [1366, 390])
