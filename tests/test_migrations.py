@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, migrations
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import (
@@ -30,6 +30,7 @@ from django.db.models import NOT_PROVIDED
 from retargeting.db.migration_operations import (
     AddIndexConcurrently,
     AddUniqueConstraintConcurrently,
+    AlterLabels,
 )
 
 BUSY = {
@@ -117,6 +118,10 @@ def problems_of(app, migration):
             yield f"{op.describe()}: a constraint is built or checked under a lock"
         if on_busy and isinstance(op, AlterField) and not labels_only(app, migration, op):
             yield f"{op.describe()}: a type change rewrites the table under a lock"
+        if isinstance(op, AlterLabels):  # it runs no SQL: anything more than labels is lost
+            for name, field in op.fields:
+                if not labels_only(app, migration, AlterField(op.model_name, name, field)):
+                    yield f"{op.describe()}: {name} changes more than its labels"
         if isinstance(op, RunPython) and op.atomic and busy_touched:
             yield "RunPython on a busy table inside one transaction"
         if isinstance(op, RunSQL) and busy_touched:
@@ -324,4 +329,21 @@ def test_the_check_tells_a_label_change_from_a_type_change_on_a_busy_table():
     migration = Labels(latest, "campaigns")
     assert list(problems_of("campaigns", migration)) == [
         "Alter field reason_detail on send: a type change rewrites the table under a lock"
+    ]
+
+
+def test_a_labels_operation_may_change_labels_only():
+    from django.db import models
+
+    def checked(field):
+        class Labels(migrations.Migration):
+            operations = [AlterLabels(model_name="send", fields=[("reason_detail", field)])]
+
+        latest = MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes("campaigns")
+        return list(problems_of("campaigns", Labels(latest[0][1], "campaigns")))
+
+    label = models.CharField(max_length=255, blank=True, verbose_name="why, in detail")
+    assert checked(label) == []
+    assert checked(models.CharField(max_length=300, blank=True)) == [
+        "Alter the labels of 1 fields of send: reason_detail changes more than its labels"
     ]

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently as PostgresAddIndexConcurrently
 from django.db.migrations.operations import AddConstraint, AddIndex
+from django.db.migrations.operations.base import Operation
+from django.db.models import Field
 
 
 class AddIndexConcurrently(PostgresAddIndexConcurrently):
@@ -50,3 +52,53 @@ class AddUniqueConstraintConcurrently(AddConstraint):
         schema_editor.execute(
             statement.replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1)
         )
+
+
+class AlterLabels(Operation):
+    """Fields of one model whose labels changed (verbose names, help texts, choices' labels):
+    nothing the database sees, and one change of the migration state for the model instead of
+    one per field. A plain ``AlterField`` per field re-renders the model (and, for a relation,
+    every model related to it) each time: the French labels' three hundred of them made every
+    migration run, the tests' included, seconds slower.
+
+    tests/test_migrations.py checks that each field differs from its previous state only in
+    ``Field.non_db_attrs``."""
+
+    reduces_to_sql = False
+    reversible = True
+
+    def __init__(self, model_name: str, fields: list[tuple[str, Field[Any, Any]]]) -> None:
+        self.model_name = model_name
+        self.fields = fields
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (
+            self.__class__.__qualname__,
+            [],
+            {"model_name": self.model_name, "fields": self.fields},
+        )
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        key = (app_label, self.model_name.lower())
+        fields = state.models[key].fields
+        for name, field in self.fields:
+            old = fields.get(name)
+            fields[name] = field
+            if state._relations is not None:  # as ProjectState.alter_field keeps them
+                state.resolve_model_field_relations(key, name, old)
+                state.resolve_model_field_relations(key, name, field)
+        # Labels change no relation: the related models need not be rendered again.
+        state.reload_model(*key, delay=True)
+
+    def database_forwards(self, *args: Any) -> None:
+        pass  # labels only: no SQL
+
+    def database_backwards(self, *args: Any) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"Alter the labels of {len(self.fields)} fields of {self.model_name}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"labels_{self.model_name.lower()}"
