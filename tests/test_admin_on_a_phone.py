@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from retargeting.sites.services import add_member
-from tests.support.browser import sideways
+from tests.support.browser import log_in, sideways
 from tests.support.dashboard_pages import sample_shop
 from tests.support.screens import shoot
 
@@ -30,12 +30,7 @@ def signed_in(page, live_server, site, language):
         [{"name": "django_language", "value": language, "url": live_server.url}]
     )
     page.set_viewport_size({"width": PHONE, "height": 844})
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "marketer")
-    page.fill("#id_password", "pass-word-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    return page
+    return log_in(page, live_server, username="marketer", password="pass-word-123", then="/admin/")
 
 
 def admin_pages(shop):

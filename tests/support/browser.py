@@ -70,3 +70,13 @@ SIDEWAYS = """() => {
 def sideways(page) -> list[str]:
     """What scrolls sideways on the page as shown (empty: nothing); code blocks excepted."""
     return page.evaluate(SIDEWAYS)
+
+
+def log_in(page, live_server, *, username: str, password: str, then: str = "/dashboard/"):
+    """Log in through the admin's login page as a member would, landing on ``then``."""
+    page.goto(f"{live_server.url}/admin/login/?next={then}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{live_server.url}{then}*")
+    return page

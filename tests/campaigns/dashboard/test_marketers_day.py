@@ -35,7 +35,7 @@ from tests.factories import (
     StepFactory,
     VisitorLinkFactory,
 )
-from tests.support.browser import sideways
+from tests.support.browser import log_in, sideways
 from tests.support.language_check import other_language_left
 from tests.support.screens import shoot
 
@@ -121,11 +121,7 @@ def test_a_marketers_day(page, live_server, site, shop, language, width):
     english = language == "en"
 
     # Log in: the login page leads to the overview.
-    page.goto(f"{live_server.url}/dashboard/")
-    page.fill("#id_username", "claire")
-    page.fill("#id_password", "pass-word-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(re.compile(r"/dashboard/(\?.*)?$"))
+    log_in(page, live_server, username="claire", password="pass-word-123")
     assert page.get_attribute("html", "lang") == language
 
     # The overview: the funnel never goes up, whatever the routes report.
